@@ -1,0 +1,78 @@
+#include "services/common/auth.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "services/common/ids.h"
+#include "services/common/status.h"
+
+namespace jalon {
+namespace {
+
+absl::Status Unauthenticated(std::string_view why) {
+  return WithReason(absl::UnauthenticatedError(std::string(why)), "UNAUTHENTICATED");
+}
+
+}  // namespace
+
+TokenVerifier::TokenVerifier(RedisClient* redis, AuthOptions options)
+    : redis_(redis), options_(std::move(options)) {}
+
+TokenVerifier::~TokenVerifier() {
+  if (subscriber_) subscriber_->Stop();
+}
+
+void TokenVerifier::StartRevocationListener(const RedisOptions& options) {
+  RedisOptions o = options;
+  o.pool_size = 1;
+  subscriber_ = std::make_unique<RedisSubscriber>(
+      o, std::vector<std::string>{options_.revocation_channel},
+      [this](const std::string&, const std::string& hash) { Invalidate(hash); },
+      [this] { InvalidateAll(); });
+  subscriber_->Start();
+}
+
+void TokenVerifier::Invalidate(const std::string& token_hash) {
+  std::lock_guard<std::mutex> lock(mu_);
+  cache_.erase(token_hash);
+}
+
+void TokenVerifier::InvalidateAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cache_.clear();
+}
+
+absl::StatusOr<Actor> TokenVerifier::Verify(std::string_view authorization) {
+  if (authorization.empty()) {
+    return Unauthenticated(
+        "missing credentials: send 'authorization: Bearer <token>'");
+  }
+  constexpr std::string_view kBearer = "Bearer ";
+  if (!absl::StartsWithIgnoreCase(std::string(authorization), "Bearer ") ||
+      authorization.size() == kBearer.size()) {
+    return Unauthenticated(
+        "malformed authorization header: expected 'Bearer <token>'");
+  }
+  std::string_view token = authorization.substr(kBearer.size());
+  if (token.size() > 512) return Unauthenticated("invalid token");
+  std::string hash = Sha256Hex(token);
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(hash);
+    if (it != cache_.end() && it->second.expires > now) return it->second.actor;
+  }
+  auto reply = redis_->Command({"GET", options_.key_prefix + hash});
+  if (!reply.ok()) return reply.status();
+  Actor actor;
+  if (reply->is_nil() || !actor.ParseFromString(reply->str())) {
+    return Unauthenticated("invalid or revoked token");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  // Bounded: one entry per live token; stale ones are overwritten or erased.
+  if (cache_.size() > 100'000) cache_.clear();
+  cache_[hash] = {actor, now + options_.cache_ttl};
+  return actor;
+}
+
+}  // namespace jalon

@@ -1,0 +1,84 @@
+// Bearer-token authentication shared by every service. A token is looked up
+// by its SHA-256 (the secret itself is stored nowhere), the principal found
+// is cached for at most `cache_ttl`, and a revocation published on
+// `revocation_channel` drops it from every process's cache at once; the TTL
+// bounds how late a revocation can be even if that message is lost.
+// Thread-safe.
+#ifndef JALON_SERVICES_COMMON_AUTH_H_
+#define JALON_SERVICES_COMMON_AUTH_H_
+
+#include <chrono>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "absl/status/statusor.h"
+#include "jalon/common/v1/common.pb.h"
+#include "services/common/redis.h"
+
+namespace jalon {
+
+using common::v1::Actor;
+using common::v1::Role;
+
+struct AuthOptions {
+  // Key of a principal: prefix + hex SHA-256 of the token; value: a
+  // serialized jalon.common.v1.Actor.
+  std::string key_prefix = "jalon:roadmap:token_hash:";
+  std::string revocation_channel = "jalon:roadmap:revocations";
+  std::chrono::milliseconds cache_ttl{1000};
+};
+
+class TokenVerifier {
+ public:
+  TokenVerifier(RedisClient* redis, AuthOptions options);
+  ~TokenVerifier();
+
+  // Verifies an "authorization" metadata value ("Bearer <token>").
+  // UNAUTHENTICATED (missing, malformed, unknown or revoked token; the
+  // message never echoes the token) or UNAVAILABLE (Redis down).
+  absl::StatusOr<Actor> Verify(std::string_view authorization);
+
+  // Listens for revocations on its own Redis connection.
+  void StartRevocationListener(const RedisOptions& options);
+  void Invalidate(const std::string& token_hash);
+  void InvalidateAll();
+
+  const AuthOptions& options() const { return options_; }
+
+ private:
+  struct Entry {
+    Actor actor;
+    std::chrono::steady_clock::time_point expires;
+  };
+  RedisClient* redis_;
+  AuthOptions options_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> cache_;
+  std::unique_ptr<RedisSubscriber> subscriber_;
+};
+
+// A set of roles an RPC allows.
+class RoleSet {
+ public:
+  constexpr RoleSet(std::initializer_list<Role> roles) {
+    for (Role r : roles) bits_ |= 1u << static_cast<int>(r);
+  }
+  constexpr bool Has(Role r) const {
+    return (bits_ >> static_cast<int>(r)) & 1u;
+  }
+  static constexpr RoleSet Any() {
+    return RoleSet({Role::ROLE_ADMIN, Role::ROLE_COPILOT, Role::ROLE_MEMBER,
+                    Role::ROLE_READER});
+  }
+
+ private:
+  unsigned bits_ = 0;
+};
+
+}  // namespace jalon
+
+#endif  // JALON_SERVICES_COMMON_AUTH_H_

@@ -1,0 +1,204 @@
+#include "services/common/commit.h"
+
+#include <spdlog/spdlog.h>
+
+#include "services/common/logging.h"
+
+#include <map>
+#include <utility>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/status.h"
+
+namespace jalon {
+namespace {
+
+// KEYS[1] is the stream; ops follow in ARGV as (code, key index, a, b).
+// Redis does not roll back a script that fails half-way, so every check runs
+// first; the writes that follow cannot fail on well-formed keys. Redis
+// replicates and persists the whole script as one MULTI/EXEC, so the AOF
+// never holds half of it either.
+constexpr char kCommitLua[] = R"lua(
+local maxlen, channel, event, failafter = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local n = (#ARGV - 4) / 4
+local function op(j)
+  local base = 5 + 4 * j
+  return ARGV[base], KEYS[tonumber(ARGV[base + 1])], ARGV[base + 2], ARGV[base + 3]
+end
+for j = 0, n - 1 do
+  local c, k, a, b = op(j)
+  if c == 'dedupe' then
+    local v = redis.call('GET', k)
+    if v then return {'dup', v} end
+  elseif c == 'ver' then
+    local cur = tonumber(redis.call('HGET', k, 'v') or '0')
+    if cur ~= tonumber(a) then return {'stale', b, tostring(cur), a} end
+  elseif c == 'member' then
+    if not redis.call('ZSCORE', k, a) then return {'missing', b} end
+  elseif c == 'exists' then
+    if redis.call('EXISTS', k) == 0 then return {'missing', b} end
+  end
+end
+local writes = 0
+for j = 0, n - 1 do
+  local c, k, a, b = op(j)
+  if failafter >= 0 and writes >= failafter then
+    return redis.error_reply('INJECTED failure after ' .. writes .. ' writes')
+  end
+  if c == 'put' then redis.call('HSET', k, 'v', a, 'd', b); writes = writes + 1
+  elseif c == 'hset' then redis.call('HSET', k, a, b); writes = writes + 1
+  elseif c == 'hdel' then redis.call('HDEL', k, a); writes = writes + 1
+  elseif c == 'hincr' then redis.call('HINCRBY', k, a, 1); writes = writes + 1
+  elseif c == 'zadd' then redis.call('ZADD', k, 0, a); writes = writes + 1
+  elseif c == 'zrem' then redis.call('ZREM', k, a); writes = writes + 1
+  elseif c == 'rpush' then redis.call('RPUSH', k, a); writes = writes + 1
+  elseif c == 'set' then redis.call('SET', k, a); writes = writes + 1
+  elseif c == 'del' then redis.call('DEL', k); writes = writes + 1
+  elseif c == 'dedupe' then redis.call('SET', k, a, 'EX', b); writes = writes + 1
+  end
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'e', event)
+redis.call('PUBLISH', channel, id)
+for j = 0, n - 1 do
+  local c, k, a, b = op(j)
+  if c == 'pub' then redis.call('PUBLISH', a, b) end
+end
+return {'ok', id}
+)lua";
+
+constexpr char kStaleSubjectUrl[] = "jalon/stale-subject";
+
+const RedisScript& CommitScript() {
+  static const RedisScript* script = new RedisScript(kCommitLua);
+  return *script;
+}
+
+}  // namespace
+
+void Mutation::ExpectVersion(std::string key, int64_t version,
+                             std::string what) {
+  ops_.push_back({"ver", std::move(key), std::to_string(version),
+                  std::move(what)});
+}
+void Mutation::RequireMember(std::string key, std::string member,
+                             std::string field) {
+  ops_.push_back({"member", std::move(key), std::move(member), std::move(field)});
+}
+void Mutation::RequireKey(std::string key, std::string field) {
+  ops_.push_back({"exists", std::move(key), "", std::move(field)});
+}
+void Mutation::Dedupe(std::string key, std::string value, int64_t ttl) {
+  ops_.push_back({"dedupe", std::move(key), std::move(value),
+                  std::to_string(ttl)});
+}
+void Mutation::Put(std::string key, int64_t version, std::string data) {
+  ops_.push_back({"put", std::move(key), std::to_string(version),
+                  std::move(data)});
+}
+void Mutation::HashSet(std::string key, std::string field, std::string value) {
+  ops_.push_back({"hset", std::move(key), std::move(field), std::move(value)});
+}
+void Mutation::HashDelete(std::string key, std::string field) {
+  ops_.push_back({"hdel", std::move(key), std::move(field), ""});
+}
+void Mutation::HashIncrement(std::string key, std::string field) {
+  ops_.push_back({"hincr", std::move(key), std::move(field), ""});
+}
+void Mutation::IndexAdd(std::string key, std::string member) {
+  ops_.push_back({"zadd", std::move(key), std::move(member), ""});
+}
+void Mutation::IndexRemove(std::string key, std::string member) {
+  ops_.push_back({"zrem", std::move(key), std::move(member), ""});
+}
+void Mutation::Append(std::string key, std::string value) {
+  ops_.push_back({"rpush", std::move(key), std::move(value), ""});
+}
+void Mutation::Set(std::string key, std::string value) {
+  ops_.push_back({"set", std::move(key), std::move(value), ""});
+}
+void Mutation::Delete(std::string key) {
+  ops_.push_back({"del", std::move(key), "", ""});
+}
+
+std::string StaleSubject(const absl::Status& status) {
+  auto payload = status.GetPayload(kStaleSubjectUrl);
+  return payload ? std::string(*payload) : std::string();
+}
+
+void Mutation::Publish(std::string channel, std::string message) {
+  ops_.push_back({"pub", "", std::move(channel), std::move(message)});
+}
+
+Committer::Committer(RedisClient* redis, EventLog log)
+    : redis_(redis), log_(std::move(log)) {}
+
+absl::StatusOr<CommitResult> Committer::Commit(const Mutation& m) const {
+  if (m.event_.empty()) {
+    return absl::InternalError("a mutation must carry its event");
+  }
+  RedisArgs keys = {log_.stream};
+  std::map<std::string, int> key_index;
+  RedisArgs args = {std::to_string(log_.max_len), log_.channel, m.event_,
+                    std::to_string(m.fail_after_writes_)};
+  args.reserve(4 + 4 * m.ops_.size());
+  for (const auto& op : m.ops_) {
+    int index = 1;  // a publish names no key; point it at the stream
+    if (!op.key.empty()) {
+      auto [it, inserted] =
+          key_index.emplace(op.key, static_cast<int>(keys.size()) + 1);
+      if (inserted) keys.push_back(op.key);
+      index = it->second;
+    }
+    args.push_back(op.code);
+    args.push_back(std::to_string(index));
+    args.push_back(op.a);
+    args.push_back(op.b);
+  }
+  auto reply = redis_->Eval(CommitScript(), keys, args);
+  if (!reply.ok()) return reply.status();
+  if (reply->is_error()) {
+    spdlog::error("commit script failed: {}", reply->str());
+    return absl::InternalError("internal storage error");
+  }
+  const auto& el = reply->elements();
+  if (!reply->is_array() || el.size() < 2) {
+    return absl::InternalError("internal storage error");
+  }
+  const std::string& tag = el[0].str();
+  CommitResult result;
+  if (tag == "ok") {
+    result.stream_id = el[1].str();
+    return result;
+  }
+  if (tag == "dup") {
+    result.duplicate = true;
+    result.duplicate_value = el[1].str();
+    return result;
+  }
+  if (tag == "stale") {
+    const std::string& what = el[1].str();
+    absl::Status status;
+    if (el.size() > 3 && el[2].str() == "0") {
+      status = WithReason(
+          absl::NotFoundError(absl::StrCat(what, " not found")), "NOT_FOUND");
+    } else if (el.size() > 3 && el[3].str() == "0") {
+      status = WithReason(
+          absl::AlreadyExistsError(absl::StrCat(what, " already exists")),
+          "ALREADY_EXISTS");
+    } else {
+      status = WithReason(
+          absl::AbortedError(absl::StrCat(
+              what, " was changed by someone else; read it again and retry")),
+          "STALE_ETAG");
+    }
+    status.SetPayload(kStaleSubjectUrl, absl::Cord(what));
+    return status;
+  }
+  if (tag == "missing") {
+    return InvalidField(el[1].str(), "refers to something that does not exist");
+  }
+  return absl::InternalError("internal storage error");
+}
+
+}  // namespace jalon

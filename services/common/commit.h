@@ -1,0 +1,102 @@
+// The one write primitive of every service: a Mutation (checks, writes and
+// exactly one event) applied by a single Lua script, so the entity change,
+// its version bump and the XADD of its event to the service's stream commit
+// together or not at all; a PUBLISH on the service's channel then wakes live
+// listeners. Checks all run before any write, so a failed check writes
+// nothing. Thread-safe (stateless; the RedisClient is thread-safe).
+#ifndef JALON_SERVICES_COMMON_COMMIT_H_
+#define JALON_SERVICES_COMMON_COMMIT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "services/common/redis.h"
+
+namespace jalon {
+
+// Where a service's events go.
+struct EventLog {
+  std::string stream;   // e.g. "jalon:roadmap:events"
+  std::string channel;  // e.g. "jalon:roadmap:wakeup"
+  // Approximate MAXLEN of the stream (XADD MAXLEN ~). See
+  // docs/architecture.md: sized so a consumer never falls behind it.
+  int64_t max_len = 1'000'000;
+};
+
+// Entities are Redis hashes {v: version, d: serialized protobuf}.
+class Mutation {
+ public:
+  // --- Checks (all evaluated before any write) ---
+  // The entity at `key` must be at `version` (0: must not exist). On
+  // mismatch: NOT_FOUND if it does not exist, else ABORTED naming `what`.
+  void ExpectVersion(std::string key, int64_t version, std::string what);
+  // `member` must be in the sorted set `key`; else INVALID_ARGUMENT naming
+  // `field` (a reference to something that does not exist).
+  void RequireMember(std::string key, std::string member, std::string field);
+  // `key` must exist; else INVALID_ARGUMENT naming `field`.
+  void RequireKey(std::string key, std::string field);
+  // Idempotent create: if `key` exists the commit writes nothing and returns
+  // its value (the id created by the first attempt); else it is set to
+  // `value` with a TTL.
+  void Dedupe(std::string key, std::string value, int64_t ttl_seconds);
+
+  // --- Writes ---
+  void Put(std::string key, int64_t version, std::string data);
+  void HashSet(std::string key, std::string field, std::string value);
+  void HashDelete(std::string key, std::string field);
+  void HashIncrement(std::string key, std::string field);
+  void IndexAdd(std::string key, std::string member);  // ZADD key 0 member
+  void IndexRemove(std::string key, std::string member);
+  void Append(std::string key, std::string value);  // RPUSH
+  void Set(std::string key, std::string value);
+  void Delete(std::string key);
+  // PUBLISH after the commit, e.g. a token revocation to every process.
+  void Publish(std::string channel, std::string message);
+
+  // The event (a serialized jalon.events.v1.Event). Required.
+  void SetEvent(std::string event) { event_ = std::move(event); }
+
+  // For tests: make the script fail with a Redis error after its checks and
+  // after this many write operations, to prove nothing is half-written.
+  void FailAfterWritesForTest(int n) { fail_after_writes_ = n; }
+
+ private:
+  friend class Committer;
+  struct Op {
+    std::string code;
+    std::string key;
+    std::string a;
+    std::string b;
+  };
+  std::vector<Op> ops_;
+  std::string event_;
+  int fail_after_writes_ = -1;
+};
+
+struct CommitResult {
+  bool duplicate = false;
+  std::string duplicate_value;  // when duplicate
+  std::string stream_id;        // when committed
+};
+
+// The `what` of the ExpectVersion check that failed, if a commit failed on
+// one (lets a caller retry a stale internal guard but not a stale etag).
+std::string StaleSubject(const absl::Status& status);
+
+// Applies mutations with one EVALSHA each.
+class Committer {
+ public:
+  Committer(RedisClient* redis, EventLog log);
+  absl::StatusOr<CommitResult> Commit(const Mutation& m) const;
+  const EventLog& log() const { return log_; }
+
+ private:
+  RedisClient* redis_;
+  EventLog log_;
+};
+
+}  // namespace jalon
+
+#endif  // JALON_SERVICES_COMMON_COMMIT_H_

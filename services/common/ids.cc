@@ -1,0 +1,76 @@
+#include "services/common/ids.h"
+
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/escaping.h"
+
+namespace jalon {
+
+std::string RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()),
+                 static_cast<int>(n)) != 1) {
+    // Without randomness no id or token can be safe; this cannot be
+    // recovered from.
+    std::abort();
+  }
+  return out;
+}
+
+std::string NewUlid() {
+  static constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  uint64_t ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  std::string rnd = RandomBytes(10);
+  // 128 bits: 48 time bits then 80 random bits, emitted 5 bits at a time
+  // (26 chars = 130 bits, the top two are zero).
+  unsigned char bytes[16];
+  for (int i = 0; i < 6; ++i) bytes[i] = (ms >> (8 * (5 - i))) & 0xff;
+  for (int i = 0; i < 10; ++i) bytes[6 + i] = static_cast<unsigned char>(rnd[i]);
+  std::string out(26, '0');
+  for (int i = 25, bit = 0; i >= 0; --i, bit += 5) {
+    int value = 0;
+    for (int b = 0; b < 5; ++b) {
+      int pos = bit + b;  // bit index from the least significant end
+      if (pos < 128) {
+        int byte = 15 - pos / 8;
+        value |= ((bytes[byte] >> (pos % 8)) & 1) << b;
+      }
+    }
+    out[i] = kAlphabet[value];
+  }
+  return out;
+}
+
+std::string Base64UrlEncode(std::string_view data) {
+  return absl::WebSafeBase64Escape(absl::string_view(data.data(), data.size()));
+}
+
+bool Base64UrlDecode(std::string_view in, std::string* out) {
+  return absl::WebSafeBase64Unescape(absl::string_view(in.data(), in.size()), out);
+}
+
+std::string NewTokenSecret() {
+  return "jalon_" + Base64UrlEncode(RandomBytes(32));
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         digest);
+  std::string hex(2 * SHA256_DIGEST_LENGTH, '0');
+  for (int i = 0; i < SHA256_DIGEST_LENGTH; ++i) {
+    std::snprintf(hex.data() + 2 * i, 3, "%02x", digest[i]);
+  }
+  return hex;
+}
+
+}  // namespace jalon

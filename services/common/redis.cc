@@ -1,0 +1,393 @@
+#include "services/common/redis.h"
+
+#include <hiredis.h>
+#include <openssl/sha.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+
+#include "services/common/logging.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace jalon {
+namespace {
+
+timeval ToTimeval(std::chrono::milliseconds ms) {
+  timeval tv;
+  tv.tv_sec = ms.count() / 1000;
+  tv.tv_usec = (ms.count() % 1000) * 1000;
+  return tv;
+}
+
+// Sends one command on a context and reads its reply. nullptr on a
+// transport error (ctx->err is then set).
+redisReply* Exec(redisContext* ctx, const RedisArgs& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return static_cast<redisReply*>(redisCommandArgv(
+      ctx, static_cast<int>(args.size()), argv.data(), lens.data()));
+}
+
+absl::Status Unavailable() {
+  return absl::UnavailableError("storage unavailable, retry later");
+}
+
+}  // namespace
+
+RedisReply RedisReply::FromHiredis(const redisReply* r) {
+  RedisReply out;
+  switch (r->type) {
+    case REDIS_REPLY_NIL:
+      out.type_ = Type::kNil;
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type_ = Type::kInteger;
+      out.integer_ = r->integer;
+      break;
+    case REDIS_REPLY_STRING:
+      out.type_ = Type::kString;
+      out.str_.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type_ = Type::kStatus;
+      out.str_.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type_ = Type::kError;
+      out.str_.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type_ = Type::kArray;
+      out.elements_.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; ++i) {
+        out.elements_.push_back(FromHiredis(r->element[i]));
+      }
+      break;
+    default:
+      out.type_ = Type::kNil;
+  }
+  return out;
+}
+
+absl::Status RedisOptions::ParseUrl(std::string_view url) {
+  std::string_view rest = url;
+  if (rest.substr(0, 8) == "redis://") rest.remove_prefix(8);
+  if (rest.find('@') != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        "must not contain credentials; put the password in a file and pass "
+        "it with --redis-password-file / JALON_REDIS_PASSWORD_FILE");
+  }
+  std::string_view hostport = rest;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    hostport = rest.substr(0, slash);
+    std::string_view dbs = rest.substr(slash + 1);
+    if (!dbs.empty() && (!absl::SimpleAtoi(std::string(dbs), &db) || db < 0 || db > 15)) {
+      return absl::InvalidArgumentError("database must be a number 0..15");
+    }
+  }
+  auto colon = hostport.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError(
+        "expected redis://HOST:PORT[/DB], e.g. redis://127.0.0.1:6379/0");
+  }
+  host = std::string(hostport.substr(0, colon));
+  if (!absl::SimpleAtoi(std::string(hostport.substr(colon + 1)), &port) || port <= 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError("port must be a number 1..65535");
+  }
+  return absl::OkStatus();
+}
+
+std::string RedisOptions::Describe() const {
+  return absl::StrCat(host, ":", port, "/", db);
+}
+
+RedisScript::RedisScript(std::string source) : source_(std::move(source)) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(source_.data()), source_.size(),
+       digest);
+  char hex[2 * SHA_DIGEST_LENGTH + 1];
+  for (int i = 0; i < SHA_DIGEST_LENGTH; ++i) {
+    std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+  }
+  sha_.assign(hex, 2 * SHA_DIGEST_LENGTH);
+}
+
+redisContext* ConnectRedis(const RedisOptions& options) {
+  redisContext* ctx = redisConnectWithTimeout(
+      options.host.c_str(), options.port, ToTimeval(options.connect_timeout));
+  if (ctx == nullptr) return nullptr;
+  if (ctx->err) {
+    spdlog::warn("redis connect to {} failed: {}", options.Describe(),
+                 ctx->errstr);
+    redisFree(ctx);
+    return nullptr;
+  }
+  redisSetTimeout(ctx, ToTimeval(options.command_timeout));
+  redisEnableKeepAlive(ctx);
+  auto check = [&](const RedisArgs& args, const char* what) {
+    redisReply* r = Exec(ctx, args);
+    bool ok = r != nullptr && r->type != REDIS_REPLY_ERROR;
+    if (!ok) {
+      // The reply text of a failed AUTH names no secret; still, log only
+      // which step failed.
+      spdlog::warn("redis {} on {} failed", what, options.Describe());
+    }
+    if (r) freeReplyObject(r);
+    return ok;
+  };
+  if (!options.password.empty() &&
+      !check({"AUTH", options.password}, "AUTH")) {
+    redisFree(ctx);
+    return nullptr;
+  }
+  if (options.db != 0 &&
+      !check({"SELECT", std::to_string(options.db)}, "SELECT")) {
+    redisFree(ctx);
+    return nullptr;
+  }
+  return ctx;
+}
+
+RedisClient::RedisClient(RedisOptions options) : options_(std::move(options)) {
+  if (options_.pool_size < 1) options_.pool_size = 1;
+  for (int i = 0; i < options_.pool_size; ++i) {
+    slots_.push_back(std::make_unique<Slot>());
+    free_.push_back(slots_.back().get());
+  }
+}
+
+RedisClient::~RedisClient() {
+  for (auto& s : slots_) {
+    if (s->ctx) redisFree(s->ctx);
+  }
+}
+
+RedisClient::Slot* RedisClient::Acquire() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!cv_.wait_for(lock, options_.command_timeout,
+                    [&] { return !free_.empty(); })) {
+    return nullptr;
+  }
+  Slot* s = free_.back();
+  free_.pop_back();
+  return s;
+}
+
+void RedisClient::Release(Slot* slot) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(slot);
+  }
+  cv_.notify_one();
+}
+
+absl::Status RedisClient::Ensure(Slot* slot) {
+  if (slot->ctx) return absl::OkStatus();
+  auto now = std::chrono::steady_clock::now();
+  if (now < slot->retry_at) return Unavailable();
+  slot->ctx = ConnectRedis(options_);
+  if (slot->ctx == nullptr) {
+    slot->backoff = slot->backoff.count() == 0
+                        ? options_.min_backoff
+                        : std::min(slot->backoff * 2, options_.max_backoff);
+    slot->retry_at = now + slot->backoff;
+    return Unavailable();
+  }
+  slot->backoff = std::chrono::milliseconds(0);
+  return absl::OkStatus();
+}
+
+void RedisClient::Discard(Slot* slot, std::string_view why) {
+  spdlog::warn("redis connection to {} dropped: {}", options_.Describe(), why);
+  redisFree(slot->ctx);
+  slot->ctx = nullptr;
+  // Reconnect on next use without waiting: the next failure starts backoff.
+  slot->retry_at = {};
+}
+
+absl::StatusOr<std::vector<RedisReply>> RedisClient::RunPipeline(
+    Slot* slot, const std::vector<RedisArgs>& commands) {
+  if (auto s = Ensure(slot); !s.ok()) return s;
+  redisContext* ctx = slot->ctx;
+  for (const auto& args : commands) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (redisAppendCommandArgv(ctx, static_cast<int>(args.size()), argv.data(),
+                               lens.data()) != REDIS_OK) {
+      Discard(slot, ctx->errstr);
+      return Unavailable();
+    }
+  }
+  std::vector<RedisReply> out;
+  out.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx, &raw) != REDIS_OK || raw == nullptr) {
+      Discard(slot, ctx->errstr);
+      return Unavailable();
+    }
+    auto* r = static_cast<redisReply*>(raw);
+    out.push_back(RedisReply::FromHiredis(r));
+    freeReplyObject(r);
+  }
+  return out;
+}
+
+class RedisClient::Lease {
+ public:
+  explicit Lease(RedisClient* c) : client_(c), slot_(c->Acquire()) {}
+  ~Lease() {
+    if (slot_) client_->Release(slot_);
+  }
+  Slot* get() const { return slot_; }
+
+ private:
+  RedisClient* client_;
+  Slot* slot_;
+};
+
+absl::StatusOr<std::vector<RedisReply>> RedisClient::Pipeline(
+    const std::vector<RedisArgs>& commands) {
+  Lease lease(this);
+  if (!lease.get()) {
+    return absl::UnavailableError("storage busy, retry later");
+  }
+  return RunPipeline(lease.get(), commands);
+}
+
+absl::StatusOr<RedisReply> RedisClient::Command(const RedisArgs& args) {
+  auto replies = Pipeline({args});
+  if (!replies.ok()) return replies.status();
+  return std::move((*replies)[0]);
+}
+
+absl::StatusOr<RedisReply> RedisClient::Eval(const RedisScript& script,
+                                             const RedisArgs& keys,
+                                             const RedisArgs& args) {
+  RedisArgs cmd;
+  cmd.reserve(3 + keys.size() + args.size());
+  cmd.push_back("EVALSHA");
+  cmd.push_back(script.sha());
+  cmd.push_back(std::to_string(keys.size()));
+  cmd.insert(cmd.end(), keys.begin(), keys.end());
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  auto reply = Command(cmd);
+  if (!reply.ok()) return reply;
+  if (reply->is_error() && reply->str().rfind("NOSCRIPT", 0) == 0) {
+    // Redis restarted or SCRIPT FLUSH ran: load it and call it again. Both
+    // go in one pipeline; EVALSHA after SCRIPT LOAD cannot miss.
+    auto replies = Pipeline({{"SCRIPT", "LOAD", script.source()}, cmd});
+    if (!replies.ok()) return replies.status();
+    return std::move((*replies)[1]);
+  }
+  return reply;
+}
+
+absl::Status RedisClient::Ping() {
+  auto reply = Command({"PING"});
+  if (!reply.ok()) return reply.status();
+  if (reply->str() != "PONG") {
+    // e.g. LOADING while Redis replays its AOF: not ready yet.
+    return absl::UnavailableError("storage not ready");
+  }
+  return absl::OkStatus();
+}
+
+RedisSubscriber::RedisSubscriber(RedisOptions options,
+                                 std::vector<std::string> channels,
+                                 MessageFn on_message,
+                                 std::function<void()> on_reconnect)
+    : options_(std::move(options)),
+      channels_(std::move(channels)),
+      on_message_(std::move(on_message)),
+      on_reconnect_(std::move(on_reconnect)) {}
+
+RedisSubscriber::~RedisSubscriber() { Stop(); }
+
+void RedisSubscriber::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void RedisSubscriber::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void RedisSubscriber::Run() {
+  std::chrono::milliseconds backoff = options_.min_backoff;
+  bool first = true;
+  while (!stop_) {
+    redisContext* ctx = ConnectRedis(options_);
+    if (ctx == nullptr) {
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, options_.max_backoff);
+      continue;
+    }
+    RedisArgs sub = {"SUBSCRIBE"};
+    sub.insert(sub.end(), channels_.begin(), channels_.end());
+    bool ok = true;
+    {
+      std::vector<const char*> argv;
+      std::vector<size_t> lens;
+      for (const auto& a : sub) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+      }
+      ok = redisAppendCommandArgv(ctx, static_cast<int>(sub.size()),
+                                  argv.data(), lens.data()) == REDIS_OK;
+      int done = 0;
+      while (ok && !done) ok = redisBufferWrite(ctx, &done) == REDIS_OK;
+    }
+    if (ok) {
+      backoff = options_.min_backoff;
+      connected_ = true;
+      if (!first && on_reconnect_) on_reconnect_();
+      first = false;
+    }
+    // Poll with a short timeout so Stop() is honoured promptly; hiredis'
+    // own read timeout would break the context.
+    while (ok && !stop_) {
+      pollfd pfd{ctx->fd, POLLIN, 0};
+      int n = poll(&pfd, 1, 200);
+      if (n < 0) break;
+      if (n == 0) continue;
+      if (redisBufferRead(ctx) != REDIS_OK) break;
+      void* raw = nullptr;
+      while (redisGetReplyFromReader(ctx, &raw) == REDIS_OK && raw) {
+        auto* r = static_cast<redisReply*>(raw);
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+            r->element[0]->type == REDIS_REPLY_STRING &&
+            std::string_view(r->element[0]->str, r->element[0]->len) ==
+                "message") {
+          on_message_(std::string(r->element[1]->str, r->element[1]->len),
+                      std::string(r->element[2]->str, r->element[2]->len));
+        }
+        freeReplyObject(r);
+        raw = nullptr;
+      }
+    }
+    connected_ = false;
+    // A lost subscription may have missed messages: tell the user now, not
+    // only once we are back.
+    if (!stop_ && on_reconnect_) on_reconnect_();
+    redisFree(ctx);
+  }
+}
+
+}  // namespace jalon

@@ -1,0 +1,169 @@
+// A small, thread-safe Redis client over hiredis: a pool of synchronous
+// connections, each call with its connect and command timeouts, arguments
+// always passed binary-safe (redisCommandArgv), Lua scripts called by SHA and
+// reloaded after NOSCRIPT, and a broken connection discarded and reconnected
+// with capped exponential backoff. Calls block the calling thread, so they
+// run on an Executor, never on a gRPC reaction thread.
+#ifndef JALON_SERVICES_COMMON_REDIS_H_
+#define JALON_SERVICES_COMMON_REDIS_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+struct redisContext;
+struct redisReply;
+
+namespace jalon {
+
+// A Redis reply, copied out of hiredis so it can outlive the connection.
+class RedisReply {
+ public:
+  enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
+
+  RedisReply() = default;
+  static RedisReply FromHiredis(const redisReply* r);
+
+  Type type() const { return type_; }
+  bool is_nil() const { return type_ == Type::kNil; }
+  bool is_error() const { return type_ == Type::kError; }
+  bool is_array() const { return type_ == Type::kArray; }
+  int64_t integer() const { return integer_; }
+  // The bytes of a string, status or error reply.
+  const std::string& str() const { return str_; }
+  const std::vector<RedisReply>& elements() const { return elements_; }
+
+ private:
+  Type type_ = Type::kNil;
+  int64_t integer_ = 0;
+  std::string str_;
+  std::vector<RedisReply> elements_;
+};
+
+using RedisArgs = std::vector<std::string>;
+
+// Where and how to reach Redis. The password is read from a file by the
+// caller (see Config) and never logged.
+struct RedisOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  int db = 0;
+  std::string password;  // empty: no AUTH
+  std::chrono::milliseconds connect_timeout{500};
+  std::chrono::milliseconds command_timeout{2000};
+  int pool_size = 8;
+  std::chrono::milliseconds min_backoff{50};
+  std::chrono::milliseconds max_backoff{2000};
+
+  // Parses "redis://host:port/db" or "host:port". A password in the URL is
+  // rejected: it belongs in a file (JALON_REDIS_PASSWORD_FILE).
+  absl::Status ParseUrl(std::string_view url);
+  // "host:port/db" for log lines (never the password).
+  std::string Describe() const;
+};
+
+// A Lua script and its SHA1, called with EVALSHA.
+class RedisScript {
+ public:
+  explicit RedisScript(std::string source);
+  const std::string& source() const { return source_; }
+  const std::string& sha() const { return sha_; }
+
+ private:
+  std::string source_;
+  std::string sha_;
+};
+
+// A pool of connections. Thread-safe. A command that fails at the transport
+// level (refused, timed out, closed) returns UNAVAILABLE with a generic
+// message; the Redis error text is logged here, never returned to clients.
+// Redis error replies (e.g. WRONGTYPE) are returned as kError replies.
+class RedisClient {
+ public:
+  explicit RedisClient(RedisOptions options);
+  ~RedisClient();
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+
+  // One command, one round trip.
+  absl::StatusOr<RedisReply> Command(const RedisArgs& args);
+  // Several commands sent together: one round trip.
+  absl::StatusOr<std::vector<RedisReply>> Pipeline(
+      const std::vector<RedisArgs>& commands);
+  // EVALSHA, loading the script first if Redis answers NOSCRIPT.
+  absl::StatusOr<RedisReply> Eval(const RedisScript& script,
+                                  const RedisArgs& keys, const RedisArgs& args);
+  // PING; OK when Redis answered PONG.
+  absl::Status Ping();
+
+  const RedisOptions& options() const { return options_; }
+
+ private:
+  struct Slot {
+    redisContext* ctx = nullptr;
+    std::chrono::steady_clock::time_point retry_at{};
+    std::chrono::milliseconds backoff{0};
+  };
+  class Lease;
+
+  Slot* Acquire();
+  void Release(Slot* slot);
+  // Connects the slot if needed; UNAVAILABLE while it is backing off.
+  absl::Status Ensure(Slot* slot);
+  void Discard(Slot* slot, std::string_view why);
+  absl::StatusOr<std::vector<RedisReply>> RunPipeline(
+      Slot* slot, const std::vector<RedisArgs>& commands);
+
+  RedisOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Slot*> free_;
+};
+
+// Connects a fresh hiredis context with the options' timeouts, AUTH and
+// SELECT. Returns nullptr (and logs why) on failure.
+redisContext* ConnectRedis(const RedisOptions& options);
+
+// A pub/sub subscriber on its own connection and thread. Messages are at
+// most once: after a reconnect `on_reconnect` runs, so a user that caches
+// can drop what it might have missed an invalidation for.
+class RedisSubscriber {
+ public:
+  using MessageFn =
+      std::function<void(const std::string& channel, const std::string& msg)>;
+
+  RedisSubscriber(RedisOptions options, std::vector<std::string> channels,
+                  MessageFn on_message, std::function<void()> on_reconnect);
+  ~RedisSubscriber();
+  void Start();
+  void Stop();
+  // True once subscribed, false while disconnected.
+  bool connected() const { return connected_.load(); }
+
+ private:
+  void Run();
+
+  RedisOptions options_;
+  std::vector<std::string> channels_;
+  MessageFn on_message_;
+  std::function<void()> on_reconnect_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> connected_{false};
+  std::thread thread_;
+};
+
+}  // namespace jalon
+
+#endif  // JALON_SERVICES_COMMON_REDIS_H_

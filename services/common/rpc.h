@@ -1,0 +1,62 @@
+// Runs a unary RPC of the callback API: the reaction returns at once, the
+// handler runs on the Executor (where it may call Redis), and the result is
+// logged once and turned into a grpc::Status with rich details. Each RPC
+// names the roles it allows; authentication happens here, never in a
+// handler. Thread-safe.
+#ifndef JALON_SERVICES_COMMON_RPC_H_
+#define JALON_SERVICES_COMMON_RPC_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "services/common/auth.h"
+#include "services/common/executor.h"
+#include "services/common/status.h"
+
+namespace jalon {
+
+// What a handler knows about its call.
+struct CallContext {
+  Actor principal;
+  std::string request_id;  // x-request-id from the client, or generated
+  std::string_view rpc;
+};
+
+// What every RPC of a service shares.
+struct RpcEnv {
+  Executor* executor = nullptr;
+  TokenVerifier* verifier = nullptr;
+  std::string domain;  // ErrorInfo.domain, e.g. "roadmap.jalon"
+};
+
+// Authenticates, checks the role, runs `handler(call)`, logs the outcome.
+absl::Status RunRpc(const RpcEnv& env, grpc::CallbackServerContext* ctx,
+                    std::string_view rpc, RoleSet allowed,
+                    const std::function<absl::Status(const CallContext&)>& handler);
+
+template <typename Handler>
+grpc::ServerUnaryReactor* Serve(const RpcEnv& env,
+                                grpc::CallbackServerContext* ctx,
+                                std::string_view rpc, RoleSet allowed,
+                                Handler handler) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const RpcEnv* e = &env;
+  bool queued = env.executor->Submit(
+      [e, ctx, rpc, allowed, reactor, h = std::move(handler)]() mutable {
+        absl::Status status = RunRpc(*e, ctx, rpc, allowed, h);
+        reactor->Finish(ToGrpcStatus(status, e->domain));
+      });
+  if (!queued) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 "server overloaded, retry later"));
+  }
+  return reactor;
+}
+
+}  // namespace jalon
+
+#endif  // JALON_SERVICES_COMMON_RPC_H_

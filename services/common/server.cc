@@ -1,0 +1,111 @@
+#include "services/common/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include "services/common/logging.h"
+
+#include "absl/strings/numbers.h"
+
+namespace jalon {
+
+ServerHost::ServerHost(const ServiceConfig& config, std::string health_name,
+                       RedisClient* redis)
+    : config_(config), health_name_(std::move(health_name)), redis_(redis) {}
+
+ServerHost::~ServerHost() { Shutdown(); }
+
+absl::Status ServerHost::Start() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(),
+                           &port_);
+  for (auto* s : services_) builder.RegisterService(s);
+  builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
+  builder.SetMaxSendMessageSize(config_.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             static_cast<int>(config_.keepalive_time.count()));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  if (config_.max_connection_age.count() > 0) {
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_MS,
+        static_cast<int>(config_.max_connection_age.count()));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               static_cast<int>(config_.grace_period.count()));
+  }
+  server_ = builder.BuildAndStart();
+  if (!server_ || port_ == 0) {
+    return absl::UnavailableError("cannot listen on " + config_.listen);
+  }
+  auto* health = server_->GetHealthCheckService();
+  ready_ = redis_->Ping().ok();
+  health->SetServingStatus(ready_.load());
+  health->SetServingStatus(health_name_, ready_.load());
+  health_thread_ = std::thread([this] { WatchHealth(); });
+  spdlog::info("msg=listening address={} port={} ready={}", config_.listen,
+               port_, ready_.load());
+  return absl::OkStatus();
+}
+
+void ServerHost::WatchHealth() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, config_.health_interval);
+    if (stopping_) break;
+    lock.unlock();
+    bool ok = redis_->Ping().ok();
+    lock.lock();
+    if (stopping_) break;
+    if (ok != ready_.load()) {
+      spdlog::warn("msg=readiness_changed serving={} reason={}", ok,
+                   ok ? "redis_reachable" : "redis_unreachable");
+    }
+    ready_ = ok;
+    auto* health = server_->GetHealthCheckService();
+    health->SetServingStatus(ok);
+    health->SetServingStatus(health_name_, ok);
+  }
+}
+
+void ServerHost::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (health_thread_.joinable()) health_thread_.join();
+  if (!server_) return;
+  // Readiness first, so load balancers stop sending before we stop taking.
+  server_->GetHealthCheckService()->Shutdown();
+  spdlog::info("msg=draining grace_ms={}", config_.grace_period.count());
+  server_->Shutdown(std::chrono::system_clock::now() + config_.grace_period);
+  server_->Wait();
+  spdlog::info("msg=stopped");
+}
+
+void BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForStopSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace jalon

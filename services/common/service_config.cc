@@ -1,0 +1,79 @@
+#include "services/common/service_config.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace jalon {
+
+void ServiceConfig::Register(Flags& f) {
+  f.String("listen", &listen, "gRPC address to listen on, HOST:PORT");
+  f.String("redis-url", &redis_url,
+           "Redis to use, redis://HOST:PORT[/DB] (no password here)");
+  f.SecretFile("redis-password-file", &redis_password,
+               "file holding the Redis password (AUTH); unset: no AUTH");
+  f.Int("redis-pool-size", &redis_pool_size, 1, 1024,
+        "Redis connections in the pool");
+  f.Duration("redis-connect-timeout", &redis_connect_timeout,
+             "timeout of a Redis connect");
+  f.Duration("redis-timeout", &redis_timeout,
+             "timeout of every Redis command");
+  f.Int("workers", &workers, 1, 1024,
+        "threads that run request handlers (and their Redis calls)");
+  f.Int("max-queue", &max_queue, 1, 1'000'000,
+        "requests queued for a worker before new ones get UNAVAILABLE");
+  f.String("log-level", &log_level,
+           "trace, debug, info, warn, error or off");
+  f.Duration("grace-period", &grace_period,
+             "on SIGTERM, how long in-flight calls may take to finish");
+  f.Duration("health-interval", &health_interval,
+             "how often readiness pings Redis");
+  f.Duration("auth-cache-ttl", &auth_cache_ttl,
+             "how long a verified token is trusted without asking Redis; "
+             "bounds how late a revocation can take effect");
+  f.Int64("stream-max-len", &stream_max_len, 10'000, int64_t{1} << 40,
+          "approximate MAXLEN of the service's event stream");
+  f.Int("max-message-bytes", &max_message_bytes, 1024, 64 << 20,
+        "largest gRPC message accepted or sent");
+  f.Duration("keepalive-time", &keepalive_time,
+             "gRPC keepalive ping interval");
+  f.Duration("max-connection-age", &max_connection_age,
+             "close client connections after this age so they rebalance "
+             "across replicas (0: never)");
+}
+
+absl::Status ServiceConfig::Validate() const {
+  if (listen.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        "invalid --listen (JALON_LISTEN): expected HOST:PORT, e.g. "
+        "127.0.0.1:50051");
+  }
+  if (auto r = Redis(); !r.ok()) return r.status();
+  static const char* kLevels[] = {"trace", "debug", "info", "warn",
+                                  "error", "critical", "off"};
+  bool level_ok = false;
+  for (const char* l : kLevels) level_ok |= log_level == l;
+  if (!level_ok) {
+    return absl::InvalidArgumentError(
+        "invalid --log-level (JALON_LOG_LEVEL): expected trace, debug, "
+        "info, warn, error or off");
+  }
+  if (health_interval.count() < 10) {
+    return absl::InvalidArgumentError(
+        "invalid --health-interval (JALON_HEALTH_INTERVAL): at least 10ms");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RedisOptions> ServiceConfig::Redis() const {
+  RedisOptions o;
+  if (auto s = o.ParseUrl(redis_url); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid --redis-url (JALON_REDIS_URL): ", s.message()));
+  }
+  o.password = redis_password;
+  o.pool_size = redis_pool_size;
+  o.connect_timeout = redis_connect_timeout;
+  o.command_timeout = redis_timeout;
+  return o;
+}
+
+}  // namespace jalon

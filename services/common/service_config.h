@@ -1,0 +1,42 @@
+// The settings every Jalon service takes, with their flags and JALON_*
+// variables. A service adds its own on the same Flags object.
+#ifndef JALON_SERVICES_COMMON_SERVICE_CONFIG_H_
+#define JALON_SERVICES_COMMON_SERVICE_CONFIG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "services/common/config.h"
+#include "services/common/redis.h"
+
+namespace jalon {
+
+struct ServiceConfig {
+  std::string listen = "127.0.0.1:50051";
+  std::string redis_url = "redis://127.0.0.1:6379/0";
+  std::string redis_password;  // from --redis-password-file
+  int redis_pool_size = 16;
+  std::chrono::milliseconds redis_connect_timeout{500};
+  std::chrono::milliseconds redis_timeout{2000};
+  int workers = 16;
+  int max_queue = 10000;
+  std::string log_level = "info";
+  std::chrono::milliseconds grace_period{10000};
+  std::chrono::milliseconds health_interval{1000};
+  std::chrono::milliseconds auth_cache_ttl{1000};
+  int64_t stream_max_len = 1'000'000;
+  int max_message_bytes = 4 << 20;
+  std::chrono::milliseconds keepalive_time{30000};
+  std::chrono::milliseconds max_connection_age{0};
+
+  void Register(Flags& flags);
+  // Cross-field checks after parsing; the status names the flag.
+  absl::Status Validate() const;
+  absl::StatusOr<RedisOptions> Redis() const;
+};
+
+}  // namespace jalon
+
+#endif  // JALON_SERVICES_COMMON_SERVICE_CONFIG_H_

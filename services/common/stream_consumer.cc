@@ -1,0 +1,191 @@
+#include "services/common/stream_consumer.h"
+
+#include <spdlog/spdlog.h>
+
+#include "services/common/logging.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace jalon {
+namespace {
+
+// Entries of an XRANGE / XREADGROUP / XAUTOCLAIM reply: [[id, [f, v, ...]]].
+std::vector<StreamEntry> ParseEntries(const RedisReply& list) {
+  std::vector<StreamEntry> out;
+  for (const auto& item : list.elements()) {
+    if (!item.is_array() || item.elements().size() < 2) continue;
+    StreamEntry e;
+    e.id = item.elements()[0].str();
+    const auto& fields = item.elements()[1].elements();
+    for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+      if (fields[i].str() == "e") e.payload = fields[i + 1].str();
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+absl::Status CheckReply(const absl::StatusOr<RedisReply>& r) {
+  if (!r.ok()) return r.status();
+  if (r->is_error()) {
+    spdlog::error("msg=stream_command_failed error={}", r->str());
+    return absl::InternalError("stream command failed");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+StreamConsumer::StreamConsumer(RedisClient* redis, ConsumerOptions options,
+                               EntryHandler handler)
+    : redis_(redis), options_(std::move(options)), handler_(std::move(handler)) {
+  if (options_.dead_letter.empty()) options_.dead_letter = options_.stream + ":dead";
+}
+
+StreamConsumer::~StreamConsumer() { Stop(); }
+
+absl::Status StreamConsumer::EnsureGroup() {
+  auto r = redis_->Command(
+      {"XGROUP", "CREATE", options_.stream, options_.group, "0", "MKSTREAM"});
+  if (!r.ok()) return r.status();
+  if (r->is_error() && r->str().rfind("BUSYGROUP", 0) != 0) {
+    return CheckReply(r);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StreamConsumer::ResetToStart() {
+  return CheckReply(
+      redis_->Command({"XGROUP", "SETID", options_.stream, options_.group, "0"}));
+}
+
+absl::Status StreamConsumer::Handle(const StreamEntry& entry) {
+  absl::Status s = handler_(entry);
+  if (!s.ok()) {
+    // Left pending: it is reclaimed after claim_min_idle and retried, then
+    // dead-lettered after max_deliveries.
+    spdlog::warn("msg=event_handler_failed stream={} id={} deliveries={} error={}",
+                 options_.stream, entry.id, entry.deliveries, s.message());
+    return s;
+  }
+  return CheckReply(
+      redis_->Command({"XACK", options_.stream, options_.group, entry.id}));
+}
+
+absl::Status StreamConsumer::DeadLetter(const StreamEntry& entry) {
+  // XADD to the dead-letter stream and XACK in one MULTI, so an entry is
+  // never both lost and acknowledged.
+  auto replies = redis_->Pipeline(
+      {{"MULTI"},
+       {"XADD", options_.dead_letter, "*", "e", entry.payload, "source_id",
+        entry.id, "group", options_.group, "deliveries",
+        std::to_string(entry.deliveries)},
+       {"XACK", options_.stream, options_.group, entry.id},
+       {"EXEC"}});
+  if (!replies.ok()) return replies.status();
+  if (replies->back().is_error() || replies->back().is_nil()) {
+    return absl::InternalError("dead-letter failed");
+  }
+  spdlog::error("msg=event_dead_lettered stream={} id={} deliveries={}",
+                options_.stream, entry.id, entry.deliveries);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> StreamConsumer::Reclaim() {
+  auto claimed = redis_->Command(
+      {"XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
+       std::to_string(options_.claim_min_idle.count()), "0-0", "COUNT",
+       std::to_string(options_.batch)});
+  if (auto s = CheckReply(claimed); !s.ok()) return s;
+  if (!claimed->is_array() || claimed->elements().size() < 2) return 0;
+  std::vector<StreamEntry> entries = ParseEntries(claimed->elements()[1]);
+  if (entries.empty()) return 0;
+  // Delivery counts of what we now own (XAUTOCLAIM incremented them).
+  auto pending = redis_->Command(
+      {"XPENDING", options_.stream, options_.group, entries.front().id,
+       entries.back().id, std::to_string(entries.size() + 16),
+       options_.consumer});
+  if (auto s = CheckReply(pending); !s.ok()) return s;
+  std::map<std::string, int64_t> counts;
+  for (const auto& p : pending->elements()) {
+    if (p.is_array() && p.elements().size() >= 4) {
+      counts[p.elements()[0].str()] = p.elements()[3].integer();
+    }
+  }
+  int applied = 0;
+  for (auto& e : entries) {
+    e.deliveries = counts.count(e.id) ? counts[e.id] : 1;
+    if (e.deliveries > options_.max_deliveries) {
+      if (auto s = DeadLetter(e); !s.ok()) return s;
+      continue;
+    }
+    if (Handle(e).ok()) ++applied;
+  }
+  return applied;
+}
+
+absl::StatusOr<int> StreamConsumer::PollOnce() {
+  auto reclaimed = Reclaim();
+  if (!reclaimed.ok()) return reclaimed.status();
+  auto read = redis_->Command(
+      {"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
+       std::to_string(options_.batch), "BLOCK",
+       std::to_string(options_.block.count()), "STREAMS", options_.stream,
+       ">"});
+  if (auto s = CheckReply(read); !s.ok()) return s;
+  int applied = *reclaimed;
+  if (read->is_nil()) return applied;  // timed out, nothing new
+  for (const auto& stream : read->elements()) {
+    if (!stream.is_array() || stream.elements().size() < 2) continue;
+    for (const auto& e : ParseEntries(stream.elements()[1])) {
+      if (Handle(e).ok()) ++applied;
+    }
+  }
+  return applied;
+}
+
+void StreamConsumer::Start() {
+  thread_ = std::thread([this] {
+    std::chrono::milliseconds backoff{50};
+    while (!stop_) {
+      absl::Status s = EnsureGroup();
+      absl::StatusOr<int> n = s.ok() ? PollOnce() : s;
+      if (n.ok()) {
+        backoff = std::chrono::milliseconds(50);
+        continue;
+      }
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    }
+  });
+}
+
+void StreamConsumer::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::StatusOr<int64_t> StreamConsumer::Replay(RedisClient* redis,
+                                               const std::string& stream,
+                                               const EntryHandler& handler,
+                                               int batch) {
+  std::string start = "-";
+  int64_t total = 0;
+  for (;;) {
+    auto r = redis->Command(
+        {"XRANGE", stream, start, "+", "COUNT", std::to_string(batch)});
+    if (auto s = CheckReply(r); !s.ok()) return s;
+    std::vector<StreamEntry> entries = ParseEntries(*r);
+    for (const auto& e : entries) {
+      if (auto s = handler(e); !s.ok()) return s;
+      ++total;
+    }
+    if (static_cast<int>(entries.size()) < batch) return total;
+    start = "(" + entries.back().id;  // exclusive range (Redis >= 6.2)
+  }
+}
+
+}  // namespace jalon

@@ -1,0 +1,82 @@
+// At-least-once delivery from a service's event stream through a Redis
+// consumer group: XREADGROUP new entries, XACK only after the handler
+// succeeded, XAUTOCLAIM entries left pending longer than `claim_min_idle`
+// by a consumer that died (or a handler that failed), and move an entry that
+// failed `max_deliveries` times to a dead-letter stream. Replay() reads a
+// stream from the start without the group (for rebuilds). Handlers must be
+// idempotent. PollOnce is not thread-safe; Start/Stop run it on a thread.
+#ifndef JALON_SERVICES_COMMON_STREAM_CONSUMER_H_
+#define JALON_SERVICES_COMMON_STREAM_CONSUMER_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "services/common/redis.h"
+
+namespace jalon {
+
+struct StreamEntry {
+  std::string id;       // stream id, e.g. "1700000000000-0"
+  std::string payload;  // field "e": a serialized jalon.events.v1.Event
+  int64_t deliveries = 1;
+};
+
+struct ConsumerOptions {
+  std::string stream;
+  std::string group;
+  std::string consumer;      // unique per process, e.g. host + pid
+  std::string dead_letter;   // default: stream + ":dead"
+  int batch = 100;
+  std::chrono::milliseconds block{1000};  // < the Redis command timeout
+  std::chrono::milliseconds claim_min_idle{30000};
+  int max_deliveries = 5;
+};
+
+using EntryHandler = std::function<absl::Status(const StreamEntry&)>;
+
+class StreamConsumer {
+ public:
+  StreamConsumer(RedisClient* redis, ConsumerOptions options,
+                 EntryHandler handler);
+  ~StreamConsumer();
+
+  // Creates the group at the start of the stream if it does not exist.
+  absl::Status EnsureGroup();
+  // One cycle: reclaims stale pending entries, then reads new ones (waiting
+  // up to `block` when there are none). Returns how many were applied.
+  absl::StatusOr<int> PollOnce();
+  // Moves the group back to the start of the stream: every entry still in
+  // the stream is delivered again.
+  absl::Status ResetToStart();
+
+  void Start();
+  void Stop();
+
+  // Reads the whole stream from the start, in order, calling `handler` on
+  // each entry; stops at the first error. Returns the entries read.
+  static absl::StatusOr<int64_t> Replay(RedisClient* redis,
+                                        const std::string& stream,
+                                        const EntryHandler& handler,
+                                        int batch = 1000);
+
+ private:
+  absl::StatusOr<int> Reclaim();
+  absl::Status Handle(const StreamEntry& entry);
+  absl::Status DeadLetter(const StreamEntry& entry);
+
+  RedisClient* redis_;
+  ConsumerOptions options_;
+  EntryHandler handler_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace jalon
+
+#endif  // JALON_SERVICES_COMMON_STREAM_CONSUMER_H_

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Jalon needs to build, test and run, if any is
+# missing. Idempotent and quiet when everything is present. Sourced by
+# tools/test and tools/run.
+set -euo pipefail
+
+JALON_PACKAGES=(
+  build-essential cmake pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  grpc-proto libabsl-dev libssl-dev
+  libhiredis-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  redis-server
+)
+
+jalon_install_deps() {
+  local missing=()
+  for p in "${JALON_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    return 0
+  fi
+  echo "jalon: installing ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}

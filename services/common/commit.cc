@@ -20,10 +20,11 @@ namespace {
 // replicates and persists the whole script as one MULTI/EXEC, so the AOF
 // never holds half of it either.
 constexpr char kCommitLua[] = R"lua(
-local maxlen, channel, event, failafter = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local n = (#ARGV - 4) / 4
+local maxlen, channel, nevents = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local first = 4 + nevents
+local n = (#ARGV - first + 1) / 4
 local function op(j)
-  local base = 5 + 4 * j
+  local base = first + 4 * j
   return ARGV[base], KEYS[tonumber(ARGV[base + 1])], ARGV[base + 2], ARGV[base + 3]
 end
 for j = 0, n - 1 do
@@ -38,27 +39,28 @@ for j = 0, n - 1 do
     if not redis.call('ZSCORE', k, a) then return {'missing', b} end
   elseif c == 'exists' then
     if redis.call('EXISTS', k) == 0 then return {'missing', b} end
+  elseif c == 'empty' then
+    if redis.call('ZCARD', k) > 0 then return {'stale', b, '1', '0'} end
   end
 end
-local writes = 0
 for j = 0, n - 1 do
   local c, k, a, b = op(j)
-  if failafter >= 0 and writes >= failafter then
-    return redis.error_reply('INJECTED failure after ' .. writes .. ' writes')
-  end
-  if c == 'put' then redis.call('HSET', k, 'v', a, 'd', b); writes = writes + 1
-  elseif c == 'hset' then redis.call('HSET', k, a, b); writes = writes + 1
-  elseif c == 'hdel' then redis.call('HDEL', k, a); writes = writes + 1
-  elseif c == 'hincr' then redis.call('HINCRBY', k, a, 1); writes = writes + 1
-  elseif c == 'zadd' then redis.call('ZADD', k, 0, a); writes = writes + 1
-  elseif c == 'zrem' then redis.call('ZREM', k, a); writes = writes + 1
-  elseif c == 'rpush' then redis.call('RPUSH', k, a); writes = writes + 1
-  elseif c == 'set' then redis.call('SET', k, a); writes = writes + 1
-  elseif c == 'del' then redis.call('DEL', k); writes = writes + 1
-  elseif c == 'dedupe' then redis.call('SET', k, a, 'EX', b); writes = writes + 1
+  if c == 'put' then redis.call('HSET', k, 'v', a, 'd', b)
+  elseif c == 'hset' then redis.call('HSET', k, a, b)
+  elseif c == 'hdel' then redis.call('HDEL', k, a)
+  elseif c == 'hincr' then redis.call('HINCRBY', k, a, 1)
+  elseif c == 'zadd' then redis.call('ZADD', k, 0, a)
+  elseif c == 'zrem' then redis.call('ZREM', k, a)
+  elseif c == 'rpush' then redis.call('RPUSH', k, a)
+  elseif c == 'set' then redis.call('SET', k, a)
+  elseif c == 'del' then redis.call('DEL', k)
+  elseif c == 'dedupe' then redis.call('SET', k, a, 'EX', b)
   end
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'e', event)
+local id
+for e = 1, nevents do
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'e', ARGV[3 + e])
+end
 redis.call('PUBLISH', channel, id)
 for j = 0, n - 1 do
   local c, k, a, b = op(j)
@@ -87,6 +89,9 @@ void Mutation::RequireMember(std::string key, std::string member,
 }
 void Mutation::RequireKey(std::string key, std::string field) {
   ops_.push_back({"exists", std::move(key), "", std::move(field)});
+}
+void Mutation::RequireEmpty(std::string key, std::string what) {
+  ops_.push_back({"empty", std::move(key), "", std::move(what)});
 }
 void Mutation::Dedupe(std::string key, std::string value, int64_t ttl) {
   ops_.push_back({"dedupe", std::move(key), std::move(value),
@@ -134,14 +139,14 @@ Committer::Committer(RedisClient* redis, EventLog log)
     : redis_(redis), log_(std::move(log)) {}
 
 absl::StatusOr<CommitResult> Committer::Commit(const Mutation& m) const {
-  if (m.event_.empty()) {
+  if (m.events_.empty()) {
     return absl::InternalError("a mutation must carry its event");
   }
   RedisArgs keys = {log_.stream};
   std::map<std::string, int> key_index;
-  RedisArgs args = {std::to_string(log_.max_len), log_.channel, m.event_,
-                    std::to_string(m.fail_after_writes_)};
-  args.reserve(4 + 4 * m.ops_.size());
+  RedisArgs args = {std::to_string(log_.max_len), log_.channel,
+                    std::to_string(m.events_.size())};
+  args.insert(args.end(), m.events_.begin(), m.events_.end());
   for (const auto& op : m.ops_) {
     int index = 1;  // a publish names no key; point it at the stream
     if (!op.key.empty()) {

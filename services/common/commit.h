@@ -37,6 +37,8 @@ class Mutation {
   void RequireMember(std::string key, std::string member, std::string field);
   // `key` must exist; else INVALID_ARGUMENT naming `field`.
   void RequireKey(std::string key, std::string field);
+  // The sorted set `key` must be empty; else ALREADY_EXISTS naming `what`.
+  void RequireEmpty(std::string key, std::string what);
   // Idempotent create: if `key` exists the commit writes nothing and returns
   // its value (the id created by the first attempt); else it is set to
   // `value` with a TTL.
@@ -55,12 +57,9 @@ class Mutation {
   // PUBLISH after the commit, e.g. a token revocation to every process.
   void Publish(std::string channel, std::string message);
 
-  // The event (a serialized jalon.events.v1.Event). Required.
-  void SetEvent(std::string event) { event_ = std::move(event); }
-
-  // For tests: make the script fail with a Redis error after its checks and
-  // after this many write operations, to prove nothing is half-written.
-  void FailAfterWritesForTest(int n) { fail_after_writes_ = n; }
+  // An event (a serialized jalon.events.v1.Event) to append. At least one
+  // is required; several are appended in order.
+  void AddEvent(std::string event) { events_.push_back(std::move(event)); }
 
  private:
   friend class Committer;
@@ -71,14 +70,13 @@ class Mutation {
     std::string b;
   };
   std::vector<Op> ops_;
-  std::string event_;
-  int fail_after_writes_ = -1;
+  std::vector<std::string> events_;
 };
 
 struct CommitResult {
   bool duplicate = false;
   std::string duplicate_value;  // when duplicate
-  std::string stream_id;        // when committed
+  std::string stream_id;        // when committed: the last event's id
 };
 
 // The `what` of the ExpectVersion check that failed, if a commit failed on

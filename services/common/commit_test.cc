@@ -1,0 +1,452 @@
+// Tests of the atomic change+event primitive against a real redis-server.
+#include "services/common/commit.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/status.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/wait.h"
+
+namespace jalon {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr char kStream[] = "t:events";
+constexpr char kChannel[] = "t:wakeup";
+
+// Every key's DUMP plus the stream's length: equal snapshots mean a commit
+// wrote nothing at all.
+using Snapshot = std::map<std::string, std::string>;
+
+class CommitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.Start().ok());
+    redis_ = std::make_unique<RedisClient>(server_.options());
+    committer_ =
+        std::make_unique<Committer>(redis_.get(), EventLog{kStream, kChannel});
+  }
+
+  RedisReply Cmd(const RedisArgs& args) {
+    auto r = redis_->Command(args);
+    EXPECT_TRUE(r.ok()) << r.status();
+    EXPECT_FALSE(r.ok() && r->is_error()) << r->str();
+    return r.ok() ? *r : RedisReply();
+  }
+
+  int64_t StreamLength() { return Cmd({"XLEN", kStream}).integer(); }
+
+  std::map<std::string, std::string> Hash(const std::string& key) {
+    std::map<std::string, std::string> out;
+    const auto& el = Cmd({"HGETALL", key}).elements();
+    for (size_t i = 0; i + 1 < el.size(); i += 2) {
+      out[el[i].str()] = el[i + 1].str();
+    }
+    return out;
+  }
+
+  Snapshot Take() {
+    Snapshot out;
+    for (const auto& k : Cmd({"KEYS", "*"}).elements()) {
+      out[k.str()] = Cmd({"DUMP", k.str()}).str();
+    }
+    out["<xlen>"] = std::to_string(StreamLength());
+    return out;
+  }
+
+  // A mutation creating entity `key` at version 1 with its event.
+  static Mutation Create(const std::string& key) {
+    Mutation m;
+    m.ExpectVersion(key, 0, key);
+    m.Put(key, 1, "data of " + key);
+    m.SetEvent("created " + key);
+    return m;
+  }
+
+  testing::RedisServer server_{{.fsync_always = true}};
+  std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<Committer> committer_;
+};
+
+TEST_F(CommitTest, CommitsEntityIndexAndEventTogether) {
+  const std::string event("event\0bytes\r\n", 13);
+  Mutation m;
+  m.ExpectVersion("t:action:1", 0, "action 1");
+  m.Put("t:action:1", 1, "payload-1");
+  m.IndexAdd("t:actions", "1");
+  m.HashSet("t:meta", "last", "1");
+  m.SetEvent(event);
+  auto result = committer_->Commit(m);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->duplicate);
+  ASSERT_FALSE(result->stream_id.empty());
+
+  auto entity = Hash("t:action:1");
+  EXPECT_EQ(entity["v"], "1");
+  EXPECT_EQ(entity["d"], "payload-1");
+  EXPECT_FALSE(Cmd({"ZSCORE", "t:actions", "1"}).is_nil());
+  EXPECT_EQ(Hash("t:meta")["last"], "1");
+
+  RedisReply range = Cmd({"XRANGE", kStream, "-", "+"});
+  ASSERT_EQ(range.elements().size(), 1u);
+  const RedisReply& entry = range.elements()[0];
+  EXPECT_EQ(entry.elements()[0].str(), result->stream_id);
+  const auto& fields = entry.elements()[1].elements();
+  ASSERT_EQ(fields.size(), 2u);
+  EXPECT_EQ(fields[0].str(), "e");
+  EXPECT_EQ(fields[1].str(), event);  // binary-safe, byte for byte
+}
+
+TEST_F(CommitTest, UpdateWithTheCurrentVersionCommits) {
+  ASSERT_TRUE(committer_->Commit(Create("t:e")).ok());
+  Mutation m;
+  m.ExpectVersion("t:e", 1, "entity");
+  m.Put("t:e", 2, "second");
+  m.SetEvent("updated");
+  auto result = committer_->Commit(m);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(Hash("t:e")["v"], "2");
+  EXPECT_EQ(Hash("t:e")["d"], "second");
+  EXPECT_EQ(StreamLength(), 2);
+}
+
+TEST_F(CommitTest, MutationWithoutEventIsRefusedAndWritesNothing) {
+  Snapshot before = Take();
+  Mutation m;
+  m.Put("t:e", 1, "x");
+  auto result = committer_->Commit(m);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Take(), before);
+}
+
+TEST_F(CommitTest, StaleVersionIsAbortedNamesItsSubjectAndWritesNothing) {
+  ASSERT_TRUE(committer_->Commit(Create("t:e")).ok());
+  Snapshot before = Take();
+  Mutation m;
+  m.ExpectVersion("t:e", 5, "action A-17");
+  m.Put("t:e", 6, "lost update");
+  m.IndexAdd("t:idx", "e");
+  m.SetEvent("updated");
+  auto result = committer_->Commit(m);
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kAborted)
+      << result.status();
+  EXPECT_EQ(StaleSubject(result.status()), "action A-17");
+  EXPECT_EQ(ReasonOf(result.status()), "STALE_ETAG");
+  EXPECT_EQ(Take(), before);
+}
+
+TEST_F(CommitTest, ExpectedVersionOfMissingEntityIsNotFoundAndWritesNothing) {
+  Snapshot before = Take();
+  Mutation m;
+  m.ExpectVersion("t:missing", 3, "action A-9");
+  m.Put("t:missing", 4, "x");
+  m.SetEvent("updated");
+  auto result = committer_->Commit(m);
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kNotFound)
+      << result.status();
+  EXPECT_EQ(StaleSubject(result.status()), "action A-9");
+  EXPECT_EQ(Take(), before);
+}
+
+TEST_F(CommitTest, CreateOverExistingEntityIsAlreadyExistsAndWritesNothing) {
+  ASSERT_TRUE(committer_->Commit(Create("t:e")).ok());
+  Snapshot before = Take();
+  auto result = committer_->Commit(Create("t:e"));
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kAlreadyExists)
+      << result.status();
+  EXPECT_EQ(StaleSubject(result.status()), "t:e");
+  EXPECT_EQ(Take(), before);
+}
+
+TEST_F(CommitTest, ChecksRunBeforeEveryWriteWhateverTheirOrder) {
+  // The failing check comes after two writes in the mutation: it must still
+  // be evaluated before them.
+  Snapshot before = Take();
+  Mutation m;
+  m.Put("t:a", 1, "a");
+  m.IndexAdd("t:idx", "a");
+  m.ExpectVersion("t:b", 2, "b");
+  m.SetEvent("never");
+  auto result = committer_->Commit(m);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Take(), before);
+}
+
+TEST_F(CommitTest, MissingReferencedMemberIsInvalidArgumentNamingTheField) {
+  Cmd({"ZADD", "t:ecosystems", "0", "eco-1"});
+  Snapshot before = Take();
+  Mutation m;
+  m.RequireMember("t:ecosystems", "eco-404", "action.ecosystem_id");
+  m.Put("t:e", 1, "x");
+  m.SetEvent("created");
+  auto result = committer_->Commit(m);
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument)
+      << result.status();
+  auto violations = ViolationsOf(result.status());
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].field, "action.ecosystem_id");
+  EXPECT_EQ(Take(), before);
+
+  Mutation ok;
+  ok.RequireMember("t:ecosystems", "eco-1", "action.ecosystem_id");
+  ok.Put("t:e", 1, "x");
+  ok.SetEvent("created");
+  EXPECT_TRUE(committer_->Commit(ok).ok());
+}
+
+TEST_F(CommitTest, MissingRequiredKeyIsInvalidArgumentNamingTheField) {
+  Snapshot before = Take();
+  Mutation m;
+  m.RequireKey("t:roadmap:404", "action.roadmap_id");
+  m.Put("t:e", 1, "x");
+  m.SetEvent("created");
+  auto result = committer_->Commit(m);
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument)
+      << result.status();
+  auto violations = ViolationsOf(result.status());
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].field, "action.roadmap_id");
+  EXPECT_EQ(Take(), before);
+
+  Cmd({"SET", "t:roadmap:404", "now it exists"});
+  EXPECT_TRUE(committer_->Commit(m).ok());
+}
+
+TEST_F(CommitTest, DedupeReturnsTheFirstValueAndWritesNothingTheSecondTime) {
+  Mutation first = Create("t:e:1");
+  first.Dedupe("t:req:abc", "id-1", 600);
+  auto r1 = committer_->Commit(first);
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  EXPECT_FALSE(r1->duplicate);
+  EXPECT_EQ(Cmd({"GET", "t:req:abc"}).str(), "id-1");
+  int64_t ttl = Cmd({"TTL", "t:req:abc"}).integer();
+  EXPECT_GT(ttl, 0);
+  EXPECT_LE(ttl, 600);
+
+  Snapshot before = Take();
+  // A retry of the same request would have minted another id.
+  Mutation retry = Create("t:e:2");
+  retry.Dedupe("t:req:abc", "id-2", 600);
+  auto r2 = committer_->Commit(retry);
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  EXPECT_TRUE(r2->duplicate);
+  EXPECT_EQ(r2->duplicate_value, "id-1");
+  EXPECT_TRUE(r2->stream_id.empty());
+  EXPECT_EQ(Take(), before);
+  EXPECT_EQ(StreamLength(), 1);
+}
+
+TEST_F(CommitTest, InjectedFailureBeforeAnyWriteWritesNothing) {
+  Snapshot before = Take();
+  Mutation m = Create("t:e");
+  m.IndexAdd("t:idx", "e");
+  m.FailAfterWritesForTest(0);
+  auto result = committer_->Commit(m);
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kInternal);
+  // The Redis error text stays in the log, not in the status.
+  EXPECT_EQ(result.status().message(), "internal storage error");
+  EXPECT_EQ(Take(), before);
+}
+
+// Redis does not roll back a Lua script that fails after it wrote: what the
+// script did before the error stays, and is persisted and replicated. So
+// FailAfterWritesForTest(n >= 1) cannot "prove nothing is half-written": it
+// proves the opposite, that a failure inside the write phase leaves a change
+// without its event. The primitive's guarantee rests instead on every check
+// running before the first write, so that the write phase never fails. This
+// test pins the real Redis behaviour down so nobody relies on a rollback.
+TEST_F(CommitTest, ScriptFailingAfterAWriteIsNotRolledBackByRedis) {
+  for (int n = 1; n <= 2; ++n) {
+    SCOPED_TRACE(absl::StrCat("fail after ", n, " writes"));
+    const std::string key = absl::StrCat("t:e:", n);
+    const std::string idx = absl::StrCat("t:idx:", n);
+    int64_t events_before = StreamLength();
+    Mutation m;
+    m.ExpectVersion(key, 0, key);
+    m.Put(key, 1, "x");
+    m.IndexAdd(idx, "member");
+    m.Set(absl::StrCat("t:s:", n), "y");
+    m.SetEvent("created");
+    m.FailAfterWritesForTest(n);
+    auto result = committer_->Commit(m);
+    ASSERT_EQ(result.status().code(), absl::StatusCode::kInternal);
+    // No event...
+    EXPECT_EQ(StreamLength(), events_before);
+    // ...but the first n writes happened.
+    EXPECT_EQ(Hash(key)["v"], "1");
+    EXPECT_EQ(Cmd({"EXISTS", idx}).integer(), n >= 2 ? 1 : 0);
+    EXPECT_EQ(Cmd({"EXISTS", absl::StrCat("t:s:", n)}).integer(), 0);
+  }
+}
+
+TEST_F(CommitTest, CommitsAgainAfterScriptFlush) {
+  ASSERT_TRUE(committer_->Commit(Create("t:a")).ok());
+  Cmd({"SCRIPT", "FLUSH"});
+  auto result = committer_->Commit(Create("t:b"));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(Hash("t:b")["v"], "1");
+  EXPECT_EQ(StreamLength(), 2);
+}
+
+TEST_F(CommitTest, PublishesTheStreamIdAndRequestedMessagesAfterCommit) {
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> got;
+  RedisOptions o = server_.options();
+  RedisSubscriber sub(
+      o, {kChannel, "t:revocations"},
+      [&](const std::string& channel, const std::string& msg) {
+        std::lock_guard<std::mutex> lock(mu);
+        got.emplace_back(channel, msg);
+      },
+      nullptr);
+  sub.Start();
+  // Subscribed once Redis counts the subscriber on both channels.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto r = redis_->Command(
+            {"PUBSUB", "NUMSUB", kChannel, "t:revocations"});
+        return r.ok() && r->elements().size() == 4 &&
+               r->elements()[1].integer() == 1 &&
+               r->elements()[3].integer() == 1;
+      },
+      milliseconds(5000)));
+
+  Mutation m = Create("t:token:1");
+  m.Publish("t:revocations", "hash-of-token-1");
+  auto result = committer_->Commit(m);
+  ASSERT_TRUE(result.ok()) << result.status();
+
+  auto has = [&](const std::string& channel, const std::string& msg) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& [c, m] : got) {
+      if (c == channel && m == msg) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return has("t:revocations", "hash-of-token-1"); },
+      milliseconds(5000)));
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return has(kChannel, result->stream_id); }, milliseconds(5000)));
+  sub.Stop();
+}
+
+TEST_F(CommitTest, UnavailableWhileRedisIsDownThenReconnects) {
+  ASSERT_TRUE(committer_->Commit(Create("t:before")).ok());
+  server_.Kill();
+  auto down = committer_->Commit(Create("t:during"));
+  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable)
+      << down.status();
+
+  ASSERT_TRUE(server_.Restart().ok());
+  absl::StatusOr<CommitResult> up = absl::UnknownError("not tried");
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        up = committer_->Commit(Create("t:after"));
+        return up.status().code() != absl::StatusCode::kUnavailable;
+      },
+      milliseconds(10000), milliseconds(50)));
+  ASSERT_TRUE(up.ok()) << up.status();
+  // The acknowledged commit survived the crash (appendfsync always).
+  EXPECT_EQ(Hash("t:before")["v"], "1");
+  EXPECT_EQ(Hash("t:after")["v"], "1");
+}
+
+// Invariant 1 under a crash: threads commit entity versions, each with an
+// event carrying the same version, while redis-server is SIGKILLed. After a
+// restart from the AOF, every entity's versions 1..v have exactly one event
+// each, in order, and no event names a version that is not there: no change
+// without its event, no event without its change. Every acknowledged commit
+// survived.
+TEST_F(CommitTest, CrashMidFloodLeavesNoChangeWithoutItsEventNorEventWithout) {
+  constexpr int kThreads = 4;
+  constexpr int kEntitiesPerThread = 8;
+  constexpr int kCommitsBeforeCrash = 300;
+
+  std::atomic<int> committed{0};
+  std::atomic<int> unexpected{0};
+  // acked[t][i]: the last version of entity i of thread t that Redis
+  // acknowledged.
+  std::vector<std::vector<int64_t>> acked(
+      kThreads, std::vector<int64_t>(kEntitiesPerThread, 0));
+  auto key_of = [](int t, int i) { return absl::StrCat("t:flood:", t, ":", i); };
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<int64_t>& versions = acked[t];
+      for (int n = 0;; ++n) {
+        int i = n % kEntitiesPerThread;
+        std::string key = key_of(t, i);
+        int64_t next = versions[i] + 1;
+        Mutation m;
+        m.ExpectVersion(key, versions[i], key);
+        m.Put(key, next, absl::StrCat("data ", next));
+        m.IndexAdd("t:flood:index", key);
+        m.SetEvent(absl::StrCat(key, "#", next));
+        auto r = committer_->Commit(m);
+        if (!r.ok()) {
+          // Once Redis is gone every call fails with UNAVAILABLE; anything
+          // else is a bug.
+          if (r.status().code() != absl::StatusCode::kUnavailable) ++unexpected;
+          return;
+        }
+        versions[i] = next;
+        ++committed;
+      }
+    });
+  }
+  bool flooded = testing::WaitFor(
+      [&] { return committed.load() >= kCommitsBeforeCrash; },
+      milliseconds(30000));
+  server_.Kill();
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE(flooded) << "only " << committed.load() << " commits";
+  EXPECT_EQ(unexpected.load(), 0);
+
+  ASSERT_TRUE(server_.Restart().ok());
+  std::map<std::string, std::vector<int64_t>> events;
+  RedisReply range = server_.Command({"XRANGE", kStream, "-", "+"}).value();
+  for (const auto& entry : range.elements()) {
+    const std::string& e = entry.elements()[1].elements()[1].str();
+    auto hash = e.rfind('#');
+    ASSERT_NE(hash, std::string::npos) << e;
+    int64_t v = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(e.substr(hash + 1), &v)) << e;
+    events[e.substr(0, hash)].push_back(v);
+  }
+  int64_t total = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kEntitiesPerThread; ++i) {
+      std::string key = key_of(t, i);
+      auto h = Hash(key);
+      int64_t stored = 0;
+      if (!h.empty()) ASSERT_TRUE(absl::SimpleAtoi(h["v"], &stored)) << key;
+      EXPECT_GE(stored, acked[t][i]) << key << ": an acknowledged commit lost";
+      EXPECT_LE(stored, acked[t][i] + 1) << key;
+      if (stored > 0) EXPECT_EQ(h["d"], absl::StrCat("data ", stored)) << key;
+      std::vector<int64_t> expected;
+      for (int64_t v = 1; v <= stored; ++v) expected.push_back(v);
+      EXPECT_EQ(events[key], expected) << key;
+      total += stored;
+      events.erase(key);
+    }
+  }
+  EXPECT_TRUE(events.empty()) << "events of unknown entities";
+  EXPECT_GE(total, kCommitsBeforeCrash);
+  EXPECT_EQ(static_cast<int64_t>(range.elements().size()), total);
+}
+
+}  // namespace
+}  // namespace jalon

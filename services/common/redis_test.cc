@@ -1,0 +1,309 @@
+// Tests of the Redis client and subscriber against a real redis-server.
+#include "services/common/redis.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/redis_server.h"
+#include "tests/support/wait.h"
+
+namespace jalon {
+namespace {
+
+using std::chrono::milliseconds;
+
+class RedisTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server_.Start().ok()); }
+
+  testing::RedisServer server_;
+};
+
+TEST_F(RedisTest, CommandRepliesOfEveryType) {
+  RedisClient redis(server_.options());
+  EXPECT_TRUE(redis.Ping().ok());
+
+  auto set = redis.Command({"SET", "t:k", "v"});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->type(), RedisReply::Type::kStatus);
+  EXPECT_EQ(set->str(), "OK");
+
+  auto get = redis.Command({"GET", "t:k"});
+  ASSERT_TRUE(get.ok());
+  EXPECT_EQ(get->type(), RedisReply::Type::kString);
+  EXPECT_EQ(get->str(), "v");
+
+  auto missing = redis.Command({"GET", "t:missing"});
+  ASSERT_TRUE(missing.ok());
+  EXPECT_TRUE(missing->is_nil());
+
+  auto incr = redis.Command({"INCRBY", "t:n", "41"});
+  ASSERT_TRUE(incr.ok());
+  EXPECT_EQ(incr->type(), RedisReply::Type::kInteger);
+  EXPECT_EQ(incr->integer(), 41);
+
+  redis.Command({"RPUSH", "t:list", "a", "b", "c"}).IgnoreError();
+  auto list = redis.Command({"LRANGE", "t:list", "0", "-1"});
+  ASSERT_TRUE(list.ok());
+  ASSERT_TRUE(list->is_array());
+  ASSERT_EQ(list->elements().size(), 3u);
+  EXPECT_EQ(list->elements()[2].str(), "c");
+
+  // A Redis error is a reply, not a transport failure.
+  auto wrong = redis.Command({"LPUSH", "t:k", "x"});
+  ASSERT_TRUE(wrong.ok()) << wrong.status();
+  EXPECT_TRUE(wrong->is_error());
+  EXPECT_EQ(wrong->str().rfind("WRONGTYPE", 0), 0u) << wrong->str();
+  // ...and the connection is still good.
+  EXPECT_EQ(redis.Command({"GET", "t:k"})->str(), "v");
+}
+
+TEST_F(RedisTest, PipelineReturnsOneReplyPerCommandInOrder) {
+  RedisClient redis(server_.options());
+  auto replies = redis.Pipeline({{"SET", "t:a", "1"},
+                                 {"INCR", "t:a"},
+                                 {"HSET", "t:a", "f", "v"},
+                                 {"GET", "t:a"}});
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  ASSERT_EQ(replies->size(), 4u);
+  EXPECT_EQ((*replies)[0].str(), "OK");
+  EXPECT_EQ((*replies)[1].integer(), 2);
+  EXPECT_TRUE((*replies)[2].is_error());  // WRONGTYPE, the others still ran
+  EXPECT_EQ((*replies)[3].str(), "2");
+}
+
+TEST_F(RedisTest, EvalRunsByShaAndReloadsAfterScriptFlush) {
+  RedisClient redis(server_.options());
+  RedisScript script(
+      "redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])");
+  EXPECT_EQ(script.sha().size(), 40u);
+  auto r = redis.Eval(script, {"t:s"}, {"first"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->str(), "first");
+  auto exists = redis.Command({"SCRIPT", "EXISTS", script.sha()});
+  ASSERT_TRUE(exists.ok());
+  EXPECT_EQ(exists->elements()[0].integer(), 1);
+
+  ASSERT_TRUE(redis.Command({"SCRIPT", "FLUSH"}).ok());
+  r = redis.Eval(script, {"t:s"}, {"second"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->str(), "second");
+}
+
+TEST_F(RedisTest, ArgumentsAreBinarySafe) {
+  RedisClient redis(server_.options());
+  const std::string key("t:\0key with spaces\r\n", 21);
+  const std::string value("a\0b\r\nc\r\n$3\r\nSET\r\n\xff", 19);
+  ASSERT_EQ(redis.Command({"SET", key, value})->str(), "OK");
+  auto get = redis.Command({"GET", key});
+  ASSERT_TRUE(get.ok());
+  EXPECT_EQ(get->str(), value);
+  // Nothing was split into another command or key.
+  EXPECT_EQ(redis.Command({"DBSIZE"})->integer(), 1);
+  auto script = redis.Eval(RedisScript("return ARGV[1]"), {}, {value});
+  ASSERT_TRUE(script.ok());
+  EXPECT_EQ(script->str(), value);
+}
+
+TEST_F(RedisTest, ConcurrentCallsShareThePool) {
+  RedisOptions o = server_.options();
+  o.pool_size = 2;
+  RedisClient redis(o);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        auto r = redis.Command({"INCR", "t:counter"});
+        if (!r.ok() || r->is_error()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(redis.Command({"GET", "t:counter"})->str(), "1200");
+}
+
+TEST_F(RedisTest, UnavailableWhenRedisIsDownAndReconnectsAfterRestart) {
+  RedisClient redis(server_.options());
+  ASSERT_EQ(redis.Command({"SET", "t:k", "kept"})->str(), "OK");
+  server_.Stop();
+  auto down = redis.Command({"GET", "t:k"});
+  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable);
+  // A generic message: no Redis error text or address reaches a client.
+  EXPECT_EQ(down.status().message(), "storage unavailable, retry later");
+  EXPECT_FALSE(redis.Ping().ok());
+
+  ASSERT_TRUE(server_.Restart().ok());
+  EXPECT_TRUE(testing::WaitFor([&] { return redis.Ping().ok(); },
+                               milliseconds(10000), milliseconds(20)));
+  auto get = redis.Command({"GET", "t:k"});
+  ASSERT_TRUE(get.ok()) << get.status();
+  EXPECT_EQ(get->str(), "kept");  // from the AOF
+}
+
+TEST_F(RedisTest, CommandTimeoutIsUnavailableAndTheNextCommandWorks) {
+  RedisOptions o = server_.options();
+  o.command_timeout = milliseconds(200);
+  o.pool_size = 1;
+  RedisClient redis(o);
+  ASSERT_TRUE(redis.Ping().ok());
+
+  // Blocks only its connection: the next command, on a fresh connection,
+  // is answered at once.
+  auto start = std::chrono::steady_clock::now();
+  auto blocked = redis.Command({"BLPOP", "t:empty", "2"});
+  EXPECT_EQ(blocked.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1500));
+  auto next = redis.Command({"SET", "t:k", "v"});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->str(), "OK");
+
+  // Blocks the whole server for a second: calls time out until it is back.
+  start = std::chrono::steady_clock::now();
+  auto slept = redis.Command({"DEBUG", "SLEEP", "1"});
+  EXPECT_EQ(slept.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(900));
+  EXPECT_TRUE(testing::WaitFor([&] { return redis.Ping().ok(); },
+                               milliseconds(10000), milliseconds(50)));
+  EXPECT_EQ(redis.Command({"GET", "t:k"})->str(), "v");
+}
+
+class RedisAuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server_.Start().ok()); }
+
+  testing::RedisServer server_{{.password = "s3cret \"quoted\" pass"}};
+};
+
+TEST_F(RedisAuthTest, RightPasswordAuthenticates) {
+  RedisClient redis(server_.options());
+  EXPECT_TRUE(redis.Ping().ok());
+  EXPECT_EQ(redis.Command({"SET", "t:k", "v"})->str(), "OK");
+}
+
+TEST_F(RedisAuthTest, WrongPasswordIsUnavailable) {
+  RedisOptions o = server_.options();
+  o.password = "wrong";
+  RedisClient redis(o);
+  auto r = redis.Command({"GET", "t:k"});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(r.status().message().find("wrong"), std::string::npos);
+  EXPECT_FALSE(redis.Ping().ok());
+}
+
+TEST_F(RedisAuthTest, NoPasswordIsRefused) {
+  RedisOptions o = server_.options();
+  o.password.clear();
+  RedisClient redis(o);
+  EXPECT_FALSE(redis.Ping().ok());
+  auto r = redis.Command({"GET", "t:k"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->is_error());
+  EXPECT_EQ(r->str().rfind("NOAUTH", 0), 0u) << r->str();
+}
+
+TEST_F(RedisAuthTest, ReconnectsWithThePasswordAfterRestart) {
+  RedisClient redis(server_.options());
+  ASSERT_TRUE(redis.Ping().ok());
+  server_.Kill();
+  EXPECT_FALSE(redis.Ping().ok());
+  ASSERT_TRUE(server_.Restart().ok());
+  EXPECT_TRUE(testing::WaitFor([&] { return redis.Ping().ok(); },
+                               milliseconds(10000), milliseconds(20)));
+}
+
+TEST(RedisOptionsTest, ParseUrlAcceptsHostPortAndDatabase) {
+  RedisOptions o;
+  ASSERT_TRUE(o.ParseUrl("redis://10.1.2.3:6380/3").ok());
+  EXPECT_EQ(o.host, "10.1.2.3");
+  EXPECT_EQ(o.port, 6380);
+  EXPECT_EQ(o.db, 3);
+  EXPECT_EQ(o.Describe(), "10.1.2.3:6380/3");
+
+  RedisOptions bare;
+  ASSERT_TRUE(bare.ParseUrl("redis.jalon.svc:6379").ok());
+  EXPECT_EQ(bare.host, "redis.jalon.svc");
+  EXPECT_EQ(bare.port, 6379);
+  EXPECT_EQ(bare.db, 0);
+
+  RedisOptions slash;
+  ASSERT_TRUE(slash.ParseUrl("redis://localhost:7000/").ok());
+  EXPECT_EQ(slash.port, 7000);
+  EXPECT_EQ(slash.db, 0);
+}
+
+TEST(RedisOptionsTest, ParseUrlRejectsCredentialsAndNonsense) {
+  for (const char* url :
+       {"redis://:secret@localhost:6379/0", "redis://user:secret@host:6379",
+        "secret@host:6379"}) {
+    RedisOptions o;
+    absl::Status s = o.ParseUrl(url);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << url;
+    EXPECT_NE(s.message().find("credentials"), std::string::npos) << url;
+    EXPECT_EQ(s.message().find("secret"), std::string::npos) << url;
+  }
+  for (const char* url :
+       {"redis://localhost", "redis://:6379", "redis://host:port",
+        "redis://host:0", "redis://host:65536", "redis://host:6379/16",
+        "redis://host:6379/x", "redis://host:-1", ""}) {
+    RedisOptions o;
+    EXPECT_EQ(o.ParseUrl(url).code(), absl::StatusCode::kInvalidArgument)
+        << url;
+  }
+}
+
+TEST_F(RedisTest, SubscriberDeliversAndReportsAReconnect) {
+  std::mutex mu;
+  std::vector<std::string> got;
+  std::atomic<int> reconnects{0};
+  RedisSubscriber sub(
+      server_.options(), {"t:chan"},
+      [&](const std::string&, const std::string& msg) {
+        std::lock_guard<std::mutex> lock(mu);
+        got.push_back(msg);
+      },
+      [&] { ++reconnects; });
+  sub.Start();
+  RedisClient redis(server_.options());
+  auto subscribers = [&] {
+    auto r = redis.Command({"PUBSUB", "NUMSUB", "t:chan"});
+    return r.ok() && r->elements().size() == 2 ? r->elements()[1].integer()
+                                               : -1;
+  };
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return subscribers() == 1; }, milliseconds(5000)));
+  EXPECT_TRUE(sub.connected());
+  ASSERT_EQ(redis.Command({"PUBLISH", "t:chan", "one"})->integer(), 1);
+  auto received = [&](const std::string& msg) {
+    std::lock_guard<std::mutex> lock(mu);
+    return std::find(got.begin(), got.end(), msg) != got.end();
+  };
+  EXPECT_TRUE(testing::WaitFor([&] { return received("one"); },
+                               milliseconds(5000)));
+  EXPECT_EQ(reconnects.load(), 0);
+
+  server_.Kill();
+  // Told at once that messages may have been missed.
+  EXPECT_TRUE(testing::WaitFor([&] { return reconnects.load() >= 1; },
+                               milliseconds(5000)));
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return !sub.connected(); }, milliseconds(5000)));
+  ASSERT_TRUE(server_.Restart().ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return subscribers() == 1; },
+                               milliseconds(10000)));
+  EXPECT_TRUE(sub.connected());
+  ASSERT_EQ(redis.Command({"PUBLISH", "t:chan", "two"})->integer(), 1);
+  EXPECT_TRUE(testing::WaitFor([&] { return received("two"); },
+                               milliseconds(5000)));
+  sub.Stop();
+}
+
+}  // namespace
+}  // namespace jalon

@@ -1,0 +1,288 @@
+// Tests of at-least-once delivery through a consumer group, against a real
+// redis-server.
+#include "services/common/stream_consumer.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/wait.h"
+
+namespace jalon {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr char kStream[] = "t:events";
+constexpr char kGroup[] = "reporting";
+
+class StreamConsumerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.Start().ok());
+    redis_ = std::make_unique<RedisClient>(server_.options());
+  }
+
+  RedisReply Cmd(const RedisArgs& args) {
+    auto r = redis_->Command(args);
+    EXPECT_TRUE(r.ok()) << r.status();
+    EXPECT_FALSE(r.ok() && r->is_error()) << r->str();
+    return r.ok() ? *r : RedisReply();
+  }
+
+  // Appends events "event-0".."event-(n-1)"; returns their ids.
+  std::vector<std::string> Append(int n, const std::string& prefix = "event-") {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      ids.push_back(
+          Cmd({"XADD", kStream, "*", "e", absl::StrCat(prefix, i)}).str());
+    }
+    return ids;
+  }
+
+  // How many entries of the group are delivered and not acknowledged.
+  int64_t Pending() {
+    RedisReply r = Cmd({"XPENDING", kStream, kGroup});
+    return r.elements().empty() ? -1 : r.elements()[0].integer();
+  }
+
+  ConsumerOptions Options(const std::string& consumer) {
+    ConsumerOptions o;
+    o.stream = kStream;
+    o.group = kGroup;
+    o.consumer = consumer;
+    o.block = milliseconds(50);
+    return o;
+  }
+
+  testing::RedisServer server_;
+  std::unique_ptr<RedisClient> redis_;
+};
+
+TEST_F(StreamConsumerTest, EnsureGroupIsIdempotent) {
+  StreamConsumer consumer(redis_.get(), Options("c1"),
+                          [](const StreamEntry&) { return absl::OkStatus(); });
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  Append(2);
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  RedisReply groups = Cmd({"XINFO", "GROUPS", kStream});
+  ASSERT_EQ(groups.elements().size(), 1u);
+  // The second call did not move the group: both entries are still new.
+  auto applied = consumer.PollOnce();
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(*applied, 2);
+}
+
+TEST_F(StreamConsumerTest, GroupCreatedOnAnExistingStreamReadsFromTheStart) {
+  Append(3);
+  std::vector<std::string> seen;
+  StreamConsumer consumer(redis_.get(), Options("c1"),
+                          [&](const StreamEntry& e) {
+                            seen.push_back(e.payload);
+                            return absl::OkStatus();
+                          });
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  ASSERT_EQ(consumer.PollOnce().value_or(-1), 3);
+  EXPECT_EQ(seen, (std::vector<std::string>{"event-0", "event-1", "event-2"}));
+}
+
+TEST_F(StreamConsumerTest, PollOnceAppliesInOrderAndAcknowledges) {
+  std::vector<StreamEntry> seen;
+  StreamConsumer consumer(redis_.get(), Options("c1"),
+                          [&](const StreamEntry& e) {
+                            seen.push_back(e);
+                            return absl::OkStatus();
+                          });
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  std::vector<std::string> ids = Append(5);
+  auto applied = consumer.PollOnce();
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(*applied, 5);
+  ASSERT_EQ(seen.size(), 5u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(seen[i].id, ids[i]);
+    EXPECT_EQ(seen[i].payload, absl::StrCat("event-", i));
+    EXPECT_EQ(seen[i].deliveries, 1);
+  }
+  EXPECT_EQ(Pending(), 0);
+  // Nothing new: the next poll waits `block` and applies nothing.
+  EXPECT_EQ(consumer.PollOnce().value_or(-1), 0);
+  EXPECT_EQ(seen.size(), 5u);
+}
+
+TEST_F(StreamConsumerTest, HandlerFailureLeavesTheEntryPending) {
+  StreamConsumer consumer(
+      redis_.get(), Options("c1"), [](const StreamEntry& e) {
+        return e.payload == "event-1" ? absl::InternalError("boom")
+                                      : absl::OkStatus();
+      });
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  std::vector<std::string> ids = Append(3);
+  EXPECT_EQ(consumer.PollOnce().value_or(-1), 2);
+  EXPECT_EQ(Pending(), 1);
+  RedisReply detail = Cmd({"XPENDING", kStream, kGroup, "-", "+", "10"});
+  ASSERT_EQ(detail.elements().size(), 1u);
+  EXPECT_EQ(detail.elements()[0].elements()[0].str(), ids[1]);
+}
+
+TEST_F(StreamConsumerTest, EntriesOfADeadConsumerAreReclaimed) {
+  std::map<std::string, int64_t> deliveries;
+  ConsumerOptions o = Options("survivor");
+  o.claim_min_idle = milliseconds(50);
+  StreamConsumer survivor(redis_.get(), o, [&](const StreamEntry& e) {
+    deliveries[e.id] = e.deliveries;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(survivor.EnsureGroup().ok());
+  std::vector<std::string> ids = Append(4);
+  // Another consumer reads everything, then dies without acknowledging.
+  RedisReply read = Cmd({"XREADGROUP", "GROUP", kGroup, "dead", "COUNT", "10",
+                         "STREAMS", kStream, ">"});
+  ASSERT_EQ(read.elements()[0].elements()[1].elements().size(), 4u);
+  ASSERT_EQ(Pending(), 4);
+
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        auto n = survivor.PollOnce();
+        EXPECT_TRUE(n.ok()) << n.status();
+        return deliveries.size() == 4;
+      },
+      milliseconds(10000)));
+  for (const auto& id : ids) {
+    EXPECT_EQ(deliveries[id], 2) << id;  // the dead one's, then ours
+  }
+  EXPECT_EQ(Pending(), 0);
+}
+
+TEST_F(StreamConsumerTest, RepeatedFailureEndsInTheDeadLetterStream) {
+  constexpr int kMaxDeliveries = 3;
+  int calls = 0;
+  ConsumerOptions o = Options("c1");
+  o.claim_min_idle = milliseconds(50);
+  o.max_deliveries = kMaxDeliveries;
+  StreamConsumer consumer(redis_.get(), o, [&](const StreamEntry&) {
+    ++calls;
+    return absl::InternalError("poison");
+  });
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  std::vector<std::string> ids = Append(1, "poison-");
+  const std::string dead = std::string(kStream) + ":dead";
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        EXPECT_TRUE(consumer.PollOnce().ok());
+        return Cmd({"XLEN", dead}).integer() > 0;
+      },
+      milliseconds(10000)));
+  EXPECT_EQ(calls, kMaxDeliveries);
+  EXPECT_EQ(Pending(), 0);
+  RedisReply range = Cmd({"XRANGE", dead, "-", "+"});
+  ASSERT_EQ(range.elements().size(), 1u);
+  std::map<std::string, std::string> fields;
+  const auto& f = range.elements()[0].elements()[1].elements();
+  for (size_t i = 0; i + 1 < f.size(); i += 2) fields[f[i].str()] = f[i + 1].str();
+  EXPECT_EQ(fields["e"], "poison-0");
+  EXPECT_EQ(fields["source_id"], ids[0]);
+  EXPECT_EQ(fields["group"], kGroup);
+  EXPECT_EQ(fields["deliveries"], std::to_string(kMaxDeliveries + 1));
+  // Not delivered again.
+  EXPECT_EQ(consumer.PollOnce().value_or(-1), 0);
+  EXPECT_EQ(calls, kMaxDeliveries);
+}
+
+TEST_F(StreamConsumerTest, ReplayReadsEverythingInOrderAcrossBatches) {
+  std::vector<std::string> ids = Append(23);
+  std::vector<std::string> seen;
+  auto n = StreamConsumer::Replay(
+      redis_.get(), kStream,
+      [&](const StreamEntry& e) {
+        seen.push_back(e.id);
+        return absl::OkStatus();
+      },
+      /*batch=*/5);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 23);
+  EXPECT_EQ(seen, ids);
+
+  // An exact multiple of the batch size ends too.
+  seen.clear();
+  auto m = StreamConsumer::Replay(
+      redis_.get(), kStream,
+      [&](const StreamEntry& e) {
+        seen.push_back(e.id);
+        return absl::OkStatus();
+      },
+      /*batch=*/23);
+  EXPECT_EQ(m.value_or(-1), 23);
+  EXPECT_EQ(seen, ids);
+}
+
+TEST_F(StreamConsumerTest, ReplayStopsAtTheFirstError) {
+  Append(10);
+  int calls = 0;
+  auto n = StreamConsumer::Replay(
+      redis_.get(), kStream,
+      [&](const StreamEntry& e) {
+        ++calls;
+        return e.payload == "event-6" ? absl::DataLossError("bad event")
+                                      : absl::OkStatus();
+      },
+      /*batch=*/4);
+  EXPECT_EQ(n.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(calls, 7);
+}
+
+TEST_F(StreamConsumerTest, ReplayOfAMissingStreamReadsNothing) {
+  auto n = StreamConsumer::Replay(redis_.get(), "t:nothing",
+                                  [](const StreamEntry&) {
+                                    return absl::InternalError("unexpected");
+                                  });
+  EXPECT_EQ(n.value_or(-1), 0);
+}
+
+TEST_F(StreamConsumerTest, ResetToStartRedeliversEverything) {
+  std::vector<std::string> seen;
+  StreamConsumer consumer(redis_.get(), Options("c1"),
+                          [&](const StreamEntry& e) {
+                            seen.push_back(e.payload);
+                            return absl::OkStatus();
+                          });
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  Append(3);
+  ASSERT_EQ(consumer.PollOnce().value_or(-1), 3);
+  ASSERT_EQ(consumer.PollOnce().value_or(-1), 0);
+  ASSERT_TRUE(consumer.ResetToStart().ok());
+  EXPECT_EQ(consumer.PollOnce().value_or(-1), 3);
+  EXPECT_EQ(seen, (std::vector<std::string>{"event-0", "event-1", "event-2",
+                                            "event-0", "event-1", "event-2"}));
+  EXPECT_EQ(Pending(), 0);
+}
+
+TEST_F(StreamConsumerTest, StartedConsumerAppliesWhatArrives) {
+  std::atomic<int> applied{0};
+  StreamConsumer consumer(redis_.get(), Options("c1"),
+                          [&](const StreamEntry&) {
+                            ++applied;
+                            return absl::OkStatus();
+                          });
+  consumer.Start();  // creates the group itself
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        auto r = redis_->Command({"XINFO", "GROUPS", kStream});
+        return r.ok() && r->is_array() && r->elements().size() == 1;
+      },
+      milliseconds(5000)));
+  Append(7);
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return applied.load() == 7; }, milliseconds(5000)));
+  consumer.Stop();
+  EXPECT_EQ(Pending(), 0);
+}
+
+}  // namespace
+}  // namespace jalon

@@ -1,0 +1,129 @@
+// jalon-roadmap: the roadmap service binary. Wiring only: configuration,
+// logging, Redis, auth, the service and its gRPC host, then a graceful stop
+// on SIGTERM or SIGINT.
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "services/common/auth.h"
+#include "services/common/clock.h"
+#include "services/common/config.h"
+#include "services/common/executor.h"
+#include "services/common/logging.h"
+#include "services/common/server.h"
+#include "services/common/service_config.h"
+#include "services/roadmap/grpc_service.h"
+#include "services/roadmap/service.h"
+#include "services/roadmap/store.h"
+
+namespace {
+
+struct RoadmapConfig {
+  jalon::ServiceConfig common;
+  std::string bootstrap_admin_token_file;
+  std::string bootstrap_organization = "Fédération (administration Jalon)";
+};
+
+// Writes the secret to a new file readable by its owner only.
+bool WriteSecretFile(const std::string& path, const std::string& secret) {
+  std::string tmp = path + ".tmp";
+  ::umask(077);
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return false;
+    out << secret << "\n";
+    if (!out.good()) return false;
+  }
+  ::chmod(tmp.c_str(), 0600);
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  RoadmapConfig config;
+  jalon::Flags flags("jalon-roadmap",
+                     "The Jalon roadmap service: organisations, tokens, "
+                     "roadmaps, ecosystems, indicators and actions.");
+  config.common.Register(flags);
+  flags.String("bootstrap-admin-token-file", &config.bootstrap_admin_token_file,
+               "if no admin token exists yet, create one and write its "
+               "secret to this file (mode 0600)");
+  flags.String("bootstrap-organization", &config.bootstrap_organization,
+               "name of the organisation the bootstrap admin belongs to");
+  if (auto s = flags.Parse(argc, argv); !s.ok()) {
+    std::cerr << "jalon-roadmap: " << s.message() << "\n";
+    return 2;
+  }
+  if (flags.help_requested()) {
+    std::cout << flags.Help();
+    return 0;
+  }
+  if (auto s = config.common.Validate(); !s.ok()) {
+    std::cerr << "jalon-roadmap: " << s.message() << "\n";
+    return 2;
+  }
+  jalon::BlockStopSignals();
+  jalon::InitLogging("roadmap", config.common.log_level);
+
+  auto redis_options = config.common.Redis();
+  jalon::RedisClient redis(*redis_options);
+  jalon::TokenVerifier verifier(
+      &redis, {jalon::roadmap::Keys::TokenHashPrefix(),
+               jalon::roadmap::Keys::RevocationChannel(),
+               config.common.auth_cache_ttl});
+  verifier.StartRevocationListener(*redis_options);
+  jalon::Executor executor(config.common.workers, config.common.max_queue);
+  jalon::roadmap::RoadmapStore store(
+      &redis, {jalon::roadmap::Keys::Stream(),
+               jalon::roadmap::Keys::WakeupChannel(),
+               config.common.stream_max_len});
+  jalon::roadmap::RoadmapService service(&store, jalon::Clock::Real());
+
+  if (!config.bootstrap_admin_token_file.empty()) {
+    // Redis may still be starting: retry for a while before giving up.
+    absl::StatusOr<std::string> secret = absl::UnavailableError("not tried");
+    for (int i = 0; i < 60 && absl::IsUnavailable(secret.status()); ++i) {
+      secret = service.BootstrapAdmin(config.bootstrap_organization);
+      if (absl::IsUnavailable(secret.status())) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      }
+    }
+    if (!secret.ok()) {
+      spdlog::critical("msg=bootstrap_failed error={}", secret.status().message());
+      return 1;
+    }
+    if (secret->empty()) {
+      spdlog::info("msg=bootstrap_skipped reason=admin_exists");
+    } else if (!WriteSecretFile(config.bootstrap_admin_token_file, *secret)) {
+      spdlog::critical("msg=bootstrap_failed error=cannot_write_token_file path={}",
+                       config.bootstrap_admin_token_file);
+      return 1;
+    } else {
+      spdlog::info("msg=bootstrap_admin_created token_file={}",
+                   config.bootstrap_admin_token_file);
+    }
+  }
+
+  jalon::RpcEnv env{&executor, &verifier, "roadmap.jalon"};
+  jalon::roadmap::RoadmapGrpcService grpc_service(&service, env);
+  jalon::ServerHost host(config.common, "jalon.roadmap.v1.RoadmapService",
+                         &redis);
+  host.AddService(&grpc_service);
+  if (auto s = host.Start(); !s.ok()) {
+    spdlog::critical("msg=start_failed error={}", s.message());
+    return 1;
+  }
+  // Scripts and tests wait for this line on stdout.
+  std::cout << "jalon-roadmap listening on port " << host.port() << std::endl;
+  int sig = jalon::WaitForStopSignal();
+  spdlog::info("msg=stop_signal signal={}", sig);
+  host.Shutdown();
+  executor.Shutdown();
+  return 0;
+}

@@ -1,0 +1,1129 @@
+#include "services/roadmap/service.h"
+
+#include <google/protobuf/util/message_differencer.h>
+
+#include <functional>
+#include <set>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "jalon/events/v1/events.pb.h"
+#include "services/common/dates.h"
+#include "services/common/ids.h"
+#include "services/common/status.h"
+#include "services/roadmap/domain.h"
+
+namespace jalon::roadmap {
+namespace {
+
+using common::v1::Role;
+using google::protobuf::Message;
+using google::protobuf::RepeatedPtrField;
+
+constexpr int64_t kRequestTtlSeconds = 24 * 3600;
+// Update retries when a concurrent writer won the compare-and-write and the
+// client sent no etag (it asked for "whatever is current").
+constexpr int kMaxAttempts = 5;
+// How many ids a filtered List scans for one page before returning a
+// partial page with a token (bounds one call's work).
+constexpr int kMaxScan = 5000;
+
+template <typename T>
+struct Versioned {
+  T value;
+  int64_t version = 0;
+  std::string token_hash;
+};
+
+absl::Status Corrupt(std::string_view kind) {
+  return absl::InternalError(
+      absl::StrCat("stored ", std::string(kind), " could not be decoded"));
+}
+
+template <typename T>
+absl::StatusOr<Versioned<T>> Decode(std::string_view kind, const Stored& s) {
+  Versioned<T> out;
+  if (!out.value.ParseFromString(s.data)) return Corrupt(kind);
+  out.version = s.version;
+  out.token_hash = s.token_hash;
+  return out;
+}
+
+absl::StatusOr<int64_t> ParseEtag(const std::string& etag) {
+  if (etag.empty()) return 0;
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(etag, &v) || v <= 0) {
+    return InvalidField("etag", "is not an etag this service issued; read the resource again");
+  }
+  return v;
+}
+
+std::string EncodeToken(const std::string& s) { return Base64UrlEncode(s); }
+
+absl::StatusOr<std::string> DecodeToken(const std::string& token) {
+  std::string out;
+  if (!token.empty() && (!Base64UrlDecode(token, &out) || out.size() > 64)) {
+    return InvalidField("page_token", "is not a token from a previous page");
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> DecodeOffset(const std::string& token) {
+  auto s = DecodeToken(token);
+  if (!s.ok()) return s.status();
+  int64_t n = 0;
+  if (!s->empty() && (!absl::SimpleAtoi(*s, &n) || n < 0)) {
+    return InvalidField("page_token", "is not a token from a previous page");
+  }
+  return n;
+}
+
+}  // namespace
+
+// The machinery every use case shares: load, create, update, list.
+class Ops {
+ public:
+  Ops(RoadmapStore* store, const Clock* clock, const CallContext& call)
+      : store_(store), clock_(clock), call_(call), now_(clock->Now()) {}
+
+  google::protobuf::Timestamp Now() const { return ToTimestamp(now_); }
+  Date Today() const { return DateOf(now_); }
+
+  template <typename T>
+  absl::StatusOr<Versioned<T>> Load(std::string_view kind,
+                                    std::string_view id) {
+    auto s = store_->Get(kind, id);
+    if (!s.ok()) return s.status();
+    return Decode<T>(kind, *s);
+  }
+
+  std::string Event(std::string_view type, std::string_view kind,
+                    const std::string& id, int64_t version,
+                    const std::vector<std::string>& changed,
+                    const Message& state, const std::string& roadmap_id) {
+    events::v1::Event e;
+    e.set_event_id(NewUlid());
+    e.set_type(std::string(type));
+    e.set_aggregate_kind(std::string(kind));
+    e.set_aggregate_id(id);
+    e.set_aggregate_version(version);
+    *e.mutable_occurred_at() = Now();
+    *e.mutable_actor() = call_.principal;
+    for (const auto& f : changed) e.add_changed_fields(f);
+    e.mutable_state()->PackFrom(state);
+    e.set_request_id(call_.request_id);
+    e.set_roadmap_id(roadmap_id);
+    last_event_id_ = e.event_id();
+    return e.SerializeAsString();
+  }
+
+  // History entry of an action change (appended in the same commit).
+  std::string History(int64_t version, std::string_view type,
+                      std::vector<pb::FieldChange> changes) {
+    pb::HistoryEntry h;
+    h.set_version(version);
+    h.set_event_type(std::string(type));
+    *h.mutable_actor() = call_.principal;
+    *h.mutable_time() = Now();
+    h.set_event_id(last_event_id_);
+    for (auto& c : changes) *h.add_changes() = std::move(c);
+    return h.SerializeAsString();
+  }
+
+  void StampCreate(common::v1::Audit* audit) {
+    *audit->mutable_create_time() = Now();
+    *audit->mutable_created_by() = call_.principal;
+    StampUpdate(audit);
+  }
+  void StampUpdate(common::v1::Audit* audit) {
+    *audit->mutable_update_time() = Now();
+    *audit->mutable_updated_by() = call_.principal;
+  }
+
+  // Creates `entity` (its id and etag set here) with the writes `extra`
+  // adds, one atomic commit. A retried request_id returns the first result.
+  template <typename T>
+  absl::StatusOr<T> Create(std::string_view kind, std::string_view event_type,
+                           const std::string& request_id, T entity,
+                           const std::string& roadmap_id,
+                           const std::function<void(Mutation&, const T&)>& extra,
+                           bool* duplicate = nullptr) {
+    if (auto s = ValidateRequestId(request_id); !s.ok()) return s;
+    const std::string id = NewUlid();
+    entity.set_id(id);
+    entity.set_etag("1");
+    StampCreate(entity.mutable_audit());
+    Mutation m;
+    if (!request_id.empty()) {
+      m.Dedupe(Keys::Request(call_.principal.principal_id(), kind, request_id),
+               id, kRequestTtlSeconds);
+    }
+    const std::string key = Keys::Entity(kind, id);
+    m.ExpectVersion(key, 0, std::string(kind));
+    m.Put(key, 1, entity.SerializeAsString());
+    m.AddEvent(Event(event_type, kind, id, 1, {}, entity, roadmap_id));
+    if (extra) extra(m, entity);
+    auto r = store_->Commit(m);
+    if (!r.ok()) return r.status();
+    if (duplicate) *duplicate = r->duplicate;
+    if (r->duplicate) {
+      auto first = Load<T>(kind, r->duplicate_value);
+      if (!first.ok()) return first.status();
+      return std::move(first->value);
+    }
+    return entity;
+  }
+
+  // Read-modify-write with compare-and-write. `change` edits `next` and may
+  // add checks and writes to the mutation; history is kept when
+  // `history_key` is set. No change, no write.
+  template <typename T>
+  absl::StatusOr<T> Update(
+      std::string_view kind, std::string_view event_type, const std::string& id,
+      const std::string& etag,
+      const std::function<absl::Status(const Versioned<T>&, T*, Mutation*)>& change,
+      bool keep_history, std::function<std::string(const T&)> roadmap_of) {
+    auto expected = ParseEtag(etag);
+    if (!expected.ok()) return expected.status();
+    for (int attempt = 1;; ++attempt) {
+      auto cur = Load<T>(kind, id);
+      if (!cur.ok()) return cur.status();
+      if (*expected != 0 && cur->version != *expected) {
+        return WithReason(
+            absl::AbortedError(absl::StrCat(
+                std::string(kind), " ", id, " is at etag ", cur->version,
+                ", not ", *expected, "; read it again and retry")),
+            "STALE_ETAG");
+      }
+      T next = cur->value;
+      Mutation m;
+      if (auto s = change(*cur, &next, &m); !s.ok()) return s;
+      if (google::protobuf::util::MessageDifferencer::Equals(next, cur->value)) {
+        return next;  // nothing to change, nothing to write
+      }
+      const int64_t version = cur->version + 1;
+      next.set_etag(std::to_string(version));
+      StampUpdate(next.mutable_audit());
+      std::vector<pb::FieldChange> changes = Diff(cur->value, next);
+      std::vector<std::string> fields;
+      for (const auto& c : changes) fields.push_back(c.field());
+      const std::string key = Keys::Entity(kind, id);
+      m.ExpectVersion(key, cur->version, std::string(kind));
+      m.Put(key, version, next.SerializeAsString());
+      m.AddEvent(Event(event_type, kind, id, version, fields, next,
+                       roadmap_of(next)));
+      if (keep_history) {
+        m.Append(Keys::ActionHistory(id),
+                 History(version, event_type, std::move(changes)));
+      }
+      auto r = store_->Commit(m);
+      if (r.ok()) return next;
+      bool retry = absl::IsAborted(r.status()) && attempt < kMaxAttempts &&
+                   (*expected == 0 || StaleSubject(r.status()) != kind);
+      if (!retry) return r.status();
+    }
+  }
+
+  // One page of an index, keeping the entities `keep` accepts.
+  template <typename T>
+  absl::Status List(std::string_view kind, const std::string& index_key,
+                    int page_size, const std::string& page_token,
+                    const std::function<bool(T&)>& keep,
+                    RepeatedPtrField<T>* out, std::string* next_token) {
+    auto size = PageSize(page_size);
+    if (!size.ok()) return size.status();
+    auto after = DecodeToken(page_token);
+    if (!after.ok()) return after.status();
+    std::string cursor = *after;
+    int scanned = 0;
+    const int chunk = std::max(*size, 100);
+    for (;;) {
+      auto page = store_->ListIds(index_key, cursor, chunk);
+      if (!page.ok()) return page.status();
+      auto stored = store_->GetMany(kind, page->ids);
+      if (!stored.ok()) return stored.status();
+      for (size_t i = 0; i < page->ids.size(); ++i) {
+        cursor = page->ids[i];
+        ++scanned;
+        if ((*stored)[i].version == 0) continue;  // raced with a delete
+        auto v = Decode<T>(kind, (*stored)[i]);
+        if (!v.ok()) return v.status();
+        if (!keep(v->value)) continue;
+        *out->Add() = std::move(v->value);
+        if (out->size() == *size) {
+          bool more = page->more || i + 1 < page->ids.size();
+          if (more) *next_token = EncodeToken(cursor);
+          return absl::OkStatus();
+        }
+      }
+      if (!page->more) return absl::OkStatus();
+      if (scanned >= kMaxScan) {
+        // A partial page: the caller continues from here.
+        *next_token = EncodeToken(cursor);
+        return absl::OkStatus();
+      }
+    }
+  }
+
+  // One page of a list key (history, comments), by offset.
+  template <typename T>
+  absl::Status ListOffsets(const std::string& key, int page_size,
+                           const std::string& page_token,
+                           RepeatedPtrField<T>* out, std::string* next_token) {
+    auto size = PageSize(page_size);
+    if (!size.ok()) return size.status();
+    auto offset = DecodeOffset(page_token);
+    if (!offset.ok()) return offset.status();
+    auto items = store_->ListRange(key, *offset, *size + 1);
+    if (!items.ok()) return items.status();
+    for (int i = 0; i < static_cast<int>(items->size()) && i < *size; ++i) {
+      if (!out->Add()->ParseFromString((*items)[i])) return Corrupt("list entry");
+    }
+    if (static_cast<int>(items->size()) > *size) {
+      *next_token = EncodeToken(std::to_string(*offset + *size));
+    }
+    return absl::OkStatus();
+  }
+
+  const CallContext& call() const { return call_; }
+  RoadmapStore* store() const { return store_; }
+
+ private:
+  RoadmapStore* store_;
+  const Clock* clock_;
+  const CallContext& call_;
+  std::chrono::system_clock::time_point now_;
+  std::string last_event_id_;
+};
+
+RoadmapService::RoadmapService(RoadmapStore* store, const Clock* clock)
+    : store_(store), clock_(clock) {}
+
+// --- Organisations ---------------------------------------------------------
+
+absl::Status RoadmapService::CreateOrganization(
+    const CallContext& c, const pb::CreateOrganizationRequest& req,
+    pb::CreateOrganizationResponse* resp) {
+  if (auto s = ValidateOrganization(req.organization(), "organization.");
+      !s.ok()) {
+    return s;
+  }
+  Ops ops(store_, clock_, c);
+  auto org = ops.Create<pb::Organization>(
+      kOrganization, "roadmap.organization.created", req.request_id(),
+      req.organization(), "", [](Mutation& m, const pb::Organization& o) {
+        m.IndexAdd(Keys::Index(kOrganization), o.id());
+      });
+  if (!org.ok()) return org.status();
+  *resp->mutable_organization() = *std::move(org);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::GetOrganization(
+    const CallContext& c, const pb::GetOrganizationRequest& req,
+    pb::GetOrganizationResponse* resp) {
+  Ops ops(store_, clock_, c);
+  auto org = ops.Load<pb::Organization>(kOrganization, req.id());
+  if (!org.ok()) return org.status();
+  *resp->mutable_organization() = std::move(org->value);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::ListOrganizations(
+    const CallContext& c, const pb::ListOrganizationsRequest& req,
+    pb::ListOrganizationsResponse* resp) {
+  Ops ops(store_, clock_, c);
+  return ops.List<pb::Organization>(
+      kOrganization, Keys::Index(kOrganization), req.page_size(),
+      req.page_token(),
+      [&](pb::Organization& o) {
+        return req.kind() == pb::ORGANIZATION_KIND_UNSPECIFIED ||
+               o.kind() == req.kind();
+      },
+      resp->mutable_organizations(), resp->mutable_next_page_token());
+}
+
+absl::Status RoadmapService::UpdateOrganization(
+    const CallContext& c, const pb::UpdateOrganizationRequest& req,
+    pb::UpdateOrganizationResponse* resp) {
+  static const std::set<std::string> kUpdatable = {"name", "description",
+                                                   "contact_email"};
+  Ops ops(store_, clock_, c);
+  auto org = ops.Update<pb::Organization>(
+      kOrganization, "roadmap.organization.updated", req.organization().id(),
+      req.organization().etag(),
+      [&](const Versioned<pb::Organization>&, pb::Organization* next,
+          Mutation*) -> absl::Status {
+        if (auto s = ApplyMask(req.organization(), req.update_mask(),
+                               kUpdatable, next);
+            !s.ok()) {
+          return s;
+        }
+        return ValidateOrganization(*next, "organization.");
+      },
+      false, [](const pb::Organization&) { return std::string(); });
+  if (!org.ok()) return org.status();
+  *resp->mutable_organization() = *std::move(org);
+  return absl::OkStatus();
+}
+
+// --- Tokens ----------------------------------------------------------------
+
+namespace {
+
+// Adds the writes that make a token authenticate.
+void ActivateToken(Mutation& m, const pb::Token& t, const std::string& hash) {
+  Actor principal;
+  principal.set_principal_id(t.id());
+  principal.set_principal_name(t.principal_name());
+  principal.set_organization_id(t.organization_id());
+  principal.set_role(t.role());
+  m.HashSet(Keys::Entity(kToken, t.id()), "h", hash);
+  m.Set(Keys::TokenHash(hash), principal.SerializeAsString());
+  m.IndexAdd(Keys::Index(kToken), t.id());
+  if (t.role() == Role::ROLE_ADMIN) m.IndexAdd(Keys::AdminTokens(), t.id());
+}
+
+}  // namespace
+
+absl::Status RoadmapService::IssueToken(const CallContext& c,
+                                        const pb::IssueTokenRequest& req,
+                                        pb::IssueTokenResponse* resp) {
+  if (auto s = ValidateTokenRequest(req); !s.ok()) return s;
+  pb::Token token;
+  token.set_principal_name(req.principal_name());
+  token.set_organization_id(req.organization_id());
+  token.set_role(req.role());
+  token.set_description(req.description());
+  token.set_state(pb::TOKEN_STATE_ACTIVE);
+  const std::string secret = NewTokenSecret();
+  const std::string hash = Sha256Hex(secret);
+  Ops ops(store_, clock_, c);
+  bool duplicate = false;
+  auto issued = ops.Create<pb::Token>(
+      kToken, "roadmap.token.issued", req.request_id(), token, "",
+      [&](Mutation& m, const pb::Token& t) {
+        m.RequireKey(Keys::Entity(kOrganization, t.organization_id()),
+                     "organization_id");
+        ActivateToken(m, t, hash);
+      },
+      &duplicate);
+  if (!issued.ok()) return issued.status();
+  *resp->mutable_token() = *std::move(issued);
+  // A retry gets the record but not the secret: it is never stored.
+  if (!duplicate) resp->set_secret(secret);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::ListTokens(const CallContext& c,
+                                        const pb::ListTokensRequest& req,
+                                        pb::ListTokensResponse* resp) {
+  Ops ops(store_, clock_, c);
+  return ops.List<pb::Token>(
+      kToken, Keys::Index(kToken), req.page_size(), req.page_token(),
+      [&](pb::Token& t) {
+        return (req.organization_id().empty() ||
+                t.organization_id() == req.organization_id()) &&
+               (req.include_revoked() || t.state() == pb::TOKEN_STATE_ACTIVE);
+      },
+      resp->mutable_tokens(), resp->mutable_next_page_token());
+}
+
+absl::Status RoadmapService::RevokeToken(const CallContext& c,
+                                         const pb::RevokeTokenRequest& req,
+                                         pb::RevokeTokenResponse* resp) {
+  Ops ops(store_, clock_, c);
+  auto token = ops.Update<pb::Token>(
+      kToken, "roadmap.token.revoked", req.id(), req.etag(),
+      [&](const Versioned<pb::Token>& cur, pb::Token* next,
+          Mutation* m) -> absl::Status {
+        if (cur.value.state() == pb::TOKEN_STATE_REVOKED) {
+          return absl::OkStatus();  // already revoked: nothing to do
+        }
+        next->set_state(pb::TOKEN_STATE_REVOKED);
+        *next->mutable_revoke_time() = ops.Now();
+        m->Delete(Keys::TokenHash(cur.token_hash));
+        m->IndexRemove(Keys::AdminTokens(), cur.value.id());
+        // Every process drops the token from its cache now; the cache TTL
+        // bounds the delay should this message be lost.
+        m->Publish(Keys::RevocationChannel(), cur.token_hash);
+        return absl::OkStatus();
+      },
+      false, [](const pb::Token&) { return std::string(); });
+  if (!token.ok()) return token.status();
+  *resp->mutable_token() = *std::move(token);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::GetCurrentPrincipal(
+    const CallContext& c, const pb::GetCurrentPrincipalRequest&,
+    pb::GetCurrentPrincipalResponse* resp) {
+  *resp->mutable_principal() = c.principal;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RoadmapService::BootstrapAdmin(
+    const std::string& organization_name) {
+  auto admins = store_->Count(Keys::AdminTokens());
+  if (!admins.ok()) return admins.status();
+  if (*admins > 0) return std::string();
+  CallContext call;
+  call.rpc = "Bootstrap";
+  call.request_id = NewUlid();
+  call.principal.set_principal_id("bootstrap");
+  call.principal.set_principal_name("bootstrap");
+  call.principal.set_role(Role::ROLE_ADMIN);
+  Ops ops(store_, clock_, call);
+
+  pb::Organization org;
+  org.set_id(NewUlid());
+  org.set_name(organization_name);
+  org.set_kind(pb::ORGANIZATION_KIND_FEDERATION);
+  org.set_description("Created by the first-run bootstrap.");
+  org.set_etag("1");
+  ops.StampCreate(org.mutable_audit());
+  if (auto s = ValidateOrganization(org, "bootstrap organization "); !s.ok()) {
+    return s;
+  }
+  pb::Token token;
+  token.set_id(NewUlid());
+  token.set_principal_name("admin");
+  token.set_organization_id(org.id());
+  token.set_role(Role::ROLE_ADMIN);
+  token.set_description("First admin, created by the bootstrap.");
+  token.set_state(pb::TOKEN_STATE_ACTIVE);
+  token.set_etag("1");
+  ops.StampCreate(token.mutable_audit());
+  const std::string secret = NewTokenSecret();
+  const std::string hash = Sha256Hex(secret);
+
+  // Organisation and token in one commit, guarded by "no admin yet", so
+  // replicas starting together create one admin between them.
+  Mutation m;
+  m.RequireEmpty(Keys::AdminTokens(), "an admin token");
+  m.Put(Keys::Entity(kOrganization, org.id()), 1, org.SerializeAsString());
+  m.IndexAdd(Keys::Index(kOrganization), org.id());
+  m.Put(Keys::Entity(kToken, token.id()), 1, token.SerializeAsString());
+  ActivateToken(m, token, hash);
+  m.AddEvent(ops.Event("roadmap.organization.created", kOrganization, org.id(),
+                       1, {}, org, ""));
+  m.AddEvent(ops.Event("roadmap.token.issued", kToken, token.id(), 1, {},
+                       token, ""));
+  auto r = store_->Commit(m);
+  if (absl::IsAlreadyExists(r.status())) return std::string();
+  if (!r.ok()) return r.status();
+  return secret;
+}
+
+// --- Roadmaps --------------------------------------------------------------
+
+absl::Status RoadmapService::CreateRoadmap(const CallContext& c,
+                                           const pb::CreateRoadmapRequest& req,
+                                           pb::CreateRoadmapResponse* resp) {
+  pb::Roadmap roadmap = req.roadmap();
+  ApplyDefaults(&roadmap);
+  if (auto s = ValidateRoadmap(roadmap, "roadmap."); !s.ok()) return s;
+  Ops ops(store_, clock_, c);
+  auto created = ops.Create<pb::Roadmap>(
+      kRoadmap, "roadmap.roadmap.created", req.request_id(), roadmap, "",
+      [](Mutation& m, const pb::Roadmap& r) {
+        for (int i = 0; i < r.copilot_organization_ids_size(); ++i) {
+          m.RequireKey(Keys::Entity(kOrganization, r.copilot_organization_ids(i)),
+                       absl::StrCat("roadmap.copilot_organization_ids[", i, "]"));
+        }
+        m.IndexAdd(Keys::Index(kRoadmap), r.id());
+      });
+  if (!created.ok()) return created.status();
+  *resp->mutable_roadmap() = *std::move(created);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::GetRoadmap(const CallContext& c,
+                                        const pb::GetRoadmapRequest& req,
+                                        pb::GetRoadmapResponse* resp) {
+  Ops ops(store_, clock_, c);
+  auto r = ops.Load<pb::Roadmap>(kRoadmap, req.id());
+  if (!r.ok()) return r.status();
+  *resp->mutable_roadmap() = std::move(r->value);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::ListRoadmaps(const CallContext& c,
+                                          const pb::ListRoadmapsRequest& req,
+                                          pb::ListRoadmapsResponse* resp) {
+  Ops ops(store_, clock_, c);
+  return ops.List<pb::Roadmap>(
+      kRoadmap, Keys::Index(kRoadmap), req.page_size(), req.page_token(),
+      [](pb::Roadmap&) { return true; }, resp->mutable_roadmaps(),
+      resp->mutable_next_page_token());
+}
+
+absl::Status RoadmapService::UpdateRoadmap(const CallContext& c,
+                                           const pb::UpdateRoadmapRequest& req,
+                                           pb::UpdateRoadmapResponse* resp) {
+  static const std::set<std::string> kUpdatable = {
+      "title", "description", "start_date", "horizon_date", "status"};
+  Ops ops(store_, clock_, c);
+  auto r = ops.Update<pb::Roadmap>(
+      kRoadmap, "roadmap.roadmap.updated", req.roadmap().id(),
+      req.roadmap().etag(),
+      [&](const Versioned<pb::Roadmap>&, pb::Roadmap* next,
+          Mutation*) -> absl::Status {
+        if (auto s = ApplyMask(req.roadmap(), req.update_mask(), kUpdatable, next);
+            !s.ok()) {
+          return s;
+        }
+        return ValidateRoadmap(*next, "roadmap.");
+      },
+      false, [](const pb::Roadmap& r) { return r.id(); });
+  if (!r.ok()) return r.status();
+  *resp->mutable_roadmap() = *std::move(r);
+  return absl::OkStatus();
+}
+
+// --- Ecosystems ------------------------------------------------------------
+
+absl::Status RoadmapService::CreateEcosystem(
+    const CallContext& c, const pb::CreateEcosystemRequest& req,
+    pb::CreateEcosystemResponse* resp) {
+  if (auto s = ValidateEcosystem(req.ecosystem(), "ecosystem."); !s.ok()) {
+    return s;
+  }
+  Ops ops(store_, clock_, c);
+  auto e = ops.Create<pb::Ecosystem>(
+      kEcosystem, "roadmap.ecosystem.created", req.request_id(),
+      req.ecosystem(), req.ecosystem().roadmap_id(),
+      [](Mutation& m, const pb::Ecosystem& e) {
+        m.RequireKey(Keys::Entity(kRoadmap, e.roadmap_id()),
+                     "ecosystem.roadmap_id");
+        m.IndexAdd(Keys::Children(kRoadmap, e.roadmap_id(), kEcosystem), e.id());
+      });
+  if (!e.ok()) return e.status();
+  *resp->mutable_ecosystem() = *std::move(e);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::GetEcosystem(const CallContext& c,
+                                          const pb::GetEcosystemRequest& req,
+                                          pb::GetEcosystemResponse* resp) {
+  Ops ops(store_, clock_, c);
+  auto e = ops.Load<pb::Ecosystem>(kEcosystem, req.id());
+  if (!e.ok()) return e.status();
+  *resp->mutable_ecosystem() = std::move(e->value);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::ListEcosystems(
+    const CallContext& c, const pb::ListEcosystemsRequest& req,
+    pb::ListEcosystemsResponse* resp) {
+  if (req.roadmap_id().empty()) return InvalidField("roadmap_id", "is required");
+  Ops ops(store_, clock_, c);
+  return ops.List<pb::Ecosystem>(
+      kEcosystem, Keys::Children(kRoadmap, req.roadmap_id(), kEcosystem),
+      req.page_size(), req.page_token(), [](pb::Ecosystem&) { return true; },
+      resp->mutable_ecosystems(), resp->mutable_next_page_token());
+}
+
+absl::Status RoadmapService::UpdateEcosystem(
+    const CallContext& c, const pb::UpdateEcosystemRequest& req,
+    pb::UpdateEcosystemResponse* resp) {
+  static const std::set<std::string> kUpdatable = {"name", "description",
+                                                   "creation_date"};
+  Ops ops(store_, clock_, c);
+  auto e = ops.Update<pb::Ecosystem>(
+      kEcosystem, "roadmap.ecosystem.updated", req.ecosystem().id(),
+      req.ecosystem().etag(),
+      [&](const Versioned<pb::Ecosystem>&, pb::Ecosystem* next,
+          Mutation*) -> absl::Status {
+        if (auto s = ApplyMask(req.ecosystem(), req.update_mask(), kUpdatable, next);
+            !s.ok()) {
+          return s;
+        }
+        return ValidateEcosystem(*next, "ecosystem.");
+      },
+      false, [](const pb::Ecosystem& e) { return e.roadmap_id(); });
+  if (!e.ok()) return e.status();
+  *resp->mutable_ecosystem() = *std::move(e);
+  return absl::OkStatus();
+}
+
+// --- Indicators ------------------------------------------------------------
+
+absl::Status RoadmapService::CreateIndicator(
+    const CallContext& c, const pb::CreateIndicatorRequest& req,
+    pb::CreateIndicatorResponse* resp) {
+  pb::Indicator indicator = req.indicator();
+  ApplyDefaults(&indicator);
+  if (auto s = ValidateIndicator(indicator, "indicator."); !s.ok()) return s;
+  Ops ops(store_, clock_, c);
+  auto created = ops.Create<pb::Indicator>(
+      kIndicator, "roadmap.indicator.created", req.request_id(), indicator,
+      indicator.roadmap_id(), [](Mutation& m, const pb::Indicator& i) {
+        m.RequireKey(Keys::Entity(kRoadmap, i.roadmap_id()),
+                     "indicator.roadmap_id");
+        if (!i.ecosystem_id().empty()) {
+          m.RequireMember(Keys::Children(kRoadmap, i.roadmap_id(), kEcosystem),
+                          i.ecosystem_id(), "indicator.ecosystem_id");
+        }
+        m.IndexAdd(Keys::Children(kRoadmap, i.roadmap_id(), kIndicator), i.id());
+      });
+  if (!created.ok()) return created.status();
+  *resp->mutable_indicator() = *std::move(created);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::GetIndicator(const CallContext& c,
+                                          const pb::GetIndicatorRequest& req,
+                                          pb::GetIndicatorResponse* resp) {
+  Ops ops(store_, clock_, c);
+  auto i = ops.Load<pb::Indicator>(kIndicator, req.id());
+  if (!i.ok()) return i.status();
+  *resp->mutable_indicator() = std::move(i->value);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::ListIndicators(
+    const CallContext& c, const pb::ListIndicatorsRequest& req,
+    pb::ListIndicatorsResponse* resp) {
+  if (req.roadmap_id().empty()) return InvalidField("roadmap_id", "is required");
+  Ops ops(store_, clock_, c);
+  return ops.List<pb::Indicator>(
+      kIndicator, Keys::Children(kRoadmap, req.roadmap_id(), kIndicator),
+      req.page_size(), req.page_token(),
+      [&](pb::Indicator& i) {
+        return req.ecosystem_id().empty() || i.ecosystem_id() == req.ecosystem_id();
+      },
+      resp->mutable_indicators(), resp->mutable_next_page_token());
+}
+
+absl::Status RoadmapService::UpdateIndicator(
+    const CallContext& c, const pb::UpdateIndicatorRequest& req,
+    pb::UpdateIndicatorResponse* resp) {
+  static const std::set<std::string> kUpdatable = {
+      "name",          "description",  "unit",        "direction",
+      "baseline_value", "baseline_date", "target_value", "target_date",
+      "trajectory"};
+  Ops ops(store_, clock_, c);
+  auto i = ops.Update<pb::Indicator>(
+      kIndicator, "roadmap.indicator.updated", req.indicator().id(),
+      req.indicator().etag(),
+      [&](const Versioned<pb::Indicator>&, pb::Indicator* next,
+          Mutation*) -> absl::Status {
+        if (auto s = ApplyMask(req.indicator(), req.update_mask(), kUpdatable, next);
+            !s.ok()) {
+          return s;
+        }
+        return ValidateIndicator(*next, "indicator.");
+      },
+      false, [](const pb::Indicator& i) { return i.roadmap_id(); });
+  if (!i.ok()) return i.status();
+  *resp->mutable_indicator() = *std::move(i);
+  return absl::OkStatus();
+}
+
+// --- Measurements ----------------------------------------------------------
+
+absl::Status RoadmapService::RecordMeasurement(
+    const CallContext& c, const pb::RecordMeasurementRequest& req,
+    pb::RecordMeasurementResponse* resp) {
+  const Actor& actor = c.principal;
+  if (auto s = ValidateMeasurement(req.measurement(), "measurement."); !s.ok()) {
+    return s;
+  }
+  Ops ops(store_, clock_, c);
+  // Who may record, and who must verify, depends on the indicator's
+  // roadmap: the two reads are the price of co-validation.
+  auto indicator = ops.Load<pb::Indicator>(kIndicator, req.measurement().indicator_id());
+  if (absl::IsNotFound(indicator.status())) {
+    return InvalidField("measurement.indicator_id", "no such indicator");
+  }
+  if (!indicator.ok()) return indicator.status();
+  auto roadmap = ops.Load<pb::Roadmap>(kRoadmap, indicator->value.roadmap_id());
+  if (!roadmap.ok()) return roadmap.status();
+  const auto& copilots = roadmap->value.copilot_organization_ids();
+  if (copilots.size() != 2 || (actor.organization_id() != copilots[0] &&
+                               actor.organization_id() != copilots[1])) {
+    return absl::PermissionDeniedError(
+        "measurements are recorded by a co-pilot organisation of the roadmap");
+  }
+  pb::Measurement m = req.measurement();
+  m.set_roadmap_id(roadmap->value.id());
+  m.set_verification_state(pb::VERIFICATION_STATE_UNVERIFIED);
+  m.clear_verified_by();
+  m.clear_verify_time();
+  m.clear_verification_note();
+  m.set_verifier_organization_id(actor.organization_id() == copilots[0]
+                                     ? copilots[1]
+                                     : copilots[0]);
+  auto created = ops.Create<pb::Measurement>(
+      kMeasurement, "roadmap.measurement.recorded", req.request_id(), m,
+      m.roadmap_id(), [](Mutation& m, const pb::Measurement& x) {
+        m.RequireKey(Keys::Entity(kIndicator, x.indicator_id()),
+                     "measurement.indicator_id");
+        m.IndexAdd(Keys::Children(kIndicator, x.indicator_id(), kMeasurement),
+                   x.id());
+      });
+  if (!created.ok()) return created.status();
+  *resp->mutable_measurement() = *std::move(created);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::GetMeasurement(const CallContext& c,
+                                            const pb::GetMeasurementRequest& req,
+                                            pb::GetMeasurementResponse* resp) {
+  Ops ops(store_, clock_, c);
+  auto m = ops.Load<pb::Measurement>(kMeasurement, req.id());
+  if (!m.ok()) return m.status();
+  *resp->mutable_measurement() = std::move(m->value);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::ListMeasurements(
+    const CallContext& c, const pb::ListMeasurementsRequest& req,
+    pb::ListMeasurementsResponse* resp) {
+  if (req.indicator_id().empty()) {
+    return InvalidField("indicator_id", "is required");
+  }
+  Ops ops(store_, clock_, c);
+  return ops.List<pb::Measurement>(
+      kMeasurement, Keys::Children(kIndicator, req.indicator_id(), kMeasurement),
+      req.page_size(), req.page_token(),
+      [&](pb::Measurement& m) {
+        return req.verification_state() == pb::VERIFICATION_STATE_UNSPECIFIED ||
+               m.verification_state() == req.verification_state();
+      },
+      resp->mutable_measurements(), resp->mutable_next_page_token());
+}
+
+absl::Status RoadmapService::VerifyMeasurement(
+    const CallContext& c, const pb::VerifyMeasurementRequest& req,
+    pb::VerifyMeasurementResponse* resp) {
+  if (!req.approve() && req.note().empty()) {
+    return InvalidField("note", "is required when rejecting a measurement");
+  }
+  if (req.note().size() > 2000) {
+    return InvalidField("note", "is longer than 2000 characters");
+  }
+  Ops ops(store_, clock_, c);
+  auto m = ops.Update<pb::Measurement>(
+      kMeasurement, "roadmap.measurement.verified", req.id(), req.etag(),
+      [&](const Versioned<pb::Measurement>& cur, pb::Measurement* next,
+          Mutation*) -> absl::Status {
+        if (auto s = CheckCanVerify(cur.value, c.principal); !s.ok()) return s;
+        next->set_verification_state(req.approve()
+                                         ? pb::VERIFICATION_STATE_VERIFIED
+                                         : pb::VERIFICATION_STATE_REJECTED);
+        *next->mutable_verified_by() = c.principal;
+        *next->mutable_verify_time() = ops.Now();
+        next->set_verification_note(req.note());
+        return absl::OkStatus();
+      },
+      false, [](const pb::Measurement& m) { return m.roadmap_id(); });
+  if (!m.ok()) return m.status();
+  *resp->mutable_measurement() = *std::move(m);
+  return absl::OkStatus();
+}
+
+// --- Actions ---------------------------------------------------------------
+
+namespace {
+
+// Checks that every reference of `a` exists in its roadmap; `only` limits
+// them to the fields an update touched (empty: all).
+void RequireActionReferences(Mutation& m, const pb::Action& a,
+                             const std::set<std::string>& only) {
+  auto want = [&](const char* f) { return only.empty() || only.count(f); };
+  if (only.empty()) {
+    m.RequireKey(Keys::Entity(kRoadmap, a.roadmap_id()), "action.roadmap_id");
+  }
+  if (want("lead_organization_id")) {
+    m.RequireKey(Keys::Entity(kOrganization, a.lead_organization_id()),
+                 "action.lead_organization_id");
+  }
+  if (want("partner_organization_id")) {
+    m.RequireKey(Keys::Entity(kOrganization, a.partner_organization_id()),
+                 "action.partner_organization_id");
+  }
+  if (want("ecosystem_id") && !a.ecosystem_id().empty()) {
+    m.RequireMember(Keys::Children(kRoadmap, a.roadmap_id(), kEcosystem),
+                    a.ecosystem_id(), "action.ecosystem_id");
+  }
+  if (want("depends_on_action_ids")) {
+    for (int i = 0; i < a.depends_on_action_ids_size(); ++i) {
+      m.RequireMember(Keys::Children(kRoadmap, a.roadmap_id(), kAction),
+                      a.depends_on_action_ids(i),
+                      absl::StrCat("action.depends_on_action_ids[", i, "]"));
+    }
+  }
+  if (want("contributions")) {
+    for (int i = 0; i < a.contributions_size(); ++i) {
+      m.RequireMember(Keys::Children(kRoadmap, a.roadmap_id(), kIndicator),
+                      a.contributions(i).indicator_id(),
+                      absl::StrCat("action.contributions[", i, "].indicator_id"));
+    }
+  }
+}
+
+void ClearOutputs(pb::Action* a) {
+  a->clear_progress_percent();
+  a->clear_late();
+  for (auto& m : *a->mutable_milestones()) m.clear_late();
+}
+
+std::string JoinDeps(const pb::Action& a) {
+  return absl::StrJoin(a.depends_on_action_ids(), ",");
+}
+
+}  // namespace
+
+absl::Status RoadmapService::CreateAction(const CallContext& c,
+                                          const pb::CreateActionRequest& req,
+                                          pb::CreateActionResponse* resp) {
+  pb::Action action = req.action();
+  action.clear_id();  // self-dependency is caught by the cycle rule instead
+  ApplyDefaults(&action);
+  if (auto s = ValidateAction(action, "action."); !s.ok()) return s;
+  if (!CanSteer(c.principal, action)) {
+    return absl::PermissionDeniedError(
+        "a copilot creates actions whose lead or partner is their own "
+        "organisation");
+  }
+  action.set_status(pb::ACTION_STATUS_PROPOSED);
+  action.clear_status_reason();
+  action.clear_completion_requested_by_organization_id();
+  action.clear_done_time();
+  ClearOutputs(&action);
+  AssignMilestoneIds(&action);
+  Ops ops(store_, clock_, c);
+  auto created = ops.Create<pb::Action>(
+      kAction, "roadmap.action.created", req.request_id(), action,
+      action.roadmap_id(), [&](Mutation& m, const pb::Action& a) {
+        RequireActionReferences(m, a, {});
+        m.IndexAdd(Keys::Index(kAction), a.id());
+        m.IndexAdd(Keys::Children(kRoadmap, a.roadmap_id(), kAction), a.id());
+        if (a.depends_on_action_ids_size() > 0) {
+          // A new action cannot close a cycle (nothing depends on it yet),
+          // but bumping the graph version makes a concurrent update that
+          // read the graph before it retry and see it.
+          m.HashSet(Keys::Dependencies(a.roadmap_id()), a.id(), JoinDeps(a));
+          m.HashIncrement(Keys::Dependencies(a.roadmap_id()), "v");
+        }
+        m.Append(Keys::ActionHistory(a.id()),
+                 ops.History(1, "roadmap.action.created",
+                             Diff(pb::Action(), a)));
+      });
+  if (!created.ok()) return created.status();
+  Decorate(&*created, ops.Today());
+  *resp->mutable_action() = *std::move(created);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::GetAction(const CallContext& c,
+                                       const pb::GetActionRequest& req,
+                                       pb::GetActionResponse* resp) {
+  Ops ops(store_, clock_, c);
+  auto a = ops.Load<pb::Action>(kAction, req.id());
+  if (!a.ok()) return a.status();
+  Decorate(&a->value, ops.Today());
+  *resp->mutable_action() = std::move(a->value);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::ListActions(const CallContext& c,
+                                         const pb::ListActionsRequest& req,
+                                         pb::ListActionsResponse* resp) {
+  Ops ops(store_, clock_, c);
+  const Date today = ops.Today();
+  std::set<int> statuses(req.statuses().begin(), req.statuses().end());
+  const std::string index =
+      req.roadmap_id().empty()
+          ? Keys::Index(kAction)
+          : Keys::Children(kRoadmap, req.roadmap_id(), kAction);
+  return ops.List<pb::Action>(
+      kAction, index, req.page_size(), req.page_token(),
+      [&](pb::Action& a) {
+        if (!req.ecosystem_id().empty() && a.ecosystem_id() != req.ecosystem_id()) return false;
+        if (!statuses.empty() && !statuses.count(a.status())) return false;
+        if (!req.organization_id().empty() &&
+            a.lead_organization_id() != req.organization_id() &&
+            a.partner_organization_id() != req.organization_id()) {
+          return false;
+        }
+        if (!req.owner().empty() && a.owner() != req.owner()) return false;
+        if (!req.tag().empty() &&
+            std::find(a.tags().begin(), a.tags().end(), req.tag()) == a.tags().end()) {
+          return false;
+        }
+        Decorate(&a, today);
+        return !req.late_only() || a.late();
+      },
+      resp->mutable_actions(), resp->mutable_next_page_token());
+}
+
+absl::Status RoadmapService::UpdateAction(const CallContext& c,
+                                          const pb::UpdateActionRequest& req,
+                                          pb::UpdateActionResponse* resp) {
+  static const std::set<std::string> kUpdatable = {
+      "title",      "description",           "ecosystem_id",
+      "lead_organization_id", "partner_organization_id", "owner",
+      "priority",   "start_date",            "due_date",
+      "milestones", "progress_override",     "contributions",
+      "depends_on_action_ids", "tags"};
+  const std::set<std::string> touched(req.update_mask().paths().begin(),
+                                      req.update_mask().paths().end());
+  const bool deps_changed = touched.count("depends_on_action_ids") > 0;
+  Ops ops(store_, clock_, c);
+  auto a = ops.Update<pb::Action>(
+      kAction, "roadmap.action.updated", req.action().id(), req.action().etag(),
+      [&](const Versioned<pb::Action>& cur, pb::Action* next,
+          Mutation* m) -> absl::Status {
+        if (!CanSteer(c.principal, cur.value)) {
+          return absl::PermissionDeniedError(
+              "only an admin or a copilot of the action's lead or partner "
+              "organisation can edit it");
+        }
+        if (auto s = ApplyMask(req.action(), req.update_mask(), kUpdatable, next);
+            !s.ok()) {
+          return s;
+        }
+        ClearOutputs(next);
+        AssignMilestoneIds(next);
+        if (auto s = ValidateAction(*next, "action."); !s.ok()) return s;
+        if (!CanSteer(c.principal, *next)) {
+          return absl::PermissionDeniedError(
+              "a copilot cannot hand an action over to organisations other "
+              "than their own");
+        }
+        RequireActionReferences(*m, *next, touched);
+        if (deps_changed &&
+            !std::equal(cur.value.depends_on_action_ids().begin(),
+                        cur.value.depends_on_action_ids().end(),
+                        next->depends_on_action_ids().begin(),
+                        next->depends_on_action_ids().end())) {
+          // Changing dependencies needs the roadmap's graph: one more read,
+          // and the commit is guarded by the graph's version.
+          auto graph = ops.store()->Dependencies(next->roadmap_id());
+          if (!graph.ok()) return graph.status();
+          DependencyGraph g;
+          for (const auto& [id, deps] : graph->first) {
+            g[id] = absl::StrSplit(deps, ',', absl::SkipEmpty());
+          }
+          std::vector<std::string> deps(next->depends_on_action_ids().begin(),
+                                        next->depends_on_action_ids().end());
+          g.erase(next->id());
+          if (auto s = CheckNoCycle(g, next->id(), deps); !s.ok()) return s;
+          const std::string key = Keys::Dependencies(next->roadmap_id());
+          m->ExpectVersion(key, graph->second, "dependency graph");
+          if (deps.empty()) {
+            m->HashDelete(key, next->id());
+          } else {
+            m->HashSet(key, next->id(), JoinDeps(*next));
+          }
+          m->HashIncrement(key, "v");
+        }
+        return absl::OkStatus();
+      },
+      true, [](const pb::Action& a) { return a.roadmap_id(); });
+  if (!a.ok()) return a.status();
+  Decorate(&*a, ops.Today());
+  *resp->mutable_action() = *std::move(a);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::TransitionAction(
+    const CallContext& c, const pb::TransitionActionRequest& req,
+    pb::TransitionActionResponse* resp) {
+  Ops ops(store_, clock_, c);
+  auto a = ops.Update<pb::Action>(
+      kAction, "roadmap.action.transitioned", req.id(), req.etag(),
+      [&](const Versioned<pb::Action>& cur, pb::Action* next,
+          Mutation*) -> absl::Status {
+        if (auto s = CheckTransition(cur.value, req.target_status(), req.reason(),
+                                     c.principal);
+            !s.ok()) {
+          return s;
+        }
+        ApplyTransition(next, req.target_status(), req.reason(), c.principal,
+                        ops.Now());
+        return absl::OkStatus();
+      },
+      true, [](const pb::Action& a) { return a.roadmap_id(); });
+  if (!a.ok()) return a.status();
+  Decorate(&*a, ops.Today());
+  *resp->mutable_action() = *std::move(a);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::ListActionHistory(
+    const CallContext& c, const pb::ListActionHistoryRequest& req,
+    pb::ListActionHistoryResponse* resp) {
+  Ops ops(store_, clock_, c);
+  if (auto a = store_->Get(kAction, req.action_id()); !a.ok()) return a.status();
+  return ops.ListOffsets(Keys::ActionHistory(req.action_id()), req.page_size(),
+                         req.page_token(), resp->mutable_entries(),
+                         resp->mutable_next_page_token());
+}
+
+absl::Status RoadmapService::AddComment(const CallContext& c,
+                                        const pb::AddCommentRequest& req,
+                                        pb::AddCommentResponse* resp) {
+  const Actor& actor = c.principal;
+  Violations v;
+  if (req.action_id().empty()) v.Add("action_id", "is required");
+  if (req.body().empty()) v.Add("body", "is required");
+  if (req.body().size() > 20000 ||
+      std::count_if(req.body().begin(), req.body().end(),
+                    [](char ch) { return (ch & 0xC0) != 0x80; }) > 5000) {
+    v.Add("body", "is longer than 5000 characters");
+  }
+  if (auto s = v.ToStatus(); !s.ok()) return s;
+  if (auto s = ValidateRequestId(req.request_id()); !s.ok()) return s;
+  Ops ops(store_, clock_, c);
+  pb::Comment comment;
+  comment.set_id(NewUlid());
+  comment.set_action_id(req.action_id());
+  comment.set_body(req.body());
+  *comment.mutable_author() = actor;
+  *comment.mutable_create_time() = ops.Now();
+  Mutation m;
+  if (!req.request_id().empty()) {
+    m.Dedupe(Keys::Request(actor.principal_id(), kComment, req.request_id()),
+             comment.id(), kRequestTtlSeconds);
+  }
+  m.RequireKey(Keys::Entity(kAction, req.action_id()), "action_id");
+  m.Append(Keys::ActionComments(req.action_id()), comment.SerializeAsString());
+  m.AddEvent(ops.Event("roadmap.action.commented", kComment, comment.id(), 1,
+                       {}, comment, ""));
+  auto r = store_->Commit(m);
+  if (!r.ok()) return r.status();
+  if (r->duplicate) {
+    // Find the first attempt's comment among the action's comments.
+    auto all = store_->ListRange(Keys::ActionComments(req.action_id()), 0, 100000);
+    if (!all.ok()) return all.status();
+    for (const auto& raw : *all) {
+      pb::Comment existing;
+      if (existing.ParseFromString(raw) && existing.id() == r->duplicate_value) {
+        *resp->mutable_comment() = existing;
+        return absl::OkStatus();
+      }
+    }
+    return absl::NotFoundError("comment of this request_id no longer exists");
+  }
+  *resp->mutable_comment() = std::move(comment);
+  return absl::OkStatus();
+}
+
+absl::Status RoadmapService::ListComments(const CallContext& c,
+                                          const pb::ListCommentsRequest& req,
+                                          pb::ListCommentsResponse* resp) {
+  Ops ops(store_, clock_, c);
+  if (auto a = store_->Get(kAction, req.action_id()); !a.ok()) return a.status();
+  return ops.ListOffsets(Keys::ActionComments(req.action_id()), req.page_size(),
+                         req.page_token(), resp->mutable_comments(),
+                         resp->mutable_next_page_token());
+}
+
+}  // namespace jalon::roadmap

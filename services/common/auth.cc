@@ -10,7 +10,8 @@ namespace jalon {
 namespace {
 
 absl::Status Unauthenticated(std::string_view why) {
-  return WithReason(absl::UnauthenticatedError(std::string(why)), "UNAUTHENTICATED");
+  return WithReason(absl::UnauthenticatedError(std::string(why)),
+                    "UNAUTHENTICATED");
 }
 
 }  // namespace

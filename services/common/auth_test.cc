@@ -103,8 +103,9 @@ TEST_F(AuthTest, StoredPrincipalVerifies) {
 TEST_F(AuthTest, GarbageStoredUnderTheHashIsUnauthenticated) {
   TokenVerifier verifier(redis_.get(), Options(milliseconds(1000)));
   const std::string token = NewTokenSecret();
-  ASSERT_TRUE(redis_->Command({"SET", kPrefix + Sha256Hex(token),
-                               std::string("\xff\xff\xff\xff", 4)})
+  ASSERT_TRUE(redis_
+                  ->Command({"SET", kPrefix + Sha256Hex(token),
+                             std::string("\xff\xff\xff\xff", 4)})
                   .ok());
   ExpectUnauthenticated(verifier.Verify("Bearer " + token), "garbage");
 }
@@ -150,9 +151,9 @@ TEST_F(AuthTest, PublishedRevocationTakesEffectWithinASecond) {
   ASSERT_TRUE(
       redis_->Command({"PUBLISH", kRevocations, Sha256Hex(token)}).ok());
   auto published = std::chrono::steady_clock::now();
-  EXPECT_TRUE(testing::WaitFor(
-      [&] { return !verifier.Verify("Bearer " + token).ok(); },
-      milliseconds(1000)));
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return !verifier.Verify("Bearer " + token).ok(); },
+                       milliseconds(1000)));
   EXPECT_LT(std::chrono::steady_clock::now() - published, milliseconds(1100));
   ExpectUnauthenticated(verifier.Verify("Bearer " + token), "revoked");
   // Only that token was dropped.

@@ -2,13 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "services/common/logging.h"
-
 #include <map>
 #include <utility>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/logging.h"
 #include "services/common/status.h"
 
 namespace jalon {
@@ -16,7 +15,9 @@ namespace {
 
 // KEYS[1] is the stream; ops follow in ARGV as (code, key index, a, b).
 // Redis does not roll back a script that fails half-way, so every check runs
-// first; the writes that follow cannot fail on well-formed keys. Redis
+// first, including that each written key has the type its write needs (a
+// WRONGTYPE in the write phase would leave a change without its event);
+// the writes that follow then cannot fail. Redis
 // replicates and persists the whole script as one MULTI/EXEC, so the AOF
 // never holds half of it either.
 constexpr char kCommitLua[] = R"lua(
@@ -41,6 +42,31 @@ for j = 0, n - 1 do
     if redis.call('EXISTS', k) == 0 then return {'missing', b} end
   elseif c == 'empty' then
     if redis.call('ZCARD', k) > 0 then return {'stale', b, '1', '0'} end
+  end
+end
+-- Last check: every write will be accepted (see above).
+local needs = {put = 'hash', hset = 'hash', hdel = 'hash', hincr = 'hash',
+               zadd = 'zset', zrem = 'zset', rpush = 'list'}
+local makes = {put = 'hash', hset = 'hash', hincr = 'hash', zadd = 'zset',
+               rpush = 'list', set = 'string', dedupe = 'string', del = 'none'}
+local types = {[KEYS[1]] = redis.call('TYPE', KEYS[1])['ok']}
+if types[KEYS[1]] ~= 'none' and types[KEYS[1]] ~= 'stream' then
+  return redis.error_reply('WRONGTYPE event stream ' .. KEYS[1])
+end
+for j = 0, n - 1 do
+  local c, k, a, b = op(j)
+  if needs[c] or makes[c] then
+    if types[k] == nil then types[k] = redis.call('TYPE', k)['ok'] end
+    if needs[c] and types[k] ~= 'none' and types[k] ~= needs[c] then
+      return redis.error_reply('WRONGTYPE ' .. c .. ' on ' .. k)
+    end
+    if c == 'hincr' then
+      local cur = redis.call('HGET', k, a)
+      if cur and not string.match(cur, '^%-?%d+$') then
+        return redis.error_reply('NOTINT hincr on ' .. k)
+      end
+    end
+    if makes[c] then types[k] = makes[c] end
   end
 end
 for j = 0, n - 1 do
@@ -80,12 +106,13 @@ const RedisScript& CommitScript() {
 
 void Mutation::ExpectVersion(std::string key, int64_t version,
                              std::string what) {
-  ops_.push_back({"ver", std::move(key), std::to_string(version),
-                  std::move(what)});
+  ops_.push_back(
+      {"ver", std::move(key), std::to_string(version), std::move(what)});
 }
 void Mutation::RequireMember(std::string key, std::string member,
                              std::string field) {
-  ops_.push_back({"member", std::move(key), std::move(member), std::move(field)});
+  ops_.push_back(
+      {"member", std::move(key), std::move(member), std::move(field)});
 }
 void Mutation::RequireKey(std::string key, std::string field) {
   ops_.push_back({"exists", std::move(key), "", std::move(field)});
@@ -94,12 +121,12 @@ void Mutation::RequireEmpty(std::string key, std::string what) {
   ops_.push_back({"empty", std::move(key), "", std::move(what)});
 }
 void Mutation::Dedupe(std::string key, std::string value, int64_t ttl) {
-  ops_.push_back({"dedupe", std::move(key), std::move(value),
-                  std::to_string(ttl)});
+  ops_.push_back(
+      {"dedupe", std::move(key), std::move(value), std::to_string(ttl)});
 }
 void Mutation::Put(std::string key, int64_t version, std::string data) {
-  ops_.push_back({"put", std::move(key), std::to_string(version),
-                  std::move(data)});
+  ops_.push_back(
+      {"put", std::move(key), std::to_string(version), std::move(data)});
 }
 void Mutation::HashSet(std::string key, std::string field, std::string value) {
   ops_.push_back({"hset", std::move(key), std::move(field), std::move(value)});
@@ -185,8 +212,8 @@ absl::StatusOr<CommitResult> Committer::Commit(const Mutation& m) const {
     const std::string& what = el[1].str();
     absl::Status status;
     if (el.size() > 3 && el[2].str() == "0") {
-      status = WithReason(
-          absl::NotFoundError(absl::StrCat(what, " not found")), "NOT_FOUND");
+      status = WithReason(absl::NotFoundError(absl::StrCat(what, " not found")),
+                          "NOT_FOUND");
     } else if (el.size() > 3 && el[3].str() == "0") {
       status = WithReason(
           absl::AlreadyExistsError(absl::StrCat(what, " already exists")),

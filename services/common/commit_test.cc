@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,7 +26,7 @@ using std::chrono::milliseconds;
 constexpr char kStream[] = "t:events";
 constexpr char kChannel[] = "t:wakeup";
 
-// Every key's DUMP plus the stream's length: equal snapshots mean a commit
+// Every key's DUMP (the stream's included): equal snapshots mean a commit
 // wrote nothing at all.
 using Snapshot = std::map<std::string, std::string>;
 
@@ -49,7 +50,8 @@ class CommitTest : public ::testing::Test {
 
   std::map<std::string, std::string> Hash(const std::string& key) {
     std::map<std::string, std::string> out;
-    const auto& el = Cmd({"HGETALL", key}).elements();
+    RedisReply all = Cmd({"HGETALL", key});
+    const auto& el = all.elements();
     for (size_t i = 0; i + 1 < el.size(); i += 2) {
       out[el[i].str()] = el[i + 1].str();
     }
@@ -58,10 +60,10 @@ class CommitTest : public ::testing::Test {
 
   Snapshot Take() {
     Snapshot out;
-    for (const auto& k : Cmd({"KEYS", "*"}).elements()) {
+    RedisReply keys = Cmd({"KEYS", "*"});
+    for (const auto& k : keys.elements()) {
       out[k.str()] = Cmd({"DUMP", k.str()}).str();
     }
-    out["<xlen>"] = std::to_string(StreamLength());
     return out;
   }
 
@@ -70,11 +72,17 @@ class CommitTest : public ::testing::Test {
     Mutation m;
     m.ExpectVersion(key, 0, key);
     m.Put(key, 1, "data of " + key);
-    m.SetEvent("created " + key);
+    m.AddEvent("created " + key);
     return m;
   }
 
-  testing::RedisServer server_{{.fsync_always = true}};
+  static testing::RedisServerOptions ServerOptions() {
+    testing::RedisServerOptions o;
+    o.fsync_always = true;
+    return o;
+  }
+
+  testing::RedisServer server_{ServerOptions()};
   std::unique_ptr<RedisClient> redis_;
   std::unique_ptr<Committer> committer_;
 };
@@ -86,7 +94,7 @@ TEST_F(CommitTest, CommitsEntityIndexAndEventTogether) {
   m.Put("t:action:1", 1, "payload-1");
   m.IndexAdd("t:actions", "1");
   m.HashSet("t:meta", "last", "1");
-  m.SetEvent(event);
+  m.AddEvent(event);
   auto result = committer_->Commit(m);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_FALSE(result->duplicate);
@@ -113,7 +121,7 @@ TEST_F(CommitTest, UpdateWithTheCurrentVersionCommits) {
   Mutation m;
   m.ExpectVersion("t:e", 1, "entity");
   m.Put("t:e", 2, "second");
-  m.SetEvent("updated");
+  m.AddEvent("updated");
   auto result = committer_->Commit(m);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(Hash("t:e")["v"], "2");
@@ -137,7 +145,7 @@ TEST_F(CommitTest, StaleVersionIsAbortedNamesItsSubjectAndWritesNothing) {
   m.ExpectVersion("t:e", 5, "action A-17");
   m.Put("t:e", 6, "lost update");
   m.IndexAdd("t:idx", "e");
-  m.SetEvent("updated");
+  m.AddEvent("updated");
   auto result = committer_->Commit(m);
   ASSERT_EQ(result.status().code(), absl::StatusCode::kAborted)
       << result.status();
@@ -151,7 +159,7 @@ TEST_F(CommitTest, ExpectedVersionOfMissingEntityIsNotFoundAndWritesNothing) {
   Mutation m;
   m.ExpectVersion("t:missing", 3, "action A-9");
   m.Put("t:missing", 4, "x");
-  m.SetEvent("updated");
+  m.AddEvent("updated");
   auto result = committer_->Commit(m);
   ASSERT_EQ(result.status().code(), absl::StatusCode::kNotFound)
       << result.status();
@@ -177,7 +185,7 @@ TEST_F(CommitTest, ChecksRunBeforeEveryWriteWhateverTheirOrder) {
   m.Put("t:a", 1, "a");
   m.IndexAdd("t:idx", "a");
   m.ExpectVersion("t:b", 2, "b");
-  m.SetEvent("never");
+  m.AddEvent("never");
   auto result = committer_->Commit(m);
   EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Take(), before);
@@ -189,7 +197,7 @@ TEST_F(CommitTest, MissingReferencedMemberIsInvalidArgumentNamingTheField) {
   Mutation m;
   m.RequireMember("t:ecosystems", "eco-404", "action.ecosystem_id");
   m.Put("t:e", 1, "x");
-  m.SetEvent("created");
+  m.AddEvent("created");
   auto result = committer_->Commit(m);
   ASSERT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument)
       << result.status();
@@ -201,7 +209,7 @@ TEST_F(CommitTest, MissingReferencedMemberIsInvalidArgumentNamingTheField) {
   Mutation ok;
   ok.RequireMember("t:ecosystems", "eco-1", "action.ecosystem_id");
   ok.Put("t:e", 1, "x");
-  ok.SetEvent("created");
+  ok.AddEvent("created");
   EXPECT_TRUE(committer_->Commit(ok).ok());
 }
 
@@ -210,7 +218,7 @@ TEST_F(CommitTest, MissingRequiredKeyIsInvalidArgumentNamingTheField) {
   Mutation m;
   m.RequireKey("t:roadmap:404", "action.roadmap_id");
   m.Put("t:e", 1, "x");
-  m.SetEvent("created");
+  m.AddEvent("created");
   auto result = committer_->Commit(m);
   ASSERT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument)
       << result.status();
@@ -247,47 +255,105 @@ TEST_F(CommitTest, DedupeReturnsTheFirstValueAndWritesNothingTheSecondTime) {
   EXPECT_EQ(StreamLength(), 1);
 }
 
-TEST_F(CommitTest, InjectedFailureBeforeAnyWriteWritesNothing) {
-  Snapshot before = Take();
+TEST_F(CommitTest, EventsOfOneMutationAreAppendedInOrder) {
   Mutation m = Create("t:e");
-  m.IndexAdd("t:idx", "e");
-  m.FailAfterWritesForTest(0);
+  m.AddEvent("second");
+  m.AddEvent("third");
   auto result = committer_->Commit(m);
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kInternal);
-  // The Redis error text stays in the log, not in the status.
-  EXPECT_EQ(result.status().message(), "internal storage error");
+  ASSERT_TRUE(result.ok()) << result.status();
+  RedisReply range = Cmd({"XRANGE", kStream, "-", "+"});
+  ASSERT_EQ(range.elements().size(), 3u);
+  EXPECT_EQ(range.elements()[0].elements()[1].elements()[1].str(),
+            "created t:e");
+  EXPECT_EQ(range.elements()[1].elements()[1].elements()[1].str(), "second");
+  EXPECT_EQ(range.elements()[2].elements()[1].elements()[1].str(), "third");
+  // The result names the last one.
+  EXPECT_EQ(range.elements()[2].elements()[0].str(), result->stream_id);
+}
+
+TEST_F(CommitTest, NonEmptyIndexIsAlreadyExistsAndWritesNothing) {
+  Mutation first = Create("t:e:1");
+  first.RequireEmpty("t:children", "roadmap R-1");
+  ASSERT_TRUE(committer_->Commit(first).ok());
+
+  Cmd({"ZADD", "t:children", "0", "child"});
+  Snapshot before = Take();
+  Mutation m = Create("t:e:2");
+  m.RequireEmpty("t:children", "roadmap R-1");
+  auto result = committer_->Commit(m);
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kAlreadyExists)
+      << result.status();
+  EXPECT_EQ(StaleSubject(result.status()), "roadmap R-1");
   EXPECT_EQ(Take(), before);
 }
 
-// Redis does not roll back a Lua script that fails after it wrote: what the
-// script did before the error stays, and is persisted and replicated. So
-// FailAfterWritesForTest(n >= 1) cannot "prove nothing is half-written": it
-// proves the opposite, that a failure inside the write phase leaves a change
-// without its event. The primitive's guarantee rests instead on every check
-// running before the first write, so that the write phase never fails. This
-// test pins the real Redis behaviour down so nobody relies on a rollback.
-TEST_F(CommitTest, ScriptFailingAfterAWriteIsNotRolledBackByRedis) {
-  for (int n = 1; n <= 2; ++n) {
-    SCOPED_TRACE(absl::StrCat("fail after ", n, " writes"));
-    const std::string key = absl::StrCat("t:e:", n);
-    const std::string idx = absl::StrCat("t:idx:", n);
-    int64_t events_before = StreamLength();
+// Why every check must run before the first write: Redis does not roll back
+// a Lua script that fails after it wrote. What it did stays, and is
+// persisted and replicated.
+TEST_F(CommitTest, RedisDoesNotRollBackAScriptThatFailsAfterWriting) {
+  RedisScript half(
+      "redis.call('SET', KEYS[1], 'written')\n"
+      "return redis.call('INCR', KEYS[2])");  // WRONGTYPE on a hash
+  Cmd({"HSET", "t:hash", "f", "v"});
+  auto r = redis_->Eval(half, {"t:first", "t:hash"}, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->is_error());
+  EXPECT_EQ(Cmd({"GET", "t:first"}).str(), "written");
+}
+
+// A write that Redis would refuse (a key of the wrong type, a counter that
+// is not an integer) must not leave the writes before it in place without
+// their event: the commit fails as a whole and writes nothing.
+TEST_F(CommitTest, WriteRedisWouldRefuseFailsTheCommitAndWritesNothing) {
+  Cmd({"SET", "t:string", "a string"});
+  Cmd({"HSET", "t:hash", "count", "not a number"});
+  struct Case {
+    const char* name;
+    std::function<void(Mutation&)> bad_write;
+  };
+  std::vector<Case> cases = {
+      {"zadd on a string", [](Mutation& m) { m.IndexAdd("t:string", "e"); }},
+      {"hset on a string",
+       [](Mutation& m) { m.HashSet("t:string", "f", "v"); }},
+      {"rpush on a hash", [](Mutation& m) { m.Append("t:hash", "v"); }},
+      {"hincr of a non-integer",
+       [](Mutation& m) { m.HashIncrement("t:hash", "count"); }},
+      {"zadd on a key this mutation sets",
+       [](Mutation& m) {
+         m.Set("t:fresh", "v");
+         m.IndexAdd("t:fresh", "e");
+       }},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    Snapshot before = Take();
     Mutation m;
-    m.ExpectVersion(key, 0, key);
-    m.Put(key, 1, "x");
-    m.IndexAdd(idx, "member");
-    m.Set(absl::StrCat("t:s:", n), "y");
-    m.SetEvent("created");
-    m.FailAfterWritesForTest(n);
+    m.ExpectVersion("t:e", 0, "entity");
+    m.Put("t:e", 1, "x");
+    m.IndexAdd("t:idx", "e");
+    tc.bad_write(m);
+    m.AddEvent("created");
     auto result = committer_->Commit(m);
     ASSERT_EQ(result.status().code(), absl::StatusCode::kInternal);
-    // No event...
-    EXPECT_EQ(StreamLength(), events_before);
-    // ...but the first n writes happened.
-    EXPECT_EQ(Hash(key)["v"], "1");
-    EXPECT_EQ(Cmd({"EXISTS", idx}).integer(), n >= 2 ? 1 : 0);
-    EXPECT_EQ(Cmd({"EXISTS", absl::StrCat("t:s:", n)}).integer(), 0);
+    // The Redis error text stays in the log, not in the status.
+    EXPECT_EQ(result.status().message(), "internal storage error");
+    EXPECT_EQ(Take(), before);
   }
+  // A key of the wrong type that this mutation deletes first is fine.
+  Mutation m = Create("t:e");
+  m.Delete("t:string");
+  m.IndexAdd("t:string", "e");
+  auto result = committer_->Commit(m);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(Cmd({"ZSCORE", "t:string", "e"}).is_nil());
+}
+
+TEST_F(CommitTest, EventStreamOfTheWrongTypeFailsAndWritesNothing) {
+  Cmd({"SET", kStream, "not a stream"});
+  Snapshot before = Take();
+  auto result = committer_->Commit(Create("t:e"));
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Take(), before);
 }
 
 TEST_F(CommitTest, CommitsAgainAfterScriptFlush) {
@@ -314,8 +380,8 @@ TEST_F(CommitTest, PublishesTheStreamIdAndRequestedMessagesAfterCommit) {
   // Subscribed once Redis counts the subscriber on both channels.
   ASSERT_TRUE(testing::WaitFor(
       [&] {
-        auto r = redis_->Command(
-            {"PUBSUB", "NUMSUB", kChannel, "t:revocations"});
+        auto r =
+            redis_->Command({"PUBSUB", "NUMSUB", kChannel, "t:revocations"});
         return r.ok() && r->elements().size() == 4 &&
                r->elements()[1].integer() == 1 &&
                r->elements()[3].integer() == 1;
@@ -334,11 +400,11 @@ TEST_F(CommitTest, PublishesTheStreamIdAndRequestedMessagesAfterCommit) {
     }
     return false;
   };
-  EXPECT_TRUE(testing::WaitFor(
-      [&] { return has("t:revocations", "hash-of-token-1"); },
-      milliseconds(5000)));
-  EXPECT_TRUE(testing::WaitFor(
-      [&] { return has(kChannel, result->stream_id); }, milliseconds(5000)));
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return has("t:revocations", "hash-of-token-1"); },
+                       milliseconds(5000)));
+  EXPECT_TRUE(testing::WaitFor([&] { return has(kChannel, result->stream_id); },
+                               milliseconds(5000)));
   sub.Stop();
 }
 
@@ -380,7 +446,9 @@ TEST_F(CommitTest, CrashMidFloodLeavesNoChangeWithoutItsEventNorEventWithout) {
   // acknowledged.
   std::vector<std::vector<int64_t>> acked(
       kThreads, std::vector<int64_t>(kEntitiesPerThread, 0));
-  auto key_of = [](int t, int i) { return absl::StrCat("t:flood:", t, ":", i); };
+  auto key_of = [](int t, int i) {
+    return absl::StrCat("t:flood:", t, ":", i);
+  };
 
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
@@ -394,7 +462,7 @@ TEST_F(CommitTest, CrashMidFloodLeavesNoChangeWithoutItsEventNorEventWithout) {
         m.ExpectVersion(key, versions[i], key);
         m.Put(key, next, absl::StrCat("data ", next));
         m.IndexAdd("t:flood:index", key);
-        m.SetEvent(absl::StrCat(key, "#", next));
+        m.AddEvent(absl::StrCat(key, "#", next));
         auto r = committer_->Commit(m);
         if (!r.ok()) {
           // Once Redis is gone every call fails with UNAVAILABLE; anything
@@ -407,9 +475,9 @@ TEST_F(CommitTest, CrashMidFloodLeavesNoChangeWithoutItsEventNorEventWithout) {
       }
     });
   }
-  bool flooded = testing::WaitFor(
-      [&] { return committed.load() >= kCommitsBeforeCrash; },
-      milliseconds(30000));
+  bool flooded =
+      testing::WaitFor([&] { return committed.load() >= kCommitsBeforeCrash; },
+                       milliseconds(30000));
   server_.Kill();
   for (auto& th : threads) th.join();
   ASSERT_TRUE(flooded) << "only " << committed.load() << " commits";
@@ -432,10 +500,14 @@ TEST_F(CommitTest, CrashMidFloodLeavesNoChangeWithoutItsEventNorEventWithout) {
       std::string key = key_of(t, i);
       auto h = Hash(key);
       int64_t stored = 0;
-      if (!h.empty()) ASSERT_TRUE(absl::SimpleAtoi(h["v"], &stored)) << key;
+      if (!h.empty()) {
+        ASSERT_TRUE(absl::SimpleAtoi(h["v"], &stored)) << key;
+      }
       EXPECT_GE(stored, acked[t][i]) << key << ": an acknowledged commit lost";
       EXPECT_LE(stored, acked[t][i] + 1) << key;
-      if (stored > 0) EXPECT_EQ(h["d"], absl::StrCat("data ", stored)) << key;
+      if (stored > 0) {
+        EXPECT_EQ(h["d"], absl::StrCat("data ", stored)) << key;
+      }
       std::vector<int64_t> expected;
       for (int64_t v = 1; v <= stored; ++v) expected.push_back(v);
       EXPECT_EQ(events[key], expected) << key;

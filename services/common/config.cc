@@ -113,7 +113,8 @@ void Flags::SecretFile(std::string name, std::string* secret,
          std::stringstream ss;
          ss << in.rdbuf();
          std::string value = ss.str();
-         while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) {
+         while (!value.empty() &&
+                (value.back() == '\n' || value.back() == '\r')) {
            value.pop_back();
          }
          if (value.empty()) {
@@ -134,8 +135,8 @@ absl::Status Flags::Parse(int argc, char** argv) {
 absl::Status Flags::Parse(const std::vector<std::string>& args) {
   auto fail = [](const Option&, const absl::Status& s,
                  const std::string& from) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid ", from, ": ", s.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid ", from, ": ", s.message()));
   };
   // Environment first, so flags override it.
   for (const auto& o : options_) {
@@ -153,8 +154,8 @@ absl::Status Flags::Parse(const std::vector<std::string>& args) {
       return absl::OkStatus();
     }
     if (arg.substr(0, 2) != "--") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unexpected argument '", std::string(arg), "'; see --help"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unexpected argument '", std::string(arg), "'; see --help"));
     }
     arg.remove_prefix(2);
     std::string name(arg), value;

@@ -36,9 +36,9 @@ int64_t DaysFromCivil(const Date& d) {
 }
 
 Date DateOf(std::chrono::system_clock::time_point t) {
-  int64_t z = std::chrono::duration_cast<std::chrono::seconds>(
-                  t.time_since_epoch())
-                  .count();
+  int64_t z =
+      std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch())
+          .count();
   z = (z >= 0 ? z : z - 86399) / 86400 + 719468;
   int64_t era = (z >= 0 ? z : z - 146096) / 146097;
   int64_t doe = z - era * 146097;
@@ -69,9 +69,9 @@ std::string FormatDate(const Date& d) {
 
 google::protobuf::Timestamp ToTimestamp(
     std::chrono::system_clock::time_point t) {
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                t.time_since_epoch())
-                .count();
+  auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch())
+          .count();
   google::protobuf::Timestamp ts;
   ts.set_seconds(ns / 1'000'000'000);
   ts.set_nanos(static_cast<int32_t>(ns % 1'000'000'000));

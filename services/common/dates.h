@@ -28,7 +28,8 @@ int64_t DaysFromCivil(const Date& d);
 Date DateOf(std::chrono::system_clock::time_point t);  // UTC
 Date MakeDate(int year, int month, int day);
 std::string FormatDate(const Date& d);  // YYYY-MM-DD
-google::protobuf::Timestamp ToTimestamp(std::chrono::system_clock::time_point t);
+google::protobuf::Timestamp ToTimestamp(
+    std::chrono::system_clock::time_point t);
 
 }  // namespace jalon
 

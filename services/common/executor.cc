@@ -7,7 +7,8 @@ namespace jalon {
 Executor::Executor(size_t threads, size_t max_queue) : max_queue_(max_queue) {
   if (threads == 0) threads = 1;
   workers_.reserve(threads);
-  for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
+  for (size_t i = 0; i < threads; ++i)
+    workers_.emplace_back([this] { Work(); });
 }
 
 Executor::~Executor() { Shutdown(); }

@@ -34,7 +34,8 @@ std::string NewUlid() {
   // (26 chars = 130 bits, the top two are zero).
   unsigned char bytes[16];
   for (int i = 0; i < 6; ++i) bytes[i] = (ms >> (8 * (5 - i))) & 0xff;
-  for (int i = 0; i < 10; ++i) bytes[6 + i] = static_cast<unsigned char>(rnd[i]);
+  for (int i = 0; i < 10; ++i)
+    bytes[6 + i] = static_cast<unsigned char>(rnd[i]);
   std::string out(26, '0');
   for (int i = 25, bit = 0; i >= 0; --i, bit += 5) {
     int value = 0;
@@ -55,7 +56,8 @@ std::string Base64UrlEncode(std::string_view data) {
 }
 
 bool Base64UrlDecode(std::string_view in, std::string* out) {
-  return absl::WebSafeBase64Unescape(absl::string_view(in.data(), in.size()), out);
+  return absl::WebSafeBase64Unescape(absl::string_view(in.data(), in.size()),
+                                     out);
 }
 
 std::string NewTokenSecret() {

@@ -5,14 +5,13 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 
-#include "services/common/logging.h"
-
 #include <cstdio>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "services/common/logging.h"
 
 namespace jalon {
 namespace {
@@ -92,7 +91,8 @@ absl::Status RedisOptions::ParseUrl(std::string_view url) {
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
     hostport = rest.substr(0, slash);
     std::string_view dbs = rest.substr(slash + 1);
-    if (!dbs.empty() && (!absl::SimpleAtoi(std::string(dbs), &db) || db < 0 || db > 15)) {
+    if (!dbs.empty() &&
+        (!absl::SimpleAtoi(std::string(dbs), &db) || db < 0 || db > 15)) {
       return absl::InvalidArgumentError("database must be a number 0..15");
     }
   }
@@ -102,8 +102,8 @@ absl::Status RedisOptions::ParseUrl(std::string_view url) {
         "expected redis://HOST:PORT[/DB], e.g. redis://127.0.0.1:6379/0");
   }
   host = std::string(hostport.substr(0, colon));
-  if (!absl::SimpleAtoi(std::string(hostport.substr(colon + 1)), &port) || port <= 0 ||
-      port > 65535) {
+  if (!absl::SimpleAtoi(std::string(hostport.substr(colon + 1)), &port) ||
+      port <= 0 || port > 65535) {
     return absl::InvalidArgumentError("port must be a number 1..65535");
   }
   return absl::OkStatus();
@@ -147,8 +147,7 @@ redisContext* ConnectRedis(const RedisOptions& options) {
     if (r) freeReplyObject(r);
     return ok;
   };
-  if (!options.password.empty() &&
-      !check({"AUTH", options.password}, "AUTH")) {
+  if (!options.password.empty() && !check({"AUTH", options.password}, "AUTH")) {
     redisFree(ctx);
     return nullptr;
   }

@@ -179,7 +179,13 @@ class RedisAuthTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(server_.Start().ok()); }
 
-  testing::RedisServer server_{{.password = "s3cret \"quoted\" pass"}};
+  static testing::RedisServerOptions ServerOptions() {
+    testing::RedisServerOptions o;
+    o.password = "s3cret \"quoted\" pass";
+    return o;
+  }
+
+  testing::RedisServer server_{ServerOptions()};
 };
 
 TEST_F(RedisAuthTest, RightPasswordAuthenticates) {
@@ -285,8 +291,8 @@ TEST_F(RedisTest, SubscriberDeliversAndReportsAReconnect) {
     std::lock_guard<std::mutex> lock(mu);
     return std::find(got.begin(), got.end(), msg) != got.end();
   };
-  EXPECT_TRUE(testing::WaitFor([&] { return received("one"); },
-                               milliseconds(5000)));
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return received("one"); }, milliseconds(5000)));
   EXPECT_EQ(reconnects.load(), 0);
 
   server_.Kill();
@@ -300,8 +306,8 @@ TEST_F(RedisTest, SubscriberDeliversAndReportsAReconnect) {
                                milliseconds(10000)));
   EXPECT_TRUE(sub.connected());
   ASSERT_EQ(redis.Command({"PUBLISH", "t:chan", "two"})->integer(), 1);
-  EXPECT_TRUE(testing::WaitFor([&] { return received("two"); },
-                               milliseconds(5000)));
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return received("two"); }, milliseconds(5000)));
   sub.Stop();
 }
 

@@ -77,7 +77,8 @@ absl::Status RunRpc(
                 LogValue(call.principal.principal_id()),
                 LogValue(call.principal.organization_id()),
                 absl::StatusCodeToString(status.code()), micros,
-                LogValue(status.ok() ? std::string("ok") : std::string(status.message())));
+                LogValue(status.ok() ? std::string("ok")
+                                     : std::string(status.message())));
   }
   ctx->AddInitialMetadata("x-request-id", call.request_id);
   return status;

@@ -34,9 +34,10 @@ struct RpcEnv {
 };
 
 // Authenticates, checks the role, runs `handler(call)`, logs the outcome.
-absl::Status RunRpc(const RpcEnv& env, grpc::CallbackServerContext* ctx,
-                    std::string_view rpc, RoleSet allowed,
-                    const std::function<absl::Status(const CallContext&)>& handler);
+absl::Status RunRpc(
+    const RpcEnv& env, grpc::CallbackServerContext* ctx, std::string_view rpc,
+    RoleSet allowed,
+    const std::function<absl::Status(const CallContext&)>& handler);
 
 template <typename Handler>
 grpc::ServerUnaryReactor* Serve(const RpcEnv& env,

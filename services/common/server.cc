@@ -5,9 +5,8 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
-#include "services/common/logging.h"
-
 #include "absl/strings/numbers.h"
+#include "services/common/logging.h"
 
 namespace jalon {
 
@@ -29,8 +28,8 @@ absl::Status ServerHost::Start() {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
                              static_cast<int>(config_.keepalive_time.count()));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             10000);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   if (config_.max_connection_age.count() > 0) {
     builder.AddChannelArgument(

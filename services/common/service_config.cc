@@ -14,14 +14,12 @@ void ServiceConfig::Register(Flags& f) {
         "Redis connections in the pool");
   f.Duration("redis-connect-timeout", &redis_connect_timeout,
              "timeout of a Redis connect");
-  f.Duration("redis-timeout", &redis_timeout,
-             "timeout of every Redis command");
+  f.Duration("redis-timeout", &redis_timeout, "timeout of every Redis command");
   f.Int("workers", &workers, 1, 1024,
         "threads that run request handlers (and their Redis calls)");
   f.Int("max-queue", &max_queue, 1, 1'000'000,
         "requests queued for a worker before new ones get UNAVAILABLE");
-  f.String("log-level", &log_level,
-           "trace, debug, info, warn, error or off");
+  f.String("log-level", &log_level, "trace, debug, info, warn, error or off");
   f.Duration("grace-period", &grace_period,
              "on SIGTERM, how long in-flight calls may take to finish");
   f.Duration("health-interval", &health_interval,
@@ -33,8 +31,7 @@ void ServiceConfig::Register(Flags& f) {
           "approximate MAXLEN of the service's event stream");
   f.Int("max-message-bytes", &max_message_bytes, 1024, 64 << 20,
         "largest gRPC message accepted or sent");
-  f.Duration("keepalive-time", &keepalive_time,
-             "gRPC keepalive ping interval");
+  f.Duration("keepalive-time", &keepalive_time, "gRPC keepalive ping interval");
   f.Duration("max-connection-age", &max_connection_age,
              "close client connections after this age so they rebalance "
              "across replicas (0: never)");
@@ -47,7 +44,7 @@ absl::Status ServiceConfig::Validate() const {
         "127.0.0.1:50051");
   }
   if (auto r = Redis(); !r.ok()) return r.status();
-  static const char* kLevels[] = {"trace", "debug", "info", "warn",
+  static const char* kLevels[] = {"trace", "debug",    "info", "warn",
                                   "error", "critical", "off"};
   bool level_ok = false;
   for (const char* l : kLevels) level_ok |= log_level == l;
@@ -66,8 +63,8 @@ absl::Status ServiceConfig::Validate() const {
 absl::StatusOr<RedisOptions> ServiceConfig::Redis() const {
   RedisOptions o;
   if (auto s = o.ParseUrl(redis_url); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid --redis-url (JALON_REDIS_URL): ", s.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid --redis-url (JALON_REDIS_URL): ", s.message()));
   }
   o.password = redis_password;
   o.pool_size = redis_pool_size;

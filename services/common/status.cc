@@ -64,8 +64,7 @@ std::string ReasonOf(const absl::Status& status) {
   return payload ? std::string(*payload) : std::string();
 }
 
-grpc::Status ToGrpcStatus(const absl::Status& status,
-                          std::string_view domain) {
+grpc::Status ToGrpcStatus(const absl::Status& status, std::string_view domain) {
   if (status.ok()) return grpc::Status::OK;
   google::rpc::Status rich;
   rich.set_code(static_cast<int>(status.code()));
@@ -86,8 +85,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status,
     }
   }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()),
-                      rich.SerializeAsString());
+                      std::string(status.message()), rich.SerializeAsString());
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

@@ -2,12 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "services/common/logging.h"
-
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/logging.h"
 
 namespace jalon {
 namespace {
@@ -41,8 +40,11 @@ absl::Status CheckReply(const absl::StatusOr<RedisReply>& r) {
 
 StreamConsumer::StreamConsumer(RedisClient* redis, ConsumerOptions options,
                                EntryHandler handler)
-    : redis_(redis), options_(std::move(options)), handler_(std::move(handler)) {
-  if (options_.dead_letter.empty()) options_.dead_letter = options_.stream + ":dead";
+    : redis_(redis),
+      options_(std::move(options)),
+      handler_(std::move(handler)) {
+  if (options_.dead_letter.empty())
+    options_.dead_letter = options_.stream + ":dead";
 }
 
 StreamConsumer::~StreamConsumer() { Stop(); }
@@ -58,8 +60,8 @@ absl::Status StreamConsumer::EnsureGroup() {
 }
 
 absl::Status StreamConsumer::ResetToStart() {
-  return CheckReply(
-      redis_->Command({"XGROUP", "SETID", options_.stream, options_.group, "0"}));
+  return CheckReply(redis_->Command(
+      {"XGROUP", "SETID", options_.stream, options_.group, "0"}));
 }
 
 absl::Status StreamConsumer::Handle(const StreamEntry& entry) {
@@ -67,8 +69,9 @@ absl::Status StreamConsumer::Handle(const StreamEntry& entry) {
   if (!s.ok()) {
     // Left pending: it is reclaimed after claim_min_idle and retried, then
     // dead-lettered after max_deliveries.
-    spdlog::warn("msg=event_handler_failed stream={} id={} deliveries={} error={}",
-                 options_.stream, entry.id, entry.deliveries, s.message());
+    spdlog::warn(
+        "msg=event_handler_failed stream={} id={} deliveries={} error={}",
+        options_.stream, entry.id, entry.deliveries, s.message());
     return s;
   }
   return CheckReply(
@@ -78,13 +81,13 @@ absl::Status StreamConsumer::Handle(const StreamEntry& entry) {
 absl::Status StreamConsumer::DeadLetter(const StreamEntry& entry) {
   // XADD to the dead-letter stream and XACK in one MULTI, so an entry is
   // never both lost and acknowledged.
-  auto replies = redis_->Pipeline(
-      {{"MULTI"},
-       {"XADD", options_.dead_letter, "*", "e", entry.payload, "source_id",
-        entry.id, "group", options_.group, "deliveries",
-        std::to_string(entry.deliveries)},
-       {"XACK", options_.stream, options_.group, entry.id},
-       {"EXEC"}});
+  auto replies =
+      redis_->Pipeline({{"MULTI"},
+                        {"XADD", options_.dead_letter, "*", "e", entry.payload,
+                         "source_id", entry.id, "group", options_.group,
+                         "deliveries", std::to_string(entry.deliveries)},
+                        {"XACK", options_.stream, options_.group, entry.id},
+                        {"EXEC"}});
   if (!replies.ok()) return replies.status();
   if (replies->back().is_error() || replies->back().is_nil()) {
     return absl::InternalError("dead-letter failed");
@@ -104,10 +107,10 @@ absl::StatusOr<int> StreamConsumer::Reclaim() {
   std::vector<StreamEntry> entries = ParseEntries(claimed->elements()[1]);
   if (entries.empty()) return 0;
   // Delivery counts of what we now own (XAUTOCLAIM incremented them).
-  auto pending = redis_->Command(
-      {"XPENDING", options_.stream, options_.group, entries.front().id,
-       entries.back().id, std::to_string(entries.size() + 16),
-       options_.consumer});
+  auto pending =
+      redis_->Command({"XPENDING", options_.stream, options_.group,
+                       entries.front().id, entries.back().id,
+                       std::to_string(entries.size() + 16), options_.consumer});
   if (auto s = CheckReply(pending); !s.ok()) return s;
   std::map<std::string, int64_t> counts;
   for (const auto& p : pending->elements()) {
@@ -130,11 +133,11 @@ absl::StatusOr<int> StreamConsumer::Reclaim() {
 absl::StatusOr<int> StreamConsumer::PollOnce() {
   auto reclaimed = Reclaim();
   if (!reclaimed.ok()) return reclaimed.status();
-  auto read = redis_->Command(
-      {"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
-       std::to_string(options_.batch), "BLOCK",
-       std::to_string(options_.block.count()), "STREAMS", options_.stream,
-       ">"});
+  auto read =
+      redis_->Command({"XREADGROUP", "GROUP", options_.group, options_.consumer,
+                       "COUNT", std::to_string(options_.batch), "BLOCK",
+                       std::to_string(options_.block.count()), "STREAMS",
+                       options_.stream, ">"});
   if (auto s = CheckReply(read); !s.ok()) return s;
   int applied = *reclaimed;
   if (read->is_nil()) return applied;  // timed out, nothing new

@@ -30,8 +30,8 @@ struct StreamEntry {
 struct ConsumerOptions {
   std::string stream;
   std::string group;
-  std::string consumer;      // unique per process, e.g. host + pid
-  std::string dead_letter;   // default: stream + ":dead"
+  std::string consumer;     // unique per process, e.g. host + pid
+  std::string dead_letter;  // default: stream + ":dead"
   int batch = 100;
   std::chrono::milliseconds block{1000};  // < the Redis command timeout
   std::chrono::milliseconds claim_min_idle{30000};

@@ -185,7 +185,8 @@ TEST_F(StreamConsumerTest, RepeatedFailureEndsInTheDeadLetterStream) {
   ASSERT_EQ(range.elements().size(), 1u);
   std::map<std::string, std::string> fields;
   const auto& f = range.elements()[0].elements()[1].elements();
-  for (size_t i = 0; i + 1 < f.size(); i += 2) fields[f[i].str()] = f[i + 1].str();
+  for (size_t i = 0; i + 1 < f.size(); i += 2)
+    fields[f[i].str()] = f[i + 1].str();
   EXPECT_EQ(fields["e"], "poison-0");
   EXPECT_EQ(fields["source_id"], ids[0]);
   EXPECT_EQ(fields["group"], kGroup);
@@ -238,10 +239,9 @@ TEST_F(StreamConsumerTest, ReplayStopsAtTheFirstError) {
 }
 
 TEST_F(StreamConsumerTest, ReplayOfAMissingStreamReadsNothing) {
-  auto n = StreamConsumer::Replay(redis_.get(), "t:nothing",
-                                  [](const StreamEntry&) {
-                                    return absl::InternalError("unexpected");
-                                  });
+  auto n = StreamConsumer::Replay(
+      redis_.get(), "t:nothing",
+      [](const StreamEntry&) { return absl::InternalError("unexpected"); });
   EXPECT_EQ(n.value_or(-1), 0);
 }
 
@@ -265,11 +265,10 @@ TEST_F(StreamConsumerTest, ResetToStartRedeliversEverything) {
 
 TEST_F(StreamConsumerTest, StartedConsumerAppliesWhatArrives) {
   std::atomic<int> applied{0};
-  StreamConsumer consumer(redis_.get(), Options("c1"),
-                          [&](const StreamEntry&) {
-                            ++applied;
-                            return absl::OkStatus();
-                          });
+  StreamConsumer consumer(redis_.get(), Options("c1"), [&](const StreamEntry&) {
+    ++applied;
+    return absl::OkStatus();
+  });
   consumer.Start();  // creates the group itself
   EXPECT_TRUE(testing::WaitFor(
       [&] {
@@ -278,8 +277,8 @@ TEST_F(StreamConsumerTest, StartedConsumerAppliesWhatArrives) {
       },
       milliseconds(5000)));
   Append(7);
-  EXPECT_TRUE(
-      testing::WaitFor([&] { return applied.load() == 7; }, milliseconds(5000)));
+  EXPECT_TRUE(testing::WaitFor([&] { return applied.load() == 7; },
+                               milliseconds(5000)));
   consumer.Stop();
   EXPECT_EQ(Pending(), 0);
 }

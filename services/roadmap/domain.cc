@@ -39,7 +39,9 @@ class Checker {
             size_t max) {
     size_t n = Chars(value);
     if (n < min) {
-      Add(field, min == 1 ? "is required" : absl::StrCat("needs at least ", min, " characters"));
+      Add(field, min == 1
+                     ? "is required"
+                     : absl::StrCat("needs at least ", min, " characters"));
     } else if (n > max) {
       Add(field, absl::StrCat("is longer than ", max, " characters"));
     }
@@ -51,7 +53,9 @@ class Checker {
     if (IsUnset(d)) {
       if (required) Add(field, "is required");
     } else if (!IsValidDate(d)) {
-      Add(field, "is not a valid date (year 1900..9999, month 1..12, a day of that month)");
+      Add(field,
+          "is not a valid date (year 1900..9999, month 1..12, a day of that "
+          "month)");
     }
   }
   void Finite(const std::string& field, double v) {
@@ -98,8 +102,8 @@ absl::Status ValidateRequestId(std::string_view id) {
 absl::StatusOr<int> PageSize(int requested) {
   if (requested < 0 || requested > kMaxPageSize) {
     return InvalidField("page_size",
-                        absl::StrCat("must be 0..", kMaxPageSize,
-                                     " (0 means ", kDefaultPageSize, ")"));
+                        absl::StrCat("must be 0..", kMaxPageSize, " (0 means ",
+                                     kDefaultPageSize, ")"));
   }
   return requested == 0 ? kDefaultPageSize : requested;
 }
@@ -201,7 +205,8 @@ absl::Status ValidateIndicator(const Indicator& i, std::string_view prefix) {
       i.target_value() > i.baseline_value()) {
     c.Add("target_value", "is above baseline_value for a DECREASE indicator");
   }
-  if (i.trajectory_size() > 100) c.Add("trajectory", "has more than 100 points");
+  if (i.trajectory_size() > 100)
+    c.Add("trajectory", "has more than 100 points");
   const Date* previous = dates_ok ? &i.baseline_date() : nullptr;
   for (int k = 0; k < i.trajectory_size() && k < 100; ++k) {
     const auto& p = i.trajectory(k);
@@ -213,7 +218,8 @@ absl::Status ValidateIndicator(const Indicator& i, std::string_view prefix) {
       continue;
     }
     if (previous && CompareDates(p.date(), *previous) <= 0) {
-      c.Add(f + ".date", "must be after the baseline date and the previous point");
+      c.Add(f + ".date",
+            "must be after the baseline date and the previous point");
     }
     if (dates_ok && CompareDates(p.date(), i.target_date()) > 0) {
       c.Add(f + ".date", "is after target_date");
@@ -268,7 +274,8 @@ absl::Status ValidateAction(const Action& a, std::string_view prefix) {
       CompareDates(a.due_date(), a.start_date()) < 0) {
     c.Add("due_date", "is before start_date");
   }
-  if (a.milestones_size() > 100) c.Add("milestones", "has more than 100 milestones");
+  if (a.milestones_size() > 100)
+    c.Add("milestones", "has more than 100 milestones");
   std::set<std::string> milestone_ids;
   for (int k = 0; k < a.milestones_size() && k <= 100; ++k) {
     const auto& m = a.milestones(k);
@@ -285,14 +292,16 @@ absl::Status ValidateAction(const Action& a, std::string_view prefix) {
       (a.progress_override() < 0 || a.progress_override() > 100)) {
     c.Add("progress_override", "must be 0..100");
   }
-  if (a.contributions_size() > 50) c.Add("contributions", "has more than 50 entries");
+  if (a.contributions_size() > 50)
+    c.Add("contributions", "has more than 50 entries");
   std::set<std::string> indicators;
   for (int k = 0; k < a.contributions_size() && k <= 50; ++k) {
     const auto& ct = a.contributions(k);
     std::string f = absl::StrCat("contributions[", k, "]");
     c.Required(f + ".indicator_id", ct.indicator_id());
     c.Finite(f + ".value", ct.value());
-    if (!ct.indicator_id().empty() && !indicators.insert(ct.indicator_id()).second) {
+    if (!ct.indicator_id().empty() &&
+        !indicators.insert(ct.indicator_id()).second) {
       c.Add(f + ".indicator_id", "appears twice");
     }
   }
@@ -334,7 +343,8 @@ absl::Status ValidateTokenRequest(const v1::IssueTokenRequest& r) {
   Checker c("");
   c.Text("principal_name", r.principal_name(), 1, 100);
   c.Required("organization_id", r.organization_id());
-  if (r.role() == Role::ROLE_UNSPECIFIED || !common::v1::Role_IsValid(r.role())) {
+  if (r.role() == Role::ROLE_UNSPECIFIED ||
+      !common::v1::Role_IsValid(r.role())) {
     c.Add("role", "must be ADMIN, COPILOT, MEMBER or READER");
   }
   c.Text("description", r.description(), 0, 500);
@@ -354,9 +364,9 @@ absl::Status ApplyMask(const Message& patch,
   Violations v;
   for (const auto& path : mask.paths()) {
     if (!updatable.count(path)) {
-      v.Add("update_mask", absl::StrCat("field '", path,
-                                        "' cannot be updated; allowed: ",
-                                        absl::StrJoin(updatable, ", ")));
+      v.Add("update_mask",
+            absl::StrCat("field '", path, "' cannot be updated; allowed: ",
+                         absl::StrJoin(updatable, ", ")));
     }
   }
   if (!v.empty()) return v.ToStatus();
@@ -364,7 +374,7 @@ absl::Status ApplyMask(const Message& patch,
   options.set_replace_message_fields(true);
   options.set_replace_repeated_fields(true);
   google::protobuf::util::FieldMaskUtil::MergeMessageTo(patch, mask, options,
-                                                       target);
+                                                        target);
   // MergeMessageTo does not clear a proto3 `optional` scalar absent from the
   // patch; clearing it is what "set to unset" means here.
   const auto* desc = target->GetDescriptor();
@@ -410,7 +420,8 @@ absl::Status CheckTransition(const Action& action, ActionStatus target,
                              std::string_view reason, const Actor& actor) {
   if (target == v1::ACTION_STATUS_UNSPECIFIED ||
       !v1::ActionStatus_IsValid(target)) {
-    return InvalidField("target_status", "must be a status other than UNSPECIFIED");
+    return InvalidField("target_status",
+                        "must be a status other than UNSPECIFIED");
   }
   if (Chars(reason) > 2000) {
     return InvalidField("reason", "is longer than 2000 characters");
@@ -423,7 +434,8 @@ absl::Status CheckTransition(const Action& action, ActionStatus target,
         absl::FailedPreconditionError(absl::StrCat(
             "cannot move action from ", StatusName(action.status()), " to ",
             StatusName(target), "; allowed from ", StatusName(action.status()),
-            ": ", names.empty() ? "none (final state)" : absl::StrJoin(names, ", "))),
+            ": ",
+            names.empty() ? "none (final state)" : absl::StrJoin(names, ", "))),
         "TRANSITION_NOT_ALLOWED");
   }
   if (!CanSteer(actor, action)) {
@@ -437,8 +449,9 @@ absl::Status CheckTransition(const Action& action, ActionStatus target,
       (action.status() == v1::ACTION_STATUS_COMPLETION_REQUESTED &&
        target == v1::ACTION_STATUS_IN_PROGRESS);
   if (reason_needed && reason.empty()) {
-    return InvalidField("reason", absl::StrCat("is required to move an action to ",
-                                               StatusName(target)));
+    return InvalidField(
+        "reason",
+        absl::StrCat("is required to move an action to ", StatusName(target)));
   }
   const std::string& org = actor.organization_id();
   bool party = org == action.lead_organization_id() ||
@@ -469,7 +482,8 @@ void ApplyTransition(Action* action, ActionStatus target,
   action->set_status(target);
   switch (target) {
     case v1::ACTION_STATUS_COMPLETION_REQUESTED:
-      action->set_completion_requested_by_organization_id(actor.organization_id());
+      action->set_completion_requested_by_organization_id(
+          actor.organization_id());
       action->clear_status_reason();
       break;
     case v1::ACTION_STATUS_DONE:
@@ -516,7 +530,8 @@ void Decorate(Action* action, const Date& today) {
   action->set_late(IsLate(*action, today));
   bool open = action->status() != v1::ACTION_STATUS_DONE &&
               action->status() != v1::ACTION_STATUS_CANCELLED;
-  for (auto& m : *action->mutable_milestones()) m.set_late(open && IsLate(m, today));
+  for (auto& m : *action->mutable_milestones())
+    m.set_late(open && IsLate(m, today));
 }
 
 void AssignMilestoneIds(Action* action) {
@@ -556,10 +571,9 @@ absl::Status CheckNoCycle(const DependencyGraph& graph,
           path.insert(path.begin() + 1, n);
         }
         path.push_back(action_id);
-        return InvalidField(
-            "action.depends_on_action_ids",
-            absl::StrCat("would create a dependency cycle: ",
-                         absl::StrJoin(path, " -> ")));
+        return InvalidField("action.depends_on_action_ids",
+                            absl::StrCat("would create a dependency cycle: ",
+                                         absl::StrJoin(path, " -> ")));
       }
       if (parent.emplace(next, node).second) stack.push_back(next);
     }

@@ -34,7 +34,8 @@ using v1::Roadmap;
 // --- Validation: every violation is reported, with `prefix` before each
 // field name (e.g. "action."). ---
 absl::Status ValidateRequestId(std::string_view request_id);
-absl::Status ValidateOrganization(const Organization& o, std::string_view prefix);
+absl::Status ValidateOrganization(const Organization& o,
+                                  std::string_view prefix);
 absl::Status ValidateRoadmap(const Roadmap& r, std::string_view prefix);
 absl::Status ValidateEcosystem(const Ecosystem& e, std::string_view prefix);
 absl::Status ValidateIndicator(const Indicator& i, std::string_view prefix);

@@ -15,14 +15,14 @@ class RoadmapGrpcService final : public pb::RoadmapService::CallbackService {
   RoadmapGrpcService(RoadmapService* service, RpcEnv env)
       : service_(service), env_(std::move(env)) {}
 
-#define JALON_ROADMAP_RPC(Name, Roles)                                     \
-  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,        \
-                                 const pb::Name##Request* req,             \
-                                 pb::Name##Response* resp) override {      \
-    return Serve(env_, ctx, #Name, Roles,                                  \
-                 [this, req, resp](const CallContext& c) {                 \
-                   return service_->Name(c, *req, resp);                   \
-                 });                                                       \
+#define JALON_ROADMAP_RPC(Name, Roles)                                \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,    \
+                                 const pb::Name##Request* req,        \
+                                 pb::Name##Response* resp) override { \
+    return Serve(env_, ctx, #Name, Roles,                             \
+                 [this, req, resp](const CallContext& c) {            \
+                   return service_->Name(c, *req, resp);              \
+                 });                                                  \
   }
 #include "services/roadmap/rpcs.inc"
 #undef JALON_ROADMAP_RPC

@@ -73,16 +73,16 @@ int main(int argc, char** argv) {
 
   auto redis_options = config.common.Redis();
   jalon::RedisClient redis(*redis_options);
-  jalon::TokenVerifier verifier(
-      &redis, {jalon::roadmap::Keys::TokenHashPrefix(),
-               jalon::roadmap::Keys::RevocationChannel(),
-               config.common.auth_cache_ttl});
+  jalon::TokenVerifier verifier(&redis,
+                                {jalon::roadmap::Keys::TokenHashPrefix(),
+                                 jalon::roadmap::Keys::RevocationChannel(),
+                                 config.common.auth_cache_ttl});
   verifier.StartRevocationListener(*redis_options);
   jalon::Executor executor(config.common.workers, config.common.max_queue);
   jalon::roadmap::RoadmapStore store(
-      &redis, {jalon::roadmap::Keys::Stream(),
-               jalon::roadmap::Keys::WakeupChannel(),
-               config.common.stream_max_len});
+      &redis,
+      {jalon::roadmap::Keys::Stream(), jalon::roadmap::Keys::WakeupChannel(),
+       config.common.stream_max_len});
   jalon::roadmap::RoadmapService service(&store, jalon::Clock::Real());
 
   if (!config.bootstrap_admin_token_file.empty()) {
@@ -95,14 +95,16 @@ int main(int argc, char** argv) {
       }
     }
     if (!secret.ok()) {
-      spdlog::critical("msg=bootstrap_failed error={}", secret.status().message());
+      spdlog::critical("msg=bootstrap_failed error={}",
+                       secret.status().message());
       return 1;
     }
     if (secret->empty()) {
       spdlog::info("msg=bootstrap_skipped reason=admin_exists");
     } else if (!WriteSecretFile(config.bootstrap_admin_token_file, *secret)) {
-      spdlog::critical("msg=bootstrap_failed error=cannot_write_token_file path={}",
-                       config.bootstrap_admin_token_file);
+      spdlog::critical(
+          "msg=bootstrap_failed error=cannot_write_token_file path={}",
+          config.bootstrap_admin_token_file);
       return 1;
     } else {
       spdlog::info("msg=bootstrap_admin_created token_file={}",

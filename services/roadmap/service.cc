@@ -56,7 +56,8 @@ absl::StatusOr<int64_t> ParseEtag(const std::string& etag) {
   if (etag.empty()) return 0;
   int64_t v = 0;
   if (!absl::SimpleAtoi(etag, &v) || v <= 0) {
-    return InvalidField("etag", "is not an etag this service issued; read the resource again");
+    return InvalidField(
+        "etag", "is not an etag this service issued; read the resource again");
   }
   return v;
 }
@@ -146,11 +147,11 @@ class Ops {
   // Creates `entity` (its id and etag set here) with the writes `extra`
   // adds, one atomic commit. A retried request_id returns the first result.
   template <typename T>
-  absl::StatusOr<T> Create(std::string_view kind, std::string_view event_type,
-                           const std::string& request_id, T entity,
-                           const std::string& roadmap_id,
-                           const std::function<void(Mutation&, const T&)>& extra,
-                           bool* duplicate = nullptr) {
+  absl::StatusOr<T> Create(
+      std::string_view kind, std::string_view event_type,
+      const std::string& request_id, T entity, const std::string& roadmap_id,
+      const std::function<void(Mutation&, const T&)>& extra,
+      bool* duplicate = nullptr) {
     if (auto s = ValidateRequestId(request_id); !s.ok()) return s;
     const std::string id = NewUlid();
     entity.set_id(id);
@@ -184,7 +185,8 @@ class Ops {
   absl::StatusOr<T> Update(
       std::string_view kind, std::string_view event_type, const std::string& id,
       const std::string& etag,
-      const std::function<absl::Status(const Versioned<T>&, T*, Mutation*)>& change,
+      const std::function<absl::Status(const Versioned<T>&, T*, Mutation*)>&
+          change,
       bool keep_history, std::function<std::string(const T&)> roadmap_of) {
     auto expected = ParseEtag(etag);
     if (!expected.ok()) return expected.status();
@@ -201,7 +203,8 @@ class Ops {
       T next = cur->value;
       Mutation m;
       if (auto s = change(*cur, &next, &m); !s.ok()) return s;
-      if (google::protobuf::util::MessageDifferencer::Equals(next, cur->value)) {
+      if (google::protobuf::util::MessageDifferencer::Equals(next,
+                                                             cur->value)) {
         return next;  // nothing to change, nothing to write
       }
       const int64_t version = cur->version + 1;
@@ -213,8 +216,8 @@ class Ops {
       const std::string key = Keys::Entity(kind, id);
       m.ExpectVersion(key, cur->version, std::string(kind));
       m.Put(key, version, next.SerializeAsString());
-      m.AddEvent(Event(event_type, kind, id, version, fields, next,
-                       roadmap_of(next)));
+      m.AddEvent(
+          Event(event_type, kind, id, version, fields, next, roadmap_of(next)));
       if (keep_history) {
         m.Append(Keys::ActionHistory(id),
                  History(version, event_type, std::move(changes)));
@@ -280,7 +283,8 @@ class Ops {
     auto items = store_->ListRange(key, *offset, *size + 1);
     if (!items.ok()) return items.status();
     for (int i = 0; i < static_cast<int>(items->size()) && i < *size; ++i) {
-      if (!out->Add()->ParseFromString((*items)[i])) return Corrupt("list entry");
+      if (!out->Add()->ParseFromString((*items)[i]))
+        return Corrupt("list entry");
     }
     if (static_cast<int>(items->size()) > *size) {
       *next_token = EncodeToken(std::to_string(*offset + *size));
@@ -510,8 +514,8 @@ absl::StatusOr<std::string> RoadmapService::BootstrapAdmin(
   ActivateToken(m, token, hash);
   m.AddEvent(ops.Event("roadmap.organization.created", kOrganization, org.id(),
                        1, {}, org, ""));
-  m.AddEvent(ops.Event("roadmap.token.issued", kToken, token.id(), 1, {},
-                       token, ""));
+  m.AddEvent(
+      ops.Event("roadmap.token.issued", kToken, token.id(), 1, {}, token, ""));
   auto r = store_->Commit(m);
   if (absl::IsAlreadyExists(r.status())) return std::string();
   if (!r.ok()) return r.status();
@@ -531,8 +535,9 @@ absl::Status RoadmapService::CreateRoadmap(const CallContext& c,
       kRoadmap, "roadmap.roadmap.created", req.request_id(), roadmap, "",
       [](Mutation& m, const pb::Roadmap& r) {
         for (int i = 0; i < r.copilot_organization_ids_size(); ++i) {
-          m.RequireKey(Keys::Entity(kOrganization, r.copilot_organization_ids(i)),
-                       absl::StrCat("roadmap.copilot_organization_ids[", i, "]"));
+          m.RequireKey(
+              Keys::Entity(kOrganization, r.copilot_organization_ids(i)),
+              absl::StrCat("roadmap.copilot_organization_ids[", i, "]"));
         }
         m.IndexAdd(Keys::Index(kRoadmap), r.id());
       });
@@ -572,7 +577,8 @@ absl::Status RoadmapService::UpdateRoadmap(const CallContext& c,
       req.roadmap().etag(),
       [&](const Versioned<pb::Roadmap>&, pb::Roadmap* next,
           Mutation*) -> absl::Status {
-        if (auto s = ApplyMask(req.roadmap(), req.update_mask(), kUpdatable, next);
+        if (auto s =
+                ApplyMask(req.roadmap(), req.update_mask(), kUpdatable, next);
             !s.ok()) {
           return s;
         }
@@ -599,7 +605,8 @@ absl::Status RoadmapService::CreateEcosystem(
       [](Mutation& m, const pb::Ecosystem& e) {
         m.RequireKey(Keys::Entity(kRoadmap, e.roadmap_id()),
                      "ecosystem.roadmap_id");
-        m.IndexAdd(Keys::Children(kRoadmap, e.roadmap_id(), kEcosystem), e.id());
+        m.IndexAdd(Keys::Children(kRoadmap, e.roadmap_id(), kEcosystem),
+                   e.id());
       });
   if (!e.ok()) return e.status();
   *resp->mutable_ecosystem() = *std::move(e);
@@ -619,7 +626,8 @@ absl::Status RoadmapService::GetEcosystem(const CallContext& c,
 absl::Status RoadmapService::ListEcosystems(
     const CallContext& c, const pb::ListEcosystemsRequest& req,
     pb::ListEcosystemsResponse* resp) {
-  if (req.roadmap_id().empty()) return InvalidField("roadmap_id", "is required");
+  if (req.roadmap_id().empty())
+    return InvalidField("roadmap_id", "is required");
   Ops ops(store_, clock_, c);
   return ops.List<pb::Ecosystem>(
       kEcosystem, Keys::Children(kRoadmap, req.roadmap_id(), kEcosystem),
@@ -638,7 +646,8 @@ absl::Status RoadmapService::UpdateEcosystem(
       req.ecosystem().etag(),
       [&](const Versioned<pb::Ecosystem>&, pb::Ecosystem* next,
           Mutation*) -> absl::Status {
-        if (auto s = ApplyMask(req.ecosystem(), req.update_mask(), kUpdatable, next);
+        if (auto s =
+                ApplyMask(req.ecosystem(), req.update_mask(), kUpdatable, next);
             !s.ok()) {
           return s;
         }
@@ -668,7 +677,8 @@ absl::Status RoadmapService::CreateIndicator(
           m.RequireMember(Keys::Children(kRoadmap, i.roadmap_id(), kEcosystem),
                           i.ecosystem_id(), "indicator.ecosystem_id");
         }
-        m.IndexAdd(Keys::Children(kRoadmap, i.roadmap_id(), kIndicator), i.id());
+        m.IndexAdd(Keys::Children(kRoadmap, i.roadmap_id(), kIndicator),
+                   i.id());
       });
   if (!created.ok()) return created.status();
   *resp->mutable_indicator() = *std::move(created);
@@ -688,13 +698,15 @@ absl::Status RoadmapService::GetIndicator(const CallContext& c,
 absl::Status RoadmapService::ListIndicators(
     const CallContext& c, const pb::ListIndicatorsRequest& req,
     pb::ListIndicatorsResponse* resp) {
-  if (req.roadmap_id().empty()) return InvalidField("roadmap_id", "is required");
+  if (req.roadmap_id().empty())
+    return InvalidField("roadmap_id", "is required");
   Ops ops(store_, clock_, c);
   return ops.List<pb::Indicator>(
       kIndicator, Keys::Children(kRoadmap, req.roadmap_id(), kIndicator),
       req.page_size(), req.page_token(),
       [&](pb::Indicator& i) {
-        return req.ecosystem_id().empty() || i.ecosystem_id() == req.ecosystem_id();
+        return req.ecosystem_id().empty() ||
+               i.ecosystem_id() == req.ecosystem_id();
       },
       resp->mutable_indicators(), resp->mutable_next_page_token());
 }
@@ -703,16 +715,17 @@ absl::Status RoadmapService::UpdateIndicator(
     const CallContext& c, const pb::UpdateIndicatorRequest& req,
     pb::UpdateIndicatorResponse* resp) {
   static const std::set<std::string> kUpdatable = {
-      "name",          "description",  "unit",        "direction",
-      "baseline_value", "baseline_date", "target_value", "target_date",
-      "trajectory"};
+      "name",         "description",    "unit",
+      "direction",    "baseline_value", "baseline_date",
+      "target_value", "target_date",    "trajectory"};
   Ops ops(store_, clock_, c);
   auto i = ops.Update<pb::Indicator>(
       kIndicator, "roadmap.indicator.updated", req.indicator().id(),
       req.indicator().etag(),
       [&](const Versioned<pb::Indicator>&, pb::Indicator* next,
           Mutation*) -> absl::Status {
-        if (auto s = ApplyMask(req.indicator(), req.update_mask(), kUpdatable, next);
+        if (auto s =
+                ApplyMask(req.indicator(), req.update_mask(), kUpdatable, next);
             !s.ok()) {
           return s;
         }
@@ -730,13 +743,15 @@ absl::Status RoadmapService::RecordMeasurement(
     const CallContext& c, const pb::RecordMeasurementRequest& req,
     pb::RecordMeasurementResponse* resp) {
   const Actor& actor = c.principal;
-  if (auto s = ValidateMeasurement(req.measurement(), "measurement."); !s.ok()) {
+  if (auto s = ValidateMeasurement(req.measurement(), "measurement.");
+      !s.ok()) {
     return s;
   }
   Ops ops(store_, clock_, c);
   // Who may record, and who must verify, depends on the indicator's
   // roadmap: the two reads are the price of co-validation.
-  auto indicator = ops.Load<pb::Indicator>(kIndicator, req.measurement().indicator_id());
+  auto indicator =
+      ops.Load<pb::Indicator>(kIndicator, req.measurement().indicator_id());
   if (absl::IsNotFound(indicator.status())) {
     return InvalidField("measurement.indicator_id", "no such indicator");
   }
@@ -755,9 +770,8 @@ absl::Status RoadmapService::RecordMeasurement(
   m.clear_verified_by();
   m.clear_verify_time();
   m.clear_verification_note();
-  m.set_verifier_organization_id(actor.organization_id() == copilots[0]
-                                     ? copilots[1]
-                                     : copilots[0]);
+  m.set_verifier_organization_id(
+      actor.organization_id() == copilots[0] ? copilots[1] : copilots[0]);
   auto created = ops.Create<pb::Measurement>(
       kMeasurement, "roadmap.measurement.recorded", req.request_id(), m,
       m.roadmap_id(), [](Mutation& m, const pb::Measurement& x) {
@@ -771,9 +785,9 @@ absl::Status RoadmapService::RecordMeasurement(
   return absl::OkStatus();
 }
 
-absl::Status RoadmapService::GetMeasurement(const CallContext& c,
-                                            const pb::GetMeasurementRequest& req,
-                                            pb::GetMeasurementResponse* resp) {
+absl::Status RoadmapService::GetMeasurement(
+    const CallContext& c, const pb::GetMeasurementRequest& req,
+    pb::GetMeasurementResponse* resp) {
   Ops ops(store_, clock_, c);
   auto m = ops.Load<pb::Measurement>(kMeasurement, req.id());
   if (!m.ok()) return m.status();
@@ -789,7 +803,8 @@ absl::Status RoadmapService::ListMeasurements(
   }
   Ops ops(store_, clock_, c);
   return ops.List<pb::Measurement>(
-      kMeasurement, Keys::Children(kIndicator, req.indicator_id(), kMeasurement),
+      kMeasurement,
+      Keys::Children(kIndicator, req.indicator_id(), kMeasurement),
       req.page_size(), req.page_token(),
       [&](pb::Measurement& m) {
         return req.verification_state() == pb::VERIFICATION_STATE_UNSPECIFIED ||
@@ -860,9 +875,10 @@ void RequireActionReferences(Mutation& m, const pb::Action& a,
   }
   if (want("contributions")) {
     for (int i = 0; i < a.contributions_size(); ++i) {
-      m.RequireMember(Keys::Children(kRoadmap, a.roadmap_id(), kIndicator),
-                      a.contributions(i).indicator_id(),
-                      absl::StrCat("action.contributions[", i, "].indicator_id"));
+      m.RequireMember(
+          Keys::Children(kRoadmap, a.roadmap_id(), kIndicator),
+          a.contributions(i).indicator_id(),
+          absl::StrCat("action.contributions[", i, "].indicator_id"));
     }
   }
 }
@@ -911,9 +927,9 @@ absl::Status RoadmapService::CreateAction(const CallContext& c,
           m.HashSet(Keys::Dependencies(a.roadmap_id()), a.id(), JoinDeps(a));
           m.HashIncrement(Keys::Dependencies(a.roadmap_id()), "v");
         }
-        m.Append(Keys::ActionHistory(a.id()),
-                 ops.History(1, "roadmap.action.created",
-                             Diff(pb::Action(), a)));
+        m.Append(
+            Keys::ActionHistory(a.id()),
+            ops.History(1, "roadmap.action.created", Diff(pb::Action(), a)));
       });
   if (!created.ok()) return created.status();
   Decorate(&*created, ops.Today());
@@ -945,7 +961,9 @@ absl::Status RoadmapService::ListActions(const CallContext& c,
   return ops.List<pb::Action>(
       kAction, index, req.page_size(), req.page_token(),
       [&](pb::Action& a) {
-        if (!req.ecosystem_id().empty() && a.ecosystem_id() != req.ecosystem_id()) return false;
+        if (!req.ecosystem_id().empty() &&
+            a.ecosystem_id() != req.ecosystem_id())
+          return false;
         if (!statuses.empty() && !statuses.count(a.status())) return false;
         if (!req.organization_id().empty() &&
             a.lead_organization_id() != req.organization_id() &&
@@ -953,8 +971,8 @@ absl::Status RoadmapService::ListActions(const CallContext& c,
           return false;
         }
         if (!req.owner().empty() && a.owner() != req.owner()) return false;
-        if (!req.tag().empty() &&
-            std::find(a.tags().begin(), a.tags().end(), req.tag()) == a.tags().end()) {
+        if (!req.tag().empty() && std::find(a.tags().begin(), a.tags().end(),
+                                            req.tag()) == a.tags().end()) {
           return false;
         }
         Decorate(&a, today);
@@ -966,12 +984,20 @@ absl::Status RoadmapService::ListActions(const CallContext& c,
 absl::Status RoadmapService::UpdateAction(const CallContext& c,
                                           const pb::UpdateActionRequest& req,
                                           pb::UpdateActionResponse* resp) {
-  static const std::set<std::string> kUpdatable = {
-      "title",      "description",           "ecosystem_id",
-      "lead_organization_id", "partner_organization_id", "owner",
-      "priority",   "start_date",            "due_date",
-      "milestones", "progress_override",     "contributions",
-      "depends_on_action_ids", "tags"};
+  static const std::set<std::string> kUpdatable = {"title",
+                                                   "description",
+                                                   "ecosystem_id",
+                                                   "lead_organization_id",
+                                                   "partner_organization_id",
+                                                   "owner",
+                                                   "priority",
+                                                   "start_date",
+                                                   "due_date",
+                                                   "milestones",
+                                                   "progress_override",
+                                                   "contributions",
+                                                   "depends_on_action_ids",
+                                                   "tags"};
   const std::set<std::string> touched(req.update_mask().paths().begin(),
                                       req.update_mask().paths().end());
   const bool deps_changed = touched.count("depends_on_action_ids") > 0;
@@ -985,7 +1011,8 @@ absl::Status RoadmapService::UpdateAction(const CallContext& c,
               "only an admin or a copilot of the action's lead or partner "
               "organisation can edit it");
         }
-        if (auto s = ApplyMask(req.action(), req.update_mask(), kUpdatable, next);
+        if (auto s =
+                ApplyMask(req.action(), req.update_mask(), kUpdatable, next);
             !s.ok()) {
           return s;
         }
@@ -1041,8 +1068,8 @@ absl::Status RoadmapService::TransitionAction(
       kAction, "roadmap.action.transitioned", req.id(), req.etag(),
       [&](const Versioned<pb::Action>& cur, pb::Action* next,
           Mutation*) -> absl::Status {
-        if (auto s = CheckTransition(cur.value, req.target_status(), req.reason(),
-                                     c.principal);
+        if (auto s = CheckTransition(cur.value, req.target_status(),
+                                     req.reason(), c.principal);
             !s.ok()) {
           return s;
         }
@@ -1061,7 +1088,8 @@ absl::Status RoadmapService::ListActionHistory(
     const CallContext& c, const pb::ListActionHistoryRequest& req,
     pb::ListActionHistoryResponse* resp) {
   Ops ops(store_, clock_, c);
-  if (auto a = store_->Get(kAction, req.action_id()); !a.ok()) return a.status();
+  if (auto a = store_->Get(kAction, req.action_id()); !a.ok())
+    return a.status();
   return ops.ListOffsets(Keys::ActionHistory(req.action_id()), req.page_size(),
                          req.page_token(), resp->mutable_entries(),
                          resp->mutable_next_page_token());
@@ -1101,11 +1129,13 @@ absl::Status RoadmapService::AddComment(const CallContext& c,
   if (!r.ok()) return r.status();
   if (r->duplicate) {
     // Find the first attempt's comment among the action's comments.
-    auto all = store_->ListRange(Keys::ActionComments(req.action_id()), 0, 100000);
+    auto all =
+        store_->ListRange(Keys::ActionComments(req.action_id()), 0, 100000);
     if (!all.ok()) return all.status();
     for (const auto& raw : *all) {
       pb::Comment existing;
-      if (existing.ParseFromString(raw) && existing.id() == r->duplicate_value) {
+      if (existing.ParseFromString(raw) &&
+          existing.id() == r->duplicate_value) {
         *resp->mutable_comment() = existing;
         return absl::OkStatus();
       }
@@ -1120,7 +1150,8 @@ absl::Status RoadmapService::ListComments(const CallContext& c,
                                           const pb::ListCommentsRequest& req,
                                           pb::ListCommentsResponse* resp) {
   Ops ops(store_, clock_, c);
-  if (auto a = store_->Get(kAction, req.action_id()); !a.ok()) return a.status();
+  if (auto a = store_->Get(kAction, req.action_id()); !a.ok())
+    return a.status();
   return ops.ListOffsets(Keys::ActionComments(req.action_id()), req.page_size(),
                          req.page_token(), resp->mutable_comments(),
                          resp->mutable_next_page_token());

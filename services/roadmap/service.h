@@ -21,50 +21,114 @@ class RoadmapService {
  public:
   RoadmapService(RoadmapStore* store, const Clock* clock);
 
-  absl::Status CreateOrganization(const CallContext& c, const pb::CreateOrganizationRequest& req, pb::CreateOrganizationResponse* resp);
-  absl::Status GetOrganization(const CallContext& c, const pb::GetOrganizationRequest& req, pb::GetOrganizationResponse* resp);
-  absl::Status ListOrganizations(const CallContext& c, const pb::ListOrganizationsRequest& req, pb::ListOrganizationsResponse* resp);
-  absl::Status UpdateOrganization(const CallContext& c, const pb::UpdateOrganizationRequest& req, pb::UpdateOrganizationResponse* resp);
+  absl::Status CreateOrganization(const CallContext& c,
+                                  const pb::CreateOrganizationRequest& req,
+                                  pb::CreateOrganizationResponse* resp);
+  absl::Status GetOrganization(const CallContext& c,
+                               const pb::GetOrganizationRequest& req,
+                               pb::GetOrganizationResponse* resp);
+  absl::Status ListOrganizations(const CallContext& c,
+                                 const pb::ListOrganizationsRequest& req,
+                                 pb::ListOrganizationsResponse* resp);
+  absl::Status UpdateOrganization(const CallContext& c,
+                                  const pb::UpdateOrganizationRequest& req,
+                                  pb::UpdateOrganizationResponse* resp);
 
-  absl::Status IssueToken(const CallContext& c, const pb::IssueTokenRequest& req, pb::IssueTokenResponse* resp);
-  absl::Status ListTokens(const CallContext& c, const pb::ListTokensRequest& req, pb::ListTokensResponse* resp);
-  absl::Status RevokeToken(const CallContext& c, const pb::RevokeTokenRequest& req, pb::RevokeTokenResponse* resp);
-  absl::Status GetCurrentPrincipal(const CallContext& c, const pb::GetCurrentPrincipalRequest& req, pb::GetCurrentPrincipalResponse* resp);
+  absl::Status IssueToken(const CallContext& c,
+                          const pb::IssueTokenRequest& req,
+                          pb::IssueTokenResponse* resp);
+  absl::Status ListTokens(const CallContext& c,
+                          const pb::ListTokensRequest& req,
+                          pb::ListTokensResponse* resp);
+  absl::Status RevokeToken(const CallContext& c,
+                           const pb::RevokeTokenRequest& req,
+                           pb::RevokeTokenResponse* resp);
+  absl::Status GetCurrentPrincipal(const CallContext& c,
+                                   const pb::GetCurrentPrincipalRequest& req,
+                                   pb::GetCurrentPrincipalResponse* resp);
 
-  absl::Status CreateRoadmap(const CallContext& c, const pb::CreateRoadmapRequest& req, pb::CreateRoadmapResponse* resp);
-  absl::Status GetRoadmap(const CallContext& c, const pb::GetRoadmapRequest& req, pb::GetRoadmapResponse* resp);
-  absl::Status ListRoadmaps(const CallContext& c, const pb::ListRoadmapsRequest& req, pb::ListRoadmapsResponse* resp);
-  absl::Status UpdateRoadmap(const CallContext& c, const pb::UpdateRoadmapRequest& req, pb::UpdateRoadmapResponse* resp);
+  absl::Status CreateRoadmap(const CallContext& c,
+                             const pb::CreateRoadmapRequest& req,
+                             pb::CreateRoadmapResponse* resp);
+  absl::Status GetRoadmap(const CallContext& c,
+                          const pb::GetRoadmapRequest& req,
+                          pb::GetRoadmapResponse* resp);
+  absl::Status ListRoadmaps(const CallContext& c,
+                            const pb::ListRoadmapsRequest& req,
+                            pb::ListRoadmapsResponse* resp);
+  absl::Status UpdateRoadmap(const CallContext& c,
+                             const pb::UpdateRoadmapRequest& req,
+                             pb::UpdateRoadmapResponse* resp);
 
-  absl::Status CreateEcosystem(const CallContext& c, const pb::CreateEcosystemRequest& req, pb::CreateEcosystemResponse* resp);
-  absl::Status GetEcosystem(const CallContext& c, const pb::GetEcosystemRequest& req, pb::GetEcosystemResponse* resp);
-  absl::Status ListEcosystems(const CallContext& c, const pb::ListEcosystemsRequest& req, pb::ListEcosystemsResponse* resp);
-  absl::Status UpdateEcosystem(const CallContext& c, const pb::UpdateEcosystemRequest& req, pb::UpdateEcosystemResponse* resp);
+  absl::Status CreateEcosystem(const CallContext& c,
+                               const pb::CreateEcosystemRequest& req,
+                               pb::CreateEcosystemResponse* resp);
+  absl::Status GetEcosystem(const CallContext& c,
+                            const pb::GetEcosystemRequest& req,
+                            pb::GetEcosystemResponse* resp);
+  absl::Status ListEcosystems(const CallContext& c,
+                              const pb::ListEcosystemsRequest& req,
+                              pb::ListEcosystemsResponse* resp);
+  absl::Status UpdateEcosystem(const CallContext& c,
+                               const pb::UpdateEcosystemRequest& req,
+                               pb::UpdateEcosystemResponse* resp);
 
-  absl::Status CreateIndicator(const CallContext& c, const pb::CreateIndicatorRequest& req, pb::CreateIndicatorResponse* resp);
-  absl::Status GetIndicator(const CallContext& c, const pb::GetIndicatorRequest& req, pb::GetIndicatorResponse* resp);
-  absl::Status ListIndicators(const CallContext& c, const pb::ListIndicatorsRequest& req, pb::ListIndicatorsResponse* resp);
-  absl::Status UpdateIndicator(const CallContext& c, const pb::UpdateIndicatorRequest& req, pb::UpdateIndicatorResponse* resp);
+  absl::Status CreateIndicator(const CallContext& c,
+                               const pb::CreateIndicatorRequest& req,
+                               pb::CreateIndicatorResponse* resp);
+  absl::Status GetIndicator(const CallContext& c,
+                            const pb::GetIndicatorRequest& req,
+                            pb::GetIndicatorResponse* resp);
+  absl::Status ListIndicators(const CallContext& c,
+                              const pb::ListIndicatorsRequest& req,
+                              pb::ListIndicatorsResponse* resp);
+  absl::Status UpdateIndicator(const CallContext& c,
+                               const pb::UpdateIndicatorRequest& req,
+                               pb::UpdateIndicatorResponse* resp);
 
-  absl::Status RecordMeasurement(const CallContext& c, const pb::RecordMeasurementRequest& req, pb::RecordMeasurementResponse* resp);
-  absl::Status GetMeasurement(const CallContext& c, const pb::GetMeasurementRequest& req, pb::GetMeasurementResponse* resp);
-  absl::Status ListMeasurements(const CallContext& c, const pb::ListMeasurementsRequest& req, pb::ListMeasurementsResponse* resp);
-  absl::Status VerifyMeasurement(const CallContext& c, const pb::VerifyMeasurementRequest& req, pb::VerifyMeasurementResponse* resp);
+  absl::Status RecordMeasurement(const CallContext& c,
+                                 const pb::RecordMeasurementRequest& req,
+                                 pb::RecordMeasurementResponse* resp);
+  absl::Status GetMeasurement(const CallContext& c,
+                              const pb::GetMeasurementRequest& req,
+                              pb::GetMeasurementResponse* resp);
+  absl::Status ListMeasurements(const CallContext& c,
+                                const pb::ListMeasurementsRequest& req,
+                                pb::ListMeasurementsResponse* resp);
+  absl::Status VerifyMeasurement(const CallContext& c,
+                                 const pb::VerifyMeasurementRequest& req,
+                                 pb::VerifyMeasurementResponse* resp);
 
-  absl::Status CreateAction(const CallContext& c, const pb::CreateActionRequest& req, pb::CreateActionResponse* resp);
-  absl::Status GetAction(const CallContext& c, const pb::GetActionRequest& req, pb::GetActionResponse* resp);
-  absl::Status ListActions(const CallContext& c, const pb::ListActionsRequest& req, pb::ListActionsResponse* resp);
-  absl::Status UpdateAction(const CallContext& c, const pb::UpdateActionRequest& req, pb::UpdateActionResponse* resp);
-  absl::Status TransitionAction(const CallContext& c, const pb::TransitionActionRequest& req, pb::TransitionActionResponse* resp);
-  absl::Status ListActionHistory(const CallContext& c, const pb::ListActionHistoryRequest& req, pb::ListActionHistoryResponse* resp);
-  absl::Status AddComment(const CallContext& c, const pb::AddCommentRequest& req, pb::AddCommentResponse* resp);
-  absl::Status ListComments(const CallContext& c, const pb::ListCommentsRequest& req, pb::ListCommentsResponse* resp);
+  absl::Status CreateAction(const CallContext& c,
+                            const pb::CreateActionRequest& req,
+                            pb::CreateActionResponse* resp);
+  absl::Status GetAction(const CallContext& c, const pb::GetActionRequest& req,
+                         pb::GetActionResponse* resp);
+  absl::Status ListActions(const CallContext& c,
+                           const pb::ListActionsRequest& req,
+                           pb::ListActionsResponse* resp);
+  absl::Status UpdateAction(const CallContext& c,
+                            const pb::UpdateActionRequest& req,
+                            pb::UpdateActionResponse* resp);
+  absl::Status TransitionAction(const CallContext& c,
+                                const pb::TransitionActionRequest& req,
+                                pb::TransitionActionResponse* resp);
+  absl::Status ListActionHistory(const CallContext& c,
+                                 const pb::ListActionHistoryRequest& req,
+                                 pb::ListActionHistoryResponse* resp);
+  absl::Status AddComment(const CallContext& c,
+                          const pb::AddCommentRequest& req,
+                          pb::AddCommentResponse* resp);
+  absl::Status ListComments(const CallContext& c,
+                            const pb::ListCommentsRequest& req,
+                            pb::ListCommentsResponse* resp);
 
   // First-run bootstrap: when no active admin token exists, creates an
   // organisation named `organization_name` and an admin token in it, and
   // returns the token's secret; returns an empty string when an admin
   // already exists. Safe to run from several replicas at once.
-  absl::StatusOr<std::string> BootstrapAdmin(const std::string& organization_name);
+  absl::StatusOr<std::string> BootstrapAdmin(
+      const std::string& organization_name);
 
  private:
   RoadmapStore* store_;

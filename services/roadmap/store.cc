@@ -11,7 +11,9 @@ namespace {
 
 constexpr std::string_view kPrefix = "jalon:roadmap:";
 
-std::string K(std::string_view a) { return absl::StrCat(std::string(kPrefix), std::string(a)); }
+std::string K(std::string_view a) {
+  return absl::StrCat(std::string(kPrefix), std::string(a));
+}
 
 absl::Status StorageError(const RedisReply& r) {
   spdlog::error("msg=redis_error_reply error={}", LogValue(r.str()));
@@ -41,8 +43,8 @@ std::string Keys::Index(std::string_view kind) {
 std::string Keys::Children(std::string_view parent_kind,
                            std::string_view parent_id,
                            std::string_view child_kind) {
-  return absl::StrCat(K(parent_kind), "_", std::string(child_kind), "s:",
-                      std::string(parent_id));
+  return absl::StrCat(K(parent_kind), "_", std::string(child_kind),
+                      "s:", std::string(parent_id));
 }
 std::string Keys::ActionHistory(std::string_view id) {
   return absl::StrCat(K("action_history:"), std::string(id));
@@ -73,17 +75,17 @@ RoadmapStore::RoadmapStore(RedisClient* redis, EventLog log)
 absl::StatusOr<Stored> RoadmapStore::Get(std::string_view kind,
                                          std::string_view id) const {
   if (id.empty() || id.size() > 64) {
-    return absl::NotFoundError(
-        absl::StrCat(std::string(kind), " '", std::string(id.substr(0, 64)),
-                     "' not found"));
+    return absl::NotFoundError(absl::StrCat(
+        std::string(kind), " '", std::string(id.substr(0, 64)), "' not found"));
   }
   auto r = redis_->Command({"HMGET", Keys::Entity(kind, id), "v", "d", "h"});
   if (!r.ok()) return r.status();
   auto s = ParseEntity(*r);
   if (s.ok() && s->version == 0) {
-    return WithReason(absl::NotFoundError(absl::StrCat(
-                          std::string(kind), " ", std::string(id), " not found")),
-                      "NOT_FOUND");
+    return WithReason(
+        absl::NotFoundError(absl::StrCat(std::string(kind), " ",
+                                         std::string(id), " not found")),
+        "NOT_FOUND");
   }
   return s;
 }
@@ -136,8 +138,8 @@ absl::StatusOr<std::vector<std::string>> RoadmapStore::ListRange(
   return out;
 }
 
-absl::StatusOr<std::pair<std::vector<std::pair<std::string, std::string>>,
-                         int64_t>>
+absl::StatusOr<
+    std::pair<std::vector<std::pair<std::string, std::string>>, int64_t>>
 RoadmapStore::Dependencies(std::string_view roadmap_id) const {
   auto r = redis_->Command({"HGETALL", Keys::Dependencies(roadmap_id)});
   if (!r.ok()) return r.status();

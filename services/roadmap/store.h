@@ -81,8 +81,8 @@ class RoadmapStore {
                                                      int64_t start,
                                                      int64_t count) const;
   // The dependency graph of a roadmap and its version.
-  absl::StatusOr<std::pair<std::vector<std::pair<std::string, std::string>>,
-                           int64_t>>
+  absl::StatusOr<
+      std::pair<std::vector<std::pair<std::string, std::string>>, int64_t>>
   Dependencies(std::string_view roadmap_id) const;
   absl::StatusOr<int64_t> Count(const std::string& index_key) const;
 

@@ -1,0 +1,676 @@
+// The roadmap service in-process over real gRPC, against a real
+// redis-server: the invariants of SPEC.md (atomic change + event, idempotent
+// creates, stale etags, bad input writes nothing, co-validation, history,
+// round-trip budget) and its failure behaviour (Redis down, NOSCRIPT,
+// revocation).
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "jalon/events/v1/events.pb.h"
+#include "services/common/status.h"
+#include "services/roadmap/store.h"
+#include "tests/support/roadmap_harness.h"
+#include "tests/support/wait.h"
+
+namespace jalon::roadmap {
+namespace {
+
+using common::v1::Role;
+using testing::Ctx;
+using testing::D;
+using testing::Fixture;
+using testing::RoadmapHarness;
+using testing::WaitFor;
+namespace rpb = ::jalon::roadmap::v1;
+
+class RoadmapServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(harness_.Start().ok());
+    f_ = harness_.MakeFixture();
+    ASSERT_FALSE(f_.roadmap.empty());
+    ASSERT_FALSE(f_.indicator.empty());
+    stub_ = harness_.Stub();
+  }
+
+  rpb::Action NewAction(const std::string& title) {
+    rpb::Action a;
+    a.set_roadmap_id(f_.roadmap);
+    a.set_ecosystem_id(f_.ecosystem);
+    a.set_title(title);
+    a.set_lead_organization_id(f_.federation);
+    a.set_partner_organization_id(f_.ministry);
+    a.set_owner("k.alaoui");
+    *a.mutable_start_date() = D(2024, 7, 11);
+    *a.mutable_due_date() = D(2099, 12, 31);
+    auto* m = a.add_milestones();
+    m->set_title("Cahier des charges");
+    *m->mutable_due_date() = D(2098, 1, 1);
+    a.add_tags("recyclage");
+    return a;
+  }
+
+  absl::StatusOr<rpb::Action> Create(const rpb::Action& a,
+                                     const std::string& token,
+                                     const std::string& request_id = "") {
+    rpb::CreateActionRequest req;
+    *req.mutable_action() = a;
+    req.set_request_id(request_id);
+    rpb::CreateActionResponse resp;
+    auto s = FromGrpcStatus(stub_->CreateAction(Ctx(token).get(), req, &resp));
+    if (!s.ok()) return s;
+    return resp.action();
+  }
+
+  absl::StatusOr<rpb::Action> Move(const std::string& id,
+                                   rpb::ActionStatus target,
+                                   const std::string& token,
+                                   const std::string& reason = "") {
+    rpb::TransitionActionRequest req;
+    req.set_id(id);
+    req.set_target_status(target);
+    req.set_reason(reason);
+    rpb::TransitionActionResponse resp;
+    auto s =
+        FromGrpcStatus(stub_->TransitionAction(Ctx(token).get(), req, &resp));
+    if (!s.ok()) return s;
+    return resp.action();
+  }
+
+  rpb::Action Get(const std::string& id) {
+    rpb::GetActionRequest req;
+    req.set_id(id);
+    rpb::GetActionResponse resp;
+    EXPECT_TRUE(stub_->GetAction(Ctx(f_.reader_token).get(), req, &resp).ok());
+    return resp.action();
+  }
+
+  int64_t StreamLength() {
+    auto r = harness_.redis().Command({"XLEN", Keys::Stream()});
+    return r.ok() ? r->integer() : -1;
+  }
+
+  std::vector<events::v1::Event> Events() {
+    std::vector<events::v1::Event> out;
+    auto r = harness_.redis().Command({"XRANGE", Keys::Stream(), "-", "+"});
+    for (const auto& e : r->elements()) {
+      events::v1::Event ev;
+      EXPECT_TRUE(ev.ParseFromString(e.elements()[1].elements()[1].str()));
+      out.push_back(ev);
+    }
+    return out;
+  }
+
+  // Client commands since the last reset, excluding background PINGs.
+  std::map<std::string, int64_t> CommandStats() {
+    std::map<std::string, int64_t> out;
+    auto r = harness_.redis().Command({"INFO", "commandstats"});
+    std::string text = r->str();
+    size_t pos = 0;
+    while ((pos = text.find("cmdstat_", pos)) != std::string::npos) {
+      size_t colon = text.find(':', pos);
+      std::string name = text.substr(pos + 8, colon - pos - 8);
+      size_t calls = text.find("calls=", colon);
+      out[name] = std::stoll(text.substr(calls + 6));
+      pos = colon;
+    }
+    // Redis counts the commands a script runs too; those are not round
+    // trips. The client's own commands are EVALSHA, HMGET, GET (a token
+    // cache miss) and the background PING.
+    std::map<std::string, int64_t> client;
+    for (const char* cmd : {"evalsha", "hmget", "get", "hgetall", "zrangebylex",
+                            "lrange", "zcard"}) {
+      if (out.count(cmd)) client[cmd] = out[cmd];
+    }
+    return client;
+  }
+
+  RoadmapHarness harness_;
+  Fixture f_;
+  std::unique_ptr<rpb::RoadmapService::Stub> stub_;
+};
+
+TEST_F(RoadmapServiceTest, CreateStoresActionAndItsEventTogether) {
+  int64_t before = StreamLength();
+  auto a = Create(NewAction("Plateforme de collecte du cuivre"),
+                  f_.federation_copilot);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->status(), rpb::ACTION_STATUS_PROPOSED);
+  EXPECT_EQ(a->etag(), "1");
+  EXPECT_EQ(a->priority(), rpb::ACTION_PRIORITY_MEDIUM);
+  EXPECT_EQ(a->milestones(0).id(), "m1");
+  EXPECT_EQ(a->progress_percent(), 0);
+  EXPECT_FALSE(a->late());
+  EXPECT_EQ(a->audit().created_by().organization_id(), f_.federation);
+  EXPECT_EQ(StreamLength(), before + 1);
+
+  events::v1::Event ev = Events().back();
+  EXPECT_EQ(ev.type(), "roadmap.action.created");
+  EXPECT_EQ(ev.aggregate_kind(), "action");
+  EXPECT_EQ(ev.aggregate_id(), a->id());
+  EXPECT_EQ(ev.aggregate_version(), 1);
+  EXPECT_EQ(ev.roadmap_id(), f_.roadmap);
+  EXPECT_EQ(ev.actor().organization_id(), f_.federation);
+  EXPECT_FALSE(ev.event_id().empty());
+  rpb::Action state;
+  ASSERT_TRUE(ev.state().UnpackTo(&state));
+  EXPECT_EQ(state.title(), "Plateforme de collecte du cuivre");
+  EXPECT_EQ(state.etag(), "1");
+
+  rpb::Action got = Get(a->id());
+  EXPECT_EQ(got.title(), a->title());
+  EXPECT_EQ(got.etag(), "1");
+}
+
+TEST_F(RoadmapServiceTest, RetriedCreateWithSameRequestIdCreatesNothingMore) {
+  auto first = Create(NewAction("Salon des machines agricoles"),
+                      f_.federation_copilot, "req-42");
+  ASSERT_TRUE(first.ok()) << first.status();
+  int64_t events = StreamLength();
+  auto again = Create(NewAction("Salon des machines agricoles"),
+                      f_.federation_copilot, "req-42");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->id(), first->id());
+  EXPECT_EQ(StreamLength(), events);
+  auto count = harness_.redis().Command(
+      {"ZCARD", Keys::Children(kRoadmap, f_.roadmap, kAction)});
+  EXPECT_EQ(count->integer(), 1);
+  // The same request id from another principal is another request.
+  auto other = Create(NewAction("Salon des machines agricoles"),
+                      harness_.admin_token(), "req-42");
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(other->id(), first->id());
+}
+
+TEST_F(RoadmapServiceTest, StaleEtagIsAbortedAndChangesNothing) {
+  auto a = Create(NewAction("Titre initial"), f_.federation_copilot);
+  ASSERT_TRUE(a.ok());
+  rpb::UpdateActionRequest req;
+  req.mutable_action()->set_id(a->id());
+  req.mutable_action()->set_etag("1");
+  req.mutable_action()->set_title("Titre v2");
+  req.mutable_update_mask()->add_paths("title");
+  rpb::UpdateActionResponse resp;
+  ASSERT_TRUE(
+      stub_->UpdateAction(Ctx(f_.ministry_copilot).get(), req, &resp).ok());
+  EXPECT_EQ(resp.action().etag(), "2");
+  int64_t events = StreamLength();
+
+  req.mutable_action()->set_title("Titre concurrent");  // still etag "1"
+  grpc::Status stale =
+      stub_->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(stale)), "STALE_ETAG");
+  EXPECT_EQ(StreamLength(), events);
+  rpb::Action got = Get(a->id());
+  EXPECT_EQ(got.title(), "Titre v2");
+  EXPECT_EQ(got.etag(), "2");
+}
+
+TEST_F(RoadmapServiceTest, ConcurrentUpdatesWithoutEtagAreAllApplied) {
+  auto a = Create(NewAction("Compteur"), f_.federation_copilot);
+  ASSERT_TRUE(a.ok());
+  // Each writer appends a distinct tag; the read-modify-write retries on a
+  // lost compare-and-write, so no update is lost.
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 8; ++w) {
+    writers.emplace_back([&, w] {
+      auto stub = harness_.Stub();
+      for (;;) {
+        rpb::Action cur = Get(a->id());
+        rpb::UpdateActionRequest req;
+        req.mutable_action()->set_id(a->id());
+        req.mutable_action()->set_etag(cur.etag());
+        *req.mutable_action()->mutable_tags() = cur.tags();
+        req.mutable_action()->add_tags("w" + std::to_string(w));
+        req.mutable_update_mask()->add_paths("tags");
+        rpb::UpdateActionResponse resp;
+        grpc::Status s =
+            stub->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp);
+        if (s.error_code() == grpc::StatusCode::ABORTED) continue;
+        EXPECT_TRUE(s.ok()) << s.error_message();
+        return;
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  rpb::Action got = Get(a->id());
+  EXPECT_EQ(got.tags_size(), 9);  // "recyclage" + w0..w7
+  EXPECT_EQ(got.etag(), "9");
+}
+
+TEST_F(RoadmapServiceTest, BadInputNamesEveryFieldAndWritesNothing) {
+  int64_t events = StreamLength();
+  rpb::Action bad = NewAction("");
+  bad.set_partner_organization_id(f_.federation);  // same as lead
+  bad.mutable_milestones(0)->clear_due_date();
+  auto r = Create(bad, f_.federation_copilot);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  std::set<std::string> fields;
+  for (const auto& v : ViolationsOf(r.status())) fields.insert(v.field);
+  EXPECT_TRUE(fields.count("action.title"));
+  EXPECT_TRUE(fields.count("action.partner_organization_id"));
+  EXPECT_TRUE(fields.count("action.milestones[0].due_date"));
+  EXPECT_EQ(StreamLength(), events);
+
+  // A reference to something that does not exist is checked inside the
+  // atomic write, and still writes nothing.
+  rpb::Action dangling = NewAction("Référence inconnue");
+  dangling.set_ecosystem_id("01NOSUCHECOSYSTEM000000000");
+  r = Create(dangling, f_.federation_copilot);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_EQ(ViolationsOf(r.status()).size(), 1u);
+  EXPECT_EQ(ViolationsOf(r.status())[0].field, "action.ecosystem_id");
+  EXPECT_EQ(StreamLength(), events);
+  auto count = harness_.redis().Command({"ZCARD", Keys::Index(kAction)});
+  EXPECT_EQ(count->integer(), 0);
+
+  // The rich error reaches the client as google.rpc.Status details.
+  rpb::CreateActionRequest req;
+  *req.mutable_action() = bad;
+  rpb::CreateActionResponse resp;
+  grpc::Status s =
+      stub_->CreateAction(Ctx(f_.federation_copilot).get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(s.error_details().empty());
+  EXPECT_NE(s.error_message().find("action.title"), std::string::npos);
+}
+
+TEST_F(RoadmapServiceTest, LifecycleNeedsTheCounterpartToClose) {
+  auto a = Create(NewAction("Programme de formation soudure"),
+                  f_.federation_copilot);
+  ASSERT_TRUE(a.ok());
+  const std::string id = a->id();
+  const auto& fed = f_.federation_copilot;
+  const auto& min = f_.ministry_copilot;
+  ASSERT_TRUE(Move(id, rpb::ACTION_STATUS_PLANNED, fed).ok());
+  ASSERT_TRUE(Move(id, rpb::ACTION_STATUS_IN_PROGRESS, min).ok());
+  EXPECT_EQ(Move(id, rpb::ACTION_STATUS_BLOCKED, fed).status().code(),
+            absl::StatusCode::kInvalidArgument);  // reason required
+  ASSERT_TRUE(Move(id, rpb::ACTION_STATUS_BLOCKED, fed, "foncier").ok());
+  ASSERT_TRUE(Move(id, rpb::ACTION_STATUS_IN_PROGRESS, fed).ok());
+  auto requested = Move(id, rpb::ACTION_STATUS_COMPLETION_REQUESTED, fed);
+  ASSERT_TRUE(requested.ok());
+  EXPECT_EQ(requested->completion_requested_by_organization_id(),
+            f_.federation);
+
+  auto self = Move(id, rpb::ACTION_STATUS_DONE, fed);
+  EXPECT_EQ(self.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ReasonOf(self.status()), "COVALIDATION_REQUIRED");
+  EXPECT_EQ(Move(id, rpb::ACTION_STATUS_IN_PROGRESS, min).status().code(),
+            absl::StatusCode::kInvalidArgument);  // rejection needs a reason
+  auto rejected =
+      Move(id, rpb::ACTION_STATUS_IN_PROGRESS, min, "pièces justificatives");
+  ASSERT_TRUE(rejected.ok());
+  EXPECT_EQ(rejected->status_reason(), "pièces justificatives");
+  ASSERT_TRUE(Move(id, rpb::ACTION_STATUS_COMPLETION_REQUESTED, fed).ok());
+  auto done = Move(id, rpb::ACTION_STATUS_DONE, min);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->status(), rpb::ACTION_STATUS_DONE);
+  EXPECT_EQ(done->progress_percent(), 100);
+  EXPECT_TRUE(done->has_done_time());
+
+  auto after = Move(id, rpb::ACTION_STATUS_CANCELLED, fed, "trop tard");
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(after.status().message().find("allowed from DONE"),
+            std::string::npos);
+
+  // The history lists every change, oldest first, with who and what.
+  rpb::ListActionHistoryRequest hreq;
+  hreq.set_action_id(id);
+  hreq.set_page_size(4);
+  std::vector<rpb::HistoryEntry> entries;
+  for (;;) {
+    rpb::ListActionHistoryResponse hresp;
+    ASSERT_TRUE(
+        stub_->ListActionHistory(Ctx(f_.reader_token).get(), hreq, &hresp)
+            .ok());
+    entries.insert(entries.end(), hresp.entries().begin(),
+                   hresp.entries().end());
+    if (hresp.next_page_token().empty()) break;
+    hreq.set_page_token(hresp.next_page_token());
+  }
+  ASSERT_EQ(entries.size(), 9u);  // create + 8 transitions
+  for (size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i].version(), static_cast<int64_t>(i + 1));
+  }
+  EXPECT_EQ(entries[0].event_type(), "roadmap.action.created");
+  const auto& last = entries.back();
+  EXPECT_EQ(last.actor().organization_id(), f_.ministry);
+  bool status_change = false;
+  for (const auto& c : last.changes()) {
+    if (c.field() == "status") {
+      status_change = true;
+      EXPECT_EQ(c.old_value(), "ACTION_STATUS_COMPLETION_REQUESTED");
+      EXPECT_EQ(c.new_value(), "ACTION_STATUS_DONE");
+    }
+  }
+  EXPECT_TRUE(status_change);
+}
+
+TEST_F(RoadmapServiceTest, OnlyPartiesSteerAnAction) {
+  auto a = Create(NewAction("Action de la fédération"), f_.federation_copilot);
+  ASSERT_TRUE(a.ok());
+  std::string outsider =
+      harness_.IssueToken(f_.member, Role::ROLE_COPILOT, "outsider");
+  EXPECT_EQ(Move(a->id(), rpb::ACTION_STATUS_PLANNED, outsider).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  rpb::Action foreign = NewAction("Action d'autrui");
+  foreign.set_lead_organization_id(f_.ministry);
+  foreign.set_partner_organization_id(f_.member);
+  EXPECT_EQ(Create(foreign, f_.federation_copilot).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // Handing one's action over to others is refused too.
+  rpb::UpdateActionRequest req;
+  req.mutable_action()->set_id(a->id());
+  req.mutable_action()->set_lead_organization_id(f_.member);
+  req.mutable_update_mask()->add_paths("lead_organization_id");
+  rpb::UpdateActionResponse resp;
+  EXPECT_EQ(stub_->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(RoadmapServiceTest, MeasurementsAreVerifiedByTheOtherCopilot) {
+  rpb::RecordMeasurementRequest req;
+  auto* m = req.mutable_measurement();
+  m->set_indicator_id(f_.indicator);
+  m->set_value(2150);
+  *m->mutable_period_start() = D(2017, 1, 1);
+  *m->mutable_period_end() = D(2017, 12, 31);
+  m->set_source("Déclarations CNSS 2017");
+  rpb::RecordMeasurementResponse recorded;
+  ASSERT_TRUE(
+      stub_->RecordMeasurement(Ctx(f_.federation_copilot).get(), req, &recorded)
+          .ok());
+  EXPECT_EQ(recorded.measurement().verification_state(),
+            rpb::VERIFICATION_STATE_UNVERIFIED);
+  EXPECT_EQ(recorded.measurement().verifier_organization_id(), f_.ministry);
+  EXPECT_EQ(recorded.measurement().roadmap_id(), f_.roadmap);
+
+  rpb::VerifyMeasurementRequest vreq;
+  vreq.set_id(recorded.measurement().id());
+  vreq.set_approve(true);
+  rpb::VerifyMeasurementResponse vresp;
+  EXPECT_EQ(
+      stub_->VerifyMeasurement(Ctx(f_.federation_copilot).get(), vreq, &vresp)
+          .error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(
+      stub_->VerifyMeasurement(Ctx(f_.ministry_copilot).get(), vreq, &vresp)
+          .ok());
+  EXPECT_EQ(vresp.measurement().verification_state(),
+            rpb::VERIFICATION_STATE_VERIFIED);
+  EXPECT_EQ(vresp.measurement().verified_by().organization_id(), f_.ministry);
+
+  // A member company is no co-pilot of the roadmap.
+  std::string member_copilot =
+      harness_.IssueToken(f_.member, Role::ROLE_COPILOT, "m");
+  EXPECT_EQ(stub_->RecordMeasurement(Ctx(member_copilot).get(), req, &recorded)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  rpb::ListMeasurementsRequest lreq;
+  lreq.set_indicator_id(f_.indicator);
+  lreq.set_verification_state(rpb::VERIFICATION_STATE_VERIFIED);
+  rpb::ListMeasurementsResponse lresp;
+  ASSERT_TRUE(
+      stub_->ListMeasurements(Ctx(f_.reader_token).get(), lreq, &lresp).ok());
+  ASSERT_EQ(lresp.measurements_size(), 1);
+  EXPECT_EQ(lresp.measurements(0).value(), 2150);
+}
+
+TEST_F(RoadmapServiceTest, DependencyCyclesAreRejected) {
+  auto a = Create(NewAction("A"), f_.federation_copilot);
+  rpb::Action b_in = NewAction("B");
+  b_in.add_depends_on_action_ids(a->id());
+  auto b = Create(b_in, f_.federation_copilot);
+  ASSERT_TRUE(b.ok()) << b.status();
+  rpb::Action c_in = NewAction("C");
+  c_in.add_depends_on_action_ids(b->id());
+  auto c = Create(c_in, f_.federation_copilot);
+  ASSERT_TRUE(c.ok());
+  int64_t events = StreamLength();
+
+  rpb::UpdateActionRequest req;
+  req.mutable_action()->set_id(a->id());
+  req.mutable_action()->add_depends_on_action_ids(c->id());
+  req.mutable_update_mask()->add_paths("depends_on_action_ids");
+  rpb::UpdateActionResponse resp;
+  grpc::Status s =
+      stub_->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("cycle"), std::string::npos);
+  EXPECT_EQ(StreamLength(), events);
+  EXPECT_EQ(Get(a->id()).depends_on_action_ids_size(), 0);
+
+  // Depending on an action of the roadmap that closes no cycle is fine.
+  rpb::Action d_in = NewAction("D");
+  auto d = Create(d_in, f_.federation_copilot);
+  req.mutable_action()->set_depends_on_action_ids(0, d->id());
+  EXPECT_TRUE(
+      stub_->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp).ok());
+}
+
+TEST_F(RoadmapServiceTest, ListFiltersAndPaginates) {
+  for (int i = 0; i < 7; ++i) {
+    rpb::Action a = NewAction("Action " + std::to_string(i));
+    if (i % 2 == 0) a.add_tags("export");
+    if (i == 3) {  // late
+      *a.mutable_start_date() = D(2016, 6, 1);
+      *a.mutable_due_date() = D(2017, 1, 1);
+      *a.mutable_milestones(0)->mutable_due_date() = D(2016, 12, 1);
+    }
+    ASSERT_TRUE(Create(a, f_.federation_copilot).ok());
+  }
+  rpb::ListActionsRequest req;
+  req.set_roadmap_id(f_.roadmap);
+  req.set_page_size(3);
+  std::vector<std::string> titles;
+  int pages = 0;
+  for (;;) {
+    rpb::ListActionsResponse resp;
+    ASSERT_TRUE(
+        stub_->ListActions(Ctx(f_.member_token).get(), req, &resp).ok());
+    ++pages;
+    for (const auto& a : resp.actions()) titles.push_back(a.title());
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  EXPECT_EQ(pages, 3);
+  ASSERT_EQ(titles.size(), 7u);
+  EXPECT_EQ(titles.front(), "Action 0");  // oldest first
+  EXPECT_EQ(titles.back(), "Action 6");
+
+  rpb::ListActionsRequest tagged;
+  tagged.set_tag("export");
+  rpb::ListActionsResponse tresp;
+  ASSERT_TRUE(
+      stub_->ListActions(Ctx(f_.member_token).get(), tagged, &tresp).ok());
+  EXPECT_EQ(tresp.actions_size(), 4);
+
+  rpb::ListActionsRequest late;
+  late.set_roadmap_id(f_.roadmap);
+  late.set_late_only(true);
+  rpb::ListActionsResponse lresp;
+  ASSERT_TRUE(
+      stub_->ListActions(Ctx(f_.member_token).get(), late, &lresp).ok());
+  ASSERT_EQ(lresp.actions_size(), 1);
+  EXPECT_EQ(lresp.actions(0).title(), "Action 3");
+  EXPECT_TRUE(lresp.actions(0).late());
+
+  rpb::ListActionsRequest bad;
+  bad.set_page_token("%%%");
+  rpb::ListActionsResponse bresp;
+  EXPECT_EQ(
+      stub_->ListActions(Ctx(f_.member_token).get(), bad, &bresp).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(RoadmapServiceTest, WritesStayWithinTheRoundTripBudget) {
+  // Warm the token cache so authentication costs no round trip.
+  rpb::GetCurrentPrincipalResponse who;
+  ASSERT_TRUE(
+      stub_->GetCurrentPrincipal(Ctx(f_.federation_copilot).get(), {}, &who)
+          .ok());
+  ASSERT_TRUE(harness_.redis().Command({"CONFIG", "RESETSTAT"}).ok());
+  auto a = Create(NewAction("Budget"), f_.federation_copilot);
+  ASSERT_TRUE(a.ok());
+  auto stats = CommandStats();
+  EXPECT_EQ(stats, (std::map<std::string, int64_t>{{"evalsha", 1}}))
+      << "a create is exactly one round trip";
+
+  ASSERT_TRUE(harness_.redis().Command({"CONFIG", "RESETSTAT"}).ok());
+  rpb::UpdateActionRequest req;
+  req.mutable_action()->set_id(a->id());
+  req.mutable_action()->set_title("Budget v2");
+  req.mutable_update_mask()->add_paths("title");
+  rpb::UpdateActionResponse resp;
+  ASSERT_TRUE(
+      stub_->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp).ok());
+  stats = CommandStats();
+  EXPECT_EQ(stats,
+            (std::map<std::string, int64_t>{{"hmget", 1}, {"evalsha", 1}}))
+      << "an update is one read and one atomic write";
+}
+
+TEST_F(RoadmapServiceTest, ScriptFlushedFromRedisIsReloaded) {
+  ASSERT_TRUE(harness_.redis().Command({"SCRIPT", "FLUSH"}).ok());
+  EXPECT_TRUE(
+      Create(NewAction("Après SCRIPT FLUSH"), f_.federation_copilot).ok());
+}
+
+TEST_F(RoadmapServiceTest, RevocationTakesEffectWithinOneSecond) {
+  std::string token = harness_.IssueToken(f_.ministry, Role::ROLE_COPILOT, "t");
+  rpb::GetCurrentPrincipalResponse who;
+  ASSERT_TRUE(stub_->GetCurrentPrincipal(Ctx(token).get(), {}, &who).ok());
+  rpb::ListTokensRequest list;
+  list.set_organization_id(f_.ministry);
+  rpb::ListTokensResponse tokens;
+  ASSERT_TRUE(
+      stub_->ListTokens(Ctx(harness_.admin_token()).get(), list, &tokens).ok());
+  std::string id;
+  for (const auto& t : tokens.tokens()) {
+    if (t.principal_name() == "t") id = t.id();
+  }
+  ASSERT_FALSE(id.empty());
+  rpb::RevokeTokenRequest revoke;
+  revoke.set_id(id);
+  rpb::RevokeTokenResponse revoked;
+  ASSERT_TRUE(
+      stub_->RevokeToken(Ctx(harness_.admin_token()).get(), revoke, &revoked)
+          .ok());
+  auto start = std::chrono::steady_clock::now();
+  bool rejected = WaitFor(
+      [&] {
+        return stub_->GetCurrentPrincipal(Ctx(token).get(), {}, &who)
+                   .error_code() == grpc::StatusCode::UNAUTHENTICATED;
+      },
+      std::chrono::seconds(3));
+  EXPECT_TRUE(rejected);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+}
+
+TEST_F(RoadmapServiceTest, ReadinessFollowsRedisAndCallsFailCleanly) {
+  using grpc::health::v1::Health;
+  using grpc::health::v1::HealthCheckRequest;
+  using grpc::health::v1::HealthCheckResponse;
+  auto health = Health::NewStub(harness_.channel());
+  auto status = [&] {
+    HealthCheckRequest req;
+    req.set_service("jalon.roadmap.v1.RoadmapService");
+    HealthCheckResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(2));
+    if (!health->Check(&ctx, req, &resp).ok())
+      return HealthCheckResponse::UNKNOWN;
+    return resp.status();
+  };
+  EXPECT_EQ(status(), HealthCheckResponse::SERVING);
+  harness_.redis_server().Kill();
+  EXPECT_TRUE(
+      WaitFor([&] { return status() == HealthCheckResponse::NOT_SERVING; },
+              std::chrono::seconds(10)));
+  auto down = Create(NewAction("Pendant la panne"), f_.federation_copilot);
+  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(down.status().message(), "storage unavailable, retry later");
+
+  ASSERT_TRUE(harness_.redis_server().Restart().ok());
+  EXPECT_TRUE(WaitFor([&] { return status() == HealthCheckResponse::SERVING; },
+                      std::chrono::seconds(10)));
+  // The data written before the crash survived (AOF), and writes work again.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Create(NewAction("Après la panne"), f_.federation_copilot).ok();
+      },
+      std::chrono::seconds(10)));
+}
+
+TEST_F(RoadmapServiceTest, ResourcesUpdateThroughFieldMasks) {
+  rpb::UpdateRoadmapRequest req;
+  req.mutable_roadmap()->set_id(f_.roadmap);
+  req.mutable_roadmap()->set_status(rpb::ROADMAP_STATUS_ACTIVE);
+  req.mutable_roadmap()->set_title("ignored: not in the mask");
+  req.mutable_update_mask()->add_paths("status");
+  rpb::UpdateRoadmapResponse resp;
+  ASSERT_TRUE(
+      stub_->UpdateRoadmap(Ctx(harness_.admin_token()).get(), req, &resp).ok());
+  EXPECT_EQ(resp.roadmap().status(), rpb::ROADMAP_STATUS_ACTIVE);
+  EXPECT_EQ(resp.roadmap().title(), "Feuille de route commune IMME");
+  EXPECT_EQ(resp.roadmap().etag(), "2");
+
+  req.mutable_update_mask()->set_paths(0, "copilot_organization_ids");
+  grpc::Status s =
+      stub_->UpdateRoadmap(Ctx(harness_.admin_token()).get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  auto violations = ViolationsOf(FromGrpcStatus(s));
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].field, "update_mask");
+
+  rpb::UpdateIndicatorRequest ireq;
+  ireq.mutable_indicator()->set_id(f_.indicator);
+  ireq.mutable_indicator()->set_target_value(-5);  // below the baseline
+  ireq.mutable_update_mask()->add_paths("target_value");
+  rpb::UpdateIndicatorResponse iresp;
+  EXPECT_EQ(
+      stub_->UpdateIndicator(Ctx(harness_.admin_token()).get(), ireq, &iresp)
+          .error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(RoadmapServiceTest, CommentsAreListedAndIdempotent) {
+  auto a = Create(NewAction("Commentée"), f_.federation_copilot);
+  ASSERT_TRUE(a.ok());
+  rpb::AddCommentRequest req;
+  req.set_action_id(a->id());
+  req.set_body("Réunion de lancement le 11 juillet à Casablanca.");
+  req.set_request_id("c-1");
+  rpb::AddCommentResponse first, second;
+  ASSERT_TRUE(
+      stub_->AddComment(Ctx(f_.ministry_copilot).get(), req, &first).ok());
+  ASSERT_TRUE(
+      stub_->AddComment(Ctx(f_.ministry_copilot).get(), req, &second).ok());
+  EXPECT_EQ(first.comment().id(), second.comment().id());
+  rpb::ListCommentsRequest list;
+  list.set_action_id(a->id());
+  rpb::ListCommentsResponse comments;
+  ASSERT_TRUE(
+      stub_->ListComments(Ctx(f_.member_token).get(), list, &comments).ok());
+  ASSERT_EQ(comments.comments_size(), 1);
+  EXPECT_EQ(comments.comments(0).author().organization_id(), f_.ministry);
+
+  req.set_action_id("01NOSUCHACTION000000000000");
+  req.set_request_id("");
+  EXPECT_EQ(stub_->AddComment(Ctx(f_.ministry_copilot).get(), req, &first)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace jalon::roadmap

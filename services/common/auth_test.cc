@@ -150,11 +150,9 @@ TEST_F(AuthTest, PublishedRevocationTakesEffectWithinASecond) {
   EXPECT_TRUE(verifier.Verify("Bearer " + token).ok());
   ASSERT_TRUE(
       redis_->Command({"PUBLISH", kRevocations, Sha256Hex(token)}).ok());
-  auto published = std::chrono::steady_clock::now();
   EXPECT_TRUE(
       testing::WaitFor([&] { return !verifier.Verify("Bearer " + token).ok(); },
                        milliseconds(1000)));
-  EXPECT_LT(std::chrono::steady_clock::now() - published, milliseconds(1100));
   ExpectUnauthenticated(verifier.Verify("Bearer " + token), "revoked");
   // Only that token was dropped.
   EXPECT_TRUE(verifier.Verify("Bearer " + other).ok());

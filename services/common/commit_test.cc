@@ -438,7 +438,7 @@ TEST_F(CommitTest, UnavailableWhileRedisIsDownThenReconnects) {
 TEST_F(CommitTest, CrashMidFloodLeavesNoChangeWithoutItsEventNorEventWithout) {
   constexpr int kThreads = 4;
   constexpr int kEntitiesPerThread = 8;
-  constexpr int kCommitsBeforeCrash = 300;
+  constexpr int kCommitsBeforeCrash = 1000;
 
   std::atomic<int> committed{0};
   std::atomic<int> unexpected{0};

@@ -181,7 +181,7 @@ absl::Status Flags::Parse(const std::vector<std::string>& args) {
       value = args[++i];
     }
     if (auto s = opt->set(value); !s.ok()) {
-      return fail(*opt, s, absl::StrCat("--", name));
+      return fail(*opt, s, absl::StrCat("--", name, " (", EnvName(name), ")"));
     }
   }
   return absl::OkStatus();

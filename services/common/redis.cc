@@ -3,9 +3,11 @@
 #include <hiredis.h>
 #include <openssl/sha.h>
 #include <poll.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -125,6 +127,11 @@ RedisScript::RedisScript(std::string source) : source_(std::move(source)) {
 }
 
 redisContext* ConnectRedis(const RedisOptions& options) {
+  // hiredis 0.14 writes with write(), not send(MSG_NOSIGNAL): a write of
+  // more than a socket buffer to a Redis that went away raises SIGPIPE,
+  // which would kill the process instead of returning UNAVAILABLE.
+  static std::once_flag ignore_sigpipe;
+  std::call_once(ignore_sigpipe, [] { signal(SIGPIPE, SIG_IGN); });
   redisContext* ctx = redisConnectWithTimeout(
       options.host.c_str(), options.port, ToTimeval(options.connect_timeout));
   if (ctx == nullptr) return nullptr;

@@ -148,6 +148,19 @@ TEST_F(RedisTest, UnavailableWhenRedisIsDownAndReconnectsAfterRestart) {
   EXPECT_EQ(get->str(), "kept");  // from the AOF
 }
 
+// A write larger than the socket buffer to a Redis that went away fails
+// with EPIPE; with hiredis' plain write() that is a SIGPIPE, which must not
+// kill the process.
+TEST_F(RedisTest, LargeWriteToARedisThatWentAwayIsUnavailableNotACrash) {
+  RedisOptions o = server_.options();
+  o.pool_size = 1;
+  RedisClient redis(o);
+  ASSERT_TRUE(redis.Ping().ok());  // a connection in the pool
+  server_.Kill();
+  auto r = redis.Command({"SET", "t:big", std::string(8 << 20, 'x')});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+}
+
 TEST_F(RedisTest, CommandTimeoutIsUnavailableAndTheNextCommandWorks) {
   RedisOptions o = server_.options();
   o.command_timeout = milliseconds(200);

@@ -8,6 +8,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,6 +33,9 @@ struct RpcEnv {
   Executor* executor = nullptr;
   TokenVerifier* verifier = nullptr;
   std::string domain;  // ErrorInfo.domain, e.g. "roadmap.jalon"
+  // Calls accepted and not yet finished (ServerHost::inflight()), so a
+  // graceful stop knows when the last one is done.
+  std::atomic<int64_t>* inflight = nullptr;
 };
 
 // Authenticates, checks the role, runs `handler(call)`, logs the outcome.
@@ -46,12 +51,15 @@ grpc::ServerUnaryReactor* Serve(const RpcEnv& env,
                                 Handler handler) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   const RpcEnv* e = &env;
+  if (env.inflight) env.inflight->fetch_add(1);
   bool queued = env.executor->Submit(
       [e, ctx, rpc, allowed, reactor, h = std::move(handler)]() mutable {
         absl::Status status = RunRpc(*e, ctx, rpc, allowed, h);
         reactor->Finish(ToGrpcStatus(status, e->domain));
+        if (e->inflight) e->inflight->fetch_sub(1);
       });
   if (!queued) {
+    if (env.inflight) env.inflight->fetch_sub(1);
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                  "server overloaded, retry later"));
   }

@@ -40,6 +40,8 @@ class ServerHost {
   // NOT_SERVING, then stop accepting and wait for in-flight calls up to the
   // grace period, then cancel what is left. Idempotent.
   void Shutdown();
+  // The count of our RPCs in flight; give it to RpcEnv::inflight.
+  std::atomic<int64_t>* inflight() { return &inflight_; }
   // Whether the last readiness probe found Redis.
   bool ready() const { return ready_.load(); }
 
@@ -53,6 +55,7 @@ class ServerHost {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::atomic<bool> ready_{false};
+  std::atomic<int64_t> inflight_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

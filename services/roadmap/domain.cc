@@ -348,7 +348,10 @@ absl::Status ValidateTokenRequest(const v1::IssueTokenRequest& r) {
     c.Add("role", "must be ADMIN, COPILOT, MEMBER or READER");
   }
   c.Text("description", r.description(), 0, 500);
-  if (auto s = ValidateRequestId(r.request_id()); !s.ok()) return s;
+  // Reported with the other violations, not instead of them.
+  for (const auto& v : ViolationsOf(ValidateRequestId(r.request_id()))) {
+    c.Add(v.field, v.description);
+  }
   return c.Done();
 }
 

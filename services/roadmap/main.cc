@@ -112,10 +112,10 @@ int main(int argc, char** argv) {
     }
   }
 
-  jalon::RpcEnv env{&executor, &verifier, "roadmap.jalon"};
-  jalon::roadmap::RoadmapGrpcService grpc_service(&service, env);
   jalon::ServerHost host(config.common, "jalon.roadmap.v1.RoadmapService",
                          &redis);
+  jalon::RpcEnv env{&executor, &verifier, "roadmap.jalon", host.inflight()};
+  jalon::roadmap::RoadmapGrpcService grpc_service(&service, env);
   host.AddService(&grpc_service);
   if (auto s = host.Start(); !s.ok()) {
     spdlog::critical("msg=start_failed error={}", s.message());

@@ -1,0 +1,233 @@
+// End to end: the jalon-roadmap binary started as a process against a real
+// redis-server with a password, called over real gRPC on loopback. Covers
+// the bootstrap token file, health, reflection, and a SIGTERM that arrives
+// while calls are in flight: they finish, then the process exits cleanly.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "jalon/roadmap/v1/roadmap.grpc.pb.h"
+#include "tests/support/child_process.h"
+#include "tests/support/free_port.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/wait.h"
+
+#ifndef JALON_ROADMAP_BINARY
+#error "JALON_ROADMAP_BINARY must name the jalon-roadmap binary"
+#endif
+
+namespace jalon {
+namespace {
+
+namespace rpb = ::jalon::roadmap::v1;
+using testing::ChildProcess;
+using testing::RedisServer;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+class RoadmapProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::RedisServerOptions ro;
+    ro.password = "e2e-" + std::to_string(getpid());
+    redis_ = std::make_unique<RedisServer>(ro);
+    ASSERT_TRUE(redis_->Start().ok());
+    dir_ = redis_->dir();
+    password_file_ = dir_ + "/redis-password";
+    std::ofstream(password_file_) << ro.password << "\n";
+    token_file_ = dir_ + "/admin-token";
+  }
+
+  // Starts the binary; returns its gRPC target.
+  std::string StartService(ChildProcess& p, const std::string& token_file,
+                           const std::string& log) {
+    int port = testing::FreeLoopbackPort();
+    std::map<std::string, std::string> env = {
+        {"JALON_LISTEN", "127.0.0.1:" + std::to_string(port)},
+        {"JALON_REDIS_URL",
+         "redis://127.0.0.1:" + std::to_string(redis_->port()) + "/0"},
+        {"JALON_REDIS_PASSWORD_FILE", password_file_},
+        {"JALON_LOG_LEVEL", "info"},
+    };
+    EXPECT_TRUE(p.Start({JALON_ROADMAP_BINARY,
+                         "--bootstrap-admin-token-file=" + token_file,
+                         "--grace-period=10s"},
+                        env, dir_ + "/" + log)
+                    .ok());
+    auto line = p.WaitForLine("listening on port", std::chrono::seconds(20));
+    EXPECT_TRUE(line.ok()) << line.status() << "\n"
+                           << ReadFile(dir_ + "/" + log);
+    return "127.0.0.1:" + std::to_string(port);
+  }
+
+  static std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("authorization", "Bearer " + token);
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::seconds(10));
+    return ctx;
+  }
+
+  std::unique_ptr<RedisServer> redis_;
+  std::string dir_, password_file_, token_file_;
+};
+
+TEST_F(RoadmapProcessTest, ServesHealthReflectionAndTheApi) {
+  ChildProcess service;
+  std::string target = StartService(service, token_file_, "roadmap.log");
+  auto channel =
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+
+  // The bootstrap wrote an admin token readable by its owner only.
+  struct stat st;
+  ASSERT_EQ(stat(token_file_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  std::string admin = ReadFile(token_file_);
+  ASSERT_EQ(admin.rfind("jalon_", 0), 0u);
+  // ...and the token appears in no log line.
+  EXPECT_EQ(ReadFile(dir_ + "/roadmap.log").find(admin), std::string::npos);
+
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::health::v1::HealthCheckRequest hreq;
+  hreq.set_service("jalon.roadmap.v1.RoadmapService");
+  grpc::health::v1::HealthCheckResponse hresp;
+  grpc::ClientContext hctx;
+  ASSERT_TRUE(health->Check(&hctx, hreq, &hresp).ok());
+  EXPECT_EQ(hresp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  // Reflection lists the service (what grpcurl and friends rely on).
+  auto reflection =
+      grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
+  grpc::ClientContext rctx;
+  auto stream = reflection->ServerReflectionInfo(&rctx);
+  grpc::reflection::v1alpha::ServerReflectionRequest rreq;
+  rreq.set_list_services("*");
+  ASSERT_TRUE(stream->Write(rreq));
+  grpc::reflection::v1alpha::ServerReflectionResponse rresp;
+  ASSERT_TRUE(stream->Read(&rresp));
+  stream->WritesDone();
+  std::set<std::string> services;
+  for (const auto& s : rresp.list_services_response().service()) {
+    services.insert(s.name());
+  }
+  EXPECT_TRUE(services.count("jalon.roadmap.v1.RoadmapService"));
+  EXPECT_TRUE(services.count("grpc.health.v1.Health"));
+  EXPECT_TRUE(stream->Finish().ok());
+
+  auto stub = rpb::RoadmapService::NewStub(channel);
+  rpb::CreateOrganizationRequest creq;
+  creq.mutable_organization()->set_name("Ministère de l'Industrie");
+  creq.mutable_organization()->set_kind(rpb::ORGANIZATION_KIND_MINISTRY);
+  rpb::CreateOrganizationResponse cresp;
+  ASSERT_TRUE(stub->CreateOrganization(Ctx(admin).get(), creq, &cresp).ok());
+  rpb::GetOrganizationRequest greq;
+  greq.set_id(cresp.organization().id());
+  rpb::GetOrganizationResponse gresp;
+  ASSERT_TRUE(stub->GetOrganization(Ctx(admin).get(), greq, &gresp).ok());
+  EXPECT_EQ(gresp.organization().name(), "Ministère de l'Industrie");
+  rpb::GetOrganizationResponse denied;
+  EXPECT_EQ(stub->GetOrganization(Ctx("jalon_wrong").get(), greq, &denied)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+
+  // A second replica with the bootstrap flag finds the admin and creates
+  // no other.
+  ChildProcess second;
+  std::string second_file = dir_ + "/second-token";
+  StartService(second, second_file, "second.log");
+  EXPECT_NE(stat(second_file.c_str(), &st), 0);
+  second.Signal(SIGTERM);
+  auto code = second.Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+
+  service.Signal(SIGTERM);
+  code = service.Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+}
+
+TEST_F(RoadmapProcessTest, SigtermLetsInFlightCallsFinish) {
+  ChildProcess service;
+  std::string target = StartService(service, token_file_, "roadmap.log");
+  std::string admin = ReadFile(token_file_);
+  auto channel =
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto stub = rpb::RoadmapService::NewStub(channel);
+  // Warm the token cache and the connection.
+  rpb::GetCurrentPrincipalResponse who;
+  ASSERT_TRUE(stub->GetCurrentPrincipal(Ctx(admin).get(), {}, &who).ok());
+
+  // Hold every Redis command for 1.5 s, so the calls below are in flight
+  // (waiting on Redis) when SIGTERM arrives.
+  ASSERT_TRUE(redis_->Command({"CLIENT", "PAUSE", "1500", "ALL"}).ok());
+  constexpr int kCalls = 8;
+  std::atomic<int> ok{0};
+  std::atomic<int> finished{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCalls; ++i) {
+    callers.emplace_back([&, i] {
+      rpb::CreateOrganizationRequest req;
+      req.set_request_id("drain-" + std::to_string(i));
+      req.mutable_organization()->set_name("Membre " + std::to_string(i));
+      req.mutable_organization()->set_kind(
+          rpb::ORGANIZATION_KIND_MEMBER_COMPANY);
+      rpb::CreateOrganizationResponse resp;
+      grpc::Status s = stub->CreateOrganization(Ctx(admin).get(), req, &resp);
+      if (s.ok()) ++ok;
+      ++finished;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ(finished.load(), 0) << "calls should still be waiting on Redis";
+  service.Signal(SIGTERM);
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(ok.load(), kCalls) << "in-flight calls must finish, not fail";
+  auto code = service.Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+  // Their writes are all there.
+  auto count = redis_->Command({"ZCARD", "jalon:roadmap:index:organization"});
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(count->integer(), kCalls + 1);  // + the bootstrap organisation
+}
+
+TEST_F(RoadmapProcessTest, BadConfigurationExitsWithAMessage) {
+  ChildProcess p;
+  std::string err = dir_ + "/bad.log";
+  ASSERT_TRUE(p.Start({JALON_ROADMAP_BINARY, "--workers=0"}, {}, err).ok());
+  auto code = p.Wait(std::chrono::seconds(10));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 2);
+  EXPECT_NE(ReadFile(err).find("--workers"), std::string::npos);
+
+  ChildProcess q;
+  ASSERT_TRUE(
+      q.Start({JALON_ROADMAP_BINARY},
+              {{"JALON_REDIS_URL", "redis://user:secret@127.0.0.1:1/0"}}, err)
+          .ok());
+  code = q.Wait(std::chrono::seconds(10));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 2);
+  std::string message = ReadFile(err);
+  EXPECT_NE(message.find("JALON_REDIS_URL"), std::string::npos);
+  EXPECT_EQ(message.find("secret"), std::string::npos) << "no secret echoed";
+}
+
+}  // namespace
+}  // namespace jalon

@@ -1,0 +1,49 @@
+// A child process for end-to-end tests: a real service binary started with
+// its arguments and environment, its stdout read line by line, signals sent
+// to it and its exit awaited. The child is killed if the test dies. Not
+// thread-safe.
+#ifndef JALON_TESTS_SUPPORT_CHILD_PROCESS_H_
+#define JALON_TESTS_SUPPORT_CHILD_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace jalon::testing {
+
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // Starts `argv[0]` with `argv` and the current environment plus `env`.
+  // Its stderr goes to `stderr_path` (if set), stdout to a pipe.
+  absl::Status Start(const std::vector<std::string>& argv,
+                     const std::map<std::string, std::string>& env,
+                     const std::string& stderr_path = "");
+  // Reads stdout until a line containing `needle`; returns that line.
+  absl::StatusOr<std::string> WaitForLine(const std::string& needle,
+                                          std::chrono::milliseconds timeout);
+  void Signal(int sig);
+  // Waits for the exit; the exit code, or 128 + signal, or an error on
+  // timeout (the child is then killed).
+  absl::StatusOr<int> Wait(std::chrono::milliseconds timeout);
+  bool running() const { return pid_ > 0; }
+
+ private:
+  pid_t pid_ = 0;
+  int stdout_fd_ = -1;
+  std::string buffer_;
+};
+
+}  // namespace jalon::testing
+
+#endif  // JALON_TESTS_SUPPORT_CHILD_PROCESS_H_

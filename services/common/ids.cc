@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <mutex>
 
 #include "absl/strings/escaping.h"
 
@@ -29,13 +31,29 @@ std::string NewUlid() {
       std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::system_clock::now().time_since_epoch())
           .count());
-  std::string rnd = RandomBytes(10);
-  // 128 bits: 48 time bits then 80 random bits, emitted 5 bits at a time
-  // (26 chars = 130 bits, the top two are zero).
+  // Monotonic within the process: ids made in the same millisecond (or
+  // after the clock stepped back) continue from the last one, so an index
+  // sorted by id lists this process's creations in order.
   unsigned char bytes[16];
-  for (int i = 0; i < 6; ++i) bytes[i] = (ms >> (8 * (5 - i))) & 0xff;
-  for (int i = 0; i < 10; ++i)
-    bytes[6 + i] = static_cast<unsigned char>(rnd[i]);
+  {
+    static std::mutex mu;
+    static uint64_t last_ms = 0;
+    static unsigned char last_random[10];
+    std::lock_guard<std::mutex> lock(mu);
+    if (ms <= last_ms) {
+      ms = last_ms;
+      for (int i = 9; i >= 0 && ++last_random[i] == 0; --i) {
+      }
+    } else {
+      std::string rnd = RandomBytes(10);
+      std::memcpy(last_random, rnd.data(), 10);
+      // Leave headroom so increments within a millisecond never wrap.
+      last_random[0] &= 0x7f;
+      last_ms = ms;
+    }
+    for (int i = 0; i < 6; ++i) bytes[i] = (ms >> (8 * (5 - i))) & 0xff;
+    std::memcpy(bytes + 6, last_random, 10);
+  }
   std::string out(26, '0');
   for (int i = 25, bit = 0; i >= 0; --i, bit += 5) {
     int value = 0;

@@ -115,3 +115,20 @@ TEST(RandomBytesTest, LengthAndVariety) {
 
 }  // namespace
 }  // namespace jalon
+
+namespace jalon {
+namespace {
+
+TEST(UlidMonotonicTest, IdsMadeInTheSameMillisecondStayInOrder) {
+  // Thousands of ids a millisecond: without monotonic generation their
+  // random parts would put same-millisecond ids out of creation order.
+  std::string previous = NewUlid();
+  for (int i = 0; i < 20000; ++i) {
+    std::string next = NewUlid();
+    ASSERT_LT(previous, next) << "at " << i;
+    previous = next;
+  }
+}
+
+}  // namespace
+}  // namespace jalon

@@ -19,13 +19,19 @@
 #include "jalon/roadmap/v1/roadmap.pb.h"
 #include "services/common/auth.h"
 #include "services/common/dates.h"
+#include "services/common/requests.h"
 
 namespace jalon::roadmap {
 
+using common::v1::FieldChange;
 using v1::Action;
 using v1::ActionStatus;
 using v1::Ecosystem;
-using v1::FieldChange;
+// Shared request conventions, used by name in this service.
+using ::jalon::ApplyMask;
+using ::jalon::Diff;
+using ::jalon::PageSize;
+using ::jalon::ValidateRequestId;
 using v1::Indicator;
 using v1::Measurement;
 using v1::Organization;
@@ -33,7 +39,6 @@ using v1::Roadmap;
 
 // --- Validation: every violation is reported, with `prefix` before each
 // field name (e.g. "action."). ---
-absl::Status ValidateRequestId(std::string_view request_id);
 absl::Status ValidateOrganization(const Organization& o,
                                   std::string_view prefix);
 absl::Status ValidateRoadmap(const Roadmap& r, std::string_view prefix);
@@ -42,22 +47,11 @@ absl::Status ValidateIndicator(const Indicator& i, std::string_view prefix);
 absl::Status ValidateMeasurement(const Measurement& m, std::string_view prefix);
 absl::Status ValidateAction(const Action& a, std::string_view prefix);
 absl::Status ValidateTokenRequest(const v1::IssueTokenRequest& r);
-// page_size 0 means the default; negative or above the max is invalid.
-absl::StatusOr<int> PageSize(int requested);
 
 // Fills defaults a create may leave unset (priority, statuses, direction).
 void ApplyDefaults(Roadmap* r);
 void ApplyDefaults(Indicator* i);
 void ApplyDefaults(Action* a);
-
-// Copies the fields named by `mask` from `patch` into `target`. Each path
-// must be one of `updatable`; else INVALID_ARGUMENT on "update_mask". An
-// empty mask is invalid too (AIP-134 would mean "all", which is too easy
-// to get wrong for a co-piloted record).
-absl::Status ApplyMask(const google::protobuf::Message& patch,
-                       const google::protobuf::FieldMask& mask,
-                       const std::set<std::string>& updatable,
-                       google::protobuf::Message* target);
 
 // --- Actions ---
 std::vector<ActionStatus> AllowedTargets(ActionStatus from);
@@ -93,13 +87,6 @@ absl::Status CheckNoCycle(const DependencyGraph& graph,
 // `actor` may verify or reject `m` only from the organisation that must
 // verify it (the other co-pilot), never the one that recorded it.
 absl::Status CheckCanVerify(const Measurement& m, const Actor& actor);
-
-// --- History ---
-// The top-level fields that differ, with old and new values in text format.
-// Output-only and bookkeeping fields (etag, audit, late, progress_percent)
-// are left out.
-std::vector<FieldChange> Diff(const google::protobuf::Message& before,
-                              const google::protobuf::Message& after);
 
 }  // namespace jalon::roadmap
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "jalon/events/v1/events.pb.h"
 #include "services/common/dates.h"
+#include "services/common/entity_ops.h"
 #include "services/common/ids.h"
 #include "services/common/status.h"
 #include "services/roadmap/domain.h"
@@ -20,288 +21,10 @@ namespace jalon::roadmap {
 namespace {
 
 using common::v1::Role;
-using google::protobuf::Message;
-using google::protobuf::RepeatedPtrField;
-
-constexpr int64_t kRequestTtlSeconds = 24 * 3600;
-// Update retries when a concurrent writer won the compare-and-write and the
-// client sent no etag (it asked for "whatever is current").
-constexpr int kMaxAttempts = 5;
-// How many ids a filtered List scans for one page before returning a
-// partial page with a token (bounds one call's work).
-constexpr int kMaxScan = 5000;
-
-template <typename T>
-struct Versioned {
-  T value;
-  int64_t version = 0;
-  std::string token_hash;
-};
-
-absl::Status Corrupt(std::string_view kind) {
-  return absl::InternalError(
-      absl::StrCat("stored ", std::string(kind), " could not be decoded"));
-}
-
-template <typename T>
-absl::StatusOr<Versioned<T>> Decode(std::string_view kind, const Stored& s) {
-  Versioned<T> out;
-  if (!out.value.ParseFromString(s.data)) return Corrupt(kind);
-  out.version = s.version;
-  out.token_hash = s.token_hash;
-  return out;
-}
-
-absl::StatusOr<int64_t> ParseEtag(const std::string& etag) {
-  if (etag.empty()) return 0;
-  int64_t v = 0;
-  if (!absl::SimpleAtoi(etag, &v) || v <= 0) {
-    return InvalidField(
-        "etag", "is not an etag this service issued; read the resource again");
-  }
-  return v;
-}
-
-std::string EncodeToken(const std::string& s) { return Base64UrlEncode(s); }
-
-absl::StatusOr<std::string> DecodeToken(const std::string& token) {
-  std::string out;
-  if (!token.empty() && (!Base64UrlDecode(token, &out) || out.size() > 64)) {
-    return InvalidField("page_token", "is not a token from a previous page");
-  }
-  return out;
-}
-
-absl::StatusOr<int64_t> DecodeOffset(const std::string& token) {
-  auto s = DecodeToken(token);
-  if (!s.ok()) return s.status();
-  int64_t n = 0;
-  if (!s->empty() && (!absl::SimpleAtoi(*s, &n) || n < 0)) {
-    return InvalidField("page_token", "is not a token from a previous page");
-  }
-  return n;
-}
 
 }  // namespace
 
-// The machinery every use case shares: load, create, update, list.
-class Ops {
- public:
-  Ops(RoadmapStore* store, const Clock* clock, const CallContext& call)
-      : store_(store), clock_(clock), call_(call), now_(clock->Now()) {}
-
-  google::protobuf::Timestamp Now() const { return ToTimestamp(now_); }
-  Date Today() const { return DateOf(now_); }
-
-  template <typename T>
-  absl::StatusOr<Versioned<T>> Load(std::string_view kind,
-                                    std::string_view id) {
-    auto s = store_->Get(kind, id);
-    if (!s.ok()) return s.status();
-    return Decode<T>(kind, *s);
-  }
-
-  std::string Event(std::string_view type, std::string_view kind,
-                    const std::string& id, int64_t version,
-                    const std::vector<std::string>& changed,
-                    const Message& state, const std::string& roadmap_id) {
-    events::v1::Event e;
-    e.set_event_id(NewUlid());
-    e.set_type(std::string(type));
-    e.set_aggregate_kind(std::string(kind));
-    e.set_aggregate_id(id);
-    e.set_aggregate_version(version);
-    *e.mutable_occurred_at() = Now();
-    *e.mutable_actor() = call_.principal;
-    for (const auto& f : changed) e.add_changed_fields(f);
-    e.mutable_state()->PackFrom(state);
-    e.set_request_id(call_.request_id);
-    e.set_roadmap_id(roadmap_id);
-    last_event_id_ = e.event_id();
-    return e.SerializeAsString();
-  }
-
-  // History entry of an action change (appended in the same commit).
-  std::string History(int64_t version, std::string_view type,
-                      std::vector<pb::FieldChange> changes) {
-    pb::HistoryEntry h;
-    h.set_version(version);
-    h.set_event_type(std::string(type));
-    *h.mutable_actor() = call_.principal;
-    *h.mutable_time() = Now();
-    h.set_event_id(last_event_id_);
-    for (auto& c : changes) *h.add_changes() = std::move(c);
-    return h.SerializeAsString();
-  }
-
-  void StampCreate(common::v1::Audit* audit) {
-    *audit->mutable_create_time() = Now();
-    *audit->mutable_created_by() = call_.principal;
-    StampUpdate(audit);
-  }
-  void StampUpdate(common::v1::Audit* audit) {
-    *audit->mutable_update_time() = Now();
-    *audit->mutable_updated_by() = call_.principal;
-  }
-
-  // Creates `entity` (its id and etag set here) with the writes `extra`
-  // adds, one atomic commit. A retried request_id returns the first result.
-  template <typename T>
-  absl::StatusOr<T> Create(
-      std::string_view kind, std::string_view event_type,
-      const std::string& request_id, T entity, const std::string& roadmap_id,
-      const std::function<void(Mutation&, const T&)>& extra,
-      bool* duplicate = nullptr) {
-    if (auto s = ValidateRequestId(request_id); !s.ok()) return s;
-    const std::string id = NewUlid();
-    entity.set_id(id);
-    entity.set_etag("1");
-    StampCreate(entity.mutable_audit());
-    Mutation m;
-    if (!request_id.empty()) {
-      m.Dedupe(Keys::Request(call_.principal.principal_id(), kind, request_id),
-               id, kRequestTtlSeconds);
-    }
-    const std::string key = Keys::Entity(kind, id);
-    m.ExpectVersion(key, 0, std::string(kind));
-    m.Put(key, 1, entity.SerializeAsString());
-    m.AddEvent(Event(event_type, kind, id, 1, {}, entity, roadmap_id));
-    if (extra) extra(m, entity);
-    auto r = store_->Commit(m);
-    if (!r.ok()) return r.status();
-    if (duplicate) *duplicate = r->duplicate;
-    if (r->duplicate) {
-      auto first = Load<T>(kind, r->duplicate_value);
-      if (!first.ok()) return first.status();
-      return std::move(first->value);
-    }
-    return entity;
-  }
-
-  // Read-modify-write with compare-and-write. `change` edits `next` and may
-  // add checks and writes to the mutation; history is kept when
-  // `history_key` is set. No change, no write.
-  template <typename T>
-  absl::StatusOr<T> Update(
-      std::string_view kind, std::string_view event_type, const std::string& id,
-      const std::string& etag,
-      const std::function<absl::Status(const Versioned<T>&, T*, Mutation*)>&
-          change,
-      bool keep_history, std::function<std::string(const T&)> roadmap_of) {
-    auto expected = ParseEtag(etag);
-    if (!expected.ok()) return expected.status();
-    for (int attempt = 1;; ++attempt) {
-      auto cur = Load<T>(kind, id);
-      if (!cur.ok()) return cur.status();
-      if (*expected != 0 && cur->version != *expected) {
-        return WithReason(
-            absl::AbortedError(absl::StrCat(
-                std::string(kind), " ", id, " is at etag ", cur->version,
-                ", not ", *expected, "; read it again and retry")),
-            "STALE_ETAG");
-      }
-      T next = cur->value;
-      Mutation m;
-      if (auto s = change(*cur, &next, &m); !s.ok()) return s;
-      if (google::protobuf::util::MessageDifferencer::Equals(next,
-                                                             cur->value)) {
-        return next;  // nothing to change, nothing to write
-      }
-      const int64_t version = cur->version + 1;
-      next.set_etag(std::to_string(version));
-      StampUpdate(next.mutable_audit());
-      std::vector<pb::FieldChange> changes = Diff(cur->value, next);
-      std::vector<std::string> fields;
-      for (const auto& c : changes) fields.push_back(c.field());
-      const std::string key = Keys::Entity(kind, id);
-      m.ExpectVersion(key, cur->version, std::string(kind));
-      m.Put(key, version, next.SerializeAsString());
-      m.AddEvent(
-          Event(event_type, kind, id, version, fields, next, roadmap_of(next)));
-      if (keep_history) {
-        m.Append(Keys::ActionHistory(id),
-                 History(version, event_type, std::move(changes)));
-      }
-      auto r = store_->Commit(m);
-      if (r.ok()) return next;
-      bool retry = absl::IsAborted(r.status()) && attempt < kMaxAttempts &&
-                   (*expected == 0 || StaleSubject(r.status()) != kind);
-      if (!retry) return r.status();
-    }
-  }
-
-  // One page of an index, keeping the entities `keep` accepts.
-  template <typename T>
-  absl::Status List(std::string_view kind, const std::string& index_key,
-                    int page_size, const std::string& page_token,
-                    const std::function<bool(T&)>& keep,
-                    RepeatedPtrField<T>* out, std::string* next_token) {
-    auto size = PageSize(page_size);
-    if (!size.ok()) return size.status();
-    auto after = DecodeToken(page_token);
-    if (!after.ok()) return after.status();
-    std::string cursor = *after;
-    int scanned = 0;
-    const int chunk = std::max(*size, 100);
-    for (;;) {
-      auto page = store_->ListIds(index_key, cursor, chunk);
-      if (!page.ok()) return page.status();
-      auto stored = store_->GetMany(kind, page->ids);
-      if (!stored.ok()) return stored.status();
-      for (size_t i = 0; i < page->ids.size(); ++i) {
-        cursor = page->ids[i];
-        ++scanned;
-        if ((*stored)[i].version == 0) continue;  // raced with a delete
-        auto v = Decode<T>(kind, (*stored)[i]);
-        if (!v.ok()) return v.status();
-        if (!keep(v->value)) continue;
-        *out->Add() = std::move(v->value);
-        if (out->size() == *size) {
-          bool more = page->more || i + 1 < page->ids.size();
-          if (more) *next_token = EncodeToken(cursor);
-          return absl::OkStatus();
-        }
-      }
-      if (!page->more) return absl::OkStatus();
-      if (scanned >= kMaxScan) {
-        // A partial page: the caller continues from here.
-        *next_token = EncodeToken(cursor);
-        return absl::OkStatus();
-      }
-    }
-  }
-
-  // One page of a list key (history, comments), by offset.
-  template <typename T>
-  absl::Status ListOffsets(const std::string& key, int page_size,
-                           const std::string& page_token,
-                           RepeatedPtrField<T>* out, std::string* next_token) {
-    auto size = PageSize(page_size);
-    if (!size.ok()) return size.status();
-    auto offset = DecodeOffset(page_token);
-    if (!offset.ok()) return offset.status();
-    auto items = store_->ListRange(key, *offset, *size + 1);
-    if (!items.ok()) return items.status();
-    for (int i = 0; i < static_cast<int>(items->size()) && i < *size; ++i) {
-      if (!out->Add()->ParseFromString((*items)[i]))
-        return Corrupt("list entry");
-    }
-    if (static_cast<int>(items->size()) > *size) {
-      *next_token = EncodeToken(std::to_string(*offset + *size));
-    }
-    return absl::OkStatus();
-  }
-
-  const CallContext& call() const { return call_; }
-  RoadmapStore* store() const { return store_; }
-
- private:
-  RoadmapStore* store_;
-  const Clock* clock_;
-  const CallContext& call_;
-  std::chrono::system_clock::time_point now_;
-  std::string last_event_id_;
-};
+using Ops = EntityOps;
 
 RoadmapService::RoadmapService(RoadmapStore* store, const Clock* clock)
     : store_(store), clock_(clock) {}
@@ -449,11 +172,11 @@ absl::Status RoadmapService::RevokeToken(const CallContext& c,
         }
         next->set_state(pb::TOKEN_STATE_REVOKED);
         *next->mutable_revoke_time() = ops.Now();
-        m->Delete(Keys::TokenHash(cur.token_hash));
+        m->Delete(Keys::TokenHash(cur.extra));
         m->IndexRemove(Keys::AdminTokens(), cur.value.id());
         // Every process drops the token from its cache now; the cache TTL
         // bounds the delay should this message be lost.
-        m->Publish(Keys::RevocationChannel(), cur.token_hash);
+        m->Publish(Keys::RevocationChannel(), cur.extra);
         return absl::OkStatus();
       },
       false, [](const pb::Token&) { return std::string(); });
@@ -532,7 +255,7 @@ absl::Status RoadmapService::CreateRoadmap(const CallContext& c,
   if (auto s = ValidateRoadmap(roadmap, "roadmap."); !s.ok()) return s;
   Ops ops(store_, clock_, c);
   auto created = ops.Create<pb::Roadmap>(
-      kRoadmap, "roadmap.roadmap.created", req.request_id(), roadmap, "",
+      kRoadmap, "roadmap.roadmap.created", req.request_id(), roadmap, kOwnId,
       [](Mutation& m, const pb::Roadmap& r) {
         for (int i = 0; i < r.copilot_organization_ids_size(); ++i) {
           m.RequireKey(
@@ -819,7 +542,8 @@ absl::Status RoadmapService::VerifyMeasurement(
   if (!req.approve() && req.note().empty()) {
     return InvalidField("note", "is required when rejecting a measurement");
   }
-  if (req.note().size() > 2000) {
+  if (std::count_if(req.note().begin(), req.note().end(),
+                    [](char ch) { return (ch & 0xC0) != 0x80; }) > 2000) {
     return InvalidField("note", "is longer than 2000 characters");
   }
   Ops ops(store_, clock_, c);
@@ -1011,6 +735,25 @@ absl::Status RoadmapService::UpdateAction(const CallContext& c,
               "only an admin or a copilot of the action's lead or partner "
               "organisation can edit it");
         }
+        const auto status = cur.value.status();
+        if (status == pb::ACTION_STATUS_DONE ||
+            status == pb::ACTION_STATUS_CANCELLED) {
+          return WithReason(absl::FailedPreconditionError(
+                                "a DONE or CANCELLED action can no longer be "
+                                "edited"),
+                            "ACTION_CLOSED");
+        }
+        if (status == pb::ACTION_STATUS_COMPLETION_REQUESTED &&
+            (touched.count("lead_organization_id") ||
+             touched.count("partner_organization_id"))) {
+          // Otherwise the requester could swap in a counterpart of its
+          // choosing and close the action without the other co-pilot.
+          return WithReason(
+              absl::FailedPreconditionError(
+                  "lead and partner organisations cannot change while "
+                  "completion awaits the counterpart's decision"),
+              "COVALIDATION_REQUIRED");
+        }
         if (auto s =
                 ApplyMask(req.action(), req.update_mask(), kUpdatable, next);
             !s.ok()) {
@@ -1032,7 +775,7 @@ absl::Status RoadmapService::UpdateAction(const CallContext& c,
                         next->depends_on_action_ids().end())) {
           // Changing dependencies needs the roadmap's graph: one more read,
           // and the commit is guarded by the graph's version.
-          auto graph = ops.store()->Dependencies(next->roadmap_id());
+          auto graph = store_->Dependencies(next->roadmap_id());
           if (!graph.ok()) return graph.status();
           DependencyGraph g;
           for (const auto& [id, deps] : graph->first) {
@@ -1126,6 +869,11 @@ absl::Status RoadmapService::AddComment(const CallContext& c,
   m.AddEvent(ops.Event("roadmap.action.commented", kComment, comment.id(), 1,
                        {}, comment, ""));
   auto r = store_->Commit(m);
+  if (absl::IsInvalidArgument(r.status())) {
+    return WithReason(absl::NotFoundError(absl::StrCat(
+                          "action ", req.action_id(), " not found")),
+                      "NOT_FOUND");
+  }
   if (!r.ok()) return r.status();
   if (r->duplicate) {
     // Find the first attempt's comment among the action's comments.

@@ -324,7 +324,7 @@ TEST_F(RoadmapServiceTest, LifecycleNeedsTheCounterpartToClose) {
   rpb::ListActionHistoryRequest hreq;
   hreq.set_action_id(id);
   hreq.set_page_size(4);
-  std::vector<rpb::HistoryEntry> entries;
+  std::vector<common::v1::HistoryEntry> entries;
   for (;;) {
     rpb::ListActionHistoryResponse hresp;
     ASSERT_TRUE(
@@ -351,6 +351,35 @@ TEST_F(RoadmapServiceTest, LifecycleNeedsTheCounterpartToClose) {
     }
   }
   EXPECT_TRUE(status_change);
+}
+
+TEST_F(RoadmapServiceTest, ClosedActionsAndPendingCompletionsAreProtected) {
+  auto a = Create(NewAction("Protégée"), f_.federation_copilot);
+  ASSERT_TRUE(a.ok());
+  const auto& fed = f_.federation_copilot;
+  ASSERT_TRUE(Move(a->id(), rpb::ACTION_STATUS_PLANNED, fed).ok());
+  ASSERT_TRUE(Move(a->id(), rpb::ACTION_STATUS_IN_PROGRESS, fed).ok());
+  ASSERT_TRUE(Move(a->id(), rpb::ACTION_STATUS_COMPLETION_REQUESTED, fed).ok());
+  // The requester cannot swap the counterpart for an organisation of its
+  // choosing while the decision is pending.
+  rpb::UpdateActionRequest req;
+  req.mutable_action()->set_id(a->id());
+  req.mutable_action()->set_partner_organization_id(f_.member);
+  req.mutable_update_mask()->add_paths("partner_organization_id");
+  rpb::UpdateActionResponse resp;
+  grpc::Status s = stub_->UpdateAction(Ctx(fed).get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Get(a->id()).partner_organization_id(), f_.ministry);
+
+  ASSERT_TRUE(Move(a->id(), rpb::ACTION_STATUS_DONE, f_.ministry_copilot).ok());
+  rpb::UpdateActionRequest title;
+  title.mutable_action()->set_id(a->id());
+  title.mutable_action()->set_title("Réécrite après coup");
+  title.mutable_update_mask()->add_paths("title");
+  s = stub_->UpdateAction(Ctx(fed).get(), title, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), "ACTION_CLOSED");
+  EXPECT_EQ(Get(a->id()).title(), "Protégée");
 }
 
 TEST_F(RoadmapServiceTest, OnlyPartiesSteerAnAction) {
@@ -669,7 +698,7 @@ TEST_F(RoadmapServiceTest, CommentsAreListedAndIdempotent) {
   req.set_request_id("");
   EXPECT_EQ(stub_->AddComment(Ctx(f_.ministry_copilot).get(), req, &first)
                 .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace

@@ -1,8 +1,5 @@
-// The roadmap service's storage: the only code that knows its Redis keys.
-// Entities are hashes {v: version, d: serialized proto} under
-// jalon:roadmap:<kind>:<id>; lists are sorted-set indexes of ids (ULIDs, so
-// lexicographic order is creation order). Reads are one round trip each;
-// writes go through the shared Committer (one atomic script). Thread-safe.
+// The roadmap service's storage: the only code that knows its Redis keys
+// (all under "jalon:roadmap:"; entities as in EntityStore). Thread-safe.
 #ifndef JALON_SERVICES_ROADMAP_STORE_H_
 #define JALON_SERVICES_ROADMAP_STORE_H_
 
@@ -13,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "services/common/commit.h"
+#include "services/common/entity_store.h"
 #include "services/common/redis.h"
 
 namespace jalon::roadmap {
@@ -50,50 +48,17 @@ struct Keys {
   static std::string RevocationChannel();
 };
 
-// A stored entity and its version (its etag is the version in decimal).
-struct Stored {
-  std::string data;
-  int64_t version = 0;
-  std::string token_hash;  // tokens only
-};
-
-// A page of ids from an index.
-struct IdPage {
-  std::vector<std::string> ids;
-  bool more = false;
-};
-
-class RoadmapStore {
+// The roadmap service's entities (see EntityStore) plus its dependency
+// graphs.
+class RoadmapStore : public EntityStore {
  public:
   RoadmapStore(RedisClient* redis, EventLog log);
 
-  // NOT_FOUND naming the kind and id when absent.
-  absl::StatusOr<Stored> Get(std::string_view kind, std::string_view id) const;
-  // Several entities in one round trip; absent ones are left empty
-  // (version 0).
-  absl::StatusOr<std::vector<Stored>> GetMany(
-      std::string_view kind, const std::vector<std::string>& ids) const;
-  // Up to `limit` ids after `after` (exclusive; empty = from the start).
-  absl::StatusOr<IdPage> ListIds(const std::string& index_key,
-                                 const std::string& after, int limit) const;
-  // A range of a list (history, comments).
-  absl::StatusOr<std::vector<std::string>> ListRange(const std::string& key,
-                                                     int64_t start,
-                                                     int64_t count) const;
-  // The dependency graph of a roadmap and its version.
+  // The dependency graph of a roadmap (action id -> comma-separated ids)
+  // and its version.
   absl::StatusOr<
       std::pair<std::vector<std::pair<std::string, std::string>>, int64_t>>
   Dependencies(std::string_view roadmap_id) const;
-  absl::StatusOr<int64_t> Count(const std::string& index_key) const;
-
-  absl::StatusOr<CommitResult> Commit(const Mutation& m) const {
-    return committer_.Commit(m);
-  }
-  RedisClient* redis() const { return redis_; }
-
- private:
-  RedisClient* redis_;
-  Committer committer_;
 };
 
 }  // namespace jalon::roadmap

@@ -1,0 +1,299 @@
+// The machinery every use case of a service shares, over an EntityStore:
+// load an entity with its version, create it idempotently (request_id),
+// update it by compare-and-write with optional history, list it by pages,
+// and build the events and history entries that go with each change.
+// One EntityOps serves one call (it holds the caller and the call's "now");
+// it is not shared between threads.
+#ifndef JALON_SERVICES_COMMON_ENTITY_OPS_H_
+#define JALON_SERVICES_COMMON_ENTITY_OPS_H_
+
+#include <google/protobuf/message.h>
+#include <google/protobuf/repeated_ptr_field.h>
+#include <google/protobuf/util/message_differencer.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "jalon/common/v1/common.pb.h"
+#include "jalon/events/v1/events.pb.h"
+#include "services/common/clock.h"
+#include "services/common/commit.h"
+#include "services/common/dates.h"
+#include "services/common/entity_store.h"
+#include "services/common/ids.h"
+#include "services/common/requests.h"
+#include "services/common/rpc.h"
+#include "services/common/status.h"
+
+namespace jalon {
+
+using google::protobuf::Message;
+using google::protobuf::RepeatedPtrField;
+
+// Create's roadmap_id for an entity that is a roadmap itself.
+inline constexpr char kOwnId[] = "<own id>";
+// How long a create's request_id is remembered.
+inline constexpr int64_t kRequestTtlSeconds = 24 * 3600;
+// Update retries when a concurrent writer won the compare-and-write and the
+// client sent no etag (it asked for "whatever is current").
+inline constexpr int kMaxAttempts = 5;
+// How many ids a filtered List scans for one page before returning a
+// partial page with a token (bounds one call's work).
+inline constexpr int kMaxScan = 5000;
+
+template <typename T>
+struct Versioned {
+  T value;
+  int64_t version = 0;
+  std::string extra;  // see Stored::extra
+};
+
+absl::Status Corrupt(std::string_view kind);
+// "" -> 0 (no etag); else the version it names, or INVALID_ARGUMENT.
+absl::StatusOr<int64_t> ParseEtag(const std::string& etag);
+std::string EncodeToken(const std::string& s);
+absl::StatusOr<std::string> DecodeToken(const std::string& token);
+absl::StatusOr<int64_t> DecodeOffset(const std::string& token);
+
+template <typename T>
+absl::StatusOr<Versioned<T>> Decode(std::string_view kind, const Stored& s) {
+  Versioned<T> out;
+  if (!out.value.ParseFromString(s.data)) return Corrupt(kind);
+  out.version = s.version;
+  out.extra = s.extra;
+  return out;
+}
+
+class EntityOps {
+ public:
+  EntityOps(const EntityStore* store, const Clock* clock,
+            const CallContext& call)
+      : store_(store), clock_(clock), call_(call), now_(clock->Now()) {}
+
+  google::protobuf::Timestamp Now() const { return ToTimestamp(now_); }
+  Date Today() const { return DateOf(now_); }
+
+  template <typename T>
+  absl::StatusOr<Versioned<T>> Load(std::string_view kind,
+                                    std::string_view id) {
+    auto s = store_->Get(kind, id);
+    if (!s.ok()) return s.status();
+    return Decode<T>(kind, *s);
+  }
+
+  std::string Event(std::string_view type, std::string_view kind,
+                    const std::string& id, int64_t version,
+                    const std::vector<std::string>& changed,
+                    const Message& state, const std::string& roadmap_id) {
+    events::v1::Event e;
+    e.set_event_id(NewUlid());
+    e.set_type(std::string(type));
+    e.set_aggregate_kind(std::string(kind));
+    e.set_aggregate_id(id);
+    e.set_aggregate_version(version);
+    *e.mutable_occurred_at() = Now();
+    *e.mutable_actor() = call_.principal;
+    for (const auto& f : changed) e.add_changed_fields(f);
+    e.mutable_state()->PackFrom(state);
+    e.set_request_id(call_.request_id);
+    e.set_roadmap_id(roadmap_id);
+    last_event_id_ = e.event_id();
+    return e.SerializeAsString();
+  }
+
+  // History entry of an action change (appended in the same commit).
+  std::string History(int64_t version, std::string_view type,
+                      std::vector<common::v1::FieldChange> changes) {
+    common::v1::HistoryEntry h;
+    h.set_version(version);
+    h.set_event_type(std::string(type));
+    *h.mutable_actor() = call_.principal;
+    *h.mutable_time() = Now();
+    h.set_event_id(last_event_id_);
+    for (auto& c : changes) *h.add_changes() = std::move(c);
+    return h.SerializeAsString();
+  }
+
+  void StampCreate(common::v1::Audit* audit) {
+    *audit->mutable_create_time() = Now();
+    *audit->mutable_created_by() = call_.principal;
+    StampUpdate(audit);
+  }
+  void StampUpdate(common::v1::Audit* audit) {
+    *audit->mutable_update_time() = Now();
+    *audit->mutable_updated_by() = call_.principal;
+  }
+
+  // Creates `entity` (its id and etag set here) with the writes `extra`
+  // adds, one atomic commit. A retried request_id returns what the first
+  // attempt created (as it is now). `roadmap_id` goes in the event; pass
+  // kOwnId when the entity is itself a roadmap.
+  template <typename T>
+  absl::StatusOr<T> Create(
+      std::string_view kind, std::string_view event_type,
+      const std::string& request_id, T entity, const std::string& roadmap_id,
+      const std::function<void(Mutation&, const T&)>& extra,
+      bool* duplicate = nullptr) {
+    if (auto s = ValidateRequestId(request_id); !s.ok()) return s;
+    const std::string id = NewUlid();
+    entity.set_id(id);
+    entity.set_etag("1");
+    StampCreate(entity.mutable_audit());
+    Mutation m;
+    if (!request_id.empty()) {
+      m.Dedupe(
+          store_->RequestKey(call_.principal.principal_id(), kind, request_id),
+          id, kRequestTtlSeconds);
+    }
+    const std::string key = store_->EntityKey(kind, id);
+    m.ExpectVersion(key, 0, std::string(kind));
+    m.Put(key, 1, entity.SerializeAsString());
+    m.AddEvent(Event(event_type, kind, id, 1, {}, entity,
+                     roadmap_id == kOwnId ? id : roadmap_id));
+    if (extra) extra(m, entity);
+    auto r = store_->Commit(m);
+    if (!r.ok()) return r.status();
+    if (duplicate) *duplicate = r->duplicate;
+    if (r->duplicate) {
+      auto first = Load<T>(kind, r->duplicate_value);
+      if (!first.ok()) return first.status();
+      return std::move(first->value);
+    }
+    return entity;
+  }
+
+  // Read-modify-write with compare-and-write. `change` edits `next` and may
+  // add checks and writes to the mutation; history is kept when
+  // `history_key` is set. No change, no write.
+  template <typename T>
+  absl::StatusOr<T> Update(
+      std::string_view kind, std::string_view event_type, const std::string& id,
+      const std::string& etag,
+      const std::function<absl::Status(const Versioned<T>&, T*, Mutation*)>&
+          change,
+      bool keep_history, std::function<std::string(const T&)> roadmap_of) {
+    auto expected = ParseEtag(etag);
+    if (!expected.ok()) return expected.status();
+    for (int attempt = 1;; ++attempt) {
+      auto cur = Load<T>(kind, id);
+      if (!cur.ok()) return cur.status();
+      if (*expected != 0 && cur->version != *expected) {
+        return WithReason(
+            absl::AbortedError(absl::StrCat(
+                std::string(kind), " ", id, " is at etag ", cur->version,
+                ", not ", *expected, "; read it again and retry")),
+            "STALE_ETAG");
+      }
+      T next = cur->value;
+      Mutation m;
+      if (auto s = change(*cur, &next, &m); !s.ok()) return s;
+      if (google::protobuf::util::MessageDifferencer::Equals(next,
+                                                             cur->value)) {
+        return next;  // nothing to change, nothing to write
+      }
+      const int64_t version = cur->version + 1;
+      next.set_etag(std::to_string(version));
+      StampUpdate(next.mutable_audit());
+      std::vector<common::v1::FieldChange> changes = Diff(cur->value, next);
+      std::vector<std::string> fields;
+      for (const auto& c : changes) fields.push_back(c.field());
+      const std::string key = store_->EntityKey(kind, id);
+      m.ExpectVersion(key, cur->version, std::string(kind));
+      m.Put(key, version, next.SerializeAsString());
+      m.AddEvent(
+          Event(event_type, kind, id, version, fields, next, roadmap_of(next)));
+      if (keep_history) {
+        m.Append(store_->HistoryKey(kind, id),
+                 History(version, event_type, std::move(changes)));
+      }
+      auto r = store_->Commit(m);
+      if (r.ok()) return next;
+      bool retry = absl::IsAborted(r.status()) && attempt < kMaxAttempts &&
+                   (*expected == 0 || StaleSubject(r.status()) != kind);
+      if (!retry) return r.status();
+    }
+  }
+
+  // One page of an index, keeping the entities `keep` accepts.
+  template <typename T>
+  absl::Status List(std::string_view kind, const std::string& index_key,
+                    int page_size, const std::string& page_token,
+                    const std::function<bool(T&)>& keep,
+                    RepeatedPtrField<T>* out, std::string* next_token) {
+    auto size = PageSize(page_size);
+    if (!size.ok()) return size.status();
+    auto after = DecodeToken(page_token);
+    if (!after.ok()) return after.status();
+    std::string cursor = *after;
+    int scanned = 0;
+    const int chunk = std::max(*size, 100);
+    for (;;) {
+      auto page = store_->ListIds(index_key, cursor, chunk);
+      if (!page.ok()) return page.status();
+      auto stored = store_->GetMany(kind, page->ids);
+      if (!stored.ok()) return stored.status();
+      for (size_t i = 0; i < page->ids.size(); ++i) {
+        cursor = page->ids[i];
+        ++scanned;
+        if ((*stored)[i].version == 0) continue;  // raced with a delete
+        auto v = Decode<T>(kind, (*stored)[i]);
+        if (!v.ok()) return v.status();
+        if (!keep(v->value)) continue;
+        *out->Add() = std::move(v->value);
+        if (out->size() == *size) {
+          bool more = page->more || i + 1 < page->ids.size();
+          if (more) *next_token = EncodeToken(cursor);
+          return absl::OkStatus();
+        }
+      }
+      if (!page->more) return absl::OkStatus();
+      if (scanned >= kMaxScan) {
+        // A partial page: the caller continues from here.
+        *next_token = EncodeToken(cursor);
+        return absl::OkStatus();
+      }
+    }
+  }
+
+  // One page of a list key (history, comments), by offset.
+  template <typename T>
+  absl::Status ListOffsets(const std::string& key, int page_size,
+                           const std::string& page_token,
+                           RepeatedPtrField<T>* out, std::string* next_token) {
+    auto size = PageSize(page_size);
+    if (!size.ok()) return size.status();
+    auto offset = DecodeOffset(page_token);
+    if (!offset.ok()) return offset.status();
+    auto items = store_->ListRange(key, *offset, *size + 1);
+    if (!items.ok()) return items.status();
+    for (int i = 0; i < static_cast<int>(items->size()) && i < *size; ++i) {
+      if (!out->Add()->ParseFromString((*items)[i]))
+        return Corrupt("list entry");
+    }
+    if (static_cast<int>(items->size()) > *size) {
+      *next_token = EncodeToken(std::to_string(*offset + *size));
+    }
+    return absl::OkStatus();
+  }
+
+  const CallContext& call() const { return call_; }
+  const EntityStore* store() const { return store_; }
+
+ private:
+  const EntityStore* store_;
+  const Clock* clock_;
+  const CallContext& call_;
+  std::chrono::system_clock::time_point now_;
+  std::string last_event_id_;
+};
+
+}  // namespace jalon
+
+#endif  // JALON_SERVICES_COMMON_ENTITY_OPS_H_

@@ -1,0 +1,135 @@
+#include "services/common/entity_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/logging.h"
+#include "services/common/status.h"
+
+namespace jalon {
+namespace {
+
+absl::Status StorageError(const RedisReply& r) {
+  spdlog::error("msg=redis_error_reply error={}", LogValue(r.str()));
+  return absl::InternalError("internal storage error");
+}
+
+// Parses an HMGET v d h reply.
+absl::StatusOr<Stored> ParseEntity(const RedisReply& r) {
+  if (r.is_error()) return StorageError(r);
+  Stored s;
+  const auto& el = r.elements();
+  if (el.size() < 2 || el[0].is_nil()) return s;
+  s.version = std::stoll(el[0].str());
+  s.data = el[1].str();
+  if (el.size() > 2 && !el[2].is_nil()) s.extra = el[2].str();
+  return s;
+}
+
+std::string S(std::string_view v) { return std::string(v); }
+
+}  // namespace
+
+EntityStore::EntityStore(RedisClient* redis, EventLog log, std::string prefix)
+    : redis_(redis),
+      committer_(redis, std::move(log)),
+      prefix_(std::move(prefix)) {}
+
+std::string EntityStore::EntityKey(std::string_view kind,
+                                   std::string_view id) const {
+  return absl::StrCat(prefix_, S(kind), ":", S(id));
+}
+std::string EntityStore::IndexKey(std::string_view kind) const {
+  return absl::StrCat(prefix_, "index:", S(kind));
+}
+std::string EntityStore::ChildrenKey(std::string_view parent_kind,
+                                     std::string_view parent_id,
+                                     std::string_view child_kind) const {
+  return absl::StrCat(prefix_, S(parent_kind), "_", S(child_kind),
+                      "s:", S(parent_id));
+}
+std::string EntityStore::HistoryKey(std::string_view kind,
+                                    std::string_view id) const {
+  return absl::StrCat(prefix_, S(kind), "_history:", S(id));
+}
+std::string EntityStore::RequestKey(std::string_view principal_id,
+                                    std::string_view kind,
+                                    std::string_view request_id) const {
+  return absl::StrCat(prefix_, "request:", S(principal_id), ":", S(kind), ":",
+                      S(request_id));
+}
+
+absl::StatusOr<Stored> EntityStore::Get(std::string_view kind,
+                                        std::string_view id) const {
+  if (id.empty() || id.size() > 64) {
+    return WithReason(absl::NotFoundError(absl::StrCat(
+                          S(kind), " '", S(id.substr(0, 64)), "' not found")),
+                      "NOT_FOUND");
+  }
+  auto r = redis_->Command({"HMGET", EntityKey(kind, id), "v", "d", "h"});
+  if (!r.ok()) return r.status();
+  auto s = ParseEntity(*r);
+  if (s.ok() && s->version == 0) {
+    return WithReason(
+        absl::NotFoundError(absl::StrCat(S(kind), " ", S(id), " not found")),
+        "NOT_FOUND");
+  }
+  return s;
+}
+
+absl::StatusOr<std::vector<Stored>> EntityStore::GetMany(
+    std::string_view kind, const std::vector<std::string>& ids) const {
+  std::vector<Stored> out;
+  if (ids.empty()) return out;
+  std::vector<RedisArgs> cmds;
+  cmds.reserve(ids.size());
+  for (const auto& id : ids) {
+    cmds.push_back({"HMGET", EntityKey(kind, id), "v", "d", "h"});
+  }
+  auto replies = redis_->Pipeline(cmds);
+  if (!replies.ok()) return replies.status();
+  out.reserve(ids.size());
+  for (const auto& r : *replies) {
+    auto s = ParseEntity(r);
+    if (!s.ok()) return s.status();
+    out.push_back(*std::move(s));
+  }
+  return out;
+}
+
+absl::StatusOr<IdPage> EntityStore::ListIds(const std::string& index_key,
+                                            const std::string& after,
+                                            int limit) const {
+  auto r = redis_->Command({"ZRANGEBYLEX", index_key,
+                            after.empty() ? "-" : "(" + after, "+", "LIMIT",
+                            "0", std::to_string(limit + 1)});
+  if (!r.ok()) return r.status();
+  if (r->is_error()) return StorageError(*r);
+  IdPage page;
+  for (const auto& e : r->elements()) page.ids.push_back(e.str());
+  if (static_cast<int>(page.ids.size()) > limit) {
+    page.ids.pop_back();
+    page.more = true;
+  }
+  return page;
+}
+
+absl::StatusOr<std::vector<std::string>> EntityStore::ListRange(
+    const std::string& key, int64_t start, int64_t count) const {
+  auto r = redis_->Command({"LRANGE", key, std::to_string(start),
+                            std::to_string(start + count - 1)});
+  if (!r.ok()) return r.status();
+  if (r->is_error()) return StorageError(*r);
+  std::vector<std::string> out;
+  for (const auto& e : r->elements()) out.push_back(e.str());
+  return out;
+}
+
+absl::StatusOr<int64_t> EntityStore::Count(const std::string& key) const {
+  auto r = redis_->Command({"ZCARD", key});
+  if (!r.ok()) return r.status();
+  if (r->is_error()) return StorageError(*r);
+  return r->integer();
+}
+
+}  // namespace jalon

@@ -1,0 +1,79 @@
+// A service's entities in Redis, under its own prefix ("jalon:<service>:"):
+// each entity is a hash {v: version, d: serialized proto} at
+// <prefix><kind>:<id>; lists are sorted-set indexes of ids (ULIDs, so
+// lexicographic order is creation order). Reads are one round trip each;
+// writes go through the Committer (one atomic script). Thread-safe.
+#ifndef JALON_SERVICES_COMMON_ENTITY_STORE_H_
+#define JALON_SERVICES_COMMON_ENTITY_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "services/common/commit.h"
+#include "services/common/redis.h"
+
+namespace jalon {
+
+// A stored entity and its version (its etag is the version in decimal).
+struct Stored {
+  std::string data;
+  int64_t version = 0;
+  std::string extra;  // the hash's "h" field, if any (e.g. a token's hash)
+};
+
+// A page of ids from an index.
+struct IdPage {
+  std::vector<std::string> ids;
+  bool more = false;
+};
+
+class EntityStore {
+ public:
+  // `prefix` is e.g. "jalon:roadmap:".
+  EntityStore(RedisClient* redis, EventLog log, std::string prefix);
+
+  const std::string& prefix() const { return prefix_; }
+  std::string EntityKey(std::string_view kind, std::string_view id) const;
+  // Every entity of a kind.
+  std::string IndexKey(std::string_view kind) const;
+  // Children of a parent, e.g. ChildrenKey("roadmap", rid, "action").
+  std::string ChildrenKey(std::string_view parent_kind,
+                          std::string_view parent_id,
+                          std::string_view child_kind) const;
+  // The history list of an entity.
+  std::string HistoryKey(std::string_view kind, std::string_view id) const;
+  // The dedupe key of an idempotent create.
+  std::string RequestKey(std::string_view principal_id, std::string_view kind,
+                         std::string_view request_id) const;
+
+  // NOT_FOUND naming the kind and id when absent.
+  absl::StatusOr<Stored> Get(std::string_view kind, std::string_view id) const;
+  // Several entities in one round trip; absent ones have version 0.
+  absl::StatusOr<std::vector<Stored>> GetMany(
+      std::string_view kind, const std::vector<std::string>& ids) const;
+  // Up to `limit` ids after `after` (exclusive; empty = from the start).
+  absl::StatusOr<IdPage> ListIds(const std::string& index_key,
+                                 const std::string& after, int limit) const;
+  // A range of a list (history, comments).
+  absl::StatusOr<std::vector<std::string>> ListRange(const std::string& key,
+                                                     int64_t start,
+                                                     int64_t count) const;
+  absl::StatusOr<int64_t> Count(const std::string& index_key) const;
+
+  absl::StatusOr<CommitResult> Commit(const Mutation& m) const {
+    return committer_.Commit(m);
+  }
+  RedisClient* redis() const { return redis_; }
+
+ private:
+  RedisClient* redis_;
+  Committer committer_;
+  std::string prefix_;
+};
+
+}  // namespace jalon
+
+#endif  // JALON_SERVICES_COMMON_ENTITY_STORE_H_

@@ -17,7 +17,23 @@ absl::Status Unauthenticated(std::string_view why) {
 }  // namespace
 
 TokenVerifier::TokenVerifier(RedisClient* redis, AuthOptions options)
-    : redis_(redis), options_(std::move(options)) {}
+    : options_(std::move(options)) {
+  lookup_ =
+      [redis, prefix = options_.key_prefix](
+          std::string_view,
+          const std::string& hash) -> absl::StatusOr<std::optional<Actor>> {
+    auto reply = redis->Command({"GET", prefix + hash});
+    if (!reply.ok()) return reply.status();
+    Actor actor;
+    if (reply->is_nil() || !actor.ParseFromString(reply->str())) {
+      return std::optional<Actor>();
+    }
+    return std::optional<Actor>(std::move(actor));
+  };
+}
+
+TokenVerifier::TokenVerifier(PrincipalLookup lookup, AuthOptions options)
+    : lookup_(std::move(lookup)), options_(std::move(options)) {}
 
 TokenVerifier::~TokenVerifier() {
   if (subscriber_) subscriber_->Stop();
@@ -63,12 +79,10 @@ absl::StatusOr<Actor> TokenVerifier::Verify(std::string_view authorization) {
     auto it = cache_.find(hash);
     if (it != cache_.end() && it->second.expires > now) return it->second.actor;
   }
-  auto reply = redis_->Command({"GET", options_.key_prefix + hash});
-  if (!reply.ok()) return reply.status();
-  Actor actor;
-  if (reply->is_nil() || !actor.ParseFromString(reply->str())) {
-    return Unauthenticated("invalid or revoked token");
-  }
+  auto found = lookup_(token, hash);
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) return Unauthenticated("invalid or revoked token");
+  const Actor& actor = **found;
   std::lock_guard<std::mutex> lock(mu_);
   // Bounded: one entry per live token; stale ones are overwritten or erased.
   if (cache_.size() > 100'000) cache_.clear();

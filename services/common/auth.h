@@ -8,9 +8,11 @@
 #define JALON_SERVICES_COMMON_AUTH_H_
 
 #include <chrono>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,9 +34,17 @@ struct AuthOptions {
   std::chrono::milliseconds cache_ttl{1000};
 };
 
+// Finds the principal of a token; nullopt when it is unknown or revoked.
+using PrincipalLookup = std::function<absl::StatusOr<std::optional<Actor>>(
+    std::string_view token, const std::string& token_hash)>;
+
 class TokenVerifier {
  public:
+  // Looks principals up in Redis under options.key_prefix (the service that
+  // owns the tokens).
   TokenVerifier(RedisClient* redis, AuthOptions options);
+  // Looks principals up with `lookup` (e.g. asking the roadmap service).
+  TokenVerifier(PrincipalLookup lookup, AuthOptions options);
   ~TokenVerifier();
 
   // Verifies an "authorization" metadata value ("Bearer <token>").
@@ -54,7 +64,7 @@ class TokenVerifier {
     Actor actor;
     std::chrono::steady_clock::time_point expires;
   };
-  RedisClient* redis_;
+  PrincipalLookup lookup_;
   AuthOptions options_;
   std::mutex mu_;
   std::unordered_map<std::string, Entry> cache_;

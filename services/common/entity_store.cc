@@ -132,4 +132,34 @@ absl::StatusOr<int64_t> EntityStore::Count(const std::string& key) const {
   return r->integer();
 }
 
+absl::StatusOr<std::vector<int64_t>> EntityStore::Counts(
+    const std::vector<std::string>& keys) const {
+  std::vector<int64_t> out;
+  if (keys.empty()) return out;
+  std::vector<RedisArgs> cmds;
+  for (const auto& k : keys) cmds.push_back({"ZCARD", k});
+  auto replies = redis_->Pipeline(cmds);
+  if (!replies.ok()) return replies.status();
+  for (const auto& r : *replies) {
+    if (r.is_error()) return StorageError(r);
+    out.push_back(r.integer());
+  }
+  return out;
+}
+
+absl::StatusOr<bool> EntityStore::PutIfNewer(const std::string& key,
+                                             int64_t version,
+                                             const std::string& data) const {
+  static const RedisScript* script = new RedisScript(R"lua(
+local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if cur >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
+return 1
+)lua");
+  auto r = redis_->Eval(*script, {key}, {std::to_string(version), data});
+  if (!r.ok()) return r.status();
+  if (r->is_error()) return StorageError(*r);
+  return r->integer() == 1;
+}
+
 }  // namespace jalon

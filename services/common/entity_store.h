@@ -62,6 +62,14 @@ class EntityStore {
                                                      int64_t start,
                                                      int64_t count) const;
   absl::StatusOr<int64_t> Count(const std::string& index_key) const;
+  // ZCARD of several sorted sets in one round trip.
+  absl::StatusOr<std::vector<int64_t>> Counts(
+      const std::vector<std::string>& keys) const;
+  // For read models kept from another service's events: stores `data` at
+  // `key` only if `version` is newer than what is there (so redelivered or
+  // reordered events change nothing). True when it stored.
+  absl::StatusOr<bool> PutIfNewer(const std::string& key, int64_t version,
+                                  const std::string& data) const;
 
   absl::StatusOr<CommitResult> Commit(const Mutation& m) const {
     return committer_.Commit(m);

@@ -27,6 +27,7 @@ struct RoadmapConfig {
   jalon::ServiceConfig common;
   std::string bootstrap_admin_token_file;
   std::string bootstrap_organization = "Fédération (administration Jalon)";
+  std::string service_token_file;
 };
 
 // Writes the secret to a new file readable by its owner only.
@@ -56,6 +57,10 @@ int main(int argc, char** argv) {
                "secret to this file (mode 0600)");
   flags.String("bootstrap-organization", &config.bootstrap_organization,
                "name of the organisation the bootstrap admin belongs to");
+  flags.String("service-token-file", &config.service_token_file,
+               "if this file does not exist, issue a reader token for the "
+               "other Jalon services (they ask this service which actions "
+               "exist) and write it there (mode 0600)");
   if (auto s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "jalon-roadmap: " << s.message() << "\n";
     return 2;
@@ -110,6 +115,19 @@ int main(int argc, char** argv) {
       spdlog::info("msg=bootstrap_admin_created token_file={}",
                    config.bootstrap_admin_token_file);
     }
+  }
+
+  if (!config.service_token_file.empty() &&
+      ::access(config.service_token_file.c_str(), F_OK) != 0) {
+    auto secret = service.IssueServiceToken("jalon-services");
+    if (!secret.ok() || !WriteSecretFile(config.service_token_file, *secret)) {
+      spdlog::critical("msg=service_token_failed error={}",
+                       secret.ok() ? "cannot write the file"
+                                   : std::string(secret.status().message()));
+      return 1;
+    }
+    spdlog::info("msg=service_token_created token_file={}",
+                 config.service_token_file);
   }
 
   jalon::ServerHost host(config.common, "jalon.roadmap.v1.RoadmapService",

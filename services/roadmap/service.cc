@@ -233,6 +233,7 @@ absl::StatusOr<std::string> RoadmapService::BootstrapAdmin(
   m.RequireEmpty(Keys::AdminTokens(), "an admin token");
   m.Put(Keys::Entity(kOrganization, org.id()), 1, org.SerializeAsString());
   m.IndexAdd(Keys::Index(kOrganization), org.id());
+  m.Set(Keys::BootstrapOrganization(), org.id());
   m.Put(Keys::Entity(kToken, token.id()), 1, token.SerializeAsString());
   ActivateToken(m, token, hash);
   m.AddEvent(ops.Event("roadmap.organization.created", kOrganization, org.id(),
@@ -243,6 +244,30 @@ absl::StatusOr<std::string> RoadmapService::BootstrapAdmin(
   if (absl::IsAlreadyExists(r.status())) return std::string();
   if (!r.ok()) return r.status();
   return secret;
+}
+
+absl::StatusOr<std::string> RoadmapService::IssueServiceToken(
+    const std::string& principal_name) {
+  auto org = store_->redis()->Command({"GET", Keys::BootstrapOrganization()});
+  if (!org.ok()) return org.status();
+  if (org->is_nil()) {
+    return absl::FailedPreconditionError(
+        "no bootstrap organisation yet: run with --bootstrap-admin-token-file");
+  }
+  CallContext call;
+  call.rpc = "IssueServiceToken";
+  call.request_id = NewUlid();
+  call.principal.set_principal_id("bootstrap");
+  call.principal.set_principal_name("bootstrap");
+  call.principal.set_role(Role::ROLE_ADMIN);
+  pb::IssueTokenRequest req;
+  req.set_principal_name(principal_name);
+  req.set_organization_id(org->str());
+  req.set_role(Role::ROLE_READER);
+  req.set_description("Token of a Jalon service, created at start-up.");
+  pb::IssueTokenResponse resp;
+  if (auto s = IssueToken(call, req, &resp); !s.ok()) return s;
+  return resp.secret();
 }
 
 // --- Roadmaps --------------------------------------------------------------

@@ -129,6 +129,11 @@ class RoadmapService {
   // already exists. Safe to run from several replicas at once.
   absl::StatusOr<std::string> BootstrapAdmin(
       const std::string& organization_name);
+  // Issues a reader token for another Jalon service (e.g. feedback asking
+  // which actions exist), in the bootstrap organisation, and returns its
+  // secret. FAILED_PRECONDITION before the bootstrap.
+  absl::StatusOr<std::string> IssueServiceToken(
+      const std::string& principal_name);
 
  private:
   RoadmapStore* store_;

@@ -44,6 +44,9 @@ std::string Keys::TokenHash(std::string_view sha) {
 }
 std::string Keys::TokenHashPrefix() { return K("token_hash:"); }
 std::string Keys::AdminTokens() { return K("admin_tokens"); }
+std::string Keys::BootstrapOrganization() {
+  return K("bootstrap_organization");
+}
 std::string Keys::Stream() { return K("events"); }
 std::string Keys::WakeupChannel() { return K("wakeup"); }
 std::string Keys::RevocationChannel() { return K("revocations"); }

@@ -43,6 +43,8 @@ struct Keys {
   static std::string TokenHash(std::string_view sha256_hex);
   static std::string TokenHashPrefix();
   static std::string AdminTokens();
+  // The id of the organisation the bootstrap created.
+  static std::string BootstrapOrganization();
   static std::string Stream();
   static std::string WakeupChannel();
   static std::string RevocationChannel();

@@ -1,0 +1,48 @@
+// The feedback service's view of the roadmap service, over gRPC with a
+// deadline on every call: who a token belongs to (the roadmap service owns
+// the directory of tokens), and which actions and roadmaps exist (asked as
+// the feedback service itself, with its own token). UNAVAILABLE when the
+// roadmap service cannot be reached. Thread-safe.
+#ifndef JALON_SERVICES_FEEDBACK_ROADMAP_CLIENT_H_
+#define JALON_SERVICES_FEEDBACK_ROADMAP_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "jalon/roadmap/v1/roadmap.grpc.pb.h"
+#include "services/common/auth.h"
+
+namespace jalon::feedback {
+
+class RoadmapClient {
+ public:
+  RoadmapClient(std::shared_ptr<grpc::Channel> channel,
+                std::string service_token, std::chrono::milliseconds deadline);
+
+  // The principal of `token`; nullopt when the roadmap service says it is
+  // unknown or revoked. (A PrincipalLookup for TokenVerifier.)
+  absl::StatusOr<std::optional<Actor>> Principal(std::string_view token);
+  // The actions, in order. INVALID_ARGUMENT naming "<field>[i]" for one that
+  // does not exist.
+  absl::StatusOr<std::vector<roadmap::v1::Action>> GetActions(
+      const std::vector<std::string>& ids, const std::string& field);
+  // OK when the roadmap exists; INVALID_ARGUMENT on `field` when not.
+  absl::Status CheckRoadmap(const std::string& id, const std::string& field);
+
+ private:
+  std::unique_ptr<grpc::ClientContext> Context(const std::string& token) const;
+
+  std::unique_ptr<roadmap::v1::RoadmapService::Stub> stub_;
+  std::string service_token_;
+  std::chrono::milliseconds deadline_;
+};
+
+}  // namespace jalon::feedback
+
+#endif  // JALON_SERVICES_FEEDBACK_ROADMAP_CLIENT_H_

@@ -1,0 +1,53 @@
+// The feedback service's use cases, one method per RPC, plus the consumer
+// of the roadmap service's action events that closes the loop. Each use
+// case authorises, validates, reads what it needs, applies the domain rules
+// and commits the change with its event. Thread-safe.
+#ifndef JALON_SERVICES_FEEDBACK_SERVICE_H_
+#define JALON_SERVICES_FEEDBACK_SERVICE_H_
+
+#include "absl/status/status.h"
+#include "jalon/feedback/v1/feedback.pb.h"
+#include "services/common/clock.h"
+#include "services/common/rpc.h"
+#include "services/common/stream_consumer.h"
+#include "services/feedback/roadmap_client.h"
+#include "services/feedback/store.h"
+
+namespace jalon::feedback {
+
+namespace pb = ::jalon::feedback::v1;
+
+struct FeedbackOptions {
+  // Distinct organisations whose reports hide an item pending review.
+  int report_threshold = 3;
+};
+
+class FeedbackService {
+ public:
+  FeedbackService(FeedbackStore* store, RoadmapClient* roadmap,
+                  const Clock* clock, FeedbackOptions options);
+
+#define JALON_FEEDBACK_RPC(Name, Roles)                                 \
+  absl::Status Name(const CallContext& c, const pb::Name##Request& req, \
+                    pb::Name##Response* resp);
+#include "services/feedback/rpcs.inc"
+#undef JALON_FEEDBACK_RPC
+
+  // Applies one entry of the roadmap service's event stream: records the
+  // state of an action (if newer than what is known) and re-evaluates the
+  // items linked to it. Idempotent; other events are ignored.
+  absl::Status ApplyRoadmapEvent(const StreamEntry& entry);
+
+ private:
+  // Re-evaluates CloseLoop for one item; commits when it changes.
+  absl::Status Reevaluate(const std::string& feedback_id);
+
+  FeedbackStore* store_;
+  RoadmapClient* roadmap_;
+  const Clock* clock_;
+  FeedbackOptions options_;
+};
+
+}  // namespace jalon::feedback
+
+#endif  // JALON_SERVICES_FEEDBACK_SERVICE_H_

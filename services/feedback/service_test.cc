@@ -1,0 +1,360 @@
+// The feedback service in-process over real gRPC, beside a real roadmap
+// service on a real redis-server: the loop that closes by itself, exact
+// endorsement counts under concurrency, idempotent consumption of the
+// roadmap's events, and links refused while the roadmap is unreachable.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "services/common/dates.h"
+#include "services/common/status.h"
+#include "services/feedback/store.h"
+#include "tests/support/feedback_harness.h"
+#include "tests/support/wait.h"
+
+namespace jalon::feedback {
+namespace {
+
+using common::v1::Role;
+using testing::Ctx;
+using testing::D;
+using testing::FeedbackHarness;
+using testing::Fixture;
+using testing::WaitFor;
+namespace rpb = ::jalon::roadmap::v1;
+namespace fpb = ::jalon::feedback::v1;
+
+google::protobuf::Timestamp In(std::chrono::seconds d) {
+  return ToTimestamp(std::chrono::system_clock::now() + d);
+}
+
+class FeedbackServiceTest : public ::testing::Test {
+ protected:
+  void StartHarness(bool consumer = true) {
+    ASSERT_TRUE(h_.Start(consumer).ok());
+    f_ = h_.roadmap().MakeFixture();
+    stub_ = h_.Stub();
+    roadmap_ = h_.roadmap().Stub();
+    // Two more member companies, to endorse.
+    for (const char* name : {"Maroc Vélo", "Cuivre du Sud"}) {
+      rpb::CreateOrganizationRequest req;
+      req.mutable_organization()->set_name(name);
+      req.mutable_organization()->set_kind(
+          rpb::ORGANIZATION_KIND_MEMBER_COMPANY);
+      rpb::CreateOrganizationResponse resp;
+      ASSERT_TRUE(roadmap_
+                      ->CreateOrganization(
+                          Ctx(h_.roadmap().admin_token()).get(), req, &resp)
+                      .ok());
+      members_.push_back(h_.roadmap().IssueToken(resp.organization().id(),
+                                                 Role::ROLE_MEMBER, name));
+    }
+  }
+
+  std::string OpenConsultation() {
+    fpb::CreateConsultationRequest req;
+    auto* c = req.mutable_consultation();
+    c->set_roadmap_id(f_.roadmap);
+    c->set_title("Rencontre FIMME, Casablanca, 11 juillet");
+    c->set_place("Casablanca");
+    *c->mutable_date() = D(2024, 7, 11);
+    *c->mutable_open_time() = In(std::chrono::seconds(-3600));
+    *c->mutable_close_time() = In(std::chrono::seconds(3600));
+    fpb::CreateConsultationResponse resp;
+    grpc::Status s =
+        stub_->CreateConsultation(Ctx(f_.federation_copilot).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.consultation().status(), fpb::CONSULTATION_STATUS_OPEN);
+    return resp.consultation().id();
+  }
+
+  fpb::FeedbackItem Submit(const std::string& token, fpb::FeedbackKind kind,
+                           const std::string& consultation = "") {
+    fpb::SubmitFeedbackRequest req;
+    auto* i = req.mutable_item();
+    i->set_roadmap_id(f_.roadmap);
+    i->set_kind(kind);
+    i->set_title("Coût de l'entrepôt sous douane");
+    i->set_body("Les délais de dédouanement du cuivre bloquent la production.");
+    i->set_consultation_id(consultation);
+    if (kind == fpb::FEEDBACK_KIND_BLOCKER) i->set_severity(fpb::SEVERITY_HIGH);
+    fpb::SubmitFeedbackResponse resp;
+    grpc::Status s = stub_->SubmitFeedback(Ctx(token).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.item();
+  }
+
+  std::string NewAction(const std::string& title) {
+    rpb::CreateActionRequest req;
+    auto* a = req.mutable_action();
+    a->set_roadmap_id(f_.roadmap);
+    a->set_title(title);
+    a->set_lead_organization_id(f_.federation);
+    a->set_partner_organization_id(f_.ministry);
+    *a->mutable_due_date() = D(2099, 1, 1);
+    rpb::CreateActionResponse resp;
+    EXPECT_TRUE(
+        roadmap_->CreateAction(Ctx(f_.federation_copilot).get(), req, &resp)
+            .ok());
+    return resp.action().id();
+  }
+
+  void Move(const std::string& id, rpb::ActionStatus target,
+            const std::string& token, const std::string& reason = "") {
+    rpb::TransitionActionRequest req;
+    req.set_id(id);
+    req.set_target_status(target);
+    req.set_reason(reason);
+    rpb::TransitionActionResponse resp;
+    grpc::Status s = roadmap_->TransitionAction(Ctx(token).get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  void Complete(const std::string& id) {
+    Move(id, rpb::ACTION_STATUS_PLANNED, f_.federation_copilot);
+    Move(id, rpb::ACTION_STATUS_IN_PROGRESS, f_.federation_copilot);
+    Move(id, rpb::ACTION_STATUS_COMPLETION_REQUESTED, f_.federation_copilot);
+    Move(id, rpb::ACTION_STATUS_DONE, f_.ministry_copilot);  // counterpart
+  }
+
+  fpb::FeedbackItem Get(const std::string& id, const std::string& token) {
+    fpb::GetFeedbackRequest req;
+    req.set_id(id);
+    fpb::GetFeedbackResponse resp;
+    EXPECT_TRUE(stub_->GetFeedback(Ctx(token).get(), req, &resp).ok());
+    return resp.item();
+  }
+
+  grpc::Status Link(const std::string& id,
+                    const std::vector<std::string>& ids) {
+    fpb::LinkFeedbackRequest req;
+    req.set_id(id);
+    for (const auto& a : ids) req.add_action_ids(a);
+    fpb::LinkFeedbackResponse resp;
+    return stub_->LinkFeedback(Ctx(f_.ministry_copilot).get(), req, &resp);
+  }
+
+  FeedbackHarness h_;
+  Fixture f_;
+  std::vector<std::string> members_;
+  std::unique_ptr<fpb::FeedbackService::Stub> stub_;
+  std::unique_ptr<rpb::RoadmapService::Stub> roadmap_;
+};
+
+TEST_F(FeedbackServiceTest, TheLoopClosesByItselfWhenLinkedActionsAreDone) {
+  StartHarness();
+  std::string consultation = OpenConsultation();
+  fpb::FeedbackItem item =
+      Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER, consultation);
+  EXPECT_EQ(item.status(), fpb::FEEDBACK_STATUS_SUBMITTED);
+  EXPECT_EQ(item.author_organization_id(), f_.member);
+  for (const auto& m : members_) {
+    fpb::EndorseFeedbackRequest req;
+    req.set_feedback_id(item.id());
+    fpb::EndorseFeedbackResponse resp;
+    ASSERT_TRUE(stub_->EndorseFeedback(Ctx(m).get(), req, &resp).ok());
+  }
+  EXPECT_EQ(Get(item.id(), f_.member_token).endorsement_count(), 2);
+
+  fpb::AcknowledgeFeedbackRequest ack;
+  ack.set_id(item.id());
+  fpb::AcknowledgeFeedbackResponse acked;
+  ASSERT_TRUE(
+      stub_->AcknowledgeFeedback(Ctx(f_.ministry_copilot).get(), ack, &acked)
+          .ok());
+  std::string a1 = NewAction("Guichet douanier dédié aux IMME");
+  std::string a2 = NewAction("Entrepôt sous douane mutualisé");
+  ASSERT_TRUE(Link(item.id(), {a1, a2}).ok());
+  EXPECT_EQ(Get(item.id(), f_.member_token).status(),
+            fpb::FEEDBACK_STATUS_LINKED);
+
+  Complete(a1);
+  // One of two done: still linked.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Get(item.id(), f_.member_token).status(),
+            fpb::FEEDBACK_STATUS_LINKED);
+  Complete(a2);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Get(item.id(), f_.member_token).status() ==
+               fpb::FEEDBACK_STATUS_ADDRESSED;
+      },
+      std::chrono::seconds(10)));
+  fpb::FeedbackItem addressed = Get(item.id(), f_.member_token);
+  EXPECT_NE(addressed.status_reason().find(a1), std::string::npos);
+  EXPECT_NE(addressed.status_reason().find(a2), std::string::npos);
+
+  // The history says it was automatic.
+  fpb::ListFeedbackHistoryRequest hreq;
+  hreq.set_feedback_id(item.id());
+  fpb::ListFeedbackHistoryResponse history;
+  ASSERT_TRUE(
+      stub_->ListFeedbackHistory(Ctx(f_.member_token).get(), hreq, &history)
+          .ok());
+  ASSERT_GE(history.entries_size(), 4);
+  const auto& last = history.entries(history.entries_size() - 1);
+  EXPECT_EQ(last.event_type(), "feedback.item.addressed");
+  EXPECT_EQ(last.actor().principal_id(), "system:feedback-loop");
+}
+
+TEST_F(FeedbackServiceTest, ACancelledActionSendsTheItemBack) {
+  StartHarness();
+  fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_PROPOSAL);
+  fpb::AcknowledgeFeedbackRequest ack;
+  ack.set_id(item.id());
+  fpb::AcknowledgeFeedbackResponse acked;
+  ASSERT_TRUE(
+      stub_->AcknowledgeFeedback(Ctx(f_.ministry_copilot).get(), ack, &acked)
+          .ok());
+  std::string a = NewAction("Étude abandonnée");
+  ASSERT_TRUE(Link(item.id(), {a}).ok());
+  Move(a, rpb::ACTION_STATUS_CANCELLED, f_.federation_copilot,
+       "budget réaffecté");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Get(item.id(), f_.member_token).status() ==
+               fpb::FEEDBACK_STATUS_ACKNOWLEDGED;
+      },
+      std::chrono::seconds(10)));
+  fpb::FeedbackItem back = Get(item.id(), f_.member_token);
+  EXPECT_NE(back.status_reason().find("budget réaffecté"), std::string::npos);
+  EXPECT_EQ(back.linked_action_ids_size(), 0);
+}
+
+TEST_F(FeedbackServiceTest, ConcurrentEndorsementsCountExactly) {
+  StartHarness();
+  fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER);
+  constexpr int kOrgs = 24;
+  std::vector<std::string> tokens;
+  for (int i = 0; i < kOrgs; ++i) {
+    rpb::CreateOrganizationRequest req;
+    req.mutable_organization()->set_name("Membre " + std::to_string(i));
+    req.mutable_organization()->set_kind(rpb::ORGANIZATION_KIND_MEMBER_COMPANY);
+    rpb::CreateOrganizationResponse resp;
+    ASSERT_TRUE(roadmap_
+                    ->CreateOrganization(Ctx(h_.roadmap().admin_token()).get(),
+                                         req, &resp)
+                    .ok());
+    tokens.push_back(
+        h_.roadmap().IssueToken(resp.organization().id(), Role::ROLE_MEMBER));
+  }
+  // Every organisation endorses twice at once; only one of each counts.
+  std::atomic<int> ok{0}, duplicate{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2 * kOrgs; ++i) {
+    threads.emplace_back([&, i] {
+      auto stub = h_.Stub();
+      fpb::EndorseFeedbackRequest req;
+      req.set_feedback_id(item.id());
+      fpb::EndorseFeedbackResponse resp;
+      grpc::Status s =
+          stub->EndorseFeedback(Ctx(tokens[i % kOrgs]).get(), req, &resp);
+      if (s.ok()) ++ok;
+      if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS) ++duplicate;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kOrgs);
+  EXPECT_EQ(duplicate.load(), kOrgs);
+  EXPECT_EQ(Get(item.id(), f_.member_token).endorsement_count(), kOrgs);
+
+  // Withdrawals are exact too.
+  for (int i = 0; i < 5; ++i) {
+    fpb::WithdrawEndorsementRequest req;
+    req.set_feedback_id(item.id());
+    fpb::WithdrawEndorsementResponse resp;
+    ASSERT_TRUE(
+        stub_->WithdrawEndorsement(Ctx(tokens[i]).get(), req, &resp).ok());
+  }
+  EXPECT_EQ(Get(item.id(), f_.member_token).endorsement_count(), kOrgs - 5);
+  // One's own item cannot be endorsed.
+  fpb::EndorseFeedbackRequest own;
+  own.set_feedback_id(item.id());
+  fpb::EndorseFeedbackResponse resp;
+  EXPECT_EQ(stub_->EndorseFeedback(Ctx(f_.member_token).get(), own, &resp)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(FeedbackServiceTest, ConsumingTheSameEventsAgainChangesNothing) {
+  StartHarness(/*consumer=*/false);
+  fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER);
+  fpb::AcknowledgeFeedbackRequest ack;
+  ack.set_id(item.id());
+  fpb::AcknowledgeFeedbackResponse acked;
+  ASSERT_TRUE(
+      stub_->AcknowledgeFeedback(Ctx(f_.ministry_copilot).get(), ack, &acked)
+          .ok());
+  std::string a1 = NewAction("A1");
+  std::string a2 = NewAction("A2");
+  ASSERT_TRUE(Link(item.id(), {a1, a2}).ok());
+  Complete(a1);
+  Complete(a2);
+  // Nothing consumed yet: the item waits.
+  EXPECT_EQ(Get(item.id(), f_.member_token).status(),
+            fpb::FEEDBACK_STATUS_LINKED);
+
+  std::vector<StreamEntry> entries;
+  ASSERT_TRUE(StreamConsumer::Replay(&h_.roadmap().redis(),
+                                     "jalon:roadmap:events",
+                                     [&](const StreamEntry& e) {
+                                       entries.push_back(e);
+                                       return absl::OkStatus();
+                                     })
+                  .ok());
+  // Out of order first: newest to oldest.
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    ASSERT_TRUE(h_.service().ApplyRoadmapEvent(*it).ok());
+  }
+  fpb::FeedbackItem after = Get(item.id(), f_.member_token);
+  EXPECT_EQ(after.status(), fpb::FEEDBACK_STATUS_ADDRESSED);
+  const std::string etag = after.etag();
+  auto events = [&] {
+    return h_.roadmap().redis().Command({"XLEN", Keys::Stream()})->integer();
+  };
+  const int64_t feedback_events = events();
+  // Twice, in order, and replayed from the start: nothing more happens.
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& e : entries)
+      ASSERT_TRUE(h_.service().ApplyRoadmapEvent(e).ok());
+  }
+  ASSERT_TRUE(StreamConsumer::Replay(&h_.roadmap().redis(),
+                                     "jalon:roadmap:events",
+                                     [&](const StreamEntry& e) {
+                                       return h_.service().ApplyRoadmapEvent(e);
+                                     })
+                  .ok());
+  fpb::FeedbackItem again = Get(item.id(), f_.member_token);
+  EXPECT_EQ(again.etag(), etag);
+  EXPECT_EQ(again.status(), fpb::FEEDBACK_STATUS_ADDRESSED);
+  EXPECT_EQ(events(), feedback_events);
+}
+
+TEST_F(FeedbackServiceTest,
+       LinkingNeedsTheRoadmapServiceAndWritesNothingWithout) {
+  StartHarness();
+  fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER);
+  fpb::AcknowledgeFeedbackRequest ack;
+  ack.set_id(item.id());
+  fpb::AcknowledgeFeedbackResponse acked;
+  ASSERT_TRUE(
+      stub_->AcknowledgeFeedback(Ctx(f_.ministry_copilot).get(), ack, &acked)
+          .ok());
+  // Unknown action ids are named.
+  grpc::Status unknown = Link(item.id(), {"01NOSUCHACTION000000000000"});
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(unknown.error_message().find("action_ids[0]"), std::string::npos);
+
+  std::string a = NewAction("Action");
+  h_.roadmap().StopService();
+  grpc::Status down = Link(item.id(), {a});
+  EXPECT_EQ(down.error_code(), grpc::StatusCode::UNAVAILABLE);
+  fpb::FeedbackItem unchanged = Get(item.id(), f_.member_token);
+  EXPECT_EQ(unchanged.status(), fpb::FEEDBACK_STATUS_ACKNOWLEDGED);
+  EXPECT_EQ(unchanged.etag(), acked.item().etag());
+}
+
+}  // namespace
+}  // namespace jalon::feedback

@@ -1,0 +1,82 @@
+#include "tests/support/feedback_harness.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace jalon::testing {
+
+FeedbackHarness::FeedbackHarness(HarnessOptions options)
+    : options_(options), roadmap_(options) {}
+
+FeedbackHarness::~FeedbackHarness() { StopFeedback(); }
+
+absl::Status FeedbackHarness::Start(bool start_consumer) {
+  if (auto s = roadmap_.Start(); !s.ok()) return s;
+  RedisOptions ro = roadmap_.redis_server().options();
+  ro.pool_size = options_.redis_pool_size;
+  redis_ = std::make_unique<RedisClient>(ro);
+  // The service's own token for the roadmap service, as tools/run issues it.
+  auto stub = roadmap_.Stub();
+  roadmap::v1::GetCurrentPrincipalResponse who;
+  if (!stub->GetCurrentPrincipal(Ctx(roadmap_.admin_token()).get(), {}, &who)
+           .ok()) {
+    return absl::InternalError("cannot reach the roadmap harness");
+  }
+  std::string service_token =
+      roadmap_.IssueToken(who.principal().organization_id(),
+                          common::v1::Role::ROLE_READER, "jalon-services");
+  roadmap_client_ = std::make_unique<feedback::RoadmapClient>(
+      roadmap_.channel(), service_token, std::chrono::seconds(5));
+  verifier_ = std::make_unique<TokenVerifier>(
+      [this](std::string_view token, const std::string&) {
+        return roadmap_client_->Principal(token);
+      },
+      AuthOptions{"", "jalon:roadmap:revocations", options_.auth_cache_ttl});
+  verifier_->StartRevocationListener(ro);
+  executor_ = std::make_unique<Executor>(options_.workers, 10000);
+  store_ = std::make_unique<feedback::FeedbackStore>(
+      redis_.get(), EventLog{feedback::Keys::Stream(),
+                             feedback::Keys::WakeupChannel(), 1'000'000});
+  service_ = std::make_unique<feedback::FeedbackService>(
+      store_.get(), roadmap_client_.get(), options_.clock,
+      feedback::FeedbackOptions{3});
+  if (start_consumer) {
+    RedisOptions co = ro;
+    co.pool_size = 2;
+    consumer_redis_ = std::make_unique<RedisClient>(co);
+    consumer_ = std::make_unique<StreamConsumer>(
+        consumer_redis_.get(),
+        ConsumerOptions{"jalon:roadmap:events", "feedback", "harness", "", 100,
+                        std::chrono::milliseconds(200),
+                        std::chrono::milliseconds(30000), 5},
+        [this](const StreamEntry& e) {
+          return service_->ApplyRoadmapEvent(e);
+        });
+    consumer_->Start();
+  }
+  ServiceConfig config;
+  config.listen = "127.0.0.1:0";
+  config.health_interval = options_.health_interval;
+  config.grace_period = options_.grace_period;
+  host_ = std::make_unique<ServerHost>(
+      config, "jalon.feedback.v1.FeedbackService", redis_.get());
+  grpc_service_ = std::make_unique<feedback::FeedbackGrpcService>(
+      service_.get(), RpcEnv{executor_.get(), verifier_.get(), "feedback.jalon",
+                             host_->inflight()});
+  host_->AddService(grpc_service_.get());
+  if (auto s = host_->Start(); !s.ok()) return s;
+  channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", host_->port()),
+                                 grpc::InsecureChannelCredentials());
+  return absl::OkStatus();
+}
+
+void FeedbackHarness::StopFeedback() {
+  if (host_) host_->Shutdown();
+  if (consumer_) consumer_->Stop();
+  if (executor_) executor_->Shutdown();
+}
+
+std::unique_ptr<fpb::FeedbackService::Stub> FeedbackHarness::Stub() const {
+  return fpb::FeedbackService::NewStub(channel_);
+}
+
+}  // namespace jalon::testing

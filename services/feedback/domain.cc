@@ -472,8 +472,9 @@ bool AddReport(pb::FeedbackItem* item, const Actor& reporter,
   report->set_reason(std::string(reason));
   *report->mutable_time() = now;
   std::set<std::string> organizations;
-  for (const auto& r : item->reports())
+  for (const auto& r : item->reports()) {
     organizations.insert(r.organization_id());
+  }
   int n = static_cast<int>(organizations.size());
   if (!item->hidden() && n >= threshold) {
     item->set_hidden(true);

@@ -490,10 +490,31 @@ absl::Status FeedbackService::ListFeedbackHistory(
   auto item = ops.Load<pb::FeedbackItem>(kFeedback, req.feedback_id());
   if (!item.ok()) return item.status();
   if (!CanSee(c.principal, item->value)) return NotFound(req.feedback_id());
-  return ops.ListOffsets(store_->HistoryKey(kFeedback, req.feedback_id()),
-                         req.page_size(), req.page_token(),
-                         resp->mutable_entries(),
-                         resp->mutable_next_page_token());
+  if (auto s = ops.ListOffsets(store_->HistoryKey(kFeedback, req.feedback_id()),
+                               req.page_size(), req.page_token(),
+                               resp->mutable_entries(),
+                               resp->mutable_next_page_token());
+      !s.ok()) {
+    return s;
+  }
+  // The history must not reveal what the item itself hides from this
+  // viewer (an offer's contact, the moderation reports).
+  pb::FeedbackItem probe = item->value;
+  probe.set_contact("x");
+  probe.add_reports();
+  Redact(c.principal, &probe);
+  std::set<std::string> hidden;
+  if (probe.contact().empty()) hidden.insert("contact");
+  if (probe.reports_size() == 0) hidden.insert("reports");
+  for (auto& entry : *resp->mutable_entries()) {
+    auto* changes = entry.mutable_changes();
+    changes->erase(std::remove_if(changes->begin(), changes->end(),
+                                  [&](const common::v1::FieldChange& f) {
+                                    return hidden.count(f.field()) > 0;
+                                  }),
+                   changes->end());
+  }
+  return absl::OkStatus();
 }
 
 // --- Endorsements ----------------------------------------------------------

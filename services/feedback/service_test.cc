@@ -358,3 +358,40 @@ TEST_F(FeedbackServiceTest,
 
 }  // namespace
 }  // namespace jalon::feedback
+
+namespace jalon::feedback {
+namespace {
+
+TEST_F(FeedbackServiceTest, HistoryHidesWhatTheItemHides) {
+  StartHarness();
+  fpb::SubmitFeedbackRequest req;
+  auto* i = req.mutable_item();
+  i->set_roadmap_id(f_.roadmap);
+  i->set_kind(fpb::FEEDBACK_KIND_PARTNERSHIP_OFFER);
+  i->set_title("Partenariat fonderie");
+  i->set_body("Capacité de fonderie aluminium disponible.");
+  i->set_contact("direction@atlas-cables.ma");
+  fpb::SubmitFeedbackResponse resp;
+  ASSERT_TRUE(
+      stub_->SubmitFeedback(Ctx(f_.member_token).get(), req, &resp).ok());
+  fpb::ListFeedbackHistoryRequest hreq;
+  hreq.set_feedback_id(resp.item().id());
+  auto contact_in_history = [&](const std::string& token) {
+    fpb::ListFeedbackHistoryResponse history;
+    EXPECT_TRUE(
+        stub_->ListFeedbackHistory(Ctx(token).get(), hreq, &history).ok());
+    for (const auto& e : history.entries()) {
+      for (const auto& c : e.changes()) {
+        if (c.new_value().find("atlas-cables") != std::string::npos)
+          return true;
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(contact_in_history(f_.member_token));  // the author's own
+  EXPECT_FALSE(contact_in_history(members_[0]));     // another member
+  EXPECT_FALSE(contact_in_history(f_.reader_token));
+}
+
+}  // namespace
+}  // namespace jalon::feedback

@@ -4,9 +4,11 @@
 #include <google/protobuf/util/field_mask_util.h>
 
 #include <cctype>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/common/dates.h"
 #include "services/common/status.h"
 
 namespace jalon {
@@ -20,6 +22,46 @@ constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 
 }  // namespace
+
+size_t Utf8Length(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+void FieldChecker::Text(const std::string& field, std::string_view value,
+                        size_t min, size_t max) {
+  size_t n = Utf8Length(value);
+  if (n < min) {
+    Add(field, min == 1 ? "is required"
+                        : absl::StrCat("needs at least ", min, " characters"));
+  } else if (n > max) {
+    Add(field, absl::StrCat("is longer than ", max, " characters"));
+  }
+}
+
+void FieldChecker::Required(const std::string& field, std::string_view value) {
+  if (value.empty()) Add(field, "is required");
+}
+
+void FieldChecker::DateField(const std::string& field,
+                             const common::v1::Date& d, bool required) {
+  if (IsUnset(d)) {
+    if (required) Add(field, "is required");
+  } else if (!IsValidDate(d)) {
+    Add(field,
+        "is not a valid date (year 1900..9999, month 1..12, a day of that "
+        "month)");
+  }
+}
+
+void FieldChecker::Finite(const std::string& field, double v) {
+  if (!std::isfinite(v)) Add(field, "must be a finite number");
+}
+
+void FieldChecker::Add(const std::string& field, std::string description) {
+  violations_.Add(absl::StrCat(prefix_, field), std::move(description));
+}
 
 absl::Status ValidateRequestId(std::string_view id) {
   if (id.size() > 128) {

@@ -15,8 +15,36 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "jalon/common/v1/common.pb.h"
+#include "services/common/status.h"
 
 namespace jalon {
+
+// Length in Unicode code points (UTF-8 continuation bytes not counted): the
+// unit of every length limit in the API.
+size_t Utf8Length(std::string_view s);
+
+// Collects every violation of a message, each field named after `prefix`
+// (e.g. "action."), so a client sees them all at once. Not thread-safe.
+class FieldChecker {
+ public:
+  explicit FieldChecker(std::string_view prefix) : prefix_(prefix) {}
+
+  // `min`..`max` characters; min 1 reads "is required".
+  void Text(const std::string& field, std::string_view value, size_t min,
+            size_t max);
+  void Required(const std::string& field, std::string_view value);
+  // A valid calendar date, or unset when not `required`.
+  void DateField(const std::string& field, const common::v1::Date& d,
+                 bool required);
+  void Finite(const std::string& field, double v);
+  void Add(const std::string& field, std::string description);
+  // OK, or INVALID_ARGUMENT naming every field added.
+  absl::Status Done() const { return violations_.ToStatus(); }
+
+ private:
+  std::string prefix_;
+  Violations violations_;
+};
 
 // At most 128 characters of letters, digits and - _ . : (empty: none).
 absl::Status ValidateRequestId(std::string_view request_id);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/dates.h"
+#include "services/common/requests.h"
 #include "services/common/status.h"
 
 namespace jalon::feedback {
@@ -15,42 +16,6 @@ namespace {
 
 using common::v1::Role;
 using google::protobuf::Timestamp;
-
-// Length in Unicode code points (UTF-8 continuation bytes not counted).
-size_t Chars(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-// Collects every violation of a message, each field named after `prefix`.
-class Checker {
- public:
-  explicit Checker(std::string_view prefix) : prefix_(prefix) {}
-
-  void Text(const std::string& field, std::string_view value, size_t min,
-            size_t max) {
-    size_t n = Chars(value);
-    if (n < min) {
-      Add(field, min == 1
-                     ? "is required"
-                     : absl::StrCat("needs at least ", min, " characters"));
-    } else if (n > max) {
-      Add(field, absl::StrCat("is longer than ", max, " characters"));
-    }
-  }
-  void Required(const std::string& field, std::string_view value) {
-    if (value.empty()) Add(field, "is required");
-  }
-  void Add(const std::string& field, std::string description) {
-    v_.Add(absl::StrCat(prefix_, field), std::move(description));
-  }
-  absl::Status Done() const { return v_.ToStatus(); }
-
- private:
-  std::string prefix_;
-  Violations v_;
-};
 
 // The range google.protobuf.Timestamp documents: 0001-01-01 to 9999-12-31.
 constexpr int64_t kMinSeconds = -62135596800;
@@ -146,7 +111,7 @@ absl::Status CheckNotReader(const Actor& actor, std::string_view what) {
 
 absl::Status ValidateConsultation(const pb::Consultation& c,
                                   std::string_view prefix) {
-  Checker k(prefix);
+  FieldChecker k(prefix);
   k.Required("roadmap_id", c.roadmap_id());
   k.Text("title", c.title(), 1, 200);
   k.Text("description", c.description(), 0, 5000);
@@ -192,7 +157,7 @@ absl::Status ValidateConsultation(const pb::Consultation& c,
 
 absl::Status ValidateItem(const pb::FeedbackItem& item,
                           std::string_view prefix) {
-  Checker k(prefix);
+  FieldChecker k(prefix);
   k.Required("roadmap_id", item.roadmap_id());
   if (item.kind() == pb::FEEDBACK_KIND_UNSPECIFIED ||
       !pb::FeedbackKind_IsValid(item.kind())) {
@@ -226,7 +191,7 @@ absl::Status ValidateItem(const pb::FeedbackItem& item,
     k.Text(f + ".title", a.title(), 1, 200);
     if (a.url().empty()) {
       k.Add(f + ".url", "is required");
-    } else if (Chars(a.url()) > 2000) {
+    } else if (Utf8Length(a.url()) > 2000) {
       k.Add(f + ".url", "is longer than 2000 characters");
     } else if (!IsHttpUrl(a.url())) {
       k.Add(f + ".url", "must be an http or https URL");
@@ -459,7 +424,7 @@ absl::Status CheckCanReport(const Actor& actor, const pb::FeedbackItem& item,
     return absl::AlreadyExistsError(
         "the caller's organisation already reported this feedback item");
   }
-  size_t n = Chars(reason);
+  size_t n = Utf8Length(reason);
   if (n == 0) return InvalidField("reason", "is required");
   if (n > 1000) return InvalidField("reason", "is longer than 1000 characters");
   return absl::OkStatus();
@@ -513,7 +478,7 @@ absl::Status CheckCanExpressInterest(const Actor& actor,
   if (offer.status() == pb::FEEDBACK_STATUS_DECLINED) {
     return absl::FailedPreconditionError("the offer was DECLINED");
   }
-  Checker k("");
+  FieldChecker k("");
   k.Text("message", message, 0, 2000);
   k.Text("contact", contact, 1, 500);
   return k.Done();

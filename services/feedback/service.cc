@@ -11,6 +11,7 @@
 #include "jalon/events/v1/events.pb.h"
 #include "services/common/entity_ops.h"
 #include "services/common/logging.h"
+#include "services/common/requests.h"
 #include "services/common/status.h"
 #include "services/feedback/domain.h"
 
@@ -27,12 +28,6 @@ Actor LoopActor() {
   a.set_principal_name("feedback loop (automatic)");
   a.set_role(Role::ROLE_ADMIN);
   return a;
-}
-
-size_t Chars(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
 }
 
 std::string RoadmapOf(const pb::FeedbackItem& i) { return i.roadmap_id(); }
@@ -461,7 +456,7 @@ absl::Status FeedbackService::DeclineFeedback(
   if (req.public_answer().empty()) {
     return InvalidField("public_answer", "is required to decline feedback");
   }
-  if (Chars(req.public_answer()) > 5000) {
+  if (Utf8Length(req.public_answer()) > 5000) {
     return InvalidField("public_answer", "is longer than 5000 characters");
   }
   EntityOps ops(store_, clock_, c);
@@ -649,7 +644,7 @@ absl::Status FeedbackService::ReportFeedback(
 absl::Status FeedbackService::ModerateFeedback(
     const CallContext& c, const pb::ModerateFeedbackRequest& req,
     pb::ModerateFeedbackResponse* resp) {
-  if (req.reason().empty() || Chars(req.reason()) > 1000) {
+  if (req.reason().empty() || Utf8Length(req.reason()) > 1000) {
     return InvalidField("reason", "is required, up to 1000 characters");
   }
   EntityOps ops(store_, clock_, c);

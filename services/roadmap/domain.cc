@@ -21,53 +21,6 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-// Length in Unicode code points (UTF-8 continuation bytes not counted).
-size_t Chars(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-class Checker {
- public:
-  explicit Checker(std::string_view prefix) : prefix_(prefix) {}
-
-  void Text(const std::string& field, std::string_view value, size_t min,
-            size_t max) {
-    size_t n = Chars(value);
-    if (n < min) {
-      Add(field, min == 1
-                     ? "is required"
-                     : absl::StrCat("needs at least ", min, " characters"));
-    } else if (n > max) {
-      Add(field, absl::StrCat("is longer than ", max, " characters"));
-    }
-  }
-  void Required(const std::string& field, std::string_view value) {
-    if (value.empty()) Add(field, "is required");
-  }
-  void DateField(const std::string& field, const Date& d, bool required) {
-    if (IsUnset(d)) {
-      if (required) Add(field, "is required");
-    } else if (!IsValidDate(d)) {
-      Add(field,
-          "is not a valid date (year 1900..9999, month 1..12, a day of that "
-          "month)");
-    }
-  }
-  void Finite(const std::string& field, double v) {
-    if (!std::isfinite(v)) Add(field, "must be a finite number");
-  }
-  void Add(const std::string& field, std::string description) {
-    v_.Add(absl::StrCat(prefix_, field), std::move(description));
-  }
-  absl::Status Done() const { return v_.ToStatus(); }
-
- private:
-  std::string prefix_;
-  Violations v_;
-};
-
 bool Dated(const Date& d) { return !IsUnset(d) && IsValidDate(d); }
 
 std::string StatusName(ActionStatus s) {
@@ -84,7 +37,7 @@ bool IsCopilotOf(const Actor& actor, const std::string& org) {
 
 absl::Status ValidateOrganization(const Organization& o,
                                   std::string_view prefix) {
-  Checker c(prefix);
+  FieldChecker c(prefix);
   c.Text("name", o.name(), 1, 200);
   if (o.kind() == v1::ORGANIZATION_KIND_UNSPECIFIED ||
       !v1::OrganizationKind_IsValid(o.kind())) {
@@ -106,7 +59,7 @@ void ApplyDefaults(Roadmap* r) {
 }
 
 absl::Status ValidateRoadmap(const Roadmap& r, std::string_view prefix) {
-  Checker c(prefix);
+  FieldChecker c(prefix);
   c.Text("title", r.title(), 1, 200);
   c.Text("description", r.description(), 0, 5000);
   c.DateField("start_date", r.start_date(), true);
@@ -133,7 +86,7 @@ absl::Status ValidateRoadmap(const Roadmap& r, std::string_view prefix) {
 }
 
 absl::Status ValidateEcosystem(const Ecosystem& e, std::string_view prefix) {
-  Checker c(prefix);
+  FieldChecker c(prefix);
   c.Required("roadmap_id", e.roadmap_id());
   c.Text("name", e.name(), 1, 200);
   c.Text("description", e.description(), 0, 5000);
@@ -150,7 +103,7 @@ void ApplyDefaults(Indicator* i) {
 }
 
 absl::Status ValidateIndicator(const Indicator& i, std::string_view prefix) {
-  Checker c(prefix);
+  FieldChecker c(prefix);
   c.Required("roadmap_id", i.roadmap_id());
   c.Text("name", i.name(), 1, 200);
   c.Text("description", i.description(), 0, 5000);
@@ -205,7 +158,7 @@ absl::Status ValidateIndicator(const Indicator& i, std::string_view prefix) {
 
 absl::Status ValidateMeasurement(const Measurement& m,
                                  std::string_view prefix) {
-  Checker c(prefix);
+  FieldChecker c(prefix);
   c.Required("indicator_id", m.indicator_id());
   c.Finite("value", m.value());
   c.DateField("period_start", m.period_start(), true);
@@ -225,7 +178,7 @@ void ApplyDefaults(Action* a) {
 }
 
 absl::Status ValidateAction(const Action& a, std::string_view prefix) {
-  Checker c(prefix);
+  FieldChecker c(prefix);
   c.Required("roadmap_id", a.roadmap_id());
   c.Text("title", a.title(), 1, 200);
   c.Text("description", a.description(), 0, 10000);
@@ -314,7 +267,7 @@ absl::Status ValidateAction(const Action& a, std::string_view prefix) {
 }
 
 absl::Status ValidateTokenRequest(const v1::IssueTokenRequest& r) {
-  Checker c("");
+  FieldChecker c("");
   c.Text("principal_name", r.principal_name(), 1, 100);
   c.Required("organization_id", r.organization_id());
   if (r.role() == Role::ROLE_UNSPECIFIED ||
@@ -363,7 +316,7 @@ absl::Status CheckTransition(const Action& action, ActionStatus target,
     return InvalidField("target_status",
                         "must be a status other than UNSPECIFIED");
   }
-  if (Chars(reason) > 2000) {
+  if (Utf8Length(reason) > 2000) {
     return InvalidField("reason", "is longer than 2000 characters");
   }
   auto allowed = AllowedTargets(action.status());

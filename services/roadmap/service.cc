@@ -567,8 +567,7 @@ absl::Status RoadmapService::VerifyMeasurement(
   if (!req.approve() && req.note().empty()) {
     return InvalidField("note", "is required when rejecting a measurement");
   }
-  if (std::count_if(req.note().begin(), req.note().end(),
-                    [](char ch) { return (ch & 0xC0) != 0x80; }) > 2000) {
+  if (Utf8Length(req.note()) > 2000) {
     return InvalidField("note", "is longer than 2000 characters");
   }
   Ops ops(store_, clock_, c);
@@ -870,9 +869,7 @@ absl::Status RoadmapService::AddComment(const CallContext& c,
   Violations v;
   if (req.action_id().empty()) v.Add("action_id", "is required");
   if (req.body().empty()) v.Add("body", "is required");
-  if (req.body().size() > 20000 ||
-      std::count_if(req.body().begin(), req.body().end(),
-                    [](char ch) { return (ch & 0xC0) != 0x80; }) > 5000) {
+  if (Utf8Length(req.body()) > 5000) {
     v.Add("body", "is longer than 5000 characters");
   }
   if (auto s = v.ToStatus(); !s.ok()) return s;

@@ -79,4 +79,20 @@ absl::Status RoadmapClient::CheckRoadmap(const std::string& id,
   return absl::OkStatus();
 }
 
+absl::Status RoadmapClient::CheckEcosystem(const std::string& id,
+                                           const std::string& roadmap_id,
+                                           const std::string& field) {
+  roadmap::v1::GetEcosystemRequest req;
+  req.set_id(id);
+  roadmap::v1::GetEcosystemResponse resp;
+  grpc::Status s =
+      stub_->GetEcosystem(Context(service_token_).get(), req, &resp);
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND ||
+      (s.ok() && resp.ecosystem().roadmap_id() != roadmap_id)) {
+    return InvalidField(field, "no such ecosystem in the roadmap");
+  }
+  if (!s.ok()) return Upstream(s);
+  return absl::OkStatus();
+}
+
 }  // namespace jalon::feedback

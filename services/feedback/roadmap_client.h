@@ -34,6 +34,11 @@ class RoadmapClient {
       const std::vector<std::string>& ids, const std::string& field);
   // OK when the roadmap exists; INVALID_ARGUMENT on `field` when not.
   absl::Status CheckRoadmap(const std::string& id, const std::string& field);
+  // OK when the ecosystem exists in that roadmap; INVALID_ARGUMENT on
+  // `field` when not.
+  absl::Status CheckEcosystem(const std::string& id,
+                              const std::string& roadmap_id,
+                              const std::string& field);
 
  private:
   std::unique_ptr<grpc::ClientContext> Context(const std::string& token) const;

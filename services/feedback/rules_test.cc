@@ -774,6 +774,15 @@ TEST_F(FeedbackRulesTest, ConsultationsAndBadInputWriteNothing) {
         << Describe(s);
     EXPECT_TRUE(Has(FieldsOf(s), "item.roadmap_id")) << Describe(s);
   }
+  // An ecosystem of no roadmap, or of another one.
+  {
+    fpb::FeedbackItem in = good;
+    in.set_ecosystem_id("01NOSUCHECOSYSTEM000000000");
+    grpc::Status s = TrySubmit(f_.member_token, in);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << Describe(s);
+    EXPECT_TRUE(Has(FieldsOf(s), "item.ecosystem_id")) << Describe(s);
+  }
   // Every bad field named at once.
   {
     fpb::FeedbackItem in = good;
@@ -817,8 +826,10 @@ TEST_F(FeedbackRulesTest, ConsultationsAndBadInputWriteNothing) {
                   .ok());
   fpb::FeedbackItem in = good;
   in.set_consultation_id(open.id());
+  in.set_ecosystem_id(f_.ecosystem);  // an ecosystem of the roadmap
   const fpb::FeedbackItem taken = Submit(f_.member_token, in);
   EXPECT_EQ(taken.consultation_id(), open.id());
+  EXPECT_EQ(taken.ecosystem_id(), f_.ecosystem);
   EXPECT_EQ(StreamLength(), events + 2);
   fpb::ListFeedbackRequest by_consultation;
   by_consultation.set_consultation_id(open.id());

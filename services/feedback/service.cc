@@ -58,6 +58,14 @@ absl::Status FeedbackService::CreateConsultation(
       !s.ok()) {
     return s;
   }
+  for (int i = 0; i < in.ecosystem_ids_size(); ++i) {
+    if (auto s = roadmap_->CheckEcosystem(
+            in.ecosystem_ids(i), in.roadmap_id(),
+            absl::StrCat("consultation.ecosystem_ids[", i, "]"));
+        !s.ok()) {
+      return s;
+    }
+  }
   EntityOps ops(store_, clock_, c);
   auto created = ops.Create<pb::Consultation>(
       kConsultation, "feedback.consultation.created", req.request_id(), in,
@@ -179,6 +187,13 @@ absl::Status FeedbackService::SubmitFeedback(
                  roadmap_->CheckRoadmap(item.roadmap_id(), "item.roadmap_id");
              !s.ok()) {
     return s;
+  }
+  if (!item.ecosystem_id().empty()) {
+    if (auto s = roadmap_->CheckEcosystem(
+            item.ecosystem_id(), item.roadmap_id(), "item.ecosystem_id");
+        !s.ok()) {
+      return s;
+    }
   }
   *item.mutable_author() = c.principal;
   item.set_author_organization_id(c.principal.organization_id());

@@ -108,7 +108,8 @@ int main(int argc, char** argv) {
   jalon::RedisClient consumer_client(consumer_redis);
   jalon::StreamConsumer consumer(
       &consumer_client,
-      {"jalon:roadmap:events", "feedback", config.consumer_name, "", 100,
+      {"jalon:roadmap:events", "feedback", config.consumer_name,
+       jalon::feedback::Keys::DeadLetters(), 100,
        std::chrono::milliseconds(1000), config.claim_min_idle, 5},
       [&service](const jalon::StreamEntry& e) {
         return service.ApplyRoadmapEvent(e);

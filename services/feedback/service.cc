@@ -517,6 +517,11 @@ absl::Status FeedbackService::ListFeedbackHistory(
   if (probe.contact().empty()) hidden.insert("contact");
   if (probe.reports_size() == 0) hidden.insert("reports");
   for (auto& entry : *resp->mutable_entries()) {
+    // Who reported an item is for the co-pilots only.
+    if (hidden.count("reports") &&
+        entry.event_type() == "feedback.item.reported") {
+      entry.clear_actor();
+    }
     auto* changes = entry.mutable_changes();
     changes->erase(std::remove_if(changes->begin(), changes->end(),
                                   [&](const common::v1::FieldChange& f) {
@@ -839,12 +844,21 @@ absl::Status FeedbackService::Reevaluate(const std::string& feedback_id) {
   auto updated = ops.Update<pb::FeedbackItem>(
       kFeedback, type, feedback_id, "",
       [&](const Versioned<pb::FeedbackItem>& cur, pb::FeedbackItem* next,
-          Mutation*) -> absl::Status {
+          Mutation* m) -> absl::Status {
         auto outcome = outcome_of(cur.value);
         if (!outcome.ok()) return outcome.status();
         if (!outcome->changed) return absl::OkStatus();
         next->set_status(outcome->status);
         next->set_status_reason(outcome->reason);
+        // Dropped links leave the action's index too, so a filter by that
+        // action no longer finds the item.
+        for (const auto& id : cur.value.linked_action_ids()) {
+          if (std::find(outcome->linked_after.begin(),
+                        outcome->linked_after.end(),
+                        id) == outcome->linked_after.end()) {
+            m->IndexRemove(Keys::ActionItems(id), cur.value.id());
+          }
+        }
         next->clear_linked_action_ids();
         for (const auto& id : outcome->linked_after)
           next->add_linked_action_ids(id);

@@ -221,6 +221,14 @@ TEST_F(FeedbackServiceTest, ACancelledActionSendsTheItemBack) {
   fpb::FeedbackItem back = Get(item.id(), f_.member_token);
   EXPECT_NE(back.status_reason().find("budget réaffecté"), std::string::npos);
   EXPECT_EQ(back.linked_action_ids_size(), 0);
+  // ...and a filter by that action no longer finds it.
+  fpb::ListFeedbackRequest by_action;
+  by_action.set_linked_action_id(a);
+  fpb::ListFeedbackResponse listed;
+  ASSERT_TRUE(
+      stub_->ListFeedback(Ctx(f_.ministry_copilot).get(), by_action, &listed)
+          .ok());
+  EXPECT_EQ(listed.items_size(), 0);
 }
 
 TEST_F(FeedbackServiceTest, ConcurrentEndorsementsCountExactly) {

@@ -7,6 +7,7 @@ namespace jalon::feedback {
 std::string Keys::Prefix() { return "jalon:feedback:"; }
 std::string Keys::Stream() { return Prefix() + "events"; }
 std::string Keys::WakeupChannel() { return Prefix() + "wakeup"; }
+std::string Keys::DeadLetters() { return Prefix() + "dead:roadmap_events"; }
 std::string Keys::Endorsers(std::string_view id) {
   return absl::StrCat(Prefix(), "endorsers:", std::string(id));
 }

@@ -20,6 +20,8 @@ struct Keys {
   static std::string Prefix();  // "jalon:feedback:"
   static std::string Stream();
   static std::string WakeupChannel();
+  // Roadmap events this service failed to apply max_deliveries times.
+  static std::string DeadLetters();
   // Organisations endorsing an item (a set: its size is the count).
   static std::string Endorsers(std::string_view feedback_id);
   // Items linked to a roadmap action.

@@ -45,7 +45,8 @@ absl::Status FeedbackHarness::Start(bool start_consumer) {
     consumer_redis_ = std::make_unique<RedisClient>(co);
     consumer_ = std::make_unique<StreamConsumer>(
         consumer_redis_.get(),
-        ConsumerOptions{"jalon:roadmap:events", "feedback", "harness", "", 100,
+        ConsumerOptions{"jalon:roadmap:events", "feedback", "harness",
+                        feedback::Keys::DeadLetters(), 100,
                         std::chrono::milliseconds(200),
                         std::chrono::milliseconds(30000), 5},
         [this](const StreamEntry& e) {

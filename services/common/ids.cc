@@ -83,12 +83,14 @@ std::string NewTokenSecret() {
 }
 
 std::string Sha256Hex(std::string_view data) {
+  static constexpr char kHex[] = "0123456789abcdef";
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
          digest);
   std::string hex(2 * SHA256_DIGEST_LENGTH, '0');
   for (int i = 0; i < SHA256_DIGEST_LENGTH; ++i) {
-    std::snprintf(hex.data() + 2 * i, 3, "%02x", digest[i]);
+    hex[2 * i] = kHex[digest[i] >> 4];
+    hex[2 * i + 1] = kHex[digest[i] & 0xf];
   }
   return hex;
 }

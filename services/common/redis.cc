@@ -224,10 +224,11 @@ void RedisClient::Discard(Slot* slot, std::string_view why) {
 }
 
 absl::StatusOr<std::vector<RedisReply>> RedisClient::RunPipeline(
-    Slot* slot, const std::vector<RedisArgs>& commands) {
+    Slot* slot, const RedisArgs* const* commands, size_t n) {
   if (auto s = Ensure(slot); !s.ok()) return s;
   redisContext* ctx = slot->ctx;
-  for (const auto& args : commands) {
+  for (size_t c = 0; c < n; ++c) {
+    const RedisArgs& args = *commands[c];
     std::vector<const char*> argv;
     std::vector<size_t> lens;
     for (const auto& a : args) {
@@ -241,8 +242,8 @@ absl::StatusOr<std::vector<RedisReply>> RedisClient::RunPipeline(
     }
   }
   std::vector<RedisReply> out;
-  out.reserve(commands.size());
-  for (size_t i = 0; i < commands.size(); ++i) {
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
     void* raw = nullptr;
     if (redisGetReply(ctx, &raw) != REDIS_OK || raw == nullptr) {
       Discard(slot, ctx->errstr);
@@ -268,17 +269,26 @@ class RedisClient::Lease {
   Slot* slot_;
 };
 
-absl::StatusOr<std::vector<RedisReply>> RedisClient::Pipeline(
-    const std::vector<RedisArgs>& commands) {
+absl::StatusOr<std::vector<RedisReply>> RedisClient::Run(
+    const RedisArgs* const* commands, size_t n) {
   Lease lease(this);
   if (!lease.get()) {
     return absl::UnavailableError("storage busy, retry later");
   }
-  return RunPipeline(lease.get(), commands);
+  return RunPipeline(lease.get(), commands, n);
+}
+
+absl::StatusOr<std::vector<RedisReply>> RedisClient::Pipeline(
+    const std::vector<RedisArgs>& commands) {
+  std::vector<const RedisArgs*> refs;
+  refs.reserve(commands.size());
+  for (const auto& c : commands) refs.push_back(&c);
+  return Run(refs.data(), refs.size());
 }
 
 absl::StatusOr<RedisReply> RedisClient::Command(const RedisArgs& args) {
-  auto replies = Pipeline({args});
+  const RedisArgs* one = &args;
+  auto replies = Run(&one, 1);
   if (!replies.ok()) return replies.status();
   return std::move((*replies)[0]);
 }

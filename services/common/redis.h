@@ -122,8 +122,11 @@ class RedisClient {
   // Connects the slot if needed; UNAVAILABLE while it is backing off.
   absl::Status Ensure(Slot* slot);
   void Discard(Slot* slot, std::string_view why);
+  // Sends `n` commands in one round trip (no copy of their arguments).
   absl::StatusOr<std::vector<RedisReply>> RunPipeline(
-      Slot* slot, const std::vector<RedisArgs>& commands);
+      Slot* slot, const RedisArgs* const* commands, size_t n);
+  absl::StatusOr<std::vector<RedisReply>> Run(const RedisArgs* const* commands,
+                                              size_t n);
 
   RedisOptions options_;
   std::mutex mu_;

@@ -79,6 +79,13 @@ absl::StatusOr<Actor> TokenVerifier::Verify(std::string_view authorization) {
     auto it = cache_.find(hash);
     if (it != cache_.end() && it->second.expires > now) return it->second.actor;
   }
+  std::lock_guard<std::mutex> single_flight(
+      lookup_mu_[std::hash<std::string>{}(hash) % 16]);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(hash);
+    if (it != cache_.end() && it->second.expires > now) return it->second.actor;
+  }
   auto found = lookup_(token, hash);
   if (!found.ok()) return found.status();
   if (!found->has_value()) return Unauthenticated("invalid or revoked token");

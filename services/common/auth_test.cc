@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -203,6 +204,37 @@ TEST(RoleSetTest, HasExactlyItsRoles) {
     EXPECT_TRUE(any.Has(r)) << Role_Name(r);
   }
   EXPECT_FALSE(any.Has(Role::ROLE_UNSPECIFIED));
+}
+
+}  // namespace
+}  // namespace jalon
+
+namespace jalon {
+namespace {
+
+TEST(TokenVerifierSingleFlightTest, ConcurrentMissesOfOneTokenLookItUpOnce) {
+  std::atomic<int> lookups{0};
+  TokenVerifier verifier(
+      [&](std::string_view,
+          const std::string&) -> absl::StatusOr<std::optional<Actor>> {
+        ++lookups;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        Actor a;
+        a.set_principal_id("p");
+        a.set_role(common::v1::Role::ROLE_MEMBER);
+        return std::optional<Actor>(a);
+      },
+      AuthOptions{"", "unused", std::chrono::seconds(10)});
+  std::vector<std::thread> callers;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 16; ++i) {
+    callers.emplace_back([&] {
+      if (verifier.Verify("Bearer jalon_same").ok()) ++ok;
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(ok.load(), 16);
+  EXPECT_EQ(lookups.load(), 1);
 }
 
 }  // namespace

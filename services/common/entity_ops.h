@@ -184,6 +184,11 @@ class EntityOps {
     for (int attempt = 1;; ++attempt) {
       auto cur = Load<T>(kind, id);
       if (!cur.ok()) return cur.status();
+      T next = cur->value;
+      Mutation m;
+      // `change` runs first so that an entity the caller may not see reads
+      // as not found, not as stale.
+      if (auto s = change(*cur, &next, &m); !s.ok()) return s;
       if (*expected != 0 && cur->version != *expected) {
         return WithReason(
             absl::AbortedError(absl::StrCat(
@@ -191,9 +196,6 @@ class EntityOps {
                 ", not ", *expected, "; read it again and retry")),
             "STALE_ETAG");
       }
-      T next = cur->value;
-      Mutation m;
-      if (auto s = change(*cur, &next, &m); !s.ok()) return s;
       if (google::protobuf::util::MessageDifferencer::Equals(next,
                                                              cur->value)) {
         return next;  // nothing to change, nothing to write

@@ -532,7 +532,8 @@ TEST_F(FeedbackRulesTest, PartnershipContactsAreRevealedOnlyOnAcceptance) {
   fpb::ListInterestsResponse mine = list(velo.token);
   ASSERT_EQ(mine.interests_size(), 1);
   EXPECT_TRUE(mine.interests(0).offer_contact().empty());
-  // A third organisation sees no one's interest, and cannot decide.
+  // A third organisation sees no one's interest, and cannot decide: for it
+  // the interest does not exist.
   EXPECT_EQ(list(cuivre.token).interests_size(), 0);
   fpb::DecideInterestRequest dreq;
   dreq.set_id(interest.id());
@@ -540,7 +541,7 @@ TEST_F(FeedbackRulesTest, PartnershipContactsAreRevealedOnlyOnAcceptance) {
   fpb::DecideInterestResponse dresp;
   EXPECT_EQ(
       stub_->DecideInterest(Ctx(cuivre.token).get(), dreq, &dresp).error_code(),
-      grpc::StatusCode::PERMISSION_DENIED);
+      grpc::StatusCode::NOT_FOUND);
   // Nor can the interested organisation accept itself.
   EXPECT_EQ(
       stub_->DecideInterest(Ctx(velo.token).get(), dreq, &dresp).error_code(),

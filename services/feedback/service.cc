@@ -751,6 +751,12 @@ absl::Status FeedbackService::DecideInterest(
   auto offer =
       ops.Load<pb::FeedbackItem>(kFeedback, current->value.feedback_id());
   if (!offer.ok()) return offer.status();
+  if (!CanSee(c.principal, offer->value) ||
+      !CanSeeInterest(c.principal, offer->value, current->value)) {
+    return WithReason(
+        absl::NotFoundError(absl::StrCat("interest ", req.id(), " not found")),
+        "NOT_FOUND");
+  }
   auto interest = ops.Update<pb::Interest>(
       kInterest,
       req.accept() ? "feedback.interest.accepted"

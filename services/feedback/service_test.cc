@@ -403,3 +403,36 @@ TEST_F(FeedbackServiceTest, HistoryHidesWhatTheItemHides) {
 
 }  // namespace
 }  // namespace jalon::feedback
+
+namespace jalon::feedback {
+namespace {
+
+TEST_F(FeedbackServiceTest, AnItemOneCannotSeeIsNotFoundEvenWithAStaleEtag) {
+  StartHarness();
+  fpb::SubmitFeedbackRequest req;
+  auto* i = req.mutable_item();
+  i->set_roadmap_id(f_.roadmap);
+  i->set_kind(fpb::FEEDBACK_KIND_PROPOSAL);
+  i->set_title("Note confidentielle");
+  i->set_body("Pour les co-pilotes seulement.");
+  i->set_visibility(fpb::VISIBILITY_COPILOTS_ONLY);
+  fpb::SubmitFeedbackResponse submitted;
+  ASSERT_TRUE(
+      stub_->SubmitFeedback(Ctx(f_.member_token).get(), req, &submitted).ok());
+  fpb::UpdateFeedbackRequest update;
+  update.mutable_item()->set_id(submitted.item().id());
+  update.mutable_item()->set_etag("99");
+  update.mutable_item()->set_title("Sondage");
+  update.mutable_update_mask()->add_paths("title");
+  fpb::UpdateFeedbackResponse resp;
+  EXPECT_EQ(
+      stub_->UpdateFeedback(Ctx(members_[0]).get(), update, &resp).error_code(),
+      grpc::StatusCode::NOT_FOUND);
+  // The author with the same stale etag is told it is stale.
+  EXPECT_EQ(stub_->UpdateFeedback(Ctx(f_.member_token).get(), update, &resp)
+                .error_code(),
+            grpc::StatusCode::ABORTED);
+}
+
+}  // namespace
+}  // namespace jalon::feedback

@@ -190,7 +190,7 @@ absl::StatusOr<CommitResult> Committer::Commit(const Mutation& m) const {
   auto reply = redis_->Eval(CommitScript(), keys, args);
   if (!reply.ok()) return reply.status();
   if (reply->is_error()) {
-    spdlog::error("commit script failed: {}", reply->str());
+    spdlog::error("msg=commit_script_failed error={}", LogValue(reply->str()));
     return absl::InternalError("internal storage error");
   }
   const auto& el = reply->elements();

@@ -136,8 +136,8 @@ redisContext* ConnectRedis(const RedisOptions& options) {
       options.host.c_str(), options.port, ToTimeval(options.connect_timeout));
   if (ctx == nullptr) return nullptr;
   if (ctx->err) {
-    spdlog::warn("redis connect to {} failed: {}", options.Describe(),
-                 ctx->errstr);
+    spdlog::warn("msg=redis_connect_failed redis={} error={}",
+                 options.Describe(), ctx->errstr);
     redisFree(ctx);
     return nullptr;
   }
@@ -149,7 +149,8 @@ redisContext* ConnectRedis(const RedisOptions& options) {
     if (!ok) {
       // The reply text of a failed AUTH names no secret; still, log only
       // which step failed.
-      spdlog::warn("redis {} on {} failed", what, options.Describe());
+      spdlog::warn("msg=redis_handshake_failed step={} redis={}", what,
+                   options.Describe());
     }
     if (r) freeReplyObject(r);
     return ok;
@@ -216,7 +217,8 @@ absl::Status RedisClient::Ensure(Slot* slot) {
 }
 
 void RedisClient::Discard(Slot* slot, std::string_view why) {
-  spdlog::warn("redis connection to {} dropped: {}", options_.Describe(), why);
+  spdlog::warn("msg=redis_connection_dropped redis={} error={}",
+               options_.Describe(), LogValue(why));
   redisFree(slot->ctx);
   slot->ctx = nullptr;
   // Reconnect on next use without waiting: the next failure starts backoff.

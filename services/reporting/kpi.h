@@ -1,0 +1,86 @@
+// KPI arithmetic of the reporting service, free of Redis and gRPC: the
+// trajectory value expected at a date (linear from baseline to target, or
+// interpolated between explicit trajectory points), attainment against the
+// target and against the trajectory, a red/amber/green rating with
+// configurable thresholds, a least-squares forecast at the target date from
+// the verified measurements, and per-roadmap roll-ups of additive units.
+// Only VERIFIED measurements count; the others are reported apart.
+// Pure functions; thread-safe.
+#ifndef JALON_SERVICES_REPORTING_KPI_H_
+#define JALON_SERVICES_REPORTING_KPI_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jalon/common/v1/common.pb.h"
+#include "jalon/roadmap/v1/roadmap.pb.h"
+
+namespace jalon::reporting {
+
+using common::v1::Date;
+using roadmap::v1::Indicator;
+using roadmap::v1::Measurement;
+
+enum class Rating { kGreen, kAmber, kRed, kNoData };
+
+// Thresholds on the attainment against the trajectory (actual progress /
+// expected progress, both measured from the baseline): >= green is GREEN,
+// >= amber is AMBER, below is RED. Defaults: 0.95 and 0.80.
+struct RatingThresholds {
+  double green = 0.95;
+  double amber = 0.80;
+};
+
+// The value expected on `date`. Before the baseline date: the baseline
+// value; after the target date: the target value. In between: linear
+// between consecutive points of (baseline, explicit trajectory points...,
+// target), by days (DaysFromCivil).
+double ExpectedAt(const Indicator& indicator, const Date& date);
+
+// The measurement that counts as "the latest verified actual": among
+// VERIFIED measurements, the one with the latest period_end (ties: the
+// latest recorded, i.e. the later in `measurements` order). nullopt if none.
+std::optional<Measurement> LatestVerified(
+    const std::vector<Measurement>& measurements);
+
+// Progress from the baseline: (value - baseline) / (reference - baseline),
+// so 1.0 means the reference is reached, for increasing and decreasing
+// indicators alike. nullopt when reference == baseline.
+std::optional<double> Progress(double value, double baseline, double reference);
+
+// A least-squares line through the VERIFIED measurements (x = days of
+// period_end since 1970, y = value), evaluated at the target date. nullopt
+// ("insufficient data") with fewer than two verified measurements or when
+// all of them share one period_end.
+std::optional<double> ForecastAtTarget(
+    const Indicator& indicator, const std::vector<Measurement>& measurements);
+
+// Everything a report says about one indicator on `today`.
+struct IndicatorStatus {
+  std::string indicator_id;
+  double target = 0;
+  double expected_today = 0;              // ExpectedAt(today)
+  std::optional<double> actual;            // latest verified value
+  std::optional<Date> actual_period_end;   // its period_end
+  std::optional<double> attainment_target;      // Progress(actual, baseline, target)
+  std::optional<double> attainment_trajectory;  // Progress(actual, baseline, expected_today)
+  Rating rating = Rating::kNoData;        // from attainment_trajectory; kNoData without an actual
+  std::optional<double> forecast;          // ForecastAtTarget
+  int unverified_count = 0;                // UNVERIFIED measurements, shown apart
+};
+
+IndicatorStatus Evaluate(const Indicator& indicator,
+                         const std::vector<Measurement>& measurements,
+                         const Date& today, const RatingThresholds& thresholds);
+
+// Units whose values add up across ecosystems (JOBS, MAD, COUNT; not
+// PERCENT).
+bool IsAdditive(roadmap::v1::IndicatorUnit unit);
+
+// "GREEN", "AMBER", "RED", "NO_DATA".
+std::string RatingName(Rating rating);
+
+}  // namespace jalon::reporting
+
+#endif  // JALON_SERVICES_REPORTING_KPI_H_

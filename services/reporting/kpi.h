@@ -61,13 +61,16 @@ struct IndicatorStatus {
   std::string indicator_id;
   double target = 0;
   double expected_today = 0;              // ExpectedAt(today)
-  std::optional<double> actual;            // latest verified value
-  std::optional<Date> actual_period_end;   // its period_end
-  std::optional<double> attainment_target;      // Progress(actual, baseline, target)
-  std::optional<double> attainment_trajectory;  // Progress(actual, baseline, expected_today)
-  Rating rating = Rating::kNoData;        // from attainment_trajectory; kNoData without an actual
-  std::optional<double> forecast;          // ForecastAtTarget
-  int unverified_count = 0;                // UNVERIFIED measurements, shown apart
+  std::optional<double> actual;           // latest verified value
+  std::optional<Date> actual_period_end;  // its period_end
+  std::optional<double>
+      attainment_target;  // Progress(actual, baseline, target)
+  std::optional<double>
+      attainment_trajectory;  // Progress(actual, baseline, expected_today)
+  Rating rating =
+      Rating::kNoData;  // from attainment_trajectory; kNoData without an actual
+  std::optional<double> forecast;  // ForecastAtTarget
+  int unverified_count = 0;        // UNVERIFIED measurements, shown apart
 };
 
 IndicatorStatus Evaluate(const Indicator& indicator,

@@ -117,8 +117,17 @@ int main(int argc, char** argv) {
     }
   }
 
-  if (!config.service_token_file.empty() &&
-      ::access(config.service_token_file.c_str(), F_OK) != 0) {
+  // A services token is (re)issued when the file is missing, or when it
+  // holds a token this Redis does not know (e.g. the data was reset).
+  auto service_token_valid = [&]() {
+    std::ifstream in(config.service_token_file);
+    std::string secret;
+    if (!in || !std::getline(in, secret) || secret.empty()) return false;
+    // Only a definite "unknown token" replaces it, not an unreachable Redis.
+    return !absl::IsUnauthenticated(
+        verifier.Verify("Bearer " + secret).status());
+  };
+  if (!config.service_token_file.empty() && !service_token_valid()) {
     auto secret = service.IssueServiceToken("jalon-services");
     if (!secret.ok() || !WriteSecretFile(config.service_token_file, *secret)) {
       spdlog::critical("msg=service_token_failed error={}",

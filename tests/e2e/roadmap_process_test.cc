@@ -231,3 +231,41 @@ TEST_F(RoadmapProcessTest, BadConfigurationExitsWithAMessage) {
 
 }  // namespace
 }  // namespace jalon
+
+namespace jalon {
+namespace {
+
+TEST_F(RoadmapProcessTest, ServiceTokenFileIsIssuedAndReplacedWhenUnknown) {
+  const std::string file = dir_ + "/services-token";
+  std::ofstream(file) << "jalon_left-over-from-another-redis\n";
+  ChildProcess service;
+  int port = testing::FreeLoopbackPort();
+  ASSERT_TRUE(
+      service
+          .Start(
+              {JALON_ROADMAP_BINARY,
+               "--bootstrap-admin-token-file=" + token_file_,
+               "--service-token-file=" + file},
+              {{"JALON_LISTEN", "127.0.0.1:" + std::to_string(port)},
+               {"JALON_REDIS_URL",
+                "redis://127.0.0.1:" + std::to_string(redis_->port()) + "/0"},
+               {"JALON_REDIS_PASSWORD_FILE", password_file_}},
+              dir_ + "/roadmap.log")
+          .ok());
+  ASSERT_TRUE(
+      service.WaitForLine("listening on port", std::chrono::seconds(20)).ok());
+  const std::string token = ReadFile(file);
+  ASSERT_NE(token, "jalon_left-over-from-another-redis");
+  auto stub = rpb::RoadmapService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  rpb::GetCurrentPrincipalResponse who;
+  ASSERT_TRUE(stub->GetCurrentPrincipal(Ctx(token).get(), {}, &who).ok());
+  EXPECT_EQ(who.principal().role(), common::v1::Role::ROLE_READER);
+  service.Signal(SIGTERM);
+  auto code = service.Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+}
+
+}  // namespace
+}  // namespace jalon

@@ -52,11 +52,13 @@ void TokenVerifier::StartRevocationListener(const RedisOptions& options) {
 void TokenVerifier::Invalidate(const std::string& token_hash) {
   std::lock_guard<std::mutex> lock(mu_);
   cache_.erase(token_hash);
+  ++generation_;
 }
 
 void TokenVerifier::InvalidateAll() {
   std::lock_guard<std::mutex> lock(mu_);
   cache_.clear();
+  ++generation_;
 }
 
 absl::StatusOr<Actor> TokenVerifier::Verify(std::string_view authorization) {
@@ -81,16 +83,19 @@ absl::StatusOr<Actor> TokenVerifier::Verify(std::string_view authorization) {
   }
   std::lock_guard<std::mutex> single_flight(
       lookup_mu_[std::hash<std::string>{}(hash) % 16]);
+  uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cache_.find(hash);
     if (it != cache_.end() && it->second.expires > now) return it->second.actor;
+    generation = generation_;
   }
   auto found = lookup_(token, hash);
   if (!found.ok()) return found.status();
   if (!found->has_value()) return Unauthenticated("invalid or revoked token");
   const Actor& actor = **found;
   std::lock_guard<std::mutex> lock(mu_);
+  if (generation != generation_) return actor;  // answer, but do not cache
   // Bounded: one entry per live token; stale ones are overwritten or erased.
   if (cache_.size() > 100'000) cache_.clear();
   cache_[hash] = {actor, now + options_.cache_ttl};

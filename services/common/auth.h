@@ -68,6 +68,9 @@ class TokenVerifier {
   AuthOptions options_;
   std::mutex mu_;
   std::unordered_map<std::string, Entry> cache_;
+  // Bumped by every invalidation: a lookup that started before one must not
+  // cache what it found (it may be a principal revoked meanwhile).
+  uint64_t generation_ = 0;
   // Misses of one token wait for one lookup instead of each making their
   // own (striped by hash, so different tokens rarely wait for each other).
   std::mutex lookup_mu_[16];

@@ -40,8 +40,10 @@ for j = 0, n - 1 do
     if not redis.call('ZSCORE', k, a) then return {'missing', b} end
   elseif c == 'exists' then
     if redis.call('EXISTS', k) == 0 then return {'missing', b} end
+  elseif c == 'absent' then
+    if redis.call('EXISTS', k) == 1 then return {'exists', b} end
   elseif c == 'empty' then
-    if redis.call('ZCARD', k) > 0 then return {'stale', b, '1', '0'} end
+    if redis.call('ZCARD', k) > 0 then return {'exists', b} end
   end
 end
 -- Last check: every write will be accepted (see above).
@@ -108,6 +110,9 @@ void Mutation::ExpectVersion(std::string key, int64_t version,
                              std::string what) {
   ops_.push_back(
       {"ver", std::move(key), std::to_string(version), std::move(what)});
+}
+void Mutation::ExpectAbsent(std::string key, std::string what) {
+  ops_.push_back({"absent", std::move(key), "", std::move(what)});
 }
 void Mutation::RequireMember(std::string key, std::string member,
                              std::string field) {
@@ -214,10 +219,6 @@ absl::StatusOr<CommitResult> Committer::Commit(const Mutation& m) const {
     if (el.size() > 3 && el[2].str() == "0") {
       status = WithReason(absl::NotFoundError(absl::StrCat(what, " not found")),
                           "NOT_FOUND");
-    } else if (el.size() > 3 && el[3].str() == "0") {
-      status = WithReason(
-          absl::AlreadyExistsError(absl::StrCat(what, " already exists")),
-          "ALREADY_EXISTS");
     } else {
       status = WithReason(
           absl::AbortedError(absl::StrCat(
@@ -225,6 +226,13 @@ absl::StatusOr<CommitResult> Committer::Commit(const Mutation& m) const {
           "STALE_ETAG");
     }
     status.SetPayload(kStaleSubjectUrl, absl::Cord(what));
+    return status;
+  }
+  if (tag == "exists") {
+    absl::Status status = WithReason(
+        absl::AlreadyExistsError(absl::StrCat(el[1].str(), " already exists")),
+        "ALREADY_EXISTS");
+    status.SetPayload(kStaleSubjectUrl, absl::Cord(el[1].str()));
     return status;
   }
   if (tag == "missing") {

@@ -29,9 +29,12 @@ struct EventLog {
 class Mutation {
  public:
   // --- Checks (all evaluated before any write) ---
-  // The entity at `key` must be at `version` (0: must not exist). On
-  // mismatch: NOT_FOUND if it does not exist, else ABORTED naming `what`.
+  // The entity at `key` must be at `version` (0: not yet written). On
+  // mismatch: NOT_FOUND if it does not exist, else ABORTED naming `what`
+  // (a concurrent writer won; the caller may read again and retry).
   void ExpectVersion(std::string key, int64_t version, std::string what);
+  // `key` must not exist (a create); else ALREADY_EXISTS naming `what`.
+  void ExpectAbsent(std::string key, std::string what);
   // `member` must be in the sorted set `key`; else INVALID_ARGUMENT naming
   // `field` (a reference to something that does not exist).
   void RequireMember(std::string key, std::string member, std::string field);

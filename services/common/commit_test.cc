@@ -70,7 +70,7 @@ class CommitTest : public ::testing::Test {
   // A mutation creating entity `key` at version 1 with its event.
   static Mutation Create(const std::string& key) {
     Mutation m;
-    m.ExpectVersion(key, 0, key);
+    m.ExpectAbsent(key, key);
     m.Put(key, 1, "data of " + key);
     m.AddEvent("created " + key);
     return m;
@@ -174,6 +174,25 @@ TEST_F(CommitTest, CreateOverExistingEntityIsAlreadyExistsAndWritesNothing) {
   ASSERT_EQ(result.status().code(), absl::StatusCode::kAlreadyExists)
       << result.status();
   EXPECT_EQ(StaleSubject(result.status()), "t:e");
+  EXPECT_EQ(Take(), before);
+}
+
+TEST_F(CommitTest, AGuardAtVersionZeroThatMovedIsAbortedNotAlreadyExists) {
+  // An internal guard (e.g. a dependency graph not yet written) that a
+  // concurrent writer created: the caller must retry, so ABORTED.
+  Mutation first;
+  first.HashIncrement("t:graph", "v");
+  first.AddEvent("graph changed");
+  ASSERT_TRUE(committer_->Commit(first).ok());
+  Snapshot before = Take();
+  Mutation m;
+  m.ExpectVersion("t:graph", 0, "graph");
+  m.HashIncrement("t:graph", "v");
+  m.AddEvent("graph changed again");
+  auto result = committer_->Commit(m);
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kAborted)
+      << result.status();
+  EXPECT_EQ(StaleSubject(result.status()), "graph");
   EXPECT_EQ(Take(), before);
 }
 

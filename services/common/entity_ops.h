@@ -153,7 +153,7 @@ class EntityOps {
           id, kRequestTtlSeconds);
     }
     const std::string key = store_->EntityKey(kind, id);
-    m.ExpectVersion(key, 0, std::string(kind));
+    m.ExpectAbsent(key, std::string(kind));
     m.Put(key, 1, entity.SerializeAsString());
     m.AddEvent(Event(event_type, kind, id, 1, {}, entity,
                      roadmap_id == kOwnId ? id : roadmap_id));

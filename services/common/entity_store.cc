@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/logging.h"
 #include "services/common/status.h"
@@ -20,7 +21,9 @@ absl::StatusOr<Stored> ParseEntity(const RedisReply& r) {
   Stored s;
   const auto& el = r.elements();
   if (el.size() < 2 || el[0].is_nil()) return s;
-  s.version = std::stoll(el[0].str());
+  if (!absl::SimpleAtoi(el[0].str(), &s.version)) {
+    return absl::InternalError("stored version could not be decoded");
+  }
   s.data = el[1].str();
   if (el.size() > 2 && !el[2].is_nil()) s.extra = el[2].str();
   return s;

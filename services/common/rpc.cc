@@ -47,7 +47,15 @@ absl::Status RunRpc(
           common::v1::Role_Name(actor->role()));
     } else {
       call.principal = *std::move(actor);
-      status = handler(call);
+      // Exceptions never cross this boundary: a bug in a handler answers
+      // INTERNAL and the process goes on.
+      try {
+        status = handler(call);
+      } catch (const std::exception& ex) {
+        spdlog::error("msg=handler_exception rpc={} error={}", rpc,
+                      LogValue(ex.what()));
+        status = absl::InternalError("internal error");
+      }
     }
   }
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(

@@ -44,22 +44,37 @@ absl::Status RunRpc(
     RoleSet allowed,
     const std::function<absl::Status(const CallContext&)>& handler);
 
+// A unary reactor that counts itself in flight until gRPC is done with it,
+// i.e. until its status has been sent, so a graceful stop never cuts a
+// response that is on its way.
+class CountedReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit CountedReactor(std::atomic<int64_t>* inflight)
+      : inflight_(inflight) {
+    if (inflight_) inflight_->fetch_add(1);
+  }
+  void OnDone() override {
+    if (inflight_) inflight_->fetch_sub(1);
+    delete this;
+  }
+
+ private:
+  std::atomic<int64_t>* inflight_;
+};
+
 template <typename Handler>
 grpc::ServerUnaryReactor* Serve(const RpcEnv& env,
                                 grpc::CallbackServerContext* ctx,
                                 std::string_view rpc, RoleSet allowed,
                                 Handler handler) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto* reactor = new CountedReactor(env.inflight);
   const RpcEnv* e = &env;
-  if (env.inflight) env.inflight->fetch_add(1);
   bool queued = env.executor->Submit(
       [e, ctx, rpc, allowed, reactor, h = std::move(handler)]() mutable {
         absl::Status status = RunRpc(*e, ctx, rpc, allowed, h);
         reactor->Finish(ToGrpcStatus(status, e->domain));
-        if (e->inflight) e->inflight->fetch_sub(1);
       });
   if (!queued) {
-    if (env.inflight) env.inflight->fetch_sub(1);
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                  "server overloaded, retry later"));
   }

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "services/common/auth.h"
@@ -110,7 +111,11 @@ int main(int argc, char** argv) {
       &consumer_client,
       {"jalon:roadmap:events", "feedback", config.consumer_name,
        jalon::feedback::Keys::DeadLetters(), 100,
-       std::chrono::milliseconds(1000), config.claim_min_idle, 5},
+       // Block for less than the Redis timeout, or every idle poll would
+       // time out and drop its connection.
+       std::min(std::chrono::milliseconds(1000),
+                config.common.redis_timeout / 2),
+       config.claim_min_idle, 5},
       [&service](const jalon::StreamEntry& e) {
         return service.ApplyRoadmapEvent(e);
       });

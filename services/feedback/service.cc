@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "jalon/events/v1/events.pb.h"
 #include "services/common/entity_ops.h"
@@ -408,9 +409,13 @@ absl::Status FeedbackService::LinkFeedback(const CallContext& c,
       return InvalidField(absl::StrCat("action_ids[", i, "]"),
                           "belongs to another roadmap than the item");
     }
+    int64_t version = 0;
+    if (!absl::SimpleAtoi(a.etag(), &version)) {
+      return absl::InternalError("the roadmap service sent an unreadable etag");
+    }
     pb::ActionState st;
     st.set_action_id(a.id());
-    st.set_version(std::stoll(a.etag()));
+    st.set_version(version);
     st.set_status(a.status());
     st.set_status_reason(a.status_reason());
     st.set_roadmap_id(a.roadmap_id());
@@ -443,7 +448,14 @@ absl::Status FeedbackService::LinkFeedback(const CallContext& c,
         if (!states.ok()) return states.status();
         std::map<std::string, ActionStatus> statuses;
         std::map<std::string, std::string> reasons;
-        for (const auto& stored : *states) {
+        for (size_t i = 0; i < linked.size(); ++i) {
+          const Stored& stored = (*states)[i];
+          // The consumer may record a newer state of an action after this
+          // read but before the item is in the action's index, and then
+          // would not find the item to re-evaluate: commit only if the
+          // states read are still the latest (else read again and retry).
+          m->ExpectVersion(store_->EntityKey(kActionState, linked[i]),
+                           stored.version, "action state");
           pb::ActionState st;
           if (stored.version == 0 || !st.ParseFromString(stored.data)) continue;
           statuses[st.action_id()] = st.status();
@@ -453,6 +465,13 @@ absl::Status FeedbackService::LinkFeedback(const CallContext& c,
         if (outcome.changed) {
           next->set_status(outcome.status);
           next->set_status_reason(outcome.reason);
+          for (const auto& id : linked) {
+            if (std::find(outcome.linked_after.begin(),
+                          outcome.linked_after.end(),
+                          id) == outcome.linked_after.end()) {
+              m->IndexRemove(Keys::ActionItems(id), next->id());
+            }
+          }
           next->clear_linked_action_ids();
           for (const auto& id : outcome.linked_after)
             next->add_linked_action_ids(id);
@@ -710,8 +729,7 @@ absl::Status FeedbackService::ExpressInterest(
       offer->value.roadmap_id(), [&](Mutation& m, const pb::Interest& x) {
         const std::string guard =
             Keys::InterestGuard(x.feedback_id(), x.organization_id());
-        m.ExpectVersion(guard, 0,
-                        "an interest of your organisation in this offer");
+        m.ExpectAbsent(guard, "an interest of your organisation in this offer");
         m.HashSet(guard, "v", "1");
         m.RequireKey(store_->EntityKey(kFeedback, x.feedback_id()),
                      "feedback_id");

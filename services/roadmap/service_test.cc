@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <set>
 #include <thread>
@@ -484,6 +485,38 @@ TEST_F(RoadmapServiceTest, DependencyCyclesAreRejected) {
   req.mutable_action()->set_depends_on_action_ids(0, d->id());
   EXPECT_TRUE(
       stub_->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp).ok());
+}
+
+TEST_F(RoadmapServiceTest, ConcurrentDependencyChangesRetryRatherThanFail) {
+  // Both updates read the roadmap's graph before it exists (version 0);
+  // the loser of the compare-and-write must retry, not fail.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 7; ++i) {  // 0..5 get dependencies, 6 is their sink
+    auto a =
+        Create(NewAction("Action " + std::to_string(i)), f_.federation_copilot);
+    ASSERT_TRUE(a.ok());
+    ids.push_back(a->id());
+  }
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::thread> writers;
+    std::atomic<int> ok{0};
+    for (int w = 0; w < 2; ++w) {
+      writers.emplace_back([&, w] {
+        auto stub = harness_.Stub();
+        rpb::UpdateActionRequest req;
+        req.mutable_action()->set_id(ids[2 * round + w]);
+        req.mutable_action()->add_depends_on_action_ids(ids[6]);
+        req.mutable_update_mask()->add_paths("depends_on_action_ids");
+        rpb::UpdateActionResponse resp;
+        grpc::Status s =
+            stub->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp);
+        EXPECT_TRUE(s.ok()) << s.error_message();
+        ok += s.ok();
+      });
+    }
+    for (auto& t : writers) t.join();
+    EXPECT_EQ(ok.load(), 2);
+  }
 }
 
 TEST_F(RoadmapServiceTest, ListFiltersAndPaginates) {

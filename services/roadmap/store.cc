@@ -1,5 +1,6 @@
 #include "services/roadmap/store.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace jalon::roadmap {
@@ -65,7 +66,9 @@ RoadmapStore::Dependencies(std::string_view roadmap_id) const {
   const auto& el = r->elements();
   for (size_t i = 0; i + 1 < el.size(); i += 2) {
     if (el[i].str() == "v") {
-      version = std::stoll(el[i + 1].str());
+      if (!absl::SimpleAtoi(el[i + 1].str(), &version)) {
+        return absl::InternalError("stored graph version could not be decoded");
+      }
     } else {
       edges.emplace_back(el[i].str(), el[i + 1].str());
     }

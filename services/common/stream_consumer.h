@@ -73,6 +73,7 @@ class StreamConsumer {
   RedisClient* redis_;
   ConsumerOptions options_;
   EntryHandler handler_;
+  std::string claim_cursor_ = "0-0";  // XAUTOCLAIM's position
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -372,11 +372,50 @@ void RedisSubscriber::Run() {
       int done = 0;
       while (ok && !done) ok = redisBufferWrite(ctx, &done) == REDIS_OK;
     }
+    // Subscribed only once Redis confirms every channel: a refused
+    // SUBSCRIBE (e.g. by an ACL) must not pass for a live subscription.
+    size_t confirmed = 0;
+    auto deadline = std::chrono::steady_clock::now() +
+                    options_.connect_timeout + options_.command_timeout;
+    while (ok && confirmed < channels_.size() &&
+           std::chrono::steady_clock::now() < deadline) {
+      pollfd pfd{ctx->fd, POLLIN, 0};
+      if (poll(&pfd, 1, 100) <= 0) continue;
+      if (redisBufferRead(ctx) != REDIS_OK) {
+        ok = false;
+        break;
+      }
+      void* raw = nullptr;
+      while (ok && redisGetReplyFromReader(ctx, &raw) == REDIS_OK && raw) {
+        auto* r = static_cast<redisReply*>(raw);
+        if (r->type == REDIS_REPLY_ERROR) {
+          spdlog::warn("msg=redis_subscribe_refused redis={}",
+                       options_.Describe());
+          ok = false;
+        } else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+                   r->element[0]->type == REDIS_REPLY_STRING &&
+                   std::string_view(r->element[0]->str, r->element[0]->len) ==
+                       "subscribe") {
+          ++confirmed;
+        } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+                   std::string_view(r->element[0]->str, r->element[0]->len) ==
+                       "message") {
+          on_message_(std::string(r->element[1]->str, r->element[1]->len),
+                      std::string(r->element[2]->str, r->element[2]->len));
+        }
+        freeReplyObject(r);
+        raw = nullptr;
+      }
+    }
+    ok = ok && confirmed == channels_.size();
     if (ok) {
       backoff = options_.min_backoff;
       connected_ = true;
       if (!first && on_reconnect_) on_reconnect_();
       first = false;
+    } else {
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, options_.max_backoff);
     }
     // Poll with a short timeout so Stop() is honoured promptly; hiredis'
     // own read timeout would break the context.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/support/feedback_harness.h"
+#include "tests/support/rpc_auth_checks.h"
 #include "tests/support/wait.h"
 
 namespace jalon::feedback {
@@ -26,12 +27,7 @@ using testing::WaitFor;
 namespace fpb = ::jalon::feedback::v1;
 namespace rpb = ::jalon::roadmap::v1;
 
-struct RpcCase {
-  const char* name;
-  RoleSet roles;
-  std::function<grpc::Status(fpb::FeedbackService::Stub*, grpc::ClientContext*)>
-      call;
-};
+using RpcCase = testing::RpcCase<fpb::FeedbackService::Stub>;
 
 const std::vector<RpcCase>& Cases() {
   static const auto* cases = new std::vector<RpcCase>{
@@ -66,11 +62,6 @@ class FeedbackRpcAuthTest : public ::testing::Test {
     ASSERT_NE(fixture_, nullptr);
     ASSERT_FALSE(fixture_->roadmap.empty());
   }
-  static grpc::StatusCode Call(const RpcCase& c,
-                               std::unique_ptr<grpc::ClientContext> ctx) {
-    auto stub = harness_->Stub();
-    return c.call(stub.get(), ctx.get()).error_code();
-  }
   static FeedbackHarness* harness_;
   static testing::Fixture* fixture_;
 };
@@ -91,19 +82,8 @@ TEST_F(FeedbackRpcAuthTest, EveryRpcIsListed) {
 }
 
 TEST_F(FeedbackRpcAuthTest, MissingOrBadCredentialsAreUnauthenticated) {
-  for (const auto& c : Cases()) {
-    SCOPED_TRACE(c.name);
-    EXPECT_EQ(Call(c, Ctx("")), grpc::StatusCode::UNAUTHENTICATED);
-    auto basic = std::make_unique<grpc::ClientContext>();
-    basic->AddMetadata("authorization", "Basic YWRtaW46YWRtaW4=");
-    EXPECT_EQ(Call(c, std::move(basic)), grpc::StatusCode::UNAUTHENTICATED);
-    auto empty_bearer = std::make_unique<grpc::ClientContext>();
-    empty_bearer->AddMetadata("authorization", "Bearer ");
-    EXPECT_EQ(Call(c, std::move(empty_bearer)),
-              grpc::StatusCode::UNAUTHENTICATED);
-    EXPECT_EQ(Call(c, Ctx("jalon_not-a-real-token")),
-              grpc::StatusCode::UNAUTHENTICATED);
-  }
+  auto stub = harness_->Stub();
+  testing::ExpectBadCredentialsRefused(Cases(), stub.get());
 }
 
 TEST_F(FeedbackRpcAuthTest, ATokenRevokedOnTheRoadmapServiceStopsWorkingHere) {
@@ -146,35 +126,17 @@ TEST_F(FeedbackRpcAuthTest, ATokenRevokedOnTheRoadmapServiceStopsWorkingHere) {
   EXPECT_LT(elapsed, std::chrono::milliseconds(1500))
       << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()
       << " ms";
-  for (const auto& c : Cases()) {
-    SCOPED_TRACE(c.name);
-    EXPECT_EQ(Call(c, Ctx(secret)), grpc::StatusCode::UNAUTHENTICATED);
-  }
+  testing::ExpectTokenRefused(Cases(), stub.get(), secret);
 }
 
 TEST_F(FeedbackRpcAuthTest, EachRoleIsRefusedExactlyWhatItIsNotAllowed) {
-  struct RoleToken {
-    Role role;
-    std::string token;
-  };
-  const std::vector<RoleToken> roles = {
+  const std::vector<testing::RoleToken> roles = {
       {Role::ROLE_ADMIN, harness_->roadmap().admin_token()},
       {Role::ROLE_COPILOT, fixture_->federation_copilot},
       {Role::ROLE_MEMBER, fixture_->member_token},
       {Role::ROLE_READER, fixture_->reader_token}};
-  for (const auto& c : Cases()) {
-    for (const auto& r : roles) {
-      SCOPED_TRACE(std::string(c.name) + " as " +
-                   common::v1::Role_Name(r.role));
-      grpc::StatusCode code = Call(c, Ctx(r.token));
-      EXPECT_NE(code, grpc::StatusCode::UNAUTHENTICATED);
-      if (c.roles.Has(r.role)) {
-        EXPECT_NE(code, grpc::StatusCode::PERMISSION_DENIED);
-      } else {
-        EXPECT_EQ(code, grpc::StatusCode::PERMISSION_DENIED);
-      }
-    }
-  }
+  auto stub = harness_->Stub();
+  testing::ExpectRolesEnforced(Cases(), stub.get(), roles);
 }
 
 }  // namespace

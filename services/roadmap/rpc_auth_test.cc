@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tests/support/roadmap_harness.h"
+#include "tests/support/rpc_auth_checks.h"
 #include "tests/support/wait.h"
 
 namespace jalon::roadmap {
@@ -18,12 +19,7 @@ using testing::Ctx;
 using testing::RoadmapHarness;
 namespace rpb = ::jalon::roadmap::v1;
 
-struct RpcCase {
-  const char* name;
-  RoleSet roles;
-  std::function<grpc::Status(rpb::RoadmapService::Stub*, grpc::ClientContext*)>
-      call;
-};
+using RpcCase = testing::RpcCase<rpb::RoadmapService::Stub>;
 
 const std::vector<RpcCase>& Cases() {
   static const auto* cases = new std::vector<RpcCase>{
@@ -51,11 +47,6 @@ class RpcAuthTest : public ::testing::Test {
     delete fixture_;
     delete harness_;
   }
-  static grpc::StatusCode Call(const RpcCase& c,
-                               std::unique_ptr<grpc::ClientContext> ctx) {
-    auto stub = harness_->Stub();
-    return c.call(stub.get(), ctx.get()).error_code();
-  }
   static RoadmapHarness* harness_;
   static testing::Fixture* fixture_;
 };
@@ -73,19 +64,8 @@ TEST_F(RpcAuthTest, EveryRpcIsListed) {
 }
 
 TEST_F(RpcAuthTest, MissingOrBadCredentialsAreUnauthenticated) {
-  for (const auto& c : Cases()) {
-    SCOPED_TRACE(c.name);
-    EXPECT_EQ(Call(c, Ctx("")), grpc::StatusCode::UNAUTHENTICATED);
-    auto basic = std::make_unique<grpc::ClientContext>();
-    basic->AddMetadata("authorization", "Basic YWRtaW46YWRtaW4=");
-    EXPECT_EQ(Call(c, std::move(basic)), grpc::StatusCode::UNAUTHENTICATED);
-    auto empty_bearer = std::make_unique<grpc::ClientContext>();
-    empty_bearer->AddMetadata("authorization", "Bearer ");
-    EXPECT_EQ(Call(c, std::move(empty_bearer)),
-              grpc::StatusCode::UNAUTHENTICATED);
-    EXPECT_EQ(Call(c, Ctx("jalon_not-a-real-token")),
-              grpc::StatusCode::UNAUTHENTICATED);
-  }
+  auto stub = harness_->Stub();
+  testing::ExpectBadCredentialsRefused(Cases(), stub.get());
 }
 
 TEST_F(RpcAuthTest, RevokedTokenIsUnauthenticatedEverywhere) {
@@ -109,35 +89,17 @@ TEST_F(RpcAuthTest, RevokedTokenIsUnauthenticatedEverywhere) {
       stub->RevokeToken(Ctx(harness_->admin_token()).get(), revoke, &revoked)
           .ok());
   EXPECT_EQ(revoked.token().state(), rpb::TOKEN_STATE_REVOKED);
-  for (const auto& c : Cases()) {
-    SCOPED_TRACE(c.name);
-    EXPECT_EQ(Call(c, Ctx(issued.secret())), grpc::StatusCode::UNAUTHENTICATED);
-  }
+  testing::ExpectTokenRefused(Cases(), stub.get(), issued.secret());
 }
 
 TEST_F(RpcAuthTest, EachRoleIsRefusedExactlyWhatItIsNotAllowed) {
-  struct RoleToken {
-    Role role;
-    std::string token;
-  };
-  const std::vector<RoleToken> roles = {
+  const std::vector<testing::RoleToken> roles = {
       {Role::ROLE_ADMIN, harness_->admin_token()},
       {Role::ROLE_COPILOT, fixture_->federation_copilot},
       {Role::ROLE_MEMBER, fixture_->member_token},
       {Role::ROLE_READER, fixture_->reader_token}};
-  for (const auto& c : Cases()) {
-    for (const auto& r : roles) {
-      SCOPED_TRACE(std::string(c.name) + " as " +
-                   common::v1::Role_Name(r.role));
-      grpc::StatusCode code = Call(c, Ctx(r.token));
-      EXPECT_NE(code, grpc::StatusCode::UNAUTHENTICATED);
-      if (c.roles.Has(r.role)) {
-        EXPECT_NE(code, grpc::StatusCode::PERMISSION_DENIED);
-      } else {
-        EXPECT_EQ(code, grpc::StatusCode::PERMISSION_DENIED);
-      }
-    }
-  }
+  auto stub = harness_->Stub();
+  testing::ExpectRolesEnforced(Cases(), stub.get(), roles);
 }
 
 }  // namespace

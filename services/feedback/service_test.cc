@@ -127,6 +127,17 @@ class FeedbackServiceTest : public ::testing::Test {
     return resp.item();
   }
 
+  // A co-pilot acknowledges the item; returns it afterwards.
+  fpb::FeedbackItem Acknowledge(const std::string& id) {
+    fpb::AcknowledgeFeedbackRequest req;
+    req.set_id(id);
+    fpb::AcknowledgeFeedbackResponse resp;
+    grpc::Status s =
+        stub_->AcknowledgeFeedback(Ctx(f_.ministry_copilot).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.item();
+  }
+
   grpc::Status Link(const std::string& id,
                     const std::vector<std::string>& ids) {
     fpb::LinkFeedbackRequest req;
@@ -158,12 +169,7 @@ TEST_F(FeedbackServiceTest, TheLoopClosesByItselfWhenLinkedActionsAreDone) {
   }
   EXPECT_EQ(Get(item.id(), f_.member_token).endorsement_count(), 2);
 
-  fpb::AcknowledgeFeedbackRequest ack;
-  ack.set_id(item.id());
-  fpb::AcknowledgeFeedbackResponse acked;
-  ASSERT_TRUE(
-      stub_->AcknowledgeFeedback(Ctx(f_.ministry_copilot).get(), ack, &acked)
-          .ok());
+  const fpb::FeedbackItem acked = Acknowledge(item.id());
   std::string a1 = NewAction("Guichet douanier dédié aux IMME");
   std::string a2 = NewAction("Entrepôt sous douane mutualisé");
   ASSERT_TRUE(Link(item.id(), {a1, a2}).ok());
@@ -202,12 +208,7 @@ TEST_F(FeedbackServiceTest, TheLoopClosesByItselfWhenLinkedActionsAreDone) {
 TEST_F(FeedbackServiceTest, ACancelledActionSendsTheItemBack) {
   StartHarness();
   fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_PROPOSAL);
-  fpb::AcknowledgeFeedbackRequest ack;
-  ack.set_id(item.id());
-  fpb::AcknowledgeFeedbackResponse acked;
-  ASSERT_TRUE(
-      stub_->AcknowledgeFeedback(Ctx(f_.ministry_copilot).get(), ack, &acked)
-          .ok());
+  const fpb::FeedbackItem acked = Acknowledge(item.id());
   std::string a = NewAction("Étude abandonnée");
   ASSERT_TRUE(Link(item.id(), {a}).ok());
   Move(a, rpb::ACTION_STATUS_CANCELLED, f_.federation_copilot,
@@ -289,12 +290,7 @@ TEST_F(FeedbackServiceTest, ConcurrentEndorsementsCountExactly) {
 TEST_F(FeedbackServiceTest, ConsumingTheSameEventsAgainChangesNothing) {
   StartHarness(/*consumer=*/false);
   fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER);
-  fpb::AcknowledgeFeedbackRequest ack;
-  ack.set_id(item.id());
-  fpb::AcknowledgeFeedbackResponse acked;
-  ASSERT_TRUE(
-      stub_->AcknowledgeFeedback(Ctx(f_.ministry_copilot).get(), ack, &acked)
-          .ok());
+  const fpb::FeedbackItem acked = Acknowledge(item.id());
   std::string a1 = NewAction("A1");
   std::string a2 = NewAction("A2");
   ASSERT_TRUE(Link(item.id(), {a1, a2}).ok());
@@ -344,12 +340,7 @@ TEST_F(FeedbackServiceTest,
        LinkingNeedsTheRoadmapServiceAndWritesNothingWithout) {
   StartHarness();
   fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER);
-  fpb::AcknowledgeFeedbackRequest ack;
-  ack.set_id(item.id());
-  fpb::AcknowledgeFeedbackResponse acked;
-  ASSERT_TRUE(
-      stub_->AcknowledgeFeedback(Ctx(f_.ministry_copilot).get(), ack, &acked)
-          .ok());
+  const fpb::FeedbackItem acked = Acknowledge(item.id());
   // Unknown action ids are named.
   grpc::Status unknown = Link(item.id(), {"01NOSUCHACTION000000000000"});
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -361,7 +352,7 @@ TEST_F(FeedbackServiceTest,
   EXPECT_EQ(down.error_code(), grpc::StatusCode::UNAVAILABLE);
   fpb::FeedbackItem unchanged = Get(item.id(), f_.member_token);
   EXPECT_EQ(unchanged.status(), fpb::FEEDBACK_STATUS_ACKNOWLEDGED);
-  EXPECT_EQ(unchanged.etag(), acked.item().etag());
+  EXPECT_EQ(unchanged.etag(), acked.etag());
 }
 
 }  // namespace

@@ -189,8 +189,9 @@ void StreamConsumer::Stop() {
 absl::StatusOr<int64_t> StreamConsumer::Replay(RedisClient* redis,
                                                const std::string& stream,
                                                const EntryHandler& handler,
-                                               int batch) {
-  std::string start = "-";
+                                               int batch,
+                                               const std::string& after) {
+  std::string start = after.empty() ? "-" : "(" + after;
   int64_t total = 0;
   for (;;) {
     auto r = redis->Command(

@@ -58,12 +58,14 @@ class StreamConsumer {
   void Start();
   void Stop();
 
-  // Reads the whole stream from the start, in order, calling `handler` on
-  // each entry; stops at the first error. Returns the entries read.
+  // Reads the stream in order from the start (or from just after the entry
+  // id `after`), calling `handler` on each entry; stops at the first error.
+  // Returns the entries read.
   static absl::StatusOr<int64_t> Replay(RedisClient* redis,
                                         const std::string& stream,
                                         const EntryHandler& handler,
-                                        int batch = 1000);
+                                        int batch = 1000,
+                                        const std::string& after = "");
 
  private:
   absl::StatusOr<int> Reclaim();

@@ -17,7 +17,7 @@
 #include "services/common/service_config.h"
 #include "services/common/stream_consumer.h"
 #include "services/feedback/grpc_service.h"
-#include "services/feedback/roadmap_client.h"
+#include "services/common/roadmap_client.h"
 #include "services/feedback/service.h"
 #include "services/feedback/store.h"
 
@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   jalon::RedisClient redis(*redis_options);
   auto channel = grpc::CreateChannel(config.roadmap_address,
                                      grpc::InsecureChannelCredentials());
-  jalon::feedback::RoadmapClient roadmap(channel, config.roadmap_token,
+  jalon::RoadmapClient roadmap(channel, config.roadmap_token,
                                          config.roadmap_deadline);
   // Tokens belong to the roadmap service's directory: ask it, cache for the
   // TTL, and drop revoked ones as soon as it announces them.

@@ -10,7 +10,7 @@
 #include "services/common/clock.h"
 #include "services/common/rpc.h"
 #include "services/common/stream_consumer.h"
-#include "services/feedback/roadmap_client.h"
+#include "services/common/roadmap_client.h"
 #include "services/feedback/store.h"
 
 namespace jalon::feedback {

@@ -24,7 +24,7 @@ absl::Status FeedbackHarness::Start(bool start_consumer) {
   std::string service_token =
       roadmap_.IssueToken(who.principal().organization_id(),
                           common::v1::Role::ROLE_READER, "jalon-services");
-  roadmap_client_ = std::make_unique<feedback::RoadmapClient>(
+  roadmap_client_ = std::make_unique<RoadmapClient>(
       roadmap_.channel(), service_token, std::chrono::seconds(5));
   verifier_ = std::make_unique<TokenVerifier>(
       [this](std::string_view token, const std::string&) {

@@ -12,7 +12,7 @@
 #include "jalon/feedback/v1/feedback.grpc.pb.h"
 #include "services/common/stream_consumer.h"
 #include "services/feedback/grpc_service.h"
-#include "services/feedback/roadmap_client.h"
+#include "services/common/roadmap_client.h"
 #include "services/feedback/service.h"
 #include "services/feedback/store.h"
 #include "tests/support/roadmap_harness.h"
@@ -41,7 +41,7 @@ class FeedbackHarness {
   RoadmapHarness roadmap_;
   std::unique_ptr<RedisClient> redis_;
   std::unique_ptr<RedisClient> consumer_redis_;
-  std::unique_ptr<feedback::RoadmapClient> roadmap_client_;
+  std::unique_ptr<RoadmapClient> roadmap_client_;
   std::unique_ptr<TokenVerifier> verifier_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<feedback::FeedbackStore> store_;

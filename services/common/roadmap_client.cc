@@ -1,4 +1,4 @@
-#include "services/feedback/roadmap_client.h"
+#include "services/common/roadmap_client.h"
 
 #include <spdlog/spdlog.h>
 
@@ -6,7 +6,7 @@
 #include "services/common/logging.h"
 #include "services/common/status.h"
 
-namespace jalon::feedback {
+namespace jalon {
 namespace {
 
 // What the caller of this service should see for a failed call to the
@@ -95,4 +95,4 @@ absl::Status RoadmapClient::CheckEcosystem(const std::string& id,
   return absl::OkStatus();
 }
 
-}  // namespace jalon::feedback
+}  // namespace jalon

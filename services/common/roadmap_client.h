@@ -1,10 +1,10 @@
-// The feedback service's view of the roadmap service, over gRPC with a
-// deadline on every call: who a token belongs to (the roadmap service owns
-// the directory of tokens), and which actions and roadmaps exist (asked as
-// the feedback service itself, with its own token). UNAVAILABLE when the
-// roadmap service cannot be reached. Thread-safe.
-#ifndef JALON_SERVICES_FEEDBACK_ROADMAP_CLIENT_H_
-#define JALON_SERVICES_FEEDBACK_ROADMAP_CLIENT_H_
+// Another service's view of the roadmap service (feedback and reporting
+// use it), over gRPC with a deadline on every call: who a token belongs to
+// (the roadmap service owns the directory of tokens), and which actions and
+// roadmaps exist (asked as the calling service, with its own token).
+// UNAVAILABLE when the roadmap service cannot be reached. Thread-safe.
+#ifndef JALON_SERVICES_COMMON_ROADMAP_CLIENT_H_
+#define JALON_SERVICES_COMMON_ROADMAP_CLIENT_H_
 
 #include <grpcpp/grpcpp.h>
 
@@ -18,7 +18,7 @@
 #include "jalon/roadmap/v1/roadmap.grpc.pb.h"
 #include "services/common/auth.h"
 
-namespace jalon::feedback {
+namespace jalon {
 
 class RoadmapClient {
  public:
@@ -48,6 +48,6 @@ class RoadmapClient {
   std::chrono::milliseconds deadline_;
 };
 
-}  // namespace jalon::feedback
+}  // namespace jalon
 
-#endif  // JALON_SERVICES_FEEDBACK_ROADMAP_CLIENT_H_
+#endif  // JALON_SERVICES_COMMON_ROADMAP_CLIENT_H_

@@ -11,6 +11,9 @@ JALON_PACKAGES=(
   libhiredis-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server
+  # Reporting: the HTTP feed server, and the test tools that read its
+  # output (a real Atom parser, a real browser for the HTML export).
+  libcpp-httplib-dev python3-feedparser chromium
 )
 
 jalon_install_deps() {

@@ -1,0 +1,172 @@
+#include "services/reporting/grpc_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/logging.h"
+#include "services/common/status.h"
+
+namespace jalon::reporting {
+
+// One WatchStatus call. Its thread reads the status stream and writes one
+// message at a time, waiting for each write to complete (or the client to
+// go, or the timeout); it calls Finish last and never touches the reactor
+// after that (OnDone deletes it).
+class WatchReactor final
+    : public grpc::ServerWriteReactor<pb::WatchStatusResponse> {
+ public:
+  WatchReactor(ReportingGrpcService* owner, grpc::CallbackServerContext* ctx,
+               pb::WatchStatusRequest req)
+      : owner_(owner), ctx_(ctx), req_(std::move(req)) {}
+
+  void Start() {
+    std::thread([this] { Run(); }).detach();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    write_pending_ = false;
+    write_ok_ = ok;
+    cv_.notify_all();
+  }
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  std::string Metadata(std::string_view key) const {
+    const auto& md = ctx_->client_metadata();
+    auto it = md.find(grpc::string_ref(key.data(), key.size()));
+    if (it == md.end()) return "";
+    return std::string(it->second.data(), it->second.size());
+  }
+
+  // Writes one message; false if the client went away or the timeout hit
+  // (then *status says how to finish).
+  bool Send(const pb::StatusUpdate& u, absl::Status* status) {
+    // A member: gRPC holds the pointer until OnWriteDone, which may come
+    // after a cut-off (the reactor lives until OnDone).
+    *msg_.mutable_update() = u;
+    std::unique_lock<std::mutex> lock(mu_);
+    write_pending_ = true;
+    lock.unlock();
+    StartWrite(&msg_);
+    lock.lock();
+    bool done = cv_.wait_for(lock, owner_->watch_.write_timeout,
+                             [this] { return !write_pending_ || cancelled_; });
+    if (cancelled_ || (done && !write_ok_)) {
+      *status = absl::CancelledError("client went away");
+      return false;
+    }
+    if (!done) {
+      *status = WithReason(absl::ResourceExhaustedError(absl::StrCat(
+                               "the client did not read for ",
+                               owner_->watch_.write_timeout.count(),
+                               " ms; resume from cursor ", u.cursor())),
+                           "SLOW_CLIENT");
+      // Finish now; the unread message stays queued ahead of the status
+      // and completes (or fails) once the client reads or goes.
+      return false;
+    }
+    return true;
+  }
+
+  void Run() {
+    absl::Status status = Serve();
+    if (absl::IsCancelled(status)) status = absl::OkStatus();
+    spdlog::debug("msg=watch_end code={} detail={}",
+                  absl::StatusCodeToString(status.code()),
+                  LogValue(std::string(status.message())));
+    grpc::Status final_status = ToGrpcStatus(status, owner_->env_.domain);
+    {
+      std::lock_guard<std::mutex> lock(owner_->mu_);
+      --owner_->watchers_;
+      owner_->cv_.notify_all();
+    }
+    Finish(final_status);  // last use of `this` on this thread
+  }
+
+  absl::Status Serve() {
+    auto actor = owner_->env_.verifier->Verify(Metadata("authorization"));
+    if (!actor.ok()) return actor.status();
+    if (auto s = ReportingService::ValidateFilter(req_.filter(), "filter");
+        !s.ok()) {
+      return s;
+    }
+    RedisOptions options = owner_->watch_.redis;
+    options.pool_size = 1;
+    RedisClient conn(options);
+    auto cursor = owner_->service_->ResolveCursor(&conn, req_.cursor());
+    if (!cursor.ok()) return cursor.status();
+    std::string position = *cursor;
+    // Block less than the command timeout, and wake to notice a stop.
+    const auto block =
+        std::min(std::chrono::milliseconds(1000), options.command_timeout / 2);
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (cancelled_) return absl::CancelledError("client went away");
+      }
+      if (owner_->stopping_.load()) {
+        return WithReason(
+            absl::UnavailableError(absl::StrCat(
+                "server shutting down; resume from cursor ", position)),
+            "SHUTTING_DOWN");
+      }
+      auto updates = owner_->service_->ReadUpdates(
+          &conn, req_.filter(), &position, owner_->watch_.batch, block);
+      if (!updates.ok()) return updates.status();
+      for (const auto& u : *updates) {
+        absl::Status why;
+        if (!Send(u, &why)) return why;
+      }
+    }
+  }
+
+  ReportingGrpcService* owner_;
+  grpc::CallbackServerContext* ctx_;
+  const pb::WatchStatusRequest req_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool write_pending_ = false;
+  bool write_ok_ = true;
+  bool cancelled_ = false;
+  pb::WatchStatusResponse msg_;
+};
+
+ReportingGrpcService::ReportingGrpcService(ReportingService* service,
+                                           RpcEnv env, WatchOptions watch)
+    : service_(service), env_(std::move(env)), watch_(std::move(watch)) {}
+
+ReportingGrpcService::~ReportingGrpcService() { StopWatchers(); }
+
+grpc::ServerWriteReactor<pb::WatchStatusResponse>*
+ReportingGrpcService::WatchStatus(grpc::CallbackServerContext* ctx,
+                                  const pb::WatchStatusRequest* req) {
+  auto* reactor = new WatchReactor(this, ctx, *req);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_.load() || watchers_ >= watch_.max_watchers) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                   "too many watchers; retry later"));
+      return reactor;
+    }
+    ++watchers_;
+  }
+  reactor->Start();
+  return reactor;
+}
+
+void ReportingGrpcService::StopWatchers() {
+  stopping_.store(true);
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return watchers_ == 0; });
+}
+
+}  // namespace jalon::reporting

@@ -1,0 +1,73 @@
+// The gRPC adapter of the reporting service: the unary RPCs (rpcs.inc) go
+// to ReportingService on the executor; WatchStatus streams on a thread of
+// its own per watcher, reading the status stream from the client's cursor.
+// Memory per watcher is bounded: one batch is read only when the previous
+// one was written, and a client that leaves a message unread longer than
+// `write_timeout` is cut off with RESOURCE_EXHAUSTED (it may resume from its
+// last cursor). Thread-safe.
+#ifndef JALON_SERVICES_REPORTING_GRPC_SERVICE_H_
+#define JALON_SERVICES_REPORTING_GRPC_SERVICE_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include "jalon/reporting/v1/reporting.grpc.pb.h"
+#include "services/common/rpc.h"
+#include "services/reporting/service.h"
+
+namespace jalon::reporting {
+
+struct WatchOptions {
+  // How long a written message may stay unread before the cut-off.
+  std::chrono::milliseconds write_timeout{10000};
+  // Concurrent watchers; more get RESOURCE_EXHAUSTED.
+  int max_watchers = 256;
+  // Updates read per batch.
+  int batch = 100;
+  // Redis connection options for the watchers' blocking reads.
+  RedisOptions redis;
+};
+
+class ReportingGrpcService final
+    : public pb::ReportingService::CallbackService {
+ public:
+  ReportingGrpcService(ReportingService* service, RpcEnv env,
+                       WatchOptions watch);
+  ~ReportingGrpcService() override;
+
+#define JALON_REPORTING_RPC(Name, Roles)                              \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,    \
+                                 const pb::Name##Request* req,        \
+                                 pb::Name##Response* resp) override { \
+    return Serve(env_, ctx, #Name, Roles,                             \
+                 [this, req, resp](const CallContext& c) {            \
+                   return service_->Name(c, *req, resp);              \
+                 });                                                  \
+  }
+#include "services/reporting/rpcs.inc"
+#undef JALON_REPORTING_RPC
+
+  grpc::ServerWriteReactor<pb::WatchStatusResponse>* WatchStatus(
+      grpc::CallbackServerContext* ctx,
+      const pb::WatchStatusRequest* req) override;
+
+  // Ends every watch with UNAVAILABLE (clients resume elsewhere) and waits
+  // for their threads. Call before the server's Shutdown.
+  void StopWatchers();
+
+ private:
+  friend class WatchReactor;
+  ReportingService* service_;
+  RpcEnv env_;
+  WatchOptions watch_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int watchers_ = 0;
+};
+
+}  // namespace jalon::reporting
+
+#endif  // JALON_SERVICES_REPORTING_GRPC_SERVICE_H_

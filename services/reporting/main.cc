@@ -1,0 +1,227 @@
+// jalon-reporting: the ministry reporting service binary. Wiring only:
+// configuration, logging, Redis, the roadmap client (directory of tokens),
+// the consumers of the roadmap and feedback events that keep the read
+// models, the periodic duties, the service with its gRPC host and HTTP
+// front, then a graceful stop on SIGTERM or SIGINT.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "services/common/auth.h"
+#include "services/common/clock.h"
+#include "services/common/config.h"
+#include "services/common/executor.h"
+#include "services/common/logging.h"
+#include "services/common/roadmap_client.h"
+#include "services/common/server.h"
+#include "services/common/service_config.h"
+#include "services/common/stream_consumer.h"
+#include "services/reporting/grpc_service.h"
+#include "services/reporting/http.h"
+#include "services/reporting/read_model.h"
+#include "services/reporting/service.h"
+
+namespace {
+
+struct ReportingConfig {
+  jalon::ServiceConfig common;
+  std::string http_listen = "127.0.0.1:8080";
+  std::string public_url;
+  std::string roadmap_address = "127.0.0.1:50051";
+  std::string roadmap_token;  // from --roadmap-token-file
+  std::chrono::milliseconds roadmap_deadline{2000};
+  std::string consumer_name;
+  std::chrono::milliseconds claim_min_idle{30000};
+  std::chrono::milliseconds tick_interval{10000};
+  std::chrono::milliseconds feed_write_timeout{10000};
+  int max_watchers = 256;
+  int green_percent = 95;
+  int amber_percent = 80;
+  bool rebuild = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ReportingConfig config;
+  config.common.listen = "127.0.0.1:50053";
+  char hostname[256] = {0};
+  gethostname(hostname, sizeof hostname - 1);
+  config.consumer_name = std::string(hostname) + "-" + std::to_string(getpid());
+  jalon::Flags flags("jalon-reporting",
+                     "The Jalon reporting service: read models of the roadmap "
+                     "and feedback, reports to the ministry and their "
+                     "exports, status feeds (gRPC and Atom over HTTP).");
+  config.common.Register(flags);
+  flags.String("http-listen", &config.http_listen,
+               "HTTP address (Atom feed, report exports, /healthz), "
+               "HOST:PORT");
+  flags.String("public-url", &config.public_url,
+               "absolute base URL of the HTTP front in feed links "
+               "(default: http://<http-listen>)");
+  flags.String("roadmap-address", &config.roadmap_address,
+               "gRPC address of the roadmap service, HOST:PORT");
+  flags.SecretFile("roadmap-token-file", &config.roadmap_token,
+                   "file holding this service's token for the roadmap "
+                   "service (a reader token; required)");
+  flags.Duration("roadmap-deadline", &config.roadmap_deadline,
+                 "deadline of each call to the roadmap service");
+  flags.String("consumer-name", &config.consumer_name,
+               "this replica's name in the event consumer groups (unique "
+               "per replica)");
+  flags.Duration("claim-min-idle", &config.claim_min_idle,
+                 "how long an event may stay unacknowledged by a replica "
+                 "before another one takes it over");
+  flags.Duration("tick-interval", &config.tick_interval,
+                 "how often late actions, indicator ratings and report "
+                 "schedules are checked");
+  flags.Duration("feed-write-timeout", &config.feed_write_timeout,
+                 "how long a WatchStatus client may leave a message unread "
+                 "before it is cut off (it can resume)");
+  flags.Int("max-watchers", &config.max_watchers, 1, 100000,
+            "concurrent WatchStatus streams");
+  flags.Int("green-threshold", &config.green_percent, 1, 1000,
+            "attainment against the trajectory, in percent, from which an "
+            "indicator is GREEN");
+  flags.Int("amber-threshold", &config.amber_percent, 0, 1000,
+            "attainment against the trajectory, in percent, from which an "
+            "indicator is AMBER (below: RED)");
+  flags.Bool("rebuild", &config.rebuild,
+             "recompute every read model from the streams before serving");
+  if (auto s = flags.Parse(argc, argv); !s.ok()) {
+    std::cerr << "jalon-reporting: " << s.message() << "\n";
+    return 2;
+  }
+  if (flags.help_requested()) {
+    std::cout << flags.Help();
+    return 0;
+  }
+  if (auto s = config.common.Validate(); !s.ok()) {
+    std::cerr << "jalon-reporting: " << s.message() << "\n";
+    return 2;
+  }
+  if (config.amber_percent > config.green_percent) {
+    std::cerr << "jalon-reporting: --amber-threshold (JALON_AMBER_THRESHOLD) "
+                 "must not exceed --green-threshold\n";
+    return 2;
+  }
+  if (config.roadmap_token.empty()) {
+    std::cerr << "jalon-reporting: --roadmap-token-file "
+                 "(JALON_ROADMAP_TOKEN_FILE) is required: a token the "
+                 "roadmap service issued for this service\n";
+    return 2;
+  }
+  jalon::BlockStopSignals();
+  jalon::InitLogging("reporting", config.common.log_level);
+
+  auto redis_options = config.common.Redis();
+  jalon::RedisClient redis(*redis_options);
+  auto channel = grpc::CreateChannel(config.roadmap_address,
+                                     grpc::InsecureChannelCredentials());
+  jalon::RoadmapClient roadmap(channel, config.roadmap_token,
+                               config.roadmap_deadline);
+  jalon::TokenVerifier verifier(
+      [&roadmap](std::string_view token, const std::string&) {
+        return roadmap.Principal(token);
+      },
+      {"", "jalon:roadmap:revocations", config.common.auth_cache_ttl});
+  verifier.StartRevocationListener(*redis_options);
+  jalon::Executor executor(config.common.workers, config.common.max_queue);
+  jalon::reporting::ReadModel models(&redis, config.common.stream_max_len);
+  jalon::reporting::ReportingOptions options;
+  options.thresholds.green = config.green_percent / 100.0;
+  options.thresholds.amber = config.amber_percent / 100.0;
+  options.stream_max_len = config.common.stream_max_len;
+  jalon::reporting::ReportingService service(&redis, &models,
+                                             jalon::Clock::Real(), options);
+  if (config.rebuild) {
+    auto stats = models.Rebuild();
+    if (!stats.ok()) {
+      spdlog::critical("msg=rebuild_failed error={}", stats.status().message());
+      return 1;
+    }
+  }
+
+  // Each consumer blocks on XREADGROUP: they get connections of their own.
+  jalon::RedisOptions consumer_redis = *redis_options;
+  consumer_redis.pool_size = 2;
+  jalon::RedisClient roadmap_events(consumer_redis);
+  jalon::RedisClient feedback_events(consumer_redis);
+  const auto block = std::min(std::chrono::milliseconds(1000),
+                              config.common.redis_timeout / 2);
+  auto apply = [&service](const jalon::StreamEntry& e) {
+    return service.ApplySourceEntry(e);
+  };
+  jalon::StreamConsumer roadmap_consumer(
+      &roadmap_events,
+      {jalon::reporting::kRoadmapStream, jalon::reporting::kGroup,
+       config.consumer_name, jalon::reporting::Keys::DeadLetters("roadmap"),
+       100, block, config.claim_min_idle, 5},
+      apply);
+  jalon::StreamConsumer feedback_consumer(
+      &feedback_events,
+      {jalon::reporting::kFeedbackStream, jalon::reporting::kGroup,
+       config.consumer_name, jalon::reporting::Keys::DeadLetters("feedback"),
+       100, block, config.claim_min_idle, 5},
+      apply);
+  roadmap_consumer.Start();
+  feedback_consumer.Start();
+
+  // Periodic duties.
+  std::mutex tick_mu;
+  std::condition_variable tick_cv;
+  bool stopping = false;
+  std::thread ticker([&] {
+    std::unique_lock<std::mutex> lock(tick_mu);
+    while (!tick_cv.wait_for(lock, config.tick_interval,
+                             [&] { return stopping; })) {
+      lock.unlock();
+      if (auto s = service.Tick(); !s.ok()) {
+        spdlog::warn("msg=tick_failed error={}", s.message());
+      }
+      lock.lock();
+    }
+  });
+
+  jalon::ServerHost host(config.common, "jalon.reporting.v1.ReportingService",
+                         &redis);
+  jalon::RpcEnv env{&executor, &verifier, "reporting.jalon", host.inflight()};
+  jalon::reporting::WatchOptions watch;
+  watch.write_timeout = config.feed_write_timeout;
+  watch.max_watchers = config.max_watchers;
+  watch.redis = *redis_options;
+  jalon::reporting::ReportingGrpcService grpc_service(&service, env, watch);
+  host.AddService(&grpc_service);
+  jalon::reporting::HttpFront http(&service, &verifier,
+                                   {config.http_listen, config.public_url, 50});
+  if (auto s = http.Start(); !s.ok()) {
+    spdlog::critical("msg=start_failed error={}", s.message());
+    return 1;
+  }
+  if (auto s = host.Start(); !s.ok()) {
+    spdlog::critical("msg=start_failed error={}", s.message());
+    return 1;
+  }
+  std::cout << "jalon-reporting listening on port " << host.port() << " (http "
+            << http.port() << ")" << std::endl;
+  int sig = jalon::WaitForStopSignal();
+  spdlog::info("msg=stop_signal signal={}", sig);
+  grpc_service.StopWatchers();
+  host.Shutdown();
+  http.Stop();
+  {
+    std::lock_guard<std::mutex> lock(tick_mu);
+    stopping = true;
+  }
+  tick_cv.notify_all();
+  ticker.join();
+  roadmap_consumer.Stop();
+  feedback_consumer.Stop();
+  executor.Shutdown();
+  return 0;
+}

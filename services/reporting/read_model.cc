@@ -1,0 +1,694 @@
+#include "services/reporting/read_model.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "jalon/feedback/v1/feedback.pb.h"
+#include "jalon/roadmap/v1/roadmap.pb.h"
+#include "services/common/dates.h"
+#include "services/common/ids.h"
+#include "services/common/logging.h"
+
+namespace jalon::reporting {
+namespace {
+
+namespace rm = ::jalon::roadmap::v1;
+namespace fb = ::jalon::feedback::v1;
+
+// Replaces an entity by a newer version and swaps its facets, atomically.
+// KEYS[1] generation hash, KEYS[2] entity, KEYS[3] status stream, KEYS[4]
+// the "seen" guard of the source event; facet keys follow.
+// ARGV: generation, expected version, new version, data, stream maxlen,
+// number of updates, the updates..., then (op, key index, member, value).
+// Replies: "ok", "old" (not newer: nothing to do), "stale" (a concurrent
+// apply won: read again), "gen" (the generation switched: read it again).
+constexpr char kApplyLua[] = R"lua(
+local g = redis.call('HGET', KEYS[1], 'v') or '0'
+if g ~= ARGV[1] then return 'gen' end
+local cur = tonumber(redis.call('HGET', KEYS[2], 'v') or '0')
+if cur >= tonumber(ARGV[3]) then return 'old' end
+if cur ~= tonumber(ARGV[2]) then return 'stale' end
+local nup = tonumber(ARGV[6])
+local i = 7 + nup
+while i <= #ARGV do
+  local c, k, m, v = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]
+  if c == 'c' then
+    if redis.call('HINCRBY', k, m, v) == 0 then redis.call('HDEL', k, m) end
+  elseif c == 'za' then redis.call('ZADD', k, v, m)
+  elseif c == 'zr' then redis.call('ZREM', k, m)
+  elseif c == 'zi' then
+    if tonumber(redis.call('ZINCRBY', k, v, m)) == 0 then
+      redis.call('ZREM', k, m)
+    end
+  end
+  i = i + 4
+end
+redis.call('HSET', KEYS[2], 'v', ARGV[3], 'd', ARGV[4])
+if nup > 0 and redis.call('SET', KEYS[4], '1', 'NX', 'EX', 2592000) then
+  for j = 1, nup do
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[6 + j])
+  end
+end
+return 'ok'
+)lua";
+
+const RedisScript& ApplyScript() {
+  static const RedisScript* s = new RedisScript(kApplyLua);
+  return *s;
+}
+
+std::string Num(double v) {
+  // Scores and counts are whole numbers here; print them exactly.
+  return std::to_string(static_cast<int64_t>(v));
+}
+
+bool Dated(const Date& d) { return !IsUnset(d) && IsValidDate(d); }
+
+bool OpenAction(rm::ActionStatus s) {
+  return s != rm::ACTION_STATUS_DONE && s != rm::ACTION_STATUS_CANCELLED;
+}
+
+bool OpenItem(fb::FeedbackStatus s) {
+  return s == fb::FEEDBACK_STATUS_SUBMITTED ||
+         s == fb::FEEDBACK_STATUS_ACKNOWLEDGED ||
+         s == fb::FEEDBACK_STATUS_LINKED;
+}
+
+Date DateOfTimestamp(const google::protobuf::Timestamp& t) {
+  return DateOf(
+      std::chrono::system_clock::time_point(std::chrono::seconds(t.seconds())));
+}
+
+void ActionFacets(const ModelKeys& k, const rm::Action& a,
+                  std::vector<Facet>* out) {
+  const std::string& r = a.roadmap_id();
+  const std::string& eco = a.ecosystem_id();
+  out->push_back({Facet::kCount, k.Counts(r),
+                  absl::StrCat("a|", eco, "|", static_cast<int>(a.status()))});
+  if (OpenAction(a.status()) && Dated(a.due_date())) {
+    out->push_back({Facet::kMember, k.OpenDue(r), a.id(),
+                    static_cast<double>(DaysFromCivil(a.due_date()))});
+  }
+  if (a.status() == rm::ACTION_STATUS_BLOCKED) {
+    out->push_back({Facet::kMember, k.Blocked(r), a.id(), 0});
+  }
+  if (a.status() == rm::ACTION_STATUS_DONE) {
+    out->push_back({Facet::kMember, k.Done(r), a.id(),
+                    static_cast<double>(a.done_time().seconds())});
+    if (Dated(a.due_date())) {
+      out->push_back({Facet::kCount, k.Counts(r), absl::StrCat("d|", eco)});
+      if (CompareDates(DateOfTimestamp(a.done_time()), a.due_date()) <= 0) {
+        out->push_back({Facet::kCount, k.Counts(r), absl::StrCat("o|", eco)});
+      }
+    }
+  }
+}
+
+void FeedbackFacets(const ModelKeys& k, const fb::FeedbackItem& f,
+                    std::vector<Facet>* out) {
+  if (f.hidden()) return;  // moderated away: not counted anywhere
+  const std::string& r = f.roadmap_id();
+  const std::string& eco = f.ecosystem_id();
+  out->push_back({Facet::kCount, k.Counts(r),
+                  absl::StrCat("f|", eco, "|", static_cast<int>(f.kind()), "|",
+                               static_cast<int>(f.status()))});
+  const bool blocker = f.kind() == fb::FEEDBACK_KIND_BLOCKER;
+  if (blocker) {
+    out->push_back({Facet::kCount, k.Counts(r), absl::StrCat("b|", eco)});
+    if (f.linked_action_ids_size() > 0) {
+      out->push_back({Facet::kCount, k.Counts(r), absl::StrCat("l|", eco)});
+    }
+    if (OpenItem(f.status())) {
+      // Reports are readable by every role: copilots-only items are
+      // counted but never listed.
+      if (f.visibility() != fb::VISIBILITY_COPILOTS_ONLY) {
+        out->push_back({Facet::kMember, k.OpenBlockers(r, "*"), f.id(), 0});
+        if (!eco.empty()) {
+          out->push_back({Facet::kMember, k.OpenBlockers(r, eco), f.id(), 0});
+        }
+        for (const auto& action : f.linked_action_ids()) {
+          out->push_back({Facet::kMember, k.ActionBlockers(action), f.id(), 0});
+        }
+      }
+    }
+  }
+  if (f.has_acknowledge_time()) {
+    double secs = static_cast<double>(f.acknowledge_time().seconds() -
+                                      f.audit().create_time().seconds());
+    secs = std::max(0.0, secs);
+    out->push_back({Facet::kMember, k.Ack(r, "*"), f.id(), secs});
+    if (!eco.empty())
+      out->push_back({Facet::kMember, k.Ack(r, eco), f.id(), secs});
+  }
+}
+
+template <typename T>
+absl::StatusOr<T> Parse(std::string_view kind, const std::string& data) {
+  T t;
+  if (!t.ParseFromString(data)) {
+    return absl::InternalError(
+        absl::StrCat("a stored ", std::string(kind), " does not parse"));
+  }
+  return t;
+}
+
+std::string StatusName(rm::ActionStatus s) {
+  std::string n = rm::ActionStatus_Name(s);
+  return n.substr(std::string("ACTION_STATUS_").size());
+}
+
+}  // namespace
+
+// --- Keys ------------------------------------------------------------------
+
+std::string Keys::Prefix() { return "jalon:reporting:"; }
+std::string Keys::Generation() { return Prefix() + "generation"; }
+std::string Keys::GenerationSeq() { return Prefix() + "generation-seq"; }
+std::string Keys::RebuildLock() { return Prefix() + "rebuild-lock"; }
+std::string Keys::Stream() { return Prefix() + "events"; }
+std::string Keys::WakeupChannel() { return Prefix() + "wakeup"; }
+std::string Keys::DeadLetters(std::string_view source) {
+  return absl::StrCat(Prefix(), "dead:", std::string(source));
+}
+std::string Keys::FeedSeen(std::string_view event_id) {
+  return absl::StrCat(Prefix(), "seen:", std::string(event_id));
+}
+std::string Keys::Ratings() { return Prefix() + "ratings"; }
+std::string Keys::LateAnnounced(std::string_view roadmap_id) {
+  return absl::StrCat(Prefix(), "late:", std::string(roadmap_id));
+}
+
+ModelKeys::ModelKeys(int64_t generation)
+    : p_(absl::StrCat(Keys::Prefix(), "m", generation, ":")) {}
+std::string ModelKeys::Entity(std::string_view kind,
+                              std::string_view id) const {
+  return absl::StrCat(p_, "e:", std::string(kind), ":", std::string(id));
+}
+std::string ModelKeys::Roadmaps() const { return p_ + "roadmaps"; }
+std::string ModelKeys::Ecosystems(std::string_view r) const {
+  return absl::StrCat(p_, "r:", std::string(r), ":ecosystems");
+}
+std::string ModelKeys::Indicators(std::string_view r) const {
+  return absl::StrCat(p_, "r:", std::string(r), ":indicators");
+}
+std::string ModelKeys::Measurements(std::string_view i) const {
+  return absl::StrCat(p_, "i:", std::string(i), ":measurements");
+}
+std::string ModelKeys::Counts(std::string_view r) const {
+  return absl::StrCat(p_, "r:", std::string(r), ":counts");
+}
+std::string ModelKeys::OpenDue(std::string_view r) const {
+  return absl::StrCat(p_, "r:", std::string(r), ":open-due");
+}
+std::string ModelKeys::Blocked(std::string_view r) const {
+  return absl::StrCat(p_, "r:", std::string(r), ":blocked");
+}
+std::string ModelKeys::Done(std::string_view r) const {
+  return absl::StrCat(p_, "r:", std::string(r), ":done");
+}
+std::string ModelKeys::OpenBlockers(std::string_view r,
+                                    std::string_view eco) const {
+  return absl::StrCat(p_, "r:", std::string(r), ":open-blockers|",
+                      std::string(eco));
+}
+std::string ModelKeys::ActionBlockers(std::string_view a) const {
+  return absl::StrCat(p_, "a:", std::string(a), ":blockers");
+}
+std::string ModelKeys::Endorsements(std::string_view r) const {
+  return absl::StrCat(p_, "r:", std::string(r), ":endorsements");
+}
+std::string ModelKeys::Ack(std::string_view r, std::string_view eco) const {
+  return absl::StrCat(p_, "r:", std::string(r), ":ack|", std::string(eco));
+}
+
+// --- Facets and updates ------------------------------------------------------
+
+bool IsModelled(std::string_view kind) {
+  return kind == "roadmap" || kind == "ecosystem" || kind == "indicator" ||
+         kind == "measurement" || kind == "action" || kind == "feedback" ||
+         kind == "endorsement";
+}
+
+absl::StatusOr<std::vector<Facet>> FacetsOf(const ModelKeys& k,
+                                            std::string_view kind,
+                                            const std::string& data) {
+  std::vector<Facet> out;
+  if (kind == "roadmap") {
+    auto r = Parse<rm::Roadmap>(kind, data);
+    if (!r.ok()) return r.status();
+    out.push_back({Facet::kMember, k.Roadmaps(), r->id(), 0});
+  } else if (kind == "ecosystem") {
+    auto e = Parse<rm::Ecosystem>(kind, data);
+    if (!e.ok()) return e.status();
+    out.push_back({Facet::kMember, k.Ecosystems(e->roadmap_id()), e->id(), 0});
+  } else if (kind == "indicator") {
+    auto i = Parse<rm::Indicator>(kind, data);
+    if (!i.ok()) return i.status();
+    out.push_back({Facet::kMember, k.Indicators(i->roadmap_id()), i->id(), 0});
+  } else if (kind == "measurement") {
+    auto m = Parse<rm::Measurement>(kind, data);
+    if (!m.ok()) return m.status();
+    out.push_back(
+        {Facet::kMember, k.Measurements(m->indicator_id()), m->id(), 0});
+  } else if (kind == "action") {
+    auto a = Parse<rm::Action>(kind, data);
+    if (!a.ok()) return a.status();
+    ActionFacets(k, *a, &out);
+  } else if (kind == "feedback") {
+    auto f = Parse<fb::FeedbackItem>(kind, data);
+    if (!f.ok()) return f.status();
+    FeedbackFacets(k, *f, &out);
+  } else if (kind == "endorsement") {
+    auto e = Parse<fb::Endorsement>(kind, data);
+    if (!e.ok()) return e.status();
+    if (e->active()) {
+      out.push_back({Facet::kScore, k.Endorsements(e->roadmap_id()),
+                     e->feedback_id(), 1});
+    }
+  }
+  return out;
+}
+
+std::vector<pb::StatusUpdate> UpdatesOf(const events::v1::Event& event,
+                                        std::string_view old_data) {
+  std::vector<pb::StatusUpdate> out;
+  auto base = [&event](pb::StatusKind kind) {
+    pb::StatusUpdate u;
+    u.set_kind(kind);
+    u.set_roadmap_id(event.roadmap_id());
+    *u.mutable_time() = event.occurred_at();
+    u.set_subject_id(event.aggregate_id());
+    u.set_source_event_id(event.event_id());
+    return u;
+  };
+  if (event.aggregate_kind() == "action") {
+    rm::Action now, before;
+    if (old_data.empty() || !event.state().UnpackTo(&now) ||
+        !before.ParseFromArray(old_data.data(),
+                               static_cast<int>(old_data.size())) ||
+        before.status() == now.status()) {
+      return out;
+    }
+    pb::StatusUpdate u = base(pb::STATUS_KIND_ACTION_TRANSITIONED);
+    u.set_roadmap_id(now.roadmap_id());
+    u.set_ecosystem_id(now.ecosystem_id());
+    u.set_title(now.title());
+    u.set_from_status(before.status());
+    u.set_to_status(now.status());
+    u.set_reason(now.status_reason());
+    u.set_summary(absl::StrCat("Action \"", now.title(), "\" moved from ",
+                               StatusName(before.status()), " to ",
+                               StatusName(now.status())));
+    out.push_back(std::move(u));
+  } else if (event.aggregate_kind() == "feedback") {
+    fb::FeedbackItem now, before;
+    if (!event.state().UnpackTo(&now) ||
+        now.status() != fb::FEEDBACK_STATUS_ADDRESSED) {
+      return out;
+    }
+    if (!old_data.empty() &&
+        before.ParseFromArray(old_data.data(),
+                              static_cast<int>(old_data.size())) &&
+        before.status() == fb::FEEDBACK_STATUS_ADDRESSED) {
+      return out;
+    }
+    pb::StatusUpdate u = base(pb::STATUS_KIND_FEEDBACK_ADDRESSED);
+    u.set_roadmap_id(now.roadmap_id());
+    u.set_ecosystem_id(now.ecosystem_id());
+    // Copilots-only items are named by id only: the feed is readable by
+    // every role and by feed keys.
+    u.set_title(now.visibility() == fb::VISIBILITY_COPILOTS_ONLY ? ""
+                                                                 : now.title());
+    u.set_summary(absl::StrCat("Feedback ", now.id(),
+                               " was addressed: its linked actions are done"));
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+std::string WrapUpdate(const pb::StatusUpdate& update) {
+  events::v1::Event e;
+  e.set_event_id(NewUlid());
+  std::string kind = pb::StatusKind_Name(update.kind());
+  std::transform(kind.begin(), kind.end(), kind.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  e.set_type("reporting.status." +
+             kind.substr(std::string("status_kind_").size()));
+  e.set_aggregate_kind("status");
+  e.set_aggregate_id(update.subject_id());
+  *e.mutable_occurred_at() = update.time();
+  e.set_roadmap_id(update.roadmap_id());
+  e.mutable_state()->PackFrom(update);
+  return e.SerializeAsString();
+}
+
+// --- ReadModel ---------------------------------------------------------------
+
+ReadModel::ReadModel(RedisClient* redis, int64_t stream_max_len)
+    : redis_(redis), stream_max_len_(stream_max_len) {}
+
+absl::StatusOr<int64_t> ReadModel::Generation() {
+  int64_t cached = generation_.load();
+  if (cached > 0) return cached;
+  auto r = redis_->Pipeline({{"HSETNX", Keys::Generation(), "v", "1"},
+                             {"HGET", Keys::Generation(), "v"}});
+  if (!r.ok()) return r.status();
+  const RedisReply& v = (*r)[1];
+  if (v.is_nil() || v.is_error()) {
+    return absl::InternalError("cannot read the read-model generation");
+  }
+  int64_t g = std::stoll(v.str());
+  generation_.store(g);
+  return g;
+}
+
+absl::StatusOr<ModelKeys> ReadModel::Current() {
+  auto g = Generation();
+  if (!g.ok()) return g.status();
+  return ModelKeys(*g);
+}
+
+absl::Status ReadModel::ApplyEntry(const StreamEntry& entry) {
+  events::v1::Event e;
+  if (!e.ParseFromString(entry.payload)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stream entry ", entry.id, " is not an event"));
+  }
+  return Apply(e);
+}
+
+absl::Status ReadModel::Apply(const events::v1::Event& event,
+                              bool with_updates) {
+  const std::string& kind = event.aggregate_kind();
+  if (!IsModelled(kind)) return absl::OkStatus();
+  const std::string& data = event.state().value();
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    auto gen = Generation();
+    if (!gen.ok()) return gen.status();
+    ModelKeys keys(*gen);
+    const std::string key = keys.Entity(kind, event.aggregate_id());
+    auto cur = redis_->Command({"HMGET", key, "v", "d"});
+    if (!cur.ok()) return cur.status();
+    if (!cur->is_array() || cur->elements().size() != 2) {
+      return absl::InternalError("unexpected HMGET reply");
+    }
+    const RedisReply& v = cur->elements()[0];
+    const int64_t version = v.is_nil() ? 0 : std::stoll(v.str());
+    if (version >= event.aggregate_version()) return absl::OkStatus();
+    const std::string old_data =
+        version > 0 ? cur->elements()[1].str() : std::string();
+
+    std::vector<std::pair<char, Facet>> ops;  // 'r'emove or 'a'dd
+    if (version > 0) {
+      auto old_facets = FacetsOf(keys, kind, old_data);
+      if (!old_facets.ok()) return old_facets.status();
+      for (auto& f : *old_facets) ops.push_back({'r', std::move(f)});
+    }
+    auto new_facets = FacetsOf(keys, kind, data);
+    if (!new_facets.ok()) return new_facets.status();
+    for (auto& f : *new_facets) ops.push_back({'a', std::move(f)});
+
+    std::vector<std::string> updates;
+    if (with_updates) {
+      for (const auto& u : UpdatesOf(event, old_data)) {
+        updates.push_back(WrapUpdate(u));
+      }
+    }
+
+    RedisArgs k = {Keys::Generation(), key, Keys::Stream(),
+                   Keys::FeedSeen(event.event_id())};
+    std::map<std::string, int> index;
+    RedisArgs args = {std::to_string(*gen),
+                      std::to_string(version),
+                      std::to_string(event.aggregate_version()),
+                      data,
+                      std::to_string(stream_max_len_),
+                      std::to_string(updates.size())};
+    args.insert(args.end(), updates.begin(), updates.end());
+    for (const auto& [how, f] : ops) {
+      auto [it, inserted] =
+          index.emplace(f.key, static_cast<int>(k.size()) + 1);
+      if (inserted) k.push_back(f.key);
+      std::string code, value;
+      switch (f.op) {
+        case Facet::kCount:
+          code = "c";
+          value = how == 'r' ? "-1" : "1";
+          break;
+        case Facet::kMember:
+          code = how == 'r' ? "zr" : "za";
+          value = Num(f.value);
+          break;
+        case Facet::kScore:
+          code = "zi";
+          value = Num(how == 'r' ? -f.value : f.value);
+          break;
+      }
+      args.push_back(code);
+      args.push_back(std::to_string(it->second));
+      args.push_back(f.member);
+      args.push_back(value);
+    }
+    auto r = redis_->Eval(ApplyScript(), k, args);
+    if (!r.ok()) return r.status();
+    if (r->is_error()) {
+      spdlog::error("msg=apply_script_failed error={}", LogValue(r->str()));
+      return absl::InternalError("internal storage error");
+    }
+    if (r->str() == "ok" || r->str() == "old") return absl::OkStatus();
+    if (r->str() == "gen") generation_.store(0);
+    // "stale" or "gen": read again.
+  }
+  return absl::AbortedError("read model apply kept losing races");
+}
+
+absl::Status ReadModel::WriteBulk(
+    const ModelKeys& keys, const std::map<std::string, std::string>& entities,
+    const std::map<std::string, int64_t>& versions, int64_t* written) {
+  std::map<std::string, std::map<std::string, int64_t>> counts;
+  std::map<std::string, std::map<std::string, double>> members;
+  std::map<std::string, std::map<std::string, double>> increments;
+  std::vector<RedisArgs> cmds;
+  auto flush = [&](bool force) -> absl::Status {
+    if (cmds.empty() || (!force && cmds.size() < 1000)) return absl::OkStatus();
+    auto r = redis_->Pipeline(cmds);
+    cmds.clear();
+    if (!r.ok()) return r.status();
+    for (const auto& reply : *r) {
+      if (reply.is_error()) {
+        spdlog::error("msg=rebuild_write_failed error={}",
+                      LogValue(reply.str()));
+        return absl::InternalError("rebuild write failed");
+      }
+    }
+    return absl::OkStatus();
+  };
+  for (const auto& [id, data] : entities) {
+    // id is "<kind>\n<aggregate id>".
+    const size_t nl = id.find('\n');
+    const std::string kind = id.substr(0, nl);
+    auto facets = FacetsOf(keys, kind, data);
+    if (!facets.ok()) return facets.status();
+    for (const auto& f : *facets) {
+      switch (f.op) {
+        case Facet::kCount:
+          counts[f.key][f.member] += 1;
+          break;
+        case Facet::kMember:
+          members[f.key][f.member] = f.value;
+          break;
+        case Facet::kScore:
+          increments[f.key][f.member] += f.value;
+          break;
+      }
+    }
+    cmds.push_back({"HSET", keys.Entity(kind, id.substr(nl + 1)), "v",
+                    std::to_string(versions.at(id)), "d", data});
+    ++*written;
+    if (auto s = flush(false); !s.ok()) return s;
+  }
+  for (const auto& [key, fields] : counts) {
+    RedisArgs cmd = {"HSET", key};
+    for (const auto& [field, n] : fields) {
+      if (n == 0) continue;
+      cmd.push_back(field);
+      cmd.push_back(std::to_string(n));
+    }
+    if (cmd.size() > 2) cmds.push_back(std::move(cmd));
+    if (auto s = flush(false); !s.ok()) return s;
+  }
+  for (const auto& [key, scores] : increments) {
+    for (const auto& [member, score] : scores) {
+      // An increment at zero is absent, as Apply leaves it.
+      if (score != 0) members[key][member] = score;
+    }
+  }
+  for (const auto& [key, scores] : members) {
+    RedisArgs cmd = {"ZADD", key};
+    for (const auto& [member, score] : scores) {
+      cmd.push_back(Num(score));
+      cmd.push_back(member);
+      if (cmd.size() >= 1002) {
+        cmds.push_back(std::move(cmd));
+        cmd = {"ZADD", key};
+      }
+    }
+    if (cmd.size() > 2) cmds.push_back(std::move(cmd));
+    if (auto s = flush(false); !s.ok()) return s;
+  }
+  return flush(true);
+}
+
+absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string lock_token = NewUlid();
+  auto locked = redis_->Command(
+      {"SET", Keys::RebuildLock(), lock_token, "NX", "PX", "600000"});
+  if (!locked.ok()) return locked.status();
+  if (locked->is_nil()) {
+    return absl::FailedPreconditionError("a rebuild is already running");
+  }
+  auto unlock = [this, &lock_token] {
+    auto cur = redis_->Command({"GET", Keys::RebuildLock()});
+    if (cur.ok() && cur->str() == lock_token) {
+      (void)redis_->Command({"DEL", Keys::RebuildLock()});
+    }
+  };
+  RebuildStats stats;
+  auto run = [&]() -> absl::Status {
+    auto old_gen = Generation();
+    if (!old_gen.ok()) return old_gen.status();
+    // Fold both streams into the latest state of every entity.
+    std::map<std::string, std::string> entities;
+    std::map<std::string, int64_t> versions;
+    std::map<std::string, std::string> last_id;
+    for (const char* stream : {kRoadmapStream, kFeedbackStream}) {
+      events::v1::Event e;
+      auto n =
+          StreamConsumer::Replay(redis_, stream, [&](const StreamEntry& entry) {
+            last_id[stream] = entry.id;
+            if (!e.ParseFromString(entry.payload) ||
+                !IsModelled(e.aggregate_kind())) {
+              return absl::OkStatus();
+            }
+            std::string id = e.aggregate_kind() + "\n" + e.aggregate_id();
+            auto [it, inserted] = versions.emplace(id, e.aggregate_version());
+            if (inserted || e.aggregate_version() > it->second) {
+              it->second = e.aggregate_version();
+              entities[id] = e.state().value();
+            }
+            return absl::OkStatus();
+          });
+      if (!n.ok()) return n.status();
+      stats.events += *n;
+    }
+    // A fresh generation, written while the current one keeps serving.
+    auto seq = redis_->Command({"INCR", Keys::GenerationSeq()});
+    if (!seq.ok()) return seq.status();
+    int64_t gen = std::max<int64_t>(seq->integer(), *old_gen + 1);
+    if (gen != seq->integer()) {
+      (void)redis_->Command(
+          {"SET", Keys::GenerationSeq(), std::to_string(gen)});
+    }
+    ModelKeys keys(gen);
+    if (auto s = WriteBulk(keys, entities, versions, &stats.entities);
+        !s.ok()) {
+      return s;
+    }
+    // Switch. Appliers check the generation inside their script, so from
+    // here every apply lands in the new one.
+    auto sw =
+        redis_->Command({"HSET", Keys::Generation(), "v", std::to_string(gen)});
+    if (!sw.ok()) return sw.status();
+    generation_.store(gen);
+    stats.generation = gen;
+    // Catch up with what arrived after the fold read each stream (it was
+    // applied to the old generation).
+    for (const char* stream : {kRoadmapStream, kFeedbackStream}) {
+      events::v1::Event e;
+      auto n = StreamConsumer::Replay(
+          redis_, stream,
+          [&](const StreamEntry& entry) {
+            if (!e.ParseFromString(entry.payload)) return absl::OkStatus();
+            ++stats.events;
+            return Apply(e, /*with_updates=*/false);
+          },
+          1000, last_id.count(stream) ? last_id[stream] : "");
+      if (!n.ok()) return n.status();
+    }
+    // Drop the old generation.
+    ModelKeys old_keys(*old_gen);
+    std::string cursor = "0";
+    do {
+      auto r = redis_->Command(
+          {"SCAN", cursor, "MATCH", old_keys.prefix() + "*", "COUNT", "1000"});
+      if (!r.ok()) return r.status();
+      if (!r->is_array() || r->elements().size() != 2) break;
+      cursor = r->elements()[0].str();
+      RedisArgs del = {"UNLINK"};
+      for (const auto& k : r->elements()[1].elements()) del.push_back(k.str());
+      if (del.size() > 1) (void)redis_->Command(del);
+    } while (cursor != "0");
+    return absl::OkStatus();
+  };
+  absl::Status s = run();
+  unlock();
+  if (!s.ok()) return s;
+  stats.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
+  spdlog::info(
+      "msg=read_models_rebuilt events={} entities={} generation={} "
+      "duration_ms={}",
+      stats.events, stats.entities, stats.generation, stats.duration_ms);
+  return stats;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ReadModel::Dump() {
+  auto keys = Current();
+  if (!keys.ok()) return keys.status();
+  const std::string& p = keys->prefix();
+  std::map<std::string, std::string> out;
+  std::string cursor = "0";
+  do {
+    auto r =
+        redis_->Command({"SCAN", cursor, "MATCH", p + "*", "COUNT", "1000"});
+    if (!r.ok()) return r.status();
+    cursor = r->elements()[0].str();
+    for (const auto& k : r->elements()[1].elements()) {
+      const std::string& key = k.str();
+      auto type = redis_->Command({"TYPE", key});
+      if (!type.ok()) return type.status();
+      std::string value;
+      RedisArgs cmd;
+      if (type->str() == "hash") {
+        cmd = {"HGETALL", key};
+      } else if (type->str() == "zset") {
+        cmd = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
+      } else {
+        cmd = {"DUMP", key};
+      }
+      auto v = redis_->Command(cmd);
+      if (!v.ok()) return v.status();
+      std::vector<std::string> parts;
+      if (v->is_array()) {
+        for (size_t i = 0; i + 1 < v->elements().size(); i += 2) {
+          parts.push_back(v->elements()[i].str() + "=" +
+                          v->elements()[i + 1].str());
+        }
+      } else {
+        parts.push_back(v->str());
+      }
+      if (type->str() == "hash") std::sort(parts.begin(), parts.end());
+      for (const auto& part : parts) absl::StrAppend(&value, part, "\n");
+      out[type->str() + " " + key.substr(p.size())] = value;
+    }
+  } while (cursor != "0");
+  return out;
+}
+
+}  // namespace jalon::reporting

@@ -1,0 +1,158 @@
+// The reporting service's read models: the latest state of every roadmap,
+// ecosystem, indicator, measurement, action, feedback item and endorsement,
+// kept from the roadmap and feedback services' events, plus the derived
+// indexes and counters a report needs (actions by status, open actions by
+// due date, open blockers, endorsement counts, acknowledgement delays...).
+//
+// Applying an event is idempotent: an entity is replaced only by a newer
+// version, and its derived entries ("facets") are swapped for the new
+// state's in the same Lua script, so redelivery, reordering and replay
+// change nothing. The models live under a generation prefix
+// (jalon:reporting:m<gen>:); a rebuild folds the streams into a fresh
+// generation and switches to it atomically, then catches up.
+// Thread-safe.
+#ifndef JALON_SERVICES_REPORTING_READ_MODEL_H_
+#define JALON_SERVICES_REPORTING_READ_MODEL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "jalon/events/v1/events.pb.h"
+#include "jalon/reporting/v1/reporting.pb.h"
+#include "services/common/redis.h"
+#include "services/common/stream_consumer.h"
+
+namespace jalon::reporting {
+
+namespace pb = ::jalon::reporting::v1;
+
+// The source streams the models are built from.
+inline constexpr char kRoadmapStream[] = "jalon:roadmap:events";
+inline constexpr char kFeedbackStream[] = "jalon:feedback:events";
+// The consumer group name on both.
+inline constexpr char kGroup[] = "reporting";
+
+// Keys of the reporting service outside the generations.
+struct Keys {
+  static std::string Prefix();         // "jalon:reporting:"
+  static std::string Generation();     // hash {v: current generation}
+  static std::string GenerationSeq();  // counter of generations
+  static std::string RebuildLock();    // one rebuild at a time
+  static std::string Stream();         // the status feed / own events
+  static std::string WakeupChannel();  // PUBLISHed after each commit
+  static std::string DeadLetters(std::string_view source);
+  // Guards one status update per source event (dedupe across a rebuild).
+  static std::string FeedSeen(std::string_view event_id);
+  // Hash indicator id -> the last announced rating.
+  static std::string Ratings();
+  // Hash action id -> due day announced late (per roadmap).
+  static std::string LateAnnounced(std::string_view roadmap_id);
+};
+
+// Keys of one generation of the models.
+class ModelKeys {
+ public:
+  explicit ModelKeys(int64_t generation);
+  const std::string& prefix() const { return p_; }
+  std::string Entity(std::string_view kind, std::string_view id) const;
+  std::string Roadmaps() const;
+  std::string Ecosystems(std::string_view roadmap) const;
+  std::string Indicators(std::string_view roadmap) const;
+  std::string Measurements(std::string_view indicator) const;
+  // Hash of counters: "a|<eco>|<status>" actions, "d|<eco>" done with a due
+  // date, "o|<eco>" of those on time, "f|<eco>|<kind>|<status>" feedback,
+  // "b|<eco>" blockers, "l|<eco>" linked blockers.
+  std::string Counts(std::string_view roadmap) const;
+  // Open actions with a due date, scored by the due day (days since 1970).
+  std::string OpenDue(std::string_view roadmap) const;
+  std::string Blocked(std::string_view roadmap) const;
+  // DONE actions scored by done time (seconds).
+  std::string Done(std::string_view roadmap) const;
+  // Open blockers visible to all members, per ecosystem ("*": all).
+  std::string OpenBlockers(std::string_view roadmap,
+                           std::string_view ecosystem) const;
+  // Open blockers linked to an action.
+  std::string ActionBlockers(std::string_view action) const;
+  // Feedback id scored by its active endorsements.
+  std::string Endorsements(std::string_view roadmap) const;
+  // Acknowledged items scored by seconds to acknowledge, per ecosystem
+  // ("*": all).
+  std::string Ack(std::string_view roadmap, std::string_view ecosystem) const;
+
+ private:
+  std::string p_;
+};
+
+// One derived entry of an entity's state.
+struct Facet {
+  enum Op : char { kCount = 'c', kMember = 'z', kScore = 'i' };
+  Op op;
+  std::string key;
+  std::string member;
+  double value = 0;  // kMember: the score; kScore: the increment
+};
+
+// The kinds of aggregate the models keep ("roadmap", "ecosystem",
+// "indicator", "measurement", "action", "feedback", "endorsement").
+bool IsModelled(std::string_view kind);
+// The facets of a stored state; INTERNAL if it does not parse.
+absl::StatusOr<std::vector<Facet>> FacetsOf(const ModelKeys& keys,
+                                            std::string_view kind,
+                                            const std::string& data);
+
+// Status updates an event causes by itself (an action changing status, an
+// item becoming addressed), given the state before (empty: none).
+std::vector<pb::StatusUpdate> UpdatesOf(const events::v1::Event& event,
+                                        std::string_view old_data);
+// The envelope a status update travels in on the reporting stream.
+std::string WrapUpdate(const pb::StatusUpdate& update);
+
+struct RebuildStats {
+  int64_t events = 0;
+  int64_t entities = 0;
+  int64_t generation = 0;
+  int64_t duration_ms = 0;
+};
+
+class ReadModel {
+ public:
+  ReadModel(RedisClient* redis, int64_t stream_max_len);
+
+  // The current generation, creating the first one (1) if none exists.
+  absl::StatusOr<int64_t> Generation();
+  absl::StatusOr<ModelKeys> Current();
+
+  // Applies one source event. `with_updates`: also append the status
+  // updates it causes (once per source event).
+  absl::Status Apply(const events::v1::Event& event, bool with_updates = true);
+  absl::Status ApplyEntry(const StreamEntry& entry);
+
+  // Recomputes every model from the source streams into a new generation,
+  // switches to it and catches up with what arrived meanwhile.
+  absl::StatusOr<RebuildStats> Rebuild();
+
+  // Every key and value of the current generation, normalised (prefix
+  // stripped, hashes and sorted sets sorted): for tests comparing models.
+  absl::StatusOr<std::map<std::string, std::string>> Dump();
+
+  RedisClient* redis() const { return redis_; }
+
+ private:
+  absl::Status WriteBulk(const ModelKeys& keys,
+                         const std::map<std::string, std::string>& entities,
+                         const std::map<std::string, int64_t>& versions,
+                         int64_t* written);
+
+  RedisClient* redis_;
+  int64_t stream_max_len_;
+  std::atomic<int64_t> generation_{0};  // 0: not read yet
+};
+
+}  // namespace jalon::reporting
+
+#endif  // JALON_SERVICES_REPORTING_READ_MODEL_H_

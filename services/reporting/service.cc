@@ -1,0 +1,840 @@
+#include "services/reporting/service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "jalon/roadmap/v1/roadmap.pb.h"
+#include "services/common/dates.h"
+#include "services/common/entity_ops.h"
+#include "services/common/ids.h"
+#include "services/common/logging.h"
+#include "services/common/requests.h"
+#include "services/common/status.h"
+#include "services/reporting/export.h"
+#include "services/reporting/report.h"
+
+namespace jalon::reporting {
+namespace {
+
+namespace rm = ::jalon::roadmap::v1;
+
+constexpr char kReport[] = "report";
+constexpr char kFeedKey[] = "feed_key";
+constexpr char kSchedule[] = "schedule";
+
+// Compare-and-set of one hash field plus, when it changes, one status
+// update appended to the stream. KEYS[1] hash, KEYS[2] stream. ARGV: field,
+// expected ("" = absent), new value, update ("" = none), maxlen.
+constexpr char kAnnounceLua[] = R"lua(
+local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if cur ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if ARGV[4] ~= '' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[4])
+end
+return 1
+)lua";
+
+const RedisScript& AnnounceScript() {
+  static const RedisScript* s = new RedisScript(kAnnounceLua);
+  return *s;
+}
+
+std::string HeadKey(const std::string& roadmap_id) {
+  return absl::StrCat(Keys::Prefix(), "report-head:", roadmap_id);
+}
+std::string ScheduledGuard(const std::string& roadmap_id,
+                           const std::string& label) {
+  return absl::StrCat(Keys::Prefix(), "scheduled:", roadmap_id, ":", label);
+}
+std::string FeedSecretKey(const std::string& hash) {
+  return absl::StrCat(Keys::Prefix(), "feed-secret:", hash);
+}
+std::string SchedulesIndex() { return Keys::Prefix() + "schedules"; }
+std::string FeedKeysIndex() { return Keys::Prefix() + "feed-keys"; }
+std::string ReportsIndex(const std::string& roadmap_id) {
+  return absl::StrCat(Keys::Prefix(), "reports:", roadmap_id);
+}
+
+std::string RatingShort(pb::Rating r) {
+  return pb::Rating_Name(r).substr(std::string("RATING_").size());
+}
+
+bool IsStreamId(const std::string& s) {
+  auto dash = s.find('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == s.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i != dash && !absl::ascii_isdigit(static_cast<unsigned char>(s[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// a < b for stream ids "ms-seq".
+bool IdLess(const std::string& a, const std::string& b) {
+  auto split = [](const std::string& s) {
+    uint64_t ms = 0, seq = 0;
+    auto dash = s.find('-');
+    (void)absl::SimpleAtoi(s.substr(0, dash), &ms);
+    if (dash != std::string::npos)
+      (void)absl::SimpleAtoi(s.substr(dash + 1), &seq);
+    return std::make_pair(ms, seq);
+  };
+  return split(a) < split(b);
+}
+
+bool Matches(const pb::StatusFilter& f, const pb::StatusUpdate& u) {
+  if (!f.roadmap_id().empty() && f.roadmap_id() != u.roadmap_id()) {
+    return false;
+  }
+  if (!f.ecosystem_id().empty() && f.ecosystem_id() != u.ecosystem_id()) {
+    return false;
+  }
+  if (f.kinds_size() == 0) return true;
+  return std::find(f.kinds().begin(), f.kinds().end(), u.kind()) !=
+         f.kinds().end();
+}
+
+// The status update carried by a stream entry, if it is one.
+bool UpdateOf(const StreamEntry& entry, pb::StatusUpdate* out) {
+  events::v1::Event e;
+  if (!e.ParseFromString(entry.payload) ||
+      !absl::StartsWith(e.type(), "reporting.status.") ||
+      !e.state().UnpackTo(out)) {
+    return false;
+  }
+  out->set_cursor(entry.id);
+  return true;
+}
+
+std::vector<StreamEntry> Entries(const RedisReply& list) {
+  std::vector<StreamEntry> out;
+  for (const auto& item : list.elements()) {
+    if (!item.is_array() || item.elements().size() < 2) continue;
+    StreamEntry e;
+    e.id = item.elements()[0].str();
+    const auto& fields = item.elements()[1].elements();
+    for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+      if (fields[i].str() == "e") e.payload = fields[i + 1].str();
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace
+
+Actor SchedulerActor() {
+  Actor a;
+  a.set_principal_id("jalon-reporting");
+  a.set_principal_name("jalon-reporting scheduler");
+  a.set_role(common::v1::ROLE_ADMIN);
+  return a;
+}
+
+ReportingService::ReportingService(RedisClient* redis, ReadModel* models,
+                                   const Clock* clock, ReportingOptions options)
+    : redis_(redis),
+      models_(models),
+      clock_(clock),
+      options_(options),
+      store_(redis,
+             {Keys::Stream(), Keys::WakeupChannel(), options.stream_max_len},
+             Keys::Prefix()) {}
+
+// --- Reports -----------------------------------------------------------------
+
+absl::StatusOr<std::vector<pb::StreamPosition>> ReportingService::Positions() {
+  std::vector<pb::StreamPosition> out;
+  for (const char* stream : {kRoadmapStream, kFeedbackStream}) {
+    pb::StreamPosition p;
+    p.set_stream(stream);
+    auto r = redis_->Command({"XINFO", "GROUPS", stream});
+    if (!r.ok()) return r.status();
+    // No stream yet: nothing consumed, nothing to consume.
+    for (const auto& g : r->elements()) {
+      const auto& f = g.elements();
+      bool ours = false;
+      for (size_t i = 0; i + 1 < f.size(); i += 2) {
+        if (f[i].str() == "name") ours = f[i + 1].str() == kGroup;
+      }
+      if (!ours) continue;
+      for (size_t i = 0; i + 1 < f.size(); i += 2) {
+        const std::string& k = f[i].str();
+        if (k == "last-delivered-id") p.set_last_delivered_id(f[i + 1].str());
+        if (k == "pending") p.set_pending(f[i + 1].integer());
+        if (k == "lag") p.set_lag(f[i + 1].integer());
+      }
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+absl::StatusOr<pb::Report> ReportingService::Generate(
+    const Actor& actor, const std::string& roadmap_id, const pb::Period& period,
+    pb::ReportTrigger trigger, const std::string& request_id) {
+  const std::string head_key = HeadKey(roadmap_id);
+  for (int attempt = 1;; ++attempt) {
+    const auto now = clock_->Now();
+    const Date today = DateOf(now);
+    auto head = redis_->Command({"HMGET", head_key, "v", "d"});
+    if (!head.ok()) return head.status();
+    int64_t seq = 0;
+    std::string previous_id;
+    if (head->is_array() && head->elements().size() == 2 &&
+        !head->elements()[0].is_nil()) {
+      (void)absl::SimpleAtoi(head->elements()[0].str(), &seq);
+      previous_id = head->elements()[1].str();
+    }
+    std::optional<pb::Report> previous;
+    if (!previous_id.empty()) {
+      auto p = LoadReport(previous_id);
+      if (!p.ok()) return p.status();
+      previous = *std::move(p);
+    }
+    auto keys = models_->Current();
+    if (!keys.ok()) return keys.status();
+    auto data = LoadRoadmap(redis_, *keys, roadmap_id, today);
+    if (!data.ok()) return data.status();
+    pb::Report report;
+    report.set_id(NewUlid());
+    report.set_roadmap_id(roadmap_id);
+    *report.mutable_period() = period;
+    *report.mutable_generate_time() = ToTimestamp(now);
+    *report.mutable_generated_by() = actor;
+    auto positions = Positions();
+    if (!positions.ok()) return positions.status();
+    for (auto& p : *positions) *report.add_positions() = std::move(p);
+    *report.mutable_content() =
+        Compute(*data, period, today, options_.thresholds);
+    report.set_content_sha256(ContentSha256(report.content()));
+    // Actions completed since the previous report.
+    std::vector<pb::ActionRef> completed;
+    if (previous) {
+      auto ids = redis_->Command(
+          {"ZRANGEBYSCORE", keys->Done(roadmap_id),
+           absl::StrCat("(", previous->generate_time().seconds()), "+inf"});
+      if (!ids.ok()) return ids.status();
+      std::vector<RedisArgs> gets;
+      for (const auto& id : ids->elements()) {
+        gets.push_back({"HGET", keys->Entity("action", id.str()), "d"});
+      }
+      if (!gets.empty()) {
+        auto actions = redis_->Pipeline(gets);
+        if (!actions.ok()) return actions.status();
+        for (const auto& a : *actions) {
+          rm::Action action;
+          if (a.is_nil() || !action.ParseFromString(a.str())) continue;
+          pb::ActionRef ref;
+          ref.set_action_id(action.id());
+          ref.set_title(action.title());
+          ref.set_ecosystem_id(action.ecosystem_id());
+          completed.push_back(std::move(ref));
+        }
+      }
+    }
+    *report.mutable_changes() = Diff(previous ? &*previous : nullptr,
+                                     report.content(), std::move(completed));
+    report.set_trigger(trigger);
+    report.set_sequence(seq + 1);
+
+    pb::StatusUpdate u;
+    u.set_kind(pb::STATUS_KIND_REPORT_GENERATED);
+    u.set_roadmap_id(roadmap_id);
+    *u.mutable_time() = report.generate_time();
+    u.set_subject_id(report.id());
+    u.set_title(absl::StrCat(data->roadmap.title(), " — ", period.label()));
+    u.set_period(period.label());
+    u.set_summary(absl::StrCat("Report ", report.sequence(), " for ",
+                               period.label(), " of \"", data->roadmap.title(),
+                               "\" generated"));
+
+    Mutation m;
+    if (!request_id.empty()) {
+      m.Dedupe(store_.RequestKey(actor.principal_id(), kReport, request_id),
+               report.id(), kRequestTtlSeconds);
+    }
+    if (trigger == pb::REPORT_TRIGGER_SCHEDULED) {
+      const std::string guard = ScheduledGuard(roadmap_id, period.label());
+      m.ExpectAbsent(guard, "scheduled report " + period.label());
+      m.Set(guard, report.id());
+    }
+    m.ExpectVersion(head_key, seq, "report sequence");
+    m.Put(head_key, seq + 1, report.id());
+    m.Put(store_.EntityKey(kReport, report.id()), 1,
+          report.SerializeAsString());
+    m.IndexAdd(ReportsIndex(roadmap_id), report.id());
+    m.AddEvent(WrapUpdate(u));
+    auto r = store_.Commit(m);
+    if (r.ok()) {
+      if (r->duplicate) return LoadReport(r->duplicate_value);
+      spdlog::info("msg=report_generated report={} roadmap={} period={} seq={}",
+                   report.id(), roadmap_id, period.label(), report.sequence());
+      return report;
+    }
+    // Another report of this roadmap was generated meanwhile: diff against
+    // it instead.
+    if (absl::IsAborted(r.status()) && attempt < kMaxAttempts) continue;
+    return r.status();
+  }
+}
+
+absl::Status ReportingService::GenerateReport(
+    const CallContext& c, const pb::GenerateReportRequest& req,
+    pb::GenerateReportResponse* resp) {
+  Violations v;
+  if (req.roadmap_id().empty()) v.Add("roadmap_id", "must be set");
+  auto period = ParsePeriod(req.period());
+  if (!period.ok()) {
+    for (auto& f : ViolationsOf(period.status())) v.Add(f.field, f.description);
+  }
+  if (auto s = ValidateRequestId(req.request_id()); !s.ok()) {
+    v.Add("request_id", std::string(s.message()));
+  }
+  if (!v.empty()) return v.ToStatus();
+  auto report = Generate(c.principal, req.roadmap_id(), *period,
+                         pb::REPORT_TRIGGER_MANUAL, req.request_id());
+  if (!report.ok()) return report.status();
+  *resp->mutable_report() = *std::move(report);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<pb::Report> ReportingService::GenerateScheduled(
+    const std::string& roadmap_id, const pb::Period& period) {
+  auto exists =
+      redis_->Command({"EXISTS", ScheduledGuard(roadmap_id, period.label())});
+  if (!exists.ok()) return exists.status();
+  if (exists->integer() == 1) {
+    return absl::AlreadyExistsError("scheduled report already generated");
+  }
+  return Generate(SchedulerActor(), roadmap_id, period,
+                  pb::REPORT_TRIGGER_SCHEDULED, "");
+}
+
+absl::StatusOr<pb::Report> ReportingService::LoadReport(const std::string& id) {
+  auto s = store_.Get(kReport, id);
+  if (!s.ok()) return s.status();
+  pb::Report r;
+  if (!r.ParseFromString(s->data)) return Corrupt(kReport);
+  return r;
+}
+
+absl::Status ReportingService::GetReport(const CallContext&,
+                                         const pb::GetReportRequest& req,
+                                         pb::GetReportResponse* resp) {
+  if (req.id().empty()) return InvalidField("id", "must be set");
+  auto r = LoadReport(req.id());
+  if (!r.ok()) return r.status();
+  *resp->mutable_report() = *std::move(r);
+  return absl::OkStatus();
+}
+
+absl::Status ReportingService::ListReports(const CallContext&,
+                                           const pb::ListReportsRequest& req,
+                                           pb::ListReportsResponse* resp) {
+  if (req.roadmap_id().empty())
+    return InvalidField("roadmap_id", "must be set");
+  auto size = PageSize(req.page_size());
+  if (!size.ok()) return size.status();
+  auto after = DecodeToken(req.page_token());
+  if (!after.ok()) return after.status();
+  // Newest first: ULIDs in reverse lexicographic order.
+  auto ids = redis_->Command({"ZREVRANGEBYLEX", ReportsIndex(req.roadmap_id()),
+                              after->empty() ? "+" : "(" + *after, "-", "LIMIT",
+                              "0", std::to_string(*size + 1)});
+  if (!ids.ok()) return ids.status();
+  std::vector<std::string> list;
+  for (const auto& e : ids->elements()) list.push_back(e.str());
+  const bool more = static_cast<int>(list.size()) > *size;
+  if (more) list.resize(*size);
+  auto stored = store_.GetMany(kReport, list);
+  if (!stored.ok()) return stored.status();
+  for (const auto& s : *stored) {
+    if (s.version == 0) continue;
+    pb::Report* r = resp->add_reports();
+    if (!r->ParseFromString(s.data)) return Corrupt(kReport);
+    r->clear_content();
+    r->clear_changes();
+  }
+  if (more) resp->set_next_page_token(EncodeToken(list.back()));
+  return absl::OkStatus();
+}
+
+absl::Status ReportingService::ExportReport(const CallContext&,
+                                            const pb::ExportReportRequest& req,
+                                            pb::ExportReportResponse* resp) {
+  if (req.id().empty()) return InvalidField("id", "must be set");
+  if (req.format() == pb::EXPORT_FORMAT_UNSPECIFIED ||
+      !pb::ExportFormat_IsValid(req.format())) {
+    return InvalidField("format", "must be JSON, CSV, MARKDOWN or HTML");
+  }
+  if (!pb::Language_IsValid(req.language())) {
+    return InvalidField("language", "must be FR or EN");
+  }
+  auto r = LoadReport(req.id());
+  if (!r.ok()) return r.status();
+  auto files = reporting::ExportReport(*r, req.format(), req.language());
+  if (!files.ok()) return files.status();
+  for (auto& f : *files) *resp->add_files() = std::move(f);
+  return absl::OkStatus();
+}
+
+absl::Status ReportingService::GetRoadmapStatus(
+    const CallContext&, const pb::GetRoadmapStatusRequest& req,
+    pb::GetRoadmapStatusResponse* resp) {
+  if (req.roadmap_id().empty())
+    return InvalidField("roadmap_id", "must be set");
+  const Date today = DateOf(clock_->Now());
+  auto keys = models_->Current();
+  if (!keys.ok()) return keys.status();
+  auto data = LoadRoadmap(redis_, *keys, req.roadmap_id(), today);
+  if (!data.ok()) return data.status();
+  auto period = ParsePeriod(absl::StrCat(
+      today.year(), today.month() < 10 ? "-0" : "-", today.month()));
+  *resp->mutable_content() =
+      Compute(*data, *period, today, options_.thresholds);
+  auto positions = Positions();
+  if (!positions.ok()) return positions.status();
+  for (auto& p : *positions) *resp->add_positions() = std::move(p);
+  return absl::OkStatus();
+}
+
+// --- Schedules ---------------------------------------------------------------
+
+absl::Status ReportingService::SetReportSchedule(
+    const CallContext& c, const pb::SetReportScheduleRequest& req,
+    pb::SetReportScheduleResponse* resp) {
+  const pb::ReportSchedule& in = req.schedule();
+  Violations v;
+  if (in.roadmap_id().empty()) v.Add("schedule.roadmap_id", "must be set");
+  if (in.frequency() == pb::SCHEDULE_FREQUENCY_UNSPECIFIED ||
+      !pb::ScheduleFrequency_IsValid(in.frequency())) {
+    v.Add("schedule.frequency", "must be NONE, MONTHLY, QUARTERLY or YEARLY");
+  }
+  if (!v.empty()) return v.ToStatus();
+  auto keys = models_->Current();
+  if (!keys.ok()) return keys.status();
+  auto known =
+      redis_->Command({"EXISTS", keys->Entity("roadmap", in.roadmap_id())});
+  if (!known.ok()) return known.status();
+  if (known->integer() == 0) {
+    return InvalidField("schedule.roadmap_id",
+                        "no such roadmap (or not yet seen by reporting)");
+  }
+  EntityOps ops(&store_, clock_, c);
+  for (int attempt = 1;; ++attempt) {
+    auto cur = ops.Load<pb::ReportSchedule>(kSchedule, in.roadmap_id());
+    if (!cur.ok() && !absl::IsNotFound(cur.status())) return cur.status();
+    const int64_t version = cur.ok() ? cur->version : 0;
+    pb::ReportSchedule next = cur.ok() ? cur->value : pb::ReportSchedule();
+    next.set_roadmap_id(in.roadmap_id());
+    next.set_frequency(in.frequency());
+    next.set_etag(std::to_string(version + 1));
+    if (version == 0) {
+      ops.StampCreate(next.mutable_audit());
+    } else {
+      ops.StampUpdate(next.mutable_audit());
+    }
+    Mutation m;
+    const std::string key = store_.EntityKey(kSchedule, in.roadmap_id());
+    m.ExpectVersion(key, version, kSchedule);
+    m.Put(key, version + 1, next.SerializeAsString());
+    m.IndexAdd(SchedulesIndex(), in.roadmap_id());
+    m.AddEvent(ops.Event("reporting.schedule.set", kSchedule, in.roadmap_id(),
+                         version + 1, {"frequency"}, next, in.roadmap_id()));
+    auto r = store_.Commit(m);
+    if (r.ok()) {
+      *resp->mutable_schedule() = std::move(next);
+      return absl::OkStatus();
+    }
+    if (!absl::IsAborted(r.status()) || attempt >= kMaxAttempts) {
+      return r.status();
+    }
+  }
+}
+
+absl::Status ReportingService::ListReportSchedules(
+    const CallContext& c, const pb::ListReportSchedulesRequest& req,
+    pb::ListReportSchedulesResponse* resp) {
+  EntityOps ops(&store_, clock_, c);
+  std::string next;
+  auto s = ops.List<pb::ReportSchedule>(
+      kSchedule, SchedulesIndex(), req.page_size(), req.page_token(),
+      [](pb::ReportSchedule&) { return true; }, resp->mutable_schedules(),
+      &next);
+  resp->set_next_page_token(next);
+  return s;
+}
+
+// --- Feed keys ---------------------------------------------------------------
+
+absl::Status ReportingService::ValidateFilter(const pb::StatusFilter& f,
+                                              const std::string& field) {
+  Violations v;
+  for (int i = 0; i < f.kinds_size(); ++i) {
+    if (f.kinds(i) == pb::STATUS_KIND_UNSPECIFIED ||
+        !pb::StatusKind_IsValid(f.kinds(i))) {
+      v.Add(absl::StrCat(field, ".kinds[", i, "]"), "unknown status kind");
+    }
+  }
+  if (f.roadmap_id().size() > 64) v.Add(field + ".roadmap_id", "too long");
+  if (f.ecosystem_id().size() > 64) v.Add(field + ".ecosystem_id", "too long");
+  return v.ToStatus();
+}
+
+absl::Status ReportingService::IssueFeedKey(const CallContext& c,
+                                            const pb::IssueFeedKeyRequest& req,
+                                            pb::IssueFeedKeyResponse* resp) {
+  Violations v;
+  if (auto s = ValidateFilter(req.feed_key().filter(), "feed_key.filter");
+      !s.ok()) {
+    for (auto& f : ViolationsOf(s)) v.Add(f.field, f.description);
+  }
+  if (Utf8Length(req.feed_key().description()) > 500) {
+    v.Add("feed_key.description", "at most 500 characters");
+  }
+  if (!v.empty()) return v.ToStatus();
+  EntityOps ops(&store_, clock_, c);
+  pb::FeedKey key;
+  *key.mutable_filter() = req.feed_key().filter();
+  key.set_description(req.feed_key().description());
+  const std::string secret = NewTokenSecret();
+  const std::string hash = Sha256Hex(secret);
+  bool duplicate = false;
+  auto created = ops.Create<pb::FeedKey>(
+      kFeedKey, "reporting.feed_key.issued", req.request_id(), key,
+      key.filter().roadmap_id(),
+      [&](Mutation& m, const pb::FeedKey& k) {
+        m.HashSet(store_.EntityKey(kFeedKey, k.id()), "h", hash);
+        m.Set(FeedSecretKey(hash), k.id());
+        m.IndexAdd(FeedKeysIndex(), k.id());
+      },
+      &duplicate);
+  if (!created.ok()) return created.status();
+  if (duplicate) {
+    return WithReason(
+        absl::AlreadyExistsError(absl::StrCat(
+            "this request_id already issued feed key ", created->id(),
+            "; its secret was shown once: revoke it and issue another")),
+        "ALREADY_ISSUED");
+  }
+  *resp->mutable_feed_key() = *std::move(created);
+  resp->set_secret(secret);
+  return absl::OkStatus();
+}
+
+absl::Status ReportingService::ListFeedKeys(const CallContext& c,
+                                            const pb::ListFeedKeysRequest& req,
+                                            pb::ListFeedKeysResponse* resp) {
+  EntityOps ops(&store_, clock_, c);
+  std::string next;
+  const bool all = req.include_revoked();
+  auto s = ops.List<pb::FeedKey>(
+      kFeedKey, FeedKeysIndex(), req.page_size(), req.page_token(),
+      [all](pb::FeedKey& k) { return all || !k.revoked(); },
+      resp->mutable_feed_keys(), &next);
+  resp->set_next_page_token(next);
+  return s;
+}
+
+absl::Status ReportingService::RevokeFeedKey(
+    const CallContext& c, const pb::RevokeFeedKeyRequest& req,
+    pb::RevokeFeedKeyResponse* resp) {
+  if (req.id().empty()) return InvalidField("id", "must be set");
+  EntityOps ops(&store_, clock_, c);
+  auto updated = ops.Update<pb::FeedKey>(
+      kFeedKey, "reporting.feed_key.revoked", req.id(), req.etag(),
+      [&](const Versioned<pb::FeedKey>& cur, pb::FeedKey* next, Mutation* m) {
+        if (cur.value.revoked()) {
+          return WithReason(
+              absl::FailedPreconditionError("feed key already revoked"),
+              "ALREADY_REVOKED");
+        }
+        next->set_revoked(true);
+        *next->mutable_revoke_time() = ops.Now();
+        if (!cur.extra.empty()) m->Delete(FeedSecretKey(cur.extra));
+        return absl::OkStatus();
+      },
+      false, [](const pb::FeedKey& k) { return k.filter().roadmap_id(); });
+  if (!updated.ok()) return updated.status();
+  *resp->mutable_feed_key() = *std::move(updated);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<pb::FeedKey> ReportingService::FeedKeyBySecret(
+    const std::string& secret) {
+  auto id = redis_->Command({"GET", FeedSecretKey(Sha256Hex(secret))});
+  if (!id.ok()) return id.status();
+  if (id->is_nil()) return absl::NotFoundError("unknown or revoked feed key");
+  auto s = store_.Get(kFeedKey, id->str());
+  if (!s.ok()) return s.status();
+  pb::FeedKey k;
+  if (!k.ParseFromString(s->data)) return Corrupt(kFeedKey);
+  if (k.revoked()) return absl::NotFoundError("unknown or revoked feed key");
+  return k;
+}
+
+// --- Rebuild -----------------------------------------------------------------
+
+absl::Status ReportingService::RebuildReadModels(
+    const CallContext&, const pb::RebuildReadModelsRequest&,
+    pb::RebuildReadModelsResponse* resp) {
+  auto stats = models_->Rebuild();
+  if (!stats.ok()) return stats.status();
+  resp->set_events(stats->events);
+  resp->set_entities(stats->entities);
+  resp->set_generation(stats->generation);
+  resp->set_duration_ms(stats->duration_ms);
+  return absl::OkStatus();
+}
+
+// --- Consumption and periodic duties -----------------------------------------
+
+absl::Status ReportingService::ApplySourceEntry(const StreamEntry& entry) {
+  events::v1::Event e;
+  if (!e.ParseFromString(entry.payload)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stream entry ", entry.id, " is not an event"));
+  }
+  if (auto s = models_->Apply(e); !s.ok()) return s;
+  if (e.aggregate_kind() == "indicator" ||
+      e.aggregate_kind() == "measurement") {
+    return CheckRatings(e.roadmap_id());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> ReportingService::Announce(const std::string& key,
+                                                const std::string& field,
+                                                const std::string& expected,
+                                                const std::string& value,
+                                                const std::string& update) {
+  auto r = redis_->Eval(AnnounceScript(), {key, Keys::Stream()},
+                        {field, expected, value, update,
+                         std::to_string(options_.stream_max_len)});
+  if (!r.ok()) return r.status();
+  if (r->is_error()) {
+    spdlog::error("msg=announce_failed error={}", LogValue(r->str()));
+    return absl::InternalError("internal storage error");
+  }
+  return r->integer() == 1;
+}
+
+absl::Status ReportingService::CheckRatings(const std::string& roadmap_id) {
+  if (roadmap_id.empty()) return absl::OkStatus();
+  const auto now = clock_->Now();
+  const Date today = DateOf(now);
+  auto keys = models_->Current();
+  if (!keys.ok()) return keys.status();
+  auto data = LoadRoadmap(redis_, *keys, roadmap_id, today);
+  if (absl::IsNotFound(data.status())) return absl::OkStatus();
+  if (!data.ok()) return data.status();
+  std::vector<std::string> ids;
+  for (const auto& i : data->indicators) ids.push_back(i.id());
+  if (ids.empty()) return absl::OkStatus();
+  RedisArgs hmget = {"HMGET", Keys::Ratings()};
+  hmget.insert(hmget.end(), ids.begin(), ids.end());
+  auto current = redis_->Command(hmget);
+  if (!current.ok()) return current.status();
+  static const std::vector<rm::Measurement> kNone;
+  for (size_t n = 0; n < data->indicators.size(); ++n) {
+    const rm::Indicator& ind = data->indicators[n];
+    auto it = data->measurements.find(ind.id());
+    const auto& ms = it == data->measurements.end() ? kNone : it->second;
+    const pb::Rating rating =
+        ToProto(Evaluate(ind, ms, today, options_.thresholds).rating);
+    const RedisReply& cur = current->elements()[n];
+    const std::string before = cur.is_nil() ? "" : cur.str();
+    const std::string after = RatingShort(rating);
+    if (before == after) continue;
+    std::string update;
+    // The first rating of an indicator without data is not news.
+    if (!(before.empty() && rating == pb::RATING_NO_DATA)) {
+      pb::StatusUpdate u;
+      u.set_kind(pb::STATUS_KIND_INDICATOR_RATING_CHANGED);
+      u.set_roadmap_id(roadmap_id);
+      u.set_ecosystem_id(ind.ecosystem_id());
+      *u.mutable_time() = ToTimestamp(now);
+      u.set_subject_id(ind.id());
+      u.set_title(ind.name());
+      pb::Rating from = pb::RATING_NO_DATA;
+      if (!before.empty()) pb::Rating_Parse("RATING_" + before, &from);
+      u.set_from_rating(from);
+      u.set_to_rating(rating);
+      u.set_summary(absl::StrCat("Indicator \"", ind.name(), "\" went from ",
+                                 RatingShort(from), " to ", after));
+      update = WrapUpdate(u);
+    }
+    auto done = Announce(Keys::Ratings(), ind.id(), before, after, update);
+    if (!done.ok()) return done.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReportingService::CheckLate(const ModelKeys& keys,
+                                         const std::string& roadmap_id,
+                                         const Date& today) {
+  auto due =
+      redis_->Command({"ZRANGEBYSCORE", keys.OpenDue(roadmap_id), "-inf",
+                       absl::StrCat("(", DaysFromCivil(today)), "WITHSCORES"});
+  if (!due.ok()) return due.status();
+  const auto& e = due->elements();
+  if (e.empty()) return absl::OkStatus();
+  RedisArgs hmget = {"HMGET", Keys::LateAnnounced(roadmap_id)};
+  for (size_t i = 0; i + 1 < e.size(); i += 2) hmget.push_back(e[i].str());
+  auto announced = redis_->Command(hmget);
+  if (!announced.ok()) return announced.status();
+  for (size_t i = 0; i + 1 < e.size(); i += 2) {
+    const std::string& id = e[i].str();
+    const std::string& day = e[i + 1].str();
+    const RedisReply& cur = announced->elements()[i / 2];
+    const std::string before = cur.is_nil() ? "" : cur.str();
+    if (before == day) continue;  // already announced for this due date
+    auto stored = redis_->Command({"HGET", keys.Entity("action", id), "d"});
+    if (!stored.ok()) return stored.status();
+    rm::Action a;
+    if (stored->is_nil() || !a.ParseFromString(stored->str())) continue;
+    pb::StatusUpdate u;
+    u.set_kind(pb::STATUS_KIND_ACTION_LATE);
+    u.set_roadmap_id(roadmap_id);
+    u.set_ecosystem_id(a.ecosystem_id());
+    *u.mutable_time() = ToTimestamp(clock_->Now());
+    u.set_subject_id(id);
+    u.set_title(a.title());
+    *u.mutable_due_date() = a.due_date();
+    u.set_to_status(a.status());
+    u.set_summary(absl::StrCat("Action \"", a.title(), "\" is late: due ",
+                               FormatDate(a.due_date())));
+    auto done = Announce(Keys::LateAnnounced(roadmap_id), id, before, day,
+                         WrapUpdate(u));
+    if (!done.ok()) return done.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReportingService::Tick() {
+  const Date today = DateOf(clock_->Now());
+  auto keys = models_->Current();
+  if (!keys.ok()) return keys.status();
+  auto roadmaps = redis_->Command({"ZRANGE", keys->Roadmaps(), "0", "-1"});
+  if (!roadmaps.ok()) return roadmaps.status();
+  for (const auto& r : roadmaps->elements()) {
+    if (auto s = CheckLate(*keys, r.str(), today); !s.ok()) return s;
+    if (auto s = CheckRatings(r.str()); !s.ok()) return s;
+  }
+  auto schedules = redis_->Command({"ZRANGE", SchedulesIndex(), "0", "-1"});
+  if (!schedules.ok()) return schedules.status();
+  for (const auto& r : schedules->elements()) {
+    auto s = store_.Get(kSchedule, r.str());
+    if (!s.ok()) continue;
+    pb::ReportSchedule schedule;
+    if (!schedule.ParseFromString(s->data) ||
+        schedule.frequency() == pb::SCHEDULE_FREQUENCY_NONE) {
+      continue;
+    }
+    auto report = GenerateScheduled(
+        r.str(), LastCompletePeriod(schedule.frequency(), today));
+    if (!report.ok() && !absl::IsAlreadyExists(report.status()) &&
+        !absl::IsNotFound(report.status())) {
+      return report.status();
+    }
+  }
+  return absl::OkStatus();
+}
+
+// --- Feed reads --------------------------------------------------------------
+
+absl::StatusOr<std::string> ReportingService::ResolveCursor(
+    RedisClient* conn, const std::string& cursor) {
+  if (cursor.empty()) {
+    auto last =
+        conn->Command({"XREVRANGE", Keys::Stream(), "+", "-", "COUNT", "1"});
+    if (!last.ok()) return last.status();
+    if (last->elements().empty()) return std::string("0-0");
+    return last->elements()[0].elements()[0].str();
+  }
+  if (cursor == "0") return std::string("0-0");
+  if (!IsStreamId(cursor)) {
+    return InvalidField("cursor", "not a cursor this feed gave out");
+  }
+  // Redis 7 tells the largest id trimmed away: anything after a cursor
+  // older than that may be gone.
+  auto info = conn->Command({"XINFO", "STREAM", Keys::Stream()});
+  if (!info.ok()) return info.status();
+  if (info->is_array()) {
+    const auto& f = info->elements();
+    for (size_t i = 0; i + 1 < f.size(); i += 2) {
+      if (f[i].str() == "max-deleted-entry-id" &&
+          IdLess(cursor, f[i + 1].str())) {
+        return WithReason(
+            absl::OutOfRangeError("the feed no longer holds the updates after "
+                                  "this cursor; restart from \"0\""),
+            "CURSOR_EXPIRED");
+      }
+    }
+  }
+  return cursor;
+}
+
+absl::StatusOr<std::vector<pb::StatusUpdate>> ReportingService::ReadUpdates(
+    RedisClient* conn, const pb::StatusFilter& filter, std::string* cursor,
+    int count, std::chrono::milliseconds block) {
+  RedisArgs cmd = {"XREAD", "COUNT", std::to_string(count)};
+  if (block.count() > 0) {
+    cmd.push_back("BLOCK");
+    cmd.push_back(std::to_string(block.count()));
+  }
+  cmd.push_back("STREAMS");
+  cmd.push_back(Keys::Stream());
+  cmd.push_back(*cursor);
+  auto r = conn->Command(cmd);
+  if (!r.ok()) return r.status();
+  std::vector<pb::StatusUpdate> out;
+  if (r->is_nil() || r->elements().empty()) return out;  // timed out
+  const auto& stream = r->elements()[0];
+  if (stream.elements().size() < 2) return out;
+  for (const auto& e : Entries(stream.elements()[1])) {
+    *cursor = e.id;
+    pb::StatusUpdate u;
+    if (UpdateOf(e, &u) && Matches(filter, u)) out.push_back(std::move(u));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<pb::StatusUpdate>> ReportingService::LatestUpdates(
+    const pb::StatusFilter& filter, int limit) {
+  std::vector<pb::StatusUpdate> out;
+  std::string end = "+";
+  // Scan back in chunks; bounded so a narrow filter cannot scan forever.
+  for (int scanned = 0;
+       scanned < 20000 && static_cast<int>(out.size()) < limit;) {
+    auto r = redis_->Command(
+        {"XREVRANGE", Keys::Stream(), end, "-", "COUNT", "500"});
+    if (!r.ok()) return r.status();
+    auto entries = Entries(*r);
+    for (const auto& e : entries) {
+      pb::StatusUpdate u;
+      if (UpdateOf(e, &u) && Matches(filter, u)) {
+        out.push_back(std::move(u));
+        if (static_cast<int>(out.size()) == limit) break;
+      }
+    }
+    scanned += static_cast<int>(entries.size());
+    if (entries.size() < 500) break;
+    end = "(" + entries.back().id;
+  }
+  return out;
+}
+
+}  // namespace jalon::reporting

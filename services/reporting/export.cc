@@ -1454,14 +1454,14 @@ std::string StatusBarsSvg(const v1::EcosystemReport& e, Language lang) {
 }
 
 constexpr char kCss[] =
-    "body{font-family:sans-serif;max-width:60rem;margin:2rem auto;"
+    "body{font-family:sans-serif;max-width:72rem;margin:2rem auto;"
     "padding:0 1rem;color:#111827;line-height:1.4}"
     "h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:2px solid "
     "#e5e7eb}h3{margin-top:1.5rem}"
-    "table{border-collapse:collapse;margin:.5rem 0 1rem}"
+    "table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem}"
     "th,td{border:1px solid #d1d5db;padding:.25rem .5rem;text-align:left;"
     "vertical-align:top}th{background:#f3f4f6}"
-    "td.num{text-align:right;white-space:nowrap}"
+    "td.num{text-align:right}"
     ".rating{padding:0 .4rem;border-radius:.3rem;white-space:nowrap}"
     ".rating-GREEN{background:#dcfce7}.rating-AMBER{background:#fef3c7}"
     ".rating-RED{background:#fee2e2}.rating-NO_DATA,.rating-UNSPECIFIED{"

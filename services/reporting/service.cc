@@ -57,6 +57,10 @@ std::string ScheduledGuard(const std::string& roadmap_id,
 std::string FeedSecretKey(const std::string& hash) {
   return absl::StrCat(Keys::Prefix(), "feed-secret:", hash);
 }
+// The DONE actions a report saw, for the next report's "completed since".
+std::string DoneSnapshotKey(const std::string& report_id) {
+  return absl::StrCat(Keys::Prefix(), "report-done:", report_id);
+}
 std::string SchedulesIndex() { return Keys::Prefix() + "schedules"; }
 std::string FeedKeysIndex() { return Keys::Prefix() + "feed-keys"; }
 std::string ReportsIndex(const std::string& roadmap_id) {
@@ -219,12 +223,16 @@ absl::StatusOr<pb::Report> ReportingService::Generate(
     *report.mutable_content() =
         Compute(*data, period, today, options_.thresholds);
     report.set_content_sha256(ContentSha256(report.content()));
-    // Actions completed since the previous report.
+    // Actions completed since the previous report: DONE now and not DONE
+    // in the snapshot the previous report kept of what it saw.
+    const std::string done_snapshot = DoneSnapshotKey(report.id());
+    auto copied = redis_->Command(
+        {"COPY", keys->Done(roadmap_id), done_snapshot, "REPLACE"});
+    if (!copied.ok()) return copied.status();
     std::vector<pb::ActionRef> completed;
     if (previous) {
       auto ids = redis_->Command(
-          {"ZRANGEBYSCORE", keys->Done(roadmap_id),
-           absl::StrCat("(", previous->generate_time().seconds()), "+inf"});
+          {"ZDIFF", "2", done_snapshot, DoneSnapshotKey(previous->id())});
       if (!ids.ok()) return ids.status();
       std::vector<RedisArgs> gets;
       for (const auto& id : ids->elements()) {
@@ -277,6 +285,9 @@ absl::StatusOr<pb::Report> ReportingService::Generate(
     m.IndexAdd(ReportsIndex(roadmap_id), report.id());
     m.AddEvent(WrapUpdate(u));
     auto r = store_.Commit(m);
+    if (!r.ok() || r->duplicate) {
+      (void)redis_->Command({"DEL", done_snapshot});  // not a report after all
+    }
     if (r.ok()) {
       if (r->duplicate) return LoadReport(r->duplicate_value);
       spdlog::info("msg=report_generated report={} roadmap={} period={} seq={}",

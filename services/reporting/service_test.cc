@@ -1,0 +1,886 @@
+// The reporting service in-process over real gRPC and HTTP, beside real
+// roadmap and feedback services on a real redis-server: read models that
+// follow the source services and stay equal under redelivery, reordering,
+// replay and rebuild; immutable hashed reports and what changed since the
+// previous one; scheduled reports exactly once; the status feed (resume
+// across a restart, filters, slow clients); the Atom feed read by a real
+// feed parser; exports over HTTP.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/dates.h"
+#include "services/common/status.h"
+#include "services/reporting/report.h"
+#include "tests/support/reporting_harness.h"
+#include "tests/support/wait.h"
+
+namespace jalon::reporting {
+namespace {
+
+using common::v1::Role;
+using testing::Ctx;
+using testing::D;
+using testing::Fixture;
+using testing::ReportingHarness;
+namespace rpb = ::jalon::roadmap::v1;
+namespace fpb = ::jalon::feedback::v1;
+namespace reppb = ::jalon::reporting::v1;
+
+class ReportingServiceTest : public ::testing::Test {
+ protected:
+  explicit ReportingServiceTest(testing::ReportingHarnessOptions o = {})
+      : h_(o) {}
+
+  void SetUp() override {
+    ASSERT_TRUE(h_.Start().ok());
+    f_ = h_.roadmap().MakeFixture();
+    roadmap_ = h_.roadmap().Stub();
+    feedback_ = h_.feedback().Stub();
+    stub_ = h_.Stub();
+    for (const char* name : {"Maroc Vélo", "Cuivre du Sud", "Atlas Fonderie"}) {
+      rpb::CreateOrganizationRequest req;
+      req.mutable_organization()->set_name(name);
+      req.mutable_organization()->set_kind(
+          rpb::ORGANIZATION_KIND_MEMBER_COMPANY);
+      rpb::CreateOrganizationResponse resp;
+      ASSERT_TRUE(roadmap_
+                      ->CreateOrganization(
+                          Ctx(h_.roadmap().admin_token()).get(), req, &resp)
+                      .ok());
+      members_.push_back(h_.roadmap().IssueToken(resp.organization().id(),
+                                                 Role::ROLE_MEMBER, name));
+    }
+  }
+
+  std::string NewAction(const std::string& title, common::v1::Date due) {
+    rpb::CreateActionRequest req;
+    auto* a = req.mutable_action();
+    a->set_roadmap_id(f_.roadmap);
+    a->set_ecosystem_id(f_.ecosystem);
+    a->set_title(title);
+    a->set_lead_organization_id(f_.federation);
+    a->set_partner_organization_id(f_.ministry);
+    *a->mutable_due_date() = due;
+    rpb::CreateActionResponse resp;
+    grpc::Status s =
+        roadmap_->CreateAction(Ctx(f_.federation_copilot).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.action().id();
+  }
+
+  grpc::Status Move(const std::string& id, rpb::ActionStatus target,
+                    const std::string& token, const std::string& reason = "") {
+    rpb::TransitionActionRequest req;
+    req.set_id(id);
+    req.set_target_status(target);
+    req.set_reason(reason);
+    rpb::TransitionActionResponse resp;
+    return roadmap_->TransitionAction(Ctx(token).get(), req, &resp);
+  }
+
+  void Complete(const std::string& id) {
+    ASSERT_TRUE(
+        Move(id, rpb::ACTION_STATUS_PLANNED, f_.federation_copilot).ok());
+    ASSERT_TRUE(
+        Move(id, rpb::ACTION_STATUS_IN_PROGRESS, f_.federation_copilot).ok());
+    ASSERT_TRUE(
+        Move(id, rpb::ACTION_STATUS_COMPLETION_REQUESTED, f_.federation_copilot)
+            .ok());
+    ASSERT_TRUE(Move(id, rpb::ACTION_STATUS_DONE, f_.ministry_copilot).ok());
+  }
+
+  fpb::FeedbackItem Submit(const std::string& token, fpb::FeedbackKind kind,
+                           const std::string& title) {
+    fpb::SubmitFeedbackRequest req;
+    auto* i = req.mutable_item();
+    i->set_roadmap_id(f_.roadmap);
+    i->set_ecosystem_id(f_.ecosystem);
+    i->set_kind(kind);
+    i->set_title(title);
+    i->set_body("Les délais de dédouanement du cuivre bloquent la production.");
+    if (kind == fpb::FEEDBACK_KIND_BLOCKER) i->set_severity(fpb::SEVERITY_HIGH);
+    fpb::SubmitFeedbackResponse resp;
+    grpc::Status s = feedback_->SubmitFeedback(Ctx(token).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.item();
+  }
+
+  grpc::Status Acknowledge(const std::string& id) {
+    fpb::AcknowledgeFeedbackRequest req;
+    req.set_id(id);
+    fpb::AcknowledgeFeedbackResponse resp;
+    return feedback_->AcknowledgeFeedback(Ctx(f_.federation_copilot).get(), req,
+                                          &resp);
+  }
+
+  grpc::Status Link(const std::string& id, const std::string& action) {
+    fpb::LinkFeedbackRequest req;
+    req.set_id(id);
+    req.add_action_ids(action);
+    fpb::LinkFeedbackResponse resp;
+    return feedback_->LinkFeedback(Ctx(f_.federation_copilot).get(), req,
+                                   &resp);
+  }
+
+  grpc::Status Endorse(const std::string& token, const std::string& id) {
+    fpb::EndorseFeedbackRequest req;
+    req.set_feedback_id(id);
+    fpb::EndorseFeedbackResponse resp;
+    return feedback_->EndorseFeedback(Ctx(token).get(), req, &resp);
+  }
+
+  void Measure(double value, common::v1::Date end, bool verify) {
+    rpb::RecordMeasurementRequest req;
+    auto* m = req.mutable_measurement();
+    m->set_indicator_id(f_.indicator);
+    m->set_value(value);
+    *m->mutable_period_start() = D(end.year(), 1, 1);
+    *m->mutable_period_end() = end;
+    m->set_source("Déclarations CNSS");
+    rpb::RecordMeasurementResponse recorded;
+    ASSERT_TRUE(roadmap_
+                    ->RecordMeasurement(Ctx(f_.federation_copilot).get(), req,
+                                        &recorded)
+                    .ok());
+    if (!verify) return;
+    rpb::VerifyMeasurementRequest v;
+    v.set_id(recorded.measurement().id());
+    v.set_approve(true);
+    rpb::VerifyMeasurementResponse vr;
+    ASSERT_TRUE(
+        roadmap_->VerifyMeasurement(Ctx(f_.ministry_copilot).get(), v, &vr)
+            .ok());
+  }
+
+  absl::StatusOr<reppb::Report> Generate(const std::string& period,
+                                         const std::string& token = "") {
+    reppb::GenerateReportRequest req;
+    req.set_roadmap_id(f_.roadmap);
+    req.set_period(period);
+    reppb::GenerateReportResponse resp;
+    grpc::Status s = stub_->GenerateReport(
+        Ctx(token.empty() ? f_.federation_copilot : token).get(), req, &resp);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return resp.report();
+  }
+
+  std::vector<StreamEntry> Stream(const std::string& name) {
+    std::vector<StreamEntry> out;
+    auto n =
+        StreamConsumer::Replay(&h_.redis(), name, [&out](const StreamEntry& e) {
+          out.push_back(e);
+          return absl::OkStatus();
+        });
+    EXPECT_TRUE(n.ok());
+    return out;
+  }
+
+  // Every status update in the stream matching `filter`, in order.
+  std::vector<reppb::StatusUpdate> AllUpdates(
+      const reppb::StatusFilter& filter = {}) {
+    std::string cursor = "0-0";
+    std::vector<reppb::StatusUpdate> out;
+    for (;;) {
+      auto batch = h_.service().ReadUpdates(&h_.redis(), filter, &cursor, 1000,
+                                            std::chrono::milliseconds(0));
+      EXPECT_TRUE(batch.ok());
+      if (!batch.ok() || batch->empty()) {
+        // ReadUpdates may return an empty batch after skipping entries.
+        auto more = h_.redis().Command(
+            {"XRANGE", Keys::Stream(), "(" + cursor, "+", "COUNT", "1"});
+        if (!more.ok() || more->elements().empty()) break;
+        continue;
+      }
+      out.insert(out.end(), batch->begin(), batch->end());
+    }
+    return out;
+  }
+
+  ReportingHarness h_;
+  Fixture f_;
+  std::vector<std::string> members_;
+  std::unique_ptr<rpb::RoadmapService::Stub> roadmap_;
+  std::unique_ptr<fpb::FeedbackService::Stub> feedback_;
+  std::unique_ptr<reppb::ReportingService::Stub> stub_;
+};
+
+int64_t CountOf(const reppb::ActionSummary& s, rpb::ActionStatus status) {
+  for (const auto& c : s.by_status()) {
+    if (c.status() == status) return c.count();
+  }
+  return 0;
+}
+
+TEST_F(ReportingServiceTest, ReadModelsFollowTheSourceServices) {
+  const std::string a =
+      NewAction("Plateforme de collecte du cuivre", D(2099, 1, 1));
+  const std::string late = NewAction("Étude de marché", D(2020, 1, 1));
+  const std::string blocked = NewAction("Zone franche", D(2099, 1, 1));
+  Complete(a);
+  ASSERT_TRUE(
+      Move(blocked, rpb::ACTION_STATUS_PLANNED, f_.federation_copilot).ok());
+  ASSERT_TRUE(
+      Move(blocked, rpb::ACTION_STATUS_IN_PROGRESS, f_.federation_copilot)
+          .ok());
+  ASSERT_TRUE(Move(blocked, rpb::ACTION_STATUS_BLOCKED, f_.federation_copilot,
+                   "Foncier indisponible")
+                  .ok());
+  fpb::FeedbackItem b1 = Submit(members_[0], fpb::FEEDBACK_KIND_BLOCKER,
+                                "Accès au foncier industriel");
+  fpb::FeedbackItem b2 =
+      Submit(members_[1], fpb::FEEDBACK_KIND_BLOCKER, "Coût de l'énergie");
+  Submit(members_[2], fpb::FEEDBACK_KIND_STRENGTH, "Main d'œuvre qualifiée");
+  ASSERT_TRUE(Acknowledge(b1.id()).ok());
+  ASSERT_TRUE(Link(b1.id(), blocked).ok());
+  ASSERT_TRUE(Endorse(members_[1], b1.id()).ok());
+  ASSERT_TRUE(Endorse(members_[2], b1.id()).ok());
+  ASSERT_TRUE(Endorse(members_[0], b2.id()).ok());
+  Measure(2150, D(2017, 12, 31), true);
+  Measure(9000, D(2018, 12, 31), false);  // unverified: never counted
+  EXPECT_GT(h_.Sync(), 0);
+
+  reppb::GetRoadmapStatusRequest req;
+  req.set_roadmap_id(f_.roadmap);
+  reppb::GetRoadmapStatusResponse resp;
+  grpc::Status s =
+      stub_->GetRoadmapStatus(Ctx(f_.reader_token).get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const auto& c = resp.content();
+  ASSERT_EQ(c.ecosystems_size(), 1);
+  const auto& eco = c.ecosystems(0);
+  EXPECT_EQ(eco.actions().total(), 3);
+  EXPECT_EQ(CountOf(eco.actions(), rpb::ACTION_STATUS_DONE), 1);
+  EXPECT_EQ(CountOf(eco.actions(), rpb::ACTION_STATUS_BLOCKED), 1);
+  EXPECT_EQ(CountOf(eco.actions(), rpb::ACTION_STATUS_PROPOSED), 1);
+  ASSERT_EQ(eco.actions().late_size(), 1);
+  EXPECT_EQ(eco.actions().late(0).action_id(), late);
+  EXPECT_GT(eco.actions().late(0).days_late(), 365);
+  EXPECT_EQ(eco.actions().done_with_due_date(), 1);
+  EXPECT_EQ(eco.actions().done_on_time(), 1);
+  EXPECT_DOUBLE_EQ(eco.actions().on_time_completion_rate(), 1.0);
+  ASSERT_EQ(eco.actions().blocked_size(), 1);
+  EXPECT_EQ(eco.actions().blocked(0).reason(), "Foncier indisponible");
+  ASSERT_EQ(eco.actions().blocked(0).blockers_size(), 1);
+  EXPECT_EQ(eco.actions().blocked(0).blockers(0).feedback_id(), b1.id());
+  EXPECT_EQ(eco.actions().blocked(0).blockers(0).endorsement_count(), 2);
+
+  EXPECT_EQ(eco.feedback().total(), 3);
+  EXPECT_EQ(eco.feedback().blockers(), 2);
+  EXPECT_EQ(eco.feedback().linked_blockers(), 1);
+  EXPECT_DOUBLE_EQ(eco.feedback().linked_blocker_share(), 0.5);
+  EXPECT_EQ(eco.feedback().acknowledged(), 1);
+  EXPECT_TRUE(eco.feedback().has_median_hours_to_acknowledge());
+  ASSERT_EQ(eco.feedback().top_blockers_size(), 2);
+  EXPECT_EQ(eco.feedback().top_blockers(0).feedback_id(), b1.id());
+  EXPECT_EQ(eco.feedback().top_blockers(0).endorsement_count(), 2);
+  EXPECT_EQ(eco.feedback().top_blockers(1).endorsement_count(), 1);
+
+  ASSERT_EQ(eco.indicators_size(), 1);
+  const auto& ind = eco.indicators(0);
+  EXPECT_DOUBLE_EQ(ind.actual_value(), 2150);
+  EXPECT_EQ(ind.verified_size(), 1);
+  EXPECT_EQ(ind.unverified_size(), 1);
+  EXPECT_EQ(ind.rating(), reppb::RATING_RED);
+  EXPECT_FALSE(ind.has_forecast_value());  // one verified point: no forecast
+  // Roll-up of the one jobs indicator, and the roadmap-wide totals.
+  ASSERT_EQ(c.rollups_size(), 1);
+  EXPECT_DOUBLE_EQ(c.rollups(0).target_value(), 13340);
+  EXPECT_EQ(c.actions().total(), 3);
+  EXPECT_EQ(c.feedback().total(), 3);
+  ASSERT_EQ(resp.positions_size(), 2);
+  EXPECT_FALSE(resp.positions(0).last_delivered_id().empty());
+}
+
+TEST_F(ReportingServiceTest, ApplyIsIdempotentUnderRedeliveryReorderAndReplay) {
+  const std::string a = NewAction("Plateforme de collecte", D(2099, 1, 1));
+  Complete(a);
+  fpb::FeedbackItem b =
+      Submit(members_[0], fpb::FEEDBACK_KIND_BLOCKER, "Foncier");
+  ASSERT_TRUE(Endorse(members_[1], b.id()).ok());
+  ASSERT_TRUE(Acknowledge(b.id()).ok());
+  Measure(4000, D(2018, 12, 31), true);
+  h_.Sync();
+  auto before = h_.models().Dump();
+  ASSERT_TRUE(before.ok());
+  ASSERT_FALSE(before->empty());
+  const size_t updates_before = AllUpdates().size();
+
+  // Redelivery and reordering: every event again, newest first.
+  std::vector<events::v1::Event> all;
+  for (const char* s : {kRoadmapStream, kFeedbackStream}) {
+    for (const auto& e : Stream(s)) {
+      events::v1::Event ev;
+      ASSERT_TRUE(ev.ParseFromString(e.payload));
+      all.push_back(ev);
+    }
+  }
+  std::reverse(all.begin(), all.end());
+  for (const auto& e : all) ASSERT_TRUE(h_.models().Apply(e).ok());
+  // Shuffled, twice.
+  std::mt19937 rng(42);
+  for (int round = 0; round < 2; ++round) {
+    std::shuffle(all.begin(), all.end(), rng);
+    for (const auto& e : all) ASSERT_TRUE(h_.models().Apply(e).ok());
+  }
+  auto after = h_.models().Dump();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*before, *after);
+  // Replayed events announce nothing twice.
+  EXPECT_EQ(AllUpdates().size(), updates_before);
+}
+
+TEST_F(ReportingServiceTest, RebuildEqualsIncrementalAfterLongRandomSequence) {
+  std::mt19937 rng(2016);
+  std::vector<std::string> actions;
+  std::vector<fpb::FeedbackItem> items;
+  for (int i = 0; i < 12; ++i) {
+    actions.push_back(NewAction(absl::StrCat("Action ", i),
+                                i % 3 == 0 ? D(2019, 6, 30) : D(2099, 1, 1)));
+  }
+  const rpb::ActionStatus targets[] = {
+      rpb::ACTION_STATUS_PLANNED, rpb::ACTION_STATUS_IN_PROGRESS,
+      rpb::ACTION_STATUS_BLOCKED, rpb::ACTION_STATUS_COMPLETION_REQUESTED,
+      rpb::ACTION_STATUS_DONE,    rpb::ACTION_STATUS_CANCELLED};
+  const fpb::FeedbackKind kinds[] = {
+      fpb::FEEDBACK_KIND_STRENGTH, fpb::FEEDBACK_KIND_BLOCKER,
+      fpb::FEEDBACK_KIND_OPPORTUNITY, fpb::FEEDBACK_KIND_PROPOSAL};
+  int applied = 0;
+  for (int step = 0; step < 250; ++step) {
+    const int op = static_cast<int>(rng() % 7);
+    const std::string& action = actions[rng() % actions.size()];
+    switch (op) {
+      case 0:
+      case 1: {  // a transition, legal or not (illegal ones change nothing)
+        const auto target = targets[rng() % 6];
+        const std::string& who = target == rpb::ACTION_STATUS_DONE
+                                     ? f_.ministry_copilot
+                                     : f_.federation_copilot;
+        applied += Move(action, target, who, "raison").ok();
+        break;
+      }
+      case 2:
+        items.push_back(Submit(members_[rng() % 3], kinds[rng() % 4],
+                               absl::StrCat("Retour ", step)));
+        break;
+      case 3:
+        if (!items.empty()) {
+          const auto& it = items[rng() % items.size()];
+          (void)Acknowledge(it.id());
+          (void)Link(it.id(), action);
+        }
+        break;
+      case 4:
+        if (!items.empty()) {
+          (void)Endorse(members_[rng() % 3], items[rng() % items.size()].id());
+        }
+        break;
+      case 5:
+        if (!items.empty()) {
+          fpb::WithdrawEndorsementRequest req;
+          req.set_feedback_id(items[rng() % items.size()].id());
+          fpb::WithdrawEndorsementResponse resp;
+          (void)feedback_->WithdrawEndorsement(Ctx(members_[rng() % 3]).get(),
+                                               req, &resp);
+        }
+        break;
+      case 6:
+        Measure(1000.0 * static_cast<double>(rng() % 14),
+                D(2017 + static_cast<int>(rng() % 4), 12, 31), rng() % 2 == 0);
+        break;
+    }
+    if (step % 40 == 0) h_.Sync();  // consumption interleaved with changes
+  }
+  EXPECT_GT(applied, 10);
+  h_.Sync();
+  auto incremental = h_.models().Dump();
+  ASSERT_TRUE(incremental.ok());
+  reppb::RebuildReadModelsRequest req;
+  reppb::RebuildReadModelsResponse resp;
+  grpc::Status s = stub_->RebuildReadModels(
+      Ctx(h_.roadmap().admin_token()).get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_GT(resp.events(), 100);
+  EXPECT_EQ(resp.generation(), 2);
+  auto rebuilt = h_.models().Dump();
+  ASSERT_TRUE(rebuilt.ok());
+  EXPECT_EQ(incremental->size(), rebuilt->size());
+  EXPECT_EQ(*incremental, *rebuilt);
+  // The old generation is gone.
+  auto old = h_.redis().Command({"KEYS", Keys::Prefix() + "m1:*"});
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE(old->elements().empty());
+  // And the models still follow new changes.
+  NewAction("Après la reconstruction", D(2099, 1, 1));
+  EXPECT_GT(h_.Sync(), 0);
+  auto status_after = h_.models().Dump();
+  EXPECT_NE(*status_after, *rebuilt);
+  // Only admins rebuild.
+  EXPECT_EQ(
+      stub_->RebuildReadModels(Ctx(f_.federation_copilot).get(), req, &resp)
+          .error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(ReportingServiceTest, ReportsAreImmutableHashedAndDiffThePrevious) {
+  const std::string a = NewAction("Centre technique", D(2099, 1, 1));
+  fpb::FeedbackItem b =
+      Submit(members_[0], fpb::FEEDBACK_KIND_BLOCKER, "Foncier");
+  Measure(2150, D(2017, 12, 31), true);
+  h_.Sync();
+  auto first = Generate("2026-Q3");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->sequence(), 1);
+  EXPECT_EQ(first->trigger(), reppb::REPORT_TRIGGER_MANUAL);
+  EXPECT_EQ(first->period().label(), "2026-Q3");
+  EXPECT_EQ(FormatDate(first->period().start_date()), "2026-07-01");
+  EXPECT_EQ(FormatDate(first->period().end_date()), "2026-09-30");
+  EXPECT_EQ(first->content_sha256(), ContentSha256(first->content()));
+  EXPECT_EQ(first->content_sha256().size(), 64u);
+  EXPECT_TRUE(first->changes().previous_report_id().empty());
+  EXPECT_EQ(first->generated_by().organization_id(), f_.federation);
+
+  // Changes: an action completed, one newly late, the rating up, a new top
+  // blocker.
+  Complete(a);
+  const std::string late = NewAction("Étude", D(2021, 3, 1));
+  Measure(13340, D(2020, 12, 31), true);
+  fpb::FeedbackItem b2 =
+      Submit(members_[1], fpb::FEEDBACK_KIND_BLOCKER, "Énergie");
+  h_.Sync();
+  auto second = Generate("2026-Q4");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->sequence(), 2);
+  const auto& ch = second->changes();
+  EXPECT_EQ(ch.previous_report_id(), first->id());
+  ASSERT_EQ(ch.completed_actions_size(), 1);
+  EXPECT_EQ(ch.completed_actions(0).action_id(), a);
+  ASSERT_EQ(ch.newly_late_actions_size(), 1);
+  EXPECT_EQ(ch.newly_late_actions(0).action_id(), late);
+  ASSERT_EQ(ch.rating_changes_size(), 1);
+  EXPECT_EQ(ch.rating_changes(0).previous(), reppb::RATING_RED);
+  EXPECT_EQ(ch.rating_changes(0).current(), reppb::RATING_GREEN);
+  ASSERT_EQ(ch.new_top_blockers_size(), 1);
+  EXPECT_EQ(ch.new_top_blockers(0).feedback_id(), b2.id());
+
+  // Immutable: the first report reads back byte for byte.
+  reppb::GetReportRequest get;
+  get.set_id(first->id());
+  reppb::GetReportResponse got;
+  ASSERT_TRUE(stub_->GetReport(Ctx(f_.reader_token).get(), get, &got).ok());
+  EXPECT_EQ(got.report().SerializeAsString(), first->SerializeAsString());
+  // Regenerating with nothing changed gives a new report, same hash.
+  auto third = Generate("2026-Q4");
+  ASSERT_TRUE(third.ok());
+  EXPECT_NE(third->id(), second->id());
+  EXPECT_EQ(third->content_sha256(), second->content_sha256());
+  EXPECT_EQ(third->changes().completed_actions_size(), 0);
+  EXPECT_EQ(third->changes().rating_changes_size(), 0);
+
+  // Listed newest first, without content; paginated.
+  reppb::ListReportsRequest list;
+  list.set_roadmap_id(f_.roadmap);
+  list.set_page_size(2);
+  reppb::ListReportsResponse page;
+  ASSERT_TRUE(stub_->ListReports(Ctx(f_.member_token).get(), list, &page).ok());
+  ASSERT_EQ(page.reports_size(), 2);
+  EXPECT_EQ(page.reports(0).id(), third->id());
+  EXPECT_FALSE(page.reports(0).has_content());
+  ASSERT_FALSE(page.next_page_token().empty());
+  list.set_page_token(page.next_page_token());
+  ASSERT_TRUE(stub_->ListReports(Ctx(f_.member_token).get(), list, &page).ok());
+  ASSERT_EQ(page.reports_size(), 1);
+  EXPECT_EQ(page.reports(0).id(), first->id());
+  EXPECT_TRUE(page.next_page_token().empty());
+}
+
+TEST_F(ReportingServiceTest, BadReportRequestsNameTheFieldAndWriteNothing) {
+  h_.Sync();
+  for (const char* period : {"", "2026-13", "2026-Q5", "26", "2026-1"}) {
+    auto r = Generate(period);
+    ASSERT_TRUE(absl::IsInvalidArgument(r.status())) << period;
+    ASSERT_FALSE(ViolationsOf(r.status()).empty());
+    EXPECT_EQ(ViolationsOf(r.status())[0].field, "period");
+  }
+  reppb::GenerateReportRequest req;
+  req.set_period("2026");
+  reppb::GenerateReportResponse resp;
+  EXPECT_EQ(stub_->GenerateReport(Ctx(f_.federation_copilot).get(), req, &resp)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_roadmap_id("01UNKNOWNROADMAP");
+  EXPECT_EQ(stub_->GenerateReport(Ctx(f_.federation_copilot).get(), req, &resp)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  // Members and readers do not generate.
+  req.set_roadmap_id(f_.roadmap);
+  EXPECT_EQ(stub_->GenerateReport(Ctx(f_.member_token).get(), req, &resp)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  reppb::ExportReportRequest ex;
+  ex.set_id("x");
+  reppb::ExportReportResponse exr;
+  grpc::Status s = stub_->ExportReport(Ctx(f_.reader_token).get(), ex, &exr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ViolationsOf(FromGrpcStatus(s))[0].field, "format");
+  reppb::ListReportsRequest list;
+  list.set_roadmap_id(f_.roadmap);
+  reppb::ListReportsResponse page;
+  ASSERT_TRUE(stub_->ListReports(Ctx(f_.member_token).get(), list, &page).ok());
+  EXPECT_EQ(page.reports_size(), 0);
+}
+
+TEST_F(ReportingServiceTest, ScheduledReportsAreGeneratedOncePerPeriod) {
+  h_.Sync();
+  reppb::SetReportScheduleRequest req;
+  req.mutable_schedule()->set_roadmap_id(f_.roadmap);
+  req.mutable_schedule()->set_frequency(reppb::SCHEDULE_FREQUENCY_MONTHLY);
+  reppb::SetReportScheduleResponse resp;
+  ASSERT_TRUE(
+      stub_
+          ->SetReportSchedule(Ctx(h_.roadmap().admin_token()).get(), req, &resp)
+          .ok());
+  // Several replicas ticking at once.
+  std::vector<std::thread> replicas;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 6; ++i) {
+    replicas.emplace_back([&] {
+      if (!h_.service().Tick().ok()) ++failures;
+    });
+  }
+  for (auto& t : replicas) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_TRUE(h_.service().Tick().ok());
+  reppb::ListReportsRequest list;
+  list.set_roadmap_id(f_.roadmap);
+  reppb::ListReportsResponse page;
+  ASSERT_TRUE(stub_->ListReports(Ctx(f_.member_token).get(), list, &page).ok());
+  ASSERT_EQ(page.reports_size(), 1);
+  EXPECT_EQ(page.reports(0).trigger(), reppb::REPORT_TRIGGER_SCHEDULED);
+  const Date today = DateOf(std::chrono::system_clock::now());
+  EXPECT_EQ(
+      page.reports(0).period().label(),
+      LastCompletePeriod(reppb::SCHEDULE_FREQUENCY_MONTHLY, today).label());
+  // Bad schedules name the field.
+  req.mutable_schedule()->set_frequency(reppb::SCHEDULE_FREQUENCY_UNSPECIFIED);
+  grpc::Status s = stub_->SetReportSchedule(
+      Ctx(h_.roadmap().admin_token()).get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ViolationsOf(FromGrpcStatus(s))[0].field, "schedule.frequency");
+}
+
+TEST_F(ReportingServiceTest, StatusUpdatesAreAnnouncedOnce) {
+  const std::string a = NewAction("Centre technique", D(2099, 1, 1));
+  NewAction("Étude", D(2020, 1, 1));  // late already
+  Complete(a);
+  fpb::FeedbackItem b =
+      Submit(members_[0], fpb::FEEDBACK_KIND_BLOCKER, "Foncier");
+  Measure(13340, D(2020, 12, 31), true);
+  h_.Sync();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(h_.service().Tick().ok());
+  std::map<reppb::StatusKind, int> kinds;
+  for (const auto& u : AllUpdates()) ++kinds[u.kind()];
+  EXPECT_EQ(kinds[reppb::STATUS_KIND_ACTION_TRANSITIONED], 4);
+  EXPECT_EQ(kinds[reppb::STATUS_KIND_ACTION_LATE], 1);
+  EXPECT_EQ(kinds[reppb::STATUS_KIND_INDICATOR_RATING_CHANGED], 1);
+  (void)b;
+}
+
+// Reads from a WatchStatus stream until `n` updates or the end.
+struct Watch {
+  std::unique_ptr<grpc::ClientContext> ctx;
+  std::unique_ptr<grpc::ClientReader<reppb::WatchStatusResponse>> reader;
+};
+
+Watch OpenWatch(reppb::ReportingService::Stub* stub, const std::string& token,
+                const reppb::StatusFilter& filter, const std::string& cursor) {
+  Watch w;
+  w.ctx = Ctx(token, std::chrono::seconds(60));
+  reppb::WatchStatusRequest req;
+  *req.mutable_filter() = filter;
+  req.set_cursor(cursor);
+  w.reader = stub->WatchStatus(w.ctx.get(), req);
+  return w;
+}
+
+TEST_F(ReportingServiceTest, FeedResumesWithoutGapOrDuplicateAcrossRestart) {
+  std::vector<std::string> actions;
+  for (int i = 0; i < 4; ++i) {
+    actions.push_back(NewAction(absl::StrCat("Action ", i), D(2099, 1, 1)));
+  }
+  for (const auto& a : actions) {
+    ASSERT_TRUE(
+        Move(a, rpb::ACTION_STATUS_PLANNED, f_.federation_copilot).ok());
+  }
+  h_.Sync();
+  reppb::StatusFilter filter;
+  filter.set_roadmap_id(f_.roadmap);
+  std::vector<std::string> seen;
+  std::string cursor;
+  {
+    Watch w = OpenWatch(stub_.get(), f_.reader_token, filter, "0");
+    reppb::WatchStatusResponse msg;
+    for (int i = 0; i < 2 && w.reader->Read(&msg); ++i) {
+      seen.push_back(msg.update().subject_id() + ">" +
+                     reppb::StatusKind_Name(msg.update().kind()));
+      cursor = msg.update().cursor();
+    }
+    w.ctx->TryCancel();
+  }
+  ASSERT_EQ(seen.size(), 2u);
+  // More changes, then the reporting service restarts.
+  for (const auto& a : actions) {
+    ASSERT_TRUE(
+        Move(a, rpb::ACTION_STATUS_IN_PROGRESS, f_.federation_copilot).ok());
+  }
+  h_.Sync();
+  ASSERT_TRUE(h_.RestartReporting().ok());
+  stub_ = h_.Stub();
+  const size_t expected = AllUpdates(filter).size();
+  ASSERT_EQ(expected, 8u);
+  Watch w = OpenWatch(stub_.get(), f_.reader_token, filter, cursor);
+  reppb::WatchStatusResponse msg;
+  while (seen.size() < expected && w.reader->Read(&msg)) {
+    seen.push_back(msg.update().subject_id() + ">" +
+                   reppb::StatusKind_Name(msg.update().kind()));
+  }
+  w.ctx->TryCancel();
+  std::vector<std::string> all;
+  for (const auto& u : AllUpdates(filter)) {
+    all.push_back(u.subject_id() + ">" + reppb::StatusKind_Name(u.kind()));
+  }
+  EXPECT_EQ(seen, all);  // every update once, in order
+
+  // Live: a change made while watching arrives.
+  Watch live = OpenWatch(stub_.get(), f_.reader_token, filter, "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(Move(actions[0], rpb::ACTION_STATUS_BLOCKED,
+                   f_.federation_copilot, "Foncier")
+                  .ok());
+  h_.Sync();
+  ASSERT_TRUE(live.reader->Read(&msg));
+  EXPECT_EQ(msg.update().subject_id(), actions[0]);
+  EXPECT_EQ(msg.update().to_status(), rpb::ACTION_STATUS_BLOCKED);
+  EXPECT_EQ(msg.update().reason(), "Foncier");
+  live.ctx->TryCancel();
+}
+
+TEST_F(ReportingServiceTest, FeedFiltersByKindRoadmapAndEcosystem) {
+  const std::string a = NewAction("Centre technique", D(2099, 1, 1));
+  Complete(a);
+  Measure(13340, D(2020, 12, 31), true);
+  h_.Sync();
+  ASSERT_TRUE(Generate("2026").ok());
+  reppb::StatusFilter only_reports;
+  only_reports.add_kinds(reppb::STATUS_KIND_REPORT_GENERATED);
+  Watch w = OpenWatch(stub_.get(), f_.reader_token, only_reports, "0");
+  reppb::WatchStatusResponse msg;
+  ASSERT_TRUE(w.reader->Read(&msg));
+  EXPECT_EQ(msg.update().kind(), reppb::STATUS_KIND_REPORT_GENERATED);
+  EXPECT_EQ(msg.update().period(), "2026");
+  w.ctx->TryCancel();
+
+  reppb::StatusFilter other_eco;
+  other_eco.set_ecosystem_id("01NOSUCHECOSYSTEM");
+  EXPECT_TRUE(AllUpdates(other_eco).empty());
+  reppb::StatusFilter eco;
+  eco.set_ecosystem_id(f_.ecosystem);
+  EXPECT_EQ(AllUpdates(eco).size(), 5u);  // 4 transitions + 1 rating
+  // A bad filter or cursor names the field.
+  reppb::StatusFilter bad;
+  bad.add_kinds(static_cast<reppb::StatusKind>(99));
+  Watch b = OpenWatch(stub_.get(), f_.reader_token, bad, "0");
+  EXPECT_FALSE(b.reader->Read(&msg));
+  grpc::Status s = b.reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ViolationsOf(FromGrpcStatus(s))[0].field, "filter.kinds[0]");
+  Watch c = OpenWatch(stub_.get(), f_.reader_token, {}, "not-a-cursor");
+  EXPECT_FALSE(c.reader->Read(&msg));
+  EXPECT_EQ(c.reader->Finish().error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  Watch d = OpenWatch(stub_.get(), "bad-token", {}, "0");
+  EXPECT_FALSE(d.reader->Read(&msg));
+  EXPECT_EQ(d.reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+class SlowClientTest : public ReportingServiceTest {
+ protected:
+  SlowClientTest()
+      : ReportingServiceTest({{}, std::chrono::milliseconds(300)}) {}
+};
+
+TEST_F(SlowClientTest, SlowClientIsCutOffAndResumesWithoutGap) {
+  // Plenty of large updates, more than the transport buffers.
+  const std::string padding(4000, 'x');
+  std::vector<RedisArgs> adds;
+  for (int i = 0; i < 4000; ++i) {
+    reppb::StatusUpdate u;
+    u.set_kind(reppb::STATUS_KIND_ACTION_TRANSITIONED);
+    u.set_roadmap_id(f_.roadmap);
+    u.set_subject_id(absl::StrCat("a", i));
+    u.set_title(padding);
+    adds.push_back({"XADD", Keys::Stream(), "*", "e", WrapUpdate(u)});
+  }
+  ASSERT_TRUE(h_.redis().Pipeline(adds).ok());
+  Watch w = OpenWatch(stub_.get(), f_.reader_token, {}, "0");
+  reppb::WatchStatusResponse msg;
+  ASSERT_TRUE(w.reader->Read(&msg));
+  std::vector<std::string> got = {msg.update().subject_id()};
+  std::string cursor = msg.update().cursor();
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // not reading
+  while (w.reader->Read(&msg)) {
+    got.push_back(msg.update().subject_id());
+    cursor = msg.update().cursor();
+  }
+  grpc::Status s = w.reader->Finish();
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << s.error_message();
+  EXPECT_NE(s.error_message().find("resume from cursor"), std::string::npos);
+  ASSERT_LT(got.size(), 4000u);  // it was cut off
+  // Resuming from the last cursor received continues with the next one.
+  Watch again = OpenWatch(stub_.get(), f_.reader_token, {}, cursor);
+  while (got.size() < 4000 && again.reader->Read(&msg)) {
+    got.push_back(msg.update().subject_id());
+  }
+  again.ctx->TryCancel();
+  ASSERT_EQ(got.size(), 4000u);
+  for (int i = 0; i < 4000; ++i) EXPECT_EQ(got[i], absl::StrCat("a", i));
+}
+
+std::string Shell(const std::string& cmd, int* code) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  *code = pclose(p);
+  return out;
+}
+
+TEST_F(ReportingServiceTest, AtomFeedIsReadByARealFeedParser) {
+  const std::string a = NewAction("Centre <technique> & co", D(2099, 1, 1));
+  Complete(a);
+  h_.Sync();
+  auto report = Generate("2026");
+  ASSERT_TRUE(report.ok());
+  const size_t expected = AllUpdates().size();
+  ASSERT_EQ(expected, 5u);  // 4 transitions + the report
+
+  httplib::Client http("127.0.0.1", h_.http_port());
+  EXPECT_EQ(http.Get("/feed.atom")->status, 401);  // no credentials
+  auto res =
+      http.Get("/feed.atom", {{"Authorization", "Bearer " + f_.reader_token}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  EXPECT_NE(res->get_header_value("Content-Type").find("application/atom+xml"),
+            std::string::npos);
+  const std::string path = ::testing::TempDir() + "/jalon-feed.atom";
+  std::ofstream(path) << res->body;
+  int code = 0;
+  const std::string out = Shell(
+      // Debian's python3, where python3-feedparser lives (not a pyenv one).
+      "/usr/bin/python3 -c 'import sys, feedparser; d = "
+      "feedparser.parse(sys.argv[1]); "
+      "print(int(d.bozo), d.version, len(d.entries)); "
+      "[print(e.id, e.title) for e in d.entries]' " +
+          path + " 2>&1",
+      &code);
+  ASSERT_EQ(code, 0) << out
+                     << " (python3-feedparser installed? tools/test "
+                        "installs it)";
+  EXPECT_EQ(out.substr(0, out.find('\n')), absl::StrCat("0 atom10 ", expected))
+      << out;
+  for (const auto& u : AllUpdates()) {
+    EXPECT_NE(out.find("urn:jalon:status:" + u.cursor()), std::string::npos);
+  }
+  EXPECT_NE(out.find("Centre <technique> & co"), std::string::npos) << out;
+
+  // Filters, then a feed key: issued, used, revoked.
+  auto only = http.Get("/feed.atom?kind=report_generated",
+                       {{"Authorization", "Bearer " + f_.reader_token}});
+  ASSERT_EQ(only->status, 200);
+  EXPECT_EQ(only->body.find("action_transitioned"), std::string::npos);
+  EXPECT_NE(only->body.find("report_generated"), std::string::npos);
+  EXPECT_EQ(http.Get("/feed.atom?kind=bogus",
+                     {{"Authorization", "Bearer " + f_.reader_token}})
+                ->status,
+            400);
+  reppb::IssueFeedKeyRequest ireq;
+  ireq.mutable_feed_key()->mutable_filter()->set_roadmap_id(f_.roadmap);
+  ireq.mutable_feed_key()->set_description("Ministère, lecteur RSS");
+  reppb::IssueFeedKeyResponse key;
+  ASSERT_TRUE(
+      stub_->IssueFeedKey(Ctx(h_.roadmap().admin_token()).get(), ireq, &key)
+          .ok());
+  ASSERT_FALSE(key.secret().empty());
+  auto keyed = http.Get("/feed.atom?key=" + key.secret());
+  ASSERT_EQ(keyed->status, 200);
+  EXPECT_NE(keyed->body.find("/reports/" + report->id() + ".html?key="),
+            std::string::npos);
+  // The key opens the report of its roadmap, read-only.
+  EXPECT_EQ(http.Get("/reports/" + report->id() + ".html?key=" + key.secret())
+                ->status,
+            200);
+  reppb::RevokeFeedKeyRequest rreq;
+  rreq.set_id(key.feed_key().id());
+  reppb::RevokeFeedKeyResponse rresp;
+  ASSERT_TRUE(
+      stub_->RevokeFeedKey(Ctx(h_.roadmap().admin_token()).get(), rreq, &rresp)
+          .ok());
+  EXPECT_EQ(http.Get("/feed.atom?key=" + key.secret())->status, 401);
+  // Only admins issue keys.
+  EXPECT_EQ(stub_->IssueFeedKey(Ctx(f_.federation_copilot).get(), ireq, &key)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(ReportingServiceTest, HttpServesExportsAndHealth) {
+  Measure(2150, D(2017, 12, 31), true);
+  h_.Sync();
+  auto report = Generate("2026-11");
+  ASSERT_TRUE(report.ok());
+  httplib::Client http("127.0.0.1", h_.http_port());
+  auto health = http.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  const httplib::Headers auth = {
+      {"Authorization", "Bearer " + f_.member_token}};
+  EXPECT_EQ(http.Get("/reports/" + report->id() + ".html")->status, 401);
+  auto html = http.Get("/reports/" + report->id() + ".html", auth);
+  ASSERT_EQ(html->status, 200);
+  EXPECT_NE(html->body.find("<svg"), std::string::npos);
+  EXPECT_NE(html->body.find("lang=\"fr\""), std::string::npos);
+  auto en = http.Get("/reports/" + report->id() + ".html?lang=en", auth);
+  EXPECT_NE(en->body.find("lang=\"en\""), std::string::npos);
+  // The same bytes as the gRPC export.
+  reppb::ExportReportRequest ex;
+  ex.set_id(report->id());
+  ex.set_format(reppb::EXPORT_FORMAT_HTML);
+  reppb::ExportReportResponse exr;
+  ASSERT_TRUE(stub_->ExportReport(Ctx(f_.member_token).get(), ex, &exr).ok());
+  ASSERT_EQ(exr.files_size(), 1);
+  EXPECT_EQ(exr.files(0).content(), html->body);
+  auto csv = http.Get("/reports/" + report->id() + "/indicators.csv", auth);
+  ASSERT_EQ(csv->status, 200);
+  EXPECT_NE(csv->body.find(f_.indicator), std::string::npos);
+  EXPECT_EQ(http.Get("/reports/" + report->id() + "/nope.csv", auth)->status,
+            404);
+  auto md = http.Get("/reports/" + report->id() + ".md", auth);
+  EXPECT_EQ(md->status, 200);
+  auto json = http.Get("/reports/" + report->id() + ".json", auth);
+  ASSERT_EQ(json->status, 200);
+  EXPECT_NE(json->body.find(report->content_sha256()), std::string::npos);
+  EXPECT_EQ(http.Get("/reports/01NOSUCHREPORT.html", auth)->status, 404);
+}
+
+}  // namespace
+}  // namespace jalon::reporting

@@ -11,6 +11,7 @@ JALON_PACKAGES=(
   libhiredis-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server
+  nodejs
 )
 
 jalon_install_deps() {
@@ -20,6 +21,11 @@ jalon_install_deps() {
       missing+=("$p")
     fi
   done
+  # The deploy checks (tests/deploy) need npm: Debian packages it apart
+  # from nodejs, NodeSource's nodejs ships it (and conflicts with Debian's).
+  if ! command -v npm >/dev/null 2>&1; then
+    missing+=(npm)
+  fi
   if [ ${#missing[@]} -eq 0 ]; then
     return 0
   fi

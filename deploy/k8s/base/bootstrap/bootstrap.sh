@@ -1,16 +1,19 @@
 #!/bin/sh
 # Bootstrap Job, step 1 (in the jalon image): jalon-roadmap creates the first
 # admin token if none exists, and checks or (re)issues the services token,
-# before it starts listening; once it listens, it is stopped. Step 2 (kubectl)
+# before it starts listening (on a port of its own choosing, nobody calls
+# it); once it listens, it is stopped. Step 2 (kubectl)
 # applies the Secret manifests this writes to $out.
 set -eu
-out=/run/jalon-bootstrap
+# The paths can be moved for tests/deploy, which runs this script locally.
+out=${JALON_BOOTSTRAP_OUT:-/run/jalon-bootstrap}
+current=${JALON_BOOTSTRAP_CURRENT:-/var/run/secrets/jalon/services-token/token}
 mkdir -p "$out/work"
 # Keep the current services token if Redis still knows it.
-if [ -s /var/run/secrets/jalon/services-token/token ]; then
-  cp /var/run/secrets/jalon/services-token/token "$out/work/services.token"
+if [ -s "$current" ]; then
+  cp "$current" "$out/work/services.token"
 fi
-jalon-roadmap --listen=127.0.0.1:50051 \
+jalon-roadmap --listen=127.0.0.1:0 \
   --bootstrap-admin-token-file="$out/work/admin.token" \
   --service-token-file="$out/work/services.token" >"$out/work/stdout" &
 pid=$!

@@ -47,6 +47,64 @@ export function kubectl(args) {
   }
 }
 
+// What the issue asks of every workload, checked on the rendering (the
+// schemas accept a manifest that simply leaves these out).
+const JOB_SECRETS = ['jalon-services-token', 'jalon-admin-token'];
+function checkPolicy(target, docs) {
+  const find = (kind, name) => docs.find((o) => o.kind === kind && o.metadata.name === name);
+  const workloads = docs.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind));
+  if (target !== 'base' && workloads.length === 0) fail(`${target}: no workloads`);
+  for (const w of workloads) {
+    const what = `${target}: ${w.kind}/${w.metadata.name}`;
+    const pod = w.spec.template.spec;
+    const psc = pod.securityContext || {};
+    if (psc.runAsNonRoot !== true) fail(`${what}: runAsNonRoot is not true`);
+    if (!Number.isInteger(psc.runAsUser) || psc.runAsUser === 0) fail(`${what}: no numeric non-root runAsUser`);
+    if (psc.seccompProfile?.type !== 'RuntimeDefault') fail(`${what}: seccompProfile is not RuntimeDefault`);
+    const sa = pod.serviceAccountName;
+    if (!sa || !find('ServiceAccount', sa)) fail(`${what}: ServiceAccount ${sa} is not rendered`);
+    const needsApi = w.metadata.name === 'jalon-bootstrap';
+    if (!needsApi && pod.automountServiceAccountToken !== false) fail(`${what}: automountServiceAccountToken is not false`);
+    for (const c of [...(pod.initContainers || []), ...pod.containers]) {
+      const cw = `${what}/${c.name}`;
+      const sc = c.securityContext || {};
+      if (sc.allowPrivilegeEscalation !== false) fail(`${cw}: allowPrivilegeEscalation is not false`);
+      if (sc.readOnlyRootFilesystem !== true) fail(`${cw}: readOnlyRootFilesystem is not true`);
+      if (!(sc.capabilities?.drop || []).includes('ALL')) fail(`${cw}: capabilities do not drop ALL`);
+      for (const k of ['requests', 'limits']) {
+        if (!c.resources?.[k]?.cpu || !c.resources?.[k]?.memory) fail(`${cw}: no cpu and memory ${k}`);
+      }
+      if (target === 'prod' && /jalon/.test(c.image) && !c.image.includes('@sha256:')) fail(`${cw}: image ${c.image} is not by digest`);
+      for (const e of c.envFrom || []) {
+        if (e.configMapRef && !find('ConfigMap', e.configMapRef.name)) fail(`${cw}: ConfigMap ${e.configMapRef.name} is not rendered`);
+      }
+    }
+    for (const v of pod.volumes || []) {
+      if (v.configMap && !find('ConfigMap', v.configMap.name)) fail(`${what}: ConfigMap ${v.configMap.name} is not rendered`);
+      if (v.secret && target !== 'base' && !find('Secret', v.secret.secretName) && !JOB_SECRETS.includes(v.secret.secretName)) {
+        fail(`${what}: Secret ${v.secret.secretName} is neither rendered nor made by the bootstrap Job`);
+      }
+    }
+    if (w.kind !== 'Deployment') continue;
+    const labels = w.spec.selector.matchLabels;
+    const selects = (sel) => sel && Object.entries(sel).every(([k, v]) => labels[k] === v);
+    if (target !== 'dev' && !(w.spec.replicas >= 2)) fail(`${what}: fewer than 2 replicas`);
+    if (w.spec.strategy?.type !== 'RollingUpdate' || w.spec.strategy.rollingUpdate?.maxUnavailable !== 0) {
+      fail(`${what}: not a RollingUpdate with maxUnavailable 0`);
+    }
+    const c = pod.containers[0];
+    if (!c.readinessProbe?.grpc || !c.livenessProbe?.grpc) fail(`${what}: no gRPC readiness and liveness probes`);
+    if (!c.lifecycle?.preStop) fail(`${what}: no preStop pause`);
+    if (!docs.some((o) => o.kind === 'PodDisruptionBudget' && selects(o.spec.selector.matchLabels))) fail(`${what}: no PodDisruptionBudget`);
+    if (!docs.some((o) => o.kind === 'Service' && selects(o.spec.selector) && o.spec.ports.some((p) => p.name === 'grpc'))) {
+      fail(`${what}: no Service with a port named grpc`);
+    }
+    const hpa = docs.find((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === w.metadata.name);
+    if (target === 'dev' ? hpa : !hpa) fail(`${what}: ${target === 'dev' ? 'an' : 'no'} HorizontalPodAutoscaler`);
+    if (hpa && hpa.spec.minReplicas < 2) fail(`${what}: HPA minReplicas < 2`);
+  }
+}
+
 const k8s = path.resolve(arg('--k8s'));
 const out = path.resolve(arg('--out'));
 fs.mkdirSync(out, { recursive: true });
@@ -99,7 +157,8 @@ for (const [name, dir] of Object.entries(targets)) {
       fail(`${what}: namespace is ${doc.metadata?.namespace}, not jalon`);
     }
   }
-  console.log(`${name}: ${docs.length} objects rendered and valid`);
+  checkPolicy(name, docs);
+  console.log(`${name}: ${docs.length} objects rendered, validated, checked`);
 }
 fs.rmSync(tmp, { recursive: true, force: true });
 if (failures) {

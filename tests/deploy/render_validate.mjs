@@ -88,7 +88,6 @@ function checkPolicy(target, docs) {
     if (w.kind !== 'Deployment') continue;
     const labels = w.spec.selector.matchLabels;
     const selects = (sel) => sel && Object.entries(sel).every(([k, v]) => labels[k] === v);
-    if (target !== 'dev' && !(w.spec.replicas >= 2)) fail(`${what}: fewer than 2 replicas`);
     if (w.spec.strategy?.type !== 'RollingUpdate' || w.spec.strategy.rollingUpdate?.maxUnavailable !== 0) {
       fail(`${what}: not a RollingUpdate with maxUnavailable 0`);
     }
@@ -102,6 +101,11 @@ function checkPolicy(target, docs) {
     const hpa = docs.find((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === w.metadata.name);
     if (target === 'dev' ? hpa : !hpa) fail(`${what}: ${target === 'dev' ? 'an' : 'no'} HorizontalPodAutoscaler`);
     if (hpa && hpa.spec.minReplicas < 2) fail(`${what}: HPA minReplicas < 2`);
+    // At least 2 replicas, from the Deployment or, when it leaves the count
+    // to its HPA, from the HPA's minimum.
+    const floor = w.spec.replicas ?? (hpa ? hpa.spec.minReplicas : 1);
+    if (target !== 'dev' && !(floor >= 2)) fail(`${what}: fewer than 2 replicas`);
+    if (hpa && w.spec.replicas > hpa.spec.minReplicas) fail(`${what}: replicas above the HPA minimum`);
   }
 }
 

@@ -112,6 +112,11 @@ function checkContainer(objects, overlay, dep, podSpec, c, help) {
       fail(`${what}: ${name}=${value} is not a file mounted from a Secret`);
     }
   }
+  // And every mounted secret file is one the binary is told to read.
+  const read = new Set(Object.entries(env).filter(([k]) => k.endsWith('_FILE')).map(([, v]) => v));
+  for (const f of files.keys()) {
+    if (!read.has(f)) fail(`${what}: mounts ${f} but no *_FILE variable names it`);
+  }
   const ports = new Map((c.ports || []).map((p) => [p.name, p.containerPort]));
   const listen = portOf(env.JALON_LISTEN);
   if (ports.get('grpc') !== listen) fail(`${what}: port grpc ${ports.get('grpc')} != JALON_LISTEN ${env.JALON_LISTEN}`);

@@ -14,6 +14,7 @@ JALON_PACKAGES=(
   # Reporting: the HTTP feed server, and the test tools that read its
   # output (a real Atom parser, a real browser for the HTML export).
   libcpp-httplib-dev python3-feedparser chromium
+  nodejs
 )
 
 jalon_install_deps() {
@@ -23,6 +24,11 @@ jalon_install_deps() {
       missing+=("$p")
     fi
   done
+  # The deploy checks (tests/deploy) need npm: Debian packages it apart
+  # from nodejs, NodeSource's nodejs ships it (and conflicts with Debian's).
+  if ! command -v npm >/dev/null 2>&1; then
+    missing+=(npm)
+  fi
   if [ ${#missing[@]} -eq 0 ]; then
     return 0
   fi

@@ -1,0 +1,584 @@
+// The deployment in miniature: two replicas of jalon-roadmap and two of
+// jalon-feedback on one real redis-server, each behind an address list as a
+// Kubernetes Service would put them (clients balance round robin, feedback
+// reaches roadmap the same way), started like the bootstrap Job and the
+// Deployments start them. Under a steady load of writes and reads, one
+// replica of each service is killed (SIGKILL) and restarted, then the other
+// is stopped (SIGTERM, it drains) and restarted, as a crash and a rolling
+// update would. Clients retry UNAVAILABLE with the same request_id, as the
+// API asks. Afterwards: every acknowledged write reads back with its
+// content, and every roadmap event was applied once by the feedback
+// consumers (each linked item closed by itself, with one automatic change
+// in its history).
+//
+// TODO(reporting): run two jalon-reporting replicas too and check that its
+// read models equal a rebuild from the streams after the kills.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "jalon/feedback/v1/feedback.grpc.pb.h"
+#include "jalon/roadmap/v1/roadmap.grpc.pb.h"
+#include "services/common/dates.h"
+#include "tests/support/child_process.h"
+#include "tests/support/free_port.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/wait.h"
+
+#ifndef JALON_ROADMAP_BINARY
+#error "JALON_ROADMAP_BINARY must name the jalon-roadmap binary"
+#endif
+#ifndef JALON_FEEDBACK_BINARY
+#error "JALON_FEEDBACK_BINARY must name the jalon-feedback binary"
+#endif
+
+namespace jalon {
+namespace {
+
+namespace rpb = ::jalon::roadmap::v1;
+namespace fpb = ::jalon::feedback::v1;
+using common::v1::Role;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::ChildProcess;
+using testing::RedisServer;
+using testing::WaitFor;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->AddMetadata("authorization", "Bearer " + token);
+  ctx->set_deadline(std::chrono::system_clock::now() + seconds(5));
+  return ctx;
+}
+
+// Calls that a draining replica cancelled without running them: the
+// process's shutdown (services/common/server.cc) cancels every call left
+// once its own handlers are done, and a call that reached the server just
+// before it stopped accepting, but no handler yet, is answered CANCELLED,
+// not UNAVAILABLE. Requests carry a request_id (creates) or are checked
+// after a retry (transitions), so retrying them is safe; the count is
+// printed so the behaviour stays visible until the server answers
+// UNAVAILABLE there.
+std::atomic<int> cancelled_by_drain{0};
+
+// Calls `call` until it returns something other than UNAVAILABLE (a replica
+// is gone or draining), DEADLINE_EXCEEDED (it died mid-call) or CANCELLED
+// (see above), for up to 30 s. Sets *retried when it called more than once.
+template <typename Call>
+grpc::Status Retry(Call call, bool* retried = nullptr) {
+  auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  for (int attempt = 0;; ++attempt) {
+    grpc::Status s = call();
+    cancelled_by_drain += s.error_code() == grpc::StatusCode::CANCELLED;
+    bool transient = s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                     s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                     s.error_code() == grpc::StatusCode::CANCELLED;
+    if (!transient || std::chrono::steady_clock::now() > deadline) {
+      if (retried) *retried = attempt > 0;
+      return s;
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+}
+
+// One service's replicas: the same binary, arguments and environment, each
+// on its own port; the clients' target lists them all.
+class Replicas {
+ public:
+  Replicas(std::string name, std::string binary, int count)
+      : name_(std::move(name)), binary_(std::move(binary)) {
+    for (int i = 0; i < count; ++i)
+      ports_.push_back(testing::FreeLoopbackPort());
+    processes_.resize(count);
+    current_log_.resize(count);
+  }
+
+  void Configure(std::vector<std::string> args,
+                 std::map<std::string, std::string> env,
+                 const std::string& log_dir) {
+    args_ = std::move(args);
+    env_ = std::move(env);
+    log_dir_ = log_dir;
+  }
+
+  // Starts replica i (again); `extra` are per-replica flags.
+  absl::Status Start(int i) {
+    auto env = env_;
+    env["JALON_LISTEN"] = "127.0.0.1:" + std::to_string(ports_[i]);
+    std::vector<std::string> argv{binary_};
+    argv.insert(argv.end(), args_.begin(), args_.end());
+    if (name_ == "feedback") {
+      // Each pod's name in the consumer group (the Deployment uses the pod
+      // name); a restarted process keeps it, as a restarted container does.
+      argv.push_back("--consumer-name=" + name_ + "-" + std::to_string(i));
+    }
+    processes_[i] = std::make_unique<ChildProcess>();
+    std::string log = log_dir_ + "/" + name_ + "-" + std::to_string(i) + "." +
+                      std::to_string(++starts_) + ".log";
+    logs_.push_back(log);
+    current_log_[i] = log;
+    if (auto s = processes_[i]->Start(argv, env, log); !s.ok()) return s;
+    auto line = processes_[i]->WaitForLine("listening on port", seconds(20));
+    if (!line.ok()) {
+      return absl::InternalError(name_ + " did not start: " + ReadFile(log));
+    }
+    return absl::OkStatus();
+  }
+
+  void Kill(int i) {
+    processes_[i]->Signal(SIGKILL);
+    (void)processes_[i]->Wait(seconds(10));
+  }
+
+  // SIGTERM: drain, exit 0.
+  absl::StatusOr<int> Terminate(int i) {
+    processes_[i]->Signal(SIGTERM);
+    return processes_[i]->Wait(seconds(20));
+  }
+
+  // What a Service gives its clients: every replica.
+  std::string Target() const {
+    std::string t = "ipv4:";
+    for (size_t i = 0; i < ports_.size(); ++i) {
+      t += (i ? "," : "") + std::string("127.0.0.1:") +
+           std::to_string(ports_[i]);
+    }
+    return t;
+  }
+
+  std::shared_ptr<grpc::Channel> Channel() const {
+    grpc::ChannelArguments args;
+    args.SetLoadBalancingPolicyName("round_robin");
+    return grpc::CreateCustomChannel(Target(),
+                                     grpc::InsecureChannelCredentials(), args);
+  }
+
+  // The log of replica i's latest start.
+  std::string Log(int i) const { return current_log_[i]; }
+  // Every log of every start, restarts included.
+  const std::vector<std::string>& logs() const { return logs_; }
+
+ private:
+  std::string name_, binary_, log_dir_;
+  std::vector<int> ports_;
+  std::vector<std::string> args_;
+  std::map<std::string, std::string> env_;
+  std::vector<std::unique_ptr<ChildProcess>> processes_;
+  std::vector<std::string> logs_, current_log_;
+  int starts_ = 0;
+};
+
+class ReplicaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::RedisServerOptions ro;
+    ro.password = "e2e-replicas";
+    redis_ = std::make_unique<RedisServer>(ro);
+    ASSERT_TRUE(redis_->Start().ok());
+    dir_ = redis_->dir();
+    std::ofstream(dir_ + "/redis-password") << ro.password << "\n";
+    // The ConfigMap jalon-common: Redis, its password file, the drain.
+    std::map<std::string, std::string> env{
+        {"JALON_REDIS_URL",
+         "redis://127.0.0.1:" + std::to_string(redis_->port()) + "/0"},
+        {"JALON_REDIS_PASSWORD_FILE", dir_ + "/redis-password"},
+        {"JALON_GRACE_PERIOD", "5s"},
+        {"JALON_HEALTH_INTERVAL", "100ms"}};
+
+    // The bootstrap Job: one jalon-roadmap writes the first admin token and
+    // the services token, then stops.
+    {
+      ChildProcess job;
+      auto job_env = env;
+      job_env["JALON_LISTEN"] = "127.0.0.1:0";
+      ASSERT_TRUE(job.Start({JALON_ROADMAP_BINARY,
+                             "--bootstrap-admin-token-file=" + dir_ + "/admin",
+                             "--service-token-file=" + dir_ + "/services"},
+                            job_env, dir_ + "/bootstrap.log")
+                      .ok());
+      ASSERT_TRUE(job.WaitForLine("listening on port", seconds(20)).ok())
+          << ReadFile(dir_ + "/bootstrap.log");
+      job.Signal(SIGTERM);
+      auto code = job.Wait(seconds(20));
+      ASSERT_TRUE(code.ok() && *code == 0);
+    }
+    admin_ = ReadFile(dir_ + "/admin");
+
+    roadmap_ = std::make_unique<Replicas>("roadmap", JALON_ROADMAP_BINARY, 2);
+    roadmap_->Configure({}, env, dir_);
+    feedback_ =
+        std::make_unique<Replicas>("feedback", JALON_FEEDBACK_BINARY, 2);
+    auto feedback_env = env;
+    feedback_env["JALON_ROADMAP_ADDRESS"] = roadmap_->Target();
+    feedback_env["JALON_ROADMAP_TOKEN_FILE"] = dir_ + "/services";
+    // A killed replica's events go to the other one after this idle time.
+    feedback_env["JALON_CLAIM_MIN_IDLE"] = "2s";
+    feedback_->Configure({}, feedback_env, dir_);
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_TRUE(roadmap_->Start(i).ok());
+      ASSERT_TRUE(feedback_->Start(i).ok());
+    }
+    rm_ = rpb::RoadmapService::NewStub(roadmap_->Channel());
+    fb_ = fpb::FeedbackService::NewStub(feedback_->Channel());
+  }
+
+  std::string Org(const std::string& name, rpb::OrganizationKind kind) {
+    rpb::CreateOrganizationRequest req;
+    req.mutable_organization()->set_name(name);
+    req.mutable_organization()->set_kind(kind);
+    rpb::CreateOrganizationResponse resp;
+    EXPECT_TRUE(rm_->CreateOrganization(Ctx(admin_).get(), req, &resp).ok());
+    return resp.organization().id();
+  }
+
+  std::string Token(const std::string& org, Role role) {
+    rpb::IssueTokenRequest req;
+    req.set_principal_name("p");
+    req.set_organization_id(org);
+    req.set_role(role);
+    rpb::IssueTokenResponse resp;
+    EXPECT_TRUE(rm_->IssueToken(Ctx(admin_).get(), req, &resp).ok());
+    return resp.secret();
+  }
+
+  // A create that the client retries with the same request_id.
+  grpc::Status CreateAction(const std::string& request_id,
+                            const std::string& title, rpb::Action* out) {
+    rpb::CreateActionRequest req;
+    req.set_request_id(request_id);
+    auto* a = req.mutable_action();
+    a->set_roadmap_id(roadmap_id_);
+    a->set_title(title);
+    a->set_lead_organization_id(fed_);
+    a->set_partner_organization_id(min_);
+    *a->mutable_due_date() = MakeDate(2099, 1, 1);
+    rpb::CreateActionResponse resp;
+    grpc::Status s = Retry(
+        [&] { return rm_->CreateAction(Ctx(fed_copilot_).get(), req, &resp); });
+    *out = resp.action();
+    return s;
+  }
+
+  grpc::Status Submit(const std::string& request_id, const std::string& title,
+                      fpb::FeedbackItem* out) {
+    fpb::SubmitFeedbackRequest req;
+    req.set_request_id(request_id);
+    auto* i = req.mutable_item();
+    i->set_roadmap_id(roadmap_id_);
+    i->set_kind(fpb::FEEDBACK_KIND_BLOCKER);
+    i->set_severity(fpb::SEVERITY_HIGH);
+    i->set_title(title);
+    i->set_body("Body of " + title);
+    fpb::SubmitFeedbackResponse resp;
+    grpc::Status s = Retry(
+        [&] { return fb_->SubmitFeedback(Ctx(member_).get(), req, &resp); });
+    *out = resp.item();
+    return s;
+  }
+
+  // A transition retried after a lost answer may find it already done.
+  grpc::Status Transition(const std::string& id, rpb::ActionStatus target,
+                          const std::string& token) {
+    rpb::TransitionActionRequest req;
+    req.set_id(id);
+    req.set_target_status(target);
+    rpb::TransitionActionResponse resp;
+    bool retried = false;
+    grpc::Status s = Retry(
+        [&] { return rm_->TransitionAction(Ctx(token).get(), req, &resp); },
+        &retried);
+    if (!s.ok() && retried) {
+      rpb::GetActionRequest get;
+      get.set_id(id);
+      rpb::GetActionResponse got;
+      if (Retry([&] {
+            return rm_->GetAction(Ctx(token).get(), get, &got);
+          }).ok() &&
+          got.action().status() == target) {
+        return grpc::Status::OK;
+      }
+    }
+    return s;
+  }
+
+  // One item through the whole loop: linked to a new action that the two
+  // co-pilots complete; the feedback consumers close the item.
+  grpc::Status CloseTheLoop(const std::string& key, std::string* item_id) {
+    rpb::Action action;
+    if (auto s = CreateAction(key + "-action", "Loop " + key, &action);
+        !s.ok()) {
+      return s;
+    }
+    fpb::FeedbackItem item;
+    if (auto s = Submit(key + "-item", "Loop " + key, &item); !s.ok()) {
+      return s;
+    }
+    *item_id = item.id();
+    fpb::AcknowledgeFeedbackRequest ack;
+    ack.set_id(item.id());
+    fpb::AcknowledgeFeedbackResponse acked;
+    bool retried = false;
+    grpc::Status s = Retry(
+        [&] {
+          return fb_->AcknowledgeFeedback(Ctx(min_copilot_).get(), ack, &acked);
+        },
+        &retried);
+    if (!s.ok() &&
+        !(retried && s.error_code() == grpc::StatusCode::FAILED_PRECONDITION)) {
+      return s;
+    }
+    fpb::LinkFeedbackRequest link;
+    link.set_id(item.id());
+    link.add_action_ids(action.id());
+    fpb::LinkFeedbackResponse linked;
+    retried = false;
+    s = Retry(
+        [&] {
+          return fb_->LinkFeedback(Ctx(min_copilot_).get(), link, &linked);
+        },
+        &retried);
+    if (!s.ok() &&
+        !(retried && s.error_code() == grpc::StatusCode::FAILED_PRECONDITION)) {
+      return s;
+    }
+    for (auto [target, token] :
+         std::vector<std::pair<rpb::ActionStatus, std::string>>{
+             {rpb::ACTION_STATUS_PLANNED, fed_copilot_},
+             {rpb::ACTION_STATUS_IN_PROGRESS, fed_copilot_},
+             {rpb::ACTION_STATUS_COMPLETION_REQUESTED, fed_copilot_},
+             {rpb::ACTION_STATUS_DONE, min_copilot_}}) {
+      if (auto t = Transition(action.id(), target, token); !t.ok()) return t;
+    }
+    return grpc::Status::OK;
+  }
+
+  std::unique_ptr<RedisServer> redis_;
+  std::string dir_, admin_;
+  std::unique_ptr<Replicas> roadmap_, feedback_;
+  std::unique_ptr<rpb::RoadmapService::Stub> rm_;
+  std::unique_ptr<fpb::FeedbackService::Stub> fb_;
+  std::string fed_, min_, roadmap_id_;
+  std::string fed_copilot_, min_copilot_, member_;
+};
+
+TEST_F(ReplicaTest, KillAndTerminateReplicasUnderLoad) {
+  fed_ = Org("FIMME", rpb::ORGANIZATION_KIND_FEDERATION);
+  min_ = Org("Département de l'Industrie", rpb::ORGANIZATION_KIND_MINISTRY);
+  std::string company =
+      Org("Atlas Câbles", rpb::ORGANIZATION_KIND_MEMBER_COMPANY);
+  fed_copilot_ = Token(fed_, Role::ROLE_COPILOT);
+  min_copilot_ = Token(min_, Role::ROLE_COPILOT);
+  member_ = Token(company, Role::ROLE_MEMBER);
+  rpb::CreateRoadmapRequest rr;
+  rr.mutable_roadmap()->set_title("Feuille de route IMME");
+  *rr.mutable_roadmap()->mutable_start_date() = MakeDate(2016, 5, 2);
+  *rr.mutable_roadmap()->mutable_horizon_date() = MakeDate(2030, 12, 31);
+  rr.mutable_roadmap()->add_copilot_organization_ids(fed_);
+  rr.mutable_roadmap()->add_copilot_organization_ids(min_);
+  rpb::CreateRoadmapResponse created;
+  ASSERT_TRUE(rm_->CreateRoadmap(Ctx(admin_).get(), rr, &created).ok());
+  roadmap_id_ = created.roadmap().id();
+
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::map<std::string, std::string> actions;  // acknowledged: id -> title
+  std::map<std::string, std::string> items;    // acknowledged: id -> title
+  std::vector<std::string> loops;              // items that must close
+  std::vector<std::string> errors;
+  std::atomic<int> reads{0};
+  auto error = [&](const std::string& what, const grpc::Status& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    errors.push_back(what + ": " + std::to_string(s.error_code()) + " " +
+                     s.error_message());
+  };
+
+  std::vector<std::thread> load;
+  // Writers of actions and of feedback, each reading back what it wrote.
+  for (int w = 0; w < 2; ++w) {
+    load.emplace_back([&, w] {
+      for (int n = 0; !stop; ++n) {
+        std::string key = "w" + std::to_string(w) + "-" + std::to_string(n);
+        if (w == 0) {
+          rpb::Action a;
+          grpc::Status s = CreateAction(key, "Action " + key, &a);
+          if (!s.ok()) {
+            error("CreateAction " + key, s);
+            continue;
+          }
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            actions[a.id()] = "Action " + key;
+          }
+          rpb::GetActionRequest get;
+          get.set_id(a.id());
+          rpb::GetActionResponse got;
+          s = Retry([&] {
+            return rm_->GetAction(Ctx(fed_copilot_).get(), get, &got);
+          });
+          if (!s.ok()) error("GetAction " + key, s);
+        } else {
+          fpb::FeedbackItem item;
+          grpc::Status s = Submit(key, "Item " + key, &item);
+          if (!s.ok()) {
+            error("SubmitFeedback " + key, s);
+            continue;
+          }
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            items[item.id()] = "Item " + key;
+          }
+          fpb::GetFeedbackRequest get;
+          get.set_id(item.id());
+          fpb::GetFeedbackResponse got;
+          s = Retry(
+              [&] { return fb_->GetFeedback(Ctx(member_).get(), get, &got); });
+          if (!s.ok()) error("GetFeedback " + key, s);
+        }
+        ++reads;
+      }
+    });
+  }
+  // The loop: items linked to actions that complete while replicas die.
+  for (int w = 0; w < 2; ++w) {
+    load.emplace_back([&, w] {
+      for (int n = 0; !stop; ++n) {
+        std::string key = "l" + std::to_string(w) + "-" + std::to_string(n);
+        std::string item_id;
+        grpc::Status s = CloseTheLoop(key, &item_id);
+        if (!s.ok()) {
+          error("CloseTheLoop " + key, s);
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        loops.push_back(item_id);
+      }
+    });
+  }
+
+  auto pause = [](int ms) { std::this_thread::sleep_for(milliseconds(ms)); };
+  pause(2000);
+  // A crash of one replica of each service, restarted as the kubelet would.
+  roadmap_->Kill(0);
+  feedback_->Kill(0);
+  pause(1000);
+  ASSERT_TRUE(roadmap_->Start(0).ok());
+  ASSERT_TRUE(feedback_->Start(0).ok());
+  pause(2000);
+  // A rolling update: the other replicas drain and exit 0, then return.
+  auto roadmap_exit = roadmap_->Terminate(1);
+  auto feedback_exit = feedback_->Terminate(1);
+  ASSERT_TRUE(roadmap_exit.ok());
+  EXPECT_EQ(*roadmap_exit, 0) << ReadFile(roadmap_->Log(1));
+  ASSERT_TRUE(feedback_exit.ok());
+  EXPECT_EQ(*feedback_exit, 0) << ReadFile(feedback_->Log(1));
+  ASSERT_TRUE(roadmap_->Start(1).ok());
+  ASSERT_TRUE(feedback_->Start(1).ok());
+  pause(2000);
+  stop = true;
+  for (auto& t : load) t.join();
+
+  for (const auto& e : errors) ADD_FAILURE() << e;
+  std::cout << "replica_test: " << actions.size() << " actions, "
+            << items.size() << " items, " << loops.size()
+            << " closed loops; calls cancelled by a draining replica and "
+               "retried: "
+            << cancelled_by_drain << std::endl;
+  RecordProperty("cancelled_by_drain", cancelled_by_drain.load());
+  if (!errors.empty()) {
+    // What the replicas said about the failed calls.
+    for (auto* r : {roadmap_.get(), feedback_.get()}) {
+      for (const auto& path : r->logs()) {
+        std::istringstream log(ReadFile(path));
+        for (std::string line; std::getline(log, line);) {
+          if (line.find("level=info") == std::string::npos ||
+              line.find("msg=draining") != std::string::npos ||
+              line.find("msg=stopped") != std::string::npos ||
+              line.find("code=CANCELLED") != std::string::npos) {
+            std::cerr << path << ": " << line << "\n";
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(actions.size(), 10u);
+  EXPECT_GT(items.size(), 10u);
+  EXPECT_GT(loops.size(), 3u);
+  // No acknowledged write is lost.
+  for (const auto& [id, title] : actions) {
+    rpb::GetActionRequest get;
+    get.set_id(id);
+    rpb::GetActionResponse got;
+    grpc::Status s = Retry(
+        [&] { return rm_->GetAction(Ctx(fed_copilot_).get(), get, &got); });
+    ASSERT_TRUE(s.ok()) << id << ": " << s.error_message();
+    EXPECT_EQ(got.action().title(), title);
+  }
+  for (const auto& [id, title] : items) {
+    fpb::GetFeedbackRequest get;
+    get.set_id(id);
+    fpb::GetFeedbackResponse got;
+    grpc::Status s =
+        Retry([&] { return fb_->GetFeedback(Ctx(member_).get(), get, &got); });
+    ASSERT_TRUE(s.ok()) << id << ": " << s.error_message();
+    EXPECT_EQ(got.item().title(), title);
+    EXPECT_EQ(got.item().body(), "Body of " + title);
+  }
+  // Every event applied, and once: each linked item closed by itself with
+  // exactly one automatic change in its history.
+  for (const auto& id : loops) {
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          fpb::GetFeedbackRequest get;
+          get.set_id(id);
+          fpb::GetFeedbackResponse got;
+          return fb_->GetFeedback(Ctx(member_).get(), get, &got).ok() &&
+                 got.item().status() == fpb::FEEDBACK_STATUS_ADDRESSED;
+        },
+        seconds(20)))
+        << id << "\n"
+        << ReadFile(feedback_->Log(0));
+    fpb::ListFeedbackHistoryRequest req;
+    req.set_feedback_id(id);
+    fpb::ListFeedbackHistoryResponse history;
+    ASSERT_TRUE(Retry([&] {
+                  return fb_->ListFeedbackHistory(Ctx(member_).get(), req,
+                                                  &history);
+                }).ok());
+    int automatic = 0;
+    std::set<std::string> event_ids;
+    for (const auto& e : history.entries()) {
+      automatic += e.event_type() == "feedback.item.addressed";
+      EXPECT_TRUE(e.event_id().empty() || event_ids.insert(e.event_id()).second)
+          << id << " has event " << e.event_id() << " twice";
+    }
+    EXPECT_EQ(automatic, 1) << id;
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto f = feedback_->Terminate(i);
+    EXPECT_TRUE(f.ok() && *f == 0);
+    auto r = roadmap_->Terminate(i);
+    EXPECT_TRUE(r.ok() && *r == 0);
+  }
+}
+
+}  // namespace
+}  // namespace jalon

@@ -92,11 +92,21 @@ void ServerHost::Shutdown() {
   // what must finish: once none is in flight, cancel what is left (idle
   // connections, reflection streams) so the stop takes as long as the
   // slowest call, not the whole grace period.
-  // The head start lets Shutdown stop matching new calls and lets calls
-  // matched just before it reach our handlers and be counted.
+  // A call a client sent before it saw the GOAWAY may still be on its way
+  // to a handler: cancelling it would answer CANCELLED, which a client
+  // cannot safely retry. So the cancel waits until nothing has been in
+  // flight for a quiet window, not merely for one instant.
   std::thread stopper([&] { server_->Shutdown(deadline); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  while (inflight_.load() > 0 && std::chrono::system_clock::now() < deadline) {
+  constexpr auto kQuiet = std::chrono::milliseconds(250);
+  auto quiet_since = std::chrono::system_clock::now();
+  for (;;) {
+    const auto now = std::chrono::system_clock::now();
+    if (now >= deadline) break;
+    if (inflight_.load() > 0) {
+      quiet_since = now;
+    } else if (now - quiet_since >= kQuiet) {
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   grpc_server_cancel_all_calls(server_->c_server());

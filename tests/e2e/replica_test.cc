@@ -1,18 +1,17 @@
-// The deployment in miniature: two replicas of jalon-roadmap and two of
-// jalon-feedback on one real redis-server, each behind an address list as a
-// Kubernetes Service would put them (clients balance round robin, feedback
-// reaches roadmap the same way), started like the bootstrap Job and the
-// Deployments start them. Under a steady load of writes and reads, one
+// The deployment in miniature: two replicas each of jalon-roadmap,
+// jalon-feedback and jalon-reporting on one real redis-server, each behind an
+// address list as a Kubernetes Service would put them (clients balance round
+// robin, feedback reaches roadmap the same way), started like the bootstrap Job
+// and the Deployments start them. Under a steady load of writes and reads, one
 // replica of each service is killed (SIGKILL) and restarted, then the other
 // is stopped (SIGTERM, it drains) and restarted, as a crash and a rolling
 // update would. Clients retry UNAVAILABLE with the same request_id, as the
 // API asks. Afterwards: every acknowledged write reads back with its
 // content, and every roadmap event was applied once by the feedback
 // consumers (each linked item closed by itself, with one automatic change
-// in its history).
-//
-// TODO(reporting): run two jalon-reporting replicas too and check that its
-// read models equal a rebuild from the streams after the kills.
+// in its history) and by the reporting consumers (no status update
+// announced twice), and the reporting read models equal a rebuild from the
+// streams.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -28,8 +27,11 @@
 #include <vector>
 
 #include "jalon/feedback/v1/feedback.grpc.pb.h"
+#include "jalon/reporting/v1/reporting.grpc.pb.h"
 #include "jalon/roadmap/v1/roadmap.grpc.pb.h"
 #include "services/common/dates.h"
+#include "services/reporting/read_model.h"
+#include "services/reporting/service.h"
 #include "tests/support/child_process.h"
 #include "tests/support/free_port.h"
 #include "tests/support/redis_server.h"
@@ -41,12 +43,16 @@
 #ifndef JALON_FEEDBACK_BINARY
 #error "JALON_FEEDBACK_BINARY must name the jalon-feedback binary"
 #endif
+#ifndef JALON_REPORTING_BINARY
+#error "JALON_REPORTING_BINARY must name the jalon-reporting binary"
+#endif
 
 namespace jalon {
 namespace {
 
 namespace rpb = ::jalon::roadmap::v1;
 namespace fpb = ::jalon::feedback::v1;
+namespace reppb = ::jalon::reporting::v1;
 using common::v1::Role;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -106,8 +112,10 @@ class Replicas {
  public:
   Replicas(std::string name, std::string binary, int count)
       : name_(std::move(name)), binary_(std::move(binary)) {
-    for (int i = 0; i < count; ++i)
+    for (int i = 0; i < count; ++i) {
       ports_.push_back(testing::FreeLoopbackPort());
+      http_ports_.push_back(testing::FreeLoopbackPort());
+    }
     processes_.resize(count);
     current_log_.resize(count);
   }
@@ -126,10 +134,14 @@ class Replicas {
     env["JALON_LISTEN"] = "127.0.0.1:" + std::to_string(ports_[i]);
     std::vector<std::string> argv{binary_};
     argv.insert(argv.end(), args_.begin(), args_.end());
-    if (name_ == "feedback") {
+    if (name_ == "feedback" || name_ == "reporting") {
       // Each pod's name in the consumer group (the Deployment uses the pod
       // name); a restarted process keeps it, as a restarted container does.
       argv.push_back("--consumer-name=" + name_ + "-" + std::to_string(i));
+    }
+    if (name_ == "reporting") {
+      argv.push_back("--http-listen=127.0.0.1:" +
+                     std::to_string(http_ports_[i]));
     }
     processes_[i] = std::make_unique<ChildProcess>();
     std::string log = log_dir_ + "/" + name_ + "-" + std::to_string(i) + "." +
@@ -179,7 +191,7 @@ class Replicas {
 
  private:
   std::string name_, binary_, log_dir_;
-  std::vector<int> ports_;
+  std::vector<int> ports_, http_ports_;
   std::vector<std::string> args_;
   std::map<std::string, std::string> env_;
   std::vector<std::unique_ptr<ChildProcess>> processes_;
@@ -233,12 +245,20 @@ class ReplicaTest : public ::testing::Test {
     // A killed replica's events go to the other one after this idle time.
     feedback_env["JALON_CLAIM_MIN_IDLE"] = "2s";
     feedback_->Configure({}, feedback_env, dir_);
+    reporting_ =
+        std::make_unique<Replicas>("reporting", JALON_REPORTING_BINARY, 2);
+    auto reporting_env = feedback_env;
+    reporting_env["JALON_TICK_INTERVAL"] = "500ms";
+    reporting_->Configure({}, reporting_env, dir_);
     for (int i = 0; i < 2; ++i) {
       ASSERT_TRUE(roadmap_->Start(i).ok());
       ASSERT_TRUE(feedback_->Start(i).ok());
+      ASSERT_TRUE(reporting_->Start(i).ok());
     }
     rm_ = rpb::RoadmapService::NewStub(roadmap_->Channel());
     fb_ = fpb::FeedbackService::NewStub(feedback_->Channel());
+    rep_ = reppb::ReportingService::NewStub(reporting_->Channel());
+    redis_client_ = std::make_unique<RedisClient>(redis_->options());
   }
 
   std::string Org(const std::string& name, rpb::OrganizationKind kind) {
@@ -373,9 +393,11 @@ class ReplicaTest : public ::testing::Test {
 
   std::unique_ptr<RedisServer> redis_;
   std::string dir_, admin_;
-  std::unique_ptr<Replicas> roadmap_, feedback_;
+  std::unique_ptr<Replicas> roadmap_, feedback_, reporting_;
   std::unique_ptr<rpb::RoadmapService::Stub> rm_;
   std::unique_ptr<fpb::FeedbackService::Stub> fb_;
+  std::unique_ptr<reppb::ReportingService::Stub> rep_;
+  std::unique_ptr<RedisClient> redis_client_;
   std::string fed_, min_, roadmap_id_;
   std::string fed_copilot_, min_copilot_, member_;
 };
@@ -479,19 +501,25 @@ TEST_F(ReplicaTest, KillAndTerminateReplicasUnderLoad) {
   // A crash of one replica of each service, restarted as the kubelet would.
   roadmap_->Kill(0);
   feedback_->Kill(0);
+  reporting_->Kill(0);
   pause(1000);
   ASSERT_TRUE(roadmap_->Start(0).ok());
   ASSERT_TRUE(feedback_->Start(0).ok());
+  ASSERT_TRUE(reporting_->Start(0).ok());
   pause(2000);
   // A rolling update: the other replicas drain and exit 0, then return.
   auto roadmap_exit = roadmap_->Terminate(1);
   auto feedback_exit = feedback_->Terminate(1);
+  auto reporting_exit = reporting_->Terminate(1);
   ASSERT_TRUE(roadmap_exit.ok());
   EXPECT_EQ(*roadmap_exit, 0) << ReadFile(roadmap_->Log(1));
   ASSERT_TRUE(feedback_exit.ok());
   EXPECT_EQ(*feedback_exit, 0) << ReadFile(feedback_->Log(1));
+  ASSERT_TRUE(reporting_exit.ok());
+  EXPECT_EQ(*reporting_exit, 0) << ReadFile(reporting_->Log(1));
   ASSERT_TRUE(roadmap_->Start(1).ok());
   ASSERT_TRUE(feedback_->Start(1).ok());
+  ASSERT_TRUE(reporting_->Start(1).ok());
   pause(2000);
   stop = true;
   for (auto& t : load) t.join();
@@ -572,7 +600,76 @@ TEST_F(ReplicaTest, KillAndTerminateReplicasUnderLoad) {
     }
     EXPECT_EQ(automatic, 1) << id;
   }
+  // The reporting replicas consumed every event of both streams (a killed
+  // replica's pending ones were claimed by the other)...
+  auto drained = [&] {
+    for (const char* stream :
+         {reporting::kRoadmapStream, reporting::kFeedbackStream}) {
+      auto r = redis_client_->Command({"XINFO", "GROUPS", stream});
+      if (!r.ok()) return false;
+      bool found = false;
+      for (const auto& g : r->elements()) {
+        const auto& f = g.elements();
+        std::map<std::string, const RedisReply*> fields;
+        for (size_t k = 0; k + 1 < f.size(); k += 2) {
+          fields[f[k].str()] = &f[k + 1];
+        }
+        if (fields["name"]->str() != reporting::kGroup) continue;
+        found = true;
+        if (fields["pending"]->integer() != 0 ||
+            fields["lag"]->integer() != 0) {
+          return false;
+        }
+      }
+      if (!found) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitFor(drained, seconds(30))) << ReadFile(reporting_->Log(0));
+  // ...announced nothing twice...
+  std::map<std::string, int> announced;    // source event -> updates
+  std::map<std::string, int> transitions;  // action -> ACTION_TRANSITIONED
+  auto all = StreamConsumer::Replay(
+      redis_client_.get(), reporting::Keys::Stream(),
+      [&](const StreamEntry& e) {
+        events::v1::Event ev;
+        reppb::StatusUpdate u;
+        if (ev.ParseFromString(e.payload) && ev.state().UnpackTo(&u)) {
+          if (!u.source_event_id().empty()) ++announced[u.source_event_id()];
+          if (u.kind() == reppb::STATUS_KIND_ACTION_TRANSITIONED) {
+            ++transitions[u.subject_id()];
+          }
+        }
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(all.ok());
+  for (const auto& [event, n] : announced) {
+    EXPECT_EQ(n, 1) << "source event " << event << " announced " << n
+                    << " times";
+  }
+  EXPECT_GT(transitions.size(), 3u);
+  for (const auto& [action, n] : transitions) EXPECT_LE(n, 4) << action;
+  // ...and kept models equal to a rebuild from the streams.
+  reporting::ReadModel models(redis_client_.get(), 1'000'000);
+  auto incremental = models.Dump();
+  ASSERT_TRUE(incremental.ok());
+  reppb::RebuildReadModelsRequest rebuild;
+  reppb::RebuildReadModelsResponse rebuilt;
+  grpc::Status rs = Retry([&] {
+    return rep_->RebuildReadModels(Ctx(admin_).get(), rebuild, &rebuilt);
+  });
+  ASSERT_TRUE(rs.ok()) << rs.error_message();
+  reporting::ReadModel after(redis_client_.get(), 1'000'000);
+  auto from_streams = after.Dump();
+  ASSERT_TRUE(from_streams.ok());
+  EXPECT_GT(incremental->size(), 100u);
+  EXPECT_TRUE(*incremental == *from_streams)
+      << incremental->size() << " keys incrementally, " << from_streams->size()
+      << " rebuilt";
+
   for (int i = 0; i < 2; ++i) {
+    auto p = reporting_->Terminate(i);
+    EXPECT_TRUE(p.ok() && *p == 0);
     auto f = feedback_->Terminate(i);
     EXPECT_TRUE(f.ok() && *f == 0);
     auto r = roadmap_->Terminate(i);

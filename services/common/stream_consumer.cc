@@ -11,8 +11,18 @@
 namespace jalon {
 namespace {
 
-// Entries of an XRANGE / XREADGROUP / XAUTOCLAIM reply: [[id, [f, v, ...]]].
-std::vector<StreamEntry> ParseEntries(const RedisReply& list) {
+absl::Status CheckReply(const absl::StatusOr<RedisReply>& r) {
+  if (!r.ok()) return r.status();
+  if (r->is_error()) {
+    spdlog::error("msg=stream_command_failed error={}", r->str());
+    return absl::InternalError("stream command failed");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<StreamEntry> ParseStreamEntries(const RedisReply& list) {
   std::vector<StreamEntry> out;
   for (const auto& item : list.elements()) {
     if (!item.is_array() || item.elements().size() < 2) continue;
@@ -26,17 +36,6 @@ std::vector<StreamEntry> ParseEntries(const RedisReply& list) {
   }
   return out;
 }
-
-absl::Status CheckReply(const absl::StatusOr<RedisReply>& r) {
-  if (!r.ok()) return r.status();
-  if (r->is_error()) {
-    spdlog::error("msg=stream_command_failed error={}", r->str());
-    return absl::InternalError("stream command failed");
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 StreamConsumer::StreamConsumer(RedisClient* redis, ConsumerOptions options,
                                EntryHandler handler)
@@ -115,7 +114,7 @@ absl::StatusOr<int> StreamConsumer::Reclaim() {
                     options_.stream, id.str(), options_.group);
     }
   }
-  std::vector<StreamEntry> entries = ParseEntries(claimed->elements()[1]);
+  std::vector<StreamEntry> entries = ParseStreamEntries(claimed->elements()[1]);
   if (entries.empty()) return 0;
   // The exact delivery count of each entry we now own (XAUTOCLAIM
   // incremented it), one XPENDING per entry in one round trip.
@@ -158,7 +157,7 @@ absl::StatusOr<int> StreamConsumer::PollOnce() {
   if (read->is_nil()) return applied;  // timed out, nothing new
   for (const auto& stream : read->elements()) {
     if (!stream.is_array() || stream.elements().size() < 2) continue;
-    for (const auto& e : ParseEntries(stream.elements()[1])) {
+    for (const auto& e : ParseStreamEntries(stream.elements()[1])) {
       if (Handle(e).ok()) ++applied;
     }
   }
@@ -197,7 +196,7 @@ absl::StatusOr<int64_t> StreamConsumer::Replay(RedisClient* redis,
     auto r = redis->Command(
         {"XRANGE", stream, start, "+", "COUNT", std::to_string(batch)});
     if (auto s = CheckReply(r); !s.ok()) return s;
-    std::vector<StreamEntry> entries = ParseEntries(*r);
+    std::vector<StreamEntry> entries = ParseStreamEntries(*r);
     for (const auto& e : entries) {
       if (auto s = handler(e); !s.ok()) return s;
       ++total;

@@ -15,6 +15,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "services/common/redis.h"
@@ -39,6 +40,10 @@ struct ConsumerOptions {
 };
 
 using EntryHandler = std::function<absl::Status(const StreamEntry&)>;
+
+// The entries of an XRANGE / XREVRANGE / XREAD stream / XREADGROUP stream /
+// XAUTOCLAIM reply: [[id, [field, value, ...]], ...].
+std::vector<StreamEntry> ParseStreamEntries(const RedisReply& list);
 
 class StreamConsumer {
  public:

@@ -1058,33 +1058,6 @@ std::vector<v1::ExportedFile> ExportMarkdown(const v1::Report& report,
 // HTML
 // ---------------------------------------------------------------------------
 
-std::string HtmlEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // SVG coordinates with one decimal, so the bytes do not depend on how the
 // last bits of a division came out.
 std::string Coord(double v) { return FixedDigits(v, 1); }
@@ -1786,6 +1759,33 @@ std::vector<v1::ExportedFile> ExportHtml(const v1::Report& report,
 }
 
 }  // namespace
+
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
 
 // ---------------------------------------------------------------------------
 // Public API

@@ -77,6 +77,9 @@ std::string FormatAmount(double value, roadmap::v1::IndicatorUnit unit,
 // A ratio as a whole percentage: 0.953 -> "95 %" / "95%".
 std::string FormatPercent(double ratio, Language lang);
 
+// Escapes & < > " ' for text and attribute values of HTML and XML.
+std::string HtmlEscape(std::string_view text);
+
 }  // namespace jalon::reporting
 
 #endif  // JALON_SERVICES_REPORTING_EXPORT_H_

@@ -17,37 +17,17 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
+// Text for XML: markup escaped, and the control characters XML 1.0 forbids
+// replaced by spaces.
 std::string Xml(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        // XML 1.0 forbids most control characters.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' &&
-            c != '\r') {
-          out += ' ';
-        } else {
-          out += c;
-        }
+  std::string clean(s);
+  for (char& c : clean) {
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' &&
+        c != '\r') {
+      c = ' ';
     }
   }
-  return out;
+  return HtmlEscape(clean);
 }
 
 std::string Url(std::string_view s) {

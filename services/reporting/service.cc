@@ -121,21 +121,6 @@ bool UpdateOf(const StreamEntry& entry, pb::StatusUpdate* out) {
   return true;
 }
 
-std::vector<StreamEntry> Entries(const RedisReply& list) {
-  std::vector<StreamEntry> out;
-  for (const auto& item : list.elements()) {
-    if (!item.is_array() || item.elements().size() < 2) continue;
-    StreamEntry e;
-    e.id = item.elements()[0].str();
-    const auto& fields = item.elements()[1].elements();
-    for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-      if (fields[i].str() == "e") e.payload = fields[i + 1].str();
-    }
-    out.push_back(std::move(e));
-  }
-  return out;
-}
-
 }  // namespace
 
 Actor SchedulerActor() {
@@ -815,7 +800,7 @@ absl::StatusOr<std::vector<pb::StatusUpdate>> ReportingService::ReadUpdates(
   if (r->is_nil() || r->elements().empty()) return out;  // timed out
   const auto& stream = r->elements()[0];
   if (stream.elements().size() < 2) return out;
-  for (const auto& e : Entries(stream.elements()[1])) {
+  for (const auto& e : ParseStreamEntries(stream.elements()[1])) {
     *cursor = e.id;
     pb::StatusUpdate u;
     if (UpdateOf(e, &u) && Matches(filter, u)) out.push_back(std::move(u));
@@ -833,7 +818,7 @@ absl::StatusOr<std::vector<pb::StatusUpdate>> ReportingService::LatestUpdates(
     auto r = redis_->Command(
         {"XREVRANGE", Keys::Stream(), end, "-", "COUNT", "500"});
     if (!r.ok()) return r.status();
-    auto entries = Entries(*r);
+    auto entries = ParseStreamEntries(*r);
     for (const auto& e : entries) {
       pb::StatusUpdate u;
       if (UpdateOf(e, &u) && Matches(filter, u)) {

@@ -32,17 +32,9 @@ namespace fpb = ::jalon::feedback::v1;
 namespace reppb = ::jalon::reporting::v1;
 using common::v1::Role;
 using testing::ChildProcess;
+using testing::ReadFile;
 using testing::RedisServer;
 using testing::WaitFor;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
 
 std::unique_ptr<grpc::ClientContext> Ctx(
     const std::string& token,

@@ -29,16 +29,8 @@ namespace {
 
 namespace rpb = ::jalon::roadmap::v1;
 using testing::ChildProcess;
+using testing::ReadFile;
 using testing::RedisServer;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
 
 class RoadmapProcessTest : public ::testing::Test {
  protected:

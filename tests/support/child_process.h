@@ -44,6 +44,10 @@ class ChildProcess {
   std::string buffer_;
 };
 
+// The whole file, without trailing newlines ("" if it cannot be read): for
+// logs in failure messages and for token files.
+std::string ReadFile(const std::string& path);
+
 }  // namespace jalon::testing
 
 #endif  // JALON_TESTS_SUPPORT_CHILD_PROCESS_H_

@@ -74,6 +74,17 @@ Resp Call(Session& session, Stub& stub,
   return response;
 }
 
+// The same call with another principal's token (empty: the session's).
+template <typename Stub, typename Req, typename Resp>
+Resp CallAs(Session& session, const std::string& token, Stub& stub,
+            grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Req&, Resp*),
+            const Req& request, const std::string& what) {
+  Resp response;
+  auto ctx = token.empty() ? session.Ctx() : session.CtxAs(token);
+  CheckRpc((stub.*rpc)(ctx.get(), request, &response), what);
+  return response;
+}
+
 // The values a verb's flags and arguments fill; each verb uses a few.
 struct Args {
   std::string id, id2, file, request_id, etag, reason, roadmap, ecosystem,

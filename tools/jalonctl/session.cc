@@ -75,6 +75,13 @@ std::unique_ptr<grpc::ClientContext> Session::Ctx() {
   return ctx;
 }
 
+std::unique_ptr<grpc::ClientContext> Session::CtxAs(const std::string& token) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->AddMetadata("authorization", "Bearer " + token);
+  ctx->set_deadline(std::chrono::system_clock::now() + timeout());
+  return ctx;
+}
+
 void Session::Paginate(
     const std::function<int(const std::string&, std::string*)>& fn, int limit) {
   std::string token;

@@ -44,6 +44,9 @@ class Session {
 
   // A context with the bearer token and the deadline.
   std::unique_ptr<grpc::ClientContext> Ctx();
+  // A context with another principal's token and the deadline (import acts
+  // on behalf of organisations with short-lived tokens).
+  std::unique_ptr<grpc::ClientContext> CtxAs(const std::string& token);
   // A context without a deadline (long-lived streams).
   std::unique_ptr<grpc::ClientContext> StreamCtx();
 

@@ -86,11 +86,16 @@ std::string RenderTable(const std::vector<std::string>& headers,
     for (size_t w : widths) t += w;
     return t + (n > 0 ? gap * (n - 1) : 0);
   };
-  // Narrow the widest column until the table fits (never below 6).
+  // Narrow the widest column until the table fits (never below 6). The ID
+  // column is kept whole: it is what users copy into the next command.
   while (total() > max_width) {
-    auto widest = std::max_element(widths.begin(), widths.end());
-    if (*widest <= 6) break;
-    --*widest;
+    size_t widest = n;
+    for (size_t i = 0; i < n; ++i) {
+      if (headers[i] == "ID") continue;
+      if (widest == n || widths[i] > widths[widest]) widest = i;
+    }
+    if (widest == n || widths[widest] <= 6) break;
+    --widths[widest];
   }
   std::string out;
   auto line = [&](const std::vector<std::string>& cells) {

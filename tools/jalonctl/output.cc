@@ -86,16 +86,22 @@ std::string RenderTable(const std::vector<std::string>& headers,
     for (size_t w : widths) t += w;
     return t + (n > 0 ? gap * (n - 1) : 0);
   };
-  // Narrow the widest column until the table fits (never below 6). The ID
-  // column is kept whole: it is what users copy into the next command.
-  while (total() > max_width) {
-    size_t widest = n;
-    for (size_t i = 0; i < n; ++i) {
-      if (headers[i] == "ID") continue;
-      if (widest == n || widths[i] > widths[widest]) widest = i;
+  // Narrow the widest column until the table fits: first down to 20
+  // columns (enough for every status name), then down to 6. The ID column
+  // is kept whole: it is what users copy into the next command.
+  for (size_t floor : {size_t{20}, size_t{6}}) {
+    while (total() > max_width) {
+      size_t widest = n;
+      for (size_t i = 0; i < n; ++i) {
+        if (headers[i] == "ID") continue;
+        if (widest == n || widths[i] > widths[widest]) widest = i;
+      }
+      if (widest == n ||
+          widths[widest] <= std::max(floor, Width(headers[widest]))) {
+        break;
+      }
+      --widths[widest];
     }
-    if (widest == n || widths[widest] <= 6) break;
-    --widths[widest];
   }
   std::string out;
   auto line = [&](const std::vector<std::string>& cells) {

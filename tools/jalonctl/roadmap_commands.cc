@@ -44,11 +44,12 @@ const std::vector<Column> kMeasurementColumns = {
     {"PERIOD_END", "period_end"},
     {"STATE", "verification_state"},
     {"SOURCE", "source"}};
-const std::vector<Column> kActionColumns = {
-    {"ID", "id"},         {"TITLE", "title"},
-    {"STATUS", "status"}, {"LEAD", "lead_organization_id"},
-    {"DUE", "due_date"},  {"PROGRESS", "progress_percent"},
-    {"LATE", "late"}};
+const std::vector<Column> kActionColumns = {{"ID", "id"},
+                                            {"TITLE", "title"},
+                                            {"STATUS", "status"},
+                                            {"DUE", "due_date"},
+                                            {"PROGRESS", "progress_percent"},
+                                            {"LATE", "late"}};
 const std::vector<Column> kMilestoneColumns = {{"ID", "id"},
                                                {"TITLE", "title"},
                                                {"DUE", "due_date"},

@@ -9,6 +9,12 @@ CLI::App* Group(CLI::App* parent, const std::string& name,
                 const std::string& description) {
   CLI::App* g = parent->add_subcommand(name, description);
   g->require_subcommand(1);
+  std::string path = name;
+  for (const CLI::App* p = parent; p != nullptr; p = p->get_parent()) {
+    path = p->get_name() + " " + path;
+  }
+  g->footer("\nRun '" + path +
+            " <verb> --help' for a verb's flags and examples.");
   return g;
 }
 

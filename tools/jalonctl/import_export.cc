@@ -184,13 +184,23 @@ class Importer {
         progress_(o.progress, f.EntityCount()) {}
 
   ImportSummary Run() {
-    Organizations();
-    Roadmap();
-    Ecosystems();
-    Indicators();
-    Actions();
-    Consultations();
-    Feedback();
+    try {
+      Organizations();
+      Roadmap();
+      Ecosystems();
+      Indicators();
+      Actions();
+      Consultations();
+      Feedback();
+    } catch (const CliError&) {
+      // Put the consultation windows back even when a call failed.
+      try {
+        RestoreConsultations();
+      } catch (const CliError& e) {
+        std::cerr << "warning: " << e.what() << "\n";
+      }
+      throw;
+    }
     RestoreConsultations();
     return summary_;
   }

@@ -16,14 +16,6 @@ int main(int argc, char** argv) {
       "jalonctl"};
   app.fallthrough();
   app.require_subcommand(1);
-  app.footer(
-      "\nExit codes: 0 ok, 1 usage, 2 not found, 3 unauthenticated or "
-      "permission denied,\n4 conflict or stale etag, 5 unavailable or "
-      "deadline exceeded, 6 invalid argument,\n7 other.\n\nExamples:\n"
-      "  jalonctl config set-context local --token-file ~/jalon/admin.token\n"
-      "  jalonctl roadmap list\n"
-      "  jalonctl action list --roadmap 01J... --late -o csv\n"
-      "  jalonctl import examples/roadmap-2016.yaml --dry-run");
   GlobalOptions options;
   Session session(options);
   Cli cli{&app, &options, &session, {}};
@@ -53,6 +45,15 @@ int main(int argc, char** argv) {
   RegisterReportingCommands(cli);
   RegisterImportCommands(cli);
   RegisterCompletionCommand(cli);
+  // After the commands, so that they do not inherit it.
+  app.footer(
+      "\nExit codes: 0 ok, 1 usage, 2 not found, 3 unauthenticated or "
+      "permission denied,\n4 conflict or stale etag, 5 unavailable or "
+      "deadline exceeded, 6 invalid argument,\n7 other.\n\nExamples:\n"
+      "  jalonctl config set-context local --token-file ~/jalon/admin.token\n"
+      "  jalonctl roadmap list\n"
+      "  jalonctl action list --roadmap 01J... --late -o csv\n"
+      "  jalonctl import examples/roadmap-2016.yaml --dry-run");
 
   try {
     app.parse(argc, argv);

@@ -159,6 +159,13 @@ class JalonctlTest : public ::testing::Test {
   // value removes the variable).
   Result Run(const std::vector<std::string>& args,
              const std::map<std::string, std::string>& env = {}) {
+    std::vector<std::string> argv = {JALONCTL_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProgram(argv, env);
+  }
+
+  Result RunProgram(const std::vector<std::string>& program,
+                    const std::map<std::string, std::string>& env = {}) {
     auto all = BaseEnv();
     for (const auto& [k, v] : env) {
       if (v.empty()) {
@@ -167,9 +174,8 @@ class JalonctlTest : public ::testing::Test {
         all[k] = v;
       }
     }
-    std::vector<std::string> env_strings, argv = {JALONCTL_BINARY};
+    std::vector<std::string> env_strings, argv = program;
     for (const auto& [k, v] : all) env_strings.push_back(k + "=" + v);
-    argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> envp, argp;
     for (auto& s : env_strings) envp.push_back(s.data());
     envp.push_back(nullptr);
@@ -581,6 +587,19 @@ TEST_F(JalonctlTest, ImportOfTheExampleIsIdempotent) {
       << update;
   EXPECT_TRUE(absl::StrContains(update.out, "0 created, 1 updated")) << update;
   EXPECT_EQ(counts(), before);
+}
+
+TEST_F(JalonctlTest, ProgressBarOnlyOnATerminal) {
+  StartServices();
+  // script(1) gives jalonctl a terminal for stdout and stderr.
+  Result r = RunProgram(
+      {"/usr/bin/script", "-qec",
+       std::string(JALONCTL_BINARY) + " import " + JALON_EXAMPLE_ROADMAP,
+       "/dev/null"});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_TRUE(absl::StrContains(r.out, "\r\033[K[")) << r;
+  EXPECT_TRUE(absl::StrContains(r.out, "] 37/37 ")) << r;
+  EXPECT_TRUE(absl::StrContains(r.out, "37 created")) << r;
 }
 
 TEST_F(JalonctlTest, DryRunTouchesNothing) {

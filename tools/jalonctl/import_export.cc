@@ -1008,7 +1008,7 @@ void PutEnum(YAML::Emitter& y, const char* key,
              const google::protobuf::EnumDescriptor* t, E value) {
   if (value != 0) {
     std::string s = ShortEnumName(t->FindValueByNumber(value));
-    for (char& c : s) c = static_cast<char>(std::tolower(c));
+    for (char& c : s) c = c == '_' ? '-' : static_cast<char>(std::tolower(c));
     y << YAML::Key << key << YAML::Value << s;
   }
 }

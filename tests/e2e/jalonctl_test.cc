@@ -729,6 +729,9 @@ TEST_F(JalonctlTest, FeedbackTriageEndorsementAndPartnership) {
                        "--principal", "achats", "--secret-file", member_token});
   ASSERT_EQ(issued.code, 0) << issued;
   EXPECT_FALSE(absl::StrContains(issued.out, "jalon_")) << issued;
+  EXPECT_EQ(
+      std::filesystem::status(member_token).permissions(),
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   std::map<std::string, std::string> as_member = {
       {"JALON_TOKEN_FILE", member_token}};
 

@@ -1,6 +1,8 @@
 // Commands of the roadmap service: org, token, roadmap, ecosystem,
 // indicator, measurement, action, milestone, comment, whoami.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
@@ -207,12 +209,25 @@ void Tokens(Cli& cli) {
           req.set_description(a->reason);
           auto r = Call(s, s.roadmap(), &Stub::IssueToken, req, "issue token");
           if (!a->output_file.empty()) {
-            std::string tmp = a->output_file;
-            FILE* f = std::fopen(tmp.c_str(), "w");
-            if (f == nullptr) UsageError("cannot write " + tmp);
-            std::fprintf(f, "%s\n", r.secret().c_str());
-            std::fclose(f);
-            ::chmod(tmp.c_str(), 0600);
+            // Created 0600 before the secret is written; an existing
+            // file is narrowed to 0600 first.
+            const std::string& path = a->output_file;
+            int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+              if (fd >= 0) ::close(fd);
+              throw CliError(kExitOther, "error: cannot write " + path +
+                                             "; the token was issued (id " +
+                                             r.token().id() + "): revoke it");
+            }
+            std::string line = r.secret() + "\n";
+            bool ok = ::write(fd, line.data(), line.size()) ==
+                      static_cast<ssize_t>(line.size());
+            ok = ::close(fd) == 0 && ok;
+            if (!ok) {
+              throw CliError(kExitOther, "error: cannot write " + path +
+                                             "; the token was issued (id " +
+                                             r.token().id() + "): revoke it");
+            }
             s.printer().One(r.token(), kTokenColumns);
           } else if (s.printer().format() == Format::kTable) {
             s.printer().One(r.token(), kTokenColumns);

@@ -240,6 +240,18 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
     r.Error(root["version"], "version", "only version 1 is supported");
   }
   KeyIndex orgs, ecos, inds, meas, acts, cons, fbs;
+  // Natural keys: a re-import finds these entities by them (docs/cli.md).
+  std::set<std::string> org_names, eco_names, ind_names, cons_titles, fb_titles;
+  auto unique = [&](std::set<std::string>& seen, const std::string& value,
+                    const YAML::Node& at, const std::string& field,
+                    const std::string& what) {
+    if (!value.empty() && !seen.insert(value).second) {
+      r.Error(at, field,
+              "another " + what +
+                  " has the same value; it identifies the entity "
+                  "on re-import and must be unique");
+    }
+  };
 
   r.Each(
       root, "organizations", "",
@@ -251,6 +263,7 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
         e.key = r.Key(n, w);
         orgs.Define(r, e.key, n, w + ".key");
         e.org.set_name(r.Str(n, "name", w, true));
+        unique(org_names, e.org.name(), n["name"], w + ".name", "organisation");
         e.org.set_kind(static_cast<rpb::OrganizationKind>(
             r.Enum(n, "kind", w, rpb::OrganizationKind_descriptor(), true)));
         e.org.set_description(r.Str(n, "description", w));
@@ -316,6 +329,8 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
            e.key = r.Key(n, w);
            ecos.Define(r, e.key, n, w + ".key");
            e.ecosystem.set_name(r.Str(n, "name", w, true));
+           unique(eco_names, e.ecosystem.name(), n["name"], w + ".name",
+                  "ecosystem");
            e.ecosystem.set_description(r.Str(n, "description", w));
            r.DateF(n, "creation_date", w, e.ecosystem.mutable_creation_date());
            f.ecosystems.push_back(std::move(e));
@@ -338,6 +353,9 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
         e.ecosystem = ref(ecos, n, "ecosystem", w, "ecosystem", false);
         auto& x = e.indicator;
         x.set_name(r.Str(n, "name", w, true));
+        unique(ind_names, e.ecosystem + "\n" + x.name(), n["name"], w + ".name",
+               "indicator of this ecosystem");
+        std::set<std::string> periods;
         x.set_description(r.Str(n, "description", w));
         x.set_unit(static_cast<rpb::IndicatorUnit>(
             r.Enum(n, "unit", w, rpb::IndicatorUnit_descriptor(), true)));
@@ -375,6 +393,10 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
                       me.measurement.mutable_period_start(), true);
               r.DateF(m, "period_end", mw, me.measurement.mutable_period_end(),
                       true);
+              unique(periods,
+                     FormatDateOrEmpty(me.measurement.period_start()) + ".." +
+                         FormatDateOrEmpty(me.measurement.period_end()),
+                     m, mw + ".period_end", "measurement of this indicator");
               // `source` is the evidence note here (the API's field), required.
               me.measurement.set_source(r.Str(m, "source", mw, true));
               me.recorded_by =
@@ -542,6 +564,8 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
            cons.Define(r, e.key, n, w + ".key");
            auto& c = e.consultation;
            c.set_title(r.Str(n, "title", w, true));
+           unique(cons_titles, c.title(), n["title"], w + ".title",
+                  "consultation");
            c.set_description(r.Str(n, "description", w));
            c.set_place(r.Str(n, "place", w));
            r.DateF(n, "date", w, c.mutable_date());
@@ -573,6 +597,8 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
         r.Enum(n, "kind", w, fpb::FeedbackKind_descriptor(), true)));
     e.author = ref(orgs, n, "author", w, "organisation", true);
     it.set_title(r.Str(n, "title", w, true));
+    unique(fb_titles, e.author + "\n" + it.title(), n["title"], w + ".title",
+           "feedback item of this author");
     it.set_body(r.Str(n, "body", w, true));
     e.ecosystem = ref(ecos, n, "ecosystem", w, "ecosystem", false);
     e.consultation = ref(cons, n, "consultation", w, "consultation", false);

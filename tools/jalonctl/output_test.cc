@@ -75,7 +75,7 @@ TEST(ImportFile, EveryProblemNamesLineAndField) {
   ParseImportFile("f.yaml",
                   "organizations:\n"
                   "  - {key: a, name: A, kind: federation}\n"
-                  "  - {key: a, name: B, kind: planet}\n"
+                  "  - {key: a, name: A, kind: planet}\n"
                   "roadmap: {key: r, title: R, start_date: 2016-05-02,\n"
                   "          horizon_date: 2020-12-31, copilots: [a]}\n"
                   "feedback:\n"
@@ -94,6 +94,9 @@ TEST(ImportFile, EveryProblemNamesLineAndField) {
       absl::StrContains(all, "f.yaml:3: organizations[1].kind: \"planet\""))
       << all;
   EXPECT_TRUE(absl::StrContains(all, "roadmap.copilots: must name exactly two"))
+      << all;
+  EXPECT_TRUE(absl::StrContains(
+      all, "f.yaml:3: organizations[1].name: another organisation"))
       << all;
   EXPECT_TRUE(
       absl::StrContains(all, "f.yaml:7: feedback[0].severity: is required"))

@@ -9,6 +9,7 @@ JALON_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   grpc-proto libabsl-dev libssl-dev
   libhiredis-dev libspdlog-dev libfmt-dev
+  libcli11-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server
   # Reporting: the HTTP feed server, and the test tools that read its

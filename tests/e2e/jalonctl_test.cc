@@ -1,0 +1,783 @@
+// End to end: the jalonctl binary as a child process against jalon-roadmap
+// and jalon-feedback processes on a real redis-server, with a temporary HOME
+// and XDG_CONFIG_HOME. Covers --help on every command, each output format,
+// the exit codes, the config file, the example roadmap's import (idempotent,
+// --dry-run, broken files) and the export -> import -> export round trip.
+// The reporting commands need jalon-reporting and are tested with it.
+#include <fcntl.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "jalon/roadmap/v1/roadmap.pb.h"
+#include "tests/support/child_process.h"
+#include "tests/support/free_port.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/wait.h"
+
+#ifndef JALON_ROADMAP_BINARY
+#error "JALON_ROADMAP_BINARY must name the jalon-roadmap binary"
+#endif
+#ifndef JALON_FEEDBACK_BINARY
+#error "JALON_FEEDBACK_BINARY must name the jalon-feedback binary"
+#endif
+#ifndef JALONCTL_BINARY
+#error "JALONCTL_BINARY must name the jalonctl binary"
+#endif
+#ifndef JALON_EXAMPLE_ROADMAP
+#error "JALON_EXAMPLE_ROADMAP must name examples/roadmap-2016.yaml"
+#endif
+
+namespace jalon {
+namespace {
+
+namespace rpb = ::jalon::roadmap::v1;
+using testing::ChildProcess;
+using testing::RedisServer;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::ostream& operator<<(std::ostream& os, const Result& r) {
+  return os << "exit " << r.code << "\nstdout:\n"
+            << r.out << "\nstderr:\n"
+            << r.err;
+}
+
+// Redis, jalon-roadmap and jalon-feedback for one test.
+class Services {
+ public:
+  void Start() {
+    testing::RedisServerOptions ro;
+    ro.password = "e2e-jalonctl";
+    redis_ = std::make_unique<RedisServer>(ro);
+    ASSERT_TRUE(redis_->Start().ok());
+    dir_ = redis_->dir();
+    std::ofstream(dir_ + "/redis-password") << ro.password << "\n";
+    std::map<std::string, std::string> env = {
+        {"JALON_REDIS_URL",
+         "redis://127.0.0.1:" + std::to_string(redis_->port()) + "/0"},
+        {"JALON_REDIS_PASSWORD_FILE", dir_ + "/redis-password"}};
+    roadmap_port_ = testing::FreeLoopbackPort();
+    env["JALON_LISTEN"] = "127.0.0.1:" + std::to_string(roadmap_port_);
+    ASSERT_TRUE(
+        roadmap_
+            .Start({JALON_ROADMAP_BINARY,
+                    "--bootstrap-admin-token-file=" + admin_token_file(),
+                    "--service-token-file=" + dir_ + "/services"},
+                   env, dir_ + "/roadmap.log")
+            .ok());
+    ASSERT_TRUE(
+        roadmap_.WaitForLine("listening on port", std::chrono::seconds(20))
+            .ok())
+        << ReadFile(dir_ + "/roadmap.log");
+    feedback_port_ = testing::FreeLoopbackPort();
+    env["JALON_LISTEN"] = "127.0.0.1:" + std::to_string(feedback_port_);
+    ASSERT_TRUE(feedback_
+                    .Start({JALON_FEEDBACK_BINARY,
+                            "--roadmap-address=" + roadmap_address(),
+                            "--roadmap-token-file=" + dir_ + "/services",
+                            "--consumer-name=e2e"},
+                           env, dir_ + "/feedback.log")
+                    .ok());
+    ASSERT_TRUE(
+        feedback_.WaitForLine("listening on port", std::chrono::seconds(20))
+            .ok())
+        << ReadFile(dir_ + "/feedback.log");
+  }
+  const std::string& dir() const { return dir_; }
+  std::string admin_token_file() const { return dir_ + "/admin"; }
+  std::string roadmap_address() const {
+    return "127.0.0.1:" + std::to_string(roadmap_port_);
+  }
+  std::string feedback_address() const {
+    return "127.0.0.1:" + std::to_string(feedback_port_);
+  }
+
+ private:
+  std::unique_ptr<RedisServer> redis_;
+  std::string dir_;
+  int roadmap_port_ = 0, feedback_port_ = 0;
+  ChildProcess roadmap_, feedback_;
+};
+
+class JalonctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/jalonctl-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    home_ = tmpl;
+    std::filesystem::create_directories(home_ + "/xdg");
+  }
+  void TearDown() override { std::filesystem::remove_all(home_); }
+
+  void StartServices() { ASSERT_NO_FATAL_FAILURE(services_.Start()); }
+
+  // The environment jalonctl runs with: a fresh HOME, nothing inherited
+  // but PATH, the services of this test.
+  std::map<std::string, std::string> BaseEnv() const {
+    std::map<std::string, std::string> env = {
+        {"HOME", home_},
+        {"XDG_CONFIG_HOME", home_ + "/xdg"},
+        {"PATH", "/usr/bin:/bin"}};
+    if (!services_.dir().empty()) {
+      env["JALON_TOKEN_FILE"] = services_.admin_token_file();
+      env["JALON_ROADMAP_ADDRESS"] = services_.roadmap_address();
+      env["JALON_FEEDBACK_ADDRESS"] = services_.feedback_address();
+    }
+    return env;
+  }
+
+  // Runs jalonctl with `args`; `env` entries override BaseEnv (an empty
+  // value removes the variable).
+  Result Run(const std::vector<std::string>& args,
+             const std::map<std::string, std::string>& env = {}) {
+    std::vector<std::string> argv = {JALONCTL_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProgram(argv, env);
+  }
+
+  Result RunProgram(const std::vector<std::string>& program,
+                    const std::map<std::string, std::string>& env = {}) {
+    auto all = BaseEnv();
+    for (const auto& [k, v] : env) {
+      if (v.empty()) {
+        all.erase(k);
+      } else {
+        all[k] = v;
+      }
+    }
+    std::vector<std::string> env_strings, argv = program;
+    for (const auto& [k, v] : all) env_strings.push_back(k + "=" + v);
+    std::vector<char*> envp, argp;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    for (auto& s : argv) argp.push_back(s.data());
+    argp.push_back(nullptr);
+    std::string out_path = home_ + "/out", err_path = home_ + "/err";
+    int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int in_fd = open("/dev/null", O_RDONLY);
+    pid_t pid = fork();
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      dup2(in_fd, STDIN_FILENO);
+      dup2(out_fd, STDOUT_FILENO);
+      dup2(err_fd, STDERR_FILENO);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      execve(argp[0], argp.data(), envp.data());
+      _exit(127);
+    }
+    close(out_fd);
+    close(err_fd);
+    close(in_fd);
+    Result r;
+    int status = 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+    for (;;) {
+      pid_t done = waitpid(pid, &status, WNOHANG);
+      if (done == pid) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ADD_FAILURE() << "jalonctl timed out";
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = ReadFile(out_path);
+    r.err = ReadFile(err_path);
+    return r;
+  }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    std::string path = home_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  // The id of what a `create -o json` printed.
+  template <typename M>
+  M Parse(const Result& r) {
+    M m;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &m).ok())
+        << r;
+    return m;
+  }
+
+  // Lines of a CSV list, header excluded.
+  int CsvRows(const Result& r) {
+    EXPECT_EQ(r.code, 0) << r;
+    int lines = 0;
+    for (char c : r.out) lines += c == '\n';
+    return lines - 1;
+  }
+
+  std::string home_;
+  Services services_;
+};
+
+// Walks the command tree from the top-level --help.
+std::vector<std::string> Subcommands(const std::string& help) {
+  std::vector<std::string> out;
+  auto pos = help.find("Subcommands:");
+  if (pos == std::string::npos) return out;
+  std::istringstream in(help.substr(pos));
+  std::string line;
+  std::getline(in, line);
+  static const std::regex kLine("^  ([a-z][a-z-]*)[ ,].*");
+  while (std::getline(in, line) && !line.empty()) {
+    std::smatch m;
+    if (std::regex_match(line, m, kLine)) out.push_back(m[1]);
+  }
+  return out;
+}
+
+TEST_F(JalonctlTest, HelpOnEveryCommandExitsZeroWithExamples) {
+  std::vector<std::vector<std::string>> queue = {{}};
+  int leaves = 0;
+  while (!queue.empty()) {
+    auto path = queue.back();
+    queue.pop_back();
+    auto args = path;
+    args.push_back("--help");
+    Result r = Run(args);
+    ASSERT_EQ(r.code, 0) << r;
+    EXPECT_TRUE(absl::StrContains(r.out, "Usage:")) << r;
+    auto subs = Subcommands(r.out);
+    if (subs.empty()) {
+      ++leaves;
+      EXPECT_TRUE(absl::StrContains(r.out, "Examples:"))
+          << "no examples in the help of: " << absl::StrJoin(path, " ");
+    }
+    for (const auto& s : subs) {
+      auto next = path;
+      next.push_back(s);
+      queue.push_back(next);
+    }
+  }
+  EXPECT_GT(leaves, 80);
+}
+
+TEST_F(JalonctlTest, UsageErrorsExitOne) {
+  EXPECT_EQ(Run({}).code, 1);
+  EXPECT_EQ(Run({"org", "list", "--no-such-flag"}).code, 1);
+  EXPECT_EQ(Run({"org", "get"}).code, 1);
+  EXPECT_EQ(Run({"-o", "xml", "org", "list"}).code, 1);
+}
+
+TEST_F(JalonctlTest, CompletionScriptIsValidBash) {
+  Result r = Run({"completion", "bash"});
+  ASSERT_EQ(r.code, 0) << r;
+  std::string path = Write("completion.bash", r.out);
+  EXPECT_EQ(std::system(("bash -n " + path).c_str()), 0);
+  // Loaded, it completes verbs of a resource.
+  std::string probe =
+      Write("probe.sh", "source " + path +
+                            "\nCOMP_WORDS=(jalonctl action re)\nCOMP_CWORD=2\n"
+                            "_jalonctl\necho \"${COMPREPLY[*]}\"\n");
+  std::string out = home_ + "/probe.out";
+  ASSERT_EQ(std::system(("bash " + probe + " > " + out).c_str()), 0);
+  EXPECT_EQ(Trimmed(ReadFile(out)), "request-completion reject");
+}
+
+TEST_F(JalonctlTest, CreateGetListUpdateInEveryFormat) {
+  StartServices();
+  Result created = Run({"org", "create", "--name", "FIMME", "--kind",
+                        "federation", "-o", "json"});
+  ASSERT_EQ(created.code, 0) << created;
+  auto fed = Parse<rpb::Organization>(created);
+  ASSERT_FALSE(fed.id().empty());
+  EXPECT_EQ(fed.kind(), rpb::ORGANIZATION_KIND_FEDERATION);
+
+  Result yaml = Run({"org", "get", fed.id(), "-o", "yaml"});
+  ASSERT_EQ(yaml.code, 0) << yaml;
+  EXPECT_TRUE(absl::StrContains(yaml.out, "name: FIMME")) << yaml;
+  EXPECT_TRUE(absl::StrContains(yaml.out, "etag: \"1\"")) << yaml;
+
+  Result csv = Run({"org", "list", "-o", "csv"});
+  ASSERT_EQ(csv.code, 0) << csv;
+  EXPECT_TRUE(absl::StartsWith(csv.out, "ID,NAME,KIND,EMAIL\r\n")) << csv;
+  EXPECT_TRUE(absl::StrContains(csv.out, fed.id() + ",FIMME,FEDERATION,\r\n"));
+
+  Result table = Run({"org", "list"});
+  ASSERT_EQ(table.code, 0) << table;
+  EXPECT_TRUE(absl::StrContains(table.out, fed.id() + "  FIMME")) << table;
+
+  Result updated = Run({"org", "update", fed.id(), "--email",
+                        "contact@fimme.example", "-o", "json"});
+  ASSERT_EQ(updated.code, 0) << updated;
+  auto after = Parse<rpb::Organization>(updated);
+  EXPECT_EQ(after.contact_email(), "contact@fimme.example");
+  EXPECT_EQ(after.name(), "FIMME");
+  EXPECT_NE(after.etag(), fed.etag());
+
+  // A roadmap and an action from files (YAML and JSON), then flags.
+  auto min =
+      Parse<rpb::Organization>(Run({"org", "create", "--name", "Industrie",
+                                    "--kind", "ministry", "-o", "json"}));
+  std::string roadmap_file =
+      Write("roadmap.yaml",
+            "title: Feuille de route IMME\nstart_date: {year: 2016, "
+            "month: 5, day: 2}\nhorizon_date: {year: 2026, month: 12, "
+            "day: 31}\ncopilot_organization_ids: [" +
+                fed.id() + ", " + min.id() + "]\n");
+  auto roadmap = Parse<rpb::Roadmap>(
+      Run({"roadmap", "create", "-f", roadmap_file, "-o", "json"}));
+  ASSERT_FALSE(roadmap.id().empty());
+  std::string action_file =
+      Write("action.json",
+            "{\"title\": \"Plateforme de tri\", \"lead_organization_id\": \"" +
+                fed.id() + "\", \"partner_organization_id\": \"" + min.id() +
+                "\", \"due_date\": {\"year\": 2030, "
+                "\"month\": 1, \"day\": 1}}");
+  Result action_created =
+      Run({"action", "create", "--roadmap", roadmap.id(), "-f", action_file,
+           "--priority", "high", "-o", "json"});
+  ASSERT_EQ(action_created.code, 0) << action_created;
+  auto action = Parse<rpb::Action>(action_created);
+  EXPECT_EQ(action.priority(), rpb::ACTION_PRIORITY_HIGH);
+  EXPECT_EQ(action.status(), rpb::ACTION_STATUS_PROPOSED);
+
+  Result moved = Run({"action", "update", action.id(), "--due", "2031-06-30",
+                      "--tags", "tri,recyclage", "-o", "json"});
+  ASSERT_EQ(moved.code, 0) << moved;
+  action = Parse<rpb::Action>(moved);
+  EXPECT_EQ(action.due_date().year(), 2031);
+  EXPECT_EQ(action.tags_size(), 2);
+  EXPECT_EQ(action.title(), "Plateforme de tri");
+
+  ASSERT_EQ(Run({"milestone", "add", action.id(), "--id", "etude", "--title",
+                 "Étude", "--due", "2030-06-30"})
+                .code,
+            0);
+  ASSERT_EQ(
+      Run({"milestone", "done", action.id(), "etude", "--date", "2030-05-01"})
+          .code,
+      0);
+  ASSERT_EQ(Run({"action", "plan", action.id()}).code, 0);
+  ASSERT_EQ(Run({"action", "start", action.id()}).code, 0);
+  action =
+      Parse<rpb::Action>(Run({"action", "get", action.id(), "-o", "json"}));
+  EXPECT_EQ(action.status(), rpb::ACTION_STATUS_IN_PROGRESS);
+  EXPECT_EQ(action.progress_percent(), 100);
+  ASSERT_EQ(action.milestones_size(), 1);
+  EXPECT_EQ(action.milestones(0).done_date().month(), 5);
+
+  Result history = Run({"action", "history", action.id(), "-o", "csv"});
+  // Created, updated (due, tags), two milestone updates, two transitions.
+  EXPECT_EQ(CsvRows(history), 6) << history;
+  EXPECT_TRUE(absl::StrContains(history.out, "roadmap.action.transitioned"));
+
+  Result listed = Run({"action", "list", "--roadmap", roadmap.id(), "--status",
+                       "in-progress", "-o", "yaml"});
+  ASSERT_EQ(listed.code, 0) << listed;
+  EXPECT_TRUE(absl::StrContains(listed.out, "- id: " + action.id())) << listed;
+  EXPECT_EQ(
+      CsvRows(Run({"action", "list", "--status", "blocked", "-o", "csv"})), 0);
+}
+
+TEST_F(JalonctlTest, ListPaginatesAndLimits) {
+  StartServices();
+  // More than one page of the server's default page size (50).
+  for (int i = 0; i < 55; ++i) {
+    ASSERT_EQ(Run({"org", "create", "--name", "Membre " + std::to_string(i),
+                   "--kind", "member-company", "-o", "csv"})
+                  .code,
+              0);
+  }
+  EXPECT_EQ(CsvRows(Run({"org", "list", "-o", "csv"})), 56);
+  EXPECT_EQ(CsvRows(Run({"org", "list", "-o", "csv", "--limit", "7"})), 7);
+  EXPECT_EQ(CsvRows(Run({"org", "list", "--kind", "federation", "-o", "csv"})),
+            1);
+}
+
+TEST_F(JalonctlTest, TableFitsOneHundredColumns) {
+  StartServices();
+  std::string long_name(150, 'x');
+  ASSERT_EQ(Run({"org", "create", "--name", long_name, "--kind",
+                 "member-company", "--email", "a@b.example"})
+                .code,
+            0);
+  Result r = Run({"org", "list"});
+  ASSERT_EQ(r.code, 0) << r;
+  for (absl::string_view line : absl::StrSplit(r.out, '\n')) {
+    size_t width = 0;
+    for (unsigned char c : line) width += (c & 0xC0) != 0x80;
+    EXPECT_LE(width, 100u) << line;
+  }
+  EXPECT_TRUE(absl::StrContains(r.out, "…")) << r;
+}
+
+TEST_F(JalonctlTest, ExitCodesScriptsCanTrust) {
+  StartServices();
+  // 2: not found.
+  Result missing = Run({"org", "get", "01NOSUCHORGANIZATION0000000"});
+  EXPECT_EQ(missing.code, 2) << missing;
+  EXPECT_TRUE(absl::StrContains(missing.err, "NOT_FOUND")) << missing;
+  // 3: a bad token, from the environment.
+  Result denied =
+      Run({"org", "list"}, {{"JALON_TOKEN", "jalon_notarealtoken"}});
+  EXPECT_EQ(denied.code, 3) << denied;
+  EXPECT_FALSE(absl::StrContains(denied.err, "jalon_notarealtoken")) << denied;
+  // 3: no token at all.
+  EXPECT_EQ(Run({"org", "list"}, {{"JALON_TOKEN_FILE", ""}}).code, 3);
+  // 6: invalid argument, with the field named.
+  Result invalid = Run({"org", "create", "--name", "", "--kind", "federation"});
+  EXPECT_EQ(invalid.code, 6) << invalid;
+  EXPECT_TRUE(absl::StrContains(invalid.err, "organization.name: is required"))
+      << invalid;
+  // 4: a stale etag.
+  auto org = Parse<rpb::Organization>(Run(
+      {"org", "create", "--name", "A", "--kind", "federation", "-o", "json"}));
+  ASSERT_EQ(Run({"org", "update", org.id(), "--description", "v2"}).code, 0);
+  Result stale = Run(
+      {"org", "update", org.id(), "--etag", org.etag(), "--description", "v3"});
+  EXPECT_EQ(stale.code, 4) << stale;
+  EXPECT_TRUE(absl::StrContains(stale.err, "ABORTED")) << stale;
+  // 4: an illegal transition names the allowed ones.
+  auto min = Parse<rpb::Organization>(Run(
+      {"org", "create", "--name", "M", "--kind", "ministry", "-o", "json"}));
+  auto roadmap = Parse<rpb::Roadmap>(
+      Run({"roadmap", "create", "--title", "R", "--start", "2016-05-02",
+           "--horizon", "2026-12-31", "--copilots", org.id() + "," + min.id(),
+           "-o", "json"}));
+  auto action = Parse<rpb::Action>(Run(
+      {"action", "create", "--roadmap", roadmap.id(), "--title", "A", "--lead",
+       org.id(), "--partner", min.id(), "--due", "2030-01-01", "-o", "json"}));
+  Result illegal = Run({"action", "approve", action.id()});
+  EXPECT_EQ(illegal.code, 4) << illegal;
+  EXPECT_TRUE(absl::StrContains(illegal.err, "allowed from PROPOSED"))
+      << illegal;
+  // 5: nothing listening, and a deadline.
+  std::string nowhere =
+      "127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+  Result down =
+      Run({"--roadmap-address", nowhere, "--timeout", "2", "org", "list"});
+  EXPECT_EQ(down.code, 5) << down;
+  // The reporting service is not started in this test.
+  EXPECT_EQ(Run({"--timeout", "2", "report", "list", "--roadmap", roadmap.id()},
+                {{"JALON_REPORTING_ADDRESS", nowhere}})
+                .code,
+            5);
+}
+
+TEST_F(JalonctlTest, ConfigContextsAndOverrides) {
+  StartServices();
+  std::string token_file = services_.admin_token_file();
+  Result set = Run({"config", "set-context", "local", "--roadmap",
+                    services_.roadmap_address(), "--feedback",
+                    services_.feedback_address(), "--token-file", token_file},
+                   {{"JALON_TOKEN_FILE", ""}, {"JALON_ROADMAP_ADDRESS", ""}});
+  ASSERT_EQ(set.code, 0) << set;
+  std::string config = home_ + "/xdg/jalon/config.yaml";
+  ASSERT_TRUE(std::filesystem::exists(config));
+  EXPECT_EQ(std::filesystem::status(config).permissions() &
+                std::filesystem::perms::others_read,
+            std::filesystem::perms::none);
+  std::map<std::string, std::string> only_config = {
+      {"JALON_TOKEN_FILE", ""},
+      {"JALON_ROADMAP_ADDRESS", ""},
+      {"JALON_FEEDBACK_ADDRESS", ""}};
+  EXPECT_EQ(Trimmed(Run({"config", "current-context"}, only_config).out),
+            "local");
+  EXPECT_EQ(Run({"whoami"}, only_config).code, 0);
+  // JALON_* overrides the context; a flag overrides JALON_*.
+  std::string nowhere =
+      "127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+  auto env_override = only_config;
+  env_override["JALON_ROADMAP_ADDRESS"] = nowhere;
+  EXPECT_EQ(Run({"--timeout", "2", "whoami"}, env_override).code, 5);
+  EXPECT_EQ(Run({"--roadmap-address", services_.roadmap_address(), "whoami"},
+                env_override)
+                .code,
+            0);
+  // A second context; use-context switches; --config names another file.
+  ASSERT_EQ(Run({"config", "set-context", "elsewhere", "--roadmap", nowhere},
+                only_config)
+                .code,
+            0);
+  ASSERT_EQ(Run({"config", "use-context", "elsewhere"}, only_config).code, 0);
+  EXPECT_EQ(Run({"--timeout", "2", "whoami"}, only_config).code, 3);
+  EXPECT_EQ(Run({"--context", "local", "whoami"}, only_config).code, 0);
+  EXPECT_EQ(Run({"config", "use-context", "nope"}, only_config).code, 2);
+  EXPECT_EQ(
+      Run({"--config", home_ + "/other.yaml", "config", "current-context"},
+          only_config)
+          .code,
+      2);
+  Result view = Run({"config", "view"}, only_config);
+  EXPECT_TRUE(absl::StrContains(view.out, "current-context: elsewhere"))
+      << view;
+}
+
+TEST_F(JalonctlTest, ImportOfTheExampleIsIdempotent) {
+  StartServices();
+  Result first = Run({"import", JALON_EXAMPLE_ROADMAP});
+  ASSERT_EQ(first.code, 0) << first;
+  EXPECT_TRUE(absl::StrContains(first.out, "0 warnings")) << first;
+  // Piped stderr: no progress bar.
+  EXPECT_FALSE(absl::StrContains(first.err, "\r")) << first;
+  Result roadmaps = Run({"roadmap", "list", "-o", "csv"});
+  ASSERT_EQ(CsvRows(roadmaps), 1);
+  std::string roadmap_id =
+      roadmaps.out.substr(roadmaps.out.find("\r\n") + 2, 26);
+  auto counts = [&] {
+    return std::vector<int>{
+        CsvRows(Run({"org", "list", "-o", "csv"})),
+        CsvRows(
+            Run({"ecosystem", "list", "--roadmap", roadmap_id, "-o", "csv"})),
+        CsvRows(
+            Run({"indicator", "list", "--roadmap", roadmap_id, "-o", "csv"})),
+        CsvRows(Run({"action", "list", "--roadmap", roadmap_id, "-o", "csv"})),
+        CsvRows(Run(
+            {"consultation", "list", "--roadmap", roadmap_id, "-o", "csv"})),
+        CsvRows(Run({"feedback", "list", "--roadmap", roadmap_id,
+                     "--include-hidden", "-o", "csv"}))};
+  };
+  std::vector<int> before = counts();
+  EXPECT_EQ(before, (std::vector<int>{8, 3, 5, 8, 1, 7}));
+  Result again = Run({"import", JALON_EXAMPLE_ROADMAP});
+  ASSERT_EQ(again.code, 0) << again;
+  EXPECT_TRUE(absl::StrContains(again.out, "0 created, 0 updated")) << again;
+  EXPECT_EQ(counts(), before);
+  // The figures and their co-validation came in too.
+  Result blocked = Run({"action", "list", "--roadmap", roadmap_id, "--status",
+                        "blocked,done,completion-requested", "-o", "csv"});
+  EXPECT_EQ(CsvRows(blocked), 3) << blocked;
+
+  // A change in the file is an update, not a duplicate.
+  std::string changed = ReadFile(JALON_EXAMPLE_ROADMAP);
+  changed.replace(changed.find("due_date: 2026-11-30"), 20,
+                  "due_date: 2026-10-31");
+  Result update = Run({"import", Write("changed.yaml", changed)});
+  ASSERT_EQ(update.code, 0) << update;
+  EXPECT_TRUE(absl::StrContains(update.out,
+                                "updated action prospection-export (due_date)"))
+      << update;
+  EXPECT_TRUE(absl::StrContains(update.out, "0 created, 1 updated")) << update;
+  EXPECT_EQ(counts(), before);
+}
+
+TEST_F(JalonctlTest, ProgressBarOnlyOnATerminal) {
+  StartServices();
+  // script(1) gives jalonctl a terminal for stdout and stderr.
+  Result r = RunProgram(
+      {"/usr/bin/script", "-qec",
+       std::string(JALONCTL_BINARY) + " import " + JALON_EXAMPLE_ROADMAP,
+       "/dev/null"});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_TRUE(absl::StrContains(r.out, "\r\033[K[")) << r;
+  EXPECT_TRUE(absl::StrContains(r.out, "] 37/37 ")) << r;
+  EXPECT_TRUE(absl::StrContains(r.out, "37 created")) << r;
+}
+
+TEST_F(JalonctlTest, DryRunTouchesNothing) {
+  StartServices();
+  Result dry = Run({"import", "--dry-run", JALON_EXAMPLE_ROADMAP});
+  ASSERT_EQ(dry.code, 0) << dry;
+  EXPECT_TRUE(absl::StrContains(dry.out, "would create roadmap imme-2016"))
+      << dry;
+  EXPECT_TRUE(absl::StrContains(dry.out, "dry run: 37 to create")) << dry;
+  EXPECT_EQ(CsvRows(Run({"roadmap", "list", "-o", "csv"})), 0);
+  EXPECT_EQ(CsvRows(Run({"org", "list", "-o", "csv"})), 1);  // bootstrap
+  EXPECT_EQ(CsvRows(Run({"token", "list", "--include-revoked", "-o", "csv"})),
+            2);  // admin and services: no import token was issued
+}
+
+TEST_F(JalonctlTest, BrokenFileNamesLineAndFieldAndImportsNothing) {
+  StartServices();
+  std::string path = Write("broken.yaml", R"(version: 1
+organizations:
+  - key: fed
+    name: Fédération
+    kind: federation
+  - key: min
+    name: Ministère
+    kind: ministry
+    colour: blue
+roadmap:
+  key: r
+  title: R
+  start_date: 2016-05-02
+  horizon_date: 2026-12-31
+  copilots: [fed, min]
+indicators:
+  - key: jobs
+    name: Emplois
+    unit: jobs
+    baseline_value: many
+    baseline_date: 2016-05-02
+    target_value: 10
+    target_date: 2020-12-31
+actions:
+  - key: a
+    title: A
+    lead: fed
+    partner: nobody
+    depends_on: [b]
+  - key: b
+    title: B
+    lead: fed
+    partner: min
+    depends_on: [a]
+)");
+  Result r = Run({"import", path});
+  EXPECT_EQ(r.code, 6) << r;
+  EXPECT_TRUE(absl::StrContains(
+      r.err, path + ":9: organizations[1].colour: unknown field"))
+      << r;
+  EXPECT_TRUE(absl::StrContains(
+      r.err, path + ":20: indicators[0].baseline_value: must be a number"))
+      << r;
+  EXPECT_TRUE(absl::StrContains(
+      r.err,
+      path + ":28: actions[0].partner: no organisation with key \"nobody\""))
+      << r;
+  EXPECT_TRUE(absl::StrContains(r.err, "dependency cycle: a -> b -> a")) << r;
+  EXPECT_TRUE(absl::StrContains(r.err, "nothing was imported")) << r;
+  EXPECT_EQ(CsvRows(Run({"org", "list", "-o", "csv"})), 1);
+  EXPECT_EQ(CsvRows(Run({"roadmap", "list", "-o", "csv"})), 0);
+  // Not YAML at all.
+  Result garbage = Run({"import", Write("garbage.yaml", "a: [1, 2\nb: }")});
+  EXPECT_EQ(garbage.code, 6) << garbage;
+  EXPECT_TRUE(absl::StrContains(garbage.err, "garbage.yaml:")) << garbage;
+}
+
+TEST_F(JalonctlTest, ExportImportExportGivesTheSameFile) {
+  StartServices();
+  ASSERT_EQ(Run({"import", JALON_EXAMPLE_ROADMAP}).code, 0);
+  Result roadmaps = Run({"roadmap", "list", "-o", "csv"});
+  std::string id = roadmaps.out.substr(roadmaps.out.find("\r\n") + 2, 26);
+  // The feedback linked to a done action becomes ADDRESSED by itself.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return absl::StrContains(Run({"feedback", "list", "--roadmap", id,
+                                      "--status", "addressed", "-o", "csv"})
+                                     .out,
+                                 "BLOCKER");
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(200)));
+  Result first = Run({"export", "--roadmap", id});
+  ASSERT_EQ(first.code, 0) << first;
+  std::string exported = Write("export1.yaml", first.out);
+
+  // Into an empty system.
+  Services empty;
+  ASSERT_NO_FATAL_FAILURE(empty.Start());
+  std::map<std::string, std::string> there = {
+      {"JALON_TOKEN_FILE", empty.admin_token_file()},
+      {"JALON_ROADMAP_ADDRESS", empty.roadmap_address()},
+      {"JALON_FEEDBACK_ADDRESS", empty.feedback_address()}};
+  Result imported = Run({"import", exported}, there);
+  ASSERT_EQ(imported.code, 0) << imported;
+  Result roadmaps2 = Run({"roadmap", "list", "-o", "csv"}, there);
+  std::string id2 = roadmaps2.out.substr(roadmaps2.out.find("\r\n") + 2, 26);
+  std::string second;
+  testing::WaitFor(
+      [&] {
+        second = Run({"export", "--roadmap", id2}, there).out;
+        return second == first.out;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(200));
+  EXPECT_EQ(second, first.out);
+}
+
+TEST_F(JalonctlTest, FeedbackTriageEndorsementAndPartnership) {
+  StartServices();
+  ASSERT_EQ(Run({"import", JALON_EXAMPLE_ROADMAP}).code, 0);
+  Result roadmaps = Run({"roadmap", "list", "-o", "csv"});
+  std::string id = roadmaps.out.substr(roadmaps.out.find("\r\n") + 2, 26);
+  // A member's token, written to a file (never on the command line).
+  Result orgs = Run({"org", "list", "--kind", "member-company", "-o", "json"});
+  std::regex id_re("\"id\": \"([0-9A-Z]{26})\",\\s*\"name\": \"Atlas");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(orgs.out, m, id_re)) << orgs;
+  std::string atlas = m[1];
+  std::string member_token = home_ + "/atlas.token";
+  Result issued = Run({"token", "issue", "--org", atlas, "--role", "member",
+                       "--principal", "achats", "--secret-file", member_token});
+  ASSERT_EQ(issued.code, 0) << issued;
+  EXPECT_FALSE(absl::StrContains(issued.out, "jalon_")) << issued;
+  EXPECT_EQ(
+      std::filesystem::status(member_token).permissions(),
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::map<std::string, std::string> as_member = {
+      {"JALON_TOKEN_FILE", member_token}};
+
+  Result submitted =
+      Run({"feedback", "create", "--roadmap", id, "--kind", "blocker",
+           "--severity", "high", "--title", "Coût de l'énergie", "--body",
+           "Trop élevé", "-o", "csv"},
+          as_member);
+  ASSERT_EQ(submitted.code, 0) << submitted;
+  std::string item = submitted.out.substr(submitted.out.find("\r\n") + 2, 26);
+  // Partnership offer of the example, by Maroc Vélo: Atlas is interested.
+  Result offers = Run({"feedback", "list", "--roadmap", id, "--kind",
+                       "partnership-offer", "-o", "csv"});
+  std::string offer = offers.out.substr(offers.out.find("\r\n") + 2, 26);
+  Result interest = Run({"partnership", "interest", offer, "--contact",
+                         "achats@atlas.example", "--message", "Intéressés"},
+                        as_member);
+  ASSERT_EQ(interest.code, 0) << interest;
+  EXPECT_TRUE(absl::StrContains(interest.out, "PENDING")) << interest;
+  EXPECT_EQ(CsvRows(Run({"interest", "list", offer, "-o", "csv"}, as_member)),
+            1);
+  // Endorsing another member's item, then withdrawing.
+  Result endorse = Run({"feedback", "endorse",
+                        offers.out.substr(offers.out.find("\r\n") + 2, 26)},
+                       as_member);
+  EXPECT_EQ(endorse.code, 0) << endorse;
+  EXPECT_TRUE(absl::StrContains(endorse.out, "1")) << endorse;
+  EXPECT_EQ(Run({"feedback", "unendorse", offer}, as_member).code, 0);
+  // Triage by the admin.
+  EXPECT_EQ(Run({"feedback", "ack", item}).code, 0);
+  Result actions =
+      Run({"action", "list", "--roadmap", id, "--tag", "foncier", "-o", "csv"});
+  std::string action = actions.out.substr(actions.out.find("\r\n") + 2, 26);
+  Result linked = Run({"feedback", "link", item, "--action", action});
+  ASSERT_EQ(linked.code, 0) << linked;
+  EXPECT_TRUE(absl::StrContains(linked.out, "LINKED")) << linked;
+  Result hidden = Run({"feedback", "hide", item, "--reason", "doublon"});
+  EXPECT_TRUE(absl::StrContains(hidden.out, "true")) << hidden;
+  EXPECT_EQ(Run({"feedback", "restore", item, "--reason", "vérifié"}).code, 0);
+  Result history = Run({"feedback", "history", item, "-o", "csv"});
+  EXPECT_GE(CsvRows(history), 5) << history;
+  // A member cannot acknowledge.
+  EXPECT_EQ(Run({"feedback", "ack", offer}, as_member).code, 3);
+  // Members cannot moderate; a decline needs an answer (usage).
+  EXPECT_EQ(Run({"feedback", "decline", item}).code, 1);
+}
+
+}  // namespace
+}  // namespace jalon

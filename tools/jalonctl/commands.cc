@@ -1,0 +1,84 @@
+#include "tools/jalonctl/commands.h"
+
+#include "services/common/ids.h"
+#include "tools/jalonctl/errors.h"
+
+namespace jalon::ctl {
+
+CLI::App* Group(CLI::App* parent, const std::string& name,
+                const std::string& description) {
+  CLI::App* g = parent->add_subcommand(name, description);
+  g->require_subcommand(1);
+  std::string path = name;
+  for (const CLI::App* p = parent; p != nullptr; p = p->get_parent()) {
+    path = p->get_name() + " " + path;
+  }
+  g->footer("\nRun '" + path +
+            " <verb> --help' for a verb's flags and examples.");
+  return g;
+}
+
+CLI::App* Verb(Cli& cli, CLI::App* group, const std::string& name,
+               const std::string& description, const std::string& examples,
+               std::function<void()> run) {
+  CLI::App* v = group->add_subcommand(name, description);
+  if (!examples.empty()) v->footer("\nExamples:\n" + examples);
+  Cli* c = &cli;
+  v->callback([c, run = std::move(run)] { c->action = run; });
+  return v;
+}
+
+FieldFlags& FieldFlags::Add(CLI::App* app, const std::string& flag,
+                            const std::string& field, const std::string& help) {
+  app->add_option_function<std::string>(
+      "--" + flag,
+      [this, field](const std::string& value) { values_[field] = value; },
+      help);
+  return *this;
+}
+
+void FieldFlags::Apply(google::protobuf::Message* message) const {
+  for (const auto& [field, value] : values_) {
+    SetFieldFromText(message, field, value);
+  }
+}
+
+std::set<std::string> FieldFlags::given() const {
+  std::set<std::string> out;
+  for (const auto& [field, value] : values_) out.insert(field);
+  return out;
+}
+
+void BuildFromInput(const std::string& file, const FieldFlags& flags,
+                    google::protobuf::Message* resource) {
+  if (!file.empty()) ReadMessageFile(file, resource);
+  flags.Apply(resource);
+}
+
+google::protobuf::FieldMask ApplyUpdate(const std::string& file,
+                                        const FieldFlags& flags,
+                                        google::protobuf::Message* current) {
+  std::set<std::string> fields;
+  if (!file.empty()) {
+    std::unique_ptr<google::protobuf::Message> from(current->New());
+    fields = ReadMessageFile(file, from.get());
+    for (const char* ignored : {"id", "etag", "audit"}) fields.erase(ignored);
+    CopyFields(*from, current, fields);
+  }
+  flags.Apply(current);
+  for (const std::string& f : flags.given()) fields.insert(f);
+  if (fields.empty()) UsageError("nothing to update: give -f FILE or flags");
+  google::protobuf::FieldMask mask;
+  for (const std::string& f : fields) mask.add_paths(f);
+  return mask;
+}
+
+void AddFileOption(CLI::App* verb, Args* args) {
+  verb->add_option("-f,--file", args->file,
+                   "the resource as YAML or JSON (protobuf JSON mapping); - "
+                   "reads stdin");
+}
+
+std::string NewRequestId() { return "jalonctl-" + NewUlid(); }
+
+}  // namespace jalon::ctl

@@ -1,0 +1,517 @@
+#include "tools/jalonctl/fields.h"
+
+#include <google/protobuf/timestamp.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <cctype>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "services/common/dates.h"
+#include "tools/jalonctl/errors.h"
+
+namespace jalon::ctl {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::EnumDescriptor;
+using google::protobuf::EnumValueDescriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+std::string EnumPrefix(const EnumDescriptor* type) {
+  const EnumValueDescriptor* zero = type->FindValueByNumber(0);
+  if (zero == nullptr) return "";
+  const std::string& n = zero->name();
+  const std::string suffix = "UNSPECIFIED";
+  if (n.size() > suffix.size() &&
+      n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    return n.substr(0, n.size() - suffix.size());
+  }
+  return "";
+}
+
+bool IsDate(const Descriptor* d) {
+  return d->full_name() == "jalon.common.v1.Date";
+}
+bool IsTimestamp(const Descriptor* d) {
+  return d->full_name() == "google.protobuf.Timestamp";
+}
+
+std::string FormatDouble(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  return buf;
+}
+
+std::string ScalarText(const Message& m, const FieldDescriptor* f, int index) {
+  const Reflection* r = m.GetReflection();
+  bool rep = f->is_repeated();
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+      return rep ? r->GetRepeatedString(m, f, index) : r->GetString(m, f);
+    case FieldDescriptor::CPPTYPE_INT32:
+      return std::to_string(rep ? r->GetRepeatedInt32(m, f, index)
+                                : r->GetInt32(m, f));
+    case FieldDescriptor::CPPTYPE_INT64:
+      return std::to_string(rep ? r->GetRepeatedInt64(m, f, index)
+                                : r->GetInt64(m, f));
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return std::to_string(rep ? r->GetRepeatedUInt32(m, f, index)
+                                : r->GetUInt32(m, f));
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return std::to_string(rep ? r->GetRepeatedUInt64(m, f, index)
+                                : r->GetUInt64(m, f));
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return FormatDouble(rep ? r->GetRepeatedDouble(m, f, index)
+                              : r->GetDouble(m, f));
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return FormatDouble(rep ? r->GetRepeatedFloat(m, f, index)
+                              : r->GetFloat(m, f));
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return (rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f))
+                 ? "true"
+                 : "false";
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return ShortEnumName(rep ? r->GetRepeatedEnum(m, f, index)
+                               : r->GetEnum(m, f));
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      const Message& sub =
+          rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f);
+      if (IsDate(f->message_type())) {
+        return FormatDateOrEmpty(static_cast<const common::v1::Date&>(sub));
+      }
+      if (IsTimestamp(f->message_type())) {
+        const auto& ts = static_cast<const google::protobuf::Timestamp&>(sub);
+        if (ts.seconds() == 0 && ts.nanos() == 0) return "";
+        google::protobuf::Timestamp whole = ts;
+        whole.set_nanos(0);
+        return google::protobuf::util::TimeUtil::ToString(whole);
+      }
+      return ToJson(sub, false);
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string ShortEnumName(const EnumValueDescriptor* value) {
+  if (value == nullptr) return "";
+  std::string prefix = EnumPrefix(value->type());
+  const std::string& n = value->name();
+  if (!prefix.empty() && n.rfind(prefix, 0) == 0)
+    return n.substr(prefix.size());
+  return n;
+}
+
+std::vector<std::string> EnumChoices(const EnumDescriptor* type) {
+  std::vector<std::string> out;
+  for (int i = 0; i < type->value_count(); ++i) {
+    if (type->value(i)->number() == 0) continue;
+    out.push_back(ShortEnumName(type->value(i)));
+  }
+  return out;
+}
+
+int ParseEnum(const EnumDescriptor* type, const std::string& text,
+              const std::string& what) {
+  std::string up = absl::AsciiStrToUpper(text);
+  for (char& c : up) {
+    if (c == '-') c = '_';
+  }
+  std::string prefix = EnumPrefix(type);
+  for (const std::string& candidate : {up, prefix + up}) {
+    const EnumValueDescriptor* v = type->FindValueByName(candidate);
+    if (v != nullptr && v->number() != 0) return v->number();
+  }
+  UsageError(what + ": \"" + text + "\" is not one of " +
+             absl::StrJoin(EnumChoices(type), ", "));
+}
+
+common::v1::Date ParseDate(const std::string& text, const std::string& what) {
+  std::vector<std::string> parts = absl::StrSplit(text, '-');
+  int y = 0, m = 0, d = 0;
+  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &y) ||
+      !absl::SimpleAtoi(parts[1], &m) || !absl::SimpleAtoi(parts[2], &d)) {
+    UsageError(what + ": \"" + text + "\" is not a date YYYY-MM-DD");
+  }
+  common::v1::Date date = MakeDate(y, m, d);
+  if (!IsValidDate(date)) {
+    UsageError(what + ": \"" + text + "\" is not a valid calendar date");
+  }
+  return date;
+}
+
+std::string FormatDateOrEmpty(const common::v1::Date& d) {
+  return IsUnset(d) ? std::string() : FormatDate(d);
+}
+
+common::v1::Date Today() { return DateOf(std::chrono::system_clock::now()); }
+
+std::string FieldText(const Message& message, const std::string& path) {
+  const Message* m = &message;
+  std::vector<std::string> parts = absl::StrSplit(path, '.');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const FieldDescriptor* f = m->GetDescriptor()->FindFieldByName(parts[i]);
+    if (f == nullptr) return "";
+    const Reflection* r = m->GetReflection();
+    if (i + 1 < parts.size()) {
+      if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return "";
+      if (f->is_repeated()) {
+        std::string rest;
+        for (size_t k = i + 1; k < parts.size(); ++k) {
+          rest += (k > i + 1 ? "." : "") + parts[k];
+        }
+        std::vector<std::string> values;
+        for (int k = 0; k < r->FieldSize(*m, f); ++k) {
+          values.push_back(FieldText(r->GetRepeatedMessage(*m, f, k), rest));
+        }
+        return absl::StrJoin(values, ",");
+      }
+      m = &r->GetMessage(*m, f);
+      continue;
+    }
+    if (f->is_repeated()) {
+      std::vector<std::string> values;
+      for (int k = 0; k < r->FieldSize(*m, f); ++k) {
+        values.push_back(ScalarText(*m, f, k));
+      }
+      return absl::StrJoin(values, ",");
+    }
+    if (f->has_presence() && !r->HasField(*m, f)) return "";
+    return ScalarText(*m, f, 0);
+  }
+  return "";
+}
+
+void SetFieldFromText(Message* message, const std::string& field,
+                      const std::string& text) {
+  const FieldDescriptor* f = message->GetDescriptor()->FindFieldByName(field);
+  if (f == nullptr) UsageError("unknown field " + field);
+  const Reflection* r = message->GetReflection();
+  const std::string what = "--" + field;
+  std::vector<std::string> values;
+  if (f->is_repeated()) {
+    r->ClearField(message, f);
+    for (absl::string_view v : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+      values.emplace_back(absl::StripAsciiWhitespace(v));
+    }
+  } else {
+    values.push_back(text);
+  }
+  for (const std::string& v : values) {
+    bool rep = f->is_repeated();
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_STRING:
+        rep ? r->AddString(message, f, v) : r->SetString(message, f, v);
+        break;
+      case FieldDescriptor::CPPTYPE_INT32: {
+        int32_t n;
+        if (!absl::SimpleAtoi(v, &n)) UsageError(what + ": not an integer");
+        rep ? r->AddInt32(message, f, n) : r->SetInt32(message, f, n);
+        break;
+      }
+      case FieldDescriptor::CPPTYPE_INT64: {
+        int64_t n;
+        if (!absl::SimpleAtoi(v, &n)) UsageError(what + ": not an integer");
+        rep ? r->AddInt64(message, f, n) : r->SetInt64(message, f, n);
+        break;
+      }
+      case FieldDescriptor::CPPTYPE_DOUBLE: {
+        double n;
+        if (!absl::SimpleAtod(v, &n)) UsageError(what + ": not a number");
+        rep ? r->AddDouble(message, f, n) : r->SetDouble(message, f, n);
+        break;
+      }
+      case FieldDescriptor::CPPTYPE_BOOL: {
+        bool b;
+        if (!absl::SimpleAtob(v, &b)) UsageError(what + ": not true/false");
+        rep ? r->AddBool(message, f, b) : r->SetBool(message, f, b);
+        break;
+      }
+      case FieldDescriptor::CPPTYPE_ENUM: {
+        int n = ParseEnum(f->enum_type(), v, what);
+        rep ? r->AddEnumValue(message, f, n) : r->SetEnumValue(message, f, n);
+        break;
+      }
+      case FieldDescriptor::CPPTYPE_MESSAGE: {
+        Message* sub =
+            rep ? r->AddMessage(message, f) : r->MutableMessage(message, f);
+        if (IsDate(f->message_type())) {
+          static_cast<common::v1::Date*>(sub)->CopyFrom(ParseDate(v, what));
+        } else if (IsTimestamp(f->message_type())) {
+          auto* ts = static_cast<google::protobuf::Timestamp*>(sub);
+          if (!google::protobuf::util::TimeUtil::FromString(v, ts)) {
+            UsageError(what + ": \"" + v +
+                       "\" is not an RFC 3339 time (2024-07-11T09:00:00Z)");
+          }
+        } else {
+          FromJson(v, sub, what);
+        }
+        break;
+      }
+      default:
+        UsageError(what + ": this field cannot be set from a flag");
+    }
+  }
+}
+
+std::string ToJson(const Message& message, bool pretty) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.add_whitespace = pretty;
+  std::string out;
+  auto status =
+      google::protobuf::util::MessageToJsonString(message, &out, options);
+  if (!status.ok()) return "{}";
+  if (pretty && !out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+void FromJson(const std::string& json, Message* message,
+              const std::string& what) {
+  google::protobuf::util::JsonParseOptions options;
+  auto status =
+      google::protobuf::util::JsonStringToMessage(json, message, options);
+  if (!status.ok()) {
+    throw CliError(kExitInvalid,
+                   "error: " + what + ": " + std::string(status.message()));
+  }
+}
+
+namespace {
+
+void JsonString(const std::string& s, std::string* out) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out->append(buf);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+bool LooksRaw(const std::string& s) {
+  if (s == "true" || s == "false" || s == "null") return true;
+  double d;
+  return !s.empty() && s[0] != '+' &&
+         !(s.size() > 1 && s[0] == '0' && isdigit(s[1])) &&
+         absl::SimpleAtod(s, &d) &&
+         s.find_first_of("xXnN") == std::string::npos;
+}
+
+void YamlToJsonInto(const YAML::Node& node, std::string* out) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      out->append("null");
+      break;
+    case YAML::NodeType::Scalar:
+      if (node.Tag() != "!" && LooksRaw(node.Scalar())) {
+        out->append(node.Scalar() == "~" ? "null" : node.Scalar());
+      } else {
+        JsonString(node.Scalar(), out);
+      }
+      break;
+    case YAML::NodeType::Sequence: {
+      out->push_back('[');
+      bool first = true;
+      for (const auto& item : node) {
+        if (!first) out->push_back(',');
+        first = false;
+        YamlToJsonInto(item, out);
+      }
+      out->push_back(']');
+      break;
+    }
+    case YAML::NodeType::Map: {
+      out->push_back('{');
+      bool first = true;
+      for (const auto& item : node) {
+        if (!first) out->push_back(',');
+        first = false;
+        JsonString(item.first.as<std::string>(), out);
+        out->push_back(':');
+        YamlToJsonInto(item.second, out);
+      }
+      out->push_back('}');
+      break;
+    }
+  }
+}
+
+// Quoted strings that would otherwise read back as numbers or booleans.
+void EmitYaml(const YAML::Node& node, YAML::Emitter& out) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      out << YAML::Null;
+      break;
+    case YAML::NodeType::Scalar:
+      if (node.Tag() == "!" && LooksRaw(node.Scalar())) {
+        out << YAML::DoubleQuoted << node.Scalar();
+      } else {
+        out << node.Scalar();
+      }
+      break;
+    case YAML::NodeType::Sequence:
+      out << YAML::BeginSeq;
+      for (const auto& item : node) EmitYaml(item, out);
+      out << YAML::EndSeq;
+      break;
+    case YAML::NodeType::Map:
+      out << YAML::BeginMap;
+      for (const auto& item : node) {
+        out << YAML::Key << item.first.as<std::string>() << YAML::Value;
+        EmitYaml(item.second, out);
+      }
+      out << YAML::EndMap;
+      break;
+  }
+}
+
+}  // namespace
+
+std::string YamlToJson(const YAML::Node& node) {
+  std::string out;
+  YamlToJsonInto(node, &out);
+  return out;
+}
+
+std::string JsonToYaml(const std::string& json) {
+  YAML::Node node = YAML::Load(json);
+  YAML::Emitter out;
+  out.SetIndent(2);
+  EmitYaml(node, out);
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) UsageError("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::set<std::string> ReadMessageFile(const std::string& path,
+                                      Message* message) {
+  std::string text =
+      path == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {})
+                  : ReadTextFile(path);
+  YAML::Node node;
+  try {
+    node = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw CliError(kExitInvalid, "error: " + path + ": " + e.what());
+  }
+  if (!node.IsMap()) {
+    throw CliError(kExitInvalid, "error: " + path + ": expected a mapping");
+  }
+  std::set<std::string> keys;
+  for (const auto& item : node) keys.insert(item.first.as<std::string>());
+  FromJson(YamlToJson(node), message, path);
+  // JSON may name fields in lowerCamelCase; report proto names.
+  std::set<std::string> fields;
+  for (const std::string& k : keys) {
+    const FieldDescriptor* f = message->GetDescriptor()->FindFieldByName(k);
+    if (f == nullptr) f = message->GetDescriptor()->FindFieldByCamelcaseName(k);
+    if (f != nullptr) fields.insert(f->name());
+  }
+  return fields;
+}
+
+void CopyFields(const Message& from, Message* to,
+                const std::set<std::string>& fields) {
+  const Reflection* r = to->GetReflection();
+  for (const std::string& name : fields) {
+    const FieldDescriptor* f = to->GetDescriptor()->FindFieldByName(name);
+    if (f == nullptr) continue;
+    r->ClearField(to, f);
+    if (f->is_repeated()) {
+      for (int i = 0; i < from.GetReflection()->FieldSize(from, f); ++i) {
+        switch (f->cpp_type()) {
+          case FieldDescriptor::CPPTYPE_MESSAGE:
+            r->AddMessage(to, f)->CopyFrom(
+                from.GetReflection()->GetRepeatedMessage(from, f, i));
+            break;
+          case FieldDescriptor::CPPTYPE_STRING:
+            r->AddString(to, f,
+                         from.GetReflection()->GetRepeatedString(from, f, i));
+            break;
+          case FieldDescriptor::CPPTYPE_ENUM:
+            r->AddEnumValue(
+                to, f, from.GetReflection()->GetRepeatedEnumValue(from, f, i));
+            break;
+          case FieldDescriptor::CPPTYPE_DOUBLE:
+            r->AddDouble(to, f,
+                         from.GetReflection()->GetRepeatedDouble(from, f, i));
+            break;
+          default:
+            break;
+        }
+      }
+      continue;
+    }
+    if (f->has_presence() && !from.GetReflection()->HasField(from, f)) continue;
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        r->MutableMessage(to, f)->CopyFrom(
+            from.GetReflection()->GetMessage(from, f));
+        break;
+      case FieldDescriptor::CPPTYPE_STRING:
+        r->SetString(to, f, from.GetReflection()->GetString(from, f));
+        break;
+      case FieldDescriptor::CPPTYPE_ENUM:
+        r->SetEnumValue(to, f, from.GetReflection()->GetEnumValue(from, f));
+        break;
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+        r->SetDouble(to, f, from.GetReflection()->GetDouble(from, f));
+        break;
+      case FieldDescriptor::CPPTYPE_INT32:
+        r->SetInt32(to, f, from.GetReflection()->GetInt32(from, f));
+        break;
+      case FieldDescriptor::CPPTYPE_INT64:
+        r->SetInt64(to, f, from.GetReflection()->GetInt64(from, f));
+        break;
+      case FieldDescriptor::CPPTYPE_BOOL:
+        r->SetBool(to, f, from.GetReflection()->GetBool(from, f));
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+}  // namespace jalon::ctl

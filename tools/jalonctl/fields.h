@@ -1,0 +1,72 @@
+// Protobuf messages seen as text: reading a field as a display string,
+// setting a field from a flag's value, JSON and YAML conversions, enum names
+// without their prefix. Pure functions over protobuf reflection; thread-safe.
+#ifndef JALON_TOOLS_JALONCTL_FIELDS_H_
+#define JALON_TOOLS_JALONCTL_FIELDS_H_
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "jalon/common/v1/common.pb.h"
+
+namespace jalon::ctl {
+
+// "ACTION_STATUS_IN_PROGRESS" -> "IN_PROGRESS".
+std::string ShortEnumName(const google::protobuf::EnumValueDescriptor* value);
+// Parses an enum value given as its short or full name, any case, '-' for
+// '_' ("in-progress"). Throws CliError (usage) listing the choices.
+int ParseEnum(const google::protobuf::EnumDescriptor* type,
+              const std::string& text, const std::string& what);
+// The short names of an enum's values, UNSPECIFIED excluded.
+std::vector<std::string> EnumChoices(
+    const google::protobuf::EnumDescriptor* type);
+
+// "YYYY-MM-DD" -> Date; throws CliError (usage) naming `what`.
+common::v1::Date ParseDate(const std::string& text, const std::string& what);
+std::string FormatDateOrEmpty(const common::v1::Date& d);
+// Today (UTC).
+common::v1::Date Today();
+
+// A field for display: dotted path ("audit.create_time"), enums short,
+// dates YYYY-MM-DD, timestamps RFC 3339, repeated values joined by ",".
+std::string FieldText(const google::protobuf::Message& message,
+                      const std::string& path);
+
+// Sets a top-level field from text (as a flag gives it). Repeated scalar
+// fields take comma-separated values. Throws CliError (usage).
+void SetFieldFromText(google::protobuf::Message* message,
+                      const std::string& field, const std::string& text);
+
+// The protobuf JSON mapping, proto field names, on one line or indented.
+std::string ToJson(const google::protobuf::Message& message, bool pretty);
+// Parses the protobuf JSON mapping; throws CliError (exit 6) naming `what`.
+void FromJson(const std::string& json, google::protobuf::Message* message,
+              const std::string& what);
+
+// YAML (or JSON, a subset) -> JSON text; plain scalars that look like
+// numbers, booleans or null stay unquoted.
+std::string YamlToJson(const YAML::Node& node);
+// JSON text -> YAML block text.
+std::string JsonToYaml(const std::string& json);
+
+// Reads a YAML or JSON file into a message (protobuf JSON mapping); returns
+// the top-level keys the file set. Throws CliError.
+std::set<std::string> ReadMessageFile(const std::string& path,
+                                      google::protobuf::Message* message);
+
+// Copies the named top-level fields from `from` to `to`.
+void CopyFields(const google::protobuf::Message& from,
+                google::protobuf::Message* to,
+                const std::set<std::string>& fields);
+
+// Reads a whole file; throws CliError.
+std::string ReadTextFile(const std::string& path);
+
+}  // namespace jalon::ctl
+
+#endif  // JALON_TOOLS_JALONCTL_FIELDS_H_

@@ -1,0 +1,83 @@
+// jalonctl import / export: a whole roadmap in one file (docs/cli.md).
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "tools/jalonctl/commands.h"
+#include "tools/jalonctl/import_export.h"
+#include "tools/jalonctl/import_file.h"
+
+namespace jalon::ctl {
+
+void RegisterImportCommands(Cli& cli) {
+  Session& s = *cli.session;
+  {
+    auto a = std::make_shared<Args>();
+    CLI::App* v = Verb(
+        cli, cli.app, "import",
+        "Import a whole roadmap from YAML or JSON; re-importing updates what "
+        "changed and creates nothing twice",
+        "  jalonctl import examples/roadmap-2016.yaml --dry-run\n"
+        "  jalonctl import examples/roadmap-2016.yaml\n"
+        "  jalonctl export --roadmap 01J... > backup.yaml && jalonctl import "
+        "backup.yaml",
+        [&s, a] {
+          std::string text =
+              a->file == "-"
+                  ? std::string(std::istreambuf_iterator<char>(std::cin), {})
+                  : ReadTextFile(a->file);
+          std::vector<std::string> errors;
+          ImportFile file = ParseImportFile(a->file, text, &errors);
+          if (!errors.empty()) {
+            std::string msg;
+            for (const auto& e : errors) msg += "error: " + e + "\n";
+            msg += "nothing was imported (" + std::to_string(errors.size()) +
+                   " problem" + (errors.size() == 1 ? "" : "s") + ")";
+            throw CliError(kExitInvalid, msg);
+          }
+          ImportOptions options;
+          options.dry_run = a->flag;
+          options.progress = !a->flag && ::isatty(STDERR_FILENO) && !a->flag2;
+          ImportSummary sum = RunImport(s, file, options, std::cout);
+          std::cout << (options.dry_run ? "dry run: " : "") << sum.created
+                    << (options.dry_run ? " to create, " : " created, ")
+                    << sum.updated
+                    << (options.dry_run ? " to update, " : " updated, ")
+                    << sum.unchanged << " unchanged, " << sum.warnings
+                    << " warnings\n";
+        });
+    v->add_option("file", a->file, "YAML or JSON file (- reads stdin)")
+        ->required();
+    v->add_flag(
+        "--dry-run", a->flag,
+        "validate and print what would be created or changed; touch nothing");
+    v->add_flag("--no-progress", a->flag2,
+                "no progress bar even on a terminal");
+  }
+  {
+    auto a = std::make_shared<Args>();
+    CLI::App* v = Verb(
+        cli, cli.app, "export",
+        "Export a roadmap and everything in it in the import format",
+        "  jalonctl export --roadmap 01J... > roadmap.yaml\n"
+        "  jalonctl export --roadmap 01J... --output-file roadmap.yaml",
+        [&s, a] {
+          std::string text = RunExport(s, a->roadmap);
+          if (a->output_file.empty() || a->output_file == "-") {
+            std::cout << text;
+            return;
+          }
+          std::ofstream out(a->output_file, std::ios::trunc);
+          out << text;
+          if (!out) {
+            throw CliError(kExitOther, "error: cannot write " + a->output_file);
+          }
+        });
+    v->add_option("--roadmap", a->roadmap, "roadmap id")->required();
+    v->add_option("--output-file", a->output_file,
+                  "write here instead of stdout");
+  }
+}
+
+}  // namespace jalon::ctl

@@ -1,0 +1,81 @@
+// jalonctl: the admin CLI of Jalon, `jalonctl <resource> <verb> [args]
+// [flags]` in the conventions of kubectl and gh. See docs/cli.md.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "tools/jalonctl/commands.h"
+#include "tools/jalonctl/errors.h"
+#include "tools/jalonctl/session.h"
+
+int main(int argc, char** argv) {
+  using namespace jalon::ctl;
+  CLI::App app{
+      "jalonctl: run Jalon roadmaps, feedback and reports from a terminal.\n"
+      "The token is read from $JALON_TOKEN or a token file "
+      "($JALON_TOKEN_FILE, --token-file, the context's token_file).",
+      "jalonctl"};
+  app.fallthrough();
+  app.require_subcommand(1);
+  GlobalOptions options;
+  Session session(options);
+  Cli cli{&app, &options, &session, {}};
+
+  app.add_option("-o,--output", options.output, "table, json, yaml or csv")
+      ->check(CLI::IsMember({"table", "json", "yaml", "csv"}));
+  app.add_option("--timeout", options.timeout_seconds,
+                 "deadline of each call, in seconds (default 10)");
+  app.add_option("--limit", options.limit, "list: at most this many items");
+  app.add_option("--config", options.flags.config_path,
+                 "config file (default $JALON_CONFIG, "
+                 "$XDG_CONFIG_HOME/jalon/config.yaml)");
+  app.add_option("--context", options.flags.context,
+                 "context of the config file to use");
+  app.add_option("--roadmap-address", options.flags.roadmap_address,
+                 "roadmap service host:port");
+  app.add_option("--feedback-address", options.flags.feedback_address,
+                 "feedback service host:port");
+  app.add_option("--reporting-address", options.flags.reporting_address,
+                 "reporting service host:port");
+  app.add_option("--token-file", options.flags.token_file,
+                 "file holding the token (never the token itself)");
+
+  RegisterConfigCommands(cli);
+  RegisterRoadmapCommands(cli);
+  RegisterFeedbackCommands(cli);
+  RegisterReportingCommands(cli);
+  RegisterImportCommands(cli);
+  RegisterCompletionCommand(cli);
+  // After the commands, so that they do not inherit it.
+  app.footer(
+      "\nExit codes: 0 ok, 1 usage, 2 not found, 3 unauthenticated or "
+      "permission denied,\n4 conflict or stale etag, 5 unavailable or "
+      "deadline exceeded, 6 invalid argument,\n7 other.\n\nExamples:\n"
+      "  jalonctl config set-context local --token-file ~/jalon/admin.token\n"
+      "  jalonctl roadmap list\n"
+      "  jalonctl action list --roadmap 01J... --late -o csv\n"
+      "  jalonctl import examples/roadmap-2016.yaml --dry-run");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  if (options.timeout_seconds <= 0) {
+    std::cerr << "error: --timeout must be positive\n";
+    return kExitUsage;
+  }
+  if (!cli.action) return kExitUsage;
+  try {
+    cli.action();
+  } catch (const CliError& e) {
+    std::cout.flush();
+    std::cerr << e.what() << "\n";
+    return e.code();
+  } catch (const std::exception& e) {
+    std::cout.flush();
+    std::cerr << "error: " << e.what() << "\n";
+    return kExitOther;
+  }
+  return kExitOk;
+}

@@ -1,0 +1,107 @@
+// Unit tests of jalonctl's text handling: tables, CSV, YAML/JSON, enums,
+// and the import file's validation messages.
+#include "tools/jalonctl/output.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "jalon/roadmap/v1/roadmap.pb.h"
+#include "tools/jalonctl/errors.h"
+#include "tools/jalonctl/fields.h"
+#include "tools/jalonctl/import_file.h"
+
+namespace jalon::ctl {
+namespace {
+
+namespace rpb = ::jalon::roadmap::v1;
+
+TEST(RenderCsv, QuotesOnlyWhatRfc4180Requires) {
+  EXPECT_EQ(
+      RenderCsv({"A", "B"},
+                {{"plain", "with,comma"}, {"say \"hi\"", "two\nlines"}}),
+      "A,B\r\nplain,\"with,comma\"\r\n\"say \"\"hi\"\"\",\"two\nlines\"\r\n");
+}
+
+TEST(RenderTable, AlignsAndCutsLongCellsWithAnEllipsis) {
+  std::string table = RenderTable(
+      {"ID", "NAME"}, {{"1", std::string(200, 'x')}, {"22", "Métaux"}}, 40);
+  EXPECT_EQ(table.substr(0, table.find('\n')), "ID  NAME");
+  EXPECT_TRUE(absl::StrContains(table, "22  Métaux\n")) << table;
+  EXPECT_TRUE(absl::StrContains(table, "1   " + std::string(35, 'x') + "…\n"))
+      << table;
+}
+
+TEST(Enums, ShortNamesAnyCaseAndDashes) {
+  auto* d = rpb::ActionStatus_descriptor();
+  EXPECT_EQ(ParseEnum(d, "in-progress", "--status"),
+            rpb::ACTION_STATUS_IN_PROGRESS);
+  EXPECT_EQ(ParseEnum(d, "ACTION_STATUS_DONE", "--status"),
+            rpb::ACTION_STATUS_DONE);
+  EXPECT_EQ(ShortEnumName(d->FindValueByNumber(rpb::ACTION_STATUS_BLOCKED)),
+            "BLOCKED");
+  try {
+    ParseEnum(d, "finished", "--status");
+    ADD_FAILURE() << "no error";
+  } catch (const CliError& e) {
+    EXPECT_EQ(e.code(), kExitUsage);
+    EXPECT_TRUE(absl::StrContains(e.what(), "PROPOSED, PLANNED")) << e.what();
+  }
+  EXPECT_THROW(ParseEnum(d, "unspecified", "--status"), CliError);
+}
+
+TEST(Fields, SetFromTextAndReadBack) {
+  rpb::Action a;
+  SetFieldFromText(&a, "due_date", "2020-12-31");
+  SetFieldFromText(&a, "tags", "a, b");
+  SetFieldFromText(&a, "priority", "high");
+  SetFieldFromText(&a, "progress_override", "40");
+  EXPECT_EQ(FieldText(a, "due_date"), "2020-12-31");
+  EXPECT_EQ(FieldText(a, "tags"), "a,b");
+  EXPECT_EQ(FieldText(a, "priority"), "HIGH");
+  EXPECT_EQ(FieldText(a, "progress_override"), "40");
+  EXPECT_EQ(FieldText(a, "start_date"), "");
+  EXPECT_THROW(SetFieldFromText(&a, "due_date", "2020-02-30"), CliError);
+}
+
+TEST(Yaml, ToJsonKeepsQuotedNumbersAsStrings) {
+  YAML::Node n = YAML::Load("a: 1\nb: \"1\"\nc: [x, true]\nd: 0123\n");
+  EXPECT_EQ(YamlToJson(n),
+            "{\"a\":1,\"b\":\"1\",\"c\":[\"x\",true],\"d\":\"0123\"}");
+  EXPECT_EQ(JsonToYaml("{\"etag\":\"1\",\"n\":2}"), "etag: \"1\"\nn: 2\n");
+}
+
+TEST(ImportFile, EveryProblemNamesLineAndField) {
+  std::vector<std::string> errors;
+  ParseImportFile("f.yaml",
+                  "organizations:\n"
+                  "  - {key: a, name: A, kind: federation}\n"
+                  "  - {key: a, name: A, kind: planet}\n"
+                  "roadmap: {key: r, title: R, start_date: 2016-05-02,\n"
+                  "          horizon_date: 2020-12-31, copilots: [a]}\n"
+                  "feedback:\n"
+                  "  - key: f\n"
+                  "    kind: blocker\n"
+                  "    author: a\n"
+                  "    title: T\n"
+                  "    body: B\n",
+                  &errors);
+  std::string all;
+  for (const auto& e : errors) all += e + "\n";
+  EXPECT_TRUE(
+      absl::StrContains(all, "f.yaml:3: organizations[1].key: duplicate key"))
+      << all;
+  EXPECT_TRUE(
+      absl::StrContains(all, "f.yaml:3: organizations[1].kind: \"planet\""))
+      << all;
+  EXPECT_TRUE(absl::StrContains(all, "roadmap.copilots: must name exactly two"))
+      << all;
+  EXPECT_TRUE(absl::StrContains(
+      all, "f.yaml:3: organizations[1].name: another organisation"))
+      << all;
+  EXPECT_TRUE(
+      absl::StrContains(all, "f.yaml:7: feedback[0].severity: is required"))
+      << all;
+}
+
+}  // namespace
+}  // namespace jalon::ctl

@@ -189,12 +189,13 @@ absl::StatusOr<int64_t> StreamConsumer::Replay(RedisClient* redis,
                                                const std::string& stream,
                                                const EntryHandler& handler,
                                                int batch,
-                                               const std::string& after) {
+                                               const std::string& after,
+                                               const std::string& end) {
   std::string start = after.empty() ? "-" : "(" + after;
   int64_t total = 0;
   for (;;) {
     auto r = redis->Command(
-        {"XRANGE", stream, start, "+", "COUNT", std::to_string(batch)});
+        {"XRANGE", stream, start, end, "COUNT", std::to_string(batch)});
     if (auto s = CheckReply(r); !s.ok()) return s;
     std::vector<StreamEntry> entries = ParseStreamEntries(*r);
     for (const auto& e : entries) {

@@ -64,13 +64,15 @@ class StreamConsumer {
   void Stop();
 
   // Reads the stream in order from the start (or from just after the entry
-  // id `after`), calling `handler` on each entry; stops at the first error.
-  // Returns the entries read.
+  // id `after`) up to `end` (an XRANGE end: "+", an id, or "(" + id for
+  // "before id"), calling `handler` on each entry; stops at the first
+  // error. Returns the entries read.
   static absl::StatusOr<int64_t> Replay(RedisClient* redis,
                                         const std::string& stream,
                                         const EntryHandler& handler,
                                         int batch = 1000,
-                                        const std::string& after = "");
+                                        const std::string& after = "",
+                                        const std::string& end = "+");
 
  private:
   absl::StatusOr<int> Reclaim();

@@ -47,34 +47,30 @@ class WatchReactor final
     return std::string(it->second.data(), it->second.size());
   }
 
-  // Writes one message; false if the client went away or the timeout hit
-  // (then *status says how to finish).
+  // Writes one message and waits for it to be taken. False if the client
+  // went away, or left it unread for the write timeout (then the write is
+  // still in flight); *status says how the call ends.
   bool Send(const pb::StatusUpdate& u, absl::Status* status) {
-    // A member: gRPC holds the pointer until OnWriteDone, which may come
-    // after a cut-off (the reactor lives until OnDone).
+    // A member: gRPC holds the pointer until OnWriteDone.
     *msg_.mutable_update() = u;
     std::unique_lock<std::mutex> lock(mu_);
     write_pending_ = true;
     lock.unlock();
     StartWrite(&msg_);
     lock.lock();
-    bool done = cv_.wait_for(lock, owner_->watch_.write_timeout,
-                             [this] { return !write_pending_ || cancelled_; });
-    if (cancelled_ || (done && !write_ok_)) {
+    cv_.wait_for(lock, owner_->watch_.write_timeout,
+                 [this] { return !write_pending_ || cancelled_; });
+    if (!write_pending_ && write_ok_) return true;
+    if (cancelled_ || !write_pending_) {
       *status = absl::CancelledError("client went away");
       return false;
     }
-    if (!done) {
-      *status = WithReason(absl::ResourceExhaustedError(absl::StrCat(
-                               "the client did not read for ",
-                               owner_->watch_.write_timeout.count(),
-                               " ms; resume from cursor ", u.cursor())),
-                           "SLOW_CLIENT");
-      // Finish now; the unread message stays queued ahead of the status
-      // and completes (or fails) once the client reads or goes.
-      return false;
-    }
-    return true;
+    *status = WithReason(absl::ResourceExhaustedError(absl::StrCat(
+                             "the client did not read for ",
+                             owner_->watch_.write_timeout.count(),
+                             " ms; resume from cursor ", u.cursor())),
+                         "SLOW_CLIENT");
+    return false;
   }
 
   void Run() {
@@ -83,6 +79,20 @@ class WatchReactor final
     spdlog::debug("msg=watch_end code={} detail={}",
                   absl::StatusCodeToString(status.code()),
                   LogValue(std::string(status.message())));
+    {
+      // Finish must not overtake a write in flight: give the client the
+      // grace to take it (then it sees the status right after), else cancel
+      // the call, which completes the write.
+      std::unique_lock<std::mutex> lock(mu_);
+      if (write_pending_ &&
+          !cv_.wait_for(lock, owner_->watch_.cutoff_grace,
+                        [this] { return !write_pending_ || cancelled_; })) {
+        lock.unlock();
+        ctx_->TryCancel();
+        lock.lock();
+      }
+      cv_.wait(lock, [this] { return !write_pending_; });
+    }
     grpc::Status final_status = ToGrpcStatus(status, owner_->env_.domain);
     {
       std::lock_guard<std::mutex> lock(owner_->mu_);
@@ -93,7 +103,8 @@ class WatchReactor final
   }
 
   absl::Status Serve() {
-    auto actor = owner_->env_.verifier->Verify(Metadata("authorization"));
+    const std::string authorization = Metadata("authorization");
+    auto actor = owner_->env_.verifier->Verify(authorization);
     if (!actor.ok()) return actor.status();
     if (auto s = ReportingService::ValidateFilter(req_.filter(), "filter");
         !s.ok()) {
@@ -112,6 +123,12 @@ class WatchReactor final
       {
         std::lock_guard<std::mutex> lock(mu_);
         if (cancelled_) return absl::CancelledError("client went away");
+      }
+      // A token revoked while watching stops the stream too (the verifier
+      // caches for --auth-cache-ttl, so this is cheap).
+      if (auto again = owner_->env_.verifier->Verify(authorization);
+          !again.ok()) {
+        return again.status();
       }
       if (owner_->stopping_.load()) {
         return WithReason(
@@ -152,7 +169,12 @@ ReportingGrpcService::WatchStatus(grpc::CallbackServerContext* ctx,
   auto* reactor = new WatchReactor(this, ctx, *req);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_.load() || watchers_ >= watch_.max_watchers) {
+    if (stopping_.load()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                   "server shutting down; retry elsewhere"));
+      return reactor;
+    }
+    if (watchers_ >= watch_.max_watchers) {
       reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                    "too many watchers; retry later"));
       return reactor;

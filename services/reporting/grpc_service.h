@@ -4,7 +4,8 @@
 // Memory per watcher is bounded: one batch is read only when the previous
 // one was written, and a client that leaves a message unread longer than
 // `write_timeout` is cut off with RESOURCE_EXHAUSTED (it may resume from its
-// last cursor). Thread-safe.
+// last cursor); one that reads nothing more for `cutoff_grace` is cancelled.
+// A token revoked while watching ends the stream. Thread-safe.
 #ifndef JALON_SERVICES_REPORTING_GRPC_SERVICE_H_
 #define JALON_SERVICES_REPORTING_GRPC_SERVICE_H_
 
@@ -22,6 +23,10 @@ namespace jalon::reporting {
 struct WatchOptions {
   // How long a written message may stay unread before the cut-off.
   std::chrono::milliseconds write_timeout{10000};
+  // After the cut-off, how long the client has to take that message (it
+  // then sees RESOURCE_EXHAUSTED right after it); past this the call is
+  // cancelled, as one may not finish with a write in flight.
+  std::chrono::milliseconds cutoff_grace{10000};
   // Concurrent watchers; more get RESOURCE_EXHAUSTED.
   int max_watchers = 256;
   // Updates read per batch.

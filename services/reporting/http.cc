@@ -129,12 +129,16 @@ std::string RenderAtom(const std::vector<pb::StatusUpdate>& updates,
     if (v.empty()) return;
     absl::StrAppend(&query, query.empty() ? "?" : "&", k, "=", Url(v));
   };
-  add("roadmap", filter.roadmap_id());
-  add("ecosystem", filter.ecosystem_id());
+  if (!key_param.empty()) {
+    query = "?" + key_param;  // the key fixes the filter
+  } else {
+    add("roadmap", filter.roadmap_id());
+    add("ecosystem", filter.ecosystem_id());
+  }
   std::string kinds;
   for (int k : filter.kinds()) {
     std::string name = KindName(static_cast<pb::StatusKind>(k));
-    add("kind", absl::AsciiStrToLower(name));
+    if (key_param.empty()) add("kind", absl::AsciiStrToLower(name));
     absl::StrAppend(&kinds, kinds.empty() ? "" : ",", name);
   }
   const std::string suffix =

@@ -82,7 +82,9 @@ int main(int argc, char** argv) {
                  "schedules are checked");
   flags.Duration("feed-write-timeout", &config.feed_write_timeout,
                  "how long a WatchStatus client may leave a message unread "
-                 "before it is cut off (it can resume)");
+                 "before it is cut off with RESOURCE_EXHAUSTED (it can "
+                 "resume); as long again to take that message, or the call "
+                 "is cancelled");
   flags.Int("max-watchers", &config.max_watchers, 1, 100000,
             "concurrent WatchStatus streams");
   flags.Int("green-threshold", &config.green_percent, 1, 1000,
@@ -193,6 +195,7 @@ int main(int argc, char** argv) {
   jalon::RpcEnv env{&executor, &verifier, "reporting.jalon", host.inflight()};
   jalon::reporting::WatchOptions watch;
   watch.write_timeout = config.feed_write_timeout;
+  watch.cutoff_grace = config.feed_write_timeout;
   watch.max_watchers = config.max_watchers;
   watch.redis = *redis_options;
   jalon::reporting::ReportingGrpcService grpc_service(&service, env, watch);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "jalon/feedback/v1/feedback.pb.h"
 #include "jalon/roadmap/v1/roadmap.pb.h"
@@ -59,6 +60,30 @@ return 'ok'
 const RedisScript& ApplyScript() {
   static const RedisScript* s = new RedisScript(kApplyLua);
   return *s;
+}
+
+// Moves the generation pointer from ARGV[1] to ARGV[2]; 0 if it moved.
+const RedisScript& SwitchScript() {
+  static const RedisScript* s = new RedisScript(R"lua(
+if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2])
+return 1
+)lua");
+  return *s;
+}
+
+// Releases the rebuild lock if it is still ours.
+const RedisScript& UnlockScript() {
+  static const RedisScript* s = new RedisScript(R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+)lua");
+  return *s;
+}
+
+int64_t ToInt(const std::string& s) {
+  int64_t v = 0;
+  return absl::SimpleAtoi(s, &v) ? v : 0;
 }
 
 std::string Num(double v) {
@@ -183,7 +208,8 @@ std::string Keys::LateAnnounced(std::string_view roadmap_id) {
 }
 
 ModelKeys::ModelKeys(int64_t generation)
-    : p_(absl::StrCat(Keys::Prefix(), "m", generation, ":")) {}
+    : generation_(generation),
+      p_(absl::StrCat(Keys::Prefix(), "m", generation, ":")) {}
 std::string ModelKeys::Entity(std::string_view kind,
                               std::string_view id) const {
   return absl::StrCat(p_, "e:", std::string(kind), ":", std::string(id));
@@ -319,8 +345,8 @@ std::vector<pb::StatusUpdate> UpdatesOf(const events::v1::Event& event,
     pb::StatusUpdate u = base(pb::STATUS_KIND_FEEDBACK_ADDRESSED);
     u.set_roadmap_id(now.roadmap_id());
     u.set_ecosystem_id(now.ecosystem_id());
-    // Copilots-only items are named by id only: the feed is readable by
-    // every role and by feed keys.
+    // Copilots-only and hidden items are named by id only: the feed is
+    // readable by every role and by feed keys.
     u.set_title(now.visibility() == fb::VISIBILITY_COPILOTS_ONLY ? ""
                                                                  : now.title());
     u.set_summary(absl::StrCat("Feedback ", now.id(),
@@ -361,12 +387,13 @@ absl::StatusOr<int64_t> ReadModel::Generation() {
   if (v.is_nil() || v.is_error()) {
     return absl::InternalError("cannot read the read-model generation");
   }
-  int64_t g = std::stoll(v.str());
+  int64_t g = ToInt(v.str());
   generation_.store(g);
   return g;
 }
 
 absl::StatusOr<ModelKeys> ReadModel::Current() {
+  generation_.store(0);  // readers always ask Redis
   auto g = Generation();
   if (!g.ok()) return g.status();
   return ModelKeys(*g);
@@ -397,7 +424,7 @@ absl::Status ReadModel::Apply(const events::v1::Event& event,
       return absl::InternalError("unexpected HMGET reply");
     }
     const RedisReply& v = cur->elements()[0];
-    const int64_t version = v.is_nil() ? 0 : std::stoll(v.str());
+    const int64_t version = v.is_nil() ? 0 : ToInt(v.str());
     if (version >= event.aggregate_version()) return absl::OkStatus();
     const std::string old_data =
         version > 0 ? cur->elements()[1].str() : std::string();
@@ -543,6 +570,53 @@ absl::Status ReadModel::WriteBulk(
   return flush(true);
 }
 
+// Where a rebuild's fold of `stream` stops: everything before it has been
+// applied and acknowledged by the consumer group, so its status updates were
+// announced; what follows is replayed after the switch, announcing what was
+// not yet. No group: nobody consumed anything, fold it all.
+absl::StatusOr<std::string> ReadModel::FoldEnd(const std::string& stream) {
+  auto groups = redis_->Command({"XINFO", "GROUPS", stream});
+  if (!groups.ok()) return groups.status();
+  if (groups->is_error()) return std::string("+");  // no stream yet
+  std::string last_delivered;
+  for (const auto& g : groups->elements()) {
+    const auto& f = g.elements();
+    std::string name, last;
+    for (size_t i = 0; i + 1 < f.size(); i += 2) {
+      if (f[i].str() == "name") name = f[i + 1].str();
+      if (f[i].str() == "last-delivered-id") last = f[i + 1].str();
+    }
+    if (name == kGroup) last_delivered = last;
+  }
+  if (last_delivered.empty()) return std::string("+");
+  auto pending = redis_->Command({"XPENDING", stream, kGroup});
+  if (!pending.ok()) return pending.status();
+  if (pending->is_array() && pending->elements().size() >= 2 &&
+      pending->elements()[0].integer() > 0) {
+    return "(" + pending->elements()[1].str();  // before the oldest pending
+  }
+  return last_delivered;
+}
+
+absl::Status ReadModel::CheckNotTrimmed(const std::string& stream) {
+  auto info = redis_->Command({"XINFO", "STREAM", stream});
+  if (!info.ok()) return info.status();
+  if (info->is_error()) return absl::OkStatus();  // no stream: nothing lost
+  int64_t length = 0, added = 0;
+  const auto& f = info->elements();
+  for (size_t i = 0; i + 1 < f.size(); i += 2) {
+    if (f[i].str() == "length") length = f[i + 1].integer();
+    if (f[i].str() == "entries-added") added = f[i + 1].integer();
+  }
+  if (added > length) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the stream ", stream, " no longer holds its first ", added - length,
+        " entries (trimmed at --stream-max-len): a rebuild would lose "
+        "entities; raise --stream-max-len before the history is trimmed"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
   const auto start = std::chrono::steady_clock::now();
   const std::string lock_token = NewUlid();
@@ -552,24 +626,26 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
   if (locked->is_nil()) {
     return absl::FailedPreconditionError("a rebuild is already running");
   }
-  auto unlock = [this, &lock_token] {
-    auto cur = redis_->Command({"GET", Keys::RebuildLock()});
-    if (cur.ok() && cur->str() == lock_token) {
-      (void)redis_->Command({"DEL", Keys::RebuildLock()});
-    }
-  };
   RebuildStats stats;
   auto run = [&]() -> absl::Status {
-    auto old_gen = Generation();
-    if (!old_gen.ok()) return old_gen.status();
-    // Fold both streams into the latest state of every entity.
+    for (const char* stream : {kRoadmapStream, kFeedbackStream}) {
+      if (auto s = CheckNotTrimmed(stream); !s.ok()) return s;
+    }
+    auto old_keys = Current();  // read afresh, not from the cache
+    if (!old_keys.ok()) return old_keys.status();
+    const int64_t old_gen = old_keys->generation();
+    // Fold both streams, up to what the consumers have acknowledged, into
+    // the latest state of every entity.
     std::map<std::string, std::string> entities;
     std::map<std::string, int64_t> versions;
     std::map<std::string, std::string> last_id;
     for (const char* stream : {kRoadmapStream, kFeedbackStream}) {
+      auto end = FoldEnd(stream);
+      if (!end.ok()) return end.status();
       events::v1::Event e;
-      auto n =
-          StreamConsumer::Replay(redis_, stream, [&](const StreamEntry& entry) {
+      auto n = StreamConsumer::Replay(
+          redis_, stream,
+          [&](const StreamEntry& entry) {
             last_id[stream] = entry.id;
             if (!e.ParseFromString(entry.payload) ||
                 !IsModelled(e.aggregate_kind())) {
@@ -582,14 +658,15 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
               entities[id] = e.state().value();
             }
             return absl::OkStatus();
-          });
+          },
+          1000, "", *end);
       if (!n.ok()) return n.status();
       stats.events += *n;
     }
     // A fresh generation, written while the current one keeps serving.
     auto seq = redis_->Command({"INCR", Keys::GenerationSeq()});
     if (!seq.ok()) return seq.status();
-    int64_t gen = std::max<int64_t>(seq->integer(), *old_gen + 1);
+    int64_t gen = std::max<int64_t>(seq->integer(), old_gen + 1);
     if (gen != seq->integer()) {
       (void)redis_->Command(
           {"SET", Keys::GenerationSeq(), std::to_string(gen)});
@@ -599,15 +676,20 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
         !s.ok()) {
       return s;
     }
-    // Switch. Appliers check the generation inside their script, so from
-    // here every apply lands in the new one.
-    auto sw =
-        redis_->Command({"HSET", Keys::Generation(), "v", std::to_string(gen)});
+    // Switch, if nobody else did. Appliers check the generation inside
+    // their script, and readers check it after reading, so from here on
+    // every apply lands in the new one and no reader keeps the old one.
+    auto sw = redis_->Eval(SwitchScript(), {Keys::Generation()},
+                           {std::to_string(old_gen), std::to_string(gen)});
     if (!sw.ok()) return sw.status();
+    if (sw->is_error() || sw->integer() != 1) {
+      return absl::AbortedError("the read models switched during the rebuild");
+    }
     generation_.store(gen);
     stats.generation = gen;
-    // Catch up with what arrived after the fold read each stream (it was
-    // applied to the old generation).
+    // Replay what the fold left out: announces what the consumers have not
+    // (once: each source event has its guard), and re-applies what they
+    // applied to the old generation meanwhile.
     for (const char* stream : {kRoadmapStream, kFeedbackStream}) {
       events::v1::Event e;
       auto n = StreamConsumer::Replay(
@@ -615,17 +697,17 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
           [&](const StreamEntry& entry) {
             if (!e.ParseFromString(entry.payload)) return absl::OkStatus();
             ++stats.events;
-            return Apply(e, /*with_updates=*/false);
+            return Apply(e, /*with_updates=*/true);
           },
           1000, last_id.count(stream) ? last_id[stream] : "");
       if (!n.ok()) return n.status();
     }
-    // Drop the old generation.
-    ModelKeys old_keys(*old_gen);
+    // Drop the old generation. A reader still on it finds out when it
+    // checks the generation after reading, and reads again.
     std::string cursor = "0";
     do {
       auto r = redis_->Command(
-          {"SCAN", cursor, "MATCH", old_keys.prefix() + "*", "COUNT", "1000"});
+          {"SCAN", cursor, "MATCH", old_keys->prefix() + "*", "COUNT", "1000"});
       if (!r.ok()) return r.status();
       if (!r->is_array() || r->elements().size() != 2) break;
       cursor = r->elements()[0].str();
@@ -636,7 +718,7 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
     return absl::OkStatus();
   };
   absl::Status s = run();
-  unlock();
+  (void)redis_->Eval(UnlockScript(), {Keys::RebuildLock()}, {lock_token});
   if (!s.ok()) return s;
   stats.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now() - start)

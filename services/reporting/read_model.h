@@ -58,6 +58,7 @@ struct Keys {
 class ModelKeys {
  public:
   explicit ModelKeys(int64_t generation);
+  int64_t generation() const { return generation_; }
   const std::string& prefix() const { return p_; }
   std::string Entity(std::string_view kind, std::string_view id) const;
   std::string Roadmaps() const;
@@ -85,6 +86,7 @@ class ModelKeys {
   std::string Ack(std::string_view roadmap, std::string_view ecosystem) const;
 
  private:
+  int64_t generation_;
   std::string p_;
 };
 
@@ -123,8 +125,11 @@ class ReadModel {
  public:
   ReadModel(RedisClient* redis, int64_t stream_max_len);
 
-  // The current generation, creating the first one (1) if none exists.
+  // The current generation, creating the first one (1) if none exists;
+  // cached for appliers (their script checks it).
   absl::StatusOr<int64_t> Generation();
+  // The keys of the current generation, read afresh (for readers, who must
+  // check after reading that it did not switch: ModelKeys::generation()).
   absl::StatusOr<ModelKeys> Current();
 
   // Applies one source event. `with_updates`: also append the status
@@ -133,7 +138,12 @@ class ReadModel {
   absl::Status ApplyEntry(const StreamEntry& entry);
 
   // Recomputes every model from the source streams into a new generation,
-  // switches to it and catches up with what arrived meanwhile.
+  // switches to it and catches up with what arrived meanwhile. The fold
+  // stops where the consumer group's acknowledged entries end; the rest is
+  // replayed after the switch with its status updates, so a rebuild while
+  // consumers lag announces what they had not. FAILED_PRECONDITION when a
+  // source stream was trimmed (the rebuild would lose entities) or another
+  // rebuild runs.
   absl::StatusOr<RebuildStats> Rebuild();
 
   // Every key and value of the current generation, normalised (prefix
@@ -143,6 +153,8 @@ class ReadModel {
   RedisClient* redis() const { return redis_; }
 
  private:
+  absl::StatusOr<std::string> FoldEnd(const std::string& stream);
+  absl::Status CheckNotTrimmed(const std::string& stream);
   absl::Status WriteBulk(const ModelKeys& keys,
                          const std::map<std::string, std::string>& entities,
                          const std::map<std::string, int64_t>& versions,

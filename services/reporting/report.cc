@@ -331,10 +331,10 @@ absl::StatusOr<pb::Period> ParsePeriod(std::string_view label) {
     const int q = l[6] - '0';
     return MakePeriod(l, year, 3 * q - 2, 3 * q);
   }
-  int month = 0;
-  if (l.size() == 7 && l[4] == '-' && absl::SimpleAtoi(l.substr(5), &month) &&
-      month >= 1 && month <= 12 && l[5] >= '0' && l[5] <= '1') {
-    return MakePeriod(l, year, month, month);
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (l.size() == 7 && l[4] == '-' && digit(l[5]) && digit(l[6])) {
+    const int month = (l[5] - '0') * 10 + (l[6] - '0');
+    if (month >= 1 && month <= 12) return MakePeriod(l, year, month, month);
   }
   return bad();
 }
@@ -374,6 +374,12 @@ absl::StatusOr<RoadmapData> LoadRoadmap(RedisClient* redis, const ModelKeys& k,
                          {"ZRANGE", k.Blocked(rid), "0", "-1"}});
   if (!r1.ok()) return r1.status();
   if (!ParseInto((*r1)[0], &d.roadmap)) {
+    auto gen = redis->Command({"HGET", Keys::Generation(), "v"});
+    if (gen.ok() && gen->str() != std::to_string(k.generation())) {
+      return WithReason(
+          absl::AbortedError("the read models were rebuilt while reading"),
+          "MODELS_SWITCHED");
+    }
     return absl::NotFoundError(
         absl::StrCat("roadmap ", rid, " not found in the reporting models"));
   }
@@ -415,6 +421,7 @@ absl::StatusOr<RoadmapData> LoadRoadmap(RedisClient* redis, const ModelKeys& k,
     // fill the list.
     c2.push_back({"ZINTERSTORE", tmp, "2", k.OpenBlockers(rid, b),
                   k.Endorsements(rid), "WEIGHTS", "0", "1"});
+    c2.push_back({"EXPIRE", tmp, "60"});  // if we die before the DEL
     c2.push_back({"ZREVRANGE", tmp, "0", std::to_string(kTopBlockers - 1),
                   "WITHSCORES"});
     c2.push_back({"DEL", tmp});
@@ -450,7 +457,7 @@ absl::StatusOr<RoadmapData> LoadRoadmap(RedisClient* redis, const ModelKeys& k,
   std::map<std::string, std::vector<std::string>> top_ids;
   std::vector<std::pair<std::string, int64_t>> ack_counts;
   for (const auto& b : buckets) {
-    ++i;  // ZINTERSTORE
+    i += 2;  // ZINTERSTORE, EXPIRE
     const auto& ranked = (*r2)[i++].elements();
     std::vector<std::string>& ids = top_ids[b];
     for (size_t j = 0; j + 1 < ranked.size(); j += 2) {
@@ -489,8 +496,15 @@ absl::StatusOr<RoadmapData> LoadRoadmap(RedisClient* redis, const ModelKeys& k,
     c3.push_back({"ZRANGE", k.Ack(rid, b), std::to_string((n - 1) / 2),
                   std::to_string(n / 2), "WITHSCORES"});
   }
+  // Last: the generation, to know the reads above all saw one whole model.
+  c3.push_back({"HGET", Keys::Generation(), "v"});
   auto r3 = Many(redis, c3);
   if (!r3.ok()) return r3.status();
+  if (r3->back().str() != std::to_string(k.generation())) {
+    return WithReason(
+        absl::AbortedError("the read models were rebuilt while reading"),
+        "MODELS_SWITCHED");
+  }
   i = 0;
   for (const auto& [ind, ids] : measurement_ids) {
     auto& list = d.measurements[ind];
@@ -557,11 +571,16 @@ pb::ReportContent Compute(const RoadmapData& d, const pb::Period& period,
   c.set_roadmap_title(d.roadmap.title());
   *c.mutable_period() = period;
   *c.mutable_as_of() = as_of;
-  static const std::vector<rm::Measurement> kNone;
-  auto measurements =
-      [&d](const std::string& id) -> const std::vector<rm::Measurement>& {
+  // What was measured by the as-of date (a report on a past period counts
+  // no later figure).
+  auto measurements = [&d, &as_of](const std::string& id) {
+    std::vector<rm::Measurement> out;
     auto it = d.measurements.find(id);
-    return it == d.measurements.end() ? kNone : it->second;
+    if (it == d.measurements.end()) return out;
+    for (const auto& m : it->second) {
+      if (CompareDates(m.period_end(), as_of) <= 0) out.push_back(m);
+    }
+    return out;
   };
   std::set<std::string> known_ecosystems;
   for (const auto& e : d.ecosystems) {

@@ -71,8 +71,9 @@ std::string RatingShort(pb::Rating r) {
   return pb::Rating_Name(r).substr(std::string("RATING_").size());
 }
 
+// "ms-seq" with both parts unsigned 64-bit numbers, as Redis accepts them.
 bool IsStreamId(const std::string& s) {
-  auto dash = s.find('-');
+  const auto dash = s.find('-');
   if (dash == std::string::npos || dash == 0 || dash + 1 == s.size()) {
     return false;
   }
@@ -81,7 +82,9 @@ bool IsStreamId(const std::string& s) {
       return false;
     }
   }
-  return true;
+  uint64_t ms = 0, seq = 0;
+  return absl::SimpleAtoi(s.substr(0, dash), &ms) &&
+         absl::SimpleAtoi(s.substr(dash + 1), &seq);
 }
 
 // a < b for stream ids "ms-seq".
@@ -192,9 +195,17 @@ absl::StatusOr<pb::Report> ReportingService::Generate(
       if (!p.ok()) return p.status();
       previous = *std::move(p);
     }
+    // The figures are as of the end of the period, or today if it is not
+    // over: a report on a past period counts no later measurement.
+    const Date as_of =
+        CompareDates(period.end_date(), today) < 0 ? period.end_date() : today;
+    // Positions first: the models reflect at least what was delivered then.
+    auto positions = Positions();
+    if (!positions.ok()) return positions.status();
     auto keys = models_->Current();
     if (!keys.ok()) return keys.status();
-    auto data = LoadRoadmap(redis_, *keys, roadmap_id, today);
+    auto data = LoadRoadmap(redis_, *keys, roadmap_id, as_of);
+    if (absl::IsAborted(data.status()) && attempt < kMaxAttempts) continue;
     if (!data.ok()) return data.status();
     pb::Report report;
     report.set_id(NewUlid());
@@ -202,11 +213,9 @@ absl::StatusOr<pb::Report> ReportingService::Generate(
     *report.mutable_period() = period;
     *report.mutable_generate_time() = ToTimestamp(now);
     *report.mutable_generated_by() = actor;
-    auto positions = Positions();
-    if (!positions.ok()) return positions.status();
     for (auto& p : *positions) *report.add_positions() = std::move(p);
     *report.mutable_content() =
-        Compute(*data, period, today, options_.thresholds);
+        Compute(*data, period, as_of, options_.thresholds);
     report.set_content_sha256(ContentSha256(report.content()));
     // Actions completed since the previous report: DONE now and not DONE
     // in the snapshot the previous report kept of what it saw.
@@ -214,6 +223,8 @@ absl::StatusOr<pb::Report> ReportingService::Generate(
     auto copied = redis_->Command(
         {"COPY", keys->Done(roadmap_id), done_snapshot, "REPLACE"});
     if (!copied.ok()) return copied.status();
+    if (copied->is_error())
+      return absl::InternalError("internal storage error");
     std::vector<pb::ActionRef> completed;
     if (previous) {
       auto ids = redis_->Command(
@@ -389,19 +400,24 @@ absl::Status ReportingService::ExportReport(const CallContext&,
 absl::Status ReportingService::GetRoadmapStatus(
     const CallContext&, const pb::GetRoadmapStatusRequest& req,
     pb::GetRoadmapStatusResponse* resp) {
-  if (req.roadmap_id().empty())
+  if (req.roadmap_id().empty()) {
     return InvalidField("roadmap_id", "must be set");
+  }
   const Date today = DateOf(clock_->Now());
-  auto keys = models_->Current();
-  if (!keys.ok()) return keys.status();
-  auto data = LoadRoadmap(redis_, *keys, req.roadmap_id(), today);
+  auto positions = Positions();
+  if (!positions.ok()) return positions.status();
+  absl::StatusOr<RoadmapData> data;
+  for (int attempt = 1; attempt <= kMaxAttempts; ++attempt) {
+    auto keys = models_->Current();
+    if (!keys.ok()) return keys.status();
+    data = LoadRoadmap(redis_, *keys, req.roadmap_id(), today);
+    if (!absl::IsAborted(data.status())) break;
+  }
   if (!data.ok()) return data.status();
   auto period = ParsePeriod(absl::StrCat(
       today.year(), today.month() < 10 ? "-0" : "-", today.month()));
   *resp->mutable_content() =
       Compute(*data, *period, today, options_.thresholds);
-  auto positions = Positions();
-  if (!positions.ok()) return positions.status();
   for (auto& p : *positions) *resp->add_positions() = std::move(p);
   return absl::OkStatus();
 }
@@ -604,9 +620,13 @@ absl::Status ReportingService::ApplySourceEntry(const StreamEntry& entry) {
         absl::StrCat("stream entry ", entry.id, " is not an event"));
   }
   if (auto s = models_->Apply(e); !s.ok()) return s;
-  if (e.aggregate_kind() == "indicator" ||
-      e.aggregate_kind() == "measurement") {
-    return CheckRatings(e.roadmap_id());
+  if (e.aggregate_kind() == "indicator") {
+    return CheckRatings(e.roadmap_id(), e.aggregate_id());
+  }
+  if (e.aggregate_kind() == "measurement") {
+    rm::Measurement m;
+    if (e.state().UnpackTo(&m))
+      return CheckRatings(e.roadmap_id(), m.indicator_id());
   }
   return absl::OkStatus();
 }
@@ -627,30 +647,65 @@ absl::StatusOr<bool> ReportingService::Announce(const std::string& key,
   return r->integer() == 1;
 }
 
-absl::Status ReportingService::CheckRatings(const std::string& roadmap_id) {
+absl::Status ReportingService::CheckRatings(const std::string& roadmap_id,
+                                            const std::string& indicator_id) {
   if (roadmap_id.empty()) return absl::OkStatus();
   const auto now = clock_->Now();
   const Date today = DateOf(now);
   auto keys = models_->Current();
   if (!keys.ok()) return keys.status();
-  auto data = LoadRoadmap(redis_, *keys, roadmap_id, today);
-  if (absl::IsNotFound(data.status())) return absl::OkStatus();
-  if (!data.ok()) return data.status();
   std::vector<std::string> ids;
-  for (const auto& i : data->indicators) ids.push_back(i.id());
+  if (!indicator_id.empty()) {
+    ids.push_back(indicator_id);
+  } else {
+    auto all =
+        redis_->Command({"ZRANGE", keys->Indicators(roadmap_id), "0", "-1"});
+    if (!all.ok()) return all.status();
+    for (const auto& e : all->elements()) ids.push_back(e.str());
+  }
   if (ids.empty()) return absl::OkStatus();
+  // 1: the indicators and their measurement ids; 2: the measurements, the
+  // ratings announced so far, and the generation (unchanged, or skip).
+  std::vector<RedisArgs> c1;
+  for (const auto& id : ids)
+    c1.push_back({"HGET", keys->Entity("indicator", id), "d"});
+  for (const auto& id : ids)
+    c1.push_back({"ZRANGE", keys->Measurements(id), "0", "-1"});
+  auto r1 = redis_->Pipeline(c1);
+  if (!r1.ok()) return r1.status();
+  std::vector<RedisArgs> c2;
+  std::vector<size_t> counts;
+  for (size_t n = 0; n < ids.size(); ++n) {
+    const auto& ms = (*r1)[ids.size() + n].elements();
+    counts.push_back(ms.size());
+    for (const auto& m : ms) {
+      c2.push_back({"HGET", keys->Entity("measurement", m.str()), "d"});
+    }
+  }
   RedisArgs hmget = {"HMGET", Keys::Ratings()};
   hmget.insert(hmget.end(), ids.begin(), ids.end());
-  auto current = redis_->Command(hmget);
-  if (!current.ok()) return current.status();
-  static const std::vector<rm::Measurement> kNone;
-  for (size_t n = 0; n < data->indicators.size(); ++n) {
-    const rm::Indicator& ind = data->indicators[n];
-    auto it = data->measurements.find(ind.id());
-    const auto& ms = it == data->measurements.end() ? kNone : it->second;
+  c2.push_back(hmget);
+  c2.push_back({"HGET", Keys::Generation(), "v"});
+  auto r2 = redis_->Pipeline(c2);
+  if (!r2.ok()) return r2.status();
+  if (r2->back().str() != std::to_string(keys->generation())) {
+    return absl::OkStatus();  // rebuilt meanwhile: the next tick rates
+  }
+  const RedisReply& current = (*r2)[r2->size() - 2];
+  size_t next = 0;
+  for (size_t n = 0; n < ids.size(); ++n) {
+    std::vector<rm::Measurement> ms;
+    for (size_t j = 0; j < counts[n]; ++j, ++next) {
+      rm::Measurement m;
+      const RedisReply& r = (*r2)[next];
+      if (!r.is_nil() && m.ParseFromString(r.str())) ms.push_back(std::move(m));
+    }
+    rm::Indicator ind;
+    const RedisReply& stored = (*r1)[n];
+    if (stored.is_nil() || !ind.ParseFromString(stored.str())) continue;
     const pb::Rating rating =
         ToProto(Evaluate(ind, ms, today, options_.thresholds).rating);
-    const RedisReply& cur = current->elements()[n];
+    const RedisReply& cur = current.elements()[n];
     const std::string before = cur.is_nil() ? "" : cur.str();
     const std::string after = RatingShort(rating);
     if (before == after) continue;
@@ -725,9 +780,14 @@ absl::Status ReportingService::Tick() {
   if (!keys.ok()) return keys.status();
   auto roadmaps = redis_->Command({"ZRANGE", keys->Roadmaps(), "0", "-1"});
   if (!roadmaps.ok()) return roadmaps.status();
+  // One roadmap's failure does not starve the others; the first error is
+  // reported.
+  absl::Status first = absl::OkStatus();
   for (const auto& r : roadmaps->elements()) {
-    if (auto s = CheckLate(*keys, r.str(), today); !s.ok()) return s;
-    if (auto s = CheckRatings(r.str()); !s.ok()) return s;
+    if (auto s = CheckLate(*keys, r.str(), today); !s.ok() && first.ok()) {
+      first = s;
+    }
+    if (auto s = CheckRatings(r.str()); !s.ok() && first.ok()) first = s;
   }
   auto schedules = redis_->Command({"ZRANGE", SchedulesIndex(), "0", "-1"});
   if (!schedules.ok()) return schedules.status();
@@ -742,11 +802,11 @@ absl::Status ReportingService::Tick() {
     auto report = GenerateScheduled(
         r.str(), LastCompletePeriod(schedule.frequency(), today));
     if (!report.ok() && !absl::IsAlreadyExists(report.status()) &&
-        !absl::IsNotFound(report.status())) {
-      return report.status();
+        !absl::IsNotFound(report.status()) && first.ok()) {
+      first = report.status();
     }
   }
-  return absl::OkStatus();
+  return first;
 }
 
 // --- Feed reads --------------------------------------------------------------
@@ -764,20 +824,32 @@ absl::StatusOr<std::string> ReportingService::ResolveCursor(
   if (!IsStreamId(cursor)) {
     return InvalidField("cursor", "not a cursor this feed gave out");
   }
-  // Redis 7 tells the largest id trimmed away: anything after a cursor
-  // older than that may be gone.
+  // Entries trimmed away (XADD MAXLEN ~) are all older than the first one
+  // left; entries deleted otherwise are below max-deleted-entry-id. A
+  // cursor before either may have missed some: say so rather than skip.
   auto info = conn->Command({"XINFO", "STREAM", Keys::Stream()});
   if (!info.ok()) return info.status();
   if (info->is_array()) {
+    int64_t length = 0, added = 0;
+    std::string first, max_deleted = "0-0";
     const auto& f = info->elements();
     for (size_t i = 0; i + 1 < f.size(); i += 2) {
-      if (f[i].str() == "max-deleted-entry-id" &&
-          IdLess(cursor, f[i + 1].str())) {
-        return WithReason(
-            absl::OutOfRangeError("the feed no longer holds the updates after "
-                                  "this cursor; restart from \"0\""),
-            "CURSOR_EXPIRED");
+      const std::string& k = f[i].str();
+      if (k == "length") length = f[i + 1].integer();
+      if (k == "entries-added") added = f[i + 1].integer();
+      if (k == "max-deleted-entry-id") max_deleted = f[i + 1].str();
+      if (k == "first-entry" && f[i + 1].is_array() &&
+          !f[i + 1].elements().empty()) {
+        first = f[i + 1].elements()[0].str();
       }
+    }
+    const bool trimmed = added > length && !first.empty() &&
+                         IdLess(cursor, first) && cursor != "0-0";
+    if (trimmed || IdLess(cursor, max_deleted)) {
+      return WithReason(
+          absl::OutOfRangeError("the feed no longer holds the updates after "
+                                "this cursor; restart from \"0\""),
+          "CURSOR_EXPIRED");
     }
   }
   return cursor;
@@ -796,6 +868,10 @@ absl::StatusOr<std::vector<pb::StatusUpdate>> ReportingService::ReadUpdates(
   cmd.push_back(*cursor);
   auto r = conn->Command(cmd);
   if (!r.ok()) return r.status();
+  if (r->is_error()) {
+    // Only the cursor comes from the client.
+    return InvalidField("cursor", "not a cursor this feed gave out");
+  }
   std::vector<pb::StatusUpdate> out;
   if (r->is_nil() || r->elements().empty()) return out;  // timed out
   const auto& stream = r->elements()[0];

@@ -48,8 +48,10 @@ class ReportingService {
   // appended exactly once): announces actions that became late, indicator
   // ratings that changed, and generates due scheduled reports.
   absl::Status Tick();
-  // Re-rates the indicators of one roadmap, announcing changes.
-  absl::Status CheckRatings(const std::string& roadmap_id);
+  // Re-rates one indicator of a roadmap (or all of them when
+  // `indicator_id` is empty), announcing changes.
+  absl::Status CheckRatings(const std::string& roadmap_id,
+                            const std::string& indicator_id = "");
 
   // Generates the scheduled report of `period` for a roadmap unless one
   // exists; ALREADY_EXISTS when it does (another replica made it).

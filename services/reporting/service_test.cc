@@ -430,6 +430,59 @@ TEST_F(ReportingServiceTest, RebuildEqualsIncrementalAfterLongRandomSequence) {
       grpc::StatusCode::PERMISSION_DENIED);
 }
 
+TEST_F(ReportingServiceTest, RebuildWhileConsumersLagLosesNoAnnouncement) {
+  const std::string a = NewAction("Centre technique", D(2099, 1, 1));
+  h_.Sync();
+  // Two transitions the consumers have not seen yet.
+  ASSERT_TRUE(Move(a, rpb::ACTION_STATUS_PLANNED, f_.federation_copilot).ok());
+  ASSERT_TRUE(
+      Move(a, rpb::ACTION_STATUS_IN_PROGRESS, f_.federation_copilot).ok());
+  auto stats = h_.models().Rebuild();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  reppb::StatusFilter transitions;
+  transitions.add_kinds(reppb::STATUS_KIND_ACTION_TRANSITIONED);
+  auto after_rebuild = AllUpdates(transitions);
+  ASSERT_EQ(after_rebuild.size(), 2u);
+  EXPECT_EQ(after_rebuild[0].to_status(), rpb::ACTION_STATUS_PLANNED);
+  EXPECT_EQ(after_rebuild[1].to_status(), rpb::ACTION_STATUS_IN_PROGRESS);
+  // The consumers then apply them: nothing new, nothing twice.
+  EXPECT_GT(h_.Sync(), 0);
+  EXPECT_EQ(AllUpdates(transitions).size(), 2u);
+  auto status = h_.models().Dump();
+  ASSERT_TRUE(status.ok());
+  auto again = h_.models().Rebuild();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*h_.models().Dump(), *status);
+}
+
+TEST_F(ReportingServiceTest, RebuildRefusesTrimmedSourceStreams) {
+  NewAction("Centre technique", D(2099, 1, 1));
+  h_.Sync();
+  auto before = h_.models().Dump();
+  ASSERT_TRUE(
+      h_.redis().Command({"XTRIM", kRoadmapStream, "MAXLEN", "1"}).ok());
+  auto stats = h_.models().Rebuild();
+  EXPECT_TRUE(absl::IsFailedPrecondition(stats.status())) << stats.status();
+  EXPECT_NE(stats.status().message().find("stream-max-len"), std::string::npos);
+  EXPECT_EQ(*h_.models().Dump(), *before);  // nothing changed
+}
+
+TEST_F(ReportingServiceTest, AReportOnAPastPeriodCountsNoLaterFigure) {
+  Measure(2150, D(2017, 12, 31), true);
+  Measure(13340, D(2020, 12, 31), true);
+  h_.Sync();
+  auto past = Generate("2018");
+  ASSERT_TRUE(past.ok()) << past.status();
+  EXPECT_EQ(FormatDate(past->content().as_of()), "2018-12-31");
+  const auto& ind = past->content().ecosystems(0).indicators(0);
+  EXPECT_DOUBLE_EQ(ind.actual_value(), 2150);
+  EXPECT_EQ(ind.verified_size(), 1);
+  auto now = Generate("2026");
+  ASSERT_TRUE(now.ok());
+  EXPECT_DOUBLE_EQ(now->content().ecosystems(0).indicators(0).actual_value(),
+                   13340);
+}
+
 TEST_F(ReportingServiceTest, ReportsAreImmutableHashedAndDiffThePrevious) {
   const std::string a = NewAction("Centre technique", D(2099, 1, 1));
   fpb::FeedbackItem b =
@@ -709,6 +762,44 @@ TEST_F(ReportingServiceTest, FeedFiltersByKindRoadmapAndEcosystem) {
   Watch d = OpenWatch(stub_.get(), "bad-token", {}, "0");
   EXPECT_FALSE(d.reader->Read(&msg));
   EXPECT_EQ(d.reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(ReportingServiceTest, CursorsThatCannotResumeAreRefused) {
+  // A cursor no Redis id can be: refused at once, not retried forever.
+  Watch bad =
+      OpenWatch(stub_.get(), f_.reader_token, {}, "99999999999999999999999-0");
+  reppb::WatchStatusResponse msg;
+  EXPECT_FALSE(bad.reader->Read(&msg));
+  EXPECT_EQ(bad.reader->Finish().error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // Updates trimmed away after a cursor: OUT_OF_RANGE, not a silent gap.
+  std::vector<RedisArgs> adds;
+  for (int i = 0; i < 50; ++i) {
+    reppb::StatusUpdate u;
+    u.set_kind(reppb::STATUS_KIND_ACTION_TRANSITIONED);
+    u.set_subject_id(absl::StrCat("a", i));
+    adds.push_back({"XADD", Keys::Stream(), "*", "e", WrapUpdate(u)});
+  }
+  ASSERT_TRUE(h_.redis().Pipeline(adds).ok());
+  auto all = AllUpdates();
+  ASSERT_EQ(all.size(), 50u);
+  const std::string old_cursor = all[3].cursor();
+  ASSERT_TRUE(
+      h_.redis().Command({"XTRIM", Keys::Stream(), "MAXLEN", "10"}).ok());
+  Watch expired = OpenWatch(stub_.get(), f_.reader_token, {}, old_cursor);
+  EXPECT_FALSE(expired.reader->Read(&msg));
+  grpc::Status s = expired.reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), "CURSOR_EXPIRED");
+  // The oldest retained, and a cursor still in the stream, work.
+  Watch from_start = OpenWatch(stub_.get(), f_.reader_token, {}, "0");
+  ASSERT_TRUE(from_start.reader->Read(&msg));
+  EXPECT_EQ(msg.update().subject_id(), "a40");
+  from_start.ctx->TryCancel();
+  Watch recent = OpenWatch(stub_.get(), f_.reader_token, {}, all[45].cursor());
+  ASSERT_TRUE(recent.reader->Read(&msg));
+  EXPECT_EQ(msg.update().subject_id(), "a46");
+  recent.ctx->TryCancel();
 }
 
 class SlowClientTest : public ReportingServiceTest {

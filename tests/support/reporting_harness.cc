@@ -1,5 +1,7 @@
 #include "tests/support/reporting_harness.h"
 
+#include <gtest/gtest.h>
+
 #include "absl/strings/str_cat.h"
 
 namespace jalon::testing {
@@ -72,6 +74,7 @@ absl::Status ReportingHarness::StartReporting() {
       config, "jalon.reporting.v1.ReportingService", redis_.get());
   reporting::WatchOptions watch;
   watch.write_timeout = options_.feed_write_timeout;
+  watch.cutoff_grace = std::chrono::seconds(10);
   watch.redis = ro;
   grpc_service_ = std::make_unique<reporting::ReportingGrpcService>(
       service_.get(),
@@ -114,6 +117,9 @@ int ReportingHarness::Sync() {
   for (int idle = 0; idle < 2;) {
     auto a = roadmap_consumer_->PollOnce();
     auto b = feedback_consumer_->PollOnce();
+    // A failed poll is a failed test: nothing here should fail.
+    EXPECT_TRUE(a.ok()) << a.status();
+    EXPECT_TRUE(b.ok()) << b.status();
     int n = (a.ok() ? *a : 0) + (b.ok() ? *b : 0);
     total += n;
     idle = n == 0 ? idle + 1 : 0;

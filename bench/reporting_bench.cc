@@ -852,6 +852,7 @@ int Main(int argc, char** argv) {
   reporting::ReadModel models(&redis, 1'000'000);
   std::map<ReadMode, std::vector<double>> read_ms;
   std::vector<double> rebuild_ms, rebuild_rate, rebuild_cpu, rebuild_redis_cpu;
+  std::vector<double> fold_ms, bulk_ms, catch_up_ms, drop_ms;
   reporting::RebuildStats last_stats;
   bool failed = false;
   for (int rep = 0; rep < config.repeat && !failed; ++rep) {
@@ -884,6 +885,10 @@ int Main(int argc, char** argv) {
     rebuild_rate.push_back(stats->events / (ms / 1000));
     rebuild_cpu.push_back(cpu.process * 1000);
     rebuild_redis_cpu.push_back(cpu.redis * 1000);
+    fold_ms.push_back(stats->fold_ms);
+    bulk_ms.push_back(stats->write_ms);
+    catch_up_ms.push_back(stats->catch_up_ms);
+    drop_ms.push_back(stats->drop_ms);
     std::fprintf(stderr,
                  "  round %d/%d: raw %.0f ms, replay %.0f ms, replay+parse "
                  "%.0f ms, rebuild %.0f ms\n",
@@ -910,10 +915,15 @@ int Main(int argc, char** argv) {
       "ReadModel::Rebuild(), median of %d: %.1f ms, %.0f events/s "
       "(%lld events -> %lld entities)\n"
       "  %.2fx the raw read, %.2fx raw+parse; CPU: this process %.0f ms, "
-      "redis-server %.0f ms (medians)\n\n",
+      "redis-server %.0f ms (medians)\n",
       config.repeat, rb_ms, rb_rate, static_cast<long long>(last_stats.events),
       static_cast<long long>(last_stats.entities), rb_ms / raw_ms,
       rb_ms / parse_ms, Median(rebuild_cpu), Median(rebuild_redis_cpu));
+  std::printf(
+      "  phases (medians): fold the streams %.0f ms, write the new "
+      "generation %.0f ms, catch up %.0f ms, drop the old generation %.0f "
+      "ms\n\n",
+      Median(fold_ms), Median(bulk_ms), Median(catch_up_ms), Median(drop_ms));
   std::fflush(stdout);
 
   // 4. Incremental apply of a sample into an empty database (db 1), in

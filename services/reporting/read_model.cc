@@ -559,6 +559,13 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
     }
   };
   RebuildStats stats;
+  auto lap = [last = start]() mutable {
+    const auto now = std::chrono::steady_clock::now();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - last);
+    last = now;
+    return static_cast<int64_t>(ms.count());
+  };
   auto run = [&]() -> absl::Status {
     auto old_gen = Generation();
     if (!old_gen.ok()) return old_gen.status();
@@ -586,6 +593,7 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
       if (!n.ok()) return n.status();
       stats.events += *n;
     }
+    stats.fold_ms = lap();
     // A fresh generation, written while the current one keeps serving.
     auto seq = redis_->Command({"INCR", Keys::GenerationSeq()});
     if (!seq.ok()) return seq.status();
@@ -599,6 +607,7 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
         !s.ok()) {
       return s;
     }
+    stats.write_ms = lap();
     // Switch. Appliers check the generation inside their script, so from
     // here every apply lands in the new one.
     auto sw =
@@ -620,6 +629,7 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
           1000, last_id.count(stream) ? last_id[stream] : "");
       if (!n.ok()) return n.status();
     }
+    stats.catch_up_ms = lap();
     // Drop the old generation.
     ModelKeys old_keys(*old_gen);
     std::string cursor = "0";
@@ -633,6 +643,7 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
       for (const auto& k : r->elements()[1].elements()) del.push_back(k.str());
       if (del.size() > 1) (void)redis_->Command(del);
     } while (cursor != "0");
+    stats.drop_ms = lap();
     return absl::OkStatus();
   };
   absl::Status s = run();
@@ -643,8 +654,9 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
                           .count();
   spdlog::info(
       "msg=read_models_rebuilt events={} entities={} generation={} "
-      "duration_ms={}",
-      stats.events, stats.entities, stats.generation, stats.duration_ms);
+      "duration_ms={} fold_ms={} write_ms={} catch_up_ms={} drop_ms={}",
+      stats.events, stats.entities, stats.generation, stats.duration_ms,
+      stats.fold_ms, stats.write_ms, stats.catch_up_ms, stats.drop_ms);
   return stats;
 }
 

@@ -117,6 +117,12 @@ struct RebuildStats {
   int64_t entities = 0;
   int64_t generation = 0;
   int64_t duration_ms = 0;
+  // Where the time went: folding the streams, writing the new generation,
+  // catching up after the switch, dropping the old generation.
+  int64_t fold_ms = 0;
+  int64_t write_ms = 0;
+  int64_t catch_up_ms = 0;
+  int64_t drop_ms = 0;
 };
 
 class ReadModel {

@@ -19,6 +19,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -149,9 +150,17 @@ class ReadModel {
   RedisClient* redis() const { return redis_; }
 
  private:
-  absl::Status WriteBulk(const ModelKeys& keys,
-                         const std::map<std::string, std::string>& entities,
-                         const std::map<std::string, int64_t>& versions,
+  // The latest state of one entity while a rebuild folds the streams, by
+  // "<kind>\n<aggregate id>".
+  struct Folded {
+    int64_t version = 0;
+    std::string data;
+  };
+  using FoldedEntities = std::unordered_map<std::string, Folded>;
+
+  // Writes the folded entities and their facets into `keys`' generation;
+  // moves their data out.
+  absl::Status WriteBulk(const ModelKeys& keys, FoldedEntities* entities,
                          int64_t* written);
 
   RedisClient* redis_;

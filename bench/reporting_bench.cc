@@ -24,10 +24,12 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -145,6 +147,19 @@ std::string CpuModel() {
     }
   }
   return "unknown CPU";
+}
+
+// The allocator: glibc's malloc unless jemalloc was preloaded
+// (LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2), which changes
+// these figures a lot (see docs/performance.md).
+std::string Allocator() {
+  std::ifstream in("/proc/self/maps");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("libjemalloc") != std::string::npos) return "jemalloc";
+    if (line.find("libtcmalloc") != std::string::npos) return "tcmalloc";
+  }
+  return "glibc malloc";
 }
 
 // --- The source events -------------------------------------------------------
@@ -691,6 +706,7 @@ enum class ReadMode {
   kRaw,          // XRANGE replies, nothing parsed
   kReplay,       // StreamConsumer::Replay, a handler that does nothing
   kReplayParse,  // StreamConsumer::Replay + Event::ParseFromString
+  kFold,         // ... + Rebuild's fold into the latest state per entity
 };
 
 struct ReadResult {
@@ -700,6 +716,8 @@ struct ReadResult {
 
 absl::StatusOr<ReadResult> ReadStreams(RedisClient& redis, ReadMode mode) {
   ReadResult out;
+  auto folded = std::make_unique<
+      std::unordered_map<std::string, std::pair<int64_t, std::string>>>();
   for (const char* stream :
        {reporting::kRoadmapStream, reporting::kFeedbackStream}) {
     if (mode == ReadMode::kRaw) {
@@ -720,11 +738,22 @@ absl::StatusOr<ReadResult> ReadStreams(RedisClient& redis, ReadMode mode) {
       continue;
     }
     ev::Event e;
-    bool parse = mode == ReadMode::kReplayParse;
+    const bool parse = mode != ReadMode::kReplay;
+    std::string id;
     auto n = StreamConsumer::Replay(&redis, stream, [&](const StreamEntry& s) {
       out.bytes += static_cast<int64_t>(s.payload.size());
       if (parse && !e.ParseFromString(s.payload)) {
         return absl::InternalError("an entry does not parse");
+      }
+      if (mode == ReadMode::kFold) {  // as ReadModel::Rebuild folds
+        id.assign(e.aggregate_kind());
+        id += '\n';
+        id += e.aggregate_id();
+        auto [it, inserted] = folded->try_emplace(id);
+        if (inserted || e.aggregate_version() > it->second.first) {
+          it->second.first = e.aggregate_version();
+          it->second.second.swap(*e.mutable_state()->mutable_value());
+        }
       }
       return absl::OkStatus();
     });
@@ -735,6 +764,51 @@ absl::StatusOr<ReadResult> ReadStreams(RedisClient& redis, ReadMode mode) {
 }
 
 const char* Verdict(bool ok) { return ok ? "PASS" : "MISS"; }
+
+// INFO commandstats: command -> {calls, usec} (Redis 7 also counts the
+// commands scripts run).
+std::map<std::string, std::pair<int64_t, int64_t>> CommandStats(
+    RedisClient& redis) {
+  std::map<std::string, std::pair<int64_t, int64_t>> out;
+  auto r = redis.Command({"INFO", "commandstats"});
+  if (!r.ok()) return out;
+  for (absl::string_view line : absl::StrSplit(r->str(), "\r\n")) {
+    // cmdstat_hget:calls=12,usec=34,usec_per_call=...
+    if (!absl::ConsumePrefix(&line, "cmdstat_")) continue;
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) continue;
+    int64_t calls = 0, usec = 0;
+    for (absl::string_view kv : absl::StrSplit(line.substr(colon + 1), ',')) {
+      if (absl::ConsumePrefix(&kv, "calls="))
+        (void)absl::SimpleAtoi(kv, &calls);
+      if (absl::ConsumePrefix(&kv, "usec=")) (void)absl::SimpleAtoi(kv, &usec);
+    }
+    out[std::string(line.substr(0, colon))] = {calls, usec};
+  }
+  return out;
+}
+
+// The commands Redis spent most time on since CONFIG RESETSTAT, per
+// operation.
+void PrintCommandStats(std::map<std::string, std::pair<int64_t, int64_t>> stats,
+                       const char* what, int ops) {
+  std::vector<std::pair<int64_t, std::string>> by_usec;
+  int64_t total = 0;
+  for (const auto& [name, cu] : stats) {
+    if (name == "info" || name == "config|resetstat") continue;
+    by_usec.push_back({cu.second, name});
+    total += cu.second;
+  }
+  std::sort(by_usec.rbegin(), by_usec.rend());
+  std::printf("  Redis time per %s (INFO commandstats): %.2f ms;", what,
+              total / 1000.0 / ops);
+  for (size_t i = 0; i < by_usec.size() && i < 6; ++i) {
+    const auto& [usec, name] = by_usec[i];
+    std::printf(" %s %.2f ms (%lld calls)", name.c_str(), usec / 1000.0 / ops,
+                static_cast<long long>(stats[name].first / ops));
+    std::printf(i + 1 < by_usec.size() && i < 5 ? "," : "\n");
+  }
+}
 
 int Main(int argc, char** argv) {
   BenchConfig config;
@@ -786,10 +860,11 @@ int Main(int argc, char** argv) {
                           wall_now.time_since_epoch())
                           .count();
   std::printf(
-      "reporting_bench: %s build, %u CPU(s) (%s), Redis %s; today %s\n"
+      "reporting_bench: %s build, %s, %u CPU(s) (%s), Redis %s; today %s\n"
       "data: %d actions, %d indicators x %d measurements, %d feedback items, "
       "%d endorsements, %d ecosystems, seed %d\n\n",
-      JALON_BUILD_TYPE, std::thread::hardware_concurrency(), CpuModel().c_str(),
+      JALON_BUILD_TYPE, Allocator().c_str(),
+      std::thread::hardware_concurrency(), CpuModel().c_str(),
       InfoField(redis, "server", "redis_version").c_str(),
       FormatDate(DateOf(wall_now)).c_str(), config.actions, config.indicators,
       config.measurements, config.feedback, config.endorsements,
@@ -856,8 +931,8 @@ int Main(int argc, char** argv) {
   reporting::RebuildStats last_stats;
   bool failed = false;
   for (int rep = 0; rep < config.repeat && !failed; ++rep) {
-    for (ReadMode mode :
-         {ReadMode::kRaw, ReadMode::kReplay, ReadMode::kReplayParse}) {
+    for (ReadMode mode : {ReadMode::kRaw, ReadMode::kReplay,
+                          ReadMode::kReplayParse, ReadMode::kFold}) {
       auto start = Steady::now();
       auto r = ReadStreams(redis, mode);
       const double ms = Ms(Steady::now() - start);
@@ -908,9 +983,12 @@ int Main(int argc, char** argv) {
               raw_ms, total_events / (raw_ms / 1000));
   std::printf("  StreamConsumer::Replay, no-op      %8.1f ms  %9.0f events/s\n",
               replay_ms, total_events / (replay_ms / 1000));
+  std::printf("  Replay + Event::ParseFromString    %8.1f ms  %9.0f events/s\n",
+              parse_ms, total_events / (parse_ms / 1000));
+  const double fold_alone_ms = Median(read_ms[ReadMode::kFold]);
   std::printf(
-      "  Replay + Event::ParseFromString    %8.1f ms  %9.0f events/s\n\n",
-      parse_ms, total_events / (parse_ms / 1000));
+      "  ... + fold as Rebuild does (map)   %8.1f ms  %9.0f events/s\n\n",
+      fold_alone_ms, total_events / (fold_alone_ms / 1000));
   std::printf(
       "ReadModel::Rebuild(), median of %d: %.1f ms, %.0f events/s "
       "(%lld events -> %lld entities)\n"
@@ -997,6 +1075,7 @@ int Main(int argc, char** argv) {
   size_t report_bytes = 0;
   rp::Report sample;
   for (int i = 0; i < config.reports + 2; ++i) {
+    if (i == 2) (void)redis.Command({"CONFIG", "RESETSTAT"});
     rp::GenerateReportResponse resp;
     auto start = Steady::now();
     absl::Status s = service.GenerateReport(ctx, req, &resp);
@@ -1011,6 +1090,8 @@ int Main(int argc, char** argv) {
     sample = resp.report();
   }
 
+  auto generate_stats = CommandStats(redis);
+  (void)redis.Command({"CONFIG", "RESETSTAT"});
   // The same work in parts, without the commit.
   auto keys = models.Current();
   if (!keys.ok()) return 1;
@@ -1042,6 +1123,7 @@ int Main(int argc, char** argv) {
     parse_prev_ms.push_back(Ms(parsed - serialized));
     if (i == 0) data = *std::move(d);
   }
+  auto load_stats = CommandStats(redis);
   // What the lists of late and blocked actions and their blockers cost to
   // fetch alone: the same HGETs as LoadRoadmap, in one pipeline, no parse.
   std::vector<double> fetch_lists_ms;
@@ -1104,11 +1186,14 @@ int Main(int argc, char** argv) {
               "fetch of the listed actions and blockers",
               Median(fetch_lists_ms), Percentile(fetch_lists_ms, 0.9),
               list_entities, list_bytes / 1e6);
+  PrintCommandStats(generate_stats, "GenerateReport", config.reports);
+  PrintCommandStats(load_stats, "LoadRoadmap", config.reports);
   std::printf("\n");
 
   const bool report_ok = gen_p50 <= 50;
   const bool rebuild_ok = rb_rate >= 100000;
-  std::printf("Summary (%s build; medians)\n", JALON_BUILD_TYPE);
+  std::printf("Summary (%s build, %s; medians)\n", JALON_BUILD_TYPE,
+              Allocator().c_str());
   std::printf("  %-40s %12s %14s %10s\n", "", "time", "events/s", "x raw");
   std::printf("  %-40s %9.1f ms %14.0f %10.2f\n", "raw read of both streams",
               raw_ms, total_events / (raw_ms / 1000), 1.0);

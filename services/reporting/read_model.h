@@ -19,6 +19,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -119,6 +120,12 @@ struct RebuildStats {
   int64_t entities = 0;
   int64_t generation = 0;
   int64_t duration_ms = 0;
+  // Where the time went: folding the streams, writing the new generation,
+  // catching up after the switch, dropping the old generation.
+  int64_t fold_ms = 0;
+  int64_t write_ms = 0;
+  int64_t catch_up_ms = 0;
+  int64_t drop_ms = 0;
 };
 
 class ReadModel {
@@ -153,11 +160,19 @@ class ReadModel {
   RedisClient* redis() const { return redis_; }
 
  private:
+  // The latest state of one entity while a rebuild folds the streams, by
+  // "<kind>\n<aggregate id>".
+  struct Folded {
+    int64_t version = 0;
+    std::string data;
+  };
+  using FoldedEntities = std::unordered_map<std::string, Folded>;
+
   absl::StatusOr<std::string> FoldEnd(const std::string& stream);
   absl::Status CheckNotTrimmed(const std::string& stream);
-  absl::Status WriteBulk(const ModelKeys& keys,
-                         const std::map<std::string, std::string>& entities,
-                         const std::map<std::string, int64_t>& versions,
+  // Writes the folded entities and their facets into `keys`' generation;
+  // moves their data out.
+  absl::Status WriteBulk(const ModelKeys& keys, FoldedEntities* entities,
                          int64_t* written);
 
   RedisClient* redis_;

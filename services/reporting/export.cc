@@ -340,6 +340,13 @@ const Labels& LabelsFor(Language lang) {
   return IsEnglish(lang) ? kEnglish : kFrench;
 }
 
+// "… et 2 577 autres" / "… and 2,577 more": what a capped list left out.
+std::string MoreText(int64_t more, Language lang) {
+  return lang == v1::LANGUAGE_EN
+             ? absl::StrCat("… and ", FormatNumber(more, 0, lang), " more")
+             : absl::StrCat("… et ", FormatNumber(more, 0, lang), " autres");
+}
+
 std::string StatusLabel(ActionStatus status, Language lang) {
   const bool en = IsEnglish(lang);
   switch (status) {
@@ -865,6 +872,10 @@ void MdActions(std::string& out, const v1::ActionSummary& a, Language lang,
                       MdEscape(late.lead_organization_id())});
     }
     MdTable(out, {l.action, l.due_date, l.days_late, l.status, l.lead}, rows);
+    if (a.late_count() > a.late_size()) {
+      absl::StrAppend(&out, MoreText(a.late_count() - a.late_size(), lang),
+                      "\n\n");
+    }
   }
 
   absl::StrAppend(&out, heading, " ", l.blocked_actions, "\n\n");
@@ -958,7 +969,7 @@ void MdRollups(std::string& out, const v1::ReportContent& c, Language lang) {
 
 void MdActionRefs(std::string& out, const char* title,
                   const google::protobuf::RepeatedPtrField<v1::ActionRef>& refs,
-                  const v1::ReportContent& c) {
+                  int64_t count, const v1::ReportContent& c, Language lang) {
   if (refs.empty()) return;
   absl::StrAppend(&out, "### ", title, "\n\n");
   for (const auto& a : refs) {
@@ -966,6 +977,9 @@ void MdActionRefs(std::string& out, const char* title,
     const std::string eco = EcosystemName(c, a.ecosystem_id());
     if (!eco.empty()) absl::StrAppend(&out, " (", MdEscape(eco), ")");
     out += '\n';
+  }
+  if (count > refs.size()) {
+    absl::StrAppend(&out, "- ", MoreText(count - refs.size(), lang), "\n");
   }
   out += '\n';
 }
@@ -995,8 +1009,9 @@ void MdChanges(std::string& out, const v1::Report& report, Language lang) {
     out += '\n';
   }
   MdActionRefs(out, l.completed_actions, ch.completed_actions(),
-               report.content());
-  MdActionRefs(out, l.newly_late, ch.newly_late_actions(), report.content());
+               ch.completed_count(), report.content(), lang);
+  MdActionRefs(out, l.newly_late, ch.newly_late_actions(),
+               ch.newly_late_count(), report.content(), lang);
   if (!ch.new_top_blockers().empty()) {
     absl::StrAppend(&out, "### ", l.new_top_blockers, "\n\n");
     for (const auto& b : ch.new_top_blockers()) {
@@ -1539,6 +1554,10 @@ void HtmlActions(std::string& out, const v1::ActionSummary& a, Language lang,
     }
     HtmlTable(out, {l.action, l.due_date, l.days_late, l.status, l.lead}, rows,
               {false, false, true, false, false});
+    if (a.late_count() > a.late_size()) {
+      absl::StrAppend(&out, "<p>",
+                      MoreText(a.late_count() - a.late_size(), lang), "</p>\n");
+    }
   }
 
   absl::StrAppend(&out, "<h3>", l.blocked_actions, "</h3>\n");
@@ -1643,7 +1662,7 @@ void HtmlRollups(std::string& out, const v1::ReportContent& c, Language lang) {
 void HtmlActionRefs(
     std::string& out, const char* title,
     const google::protobuf::RepeatedPtrField<v1::ActionRef>& refs,
-    const v1::ReportContent& c) {
+    int64_t count, const v1::ReportContent& c, Language lang) {
   if (refs.empty()) return;
   absl::StrAppend(&out, "<h3>", title, "</h3>\n<ul>\n");
   for (const auto& a : refs) {
@@ -1651,6 +1670,10 @@ void HtmlActionRefs(
     const std::string eco = EcosystemName(c, a.ecosystem_id());
     if (!eco.empty()) absl::StrAppend(&out, " (", HtmlEscape(eco), ")");
     out += "</li>\n";
+  }
+  if (count > refs.size()) {
+    absl::StrAppend(&out, "<li>", MoreText(count - refs.size(), lang),
+                    "</li>\n");
   }
   out += "</ul>\n";
 }
@@ -1680,8 +1703,9 @@ void HtmlChanges(std::string& out, const v1::Report& report, Language lang) {
     out += "</ul>\n";
   }
   HtmlActionRefs(out, l.completed_actions, ch.completed_actions(),
-                 report.content());
-  HtmlActionRefs(out, l.newly_late, ch.newly_late_actions(), report.content());
+                 ch.completed_count(), report.content(), lang);
+  HtmlActionRefs(out, l.newly_late, ch.newly_late_actions(),
+                 ch.newly_late_count(), report.content(), lang);
   if (!ch.new_top_blockers().empty()) {
     absl::StrAppend(&out, "<h3>", l.new_top_blockers, "</h3>\n<ul>\n");
     for (const auto& b : ch.new_top_blockers()) {

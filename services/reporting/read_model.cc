@@ -115,11 +115,17 @@ void ActionFacets(const ModelKeys& k, const rm::Action& a,
   out->push_back({Facet::kCount, k.Counts(r),
                   absl::StrCat("a|", eco, "|", static_cast<int>(a.status()))});
   if (OpenAction(a.status()) && Dated(a.due_date())) {
-    out->push_back({Facet::kMember, k.OpenDue(r), a.id(),
-                    static_cast<double>(DaysFromCivil(a.due_date()))});
+    const double due = static_cast<double>(DaysFromCivil(a.due_date()));
+    out->push_back({Facet::kMember, k.OpenDue(r, "*"), a.id(), due});
+    if (!eco.empty()) {
+      out->push_back({Facet::kMember, k.OpenDue(r, eco), a.id(), due});
+    }
   }
   if (a.status() == rm::ACTION_STATUS_BLOCKED) {
-    out->push_back({Facet::kMember, k.Blocked(r), a.id(), 0});
+    out->push_back({Facet::kMember, k.Blocked(r, "*"), a.id(), 0});
+    if (!eco.empty()) {
+      out->push_back({Facet::kMember, k.Blocked(r, eco), a.id(), 0});
+    }
   }
   if (a.status() == rm::ACTION_STATUS_DONE) {
     out->push_back({Facet::kMember, k.Done(r), a.id(),
@@ -227,11 +233,11 @@ std::string ModelKeys::Measurements(std::string_view i) const {
 std::string ModelKeys::Counts(std::string_view r) const {
   return absl::StrCat(p_, "r:", std::string(r), ":counts");
 }
-std::string ModelKeys::OpenDue(std::string_view r) const {
-  return absl::StrCat(p_, "r:", std::string(r), ":open-due");
+std::string ModelKeys::OpenDue(std::string_view r, std::string_view eco) const {
+  return absl::StrCat(p_, "r:", std::string(r), ":open-due|", std::string(eco));
 }
-std::string ModelKeys::Blocked(std::string_view r) const {
-  return absl::StrCat(p_, "r:", std::string(r), ":blocked");
+std::string ModelKeys::Blocked(std::string_view r, std::string_view eco) const {
+  return absl::StrCat(p_, "r:", std::string(r), ":blocked|", std::string(eco));
 }
 std::string ModelKeys::Done(std::string_view r) const {
   return absl::StrCat(p_, "r:", std::string(r), ":done");
@@ -622,6 +628,7 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
   const std::string lock_token = NewUlid();
   auto locked = redis_->Command(
       {"SET", Keys::RebuildLock(), lock_token, "NX", "PX", "600000"});
+  if (dropper_.joinable()) dropper_.join();  // the previous drop first
   if (!locked.ok()) return locked.status();
   if (locked->is_nil()) {
     return absl::FailedPreconditionError("a rebuild is already running");
@@ -717,22 +724,11 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
       if (!n.ok()) return n.status();
     }
     stats.catch_up_ms = lap();
-    // Drop the old generation, 10,000 slots of the keyspace per SCAN: a few
-    // ms of Redis each, ten times fewer round trips than 1000. A reader
-    // still on it finds out when it checks the generation after reading,
-    // and reads again.
-    std::string cursor = "0";
-    do {
-      auto r = redis_->Command({"SCAN", cursor, "MATCH",
-                                old_keys->prefix() + "*", "COUNT", "10000"});
-      if (!r.ok()) return r.status();
-      if (!r->is_array() || r->elements().size() != 2) break;
-      cursor = r->elements()[0].str();
-      RedisArgs del = {"UNLINK"};
-      for (const auto& k : r->elements()[1].elements()) del.push_back(k.str());
-      if (del.size() > 1) (void)redis_->Command(del);
-    } while (cursor != "0");
-    stats.drop_ms = lap();
+    // Drop the old generation in the background: the new one serves
+    // already, and a reader still on the old one finds out when it checks
+    // the generation after reading, and reads again.
+    dropper_ = std::thread(
+        [this, prefix = old_keys->prefix()] { DropGeneration(prefix); });
     return absl::OkStatus();
   };
   absl::Status s = run();
@@ -743,10 +739,45 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
                           .count();
   spdlog::info(
       "msg=read_models_rebuilt events={} entities={} generation={} "
-      "duration_ms={} fold_ms={} write_ms={} catch_up_ms={} drop_ms={}",
+      "duration_ms={} fold_ms={} write_ms={} catch_up_ms={}",
       stats.events, stats.entities, stats.generation, stats.duration_ms,
-      stats.fold_ms, stats.write_ms, stats.catch_up_ms, stats.drop_ms);
+      stats.fold_ms, stats.write_ms, stats.catch_up_ms);
   return stats;
+}
+
+void ReadModel::DropGeneration(const std::string& prefix) {
+  const auto start = std::chrono::steady_clock::now();
+  int64_t dropped = 0;
+  // 10,000 slots of the keyspace per SCAN: a few ms of Redis each, ten
+  // times fewer round trips than 1000.
+  std::string cursor = "0";
+  do {
+    auto r = redis_->Command(
+        {"SCAN", cursor, "MATCH", prefix + "*", "COUNT", "10000"});
+    if (!r.ok() || !r->is_array() || r->elements().size() != 2) {
+      spdlog::warn("msg=old_generation_drop_failed prefix={}", prefix);
+      return;  // what is left is unreachable; the next rebuild's drop
+               // does not see it, but it harms nothing but memory
+    }
+    cursor = r->elements()[0].str();
+    RedisArgs del = {"UNLINK"};
+    for (const auto& k : r->elements()[1].elements()) del.push_back(k.str());
+    dropped += static_cast<int64_t>(del.size()) - 1;
+    if (del.size() > 1) (void)redis_->Command(del);
+  } while (cursor != "0");
+  spdlog::info("msg=old_generation_dropped prefix={} keys={} duration_ms={}",
+               prefix, dropped,
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - start)
+                   .count());
+}
+
+ReadModel::~ReadModel() {
+  if (dropper_.joinable()) dropper_.join();
+}
+
+void ReadModel::WaitForDrop() {
+  if (dropper_.joinable()) dropper_.join();
 }
 
 absl::StatusOr<std::map<std::string, std::string>> ReadModel::Dump() {

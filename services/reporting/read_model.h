@@ -19,6 +19,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -70,9 +71,13 @@ class ModelKeys {
   // date, "o|<eco>" of those on time, "f|<eco>|<kind>|<status>" feedback,
   // "b|<eco>" blockers, "l|<eco>" linked blockers.
   std::string Counts(std::string_view roadmap) const;
-  // Open actions with a due date, scored by the due day (days since 1970).
-  std::string OpenDue(std::string_view roadmap) const;
-  std::string Blocked(std::string_view roadmap) const;
+  // Open actions with a due date, scored by the due day (days since 1970),
+  // per ecosystem ("*": all).
+  std::string OpenDue(std::string_view roadmap,
+                      std::string_view ecosystem) const;
+  // BLOCKED actions per ecosystem ("*": all).
+  std::string Blocked(std::string_view roadmap,
+                      std::string_view ecosystem) const;
   // DONE actions scored by done time (seconds).
   std::string Done(std::string_view roadmap) const;
   // Open blockers visible to all members, per ecosystem ("*": all).
@@ -125,12 +130,12 @@ struct RebuildStats {
   int64_t fold_ms = 0;
   int64_t write_ms = 0;
   int64_t catch_up_ms = 0;
-  int64_t drop_ms = 0;
 };
 
 class ReadModel {
  public:
   ReadModel(RedisClient* redis, int64_t stream_max_len);
+  ~ReadModel();
 
   // The current generation, creating the first one (1) if none exists;
   // cached for appliers (their script checks it).
@@ -152,6 +157,9 @@ class ReadModel {
   // source stream was trimmed (the rebuild would lose entities) or another
   // rebuild runs.
   absl::StatusOr<RebuildStats> Rebuild();
+  // Waits until the previous generation is dropped (Rebuild drops it in the
+  // background once the new one serves).
+  void WaitForDrop();
 
   // Every key and value of the current generation, normalised (prefix
   // stripped, hashes and sorted sets sorted): for tests comparing models.
@@ -169,6 +177,7 @@ class ReadModel {
   using FoldedEntities = std::unordered_map<std::string, Folded>;
 
   absl::StatusOr<std::string> FoldEnd(const std::string& stream);
+  void DropGeneration(const std::string& prefix);
   absl::Status CheckNotTrimmed(const std::string& stream);
   // Writes the folded entities and their facets into `keys`' generation;
   // moves their data out.
@@ -178,6 +187,7 @@ class ReadModel {
   RedisClient* redis_;
   int64_t stream_max_len_;
   std::atomic<int64_t> generation_{0};  // 0: not read yet
+  std::thread dropper_;                 // drops the previous generation
 };
 
 }  // namespace jalon::reporting

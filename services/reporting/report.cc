@@ -109,9 +109,21 @@ pb::ActionSummary Actions(const RoadmapData& d, const std::string* eco,
     s.set_on_time_completion_rate(static_cast<double>(on_time) /
                                   static_cast<double>(done_dated));
   }
+  const std::string bucket = eco ? *eco : "*";
   const int64_t today = DaysFromCivil(as_of);
-  for (const auto& a : d.late) {
-    if (eco && a.ecosystem_id() != *eco) continue;
+  auto list = [&d, &bucket](const auto& lists) {
+    static const std::vector<std::string> kNone;
+    auto it = lists.find(bucket);
+    return it == lists.end() ? kNone : it->second;
+  };
+  auto count = [&bucket](const std::map<std::string, int64_t>& counts) {
+    auto it = counts.find(bucket);
+    return it == counts.end() ? int64_t{0} : it->second;
+  };
+  for (const auto& id : list(d.late_ids)) {
+    auto it = d.actions.find(id);
+    if (it == d.actions.end()) continue;
+    const rm::Action& a = it->second;
     auto* l = s.add_late();
     l->set_action_id(a.id());
     l->set_title(a.title());
@@ -128,21 +140,25 @@ pb::ActionSummary Actions(const RoadmapData& d, const std::string* eco,
               }
               return a.action_id() < b.action_id();
             });
-  for (const auto& a : d.blocked) {
-    if (eco && a.ecosystem_id() != *eco) continue;
+  s.set_late_count(count(d.late_count));
+  for (const auto& id : list(d.blocked_ids)) {
+    auto it = d.actions.find(id);
+    if (it == d.actions.end()) continue;
+    const rm::Action& a = it->second;
     auto* b = s.add_blocked();
     b->set_action_id(a.id());
     b->set_title(a.title());
     b->set_ecosystem_id(a.ecosystem_id());
     b->set_reason(a.status_reason());
     std::vector<pb::FeedbackRef> refs;
-    auto it = d.action_blockers.find(a.id());
-    if (it != d.action_blockers.end()) {
-      for (const auto& f : it->second) refs.push_back(Ref(f, d));
+    auto blockers = d.action_blockers.find(a.id());
+    if (blockers != d.action_blockers.end()) {
+      for (const auto& f : blockers->second) refs.push_back(Ref(f, d));
     }
     SortRefs(&refs);
     for (auto& r : refs) *b->add_blockers() = std::move(r);
   }
+  s.set_blocked_count(count(d.blocked_count));
   return s;
 }
 
@@ -364,21 +380,23 @@ absl::StatusOr<RoadmapData> LoadRoadmap(RedisClient* redis, const ModelKeys& k,
                                         const std::string& rid,
                                         const Date& as_of) {
   RoadmapData d;
-  const std::string today = std::to_string(DaysFromCivil(as_of));
+  const std::string before = "(" + std::to_string(DaysFromCivil(as_of));
+  const std::string last = std::to_string(kListLimit - 1);
+  const auto switched = [] {
+    return WithReason(
+        absl::AbortedError("the read models were rebuilt while reading"),
+        "MODELS_SWITCHED");
+  };
   // 1: the roadmap, its indexes and counters.
   auto r1 = Many(redis, {{"HGET", k.Entity("roadmap", rid), "d"},
                          {"ZRANGE", k.Ecosystems(rid), "0", "-1"},
                          {"ZRANGE", k.Indicators(rid), "0", "-1"},
-                         {"HGETALL", k.Counts(rid)},
-                         {"ZRANGEBYSCORE", k.OpenDue(rid), "-inf", "(" + today},
-                         {"ZRANGE", k.Blocked(rid), "0", "-1"}});
+                         {"HGETALL", k.Counts(rid)}});
   if (!r1.ok()) return r1.status();
   if (!ParseInto((*r1)[0], &d.roadmap)) {
     auto gen = redis->Command({"HGET", Keys::Generation(), "v"});
     if (gen.ok() && gen->str() != std::to_string(k.generation())) {
-      return WithReason(
-          absl::AbortedError("the read models were rebuilt while reading"),
-          "MODELS_SWITCHED");
+      return switched();
     }
     return absl::NotFoundError(
         absl::StrCat("roadmap ", rid, " not found in the reporting models"));
@@ -392,31 +410,29 @@ absl::StatusOr<RoadmapData> LoadRoadmap(RedisClient* redis, const ModelKeys& k,
       d.counts[counts[i].str()] = n;
     }
   }
-  const auto late_ids = Strings((*r1)[4]);
-  const auto blocked_ids = Strings((*r1)[5]);
+  std::vector<std::string> buckets = {"*"};
+  buckets.insert(buckets.end(), eco_ids.begin(), eco_ids.end());
 
-  // 2: entities, measurement ids, blockers, top blockers, ack counts.
+  // 2: entities, measurement ids, the most late and the blocked actions of
+  // each bucket with their counts, top blockers, acknowledgement counts.
   std::vector<RedisArgs> c2;
-  for (const auto& id : eco_ids)
+  for (const auto& id : eco_ids) {
     c2.push_back({"HGET", k.Entity("ecosystem", id), "d"});
+  }
   for (const auto& id : indicator_ids) {
     c2.push_back({"HGET", k.Entity("indicator", id), "d"});
   }
   for (const auto& id : indicator_ids) {
     c2.push_back({"ZRANGE", k.Measurements(id), "0", "-1"});
   }
-  for (const auto& id : late_ids)
-    c2.push_back({"HGET", k.Entity("action", id), "d"});
-  for (const auto& id : blocked_ids) {
-    c2.push_back({"HGET", k.Entity("action", id), "d"});
-  }
-  for (const auto& id : blocked_ids) {
-    c2.push_back({"ZRANGE", k.ActionBlockers(id), "0", "-1"});
-  }
-  std::vector<std::string> buckets = {"*"};
-  buckets.insert(buckets.end(), eco_ids.begin(), eco_ids.end());
   const std::string tmp = k.prefix() + "tmp:" + NewUlid();
   for (const auto& b : buckets) {
+    // The most late first: the smallest due days.
+    c2.push_back({"ZRANGEBYSCORE", k.OpenDue(rid, b), "-inf", before, "LIMIT",
+                  "0", std::to_string(kListLimit)});
+    c2.push_back({"ZCOUNT", k.OpenDue(rid, b), "-inf", before});
+    c2.push_back({"ZRANGE", k.Blocked(rid, b), "0", last});
+    c2.push_back({"ZCARD", k.Blocked(rid, b)});
     // Endorsed open blockers, most endorsed first; then unendorsed ones to
     // fill the list.
     c2.push_back({"ZINTERSTORE", tmp, "2", k.OpenBlockers(rid, b),
@@ -441,30 +457,25 @@ absl::StatusOr<RoadmapData> LoadRoadmap(RedisClient* redis, const ModelKeys& k,
     if (ParseInto((*r2)[i], &ind)) d.indicators.push_back(std::move(ind));
   }
   std::vector<std::pair<std::string, std::vector<std::string>>> measurement_ids;
-  for (const auto& id : indicator_ids)
+  for (const auto& id : indicator_ids) {
     measurement_ids.push_back({id, Strings((*r2)[i++])});
-  for (size_t n = 0; n < late_ids.size(); ++n, ++i) {
-    rm::Action a;
-    if (ParseInto((*r2)[i], &a)) d.late.push_back(std::move(a));
   }
-  for (size_t n = 0; n < blocked_ids.size(); ++n, ++i) {
-    rm::Action a;
-    if (ParseInto((*r2)[i], &a)) d.blocked.push_back(std::move(a));
-  }
-  std::map<std::string, std::vector<std::string>> action_blocker_ids;
-  for (const auto& id : blocked_ids)
-    action_blocker_ids[id] = Strings((*r2)[i++]);
+  std::set<std::string> action_ids, blocked_ids;
   std::map<std::string, std::vector<std::string>> top_ids;
   std::vector<std::pair<std::string, int64_t>> ack_counts;
   for (const auto& b : buckets) {
+    d.late_ids[b] = Strings((*r2)[i++]);
+    d.late_count[b] = (*r2)[i++].integer();
+    d.blocked_ids[b] = Strings((*r2)[i++]);
+    d.blocked_count[b] = (*r2)[i++].integer();
+    action_ids.insert(d.late_ids[b].begin(), d.late_ids[b].end());
+    action_ids.insert(d.blocked_ids[b].begin(), d.blocked_ids[b].end());
+    blocked_ids.insert(d.blocked_ids[b].begin(), d.blocked_ids[b].end());
     i += 2;  // ZINTERSTORE, EXPIRE
     const auto& ranked = (*r2)[i++].elements();
     std::vector<std::string>& ids = top_ids[b];
     for (size_t j = 0; j + 1 < ranked.size(); j += 2) {
       ids.push_back(ranked[j].str());
-      int64_t n = 0;
-      absl::SimpleAtoi(ranked[j + 1].str(), &n);
-      d.endorsements[ranked[j].str()] = n;
     }
     ++i;  // DEL
     for (const auto& id : Strings((*r2)[i++])) {
@@ -474,37 +485,33 @@ absl::StatusOr<RoadmapData> LoadRoadmap(RedisClient* redis, const ModelKeys& k,
     ack_counts.push_back({b, (*r2)[i++].integer()});
   }
 
-  // 3: measurements, feedback items, endorsement counts, median delays.
+  // 3: measurements, actions, the blockers of blocked actions, top blocker
+  // items, median delays.
   std::vector<RedisArgs> c3;
   for (const auto& [ind, ids] : measurement_ids) {
-    for (const auto& id : ids)
+    for (const auto& id : ids) {
       c3.push_back({"HGET", k.Entity("measurement", id), "d"});
+    }
+  }
+  for (const auto& id : action_ids) {
+    c3.push_back({"HGET", k.Entity("action", id), "d"});
+  }
+  for (const auto& id : blocked_ids) {
+    c3.push_back({"ZRANGE", k.ActionBlockers(id), "0", last});
   }
   std::set<std::string> item_ids;
   for (const auto& [b, ids] : top_ids) item_ids.insert(ids.begin(), ids.end());
-  for (const auto& [a, ids] : action_blocker_ids) {
-    item_ids.insert(ids.begin(), ids.end());
-  }
-  for (const auto& id : item_ids)
+  for (const auto& id : item_ids) {
     c3.push_back({"HGET", k.Entity("feedback", id), "d"});
-  RedisArgs zms = {"ZMSCORE", k.Endorsements(rid)};
-  zms.insert(zms.end(), item_ids.begin(), item_ids.end());
-  if (!item_ids.empty()) c3.push_back(zms);
+  }
   for (const auto& [b, n] : ack_counts) {
     if (n == 0) continue;
     // The median: the middle element, or the two middle ones.
     c3.push_back({"ZRANGE", k.Ack(rid, b), std::to_string((n - 1) / 2),
                   std::to_string(n / 2), "WITHSCORES"});
   }
-  // Last: the generation, to know the reads above all saw one whole model.
-  c3.push_back({"HGET", Keys::Generation(), "v"});
   auto r3 = Many(redis, c3);
   if (!r3.ok()) return r3.status();
-  if (r3->back().str() != std::to_string(k.generation())) {
-    return WithReason(
-        absl::AbortedError("the read models were rebuilt while reading"),
-        "MODELS_SWITCHED");
-  }
   i = 0;
   for (const auto& [ind, ids] : measurement_ids) {
     auto& list = d.measurements[ind];
@@ -513,22 +520,22 @@ absl::StatusOr<RoadmapData> LoadRoadmap(RedisClient* redis, const ModelKeys& k,
       if (ParseInto((*r3)[i], &m)) list.push_back(std::move(m));
     }
   }
+  for (const auto& id : action_ids) {
+    rm::Action a;
+    if (ParseInto((*r3)[i++], &a)) d.actions[id] = std::move(a);
+  }
+  std::map<std::string, std::vector<std::string>> action_blocker_ids;
+  std::set<std::string> more_items;
+  for (const auto& id : blocked_ids) {
+    action_blocker_ids[id] = Strings((*r3)[i++]);
+    for (const auto& f : action_blocker_ids[id]) {
+      if (!item_ids.count(f)) more_items.insert(f);
+    }
+  }
   std::map<std::string, fb::FeedbackItem> items;
   for (const auto& id : item_ids) {
     fb::FeedbackItem f;
     if (ParseInto((*r3)[i++], &f)) items[id] = std::move(f);
-  }
-  if (!item_ids.empty()) {
-    const auto& scores = (*r3)[i++].elements();
-    size_t j = 0;
-    for (const auto& id : item_ids) {
-      int64_t n = 0;
-      if (j < scores.size() && !scores[j].is_nil()) {
-        absl::SimpleAtoi(scores[j].str(), &n);
-      }
-      d.endorsements[id] = n;
-      ++j;
-    }
   }
   for (const auto& [b, n] : ack_counts) {
     RoadmapData::Ack& ack = d.ack[b];
@@ -545,6 +552,40 @@ absl::StatusOr<RoadmapData> LoadRoadmap(RedisClient* redis, const ModelKeys& k,
       }
     }
     if (values > 0) ack.median_seconds = sum / values;
+  }
+
+  // 4: the items only blocked actions name, every listed item's
+  // endorsements, and the generation, to know every read above saw one
+  // whole model.
+  std::vector<RedisArgs> c4;
+  for (const auto& id : more_items) {
+    c4.push_back({"HGET", k.Entity("feedback", id), "d"});
+  }
+  std::vector<std::string> all_items(item_ids.begin(), item_ids.end());
+  all_items.insert(all_items.end(), more_items.begin(), more_items.end());
+  if (!all_items.empty()) {
+    RedisArgs zms = {"ZMSCORE", k.Endorsements(rid)};
+    zms.insert(zms.end(), all_items.begin(), all_items.end());
+    c4.push_back(std::move(zms));
+  }
+  c4.push_back({"HGET", Keys::Generation(), "v"});
+  auto r4 = Many(redis, c4);
+  if (!r4.ok()) return r4.status();
+  if (r4->back().str() != std::to_string(k.generation())) return switched();
+  i = 0;
+  for (const auto& id : more_items) {
+    fb::FeedbackItem f;
+    if (ParseInto((*r4)[i++], &f)) items[id] = std::move(f);
+  }
+  if (!all_items.empty()) {
+    const auto& scores = (*r4)[i++].elements();
+    for (size_t j = 0; j < all_items.size(); ++j) {
+      int64_t n = 0;
+      if (j < scores.size() && !scores[j].is_nil()) {
+        absl::SimpleAtoi(scores[j].str(), &n);
+      }
+      d.endorsements[all_items[j]] = n;
+    }
   }
   for (const auto& [b, ids] : top_ids) {
     for (const auto& id : ids) {
@@ -612,11 +653,10 @@ pb::ReportContent Compute(const RoadmapData& d, const pb::Period& period,
 }
 
 pb::ReportChanges Diff(const pb::Report* previous,
-                       const pb::ReportContent& current,
-                       std::vector<pb::ActionRef> completed) {
+                       const pb::ReportContent& current) {
   pb::ReportChanges ch;
   std::map<std::string, pb::Rating> before;
-  std::set<std::string> late_before, top_before;
+  std::set<std::string> top_before;
   if (previous) {
     ch.set_previous_report_id(previous->id());
     const auto& pc = previous->content();
@@ -627,7 +667,6 @@ pb::ReportChanges Diff(const pb::Report* previous,
     for (const auto& i : pc.roadmap_indicators()) {
       before[i.indicator_id()] = i.rating();
     }
-    for (const auto& l : pc.actions().late()) late_before.insert(l.action_id());
     for (const auto& t : pc.feedback().top_blockers()) {
       top_before.insert(t.feedback_id());
     }
@@ -650,18 +689,6 @@ pb::ReportChanges Diff(const pb::Report* previous,
     for (const auto& i : e.indicators()) rating(i);
   }
   for (const auto& i : current.roadmap_indicators()) rating(i);
-  std::sort(completed.begin(), completed.end(),
-            [](const pb::ActionRef& a, const pb::ActionRef& b) {
-              return a.action_id() < b.action_id();
-            });
-  for (auto& a : completed) *ch.add_completed_actions() = std::move(a);
-  for (const auto& l : current.actions().late()) {
-    if (late_before.count(l.action_id())) continue;
-    auto* a = ch.add_newly_late_actions();
-    a->set_action_id(l.action_id());
-    a->set_title(l.title());
-    a->set_ecosystem_id(l.ecosystem_id());
-  }
   for (const auto& t : current.feedback().top_blockers()) {
     if (!top_before.count(t.feedback_id())) *ch.add_new_top_blockers() = t;
   }

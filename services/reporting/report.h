@@ -24,6 +24,10 @@ namespace jalon::reporting {
 
 // How many top blockers a report lists (per ecosystem and roadmap-wide).
 inline constexpr int kTopBlockers = 10;
+// How many late and blocked actions a report lists per ecosystem and
+// roadmap-wide (their counts are complete), and how many blockers per
+// blocked action, completed and newly late actions.
+inline constexpr int kListLimit = 50;
 
 // "YYYY", "YYYY-Qn" or "YYYY-MM"; INVALID_ARGUMENT on `period` otherwise.
 absl::StatusOr<pb::Period> ParsePeriod(std::string_view label);
@@ -41,8 +45,13 @@ struct RoadmapData {
   std::map<std::string, std::vector<roadmap::v1::Measurement>> measurements;
   // The counters hash (see ModelKeys::Counts).
   std::map<std::string, int64_t> counts;
-  std::vector<roadmap::v1::Action> late;     // open, due before as_of
-  std::vector<roadmap::v1::Action> blocked;  // BLOCKED
+  // Per ecosystem ("*": roadmap-wide): the ids of the most late open
+  // actions (due before as_of) and of BLOCKED ones, at most kListLimit
+  // each, and how many there are in all.
+  std::map<std::string, std::vector<std::string>> late_ids, blocked_ids;
+  std::map<std::string, int64_t> late_count, blocked_count;
+  // The actions those lists name.
+  std::map<std::string, roadmap::v1::Action> actions;
   // Open visible blockers linked to each blocked action.
   std::map<std::string, std::vector<feedback::v1::FeedbackItem>>
       action_blockers;
@@ -68,11 +77,11 @@ pb::ReportContent Compute(const RoadmapData& data, const pb::Period& period,
                           const Date& as_of,
                           const RatingThresholds& thresholds);
 
-// What changed since `previous` (null: the first report). `completed` are
-// the actions done since the previous report was generated.
+// What changed since `previous` (null: the first report) that the two
+// contents tell: rating changes and new top blockers. (Completed and newly
+// late actions come from the snapshots each report keeps in Redis.)
 pb::ReportChanges Diff(const pb::Report* previous,
-                       const pb::ReportContent& current,
-                       std::vector<pb::ActionRef> completed);
+                       const pb::ReportContent& current);
 
 // The canonical serialisation of the content and its SHA-256 (hex).
 std::string CanonicalBytes(const pb::ReportContent& content);

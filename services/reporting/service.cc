@@ -61,6 +61,10 @@ std::string FeedSecretKey(const std::string& hash) {
 std::string DoneSnapshotKey(const std::string& report_id) {
   return absl::StrCat(Keys::Prefix(), "report-done:", report_id);
 }
+// The late actions a report saw, for the next report's "newly late".
+std::string LateSnapshotKey(const std::string& report_id) {
+  return absl::StrCat(Keys::Prefix(), "report-late:", report_id);
+}
 std::string SchedulesIndex() { return Keys::Prefix() + "schedules"; }
 std::string FeedKeysIndex() { return Keys::Prefix() + "feed-keys"; }
 std::string ReportsIndex(const std::string& roadmap_id) {
@@ -173,6 +177,34 @@ absl::StatusOr<std::vector<pb::StreamPosition>> ReportingService::Positions() {
   return out;
 }
 
+absl::StatusOr<ReportingService::ActionChanges>
+ReportingService::ChangedActions(const ModelKeys& keys, const std::string& now,
+                                 const std::string& then) {
+  ActionChanges out;
+  auto ids = redis_->Command({"ZDIFF", "2", now, then});
+  if (!ids.ok()) return ids.status();
+  if (ids->is_error()) return absl::InternalError("internal storage error");
+  out.count = static_cast<int64_t>(ids->elements().size());
+  std::vector<RedisArgs> gets;
+  for (const auto& id : ids->elements()) {
+    if (static_cast<int>(gets.size()) == kListLimit) break;
+    gets.push_back({"HGET", keys.Entity("action", id.str()), "d"});
+  }
+  if (gets.empty()) return out;
+  auto actions = redis_->Pipeline(gets);
+  if (!actions.ok()) return actions.status();
+  for (const auto& a : *actions) {
+    rm::Action action;
+    if (a.is_nil() || !action.ParseFromString(a.str())) continue;
+    pb::ActionRef ref;
+    ref.set_action_id(action.id());
+    ref.set_title(action.title());
+    ref.set_ecosystem_id(action.ecosystem_id());
+    out.listed.push_back(std::move(ref));
+  }
+  return out;
+}
+
 absl::StatusOr<pb::Report> ReportingService::Generate(
     const Actor& actor, const std::string& roadmap_id, const pb::Period& period,
     pb::ReportTrigger trigger, const std::string& request_id) {
@@ -217,39 +249,45 @@ absl::StatusOr<pb::Report> ReportingService::Generate(
     *report.mutable_content() =
         Compute(*data, period, as_of, options_.thresholds);
     report.set_content_sha256(ContentSha256(report.content()));
-    // Actions completed since the previous report: DONE now and not DONE
-    // in the snapshot the previous report kept of what it saw.
+    // Actions completed, and actions late, since the previous report: in
+    // the snapshots this report keeps of what it saw and not in the
+    // previous report's (exact, however long the lists).
     const std::string done_snapshot = DoneSnapshotKey(report.id());
-    auto copied = redis_->Command(
-        {"COPY", keys->Done(roadmap_id), done_snapshot, "REPLACE"});
-    if (!copied.ok()) return copied.status();
-    if (copied->is_error())
-      return absl::InternalError("internal storage error");
-    std::vector<pb::ActionRef> completed;
-    if (previous) {
-      auto ids = redis_->Command(
-          {"ZDIFF", "2", done_snapshot, DoneSnapshotKey(previous->id())});
-      if (!ids.ok()) return ids.status();
-      std::vector<RedisArgs> gets;
-      for (const auto& id : ids->elements()) {
-        gets.push_back({"HGET", keys->Entity("action", id.str()), "d"});
-      }
-      if (!gets.empty()) {
-        auto actions = redis_->Pipeline(gets);
-        if (!actions.ok()) return actions.status();
-        for (const auto& a : *actions) {
-          rm::Action action;
-          if (a.is_nil() || !action.ParseFromString(a.str())) continue;
-          pb::ActionRef ref;
-          ref.set_action_id(action.id());
-          ref.set_title(action.title());
-          ref.set_ecosystem_id(action.ecosystem_id());
-          completed.push_back(std::move(ref));
-        }
-      }
+    const std::string late_snapshot = LateSnapshotKey(report.id());
+    auto snapshots = redis_->Pipeline(
+        {{"COPY", keys->Done(roadmap_id), done_snapshot, "REPLACE"},
+         {"ZRANGESTORE", late_snapshot, keys->OpenDue(roadmap_id, "*"), "-inf",
+          absl::StrCat("(", DaysFromCivil(as_of)), "BYSCORE"}});
+    if (!snapshots.ok()) return snapshots.status();
+    for (const auto& r : *snapshots) {
+      if (r.is_error()) return absl::InternalError("internal storage error");
     }
-    *report.mutable_changes() = Diff(previous ? &*previous : nullptr,
-                                     report.content(), std::move(completed));
+    auto drop_snapshots = [&] {
+      (void)redis_->Command({"DEL", done_snapshot, late_snapshot});
+    };
+    ActionChanges completed, newly_late;
+    if (previous) {
+      auto c =
+          ChangedActions(*keys, done_snapshot, DoneSnapshotKey(previous->id()));
+      auto l =
+          ChangedActions(*keys, late_snapshot, LateSnapshotKey(previous->id()));
+      if (!c.ok() || !l.ok()) {
+        drop_snapshots();
+        return !c.ok() ? c.status() : l.status();
+      }
+      completed = *std::move(c);
+      newly_late = *std::move(l);
+    }
+    *report.mutable_changes() =
+        Diff(previous ? &*previous : nullptr, report.content());
+    auto* ch = report.mutable_changes();
+    for (auto& a : completed.listed)
+      *ch->add_completed_actions() = std::move(a);
+    ch->set_completed_count(completed.count);
+    for (auto& a : newly_late.listed) {
+      *ch->add_newly_late_actions() = std::move(a);
+    }
+    ch->set_newly_late_count(newly_late.count);
     report.set_trigger(trigger);
     report.set_sequence(seq + 1);
 
@@ -281,9 +319,7 @@ absl::StatusOr<pb::Report> ReportingService::Generate(
     m.IndexAdd(ReportsIndex(roadmap_id), report.id());
     m.AddEvent(WrapUpdate(u));
     auto r = store_.Commit(m);
-    if (!r.ok() || r->duplicate) {
-      (void)redis_->Command({"DEL", done_snapshot});  // not a report after all
-    }
+    if (!r.ok() || r->duplicate) drop_snapshots();  // not a report after all
     if (r.ok()) {
       if (r->duplicate) return LoadReport(r->duplicate_value);
       spdlog::info("msg=report_generated report={} roadmap={} period={} seq={}",
@@ -737,7 +773,7 @@ absl::Status ReportingService::CheckLate(const ModelKeys& keys,
                                          const std::string& roadmap_id,
                                          const Date& today) {
   auto due =
-      redis_->Command({"ZRANGEBYSCORE", keys.OpenDue(roadmap_id), "-inf",
+      redis_->Command({"ZRANGEBYSCORE", keys.OpenDue(roadmap_id, "*"), "-inf",
                        absl::StrCat("(", DaysFromCivil(today)), "WITHSCORES"});
   if (!due.ok()) return due.status();
   const auto& e = due->elements();

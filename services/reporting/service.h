@@ -84,6 +84,15 @@ class ReportingService {
   RedisClient* redis() const { return redis_; }
 
  private:
+  // Actions in the sorted set `now` and not in `then`: how many, and the
+  // first kListLimit of them.
+  struct ActionChanges {
+    std::vector<pb::ActionRef> listed;
+    int64_t count = 0;
+  };
+  absl::StatusOr<ActionChanges> ChangedActions(const ModelKeys& keys,
+                                               const std::string& now,
+                                               const std::string& then);
   absl::StatusOr<pb::Report> Generate(const Actor& actor,
                                       const std::string& roadmap_id,
                                       const pb::Period& period,

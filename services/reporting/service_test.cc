@@ -414,7 +414,8 @@ TEST_F(ReportingServiceTest, RebuildEqualsIncrementalAfterLongRandomSequence) {
   ASSERT_TRUE(rebuilt.ok());
   EXPECT_EQ(incremental->size(), rebuilt->size());
   EXPECT_EQ(*incremental, *rebuilt);
-  // The old generation is gone.
+  // The old generation is gone (dropped in the background).
+  h_.models().WaitForDrop();
   auto old = h_.redis().Command({"KEYS", Keys::Prefix() + "m1:*"});
   ASSERT_TRUE(old.ok());
   EXPECT_TRUE(old->elements().empty());

@@ -8,7 +8,7 @@ JALON_PACKAGES=(
   build-essential cmake pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   grpc-proto libabsl-dev libssl-dev
-  libhiredis-dev libspdlog-dev libfmt-dev
+  libhiredis-dev libspdlog-dev libfmt-dev libjemalloc-dev
   libcli11-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server
@@ -16,6 +16,8 @@ JALON_PACKAGES=(
   # output (a real Atom parser, a real browser for the HTML export).
   libcpp-httplib-dev python3-feedparser chromium
   nodejs
+  # tools/run and its test: the summary and the HTTP checks.
+  python3 curl
 )
 
 jalon_install_deps() {

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# tools/run as a user runs it, twice on the same state: it starts Redis and
+# the three services, imports the example roadmap, generates a report and
+# prints the summary, the report and the feed; SIGTERM (what Ctrl-C sends
+# is the same handler; a background job here ignores SIGINT) stops
+# everything with exit 0; the second run reuses the data and imports nothing
+# twice.
+# Usage: run_test.sh BUILD_DIR
+set -euo pipefail
+BUILD_DIR=$(cd "$1" && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+STATE=$(mktemp -d)
+RUN_PID=""
+cleanup() {
+  [ -n "$RUN_PID" ] && kill -TERM "$RUN_PID" 2>/dev/null && wait "$RUN_PID" 2>/dev/null
+  rm -rf "$STATE"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+export JALON_VAR_DIR="$STATE/var" JALON_BUILD_DIR="$BUILD_DIR"
+export JALON_REDIS_PORT=$(free_port) JALON_ROADMAP_PORT=$(free_port)
+export JALON_FEEDBACK_PORT=$(free_port) JALON_REPORTING_PORT=$(free_port)
+export JALON_REPORTING_HTTP_PORT=$(free_port)
+
+fail() { echo "run_test: $*" >&2; exit 1; }
+
+run_once() {  # output-file
+  local out=$1
+  "$ROOT/tools/run" >"$out" 2>&1 &
+  local pid=$!
+  RUN_PID=$pid
+  for _ in $(seq 1 600); do
+    grep -q "Press Ctrl-C to stop" "$out" && break
+    kill -0 "$pid" 2>/dev/null || { cat "$out"; fail "tools/run exited early"; }
+    sleep 0.2
+  done
+  grep -q "Press Ctrl-C to stop" "$out" || { cat "$out"; fail "tools/run did not start"; }
+  # What it printed works: the page, the feed, the token.
+  local report feed
+  report=$(sed -n 's/^  HTML report *\(.*\.html\)$/\1/p' "$out")
+  [ -s "$report" ] || { cat "$out"; fail "no HTML report at '$report'"; }
+  grep -q "<svg" "$report" || fail "the HTML report has no chart"
+  feed=$(sed -n 's/^  Atom feed *\(http.*\)$/\1/p' "$out")
+  curl -sf "$feed" | grep -q "<feed" || fail "the Atom feed at $feed does not answer"
+  curl -sf "http://127.0.0.1:$JALON_REPORTING_HTTP_PORT/healthz" | grep -q ok ||
+    fail "/healthz"
+  for line in "Valorisation des déchets" "Machines agricoles et bicyclettes" \
+              "Travail des métaux" "Nouveaux emplois" "actions:"; do
+    grep -q "$line" "$out" || { cat "$out"; fail "summary lacks '$line'"; }
+  done
+  kill -TERM "$pid"
+  local code=0
+  wait "$pid" || code=$?
+  RUN_PID=""
+  [ "$code" = 0 ] || { cat "$out"; fail "tools/run exited with $code on SIGTERM"; }
+  grep -q "jalon: stopped" "$out" || fail "no clean stop"
+}
+
+run_once "$STATE/first.out"
+grep -q "^3[0-9] created" "$JALON_VAR_DIR/log/import.log" ||
+  { cat "$JALON_VAR_DIR/log/import.log"; fail "the first run did not import"; }
+run_once "$STATE/second.out"
+tail -1 "$JALON_VAR_DIR/log/import.log" | grep -q "^0 created, 0 updated" ||
+  { cat "$JALON_VAR_DIR/log/import.log"; fail "the second run imported again"; }
+# The same report of the day, not a second one.
+[ "$(sed -n 's/^  HTML report *\(.*\)$/\1/p' "$STATE/first.out")" = \
+  "$(sed -n 's/^  HTML report *\(.*\)$/\1/p' "$STATE/second.out")" ] ||
+  fail "the second run generated another report on the same day"
+echo "run_test: ok"

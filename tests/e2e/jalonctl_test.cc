@@ -22,6 +22,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "jalon/reporting/v1/reporting.pb.h"
 #include "jalon/roadmap/v1/roadmap.pb.h"
 #include "tests/support/child_process.h"
 #include "tests/support/free_port.h"
@@ -33,6 +34,9 @@
 #endif
 #ifndef JALON_FEEDBACK_BINARY
 #error "JALON_FEEDBACK_BINARY must name the jalon-feedback binary"
+#endif
+#ifndef JALON_REPORTING_BINARY
+#error "JALON_REPORTING_BINARY must name the jalon-reporting binary"
 #endif
 #ifndef JALONCTL_BINARY
 #error "JALONCTL_BINARY must name the jalonctl binary"
@@ -71,7 +75,7 @@ std::ostream& operator<<(std::ostream& os, const Result& r) {
             << r.err;
 }
 
-// Redis, jalon-roadmap and jalon-feedback for one test.
+// Redis, jalon-roadmap, jalon-feedback and jalon-reporting for one test.
 class Services {
  public:
   void Start() {
@@ -111,6 +115,21 @@ class Services {
         feedback_.WaitForLine("listening on port", std::chrono::seconds(20))
             .ok())
         << ReadFile(dir_ + "/feedback.log");
+    reporting_port_ = testing::FreeLoopbackPort();
+    env["JALON_LISTEN"] = "127.0.0.1:" + std::to_string(reporting_port_);
+    ASSERT_TRUE(reporting_
+                    .Start({JALON_REPORTING_BINARY,
+                            "--roadmap-address=" + roadmap_address(),
+                            "--roadmap-token-file=" + dir_ + "/services",
+                            "--http-listen=127.0.0.1:" +
+                                std::to_string(testing::FreeLoopbackPort()),
+                            "--consumer-name=e2e"},
+                           env, dir_ + "/reporting.log")
+                    .ok());
+    ASSERT_TRUE(
+        reporting_.WaitForLine("listening on port", std::chrono::seconds(20))
+            .ok())
+        << ReadFile(dir_ + "/reporting.log");
   }
   const std::string& dir() const { return dir_; }
   std::string admin_token_file() const { return dir_ + "/admin"; }
@@ -120,12 +139,15 @@ class Services {
   std::string feedback_address() const {
     return "127.0.0.1:" + std::to_string(feedback_port_);
   }
+  std::string reporting_address() const {
+    return "127.0.0.1:" + std::to_string(reporting_port_);
+  }
 
  private:
   std::unique_ptr<RedisServer> redis_;
   std::string dir_;
-  int roadmap_port_ = 0, feedback_port_ = 0;
-  ChildProcess roadmap_, feedback_;
+  int roadmap_port_ = 0, feedback_port_ = 0, reporting_port_ = 0;
+  ChildProcess roadmap_, feedback_, reporting_;
 };
 
 class JalonctlTest : public ::testing::Test {
@@ -151,6 +173,7 @@ class JalonctlTest : public ::testing::Test {
       env["JALON_TOKEN_FILE"] = services_.admin_token_file();
       env["JALON_ROADMAP_ADDRESS"] = services_.roadmap_address();
       env["JALON_FEEDBACK_ADDRESS"] = services_.feedback_address();
+      env["JALON_REPORTING_ADDRESS"] = services_.reporting_address();
     }
     return env;
   }
@@ -777,6 +800,76 @@ TEST_F(JalonctlTest, FeedbackTriageEndorsementAndPartnership) {
   EXPECT_EQ(Run({"feedback", "ack", offer}, as_member).code, 3);
   // Members cannot moderate; a decline needs an answer (usage).
   EXPECT_EQ(Run({"feedback", "decline", item}).code, 1);
+}
+
+TEST_F(JalonctlTest, ReportsFeedsAndSchedulesAgainstTheRealService) {
+  StartServices();
+  ASSERT_EQ(Run({"import", JALON_EXAMPLE_ROADMAP}).code, 0);
+  Result roadmaps = Run({"roadmap", "list", "-o", "json"});
+  ASSERT_EQ(roadmaps.code, 0) << roadmaps;
+  const std::regex kId("\"id\": \"([0-9A-Z]{26})\"");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(roadmaps.out, m, kId)) << roadmaps;
+  const std::string roadmap = m[1];
+  // The reporting service follows the others through their streams.
+  Result status;
+  for (int i = 0; i < 100; ++i) {
+    status = Run({"report", "status", "--roadmap", roadmap});
+    if (status.code == 0 &&
+        status.out.find("Nouveaux emplois") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(status.code, 0) << status;
+  EXPECT_NE(status.out.find("RED"), std::string::npos) << status;
+
+  Result generated = Run({"report", "generate", "--roadmap", roadmap,
+                          "--period", "2026-Q3", "-o", "json"});
+  ASSERT_EQ(generated.code, 0) << generated;
+  auto report = Parse<reporting::v1::Report>(generated);
+  ASSERT_FALSE(report.id().empty());
+  EXPECT_EQ(report.content_sha256().size(), 64u);
+  EXPECT_EQ(CsvRows(Run({"report", "list", "--roadmap", roadmap, "-o", "csv"})),
+            1);
+  Result html = Run({"report", "export", report.id(), "--format", "html",
+                     "--lang", "en", "-o", home_ + "/r.html"});
+  ASSERT_EQ(html.code, 0) << html;
+  const std::string page = ReadFile(home_ + "/r.html");
+  EXPECT_NE(page.find("<svg"), std::string::npos);
+  EXPECT_NE(page.find("lang=\"en\""), std::string::npos);
+  Result csv = Run({"report", "export", report.id(), "--format", "csv",
+                    "--output-dir", home_ + "/csv"});
+  ASSERT_EQ(csv.code, 0) << csv;
+  EXPECT_TRUE(std::filesystem::exists(home_ + "/csv/indicators.csv"));
+  EXPECT_EQ(Run({"report", "get", "01NOSUCHREPORT0000000000000"}).code, 2);
+  EXPECT_EQ(
+      Run({"report", "generate", "--roadmap", roadmap, "--period", "2026-13"})
+          .code,
+      6);
+
+  // The feed from the start: the report is in it.
+  Result feed =
+      Run({"feed", "watch", "--roadmap", roadmap, "--cursor", "0", "--kind",
+           "report-generated", "--max-events", "1", "-o", "json"});
+  ASSERT_EQ(feed.code, 0) << feed;
+  EXPECT_NE(feed.out.find(report.id()), std::string::npos) << feed;
+  Result key = Run({"feed", "key", "issue", "--roadmap", roadmap,
+                    "--description", "lecteur RSS", "-o", "json"});
+  ASSERT_EQ(key.code, 0) << key;
+  EXPECT_NE(key.out.find("\"secret\""), std::string::npos) << key;
+
+  ASSERT_EQ(
+      Run({"schedule", "set", "--roadmap", roadmap, "--frequency", "quarterly"})
+          .code,
+      0);
+  EXPECT_EQ(CsvRows(Run({"schedule", "list", "-o", "csv"})), 1);
+  EXPECT_EQ(
+      Run({"schedule", "set", "--roadmap", roadmap, "--frequency", "weekly"})
+          .code,
+      1);  // not a frequency jalonctl knows: a usage error
+  Result rebuilt = Run({"rebuild-read-models"});
+  EXPECT_EQ(rebuilt.code, 0) << rebuilt;
 }
 
 }  // namespace

@@ -116,20 +116,36 @@ class Services {
             .ok())
         << ReadFile(dir_ + "/feedback.log");
     reporting_port_ = testing::FreeLoopbackPort();
-    env["JALON_LISTEN"] = "127.0.0.1:" + std::to_string(reporting_port_);
-    ASSERT_TRUE(reporting_
-                    .Start({JALON_REPORTING_BINARY,
-                            "--roadmap-address=" + roadmap_address(),
-                            "--roadmap-token-file=" + dir_ + "/services",
-                            "--http-listen=127.0.0.1:" +
-                                std::to_string(testing::FreeLoopbackPort()),
-                            "--consumer-name=e2e"},
-                           env, dir_ + "/reporting.log")
-                    .ok());
+    reporting_env_ = env;
+    reporting_env_["JALON_LISTEN"] =
+        "127.0.0.1:" + std::to_string(reporting_port_);
+    reporting_args_ = {JALON_REPORTING_BINARY,
+                       "--roadmap-address=" + roadmap_address(),
+                       "--roadmap-token-file=" + dir_ + "/services",
+                       "--http-listen=127.0.0.1:" +
+                           std::to_string(testing::FreeLoopbackPort()),
+                       "--consumer-name=e2e"};
+    StartReporting();
+  }
+
+  void StartReporting() {
+    reporting_ = std::make_unique<ChildProcess>();
     ASSERT_TRUE(
-        reporting_.WaitForLine("listening on port", std::chrono::seconds(20))
+        reporting_
+            ->Start(reporting_args_, reporting_env_, dir_ + "/reporting.log")
+            .ok());
+    ASSERT_TRUE(
+        reporting_->WaitForLine("listening on port", std::chrono::seconds(20))
             .ok())
         << ReadFile(dir_ + "/reporting.log");
+  }
+
+  // SIGTERM, then a new process on the same port: a rolling restart.
+  void RestartReporting() {
+    reporting_->Signal(SIGTERM);
+    auto code = reporting_->Wait(std::chrono::seconds(20));
+    ASSERT_TRUE(code.ok() && *code == 0);
+    StartReporting();
   }
   const std::string& dir() const { return dir_; }
   std::string admin_token_file() const { return dir_ + "/admin"; }
@@ -147,7 +163,10 @@ class Services {
   std::unique_ptr<RedisServer> redis_;
   std::string dir_;
   int roadmap_port_ = 0, feedback_port_ = 0, reporting_port_ = 0;
-  ChildProcess roadmap_, feedback_, reporting_;
+  ChildProcess roadmap_, feedback_;
+  std::unique_ptr<ChildProcess> reporting_;
+  std::vector<std::string> reporting_args_;
+  std::map<std::string, std::string> reporting_env_;
 };
 
 class JalonctlTest : public ::testing::Test {
@@ -870,6 +889,59 @@ TEST_F(JalonctlTest, ReportsFeedsAndSchedulesAgainstTheRealService) {
       1);  // not a frequency jalonctl knows: a usage error
   Result rebuilt = Run({"rebuild-read-models"});
   EXPECT_EQ(rebuilt.code, 0) << rebuilt;
+}
+
+TEST_F(JalonctlTest, FeedWatchResumesAcrossARestartOfReporting) {
+  StartServices();
+  ASSERT_EQ(Run({"import", JALON_EXAMPLE_ROADMAP}).code, 0);
+  Result roadmaps = Run({"roadmap", "list", "-o", "json"});
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(roadmaps.out, m,
+                                std::regex("\"id\": \"([0-9A-Z]{26})\"")));
+  const std::string roadmap = m[1];
+  for (int i = 0; i < 100; ++i) {
+    if (Run({"report", "status", "--roadmap", roadmap}).code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto generate = [&](const std::string& period) {
+    Result r = Run({"report", "generate", "--roadmap", roadmap, "--period",
+                    period, "-o", "json"});
+    EXPECT_EQ(r.code, 0) << r;
+    return Parse<reporting::v1::Report>(r).id();
+  };
+  // jalonctl watches four reports; the service restarts after two.
+  ChildProcess watch;
+  std::map<std::string, std::string> env = BaseEnv();
+  ASSERT_TRUE(
+      watch
+          .Start({JALONCTL_BINARY, "feed", "watch", "--roadmap", roadmap,
+                  "--cursor", "0", "--kind", "report-generated", "--max-events",
+                  "4", "-o", "json"},
+                 env, home_ + "/watch.err")
+          .ok());
+  std::vector<std::string> ids = {generate("2026-Q1"), generate("2026-Q2")};
+  for (const auto& id : ids) {
+    ASSERT_TRUE(watch.WaitForLine(id, std::chrono::seconds(20)).ok())
+        << ReadFile(home_ + "/watch.err");
+  }
+  ASSERT_NO_FATAL_FAILURE(services_.RestartReporting());
+  ids.push_back(generate("2026-Q3"));
+  ids.push_back(generate("2026-Q4"));
+  std::vector<std::string> seen;
+  for (size_t i = 2; i < ids.size(); ++i) {
+    auto line = watch.WaitForLine("\"subject_id\"", std::chrono::seconds(30));
+    ASSERT_TRUE(line.ok()) << ReadFile(home_ + "/watch.err");
+    seen.push_back(*line);
+  }
+  auto code = watch.Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+  // After the restart: the two later reports, in order, none twice.
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_NE(seen[0].find(ids[2]), std::string::npos) << seen[0];
+  EXPECT_NE(seen[1].find(ids[3]), std::string::npos) << seen[1];
+  EXPECT_NE(ReadFile(home_ + "/watch.err").find("resuming after cursor"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@ namespace {
 namespace rm = ::jalon::roadmap::v1;
 
 constexpr char kReport[] = "report";
+constexpr char kReportSummary[] = "report_summary";  // without content
 constexpr char kFeedKey[] = "feed_key";
 constexpr char kSchedule[] = "schedule";
 
@@ -316,6 +317,12 @@ absl::StatusOr<pb::Report> ReportingService::Generate(
     m.Put(head_key, seq + 1, report.id());
     m.Put(store_.EntityKey(kReport, report.id()), 1,
           report.SerializeAsString());
+    // What ListReports shows, apart, so a page does not carry contents.
+    pb::Report summary = report;
+    summary.clear_content();
+    summary.clear_changes();
+    m.Put(store_.EntityKey(kReportSummary, report.id()), 1,
+          summary.SerializeAsString());
     m.IndexAdd(ReportsIndex(roadmap_id), report.id());
     m.AddEvent(WrapUpdate(u));
     auto r = store_.Commit(m);
@@ -401,14 +408,13 @@ absl::Status ReportingService::ListReports(const CallContext&,
   for (const auto& e : ids->elements()) list.push_back(e.str());
   const bool more = static_cast<int>(list.size()) > *size;
   if (more) list.resize(*size);
-  auto stored = store_.GetMany(kReport, list);
+  auto stored = store_.GetMany(kReportSummary, list);
   if (!stored.ok()) return stored.status();
   for (const auto& s : *stored) {
     if (s.version == 0) continue;
-    pb::Report* r = resp->add_reports();
-    if (!r->ParseFromString(s.data)) return Corrupt(kReport);
-    r->clear_content();
-    r->clear_changes();
+    if (!resp->add_reports()->ParseFromString(s.data)) {
+      return Corrupt(kReportSummary);
+    }
   }
   if (more) resp->set_next_page_token(EncodeToken(list.back()));
   return absl::OkStatus();

@@ -185,12 +185,9 @@ void StreamConsumer::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-absl::StatusOr<int64_t> StreamConsumer::Replay(RedisClient* redis,
-                                               const std::string& stream,
-                                               const EntryHandler& handler,
-                                               int batch,
-                                               const std::string& after,
-                                               const std::string& end) {
+absl::StatusOr<int64_t> StreamConsumer::Replay(
+    RedisClient* redis, const std::string& stream, const EntryHandler& handler,
+    int batch, const std::string& after, const std::string& end) {
   std::string start = after.empty() ? "-" : "(" + after;
   int64_t total = 0;
   for (;;) {

@@ -13,11 +13,11 @@
 #include "services/common/config.h"
 #include "services/common/executor.h"
 #include "services/common/logging.h"
+#include "services/common/roadmap_client.h"
 #include "services/common/server.h"
 #include "services/common/service_config.h"
 #include "services/common/stream_consumer.h"
 #include "services/feedback/grpc_service.h"
-#include "services/common/roadmap_client.h"
 #include "services/feedback/service.h"
 #include "services/feedback/store.h"
 
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   auto channel = grpc::CreateChannel(config.roadmap_address,
                                      grpc::InsecureChannelCredentials());
   jalon::RoadmapClient roadmap(channel, config.roadmap_token,
-                                         config.roadmap_deadline);
+                               config.roadmap_deadline);
   // Tokens belong to the roadmap service's directory: ask it, cache for the
   // TTL, and drop revoked ones as soon as it announces them.
   jalon::TokenVerifier verifier(

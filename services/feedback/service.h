@@ -8,9 +8,9 @@
 #include "absl/status/status.h"
 #include "jalon/feedback/v1/feedback.pb.h"
 #include "services/common/clock.h"
+#include "services/common/roadmap_client.h"
 #include "services/common/rpc.h"
 #include "services/common/stream_consumer.h"
-#include "services/common/roadmap_client.h"
 #include "services/feedback/store.h"
 
 namespace jalon::feedback {

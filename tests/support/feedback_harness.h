@@ -10,9 +10,9 @@
 #include <string>
 
 #include "jalon/feedback/v1/feedback.grpc.pb.h"
+#include "services/common/roadmap_client.h"
 #include "services/common/stream_consumer.h"
 #include "services/feedback/grpc_service.h"
-#include "services/common/roadmap_client.h"
 #include "services/feedback/service.h"
 #include "services/feedback/store.h"
 #include "tests/support/roadmap_harness.h"

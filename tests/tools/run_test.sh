@@ -44,9 +44,14 @@ run_once() {  # output-file
   [ -s "$report" ] || { cat "$out"; fail "no HTML report at '$report'"; }
   grep -q "<svg" "$report" || fail "the HTML report has no chart"
   feed=$(sed -n 's/^  Atom feed *\(http.*\)$/\1/p' "$out")
-  curl -sf "$feed" | grep -q "<feed" || fail "the Atom feed at $feed does not answer"
-  curl -sf "http://127.0.0.1:$JALON_REPORTING_HTTP_PORT/healthz" | grep -q ok ||
-    fail "/healthz"
+  # (Captured first: with pipefail, grep -q closing the pipe early would fail
+  # curl with SIGPIPE on a long feed.)
+  local body
+  body=$(curl -sf "$feed") || fail "the Atom feed at $feed does not answer"
+  [[ "$body" == *"<feed"* ]] || fail "the Atom feed at $feed is not Atom"
+  body=$(curl -sf "http://127.0.0.1:$JALON_REPORTING_HTTP_PORT/healthz") ||
+    fail "/healthz does not answer"
+  [[ "$body" == ok* ]] || fail "/healthz says '$body'"
   for line in "Valorisation des déchets" "Machines agricoles et bicyclettes" \
               "Travail des métaux" "Nouveaux emplois" "actions:"; do
     grep -q "$line" "$out" || { cat "$out"; fail "summary lacks '$line'"; }

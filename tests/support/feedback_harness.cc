@@ -76,6 +76,8 @@ void FeedbackHarness::StopFeedback() {
   if (executor_) executor_->Shutdown();
 }
 
+int FeedbackHarness::port() const { return host_->port(); }
+
 std::unique_ptr<fpb::FeedbackService::Stub> FeedbackHarness::Stub() const {
   return fpb::FeedbackService::NewStub(channel_);
 }

@@ -35,6 +35,8 @@ class FeedbackHarness {
   feedback::FeedbackService& service() { return *service_; }
   std::unique_ptr<fpb::FeedbackService::Stub> Stub() const;
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+  // The feedback service's gRPC port.
+  int port() const;
 
  private:
   HarnessOptions options_;

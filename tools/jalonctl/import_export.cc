@@ -4,10 +4,15 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <atomic>
 #include <deque>
+#include <exception>
+#include <functional>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -144,6 +149,39 @@ class Actors {
   std::map<std::pair<std::string, int>, std::string> tokens_;
   std::vector<std::string> issued_;
 };
+
+// Calls in flight at once for independent creates: enough to hide the
+// round trips, few enough not to queue up on the servers' workers.
+constexpr int kImportConcurrency = 16;
+
+// Runs fn(0) ... fn(n - 1) on up to `width` threads. The first exception
+// stops the others from taking more work and is rethrown here once every
+// thread has stopped.
+void ParallelFor(size_t n, int width, const std::function<void(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex mu;
+  std::vector<std::thread> threads;
+  const size_t count = std::min(n, static_cast<size_t>(width));
+  for (size_t t = 0; t < count; ++t) {
+    threads.emplace_back([&] {
+      while (!failed.load()) {
+        const size_t i = next++;
+        if (i >= n) return;
+        try {
+          fn(i);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (!error) error = std::current_exception();
+          failed = true;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (error) std::rethrow_exception(error);
+}
 
 class Progress {
  public:
@@ -568,7 +606,9 @@ class Importer {
     }
     // First pass: create or update without dependencies (they may point to
     // actions created later), then set dependencies and move statuses.
+    // Creates are independent of each other: they run concurrently.
     std::map<std::string, rpb::Action> current;
+    std::vector<std::pair<std::string, rpb::CreateActionRequest>> creates;
     for (const ActionEntry& e : f_.actions) {
       rpb::Action want = Desired(e);
       auto it = by_key.find(e.key);
@@ -583,16 +623,23 @@ class Importer {
           req.set_request_id(Rid("action", e.key));
           *req.mutable_action() = want;
           req.mutable_action()->clear_depends_on_action_ids();
-          current[e.key] = Call(s_, s_.roadmap(), &RStub::CreateAction, req,
-                                "create action " + e.key)
-                               .action();
+          creates.emplace_back(e.key, std::move(req));
         }
         created_actions_.insert(e.key);
       } else {
         current[e.key] = it->second;
       }
-      act_[e.key] = current[e.key].id();
     }
+    std::vector<rpb::Action> made(creates.size());
+    ParallelFor(creates.size(), kImportConcurrency, [&](size_t i) {
+      made[i] = Call(s_, s_.roadmap(), &RStub::CreateAction, creates[i].second,
+                     "create action " + creates[i].first)
+                    .action();
+    });
+    for (size_t i = 0; i < creates.size(); ++i) {
+      current[creates[i].first] = std::move(made[i]);
+    }
+    for (const ActionEntry& e : f_.actions) act_[e.key] = current[e.key].id();
     for (const ActionEntry& e : f_.actions) {
       rpb::Action want = Desired(e);
       for (const auto& d : e.depends_on)

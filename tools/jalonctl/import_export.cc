@@ -1252,7 +1252,16 @@ std::string RunExport(Session& s, const std::string& roadmap_id) {
   y << YAML::EndSeq;
 
   y << YAML::Key << "actions" << YAML::Value << YAML::BeginSeq;
-  for (const auto& a : actions) {
+  // In key order: creation order is not the file's (an import creates
+  // actions concurrently), so export -> import -> export stays the same.
+  std::vector<const rpb::Action*> by_key;
+  for (const auto& a : actions) by_key.push_back(&a);
+  std::stable_sort(by_key.begin(), by_key.end(),
+                   [&act_key](const rpb::Action* x, const rpb::Action* y) {
+                     return act_key[x->id()] < act_key[y->id()];
+                   });
+  for (const rpb::Action* action : by_key) {
+    const rpb::Action& a = *action;
     y << YAML::BeginMap;
     Put(y, "key", act_key[a.id()]);
     if (!a.ecosystem_id().empty())

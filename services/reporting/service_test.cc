@@ -803,6 +803,32 @@ TEST_F(ReportingServiceTest, CursorsThatCannotResumeAreRefused) {
   recent.ctx->TryCancel();
 }
 
+TEST_F(ReportingServiceTest, ATokenRevokedWhileWatchingEndsTheStream) {
+  rpb::IssueTokenRequest issue;
+  issue.set_principal_name("lecteur temporaire");
+  issue.set_organization_id(f_.ministry);
+  issue.set_role(Role::ROLE_READER);
+  rpb::IssueTokenResponse issued;
+  ASSERT_TRUE(
+      roadmap_
+          ->IssueToken(Ctx(h_.roadmap().admin_token()).get(), issue, &issued)
+          .ok());
+  Watch w = OpenWatch(stub_.get(), issued.secret(), {}, "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  rpb::RevokeTokenRequest revoke;
+  revoke.set_id(issued.token().id());
+  rpb::RevokeTokenResponse revoked;
+  ASSERT_TRUE(
+      roadmap_
+          ->RevokeToken(Ctx(h_.roadmap().admin_token()).get(), revoke, &revoked)
+          .ok());
+  const auto start = std::chrono::steady_clock::now();
+  reppb::WatchStatusResponse msg;
+  EXPECT_FALSE(w.reader->Read(&msg));
+  EXPECT_EQ(w.reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
 class SlowClientTest : public ReportingServiceTest {
  protected:
   SlowClientTest()

@@ -74,6 +74,29 @@ Resp Call(Session& session, Stub& stub,
   return response;
 }
 
+// Every page of a List (following next_page_token), at most `limit` items
+// (0: all). `items` picks the repeated field of a response.
+template <typename Item, typename Stub, typename Req, typename Resp,
+          typename Items>
+std::vector<Item> FetchList(Session& session, Stub& stub,
+                            grpc::Status (Stub::*rpc)(grpc::ClientContext*,
+                                                      const Req&, Resp*),
+                            Req request, Items items, const std::string& what,
+                            int limit) {
+  std::vector<Item> out;
+  session.Paginate(
+      [&](const std::string& token, std::string* next) {
+        request.set_page_token(token);
+        Resp r = Call(session, stub, rpc, request, what);
+        for (const auto& x : items(r)) out.push_back(x);
+        *next = r.next_page_token();
+        return static_cast<int>(items(r).size());
+      },
+      limit);
+  if (limit > 0 && static_cast<int>(out.size()) > limit) out.resize(limit);
+  return out;
+}
+
 // The same call with another principal's token (empty: the session's).
 template <typename Stub, typename Req, typename Resp>
 Resp CallAs(Session& session, const std::string& token, Stub& stub,

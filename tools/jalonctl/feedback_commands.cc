@@ -35,11 +35,6 @@ void Id(CLI::App* v, Args* a, const std::string& what) {
   v->add_option("id", a->id, what)->required();
 }
 
-template <typename T>
-void Cap(std::vector<T>* v, int limit) {
-  if (limit > 0 && static_cast<int>(v->size()) > limit) v->resize(limit);
-}
-
 void Consultations(Cli& cli) {
   Session& s = *cli.session;
   CLI::App* g = Group(cli.app, "consultation", "Consultations of the members");
@@ -54,25 +49,17 @@ void Consultations(Cli& cli) {
   };
   {
     auto a = NewArgs();
-    CLI::App* v =
-        Verb(cli, g, "list", "List a roadmap's consultations",
-             "  jalonctl consultation list --roadmap 01J...", [&s, a] {
-               fpb::ListConsultationsRequest req;
-               req.set_roadmap_id(a->roadmap);
-               std::vector<fpb::Consultation> out;
-               s.Paginate(
-                   [&](const std::string& t, std::string* next) {
-                     req.set_page_token(t);
-                     auto r = Call(s, s.feedback(), &Stub::ListConsultations,
-                                   req, "list consultations");
-                     for (auto& x : r.consultations()) out.push_back(x);
-                     *next = r.next_page_token();
-                     return r.consultations_size();
-                   },
-                   s.limit());
-               Cap(&out, s.limit());
-               s.printer().ListOf(out, kConsultationColumns);
-             });
+    CLI::App* v = Verb(
+        cli, g, "list", "List a roadmap's consultations",
+        "  jalonctl consultation list --roadmap 01J...", [&s, a] {
+          fpb::ListConsultationsRequest req;
+          req.set_roadmap_id(a->roadmap);
+          auto out = FetchList<fpb::Consultation>(
+              s, s.feedback(), &Stub::ListConsultations, req,
+              [](const auto& r) -> const auto& { return r.consultations(); },
+              "list consultations", s.limit());
+          s.printer().ListOf(out, kConsultationColumns);
+        });
     v->add_option("--roadmap", a->roadmap, "roadmap id")->required();
   }
   {
@@ -191,18 +178,10 @@ void Feedback(Cli& cli) {
                  req.add_statuses(static_cast<fpb::FeedbackStatus>(ParseEnum(
                      fpb::FeedbackStatus_descriptor(), st, "--status")));
                }
-               std::vector<fpb::FeedbackItem> out;
-               s.Paginate(
-                   [&](const std::string& t, std::string* next) {
-                     req.set_page_token(t);
-                     auto r = Call(s, s.feedback(), &Stub::ListFeedback, req,
-                                   "list feedback");
-                     for (auto& x : r.items()) out.push_back(x);
-                     *next = r.next_page_token();
-                     return r.items_size();
-                   },
-                   s.limit());
-               Cap(&out, s.limit());
+               auto out = FetchList<fpb::FeedbackItem>(
+                   s, s.feedback(), &Stub::ListFeedback, req,
+                   [](const auto& r) -> const auto& { return r.items(); },
+                   "list feedback", s.limit());
                s.printer().ListOf(out, kFeedbackColumns);
              });
     v->add_option("--roadmap", a->roadmap, "roadmap id");
@@ -411,18 +390,10 @@ void Feedback(Cli& cli) {
              "  jalonctl feedback history 01J...", [&s, a] {
                fpb::ListFeedbackHistoryRequest req;
                req.set_feedback_id(a->id);
-               std::vector<common::v1::HistoryEntry> out;
-               s.Paginate(
-                   [&](const std::string& t, std::string* next) {
-                     req.set_page_token(t);
-                     auto r = Call(s, s.feedback(), &Stub::ListFeedbackHistory,
-                                   req, "feedback history");
-                     for (auto& x : r.entries()) out.push_back(x);
-                     *next = r.next_page_token();
-                     return r.entries_size();
-                   },
-                   s.limit());
-               Cap(&out, s.limit());
+               auto out = FetchList<common::v1::HistoryEntry>(
+                   s, s.feedback(), &Stub::ListFeedbackHistory, req,
+                   [](const auto& r) -> const auto& { return r.entries(); },
+                   "feedback history", s.limit());
                s.printer().ListOf(out, kHistoryColumns);
              });
     Id(v, a.get(), "feedback id");
@@ -460,25 +431,17 @@ void Partnerships(Cli& cli) {
   }
   {
     auto a = NewArgs();
-    CLI::App* v = Verb(cli, g, "list", "List the interests in an offer",
-                       "  jalonctl partnership list 01J...", [&s, a] {
-                         fpb::ListInterestsRequest req;
-                         req.set_feedback_id(a->id);
-                         std::vector<fpb::Interest> out;
-                         s.Paginate(
-                             [&](const std::string& t, std::string* next) {
-                               req.set_page_token(t);
-                               auto r =
-                                   Call(s, s.feedback(), &Stub::ListInterests,
-                                        req, "list interests");
-                               for (auto& x : r.interests()) out.push_back(x);
-                               *next = r.next_page_token();
-                               return r.interests_size();
-                             },
-                             s.limit());
-                         Cap(&out, s.limit());
-                         s.printer().ListOf(out, kInterestColumns);
-                       });
+    CLI::App* v =
+        Verb(cli, g, "list", "List the interests in an offer",
+             "  jalonctl partnership list 01J...", [&s, a] {
+               fpb::ListInterestsRequest req;
+               req.set_feedback_id(a->id);
+               auto out = FetchList<fpb::Interest>(
+                   s, s.feedback(), &Stub::ListInterests, req,
+                   [](const auto& r) -> const auto& { return r.interests(); },
+                   "list interests", s.limit());
+               s.printer().ListOf(out, kInterestColumns);
+             });
     Id(v, a.get(), "feedback id of the offer");
   }
   for (bool accept : {true, false}) {

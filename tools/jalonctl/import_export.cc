@@ -28,21 +28,15 @@ using RStub = rpb::RoadmapService::Stub;
 using FStub = fpb::FeedbackService::Stub;
 using google::protobuf::Message;
 
-// Every page of a List.
+// Every page of a List, in pages of 1000.
 template <typename Item, typename Stub, typename Req, typename Resp,
           typename Get>
 std::vector<Item> ListAll(Session& s, Stub& stub,
                           grpc::Status (Stub::*rpc)(grpc::ClientContext*,
                                                     const Req&, Resp*),
                           Req req, Get get, const std::string& what) {
-  std::vector<Item> out;
   req.set_page_size(1000);
-  do {
-    Resp r = Call(s, stub, rpc, req, what);
-    for (const auto& x : get(r)) out.push_back(x);
-    req.set_page_token(r.next_page_token());
-  } while (!req.page_token().empty());
-  return out;
+  return FetchList<Item>(s, stub, rpc, req, get, what, 0);
 }
 
 // The fields of `fields` whose values differ; enum fields left unset in

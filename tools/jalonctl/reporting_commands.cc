@@ -161,19 +161,10 @@ void Reports(Cli& cli) {
              "  jalonctl report list --roadmap 01J...", [&s, a] {
                xpb::ListReportsRequest req;
                req.set_roadmap_id(a->roadmap);
-               std::vector<xpb::Report> out;
-               s.Paginate(
-                   [&](const std::string& t, std::string* next) {
-                     req.set_page_token(t);
-                     auto r = Call(s, s.reporting(), &Stub::ListReports, req,
-                                   "list reports");
-                     for (auto& x : r.reports()) out.push_back(x);
-                     *next = r.next_page_token();
-                     return r.reports_size();
-                   },
-                   s.limit());
-               if (s.limit() > 0 && static_cast<int>(out.size()) > s.limit())
-                 out.resize(s.limit());
+               auto out = FetchList<xpb::Report>(
+                   s, s.reporting(), &Stub::ListReports, req,
+                   [](const auto& r) -> const auto& { return r.reports(); },
+                   "list reports", s.limit());
                s.printer().ListOf(out, kReportColumns);
              });
     v->add_option("--roadmap", a->roadmap, "roadmap id")->required();
@@ -346,24 +337,17 @@ void Feed(Cli& cli) {
   }
   {
     auto a = NewArgs();
-    CLI::App* v = Verb(cli, keys, "list", "List feed keys",
-                       "  jalonctl feed key list", [&s, a] {
-                         xpb::ListFeedKeysRequest req;
-                         req.set_include_revoked(a->flag);
-                         std::vector<xpb::FeedKey> out;
-                         s.Paginate(
-                             [&](const std::string& t, std::string* next) {
-                               req.set_page_token(t);
-                               auto r =
-                                   Call(s, s.reporting(), &Stub::ListFeedKeys,
-                                        req, "list feed keys");
-                               for (auto& x : r.feed_keys()) out.push_back(x);
-                               *next = r.next_page_token();
-                               return r.feed_keys_size();
-                             },
-                             s.limit());
-                         s.printer().ListOf(out, kFeedKeyColumns);
-                       });
+    CLI::App* v =
+        Verb(cli, keys, "list", "List feed keys", "  jalonctl feed key list",
+             [&s, a] {
+               xpb::ListFeedKeysRequest req;
+               req.set_include_revoked(a->flag);
+               auto out = FetchList<xpb::FeedKey>(
+                   s, s.reporting(), &Stub::ListFeedKeys, req,
+                   [](const auto& r) -> const auto& { return r.feed_keys(); },
+                   "list feed keys", s.limit());
+               s.printer().ListOf(out, kFeedKeyColumns);
+             });
     v->add_flag("--include-revoked", a->flag, "include revoked keys");
   }
   {
@@ -414,17 +398,10 @@ void Schedules(Cli& cli) {
     Verb(cli, g, "list", "List report schedules", "  jalonctl schedule list",
          [&s, a] {
            xpb::ListReportSchedulesRequest req;
-           std::vector<xpb::ReportSchedule> out;
-           s.Paginate(
-               [&](const std::string& t, std::string* next) {
-                 req.set_page_token(t);
-                 auto r = Call(s, s.reporting(), &Stub::ListReportSchedules,
-                               req, "list schedules");
-                 for (auto& x : r.schedules()) out.push_back(x);
-                 *next = r.next_page_token();
-                 return r.schedules_size();
-               },
-               s.limit());
+           auto out = FetchList<xpb::ReportSchedule>(
+               s, s.reporting(), &Stub::ListReportSchedules, req,
+               [](const auto& r) -> const auto& { return r.schedules(); },
+               "list schedules", s.limit());
            s.printer().ListOf(out, kScheduleColumns);
          });
   }

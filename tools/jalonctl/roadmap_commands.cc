@@ -103,19 +103,10 @@ void Orgs(Cli& cli) {
             req.set_kind(static_cast<rpb::OrganizationKind>(ParseEnum(
                 rpb::OrganizationKind_descriptor(), a->kind, "--kind")));
           }
-          std::vector<rpb::Organization> out;
-          s.Paginate(
-              [&](const std::string& t, std::string* next) {
-                req.set_page_token(t);
-                auto r = Call(s, s.roadmap(), &Stub::ListOrganizations, req,
-                              "list organisations");
-                for (auto& o : r.organizations()) out.push_back(o);
-                *next = r.next_page_token();
-                return r.organizations_size();
-              },
-              s.limit());
-          if (s.limit() > 0 && static_cast<int>(out.size()) > s.limit())
-            out.resize(s.limit());
+          auto out = FetchList<rpb::Organization>(
+              s, s.roadmap(), &Stub::ListOrganizations, req,
+              [](const auto& r) -> const auto& { return r.organizations(); },
+              "list organisations", s.limit());
           s.printer().ListOf(out, kOrgColumns);
         });
     v->add_option("--kind", a->kind, "federation, ministry or member-company");
@@ -255,19 +246,10 @@ void Tokens(Cli& cli) {
                rpb::ListTokensRequest req;
                req.set_organization_id(a->organization);
                req.set_include_revoked(a->flag);
-               std::vector<rpb::Token> out;
-               s.Paginate(
-                   [&](const std::string& t, std::string* next) {
-                     req.set_page_token(t);
-                     auto r = Call(s, s.roadmap(), &Stub::ListTokens, req,
-                                   "list tokens");
-                     for (auto& x : r.tokens()) out.push_back(x);
-                     *next = r.next_page_token();
-                     return r.tokens_size();
-                   },
-                   s.limit());
-               if (s.limit() > 0 && static_cast<int>(out.size()) > s.limit())
-                 out.resize(s.limit());
+               auto out = FetchList<rpb::Token>(
+                   s, s.roadmap(), &Stub::ListTokens, req,
+                   [](const auto& r) -> const auto& { return r.tokens(); },
+                   "list tokens", s.limit());
                s.printer().ListOf(out, kTokenColumns);
              });
     v->add_option("--org", a->organization, "only this organisation's tokens");
@@ -314,19 +296,10 @@ void Roadmaps(Cli& cli) {
     auto a = NewArgs();
     Verb(cli, g, "list", "List roadmaps", "  jalonctl roadmap list", [&s, a] {
       rpb::ListRoadmapsRequest req;
-      std::vector<rpb::Roadmap> out;
-      s.Paginate(
-          [&](const std::string& t, std::string* next) {
-            req.set_page_token(t);
-            auto r =
-                Call(s, s.roadmap(), &Stub::ListRoadmaps, req, "list roadmaps");
-            for (auto& x : r.roadmaps()) out.push_back(x);
-            *next = r.next_page_token();
-            return r.roadmaps_size();
-          },
-          s.limit());
-      if (s.limit() > 0 && static_cast<int>(out.size()) > s.limit())
-        out.resize(s.limit());
+      auto out = FetchList<rpb::Roadmap>(
+          s, s.roadmap(), &Stub::ListRoadmaps, req,
+          [](const auto& r) -> const auto& { return r.roadmaps(); },
+          "list roadmaps", s.limit());
       s.printer().ListOf(out, kRoadmapColumns);
     });
   }
@@ -408,19 +381,10 @@ void Ecosystems(Cli& cli) {
              "  jalonctl ecosystem list --roadmap 01J...", [&s, a] {
                rpb::ListEcosystemsRequest req;
                req.set_roadmap_id(a->roadmap);
-               std::vector<rpb::Ecosystem> out;
-               s.Paginate(
-                   [&](const std::string& t, std::string* next) {
-                     req.set_page_token(t);
-                     auto r = Call(s, s.roadmap(), &Stub::ListEcosystems, req,
-                                   "list ecosystems");
-                     for (auto& x : r.ecosystems()) out.push_back(x);
-                     *next = r.next_page_token();
-                     return r.ecosystems_size();
-                   },
-                   s.limit());
-               if (s.limit() > 0 && static_cast<int>(out.size()) > s.limit())
-                 out.resize(s.limit());
+               auto out = FetchList<rpb::Ecosystem>(
+                   s, s.roadmap(), &Stub::ListEcosystems, req,
+                   [](const auto& r) -> const auto& { return r.ecosystems(); },
+                   "list ecosystems", s.limit());
                s.printer().ListOf(out, kEcosystemColumns);
              });
     v->add_option("--roadmap", a->roadmap, "roadmap id")->required();
@@ -514,19 +478,10 @@ void Indicators(Cli& cli) {
                rpb::ListIndicatorsRequest req;
                req.set_roadmap_id(a->roadmap);
                req.set_ecosystem_id(a->ecosystem);
-               std::vector<rpb::Indicator> out;
-               s.Paginate(
-                   [&](const std::string& t, std::string* next) {
-                     req.set_page_token(t);
-                     auto r = Call(s, s.roadmap(), &Stub::ListIndicators, req,
-                                   "list indicators");
-                     for (auto& x : r.indicators()) out.push_back(x);
-                     *next = r.next_page_token();
-                     return r.indicators_size();
-                   },
-                   s.limit());
-               if (s.limit() > 0 && static_cast<int>(out.size()) > s.limit())
-                 out.resize(s.limit());
+               auto out = FetchList<rpb::Indicator>(
+                   s, s.roadmap(), &Stub::ListIndicators, req,
+                   [](const auto& r) -> const auto& { return r.indicators(); },
+                   "list indicators", s.limit());
                s.printer().ListOf(out, kIndicatorColumns);
              });
     v->add_option("--roadmap", a->roadmap, "roadmap id")->required();
@@ -619,19 +574,10 @@ void Measurements(Cli& cli) {
                 ParseEnum(rpb::VerificationState_descriptor(), a->status,
                           "--state")));
           }
-          std::vector<rpb::Measurement> out;
-          s.Paginate(
-              [&](const std::string& t, std::string* next) {
-                req.set_page_token(t);
-                auto r = Call(s, s.roadmap(), &Stub::ListMeasurements, req,
-                              "list measurements");
-                for (auto& x : r.measurements()) out.push_back(x);
-                *next = r.next_page_token();
-                return r.measurements_size();
-              },
-              s.limit());
-          if (s.limit() > 0 && static_cast<int>(out.size()) > s.limit())
-            out.resize(s.limit());
+          auto out = FetchList<rpb::Measurement>(
+              s, s.roadmap(), &Stub::ListMeasurements, req,
+              [](const auto& r) -> const auto& { return r.measurements(); },
+              "list measurements", s.limit());
           s.printer().ListOf(out, kMeasurementColumns);
         });
     v->add_option("--indicator", a->id, "indicator id")->required();
@@ -761,19 +707,10 @@ void Actions(Cli& cli) {
             req.add_statuses(static_cast<rpb::ActionStatus>(
                 ParseEnum(rpb::ActionStatus_descriptor(), st, "--status")));
           }
-          std::vector<rpb::Action> out;
-          s.Paginate(
-              [&](const std::string& t, std::string* next) {
-                req.set_page_token(t);
-                auto r = Call(s, s.roadmap(), &Stub::ListActions, req,
-                              "list actions");
-                for (auto& x : r.actions()) out.push_back(x);
-                *next = r.next_page_token();
-                return r.actions_size();
-              },
-              s.limit());
-          if (s.limit() > 0 && static_cast<int>(out.size()) > s.limit())
-            out.resize(s.limit());
+          auto out = FetchList<rpb::Action>(
+              s, s.roadmap(), &Stub::ListActions, req,
+              [](const auto& r) -> const auto& { return r.actions(); },
+              "list actions", s.limit());
           s.printer().ListOf(out, kActionColumns);
         });
     v->add_option("--roadmap", a->roadmap, "roadmap id");
@@ -894,19 +831,10 @@ void Actions(Cli& cli) {
              "  jalonctl action history 01J...", [&s, a] {
                rpb::ListActionHistoryRequest req;
                req.set_action_id(a->id);
-               std::vector<common::v1::HistoryEntry> out;
-               s.Paginate(
-                   [&](const std::string& t, std::string* next) {
-                     req.set_page_token(t);
-                     auto r = Call(s, s.roadmap(), &Stub::ListActionHistory,
-                                   req, "action history");
-                     for (auto& x : r.entries()) out.push_back(x);
-                     *next = r.next_page_token();
-                     return r.entries_size();
-                   },
-                   s.limit());
-               if (s.limit() > 0 && static_cast<int>(out.size()) > s.limit())
-                 out.resize(s.limit());
+               auto out = FetchList<common::v1::HistoryEntry>(
+                   s, s.roadmap(), &Stub::ListActionHistory, req,
+                   [](const auto& r) -> const auto& { return r.entries(); },
+                   "action history", s.limit());
                s.printer().ListOf(out, kHistoryColumns);
              });
     Id(v, a.get(), "action id");
@@ -1007,19 +935,10 @@ void Comments(Cli& cli) {
              "  jalonctl comment list --action 01J...", [&s, a] {
                rpb::ListCommentsRequest req;
                req.set_action_id(a->id);
-               std::vector<rpb::Comment> out;
-               s.Paginate(
-                   [&](const std::string& t, std::string* next) {
-                     req.set_page_token(t);
-                     auto r = Call(s, s.roadmap(), &Stub::ListComments, req,
-                                   "list comments");
-                     for (auto& x : r.comments()) out.push_back(x);
-                     *next = r.next_page_token();
-                     return r.comments_size();
-                   },
-                   s.limit());
-               if (s.limit() > 0 && static_cast<int>(out.size()) > s.limit())
-                 out.resize(s.limit());
+               auto out = FetchList<rpb::Comment>(
+                   s, s.roadmap(), &Stub::ListComments, req,
+                   [](const auto& r) -> const auto& { return r.comments(); },
+                   "list comments", s.limit());
                s.printer().ListOf(out, kCommentColumns);
              });
     v->add_option("--action", a->id, "action id")->required();

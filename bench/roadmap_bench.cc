@@ -307,6 +307,7 @@ int Main(int argc, char** argv) {
   testing::HarnessOptions ho;
   ho.workers = defaults.workers;
   ho.redis_pool_size = defaults.redis_pool_size;
+  ho.redis_loops = defaults.redis_loops;
   ho.auth_cache_ttl = defaults.auth_cache_ttl;
   ho.health_interval = defaults.health_interval;
   testing::RoadmapHarness harness(ho);
@@ -494,13 +495,14 @@ int Main(int argc, char** argv) {
       "roadmap_bench: %d run(s) x %d s (+%lld ms warm-up) per scenario, "
       "median of runs\n"
       "machine: %u CPU(s); client, service and redis-server share them\n"
-      "service: %d workers, Redis pool %d, auth cache %lld ms; echo payload "
+      "service: %d workers, Redis pool %d, %d Redis event loop(s), auth "
+      "cache %lld ms; echo payload "
       "%zu bytes; %zu actions for update/get; absl deadlock detection %s\n\n",
       config.repeat, config.seconds,
       static_cast<long long>(config.warmup.count()), cpus, ho.workers,
-      ho.redis_pool_size, static_cast<long long>(ho.auth_cache_ttl.count()),
-      payload.size(), pool.size(),
-      config.absl_deadlock_detection ? "on" : "off");
+      ho.redis_pool_size, ho.redis_loops,
+      static_cast<long long>(ho.auth_cache_ttl.count()), payload.size(),
+      pool.size(), config.absl_deadlock_detection ? "on" : "off");
   std::fflush(stdout);
 
   // Runs are interleaved (every scenario once, then again) so that a noisy

@@ -67,9 +67,9 @@ TEST_F(AsyncRedisTest, ManyConcurrentCommandsEachGetTheirOwnReply) {
     });
   }
   for (auto& t : threads) t.join();
-  ASSERT_TRUE(testing::WaitFor(
-      [&] { return answered.load() == kThreads * kPerThread; },
-      milliseconds(20000), milliseconds(5)));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return answered.load() == kThreads * kPerThread; },
+                       milliseconds(20000), milliseconds(5)));
   EXPECT_EQ(wrong.load(), 0);
 }
 

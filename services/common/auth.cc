@@ -1,5 +1,7 @@
 #include "services/common/auth.h"
 
+#include <strings.h>
+
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -61,19 +63,43 @@ void TokenVerifier::InvalidateAll() {
   ++generation_;
 }
 
-absl::StatusOr<Actor> TokenVerifier::Verify(std::string_view authorization) {
+namespace {
+
+// The token of an "authorization" value, or why there is none.
+absl::StatusOr<std::string_view> BearerToken(std::string_view authorization) {
   if (authorization.empty()) {
     return Unauthenticated(
         "missing credentials: send 'authorization: Bearer <token>'");
   }
   constexpr std::string_view kBearer = "Bearer ";
-  if (!absl::StartsWithIgnoreCase(std::string(authorization), "Bearer ") ||
-      authorization.size() == kBearer.size()) {
+  if (authorization.size() <= kBearer.size() ||
+      strncasecmp(authorization.data(), kBearer.data(), kBearer.size()) != 0) {
     return Unauthenticated(
         "malformed authorization header: expected 'Bearer <token>'");
   }
   std::string_view token = authorization.substr(kBearer.size());
   if (token.size() > 512) return Unauthenticated("invalid token");
+  return token;
+}
+
+}  // namespace
+
+std::optional<absl::StatusOr<Actor>> TokenVerifier::VerifyCached(
+    std::string_view authorization) {
+  auto token = BearerToken(authorization);
+  if (!token.ok()) return token.status();
+  std::string hash = Sha256Hex(*token);
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cache_.find(hash);
+  if (it != cache_.end() && it->second.expires > now) return it->second.actor;
+  return std::nullopt;
+}
+
+absl::StatusOr<Actor> TokenVerifier::Verify(std::string_view authorization) {
+  auto bearer = BearerToken(authorization);
+  if (!bearer.ok()) return bearer.status();
+  std::string_view token = *bearer;
   std::string hash = Sha256Hex(token);
   auto now = std::chrono::steady_clock::now();
   {

@@ -51,6 +51,11 @@ class TokenVerifier {
   // UNAUTHENTICATED (missing, malformed, unknown or revoked token; the
   // message never echoes the token) or UNAVAILABLE (Redis down).
   absl::StatusOr<Actor> Verify(std::string_view authorization);
+  // Verify without a lookup, for a thread that must not block: the answer
+  // when the header is malformed or the principal is cached, else nullopt
+  // (call Verify where blocking is allowed).
+  std::optional<absl::StatusOr<Actor>> VerifyCached(
+      std::string_view authorization);
 
   // Listens for revocations on its own Redis connection.
   void StartRevocationListener(const RedisOptions& options);

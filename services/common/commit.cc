@@ -104,6 +104,10 @@ const RedisScript& CommitScript() {
   return *script;
 }
 
+// Turns the script's reply into a result or the status a client sees.
+absl::StatusOr<CommitResult> ParseCommitReply(
+    const absl::StatusOr<RedisReply>& reply);
+
 }  // namespace
 
 void Mutation::ExpectVersion(std::string key, int64_t version,
@@ -167,32 +171,57 @@ void Mutation::Publish(std::string channel, std::string message) {
   ops_.push_back({"pub", "", std::move(channel), std::move(message)});
 }
 
-Committer::Committer(RedisClient* redis, EventLog log)
-    : redis_(redis), log_(std::move(log)) {}
+Committer::Committer(RedisClient* redis, EventLog log, AsyncRedis* async)
+    : redis_(redis), log_(std::move(log)), async_(async) {}
 
-absl::StatusOr<CommitResult> Committer::Commit(const Mutation& m) const {
+absl::Status Committer::BuildArgs(const Mutation& m, RedisArgs* keys,
+                                  RedisArgs* args) const {
   if (m.events_.empty()) {
     return absl::InternalError("a mutation must carry its event");
   }
-  RedisArgs keys = {log_.stream};
+  *keys = {log_.stream};
   std::map<std::string, int> key_index;
-  RedisArgs args = {std::to_string(log_.max_len), log_.channel,
-                    std::to_string(m.events_.size())};
-  args.insert(args.end(), m.events_.begin(), m.events_.end());
+  *args = {std::to_string(log_.max_len), log_.channel,
+           std::to_string(m.events_.size())};
+  args->insert(args->end(), m.events_.begin(), m.events_.end());
   for (const auto& op : m.ops_) {
     int index = 1;  // a publish names no key; point it at the stream
     if (!op.key.empty()) {
       auto [it, inserted] =
-          key_index.emplace(op.key, static_cast<int>(keys.size()) + 1);
-      if (inserted) keys.push_back(op.key);
+          key_index.emplace(op.key, static_cast<int>(keys->size()) + 1);
+      if (inserted) keys->push_back(op.key);
       index = it->second;
     }
-    args.push_back(op.code);
-    args.push_back(std::to_string(index));
-    args.push_back(op.a);
-    args.push_back(op.b);
+    args->push_back(op.code);
+    args->push_back(std::to_string(index));
+    args->push_back(op.a);
+    args->push_back(op.b);
   }
-  auto reply = redis_->Eval(CommitScript(), keys, args);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CommitResult> Committer::Commit(const Mutation& m) const {
+  RedisArgs keys, args;
+  if (auto s = BuildArgs(m, &keys, &args); !s.ok()) return s;
+  return ParseCommitReply(redis_->Eval(CommitScript(), keys, args));
+}
+
+void Committer::CommitAsync(const Mutation& m, Callback done) const {
+  RedisArgs keys, args;
+  if (auto s = BuildArgs(m, &keys, &args); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  async_->Eval(CommitScript(), keys, args,
+               [done = std::move(done)](absl::StatusOr<RedisReply> r) mutable {
+                 std::move(done)(ParseCommitReply(r));
+               });
+}
+
+namespace {
+
+absl::StatusOr<CommitResult> ParseCommitReply(
+    const absl::StatusOr<RedisReply>& reply) {
   if (!reply.ok()) return reply.status();
   if (reply->is_error()) {
     spdlog::error("msg=commit_script_failed error={}", LogValue(reply->str()));
@@ -241,4 +270,5 @@ absl::StatusOr<CommitResult> Committer::Commit(const Mutation& m) const {
   return absl::InternalError("internal storage error");
 }
 
+}  // namespace
 }  // namespace jalon

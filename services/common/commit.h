@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "services/common/async_redis.h"
 #include "services/common/redis.h"
 
 namespace jalon {
@@ -89,13 +91,24 @@ std::string StaleSubject(const absl::Status& status);
 // Applies mutations with one EVALSHA each.
 class Committer {
  public:
-  Committer(RedisClient* redis, EventLog log);
+  using Callback = absl::AnyInvocable<void(absl::StatusOr<CommitResult>) &&>;
+
+  // `async` (optional) serves CommitAsync.
+  Committer(RedisClient* redis, EventLog log, AsyncRedis* async = nullptr);
   absl::StatusOr<CommitResult> Commit(const Mutation& m) const;
+  // The same commit without blocking; `done` runs on an AsyncRedis loop.
+  void CommitAsync(const Mutation& m, Callback done) const;
   const EventLog& log() const { return log_; }
+  AsyncRedis* async() const { return async_; }
 
  private:
+  // The script's KEYS and ARGV for a mutation.
+  absl::Status BuildArgs(const Mutation& m, RedisArgs* keys,
+                         RedisArgs* args) const;
+
   RedisClient* redis_;
   EventLog log_;
+  AsyncRedis* async_;
 };
 
 }  // namespace jalon

@@ -14,11 +14,13 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "jalon/common/v1/common.pb.h"
@@ -131,6 +133,26 @@ class EntityOps {
     *audit->mutable_updated_by() = call_.principal;
   }
 
+  // The Async forms below never block: they run on AsyncRedis callbacks
+  // and end by calling `done` exactly once. This EntityOps must outlive
+  // them (it belongs to the call).
+  template <typename T>
+  using Done = absl::AnyInvocable<void(absl::StatusOr<T>) &&>;
+  template <typename T>
+  using ChangeFn =
+      std::function<absl::Status(const Versioned<T>&, T*, Mutation*)>;
+
+  template <typename T>
+  void LoadAsync(std::string_view kind, std::string_view id,
+                 Done<Versioned<T>> done) {
+    store_->GetAsync(kind, id,
+                     [kind = std::string(kind), done = std::move(done)](
+                         absl::StatusOr<Stored> s) mutable {
+                       if (!s.ok()) return std::move(done)(s.status());
+                       std::move(done)(Decode<T>(kind, *s));
+                     });
+  }
+
   // Creates `entity` (its id and etag set here) with the writes `extra`
   // adds, one atomic commit. A retried request_id returns what the first
   // attempt created (as it is now). `roadmap_id` goes in the event; pass
@@ -141,24 +163,10 @@ class EntityOps {
       const std::string& request_id, T entity, const std::string& roadmap_id,
       const std::function<void(Mutation&, const T&)>& extra,
       bool* duplicate = nullptr) {
-    if (auto s = ValidateRequestId(request_id); !s.ok()) return s;
-    const std::string id = NewUlid();
-    entity.set_id(id);
-    entity.set_etag("1");
-    StampCreate(entity.mutable_audit());
-    Mutation m;
-    if (!request_id.empty()) {
-      m.Dedupe(
-          store_->RequestKey(call_.principal.principal_id(), kind, request_id),
-          id, kRequestTtlSeconds);
-    }
-    const std::string key = store_->EntityKey(kind, id);
-    m.ExpectAbsent(key, std::string(kind));
-    m.Put(key, 1, entity.SerializeAsString());
-    m.AddEvent(Event(event_type, kind, id, 1, {}, entity,
-                     roadmap_id == kOwnId ? id : roadmap_id));
-    if (extra) extra(m, entity);
-    auto r = store_->Commit(m);
+    auto m =
+        PlanCreate(kind, event_type, request_id, &entity, roadmap_id, extra);
+    if (!m.ok()) return m.status();
+    auto r = store_->Commit(*m);
     if (!r.ok()) return r.status();
     if (duplicate) *duplicate = r->duplicate;
     if (r->duplicate) {
@@ -169,58 +177,69 @@ class EntityOps {
     return entity;
   }
 
+  template <typename T>
+  void CreateAsync(std::string_view kind, std::string_view event_type,
+                   const std::string& request_id, T entity,
+                   const std::string& roadmap_id,
+                   const std::function<void(Mutation&, const T&)>& extra,
+                   Done<T> done) {
+    auto m =
+        PlanCreate(kind, event_type, request_id, &entity, roadmap_id, extra);
+    if (!m.ok()) return std::move(done)(m.status());
+    store_->CommitAsync(
+        *m, [this, kind = std::string(kind), entity = std::move(entity),
+             done = std::move(done)](absl::StatusOr<CommitResult> r) mutable {
+          if (!r.ok()) return std::move(done)(r.status());
+          if (!r->duplicate) return std::move(done)(std::move(entity));
+          LoadAsync<T>(kind, r->duplicate_value,
+                       [done = std::move(done)](
+                           absl::StatusOr<Versioned<T>> first) mutable {
+                         if (!first.ok()) {
+                           return std::move(done)(first.status());
+                         }
+                         std::move(done)(std::move(first->value));
+                       });
+        });
+  }
+
   // Read-modify-write with compare-and-write. `change` edits `next` and may
   // add checks and writes to the mutation; history is kept when
   // `history_key` is set. No change, no write.
   template <typename T>
-  absl::StatusOr<T> Update(
-      std::string_view kind, std::string_view event_type, const std::string& id,
-      const std::string& etag,
-      const std::function<absl::Status(const Versioned<T>&, T*, Mutation*)>&
-          change,
-      bool keep_history, std::function<std::string(const T&)> roadmap_of) {
+  absl::StatusOr<T> Update(std::string_view kind, std::string_view event_type,
+                           const std::string& id, const std::string& etag,
+                           const ChangeFn<T>& change, bool keep_history,
+                           std::function<std::string(const T&)> roadmap_of) {
     auto expected = ParseEtag(etag);
     if (!expected.ok()) return expected.status();
     for (int attempt = 1;; ++attempt) {
       auto cur = Load<T>(kind, id);
       if (!cur.ok()) return cur.status();
-      T next = cur->value;
-      Mutation m;
-      // `change` runs first so that an entity the caller may not see reads
-      // as not found, not as stale.
-      if (auto s = change(*cur, &next, &m); !s.ok()) return s;
-      if (*expected != 0 && cur->version != *expected) {
-        return WithReason(
-            absl::AbortedError(absl::StrCat(
-                std::string(kind), " ", id, " is at etag ", cur->version,
-                ", not ", *expected, "; read it again and retry")),
-            "STALE_ETAG");
+      UpdateStep<T> step = PlanUpdate(kind, event_type, id, *expected, *cur,
+                                      change, keep_history, roadmap_of);
+      if (!step.status.ok()) return step.status;
+      if (!step.write) return std::move(step.next);
+      auto r = store_->Commit(step.m);
+      if (r.ok()) return std::move(step.next);
+      if (!RetryUpdate(r.status(), attempt, *expected, kind)) {
+        return r.status();
       }
-      if (google::protobuf::util::MessageDifferencer::Equals(next,
-                                                             cur->value)) {
-        return next;  // nothing to change, nothing to write
-      }
-      const int64_t version = cur->version + 1;
-      next.set_etag(std::to_string(version));
-      StampUpdate(next.mutable_audit());
-      std::vector<common::v1::FieldChange> changes = Diff(cur->value, next);
-      std::vector<std::string> fields;
-      for (const auto& c : changes) fields.push_back(c.field());
-      const std::string key = store_->EntityKey(kind, id);
-      m.ExpectVersion(key, cur->version, std::string(kind));
-      m.Put(key, version, next.SerializeAsString());
-      m.AddEvent(
-          Event(event_type, kind, id, version, fields, next, roadmap_of(next)));
-      if (keep_history) {
-        m.Append(store_->HistoryKey(kind, id),
-                 History(version, event_type, std::move(changes)));
-      }
-      auto r = store_->Commit(m);
-      if (r.ok()) return next;
-      bool retry = absl::IsAborted(r.status()) && attempt < kMaxAttempts &&
-                   (*expected == 0 || StaleSubject(r.status()) != kind);
-      if (!retry) return r.status();
     }
+  }
+
+  template <typename T>
+  void UpdateAsync(std::string_view kind, std::string_view event_type,
+                   const std::string& id, const std::string& etag,
+                   ChangeFn<T> change, bool keep_history,
+                   std::function<std::string(const T&)> roadmap_of,
+                   Done<T> done) {
+    auto expected = ParseEtag(etag);
+    if (!expected.ok()) return std::move(done)(expected.status());
+    auto state = std::make_shared<UpdateState<T>>(
+        UpdateState<T>{std::string(kind), std::string(event_type), id,
+                       *expected, std::move(change), keep_history,
+                       std::move(roadmap_of), std::move(done)});
+    UpdateAttempt(std::move(state));
   }
 
   // One page of an index, keeping the entities `keep` accepts.
@@ -289,6 +308,130 @@ class EntityOps {
   const EntityStore* store() const { return store_; }
 
  private:
+  template <typename T>
+  absl::StatusOr<Mutation> PlanCreate(
+      std::string_view kind, std::string_view event_type,
+      const std::string& request_id, T* entity, const std::string& roadmap_id,
+      const std::function<void(Mutation&, const T&)>& extra) {
+    if (auto s = ValidateRequestId(request_id); !s.ok()) return s;
+    const std::string id = NewUlid();
+    entity->set_id(id);
+    entity->set_etag("1");
+    StampCreate(entity->mutable_audit());
+    Mutation m;
+    if (!request_id.empty()) {
+      m.Dedupe(
+          store_->RequestKey(call_.principal.principal_id(), kind, request_id),
+          id, kRequestTtlSeconds);
+    }
+    const std::string key = store_->EntityKey(kind, id);
+    m.ExpectAbsent(key, std::string(kind));
+    m.Put(key, 1, entity->SerializeAsString());
+    m.AddEvent(Event(event_type, kind, id, 1, {}, *entity,
+                     roadmap_id == kOwnId ? id : roadmap_id));
+    if (extra) extra(m, *entity);
+    return m;
+  }
+
+  // What one attempt of an update does, given the current state.
+  template <typename T>
+  struct UpdateStep {
+    absl::Status status;  // not OK: the update ends with it
+    bool write = false;   // OK and false: nothing changed, `next` is current
+    T next;
+    Mutation m;
+  };
+
+  template <typename T>
+  UpdateStep<T> PlanUpdate(
+      std::string_view kind, std::string_view event_type, const std::string& id,
+      int64_t expected, const Versioned<T>& cur, const ChangeFn<T>& change,
+      bool keep_history,
+      const std::function<std::string(const T&)>& roadmap_of) {
+    UpdateStep<T> step;
+    step.next = cur.value;
+    // `change` runs first so that an entity the caller may not see reads
+    // as not found, not as stale.
+    step.status = change(cur, &step.next, &step.m);
+    if (!step.status.ok()) return step;
+    if (expected != 0 && cur.version != expected) {
+      step.status = WithReason(
+          absl::AbortedError(absl::StrCat(
+              std::string(kind), " ", id, " is at etag ", cur.version, ", not ",
+              expected, "; read it again and retry")),
+          "STALE_ETAG");
+      return step;
+    }
+    if (google::protobuf::util::MessageDifferencer::Equals(step.next,
+                                                           cur.value)) {
+      return step;  // nothing to change, nothing to write
+    }
+    step.write = true;
+    const int64_t version = cur.version + 1;
+    step.next.set_etag(std::to_string(version));
+    StampUpdate(step.next.mutable_audit());
+    std::vector<common::v1::FieldChange> changes = Diff(cur.value, step.next);
+    std::vector<std::string> fields;
+    for (const auto& c : changes) fields.push_back(c.field());
+    const std::string key = store_->EntityKey(kind, id);
+    step.m.ExpectVersion(key, cur.version, std::string(kind));
+    step.m.Put(key, version, step.next.SerializeAsString());
+    step.m.AddEvent(Event(event_type, kind, id, version, fields, step.next,
+                          roadmap_of(step.next)));
+    if (keep_history) {
+      step.m.Append(store_->HistoryKey(kind, id),
+                    History(version, event_type, std::move(changes)));
+    }
+    return step;
+  }
+
+  // Whether a failed compare-and-write is worth another attempt: only when
+  // a concurrent writer won and the client did not pin an etag (or the
+  // stale check was an internal guard, not the entity itself).
+  static bool RetryUpdate(const absl::Status& status, int attempt,
+                          int64_t expected, std::string_view kind) {
+    return absl::IsAborted(status) && attempt < kMaxAttempts &&
+           (expected == 0 || StaleSubject(status) != kind);
+  }
+
+  template <typename T>
+  struct UpdateState {
+    std::string kind;
+    std::string event_type;
+    std::string id;
+    int64_t expected;
+    ChangeFn<T> change;
+    bool keep_history;
+    std::function<std::string(const T&)> roadmap_of;
+    Done<T> done;
+    int attempt = 0;
+  };
+
+  template <typename T>
+  void UpdateAttempt(std::shared_ptr<UpdateState<T>> st) {
+    ++st->attempt;
+    LoadAsync<T>(
+        st->kind, st->id, [this, st](absl::StatusOr<Versioned<T>> cur) mutable {
+          if (!cur.ok()) return std::move(st->done)(cur.status());
+          UpdateStep<T> step =
+              PlanUpdate(st->kind, st->event_type, st->id, st->expected, *cur,
+                         st->change, st->keep_history, st->roadmap_of);
+          if (!step.status.ok()) return std::move(st->done)(step.status);
+          if (!step.write) return std::move(st->done)(std::move(step.next));
+          store_->CommitAsync(step.m,
+                              [this, st, next = std::move(step.next)](
+                                  absl::StatusOr<CommitResult> r) mutable {
+                                if (r.ok())
+                                  return std::move(st->done)(std::move(next));
+                                if (RetryUpdate(r.status(), st->attempt,
+                                                st->expected, st->kind)) {
+                                  return UpdateAttempt(std::move(st));
+                                }
+                                std::move(st->done)(r.status());
+                              });
+        });
+  }
+
   const EntityStore* store_;
   const Clock* clock_;
   const CallContext& call_;

@@ -33,9 +33,10 @@ std::string S(std::string_view v) { return std::string(v); }
 
 }  // namespace
 
-EntityStore::EntityStore(RedisClient* redis, EventLog log, std::string prefix)
+EntityStore::EntityStore(RedisClient* redis, EventLog log, std::string prefix,
+                         AsyncRedis* async)
     : redis_(redis),
-      committer_(redis, std::move(log)),
+      committer_(redis, std::move(log), async),
       prefix_(std::move(prefix)) {}
 
 std::string EntityStore::EntityKey(std::string_view kind,
@@ -62,14 +63,20 @@ std::string EntityStore::RequestKey(std::string_view principal_id,
                       S(request_id));
 }
 
-absl::StatusOr<Stored> EntityStore::Get(std::string_view kind,
-                                        std::string_view id) const {
+namespace {
+
+// NOT_FOUND for an id that cannot name anything, before any round trip.
+absl::Status CheckId(std::string_view kind, std::string_view id) {
   if (id.empty() || id.size() > 64) {
     return WithReason(absl::NotFoundError(absl::StrCat(
                           S(kind), " '", S(id.substr(0, 64)), "' not found")),
                       "NOT_FOUND");
   }
-  auto r = redis_->Command({"HMGET", EntityKey(kind, id), "v", "d", "h"});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Stored> ToStored(std::string_view kind, std::string_view id,
+                                const absl::StatusOr<RedisReply>& r) {
   if (!r.ok()) return r.status();
   auto s = ParseEntity(*r);
   if (s.ok() && s->version == 0) {
@@ -78,6 +85,29 @@ absl::StatusOr<Stored> EntityStore::Get(std::string_view kind,
         "NOT_FOUND");
   }
   return s;
+}
+
+}  // namespace
+
+absl::StatusOr<Stored> EntityStore::Get(std::string_view kind,
+                                        std::string_view id) const {
+  if (auto s = CheckId(kind, id); !s.ok()) return s;
+  return ToStored(
+      kind, id, redis_->Command({"HMGET", EntityKey(kind, id), "v", "d", "h"}));
+}
+
+void EntityStore::GetAsync(std::string_view kind, std::string_view id,
+                           StoredCallback done) const {
+  if (auto s = CheckId(kind, id); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  committer_.async()->Command(
+      {"HMGET", EntityKey(kind, id), "v", "d", "h"},
+      [kind = S(kind), id = S(id),
+       done = std::move(done)](absl::StatusOr<RedisReply> r) mutable {
+        std::move(done)(ToStored(kind, id, r));
+      });
 }
 
 absl::StatusOr<std::vector<Stored>> EntityStore::GetMany(

@@ -33,7 +33,9 @@ struct IdPage {
 class EntityStore {
  public:
   // `prefix` is e.g. "jalon:roadmap:".
-  EntityStore(RedisClient* redis, EventLog log, std::string prefix);
+  // `async`, if given, serves the *Async calls (the request path).
+  EntityStore(RedisClient* redis, EventLog log, std::string prefix,
+              AsyncRedis* async = nullptr);
 
   const std::string& prefix() const { return prefix_; }
   std::string EntityKey(std::string_view kind, std::string_view id) const;
@@ -51,6 +53,11 @@ class EntityStore {
 
   // NOT_FOUND naming the kind and id when absent.
   absl::StatusOr<Stored> Get(std::string_view kind, std::string_view id) const;
+  // Get without blocking: `done` runs on an AsyncRedis loop (or here, for
+  // an id that cannot exist). Needs the AsyncRedis.
+  using StoredCallback = absl::AnyInvocable<void(absl::StatusOr<Stored>) &&>;
+  void GetAsync(std::string_view kind, std::string_view id,
+                StoredCallback done) const;
   // Several entities in one round trip; absent ones have version 0.
   absl::StatusOr<std::vector<Stored>> GetMany(
       std::string_view kind, const std::vector<std::string>& ids) const;
@@ -74,6 +81,10 @@ class EntityStore {
   absl::StatusOr<CommitResult> Commit(const Mutation& m) const {
     return committer_.Commit(m);
   }
+  void CommitAsync(const Mutation& m, Committer::Callback done) const {
+    committer_.CommitAsync(m, std::move(done));
+  }
+  bool has_async() const { return committer_.async() != nullptr; }
   RedisClient* redis() const { return redis_; }
 
  private:

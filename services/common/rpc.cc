@@ -20,47 +20,41 @@ std::string Metadata(const grpc::CallbackServerContext* ctx,
 
 }  // namespace
 
-absl::Status RunRpc(
-    const RpcEnv& env, grpc::CallbackServerContext* ctx, std::string_view rpc,
-    RoleSet allowed,
-    const std::function<absl::Status(const CallContext&)>& handler) {
-  auto start = std::chrono::steady_clock::now();
-  CallContext call;
-  call.rpc = rpc;
-  call.request_id = Metadata(ctx, "x-request-id");
-  if (call.request_id.empty() || call.request_id.size() > 128) {
-    call.request_id = NewUlid();
+absl::Status BeginCall(grpc::CallbackServerContext* ctx, std::string_view rpc,
+                       CallContext* call) {
+  call->rpc = rpc;
+  call->request_id = Metadata(ctx, "x-request-id");
+  if (call->request_id.empty() || call->request_id.size() > 128) {
+    call->request_id = NewUlid();
   }
-  absl::Status status;
   if (ctx->IsCancelled()) {
-    status = absl::CancelledError("call cancelled by the client");
-  } else if (ctx->deadline() < std::chrono::system_clock::now()) {
-    status = absl::DeadlineExceededError("deadline passed before the call ran");
-  } else {
-    auto actor = env.verifier->Verify(Metadata(ctx, "authorization"));
-    if (!actor.ok()) {
-      status = actor.status();
-    } else if (!allowed.Has(actor->role())) {
-      call.principal = *actor;
-      status = absl::PermissionDeniedError(
-          std::string(rpc) + " is not allowed for role " +
-          common::v1::Role_Name(actor->role()));
-    } else {
-      call.principal = *std::move(actor);
-      // Exceptions never cross this boundary: a bug in a handler answers
-      // INTERNAL and the process goes on.
-      try {
-        status = handler(call);
-      } catch (const std::exception& ex) {
-        spdlog::error("msg=handler_exception rpc={} error={}", rpc,
-                      LogValue(ex.what()));
-        status = absl::InternalError("internal error");
-      }
-    }
+    return absl::CancelledError("call cancelled by the client");
   }
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - start)
-                    .count();
+  if (ctx->deadline() < std::chrono::system_clock::now()) {
+    return absl::DeadlineExceededError("deadline passed before the call ran");
+  }
+  return absl::OkStatus();
+}
+
+std::string Authorization(const grpc::CallbackServerContext* ctx) {
+  return Metadata(ctx, "authorization");
+}
+
+absl::Status AdmitCall(absl::StatusOr<Actor> actor, RoleSet allowed,
+                       CallContext* call) {
+  if (!actor.ok()) return actor.status();
+  call->principal = *std::move(actor);
+  if (!allowed.Has(call->principal.role())) {
+    return absl::PermissionDeniedError(
+        std::string(call->rpc) + " is not allowed for role " +
+        common::v1::Role_Name(call->principal.role()));
+  }
+  return absl::OkStatus();
+}
+
+void EndCall(grpc::CallbackServerContext* ctx, const CallContext& call,
+             const absl::Status& status,
+             std::chrono::steady_clock::time_point start) {
   // One line per call; errors the client caused are info, ours are errors.
   auto level = spdlog::level::debug;
   switch (status.code()) {
@@ -78,10 +72,13 @@ absl::Status RunRpc(
       level = spdlog::level::info;
   }
   if (spdlog::should_log(level)) {
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
     spdlog::log(level,
                 "rpc={} request_id={} principal={} org={} code={} "
                 "duration_us={} msg={}",
-                rpc, LogValue(call.request_id),
+                call.rpc, LogValue(call.request_id),
                 LogValue(call.principal.principal_id()),
                 LogValue(call.principal.organization_id()),
                 absl::StatusCodeToString(status.code()), micros,
@@ -89,7 +86,42 @@ absl::Status RunRpc(
                                      : std::string(status.message())));
   }
   ctx->AddInitialMetadata("x-request-id", call.request_id);
+}
+
+absl::Status RunHandler(
+    const CallContext& call,
+    const std::function<absl::Status(const CallContext&)>& handler) {
+  // Exceptions never cross this boundary: a bug in a handler answers
+  // INTERNAL and the process goes on.
+  try {
+    return handler(call);
+  } catch (const std::exception& ex) {
+    spdlog::error("msg=handler_exception rpc={} error={}", call.rpc,
+                  LogValue(ex.what()));
+    return absl::InternalError("internal error");
+  }
+}
+
+absl::Status RunRpc(
+    const RpcEnv& env, grpc::CallbackServerContext* ctx, std::string_view rpc,
+    RoleSet allowed,
+    const std::function<absl::Status(const CallContext&)>& handler) {
+  auto start = std::chrono::steady_clock::now();
+  CallContext call;
+  absl::Status status = BeginCall(ctx, rpc, &call);
+  if (status.ok()) {
+    status =
+        AdmitCall(env.verifier->Verify(Authorization(ctx)), allowed, &call);
+  }
+  if (status.ok()) status = RunHandler(call, handler);
+  EndCall(ctx, call, status, start);
   return status;
+}
+
+void AsyncCall::Finish(const absl::Status& status) {
+  EndCall(ctx_, call_, status, start_);
+  reactor_->Finish(ToGrpcStatus(status, env_->domain));
+  delete this;
 }
 
 }  // namespace jalon

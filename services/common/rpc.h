@@ -9,6 +9,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -37,6 +38,21 @@ struct RpcEnv {
   // graceful stop knows when the last one is done.
   std::atomic<int64_t>* inflight = nullptr;
 };
+
+// The steps every call goes through, whichever way it is served.
+// Fills the request id; fails when the call is cancelled or past deadline.
+absl::Status BeginCall(grpc::CallbackServerContext* ctx, std::string_view rpc,
+                       CallContext* call);
+// The "authorization" metadata value.
+std::string Authorization(const grpc::CallbackServerContext* ctx);
+// Sets the principal; fails when authentication failed or the role is not
+// allowed.
+absl::Status AdmitCall(absl::StatusOr<Actor> actor, RoleSet allowed,
+                       CallContext* call);
+// Logs the outcome once and echoes the request id to the client.
+void EndCall(grpc::CallbackServerContext* ctx, const CallContext& call,
+             const absl::Status& status,
+             std::chrono::steady_clock::time_point start);
 
 // Authenticates, checks the role, runs `handler(call)`, logs the outcome.
 absl::Status RunRpc(
@@ -77,6 +93,75 @@ grpc::ServerUnaryReactor* Serve(const RpcEnv& env,
   if (!queued) {
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                  "server overloaded, retry later"));
+  }
+  return reactor;
+}
+
+// A call served without the executor: its handler starts non-blocking
+// work (AsyncRedis) and calls Finish from the last callback, on whatever
+// thread that runs. Used for the hot RPCs, where two thread hand-offs per
+// call cost more than the work itself (docs/performance.md).
+class AsyncCall {
+ public:
+  const CallContext& context() const { return call_; }
+  // Logs the outcome, sends the status and deletes this call. Exactly once.
+  void Finish(const absl::Status& status);
+
+ private:
+  template <typename Start>
+  friend grpc::ServerUnaryReactor* ServeAsync(const RpcEnv& env,
+                                              grpc::CallbackServerContext* ctx,
+                                              std::string_view rpc,
+                                              RoleSet allowed, Start start);
+  AsyncCall(const RpcEnv* env, grpc::CallbackServerContext* ctx,
+            CountedReactor* reactor)
+      : env_(env), ctx_(ctx), reactor_(reactor) {}
+  ~AsyncCall() = default;
+
+  template <typename Start>
+  void Run(absl::StatusOr<Actor> actor, RoleSet allowed, Start& start) {
+    if (auto s = AdmitCall(std::move(actor), allowed, &call_); !s.ok()) {
+      Finish(s);
+      return;
+    }
+    start(this);
+  }
+
+  const RpcEnv* env_;
+  grpc::CallbackServerContext* ctx_;
+  CountedReactor* reactor_;
+  CallContext call_;
+  std::chrono::steady_clock::time_point start_ =
+      std::chrono::steady_clock::now();
+};
+
+// Serves a call with `start(AsyncCall*)`, which must lead to exactly one
+// AsyncCall::Finish and must not block. Authentication is answered from the
+// token cache in the reaction itself; only a cache miss (a Redis lookup)
+// goes through the executor first.
+template <typename Start>
+grpc::ServerUnaryReactor* ServeAsync(const RpcEnv& env,
+                                     grpc::CallbackServerContext* ctx,
+                                     std::string_view rpc, RoleSet allowed,
+                                     Start start) {
+  auto* reactor = new CountedReactor(env.inflight);
+  auto* call = new AsyncCall(&env, ctx, reactor);
+  if (auto s = BeginCall(ctx, rpc, &call->call_); !s.ok()) {
+    call->Finish(s);
+    return reactor;
+  }
+  std::string authorization = Authorization(ctx);
+  if (auto cached = env.verifier->VerifyCached(authorization)) {
+    call->Run(*std::move(cached), allowed, start);
+    return reactor;
+  }
+  bool queued = env.executor->Submit([call, allowed,
+                                      authorization = std::move(authorization),
+                                      start = std::move(start)]() mutable {
+    call->Run(call->env_->verifier->Verify(authorization), allowed, start);
+  });
+  if (!queued) {
+    call->Finish(absl::UnavailableError("server overloaded, retry later"));
   }
   return reactor;
 }

@@ -1,6 +1,7 @@
 // The gRPC adapter of the roadmap service: declares the roles each RPC
-// allows and hands the call to RoadmapService on the executor. Nothing else
-// lives here. Thread-safe.
+// allows and hands the call to RoadmapService, on the executor or, for the
+// hot RPCs, without blocking (ServeAsync). Nothing else lives here.
+// Thread-safe.
 #ifndef JALON_SERVICES_ROADMAP_GRPC_SERVICE_H_
 #define JALON_SERVICES_ROADMAP_GRPC_SERVICE_H_
 
@@ -24,10 +25,44 @@ class RoadmapGrpcService final : public pb::RoadmapService::CallbackService {
                    return service_->Name(c, *req, resp);              \
                  });                                                  \
   }
+#define JALON_ROADMAP_ASYNC_RPC(Name, Roles)                           \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,     \
+                                 const pb::Name##Request* req,         \
+                                 pb::Name##Response* resp) override {  \
+    return ServeAsync(                                                 \
+        env_, ctx, #Name, Roles, [this, req, resp](AsyncCall* call) {  \
+          service_->Name(call->context(), *req, resp, Finisher(call)); \
+        });                                                            \
+  }
+#define JALON_ROADMAP_CUSTOM_RPC(Name, Allowed) \
+  static constexpr RoleSet k##Name##Roles = Allowed;
 #include "services/roadmap/rpcs.inc"
 #undef JALON_ROADMAP_RPC
+#undef JALON_ROADMAP_ASYNC_RPC
+#undef JALON_ROADMAP_CUSTOM_RPC
+
+  // Served without blocking, unless it edits dependencies.
+  grpc::ServerUnaryReactor* UpdateAction(
+      grpc::CallbackServerContext* ctx, const pb::UpdateActionRequest* req,
+      pb::UpdateActionResponse* resp) override {
+    constexpr RoleSet kRoles = kUpdateActionRoles;
+    if (RoadmapService::UpdateActionBlocks(*req)) {
+      return Serve(env_, ctx, "UpdateAction", kRoles,
+                   [this, req, resp](const CallContext& c) {
+                     return service_->UpdateAction(c, *req, resp);
+                   });
+    }
+    return ServeAsync(
+        env_, ctx, "UpdateAction", kRoles, [this, req, resp](AsyncCall* call) {
+          service_->UpdateAction(call->context(), *req, resp, Finisher(call));
+        });
+  }
 
  private:
+  static RoadmapService::Done Finisher(AsyncCall* call) {
+    return [call](absl::Status s) { call->Finish(s); };
+  }
+
   RoadmapService* service_;
   RpcEnv env_;
 };

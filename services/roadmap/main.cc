@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "services/common/async_redis.h"
 #include "services/common/auth.h"
 #include "services/common/clock.h"
 #include "services/common/config.h"
@@ -78,6 +79,8 @@ int main(int argc, char** argv) {
 
   auto redis_options = config.common.Redis();
   jalon::RedisClient redis(*redis_options);
+  // Declared before everything that serves calls, so it outlives them.
+  jalon::AsyncRedis async_redis(*redis_options, config.common.redis_loops);
   jalon::TokenVerifier verifier(&redis,
                                 {jalon::roadmap::Keys::TokenHashPrefix(),
                                  jalon::roadmap::Keys::RevocationChannel(),
@@ -87,7 +90,8 @@ int main(int argc, char** argv) {
   jalon::roadmap::RoadmapStore store(
       &redis,
       {jalon::roadmap::Keys::Stream(), jalon::roadmap::Keys::WakeupChannel(),
-       config.common.stream_max_len});
+       config.common.stream_max_len},
+      &async_redis);
   jalon::roadmap::RoadmapService service(&store, jalon::Clock::Real());
 
   if (!config.bootstrap_admin_token_file.empty()) {

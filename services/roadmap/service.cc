@@ -2,7 +2,9 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include <algorithm>
 #include <functional>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -643,17 +645,33 @@ std::string JoinDeps(const pb::Action& a) {
 
 }  // namespace
 
-absl::Status RoadmapService::CreateAction(const CallContext& c,
-                                          const pb::CreateActionRequest& req,
-                                          pb::CreateActionResponse* resp) {
+namespace {
+
+// Hands the finished action to the response, or the failure to `done`.
+template <typename Resp>
+void AnswerAction(absl::StatusOr<pb::Action> a, const Ops& ops, Resp* resp,
+                  RoadmapService::Done done) {
+  if (!a.ok()) return std::move(done)(a.status());
+  Decorate(&*a, ops.Today());
+  *resp->mutable_action() = *std::move(a);
+  std::move(done)(absl::OkStatus());
+}
+
+}  // namespace
+
+void RoadmapService::CreateAction(const CallContext& c,
+                                  const pb::CreateActionRequest& req,
+                                  pb::CreateActionResponse* resp, Done done) {
   pb::Action action = req.action();
   action.clear_id();  // self-dependency is caught by the cycle rule instead
   ApplyDefaults(&action);
-  if (auto s = ValidateAction(action, "action."); !s.ok()) return s;
+  if (auto s = ValidateAction(action, "action."); !s.ok()) {
+    return std::move(done)(s);
+  }
   if (!CanSteer(c.principal, action)) {
-    return absl::PermissionDeniedError(
+    return std::move(done)(absl::PermissionDeniedError(
         "a copilot creates actions whose lead or partner is their own "
-        "organisation");
+        "organisation"));
   }
   action.set_status(pb::ACTION_STATUS_PROPOSED);
   action.clear_status_reason();
@@ -661,10 +679,13 @@ absl::Status RoadmapService::CreateAction(const CallContext& c,
   action.clear_done_time();
   ClearOutputs(&action);
   AssignMilestoneIds(&action);
-  Ops ops(store_, clock_, c);
-  auto created = ops.Create<pb::Action>(
-      kAction, "roadmap.action.created", req.request_id(), action,
-      action.roadmap_id(), [&](Mutation& m, const pb::Action& a) {
+  auto ops = std::make_unique<Ops>(store_, clock_, c);
+  Ops* o = ops.get();
+  const std::string roadmap_id = action.roadmap_id();
+  o->CreateAsync<pb::Action>(
+      kAction, "roadmap.action.created", req.request_id(), std::move(action),
+      roadmap_id,
+      [o](Mutation& m, const pb::Action& a) {
         RequireActionReferences(m, a, {});
         m.IndexAdd(Keys::Index(kAction), a.id());
         m.IndexAdd(Keys::Children(kRoadmap, a.roadmap_id(), kAction), a.id());
@@ -677,23 +698,26 @@ absl::Status RoadmapService::CreateAction(const CallContext& c,
         }
         m.Append(
             Keys::ActionHistory(a.id()),
-            ops.History(1, "roadmap.action.created", Diff(pb::Action(), a)));
+            o->History(1, "roadmap.action.created", Diff(pb::Action(), a)));
+      },
+      [ops = std::move(ops), resp,
+       done = std::move(done)](absl::StatusOr<pb::Action> created) mutable {
+        AnswerAction(std::move(created), *ops, resp, std::move(done));
       });
-  if (!created.ok()) return created.status();
-  Decorate(&*created, ops.Today());
-  *resp->mutable_action() = *std::move(created);
-  return absl::OkStatus();
 }
 
-absl::Status RoadmapService::GetAction(const CallContext& c,
-                                       const pb::GetActionRequest& req,
-                                       pb::GetActionResponse* resp) {
-  Ops ops(store_, clock_, c);
-  auto a = ops.Load<pb::Action>(kAction, req.id());
-  if (!a.ok()) return a.status();
-  Decorate(&a->value, ops.Today());
-  *resp->mutable_action() = std::move(a->value);
-  return absl::OkStatus();
+void RoadmapService::GetAction(const CallContext& c,
+                               const pb::GetActionRequest& req,
+                               pb::GetActionResponse* resp, Done done) {
+  auto ops = std::make_unique<Ops>(store_, clock_, c);
+  Ops* o = ops.get();
+  o->LoadAsync<pb::Action>(
+      kAction, req.id(),
+      [ops = std::move(ops), resp, done = std::move(done)](
+          absl::StatusOr<Versioned<pb::Action>> a) mutable {
+        if (!a.ok()) return std::move(done)(a.status());
+        AnswerAction(std::move(a->value), *ops, resp, std::move(done));
+      });
 }
 
 absl::Status RoadmapService::ListActions(const CallContext& c,
@@ -729,9 +753,14 @@ absl::Status RoadmapService::ListActions(const CallContext& c,
       resp->mutable_actions(), resp->mutable_next_page_token());
 }
 
-absl::Status RoadmapService::UpdateAction(const CallContext& c,
-                                          const pb::UpdateActionRequest& req,
-                                          pb::UpdateActionResponse* resp) {
+bool RoadmapService::UpdateActionBlocks(const pb::UpdateActionRequest& req) {
+  const auto& paths = req.update_mask().paths();
+  return std::find(paths.begin(), paths.end(), "depends_on_action_ids") !=
+         paths.end();
+}
+
+EntityOps::ChangeFn<pb::Action> RoadmapService::ActionEditor(
+    const CallContext& c, const pb::UpdateActionRequest& req) const {
   static const std::set<std::string> kUpdatable = {"title",
                                                    "description",
                                                    "ecosystem_id",
@@ -746,109 +775,135 @@ absl::Status RoadmapService::UpdateAction(const CallContext& c,
                                                    "contributions",
                                                    "depends_on_action_ids",
                                                    "tags"};
-  const std::set<std::string> touched(req.update_mask().paths().begin(),
-                                      req.update_mask().paths().end());
+  std::set<std::string> touched(req.update_mask().paths().begin(),
+                                req.update_mask().paths().end());
   const bool deps_changed = touched.count("depends_on_action_ids") > 0;
+  return [this, &c, &req, touched = std::move(touched), deps_changed](
+             const Versioned<pb::Action>& cur, pb::Action* next,
+             Mutation* m) -> absl::Status {
+    if (!CanSteer(c.principal, cur.value)) {
+      return absl::PermissionDeniedError(
+          "only an admin or a copilot of the action's lead or partner "
+          "organisation can edit it");
+    }
+    const auto status = cur.value.status();
+    if (status == pb::ACTION_STATUS_DONE ||
+        status == pb::ACTION_STATUS_CANCELLED) {
+      return WithReason(absl::FailedPreconditionError(
+                            "a DONE or CANCELLED action can no longer be "
+                            "edited"),
+                        "ACTION_CLOSED");
+    }
+    if (status == pb::ACTION_STATUS_COMPLETION_REQUESTED &&
+        (touched.count("lead_organization_id") ||
+         touched.count("partner_organization_id"))) {
+      // Otherwise the requester could swap in a counterpart of its
+      // choosing and close the action without the other co-pilot.
+      return WithReason(
+          absl::FailedPreconditionError(
+              "lead and partner organisations cannot change while "
+              "completion awaits the counterpart's decision"),
+          "COVALIDATION_REQUIRED");
+    }
+    if (auto s = ApplyMask(req.action(), req.update_mask(), kUpdatable, next);
+        !s.ok()) {
+      return s;
+    }
+    ClearOutputs(next);
+    AssignMilestoneIds(next);
+    if (auto s = ValidateAction(*next, "action."); !s.ok()) return s;
+    if (!CanSteer(c.principal, *next)) {
+      return absl::PermissionDeniedError(
+          "a copilot cannot hand an action over to organisations other "
+          "than their own");
+    }
+    RequireActionReferences(*m, *next, touched);
+    if (deps_changed && !std::equal(cur.value.depends_on_action_ids().begin(),
+                                    cur.value.depends_on_action_ids().end(),
+                                    next->depends_on_action_ids().begin(),
+                                    next->depends_on_action_ids().end())) {
+      // Changing dependencies needs the roadmap's graph: one more read,
+      // and the commit is guarded by the graph's version.
+      auto graph = store_->Dependencies(next->roadmap_id());
+      if (!graph.ok()) return graph.status();
+      DependencyGraph g;
+      for (const auto& [id, deps] : graph->first) {
+        g[id] = absl::StrSplit(deps, ',', absl::SkipEmpty());
+      }
+      std::vector<std::string> deps(next->depends_on_action_ids().begin(),
+                                    next->depends_on_action_ids().end());
+      g.erase(next->id());
+      if (auto s = CheckNoCycle(g, next->id(), deps); !s.ok()) return s;
+      const std::string key = Keys::Dependencies(next->roadmap_id());
+      m->ExpectVersion(key, graph->second, "dependency graph");
+      if (deps.empty()) {
+        m->HashDelete(key, next->id());
+      } else {
+        m->HashSet(key, next->id(), JoinDeps(*next));
+      }
+      m->HashIncrement(key, "v");
+    }
+    return absl::OkStatus();
+  };
+}
+
+absl::Status RoadmapService::UpdateAction(const CallContext& c,
+                                          const pb::UpdateActionRequest& req,
+                                          pb::UpdateActionResponse* resp) {
   Ops ops(store_, clock_, c);
   auto a = ops.Update<pb::Action>(
       kAction, "roadmap.action.updated", req.action().id(), req.action().etag(),
-      [&](const Versioned<pb::Action>& cur, pb::Action* next,
-          Mutation* m) -> absl::Status {
-        if (!CanSteer(c.principal, cur.value)) {
-          return absl::PermissionDeniedError(
-              "only an admin or a copilot of the action's lead or partner "
-              "organisation can edit it");
-        }
-        const auto status = cur.value.status();
-        if (status == pb::ACTION_STATUS_DONE ||
-            status == pb::ACTION_STATUS_CANCELLED) {
-          return WithReason(absl::FailedPreconditionError(
-                                "a DONE or CANCELLED action can no longer be "
-                                "edited"),
-                            "ACTION_CLOSED");
-        }
-        if (status == pb::ACTION_STATUS_COMPLETION_REQUESTED &&
-            (touched.count("lead_organization_id") ||
-             touched.count("partner_organization_id"))) {
-          // Otherwise the requester could swap in a counterpart of its
-          // choosing and close the action without the other co-pilot.
-          return WithReason(
-              absl::FailedPreconditionError(
-                  "lead and partner organisations cannot change while "
-                  "completion awaits the counterpart's decision"),
-              "COVALIDATION_REQUIRED");
-        }
-        if (auto s =
-                ApplyMask(req.action(), req.update_mask(), kUpdatable, next);
-            !s.ok()) {
-          return s;
-        }
-        ClearOutputs(next);
-        AssignMilestoneIds(next);
-        if (auto s = ValidateAction(*next, "action."); !s.ok()) return s;
-        if (!CanSteer(c.principal, *next)) {
-          return absl::PermissionDeniedError(
-              "a copilot cannot hand an action over to organisations other "
-              "than their own");
-        }
-        RequireActionReferences(*m, *next, touched);
-        if (deps_changed &&
-            !std::equal(cur.value.depends_on_action_ids().begin(),
-                        cur.value.depends_on_action_ids().end(),
-                        next->depends_on_action_ids().begin(),
-                        next->depends_on_action_ids().end())) {
-          // Changing dependencies needs the roadmap's graph: one more read,
-          // and the commit is guarded by the graph's version.
-          auto graph = store_->Dependencies(next->roadmap_id());
-          if (!graph.ok()) return graph.status();
-          DependencyGraph g;
-          for (const auto& [id, deps] : graph->first) {
-            g[id] = absl::StrSplit(deps, ',', absl::SkipEmpty());
-          }
-          std::vector<std::string> deps(next->depends_on_action_ids().begin(),
-                                        next->depends_on_action_ids().end());
-          g.erase(next->id());
-          if (auto s = CheckNoCycle(g, next->id(), deps); !s.ok()) return s;
-          const std::string key = Keys::Dependencies(next->roadmap_id());
-          m->ExpectVersion(key, graph->second, "dependency graph");
-          if (deps.empty()) {
-            m->HashDelete(key, next->id());
-          } else {
-            m->HashSet(key, next->id(), JoinDeps(*next));
-          }
-          m->HashIncrement(key, "v");
-        }
-        return absl::OkStatus();
-      },
-      true, [](const pb::Action& a) { return a.roadmap_id(); });
+      ActionEditor(c, req), true,
+      [](const pb::Action& a) { return a.roadmap_id(); });
   if (!a.ok()) return a.status();
   Decorate(&*a, ops.Today());
   *resp->mutable_action() = *std::move(a);
   return absl::OkStatus();
 }
 
-absl::Status RoadmapService::TransitionAction(
-    const CallContext& c, const pb::TransitionActionRequest& req,
-    pb::TransitionActionResponse* resp) {
-  Ops ops(store_, clock_, c);
-  auto a = ops.Update<pb::Action>(
+void RoadmapService::UpdateAction(const CallContext& c,
+                                  const pb::UpdateActionRequest& req,
+                                  pb::UpdateActionResponse* resp, Done done) {
+  if (UpdateActionBlocks(req)) {
+    return std::move(done)(absl::InternalError(
+        "a dependency edit must be served where it may block"));
+  }
+  auto ops = std::make_unique<Ops>(store_, clock_, c);
+  Ops* o = ops.get();
+  o->UpdateAsync<pb::Action>(
+      kAction, "roadmap.action.updated", req.action().id(), req.action().etag(),
+      ActionEditor(c, req), true,
+      [](const pb::Action& a) { return a.roadmap_id(); },
+      [ops = std::move(ops), resp,
+       done = std::move(done)](absl::StatusOr<pb::Action> a) mutable {
+        AnswerAction(std::move(a), *ops, resp, std::move(done));
+      });
+}
+
+void RoadmapService::TransitionAction(const CallContext& c,
+                                      const pb::TransitionActionRequest& req,
+                                      pb::TransitionActionResponse* resp,
+                                      Done done) {
+  auto ops = std::make_unique<Ops>(store_, clock_, c);
+  Ops* o = ops.get();
+  o->UpdateAsync<pb::Action>(
       kAction, "roadmap.action.transitioned", req.id(), req.etag(),
-      [&](const Versioned<pb::Action>& cur, pb::Action* next,
-          Mutation*) -> absl::Status {
+      [&c, &req, o](const Versioned<pb::Action>& cur, pb::Action* next,
+                    Mutation*) -> absl::Status {
         if (auto s = CheckTransition(cur.value, req.target_status(),
                                      req.reason(), c.principal);
             !s.ok()) {
           return s;
         }
         ApplyTransition(next, req.target_status(), req.reason(), c.principal,
-                        ops.Now());
+                        o->Now());
         return absl::OkStatus();
       },
-      true, [](const pb::Action& a) { return a.roadmap_id(); });
-  if (!a.ok()) return a.status();
-  Decorate(&*a, ops.Today());
-  *resp->mutable_action() = *std::move(a);
-  return absl::OkStatus();
+      true, [](const pb::Action& a) { return a.roadmap_id(); },
+      [ops = std::move(ops), resp,
+       done = std::move(done)](absl::StatusOr<pb::Action> a) mutable {
+        AnswerAction(std::move(a), *ops, resp, std::move(done));
+      });
 }
 
 absl::Status RoadmapService::ListActionHistory(

@@ -7,9 +7,11 @@
 
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "jalon/roadmap/v1/roadmap.pb.h"
 #include "services/common/clock.h"
+#include "services/common/entity_ops.h"
 #include "services/common/rpc.h"
 #include "services/roadmap/store.h"
 
@@ -99,20 +101,28 @@ class RoadmapService {
                                  const pb::VerifyMeasurementRequest& req,
                                  pb::VerifyMeasurementResponse* resp);
 
-  absl::Status CreateAction(const CallContext& c,
-                            const pb::CreateActionRequest& req,
-                            pb::CreateActionResponse* resp);
-  absl::Status GetAction(const CallContext& c, const pb::GetActionRequest& req,
-                         pb::GetActionResponse* resp);
+  // The hot RPCs never block (the gRPC layer serves them with ServeAsync):
+  // they end by calling `done` exactly once, from an AsyncRedis callback or
+  // before returning. The store needs its AsyncRedis.
+  using Done = absl::AnyInvocable<void(absl::Status) &&>;
+  void CreateAction(const CallContext& c, const pb::CreateActionRequest& req,
+                    pb::CreateActionResponse* resp, Done done);
+  void GetAction(const CallContext& c, const pb::GetActionRequest& req,
+                 pb::GetActionResponse* resp, Done done);
   absl::Status ListActions(const CallContext& c,
                            const pb::ListActionsRequest& req,
                            pb::ListActionsResponse* resp);
+  // An edit of the dependencies reads the roadmap's dependency graph with a
+  // blocking call; every other edit is served without blocking.
+  static bool UpdateActionBlocks(const pb::UpdateActionRequest& req);
   absl::Status UpdateAction(const CallContext& c,
                             const pb::UpdateActionRequest& req,
                             pb::UpdateActionResponse* resp);
-  absl::Status TransitionAction(const CallContext& c,
-                                const pb::TransitionActionRequest& req,
-                                pb::TransitionActionResponse* resp);
+  void UpdateAction(const CallContext& c, const pb::UpdateActionRequest& req,
+                    pb::UpdateActionResponse* resp, Done done);
+  void TransitionAction(const CallContext& c,
+                        const pb::TransitionActionRequest& req,
+                        pb::TransitionActionResponse* resp, Done done);
   absl::Status ListActionHistory(const CallContext& c,
                                  const pb::ListActionHistoryRequest& req,
                                  pb::ListActionHistoryResponse* resp);
@@ -136,6 +146,10 @@ class RoadmapService {
       const std::string& principal_name);
 
  private:
+  // The edit UpdateAction makes, for both of its forms.
+  EntityOps::ChangeFn<pb::Action> ActionEditor(
+      const CallContext& c, const pb::UpdateActionRequest& req) const;
+
   RoadmapStore* store_;
   const Clock* clock_;
 };

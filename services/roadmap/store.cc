@@ -52,8 +52,8 @@ std::string Keys::Stream() { return K("events"); }
 std::string Keys::WakeupChannel() { return K("wakeup"); }
 std::string Keys::RevocationChannel() { return K("revocations"); }
 
-RoadmapStore::RoadmapStore(RedisClient* redis, EventLog log)
-    : EntityStore(redis, std::move(log), std::string(kPrefix)) {}
+RoadmapStore::RoadmapStore(RedisClient* redis, EventLog log, AsyncRedis* async)
+    : EntityStore(redis, std::move(log), std::string(kPrefix), async) {}
 
 absl::StatusOr<
     std::pair<std::vector<std::pair<std::string, std::string>>, int64_t>>

@@ -54,7 +54,7 @@ struct Keys {
 // graphs.
 class RoadmapStore : public EntityStore {
  public:
-  RoadmapStore(RedisClient* redis, EventLog log);
+  RoadmapStore(RedisClient* redis, EventLog log, AsyncRedis* async = nullptr);
 
   // The dependency graph of a roadmap (action id -> comma-separated ids)
   // and its version.

@@ -20,6 +20,7 @@ absl::Status RoadmapHarness::Start() {
   RedisOptions ro = redis_server_.options();
   ro.pool_size = options_.redis_pool_size;
   redis_ = std::make_unique<RedisClient>(ro);
+  async_redis_ = std::make_unique<AsyncRedis>(ro, options_.redis_loops);
   verifier_ = std::make_unique<TokenVerifier>(
       redis_.get(),
       AuthOptions{roadmap::Keys::TokenHashPrefix(),
@@ -27,8 +28,10 @@ absl::Status RoadmapHarness::Start() {
   verifier_->StartRevocationListener(ro);
   executor_ = std::make_unique<Executor>(options_.workers, 10000);
   store_ = std::make_unique<roadmap::RoadmapStore>(
-      redis_.get(), EventLog{roadmap::Keys::Stream(),
-                             roadmap::Keys::WakeupChannel(), 1'000'000});
+      redis_.get(),
+      EventLog{roadmap::Keys::Stream(), roadmap::Keys::WakeupChannel(),
+               1'000'000},
+      async_redis_.get());
   service_ =
       std::make_unique<roadmap::RoadmapService>(store_.get(), options_.clock);
   auto secret = service_->BootstrapAdmin("Fédération (test)");

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "jalon/roadmap/v1/roadmap.grpc.pb.h"
+#include "services/common/async_redis.h"
 #include "services/common/auth.h"
 #include "services/common/clock.h"
 #include "services/common/executor.h"
@@ -34,6 +35,7 @@ struct HarnessOptions {
   std::chrono::milliseconds health_interval{100};
   int workers = 8;
   int redis_pool_size = 8;
+  int redis_loops = 2;
   std::chrono::milliseconds grace_period{5000};
 };
 
@@ -72,6 +74,7 @@ class RoadmapHarness {
   HarnessOptions options_;
   RedisServer redis_server_;
   std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<AsyncRedis> async_redis_;
   std::unique_ptr<TokenVerifier> verifier_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<roadmap::RoadmapStore> store_;

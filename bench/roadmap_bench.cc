@@ -54,6 +54,7 @@ struct BenchConfig {
   bool breakdown = true;
   bool absl_deadlock_detection = true;
   std::string only;  // comma-separated scenario names; empty: all
+  int redis_loops = ServiceConfig().redis_loops;
 };
 
 // The baseline and two steps from it towards a real handler (see
@@ -280,6 +281,8 @@ int Main(int argc, char** argv) {
              "leave Abseil's mutex deadlock detection on (as the service "
              "binary runs; gRPC's locks are absl::Mutex); false turns it off "
              "for the whole process");
+  flags.Int("redis-loops", &config.redis_loops, 1, 64,
+            "the service's Redis event loops (--redis-loops of the service)");
   flags.String("only", &config.only,
                "run only these scenarios (comma-separated names, e.g. "
                "Echo,GetAction), for profiling");
@@ -307,7 +310,7 @@ int Main(int argc, char** argv) {
   testing::HarnessOptions ho;
   ho.workers = defaults.workers;
   ho.redis_pool_size = defaults.redis_pool_size;
-  ho.redis_loops = defaults.redis_loops;
+  ho.redis_loops = config.redis_loops;
   ho.auth_cache_ttl = defaults.auth_cache_ttl;
   ho.health_interval = defaults.health_interval;
   testing::RoadmapHarness harness(ho);

@@ -655,6 +655,8 @@ TEST_F(RoadmapServiceTest, ReadinessFollowsRedisAndCallsFailCleanly) {
     return resp.status();
   };
   EXPECT_EQ(status(), HealthCheckResponse::SERVING);
+  auto before = Create(NewAction("Avant la panne"), f_.federation_copilot);
+  ASSERT_TRUE(before.ok()) << before.status();
   harness_.redis_server().Kill();
   EXPECT_TRUE(
       WaitFor([&] { return status() == HealthCheckResponse::NOT_SERVING; },
@@ -662,6 +664,22 @@ TEST_F(RoadmapServiceTest, ReadinessFollowsRedisAndCallsFailCleanly) {
   auto down = Create(NewAction("Pendant la panne"), f_.federation_copilot);
   EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(down.status().message(), "storage unavailable, retry later");
+  // Reads and updates (served without blocking) fail the same clean way.
+  rpb::GetActionRequest get;
+  get.set_id(before->id());
+  rpb::GetActionResponse got;
+  grpc::Status read =
+      stub_->GetAction(Ctx(f_.federation_copilot).get(), get, &got);
+  EXPECT_EQ(read.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(read.error_message(), "storage unavailable, retry later");
+  rpb::UpdateActionRequest upd;
+  upd.mutable_action()->set_id(before->id());
+  upd.mutable_action()->set_title("Pendant la panne");
+  upd.mutable_update_mask()->add_paths("title");
+  rpb::UpdateActionResponse updated;
+  EXPECT_EQ(stub_->UpdateAction(Ctx(f_.federation_copilot).get(), upd, &updated)
+                .error_code(),
+            grpc::StatusCode::UNAVAILABLE);
 
   ASSERT_TRUE(harness_.redis_server().Restart().ok());
   EXPECT_TRUE(WaitFor([&] { return status() == HealthCheckResponse::SERVING; },
@@ -672,6 +690,9 @@ TEST_F(RoadmapServiceTest, ReadinessFollowsRedisAndCallsFailCleanly) {
         return Create(NewAction("Après la panne"), f_.federation_copilot).ok();
       },
       std::chrono::seconds(10)));
+  EXPECT_TRUE(
+      stub_->GetAction(Ctx(f_.federation_copilot).get(), get, &got).ok());
+  EXPECT_EQ(got.action().title(), "Avant la panne");
 }
 
 TEST_F(RoadmapServiceTest, ResourcesUpdateThroughFieldMasks) {

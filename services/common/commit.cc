@@ -16,10 +16,14 @@ namespace {
 // KEYS[1] is the stream; ops follow in ARGV as (code, key index, a, b).
 // Redis does not roll back a script that fails half-way, so every check runs
 // first, including that each written key has the type its write needs (a
-// WRONGTYPE in the write phase would leave a change without its event);
-// the writes that follow then cannot fail. Redis
-// replicates and persists the whole script as one MULTI/EXEC, so the AOF
-// never holds half of it either.
+// WRONGTYPE in the write phase would leave a change without its event).
+// The checks' own commands already pin some types (they raise WRONGTYPE
+// before anything is written, which is harmless): a key found absent is
+// 'none', a version read by HGET is a hash; only the other written keys
+// need a TYPE. The first write is the XADD: if the stream has the wrong
+// type, it fails before anything else is written; the writes after it
+// cannot fail. Redis replicates and persists the whole script as one
+// MULTI/EXEC, so the AOF never holds half of it either.
 constexpr char kCommitLua[] = R"lua(
 local maxlen, channel, nevents = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local first = 4 + nevents
@@ -28,22 +32,27 @@ local function op(j)
   local base = first + 4 * j
   return ARGV[base], KEYS[tonumber(ARGV[base + 1])], ARGV[base + 2], ARGV[base + 3]
 end
+local types = {}
 for j = 0, n - 1 do
   local c, k, a, b = op(j)
   if c == 'dedupe' then
     local v = redis.call('GET', k)
     if v then return {'dup', v} end
+    types[k] = 'none'
   elseif c == 'ver' then
     local cur = tonumber(redis.call('HGET', k, 'v') or '0')
     if cur ~= tonumber(a) then return {'stale', b, tostring(cur), a} end
+    types[k] = 'hash'
   elseif c == 'member' then
     if not redis.call('ZSCORE', k, a) then return {'missing', b} end
   elseif c == 'exists' then
     if redis.call('EXISTS', k) == 0 then return {'missing', b} end
   elseif c == 'absent' then
     if redis.call('EXISTS', k) == 1 then return {'exists', b} end
+    types[k] = 'none'
   elseif c == 'empty' then
     if redis.call('ZCARD', k) > 0 then return {'exists', b} end
+    types[k] = 'zset'
   end
 end
 -- Last check: every write will be accepted (see above).
@@ -51,10 +60,6 @@ local needs = {put = 'hash', hset = 'hash', hdel = 'hash', hincr = 'hash',
                zadd = 'zset', zrem = 'zset', rpush = 'list'}
 local makes = {put = 'hash', hset = 'hash', hincr = 'hash', zadd = 'zset',
                rpush = 'list', set = 'string', dedupe = 'string', del = 'none'}
-local types = {[KEYS[1]] = redis.call('TYPE', KEYS[1])['ok']}
-if types[KEYS[1]] ~= 'none' and types[KEYS[1]] ~= 'stream' then
-  return redis.error_reply('WRONGTYPE event stream ' .. KEYS[1])
-end
 for j = 0, n - 1 do
   local c, k, a, b = op(j)
   if needs[c] or makes[c] then
@@ -71,6 +76,10 @@ for j = 0, n - 1 do
     if makes[c] then types[k] = makes[c] end
   end
 end
+local id
+for e = 1, nevents do
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'e', ARGV[3 + e])
+end
 for j = 0, n - 1 do
   local c, k, a, b = op(j)
   if c == 'put' then redis.call('HSET', k, 'v', a, 'd', b)
@@ -84,10 +93,6 @@ for j = 0, n - 1 do
   elseif c == 'del' then redis.call('DEL', k)
   elseif c == 'dedupe' then redis.call('SET', k, a, 'EX', b)
   end
-end
-local id
-for e = 1, nevents do
-  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'e', ARGV[3 + e])
 end
 redis.call('PUBLISH', channel, id)
 for j = 0, n - 1 do

@@ -6,10 +6,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "services/common/async_redis.h"
 
 namespace jalon::bench {
 namespace {
@@ -237,6 +240,77 @@ RunResult RunBlockingPool(const RawRedisOptions& options) {
 RunResult RunAsyncPipelined(const RawRedisOptions& options) {
   AsyncRun run(options);
   return run.Run();
+}
+
+namespace {
+
+// One in-flight slot of RunAsyncRedis: each reply starts the next command.
+struct AsyncRedisSlot {
+  AsyncRedis* redis;
+  const RawRedisOptions* options;
+  std::atomic<int>* phase;
+  std::atomic<int64_t>* total;
+  std::atomic<int64_t>* errors;
+  std::atomic<int>* idle;  // slots that stopped issuing
+  std::vector<Nanos> latencies;
+  std::string first_error;
+
+  void Next() {
+    if (phase->load() == 2) {
+      idle->fetch_add(1);
+      return;
+    }
+    auto start = SteadyClock::now();
+    redis->Command(
+        options->command, [this, start](absl::StatusOr<RedisReply> reply) {
+          Nanos took = Since(start);
+          total->fetch_add(1);
+          if (!reply.ok() || reply->is_error()) {
+            if (errors->fetch_add(1) == 0) {
+              first_error = reply.ok() ? reply->str()
+                                       : std::string(reply.status().message());
+            }
+          } else if (phase->load() == 1) {
+            latencies.push_back(took);
+          }
+          Next();
+        });
+  }
+};
+
+}  // namespace
+
+RunResult RunAsyncRedis(const RawRedisOptions& options) {
+  AsyncRedis redis(options.redis, options.loops);
+  std::atomic<int> phase{0};
+  std::atomic<int64_t> total{0}, errors{0};
+  std::atomic<int> idle{0};
+  std::vector<std::unique_ptr<AsyncRedisSlot>> slots;
+  for (int i = 0; i < options.concurrency; ++i) {
+    slots.push_back(std::make_unique<AsyncRedisSlot>(AsyncRedisSlot{
+        &redis, &options, &phase, &total, &errors, &idle, {}, {}}));
+    slots.back()->latencies.reserve(1 << 16);
+  }
+  for (auto& s : slots) s->Next();
+  std::this_thread::sleep_for(options.warmup);
+  auto t0 = SteadyClock::now();
+  phase = 1;
+  std::this_thread::sleep_for(options.measure);
+  phase = 2;
+  auto t1 = SteadyClock::now();
+  while (idle.load() < options.concurrency) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  RunResult out;
+  std::vector<Nanos> all;
+  for (const auto& s : slots) {
+    all.insert(all.end(), s->latencies.begin(), s->latencies.end());
+    if (out.first_error.empty()) out.first_error = s->first_error;
+  }
+  Summarize(all, std::chrono::duration<double>(t1 - t0).count(), &out);
+  out.total_calls = total.load();
+  out.errors = errors.load();
+  return out;
 }
 
 }  // namespace jalon::bench

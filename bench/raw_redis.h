@@ -2,8 +2,10 @@
 // at a given concurrency, (a) through RedisClient, the service's pool of
 // blocking hiredis connections, one thread per concurrent caller, and (b)
 // through hiredis' async API on a single connection driven by a poll() loop
-// on one thread, keeping `concurrency` commands pipelined. Each run blocks
-// the calling thread for warm-up + measure.
+// on one thread, keeping `concurrency` commands pipelined, and (c) through
+// AsyncRedis, the service's own non-blocking client, with the service's
+// number of loops. Each run blocks the calling thread for warm-up +
+// measure.
 #ifndef JALON_BENCH_RAW_REDIS_H_
 #define JALON_BENCH_RAW_REDIS_H_
 
@@ -20,12 +22,15 @@ struct RawRedisOptions {
   int concurrency = 1;
   // Connections of the blocking pool: min(concurrency, max_pool).
   int max_pool = 16;
+  // Event loops of AsyncRedis.
+  int loops = 2;
   std::chrono::milliseconds warmup{500};
   std::chrono::milliseconds measure{3000};
 };
 
 RunResult RunBlockingPool(const RawRedisOptions& options);
 RunResult RunAsyncPipelined(const RawRedisOptions& options);
+RunResult RunAsyncRedis(const RawRedisOptions& options);
 
 }  // namespace jalon::bench
 

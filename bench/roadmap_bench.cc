@@ -19,12 +19,14 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/echo.grpc.pb.h"
 #include "bench/load.h"
 #include "bench/raw_redis.h"
+#include "services/common/async_redis.h"
 #include "services/common/auth.h"
 #include "services/common/config.h"
 #include "services/common/executor.h"
@@ -54,7 +56,7 @@ struct BenchConfig {
   bool breakdown = true;
   bool absl_deadlock_detection = true;
   std::string only;  // comma-separated scenario names; empty: all
-  int redis_loops = ServiceConfig().redis_loops;
+  int redis_loops = testing::HarnessOptions().redis_loops;
 };
 
 // The baseline and two steps from it towards a real handler (see
@@ -62,7 +64,8 @@ struct BenchConfig {
 // benchmark's token must verify against the same Redis.
 class EchoService final : public epb::EchoService::CallbackService {
  public:
-  explicit EchoService(RpcEnv env) : env_(std::move(env)) {}
+  EchoService(RpcEnv env, AsyncRedis* redis)
+      : env_(std::move(env)), redis_(redis) {}
 
   grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* ctx,
                                  const epb::EchoRequest* req,
@@ -95,8 +98,40 @@ class EchoService final : public epb::EchoService::CallbackService {
                  });
   }
 
+  grpc::ServerUnaryReactor* EchoViaRedis(grpc::CallbackServerContext* ctx,
+                                         const epb::EchoRequest* req,
+                                         epb::EchoResponse* resp) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    redis_->Command(
+        {"PING"}, [req, resp, reactor](absl::StatusOr<RedisReply> r) {
+          if (!r.ok()) {
+            reactor->Finish(grpc::Status(grpc::UNAVAILABLE, "redis"));
+            return;
+          }
+          resp->set_payload(req->payload());
+          reactor->Finish(grpc::Status::OK);
+        });
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* EchoServedAsync(grpc::CallbackServerContext* ctx,
+                                            const epb::EchoRequest* req,
+                                            epb::EchoResponse* resp) override {
+    return ServeAsync(env_, ctx, "EchoServedAsync", RoleSet::Any(),
+                      [this, req, resp](AsyncCall* call) {
+                        redis_->Command(
+                            {"PING"},
+                            [call, req, resp](absl::StatusOr<RedisReply> r) {
+                              if (!r.ok()) return call->Finish(r.status());
+                              resp->set_payload(req->payload());
+                              call->Finish(absl::OkStatus());
+                            });
+                      });
+  }
+
  private:
   RpcEnv env_;
+  AsyncRedis* redis_;
 };
 
 // Commands a client sends, as counted by INFO commandstats. Redis 7 also
@@ -276,7 +311,8 @@ int Main(int argc, char** argv) {
   flags.Bool("raw-redis", &config.raw_redis,
              "also run the raw Redis section (blocking pool vs async)");
   flags.Bool("breakdown", &config.breakdown,
-             "also run the echo steps (+executor, +Serve/auth)");
+             "also run the echo steps (+executor, +Serve/auth, +loop/PING, "
+             "+ServeAsync)");
   flags.Bool("absl-deadlock-detection", &config.absl_deadlock_detection,
              "leave Abseil's mutex deadlock detection on (as the service "
              "binary runs; gRPC's locks are absl::Mutex); false turns it off "
@@ -342,8 +378,9 @@ int Main(int argc, char** argv) {
       AuthOptions{roadmap::Keys::TokenHashPrefix(),
                   roadmap::Keys::RevocationChannel(), defaults.auth_cache_ttl});
   Executor echo_executor(defaults.workers, defaults.max_queue);
+  AsyncRedis echo_async_redis(echo_redis_options, config.redis_loops);
   EchoService echo_service(
-      RpcEnv{&echo_executor, &echo_verifier, "bench.jalon"});
+      RpcEnv{&echo_executor, &echo_verifier, "bench.jalon"}, &echo_async_redis);
   ServiceConfig echo_config;
   echo_config.listen = "127.0.0.1:0";
   ServerHost echo_host(echo_config, "jalon.bench.v1.EchoService", &echo_redis);
@@ -428,6 +465,14 @@ int Main(int argc, char** argv) {
     scenarios.push_back({"+Serve/auth", Kind::kStep, 0, 0, 0,
                          echo_callers([](auto* async, auto... args) {
                            async->EchoServed(args...);
+                         })});
+    scenarios.push_back({"+loop/PING", Kind::kStep, 0, 0, 0,
+                         echo_callers([](auto* async, auto... args) {
+                           async->EchoViaRedis(args...);
+                         })});
+    scenarios.push_back({"+ServeAsync", Kind::kStep, 0, 0, 0,
+                         echo_callers([](auto* async, auto... args) {
+                           async->EchoServedAsync(args...);
                          })});
   }
   scenarios.push_back(
@@ -661,15 +706,17 @@ int Main(int argc, char** argv) {
                   "v", "d", "h"};
     ro.warmup = config.warmup;
     ro.measure = std::chrono::seconds(config.seconds);
+    ro.loops = config.redis_loops;
     std::map<std::pair<int, int>, std::vector<RunResult>> raw;
     std::map<std::pair<int, int>, CpuTime> raw_cpu;
     for (int rep = 0; rep < config.repeat; ++rep) {
       for (int c : *levels) {
         ro.concurrency = c;
-        for (int k = 0; k < 2; ++k) {
+        for (int k = 0; k < 3; ++k) {
           auto cpu_before = TakeCpuTime(harness.redis());
-          raw[{k, c}].push_back(k == 0 ? RunBlockingPool(ro)
-                                       : RunAsyncPipelined(ro));
+          raw[{k, c}].push_back(k == 0   ? RunBlockingPool(ro)
+                                : k == 1 ? RunAsyncPipelined(ro)
+                                         : RunAsyncRedis(ro));
           auto cpu_after = TakeCpuTime(harness.redis());
           if (cpu_before.ok() && cpu_after.ok()) {
             raw_cpu[{k, c}] += *cpu_after - *cpu_before;
@@ -685,10 +732,11 @@ int Main(int argc, char** argv) {
     std::printf("%-34s %5s %9s %7s %8s %8s %7s %8s %8s %7s\n", "client", "conc",
                 "QPS", "spread", "p50 us", "p99 us", "x pool", "cpu us",
                 "redis us", "errors");
-    const char* names[] = {"blocking pool (RedisClient)",
-                           "hiredis async, 1 conn, pipelined"};
+    const std::string names[] = {
+        "blocking pool (RedisClient)", "hiredis async, 1 conn, pipelined",
+        absl::StrCat("AsyncRedis, ", ro.loops, " loop(s)")};
     for (int c : *levels) {
-      for (int k = 0; k < 2; ++k) {
+      for (int k = 0; k < 3; ++k) {
         const auto& runs = raw[{k, c}];
         RunResult m = Median(runs);
         errors += m.errors;
@@ -696,8 +744,8 @@ int Main(int argc, char** argv) {
         double per = m.total_calls > 0 ? 1e6 / m.total_calls : 0;
         std::printf(
             "%-34s %5d %9.0f %6.0f%% %8.0f %8.0f %7.2f %8.2f %8.2f %7lld\n",
-            names[k], c, m.qps, 100 * QpsSpread(runs), m.p50_us, m.p99_us,
-            MedianQpsRatio(runs, raw[{0, c}]), cpu.process * per,
+            names[k].c_str(), c, m.qps, 100 * QpsSpread(runs), m.p50_us,
+            m.p99_us, MedianQpsRatio(runs, raw[{0, c}]), cpu.process * per,
             cpu.redis * per, static_cast<long long>(m.errors));
         if (m.errors > 0) {
           std::printf("  first error: %s\n", m.first_error.c_str());

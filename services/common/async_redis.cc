@@ -54,13 +54,21 @@ class AsyncRedis::Loop {
   }
 
   ~Loop() {
+    Stop();
+    Join();
+    close(wake_fd_);
+  }
+
+  // Stops taking commands; the thread fails what is pending and exits.
+  void Stop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
     }
     Wake();
-    thread_.join();
-    close(wake_fd_);
+  }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
   }
 
   void Send(std::string command, Callback done) {
@@ -302,7 +310,13 @@ AsyncRedis::AsyncRedis(RedisOptions options, int loops)
   }
 }
 
-AsyncRedis::~AsyncRedis() = default;
+AsyncRedis::~AsyncRedis() {
+  // Every loop stops before any is destroyed: a callback failed by one
+  // loop's shutdown may still queue a command on another, which must then
+  // fail at once rather than reach a destroyed loop.
+  for (auto& loop : loops_) loop->Stop();
+  for (auto& loop : loops_) loop->Join();
+}
 
 std::string AsyncRedis::Format(const RedisArgs& args) {
   size_t size = 16;

@@ -11,10 +11,7 @@ void ServiceConfig::Register(Flags& f) {
   f.SecretFile("redis-password-file", &redis_password,
                "file holding the Redis password (AUTH); unset: no AUTH");
   f.Int("redis-pool-size", &redis_pool_size, 1, 1024,
-        "Redis connections in the pool (calls that may block)");
-  f.Int("redis-loops", &redis_loops, 1, 64,
-        "event loops of the non-blocking Redis client (the hot RPCs), each "
-        "a thread with one pipelined connection");
+        "Redis connections in the pool");
   f.Duration("redis-connect-timeout", &redis_connect_timeout,
              "timeout of a Redis connect");
   f.Duration("redis-timeout", &redis_timeout, "timeout of every Redis command");

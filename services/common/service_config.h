@@ -18,9 +18,6 @@ struct ServiceConfig {
   std::string redis_url = "redis://127.0.0.1:6379/0";
   std::string redis_password;  // from --redis-password-file
   int redis_pool_size = 16;
-  // Event loops (each one thread and one pipelined connection) of the
-  // non-blocking Redis client that serves the hot RPCs.
-  int redis_loops = 2;
   std::chrono::milliseconds redis_connect_timeout{500};
   std::chrono::milliseconds redis_timeout{2000};
   int workers = 16;

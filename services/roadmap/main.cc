@@ -29,6 +29,8 @@ struct RoadmapConfig {
   std::string bootstrap_admin_token_file;
   std::string bootstrap_organization = "Fédération (administration Jalon)";
   std::string service_token_file;
+  // Event loops of the non-blocking Redis client that serves the hot RPCs.
+  int redis_loops = 2;
 };
 
 // Writes the secret to a new file readable by its owner only.
@@ -62,6 +64,10 @@ int main(int argc, char** argv) {
                "if this file does not exist, issue a reader token for the "
                "other Jalon services (they ask this service which actions "
                "exist) and write it there (mode 0600)");
+  flags.Int("redis-loops", &config.redis_loops, 1, 64,
+            "event loops of the non-blocking Redis client that serves the "
+            "Gets and the action writes; each is one thread with one "
+            "pipelined connection");
   if (auto s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "jalon-roadmap: " << s.message() << "\n";
     return 2;
@@ -80,7 +86,7 @@ int main(int argc, char** argv) {
   auto redis_options = config.common.Redis();
   jalon::RedisClient redis(*redis_options);
   // Declared before everything that serves calls, so it outlives them.
-  jalon::AsyncRedis async_redis(*redis_options, config.common.redis_loops);
+  jalon::AsyncRedis async_redis(*redis_options, config.redis_loops);
   jalon::TokenVerifier verifier(&redis,
                                 {jalon::roadmap::Keys::TokenHashPrefix(),
                                  jalon::roadmap::Keys::RevocationChannel(),

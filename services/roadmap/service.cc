@@ -28,6 +28,25 @@ using common::v1::Role;
 
 using Ops = EntityOps;
 
+namespace {
+
+// A Get of one stored entity: one non-blocking HMGET, decoded into `out`.
+template <typename T>
+void GetOne(const EntityStore* store, std::string_view kind,
+            const std::string& id, T* out, RoadmapService::Done done) {
+  store->GetAsync(kind, id,
+                  [kind = std::string(kind), out,
+                   done = std::move(done)](absl::StatusOr<Stored> s) mutable {
+                    if (!s.ok()) return std::move(done)(s.status());
+                    auto v = Decode<T>(kind, *s);
+                    if (!v.ok()) return std::move(done)(v.status());
+                    *out = std::move(v->value);
+                    std::move(done)(absl::OkStatus());
+                  });
+}
+
+}  // namespace
+
 RoadmapService::RoadmapService(RoadmapStore* store, const Clock* clock)
     : store_(store), clock_(clock) {}
 
@@ -51,14 +70,12 @@ absl::Status RoadmapService::CreateOrganization(
   return absl::OkStatus();
 }
 
-absl::Status RoadmapService::GetOrganization(
-    const CallContext& c, const pb::GetOrganizationRequest& req,
-    pb::GetOrganizationResponse* resp) {
-  Ops ops(store_, clock_, c);
-  auto org = ops.Load<pb::Organization>(kOrganization, req.id());
-  if (!org.ok()) return org.status();
-  *resp->mutable_organization() = std::move(org->value);
-  return absl::OkStatus();
+void RoadmapService::GetOrganization(const CallContext&,
+                                     const pb::GetOrganizationRequest& req,
+                                     pb::GetOrganizationResponse* resp,
+                                     Done done) {
+  GetOne(store_, kOrganization, req.id(), resp->mutable_organization(),
+         std::move(done));
 }
 
 absl::Status RoadmapService::ListOrganizations(
@@ -296,14 +313,10 @@ absl::Status RoadmapService::CreateRoadmap(const CallContext& c,
   return absl::OkStatus();
 }
 
-absl::Status RoadmapService::GetRoadmap(const CallContext& c,
-                                        const pb::GetRoadmapRequest& req,
-                                        pb::GetRoadmapResponse* resp) {
-  Ops ops(store_, clock_, c);
-  auto r = ops.Load<pb::Roadmap>(kRoadmap, req.id());
-  if (!r.ok()) return r.status();
-  *resp->mutable_roadmap() = std::move(r->value);
-  return absl::OkStatus();
+void RoadmapService::GetRoadmap(const CallContext&,
+                                const pb::GetRoadmapRequest& req,
+                                pb::GetRoadmapResponse* resp, Done done) {
+  GetOne(store_, kRoadmap, req.id(), resp->mutable_roadmap(), std::move(done));
 }
 
 absl::Status RoadmapService::ListRoadmaps(const CallContext& c,
@@ -363,14 +376,11 @@ absl::Status RoadmapService::CreateEcosystem(
   return absl::OkStatus();
 }
 
-absl::Status RoadmapService::GetEcosystem(const CallContext& c,
-                                          const pb::GetEcosystemRequest& req,
-                                          pb::GetEcosystemResponse* resp) {
-  Ops ops(store_, clock_, c);
-  auto e = ops.Load<pb::Ecosystem>(kEcosystem, req.id());
-  if (!e.ok()) return e.status();
-  *resp->mutable_ecosystem() = std::move(e->value);
-  return absl::OkStatus();
+void RoadmapService::GetEcosystem(const CallContext&,
+                                  const pb::GetEcosystemRequest& req,
+                                  pb::GetEcosystemResponse* resp, Done done) {
+  GetOne(store_, kEcosystem, req.id(), resp->mutable_ecosystem(),
+         std::move(done));
 }
 
 absl::Status RoadmapService::ListEcosystems(
@@ -435,14 +445,11 @@ absl::Status RoadmapService::CreateIndicator(
   return absl::OkStatus();
 }
 
-absl::Status RoadmapService::GetIndicator(const CallContext& c,
-                                          const pb::GetIndicatorRequest& req,
-                                          pb::GetIndicatorResponse* resp) {
-  Ops ops(store_, clock_, c);
-  auto i = ops.Load<pb::Indicator>(kIndicator, req.id());
-  if (!i.ok()) return i.status();
-  *resp->mutable_indicator() = std::move(i->value);
-  return absl::OkStatus();
+void RoadmapService::GetIndicator(const CallContext&,
+                                  const pb::GetIndicatorRequest& req,
+                                  pb::GetIndicatorResponse* resp, Done done) {
+  GetOne(store_, kIndicator, req.id(), resp->mutable_indicator(),
+         std::move(done));
 }
 
 absl::Status RoadmapService::ListIndicators(
@@ -535,14 +542,12 @@ absl::Status RoadmapService::RecordMeasurement(
   return absl::OkStatus();
 }
 
-absl::Status RoadmapService::GetMeasurement(
-    const CallContext& c, const pb::GetMeasurementRequest& req,
-    pb::GetMeasurementResponse* resp) {
-  Ops ops(store_, clock_, c);
-  auto m = ops.Load<pb::Measurement>(kMeasurement, req.id());
-  if (!m.ok()) return m.status();
-  *resp->mutable_measurement() = std::move(m->value);
-  return absl::OkStatus();
+void RoadmapService::GetMeasurement(const CallContext&,
+                                    const pb::GetMeasurementRequest& req,
+                                    pb::GetMeasurementResponse* resp,
+                                    Done done) {
+  GetOne(store_, kMeasurement, req.id(), resp->mutable_measurement(),
+         std::move(done));
 }
 
 absl::Status RoadmapService::ListMeasurements(
@@ -706,18 +711,15 @@ void RoadmapService::CreateAction(const CallContext& c,
       });
 }
 
-void RoadmapService::GetAction(const CallContext& c,
+void RoadmapService::GetAction(const CallContext&,
                                const pb::GetActionRequest& req,
                                pb::GetActionResponse* resp, Done done) {
-  auto ops = std::make_unique<Ops>(store_, clock_, c);
-  Ops* o = ops.get();
-  o->LoadAsync<pb::Action>(
-      kAction, req.id(),
-      [ops = std::move(ops), resp, done = std::move(done)](
-          absl::StatusOr<Versioned<pb::Action>> a) mutable {
-        if (!a.ok()) return std::move(done)(a.status());
-        AnswerAction(std::move(a->value), *ops, resp, std::move(done));
-      });
+  pb::Action* action = resp->mutable_action();
+  GetOne(store_, kAction, req.id(), action,
+         [this, action, done = std::move(done)](absl::Status s) mutable {
+           if (s.ok()) Decorate(action, DateOf(clock_->Now()));
+           std::move(done)(s);
+         });
 }
 
 absl::Status RoadmapService::ListActions(const CallContext& c,

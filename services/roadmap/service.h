@@ -23,12 +23,19 @@ class RoadmapService {
  public:
   RoadmapService(RoadmapStore* store, const Clock* clock);
 
+  // The methods that take a `Done` never block (the gRPC layer serves them
+  // with ServeAsync): the Gets, CreateAction, UpdateAction (except a
+  // dependency edit) and TransitionAction. They end by calling `done`
+  // exactly once, from an AsyncRedis callback or before returning. The
+  // store needs its AsyncRedis.
+  using Done = absl::AnyInvocable<void(absl::Status) &&>;
+
   absl::Status CreateOrganization(const CallContext& c,
                                   const pb::CreateOrganizationRequest& req,
                                   pb::CreateOrganizationResponse* resp);
-  absl::Status GetOrganization(const CallContext& c,
-                               const pb::GetOrganizationRequest& req,
-                               pb::GetOrganizationResponse* resp);
+  void GetOrganization(const CallContext& c,
+                       const pb::GetOrganizationRequest& req,
+                       pb::GetOrganizationResponse* resp, Done done);
   absl::Status ListOrganizations(const CallContext& c,
                                  const pb::ListOrganizationsRequest& req,
                                  pb::ListOrganizationsResponse* resp);
@@ -52,9 +59,8 @@ class RoadmapService {
   absl::Status CreateRoadmap(const CallContext& c,
                              const pb::CreateRoadmapRequest& req,
                              pb::CreateRoadmapResponse* resp);
-  absl::Status GetRoadmap(const CallContext& c,
-                          const pb::GetRoadmapRequest& req,
-                          pb::GetRoadmapResponse* resp);
+  void GetRoadmap(const CallContext& c, const pb::GetRoadmapRequest& req,
+                  pb::GetRoadmapResponse* resp, Done done);
   absl::Status ListRoadmaps(const CallContext& c,
                             const pb::ListRoadmapsRequest& req,
                             pb::ListRoadmapsResponse* resp);
@@ -65,9 +71,8 @@ class RoadmapService {
   absl::Status CreateEcosystem(const CallContext& c,
                                const pb::CreateEcosystemRequest& req,
                                pb::CreateEcosystemResponse* resp);
-  absl::Status GetEcosystem(const CallContext& c,
-                            const pb::GetEcosystemRequest& req,
-                            pb::GetEcosystemResponse* resp);
+  void GetEcosystem(const CallContext& c, const pb::GetEcosystemRequest& req,
+                    pb::GetEcosystemResponse* resp, Done done);
   absl::Status ListEcosystems(const CallContext& c,
                               const pb::ListEcosystemsRequest& req,
                               pb::ListEcosystemsResponse* resp);
@@ -78,9 +83,8 @@ class RoadmapService {
   absl::Status CreateIndicator(const CallContext& c,
                                const pb::CreateIndicatorRequest& req,
                                pb::CreateIndicatorResponse* resp);
-  absl::Status GetIndicator(const CallContext& c,
-                            const pb::GetIndicatorRequest& req,
-                            pb::GetIndicatorResponse* resp);
+  void GetIndicator(const CallContext& c, const pb::GetIndicatorRequest& req,
+                    pb::GetIndicatorResponse* resp, Done done);
   absl::Status ListIndicators(const CallContext& c,
                               const pb::ListIndicatorsRequest& req,
                               pb::ListIndicatorsResponse* resp);
@@ -91,9 +95,9 @@ class RoadmapService {
   absl::Status RecordMeasurement(const CallContext& c,
                                  const pb::RecordMeasurementRequest& req,
                                  pb::RecordMeasurementResponse* resp);
-  absl::Status GetMeasurement(const CallContext& c,
-                              const pb::GetMeasurementRequest& req,
-                              pb::GetMeasurementResponse* resp);
+  void GetMeasurement(const CallContext& c,
+                      const pb::GetMeasurementRequest& req,
+                      pb::GetMeasurementResponse* resp, Done done);
   absl::Status ListMeasurements(const CallContext& c,
                                 const pb::ListMeasurementsRequest& req,
                                 pb::ListMeasurementsResponse* resp);
@@ -101,10 +105,6 @@ class RoadmapService {
                                  const pb::VerifyMeasurementRequest& req,
                                  pb::VerifyMeasurementResponse* resp);
 
-  // The hot RPCs never block (the gRPC layer serves them with ServeAsync):
-  // they end by calling `done` exactly once, from an AsyncRedis callback or
-  // before returning. The store needs its AsyncRedis.
-  using Done = absl::AnyInvocable<void(absl::Status) &&>;
   void CreateAction(const CallContext& c, const pb::CreateActionRequest& req,
                     pb::CreateActionResponse* resp, Done done);
   void GetAction(const CallContext& c, const pb::GetActionRequest& req,

@@ -47,8 +47,8 @@ thread_local const void* current_loop = nullptr;
 
 class AsyncRedis::Loop {
  public:
-  Loop(const RedisOptions* options, int index)
-      : options_(options), index_(index) {
+  Loop(const RedisOptions* options, int index, std::atomic<size_t>* pending)
+      : options_(options), index_(index), pending_(pending) {
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     thread_ = std::thread([this] { Run(); });
   }
@@ -84,7 +84,7 @@ class AsyncRedis::Loop {
       }
     }
     if (done) {  // stopped: fail here, outside the lock
-      std::move(done)(Unavailable());
+      Complete(std::move(done), Unavailable());
       return;
     }
     if (wake) Wake();
@@ -100,6 +100,12 @@ class AsyncRedis::Loop {
     Callback done;
     Clock::time_point deadline;
   };
+
+  // Every command ends here: it no longer counts as pending.
+  void Complete(Callback done, absl::StatusOr<RedisReply> result) {
+    pending_->fetch_sub(1, std::memory_order_relaxed);
+    std::move(done)(std::move(result));
+  }
 
   void Wake() {
     uint64_t one = 1;
@@ -161,21 +167,21 @@ class AsyncRedis::Loop {
       std::lock_guard<std::mutex> lock(mu_);
       rest.swap(queue_);
     }
-    for (auto& p : rest) std::move(p.done)(Unavailable());
+    for (auto& p : rest) Complete(std::move(p.done), Unavailable());
   }
 
   // Appends a batch of commands to the connection's output buffer, making
   // the connection first if needed.
   void Admit(std::vector<Pending>* batch) {
     if (ctx_ == nullptr && !Connect()) {
-      for (auto& p : *batch) std::move(p.done)(Unavailable());
+      for (auto& p : *batch) Complete(std::move(p.done), Unavailable());
       batch->clear();
       return;
     }
     for (auto& p : *batch) {
       if (redisAppendFormattedCommand(ctx_, p.command.data(),
                                       p.command.size()) != REDIS_OK) {
-        std::move(p.done)(Unavailable());
+        Complete(std::move(p.done), Unavailable());
         continue;
       }
       inflight_.push_back({std::move(p.done), p.deadline});
@@ -261,7 +267,7 @@ class AsyncRedis::Loop {
       inflight_.pop_front();
       RedisReply r = RedisReply::FromHiredis(reply);
       freeReplyObject(reply);
-      std::move(f.done)(std::move(r));
+      Complete(std::move(f.done), std::move(r));
     }
   }
 
@@ -280,11 +286,12 @@ class AsyncRedis::Loop {
     }
     std::deque<InFlight> failed;
     failed.swap(inflight_);
-    for (auto& f : failed) std::move(f.done)(Unavailable());
+    for (auto& f : failed) Complete(std::move(f.done), Unavailable());
   }
 
   const RedisOptions* options_;
   const int index_;
+  std::atomic<size_t>* pending_;
   int wake_fd_ = -1;
 
   std::mutex mu_;
@@ -303,10 +310,10 @@ class AsyncRedis::Loop {
   std::thread thread_;
 };
 
-AsyncRedis::AsyncRedis(RedisOptions options, int loops)
-    : options_(std::move(options)) {
+AsyncRedis::AsyncRedis(RedisOptions options, int loops, size_t max_pending)
+    : options_(std::move(options)), max_pending_(max_pending) {
   for (int i = 0; i < std::max(1, loops); ++i) {
-    loops_.push_back(std::make_unique<Loop>(&options_, i));
+    loops_.push_back(std::make_unique<Loop>(&options_, i, &pending_));
   }
 }
 
@@ -329,6 +336,13 @@ std::string AsyncRedis::Format(const RedisArgs& args) {
 }
 
 void AsyncRedis::Send(std::string command, Callback done) {
+  // Bounded like the executor's queue: past it, fail at once rather than
+  // let commands pile up until they time out.
+  if (pending_.fetch_add(1, std::memory_order_relaxed) >= max_pending_) {
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    std::move(done)(absl::UnavailableError("server overloaded, retry later"));
+    return;
+  }
   // Round robin; a chain of commands of one call may use several loops.
   unsigned i = next_.fetch_add(1, std::memory_order_relaxed) % loops_.size();
   loops_[i]->Send(std::move(command), std::move(done));

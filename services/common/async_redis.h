@@ -18,6 +18,8 @@
 #ifndef JALON_SERVICES_COMMON_ASYNC_REDIS_H_
 #define JALON_SERVICES_COMMON_ASYNC_REDIS_H_
 
+#include <atomic>
+#include <cstddef>
 #include <memory>
 #include <vector>
 
@@ -35,7 +37,9 @@ class AsyncRedis {
   using Callback = absl::AnyInvocable<void(absl::StatusOr<RedisReply>) &&>;
 
   // Starts `loops` threads, each with its own connection (made lazily).
-  AsyncRedis(RedisOptions options, int loops);
+  // At most `max_pending` commands are queued or in flight at once; past
+  // that a command fails at once, UNAVAILABLE ("server overloaded").
+  AsyncRedis(RedisOptions options, int loops, size_t max_pending = 100'000);
   // Stops the loops; commands still queued or in flight fail UNAVAILABLE.
   ~AsyncRedis();
   AsyncRedis(const AsyncRedis&) = delete;
@@ -62,6 +66,8 @@ class AsyncRedis {
   void Send(std::string command, Callback done);
 
   RedisOptions options_;
+  const size_t max_pending_;
+  std::atomic<size_t> pending_{0};
   std::vector<std::unique_ptr<Loop>> loops_;
   std::atomic<unsigned> next_{0};
 };

@@ -183,6 +183,24 @@ TEST_F(AsyncRedisTest, StoppingFailsWhatIsPendingAndLaterCommands) {
   EXPECT_EQ(unavailable.load(), 1);
 }
 
+TEST_F(AsyncRedisTest, PastMaxPendingACommandFailsAtOnceAsOverloaded) {
+  AsyncRedis redis(server_.options(), 1, /*max_pending=*/2);
+  std::atomic<int> done{0};
+  // Two commands hold the only slots (the BLPOP blocks the connection).
+  redis.Command({"BLPOP", "t:empty", "1"},
+                [&](absl::StatusOr<RedisReply>) { ++done; });
+  redis.Command({"PING"}, [&](absl::StatusOr<RedisReply>) { ++done; });
+  auto start = std::chrono::steady_clock::now();
+  auto third = redis.CommandSync({"PING"});
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(third.status().message(), "server overloaded, retry later");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(500));
+  // Once they are answered, the slots are free again.
+  ASSERT_TRUE(testing::WaitFor([&] { return done.load() == 2; },
+                               milliseconds(5000), milliseconds(5)));
+  EXPECT_TRUE(redis.CommandSync({"PING"}).ok());
+}
+
 class AsyncRedisAuthTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(server_.Start().ok()); }

@@ -18,7 +18,9 @@ void ServiceConfig::Register(Flags& f) {
   f.Int("workers", &workers, 1, 1024,
         "threads that run request handlers (and their Redis calls)");
   f.Int("max-queue", &max_queue, 1, 1'000'000,
-        "requests queued for a worker before new ones get UNAVAILABLE");
+        "requests queued for a worker (jalon-roadmap: also Redis commands "
+        "pending on its non-blocking client) before new ones get "
+        "UNAVAILABLE");
   f.String("log-level", &log_level, "trace, debug, info, warn, error or off");
   f.Duration("grace-period", &grace_period,
              "on SIGTERM, how long in-flight calls may take to finish");

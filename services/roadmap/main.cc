@@ -86,7 +86,8 @@ int main(int argc, char** argv) {
   auto redis_options = config.common.Redis();
   jalon::RedisClient redis(*redis_options);
   // Declared before everything that serves calls, so it outlives them.
-  jalon::AsyncRedis async_redis(*redis_options, config.redis_loops);
+  jalon::AsyncRedis async_redis(*redis_options, config.redis_loops,
+                                config.common.max_queue);
   jalon::TokenVerifier verifier(&redis,
                                 {jalon::roadmap::Keys::TokenHashPrefix(),
                                  jalon::roadmap::Keys::RevocationChannel(),

@@ -19,6 +19,17 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// Sleeps through the warm-up and the measured window, moving `phase` from
+// 0 (warm-up) to 1 (measure) to 2 (stop); returns the window in seconds.
+double RunWindow(const RawRedisOptions& options, std::atomic<int>* phase) {
+  std::this_thread::sleep_for(options.warmup);
+  auto t0 = SteadyClock::now();
+  *phase = 1;
+  std::this_thread::sleep_for(options.measure);
+  *phase = 2;
+  return std::chrono::duration<double>(SteadyClock::now() - t0).count();
+}
+
 Nanos Since(SteadyClock::time_point start) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              SteadyClock::now() - start)
@@ -219,18 +230,13 @@ RunResult RunBlockingPool(const RawRedisOptions& options) {
       }
     });
   }
-  std::this_thread::sleep_for(options.warmup);
-  auto t0 = SteadyClock::now();
-  phase = 1;
-  std::this_thread::sleep_for(options.measure);
-  phase = 2;
-  auto t1 = SteadyClock::now();
+  const double seconds = RunWindow(options, &phase);
   for (auto& t : threads) t.join();
 
   RunResult out;
   std::vector<Nanos> all;
   for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  Summarize(all, std::chrono::duration<double>(t1 - t0).count(), &out);
+  Summarize(all, seconds, &out);
   out.total_calls = total.load();
   out.errors = errors.load();
   out.first_error = first_error;
@@ -292,12 +298,7 @@ RunResult RunAsyncRedis(const RawRedisOptions& options) {
     slots.back()->latencies.reserve(1 << 16);
   }
   for (auto& s : slots) s->Next();
-  std::this_thread::sleep_for(options.warmup);
-  auto t0 = SteadyClock::now();
-  phase = 1;
-  std::this_thread::sleep_for(options.measure);
-  phase = 2;
-  auto t1 = SteadyClock::now();
+  const double seconds = RunWindow(options, &phase);
   while (idle.load() < options.concurrency) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -307,7 +308,7 @@ RunResult RunAsyncRedis(const RawRedisOptions& options) {
     all.insert(all.end(), s->latencies.begin(), s->latencies.end());
     if (out.first_error.empty()) out.first_error = s->first_error;
   }
-  Summarize(all, std::chrono::duration<double>(t1 - t0).count(), &out);
+  Summarize(all, seconds, &out);
   out.total_calls = total.load();
   out.errors = errors.load();
   return out;

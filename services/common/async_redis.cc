@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -102,9 +103,16 @@ class AsyncRedis::Loop {
   };
 
   // Every command ends here: it no longer counts as pending.
+  // A callback that throws (a bug) is logged; the loop and every other
+  // command on it go on.
   void Complete(Callback done, absl::StatusOr<RedisReply> result) {
     pending_->fetch_sub(1, std::memory_order_relaxed);
-    std::move(done)(std::move(result));
+    try {
+      std::move(done)(std::move(result));
+    } catch (const std::exception& ex) {
+      spdlog::error("msg=redis_callback_exception loop={} error={}", index_,
+                    LogValue(ex.what()));
+    }
   }
 
   void Wake() {

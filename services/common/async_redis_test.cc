@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -199,6 +200,16 @@ TEST_F(AsyncRedisTest, PastMaxPendingACommandFailsAtOnceAsOverloaded) {
   ASSERT_TRUE(testing::WaitFor([&] { return done.load() == 2; },
                                milliseconds(5000), milliseconds(5)));
   EXPECT_TRUE(redis.CommandSync({"PING"}).ok());
+}
+
+TEST_F(AsyncRedisTest, ACallbackThatThrowsDoesNotStopTheLoop) {
+  AsyncRedis redis(server_.options(), 1);
+  redis.Command({"PING"}, [](absl::StatusOr<RedisReply>) {
+    throw std::runtime_error("a bug in a callback");
+  });
+  auto next = redis.CommandSync({"PING"});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->str(), "PONG");
 }
 
 class AsyncRedisAuthTest : public ::testing::Test {

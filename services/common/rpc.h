@@ -1,8 +1,10 @@
-// Runs a unary RPC of the callback API: the reaction returns at once, the
-// handler runs on the Executor (where it may call Redis), and the result is
-// logged once and turned into a grpc::Status with rich details. Each RPC
-// names the roles it allows; authentication happens here, never in a
-// handler. Thread-safe.
+// Runs unary RPCs of the callback API, in one of two ways. Serve: the
+// reaction returns at once and the handler runs on the Executor, where it
+// may block on Redis. ServeAsync: the handler starts non-blocking work
+// (AsyncRedis) from the reaction and finishes from its callback. Either way
+// the result is logged once and turned into a grpc::Status with rich
+// details. Each RPC names the roles it allows; authentication happens here,
+// never in a handler. Thread-safe.
 #ifndef JALON_SERVICES_COMMON_RPC_H_
 #define JALON_SERVICES_COMMON_RPC_H_
 

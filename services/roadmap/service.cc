@@ -334,6 +334,8 @@ absl::Status RoadmapService::UpdateRoadmap(const CallContext& c,
                                            pb::UpdateRoadmapResponse* resp) {
   static const std::set<std::string> kUpdatable = {
       "title", "description", "start_date", "horizon_date", "status"};
+  // Not copilot_organization_ids: RecordMeasurement keeps them per
+  // indicator (IndicatorRoadmapOf) on the grounds that they never change.
   Ops ops(store_, clock_, c);
   auto r = ops.Update<pb::Roadmap>(
       kRoadmap, "roadmap.roadmap.updated", req.roadmap().id(),
@@ -496,6 +498,32 @@ absl::Status RoadmapService::UpdateIndicator(
 
 // --- Measurements ----------------------------------------------------------
 
+absl::StatusOr<RoadmapService::IndicatorRoadmap>
+RoadmapService::IndicatorRoadmapOf(EntityOps& ops,
+                                   const std::string& indicator_id) {
+  {
+    std::lock_guard<std::mutex> lock(indicator_roadmaps_mu_);
+    auto it = indicator_roadmaps_.find(indicator_id);
+    if (it != indicator_roadmaps_.end()) return it->second;
+  }
+  auto indicator = ops.Load<pb::Indicator>(kIndicator, indicator_id);
+  if (absl::IsNotFound(indicator.status())) {
+    return InvalidField("measurement.indicator_id", "no such indicator");
+  }
+  if (!indicator.ok()) return indicator.status();
+  auto roadmap = ops.Load<pb::Roadmap>(kRoadmap, indicator->value.roadmap_id());
+  if (!roadmap.ok()) return roadmap.status();
+  IndicatorRoadmap found;
+  found.roadmap_id = roadmap->value.id();
+  found.copilots.assign(roadmap->value.copilot_organization_ids().begin(),
+                        roadmap->value.copilot_organization_ids().end());
+  std::lock_guard<std::mutex> lock(indicator_roadmaps_mu_);
+  // Bounded: one entry per indicator measured lately.
+  if (indicator_roadmaps_.size() >= 100'000) indicator_roadmaps_.clear();
+  indicator_roadmaps_[indicator_id] = found;
+  return found;
+}
+
 absl::Status RoadmapService::RecordMeasurement(
     const CallContext& c, const pb::RecordMeasurementRequest& req,
     pb::RecordMeasurementResponse* resp) {
@@ -506,23 +534,17 @@ absl::Status RoadmapService::RecordMeasurement(
   }
   Ops ops(store_, clock_, c);
   // Who may record, and who must verify, depends on the indicator's
-  // roadmap: the two reads are the price of co-validation.
-  auto indicator =
-      ops.Load<pb::Indicator>(kIndicator, req.measurement().indicator_id());
-  if (absl::IsNotFound(indicator.status())) {
-    return InvalidField("measurement.indicator_id", "no such indicator");
-  }
-  if (!indicator.ok()) return indicator.status();
-  auto roadmap = ops.Load<pb::Roadmap>(kRoadmap, indicator->value.roadmap_id());
+  // roadmap: two reads the first time, none once known (IndicatorRoadmap).
+  auto roadmap = IndicatorRoadmapOf(ops, req.measurement().indicator_id());
   if (!roadmap.ok()) return roadmap.status();
-  const auto& copilots = roadmap->value.copilot_organization_ids();
+  const auto& copilots = roadmap->copilots;
   if (copilots.size() != 2 || (actor.organization_id() != copilots[0] &&
                                actor.organization_id() != copilots[1])) {
     return absl::PermissionDeniedError(
         "measurements are recorded by a co-pilot organisation of the roadmap");
   }
   pb::Measurement m = req.measurement();
-  m.set_roadmap_id(roadmap->value.id());
+  m.set_roadmap_id(roadmap->roadmap_id);
   m.set_verification_state(pb::VERIFICATION_STATE_UNVERIFIED);
   m.clear_verified_by();
   m.clear_verify_time();

@@ -5,7 +5,10 @@
 #ifndef JALON_SERVICES_ROADMAP_SERVICE_H_
 #define JALON_SERVICES_ROADMAP_SERVICE_H_
 
+#include <mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
@@ -146,12 +149,25 @@ class RoadmapService {
       const std::string& principal_name);
 
  private:
+  // An indicator's roadmap and that roadmap's two co-pilot organisations.
+  // None of them can change (UpdateIndicator and UpdateRoadmap do not allow
+  // it), so they are kept once read: a measurement then costs exactly one
+  // round trip, its commit, which still requires the indicator to exist.
+  struct IndicatorRoadmap {
+    std::string roadmap_id;
+    std::vector<std::string> copilots;
+  };
+  absl::StatusOr<IndicatorRoadmap> IndicatorRoadmapOf(
+      EntityOps& ops, const std::string& indicator_id);
+
   // The edit UpdateAction makes, for both of its forms.
   EntityOps::ChangeFn<pb::Action> ActionEditor(
       const CallContext& c, const pb::UpdateActionRequest& req) const;
 
   RoadmapStore* store_;
   const Clock* clock_;
+  std::mutex indicator_roadmaps_mu_;
+  std::unordered_map<std::string, IndicatorRoadmap> indicator_roadmaps_;
 };
 
 }  // namespace jalon::roadmap

@@ -599,6 +599,39 @@ TEST_F(RoadmapServiceTest, WritesStayWithinTheRoundTripBudget) {
   EXPECT_EQ(stats,
             (std::map<std::string, int64_t>{{"hmget", 1}, {"evalsha", 1}}))
       << "an update is one read and one atomic write";
+
+  // A measurement is a create too: its indicator's roadmap (who records,
+  // who verifies) is read the first time only.
+  rpb::RecordMeasurementRequest record;
+  record.mutable_measurement()->set_indicator_id(f_.indicator);
+  record.mutable_measurement()->set_value(2150);
+  *record.mutable_measurement()->mutable_period_start() = D(2018, 1, 1);
+  *record.mutable_measurement()->mutable_period_end() = D(2018, 12, 31);
+  record.mutable_measurement()->set_source("Déclarations CNSS 2018");
+  rpb::RecordMeasurementResponse recorded;
+  ASSERT_TRUE(stub_
+                  ->RecordMeasurement(Ctx(f_.federation_copilot).get(), record,
+                                      &recorded)
+                  .ok());
+  ASSERT_TRUE(
+      stub_->GetCurrentPrincipal(Ctx(f_.ministry_copilot).get(), {}, &who)
+          .ok());  // its token cached too
+  ASSERT_TRUE(harness_.redis().Command({"CONFIG", "RESETSTAT"}).ok());
+  ASSERT_TRUE(
+      stub_
+          ->RecordMeasurement(Ctx(f_.ministry_copilot).get(), record, &recorded)
+          .ok());
+  EXPECT_EQ(recorded.measurement().verifier_organization_id(), f_.federation)
+      << "the other co-pilot verifies, from what was kept";
+  stats = CommandStats();
+  EXPECT_EQ(stats, (std::map<std::string, int64_t>{{"evalsha", 1}}))
+      << "a measurement is exactly one round trip once its roadmap is known";
+  // An indicator that does not exist is still refused by name.
+  record.mutable_measurement()->set_indicator_id("01ARZ3NDEKTSV4RRFFQ69G5FAV");
+  grpc::Status missing = stub_->RecordMeasurement(
+      Ctx(f_.federation_copilot).get(), record, &recorded);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(missing.error_message().find("indicator"), std::string::npos);
 }
 
 TEST_F(RoadmapServiceTest, ScriptFlushedFromRedisIsReloaded) {

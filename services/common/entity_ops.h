@@ -205,15 +205,21 @@ class EntityOps {
   // Read-modify-write with compare-and-write. `change` edits `next` and may
   // add checks and writes to the mutation; history is kept when
   // `history_key` is set. No change, no write.
+  // `load`, if set, reads the current state instead of Load (e.g. together
+  // with something `change` needs, in the same round trip); it runs once
+  // per attempt.
+  template <typename T>
+  using Loader = std::function<absl::StatusOr<Versioned<T>>()>;
   template <typename T>
   absl::StatusOr<T> Update(std::string_view kind, std::string_view event_type,
                            const std::string& id, const std::string& etag,
                            const ChangeFn<T>& change, bool keep_history,
-                           std::function<std::string(const T&)> roadmap_of) {
+                           std::function<std::string(const T&)> roadmap_of,
+                           const Loader<T>& load = nullptr) {
     auto expected = ParseEtag(etag);
     if (!expected.ok()) return expected.status();
     for (int attempt = 1;; ++attempt) {
-      auto cur = Load<T>(kind, id);
+      auto cur = load ? load() : Load<T>(kind, id);
       if (!cur.ok()) return cur.status();
       UpdateStep<T> step = PlanUpdate(kind, event_type, id, *expected, *cur,
                                       change, keep_history, roadmap_of);

@@ -89,6 +89,12 @@ absl::StatusOr<Stored> ToStored(std::string_view kind, std::string_view id,
 
 }  // namespace
 
+absl::StatusOr<Stored> EntityStore::FromReply(
+    std::string_view kind, std::string_view id,
+    const absl::StatusOr<RedisReply>& r) {
+  return ToStored(kind, id, r);
+}
+
 absl::StatusOr<Stored> EntityStore::Get(std::string_view kind,
                                         std::string_view id) const {
   if (auto s = CheckId(kind, id); !s.ok()) return s;

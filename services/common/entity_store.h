@@ -53,6 +53,11 @@ class EntityStore {
 
   // NOT_FOUND naming the kind and id when absent.
   absl::StatusOr<Stored> Get(std::string_view kind, std::string_view id) const;
+  // The entity in an `HMGET key v d h` reply (e.g. one of a pipeline);
+  // NOT_FOUND naming the kind and id when absent.
+  static absl::StatusOr<Stored> FromReply(std::string_view kind,
+                                          std::string_view id,
+                                          const absl::StatusOr<RedisReply>& r);
   // Get without blocking: `done` runs on an AsyncRedis loop (or here, for
   // an id that cannot exist). Needs the AsyncRedis.
   using StoredCallback = absl::AnyInvocable<void(absl::StatusOr<Stored>) &&>;

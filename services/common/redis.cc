@@ -277,6 +277,7 @@ absl::StatusOr<std::vector<RedisReply>> RedisClient::Run(
   if (!lease.get()) {
     return absl::UnavailableError("storage busy, retry later");
   }
+  round_trips_.fetch_add(1, std::memory_order_relaxed);
   return RunPipeline(lease.get(), commands, n);
 }
 

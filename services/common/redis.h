@@ -108,6 +108,10 @@ class RedisClient {
   absl::Status Ping();
 
   const RedisOptions& options() const { return options_; }
+  // Round trips started so far (a pipeline is one), for tests and metrics.
+  uint64_t round_trips() const {
+    return round_trips_.load(std::memory_order_relaxed);
+  }
 
  private:
   struct Slot {
@@ -133,6 +137,7 @@ class RedisClient {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<Slot*> free_;
+  std::atomic<uint64_t> round_trips_{0};
 };
 
 // Connects a fresh hiredis context with the options' timeouts, AUTH and

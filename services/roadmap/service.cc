@@ -783,8 +783,23 @@ bool RoadmapService::UpdateActionBlocks(const pb::UpdateActionRequest& req) {
          paths.end();
 }
 
+std::string RoadmapService::KnownRoadmapOf(const std::string& action_id) {
+  std::lock_guard<std::mutex> lock(action_roadmaps_mu_);
+  auto it = action_roadmaps_.find(action_id);
+  return it == action_roadmaps_.end() ? std::string() : it->second;
+}
+
+void RoadmapService::RememberRoadmapOf(const std::string& action_id,
+                                       const std::string& roadmap_id) {
+  std::lock_guard<std::mutex> lock(action_roadmaps_mu_);
+  // Bounded: one entry per action whose dependencies were edited lately.
+  if (action_roadmaps_.size() >= 100'000) action_roadmaps_.clear();
+  action_roadmaps_[action_id] = roadmap_id;
+}
+
 EntityOps::ChangeFn<pb::Action> RoadmapService::ActionEditor(
-    const CallContext& c, const pb::UpdateActionRequest& req) const {
+    const CallContext& c, const pb::UpdateActionRequest& req,
+    std::optional<RoadmapStore::Graph>* graph_read) const {
   static const std::set<std::string> kUpdatable = {"title",
                                                    "description",
                                                    "ecosystem_id",
@@ -802,9 +817,9 @@ EntityOps::ChangeFn<pb::Action> RoadmapService::ActionEditor(
   std::set<std::string> touched(req.update_mask().paths().begin(),
                                 req.update_mask().paths().end());
   const bool deps_changed = touched.count("depends_on_action_ids") > 0;
-  return [this, &c, &req, touched = std::move(touched), deps_changed](
-             const Versioned<pb::Action>& cur, pb::Action* next,
-             Mutation* m) -> absl::Status {
+  return [this, &c, &req, touched = std::move(touched), deps_changed,
+          graph_read](const Versioned<pb::Action>& cur, pb::Action* next,
+                      Mutation* m) -> absl::Status {
     if (!CanSteer(c.principal, cur.value)) {
       return absl::PermissionDeniedError(
           "only an admin or a copilot of the action's lead or partner "
@@ -848,7 +863,10 @@ EntityOps::ChangeFn<pb::Action> RoadmapService::ActionEditor(
                                     next->depends_on_action_ids().end())) {
       // Changing dependencies needs the roadmap's graph: one more read,
       // and the commit is guarded by the graph's version.
-      auto graph = store_->Dependencies(next->roadmap_id());
+      absl::StatusOr<RoadmapStore::Graph> graph =
+          graph_read != nullptr && graph_read->has_value()
+              ? **graph_read
+              : store_->Dependencies(next->roadmap_id());
       if (!graph.ok()) return graph.status();
       DependencyGraph g;
       for (const auto& [id, deps] : graph->first) {
@@ -875,11 +893,31 @@ absl::Status RoadmapService::UpdateAction(const CallContext& c,
                                           const pb::UpdateActionRequest& req,
                                           pb::UpdateActionResponse* resp) {
   Ops ops(store_, clock_, c);
+  const std::string& id = req.action().id();
+  // When the action's roadmap is known, its graph is read with the action.
+  std::optional<RoadmapStore::Graph> graph;
+  EntityOps::Loader<pb::Action> load;
+  if (std::string roadmap_id = KnownRoadmapOf(id); !roadmap_id.empty()) {
+    load = [&, roadmap_id]() -> absl::StatusOr<Versioned<pb::Action>> {
+      graph.reset();
+      auto both = store_->ActionWithDependencies(id, roadmap_id);
+      if (!both.ok()) return both.status();
+      graph = std::move(both->second);
+      auto action = Decode<pb::Action>(kAction, both->first);
+      // Never happens (an action keeps its roadmap); if it did, the editor
+      // would read the right graph itself.
+      if (action.ok() && action->value.roadmap_id() != roadmap_id) {
+        graph.reset();
+      }
+      return action;
+    };
+  }
   auto a = ops.Update<pb::Action>(
-      kAction, "roadmap.action.updated", req.action().id(), req.action().etag(),
-      ActionEditor(c, req), true,
-      [](const pb::Action& a) { return a.roadmap_id(); });
+      kAction, "roadmap.action.updated", id, req.action().etag(),
+      ActionEditor(c, req, &graph), true,
+      [](const pb::Action& a) { return a.roadmap_id(); }, load);
   if (!a.ok()) return a.status();
+  RememberRoadmapOf(a->id(), a->roadmap_id());
   Decorate(&*a, ops.Today());
   *resp->mutable_action() = *std::move(a);
   return absl::OkStatus();

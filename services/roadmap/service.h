@@ -6,6 +6,7 @@
 #define JALON_SERVICES_ROADMAP_SERVICE_H_
 
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -160,14 +161,25 @@ class RoadmapService {
   absl::StatusOr<IndicatorRoadmap> IndicatorRoadmapOf(
       EntityOps& ops, const std::string& indicator_id);
 
-  // The edit UpdateAction makes, for both of its forms.
+  // The edit UpdateAction makes, for both of its forms. A dependency edit
+  // checks for cycles in the roadmap's graph: `graph`, when it holds the
+  // graph read with the action, else read here (a blocking call).
   EntityOps::ChangeFn<pb::Action> ActionEditor(
-      const CallContext& c, const pb::UpdateActionRequest& req) const;
+      const CallContext& c, const pb::UpdateActionRequest& req,
+      std::optional<RoadmapStore::Graph>* graph = nullptr) const;
+  // An action's roadmap never changes, so once seen it is kept: a
+  // dependency edit then reads the action and the roadmap's graph in one
+  // round trip. Empty when not known yet.
+  std::string KnownRoadmapOf(const std::string& action_id);
+  void RememberRoadmapOf(const std::string& action_id,
+                         const std::string& roadmap_id);
 
   RoadmapStore* store_;
   const Clock* clock_;
   std::mutex indicator_roadmaps_mu_;
   std::unordered_map<std::string, IndicatorRoadmap> indicator_roadmaps_;
+  std::mutex action_roadmaps_mu_;
+  std::unordered_map<std::string, std::string> action_roadmaps_;
 };
 
 }  // namespace jalon::roadmap

@@ -109,6 +109,19 @@ class RoadmapServiceTest : public ::testing::Test {
 
   // Client commands since the last reset, excluding background PINGs.
   std::map<std::string, int64_t> CommandStats() {
+    std::map<std::string, int64_t> out = AllCommandStats();
+    // Redis counts the commands a script runs too; those are not round
+    // trips. The client's own commands are EVALSHA, HMGET, GET (a token
+    // cache miss) and the background PING.
+    std::map<std::string, int64_t> client;
+    for (const char* cmd : {"evalsha", "hmget", "get", "hgetall", "zrangebylex",
+                            "lrange", "zcard"}) {
+      if (out.count(cmd)) client[cmd] = out[cmd];
+    }
+    return client;
+  }
+
+  std::map<std::string, int64_t> AllCommandStats() {
     std::map<std::string, int64_t> out;
     auto r = harness_.redis().Command({"INFO", "commandstats"});
     std::string text = r->str();
@@ -120,15 +133,7 @@ class RoadmapServiceTest : public ::testing::Test {
       out[name] = std::stoll(text.substr(calls + 6));
       pos = colon;
     }
-    // Redis counts the commands a script runs too; those are not round
-    // trips. The client's own commands are EVALSHA, HMGET, GET (a token
-    // cache miss) and the background PING.
-    std::map<std::string, int64_t> client;
-    for (const char* cmd : {"evalsha", "hmget", "get", "hgetall", "zrangebylex",
-                            "lrange", "zcard"}) {
-      if (out.count(cmd)) client[cmd] = out[cmd];
-    }
-    return client;
+    return out;
   }
 
   RoadmapHarness harness_;
@@ -626,6 +631,33 @@ TEST_F(RoadmapServiceTest, WritesStayWithinTheRoundTripBudget) {
   stats = CommandStats();
   EXPECT_EQ(stats, (std::map<std::string, int64_t>{{"evalsha", 1}}))
       << "a measurement is exactly one round trip once its roadmap is known";
+  // A dependency edit reads the roadmap's graph too: the first time apart,
+  // then (the action's roadmap being known) with the action itself.
+  auto dep = Create(NewAction("Budget, prérequis"), f_.federation_copilot);
+  ASSERT_TRUE(dep.ok());
+  auto edit_deps = [&](bool depend) {
+    rpb::UpdateActionRequest deps;
+    deps.mutable_action()->set_id(a->id());
+    if (depend) deps.mutable_action()->add_depends_on_action_ids(dep->id());
+    deps.mutable_update_mask()->add_paths("depends_on_action_ids");
+    rpb::UpdateActionResponse updated;
+    return stub_->UpdateAction(Ctx(f_.federation_copilot).get(), deps,
+                               &updated);
+  };
+  ASSERT_TRUE(edit_deps(true).ok());
+  ASSERT_TRUE(harness_.redis().Command({"CONFIG", "RESETSTAT"}).ok());
+  uint64_t before = harness_.redis().round_trips();
+  ASSERT_TRUE(edit_deps(false).ok());
+  uint64_t trips = harness_.redis().round_trips() - before;
+  // The health check PINGs on the same client meanwhile.
+  int64_t pings = AllCommandStats()["ping"];
+  EXPECT_GE(trips, 2u);
+  EXPECT_LE(trips, 2u + static_cast<uint64_t>(pings))
+      << "the action with its graph in one round trip, then the commit";
+  stats = CommandStats();
+  EXPECT_EQ(stats, (std::map<std::string, int64_t>{
+                       {"hmget", 1}, {"hgetall", 1}, {"evalsha", 1}}));
+
   // An indicator that does not exist is still refused by name.
   record.mutable_measurement()->set_indicator_id("01ARZ3NDEKTSV4RRFFQ69G5FAV");
   grpc::Status missing = stub_->RecordMeasurement(

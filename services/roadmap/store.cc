@@ -55,25 +55,47 @@ std::string Keys::RevocationChannel() { return K("revocations"); }
 RoadmapStore::RoadmapStore(RedisClient* redis, EventLog log, AsyncRedis* async)
     : EntityStore(redis, std::move(log), std::string(kPrefix), async) {}
 
-absl::StatusOr<
-    std::pair<std::vector<std::pair<std::string, std::string>>, int64_t>>
-RoadmapStore::Dependencies(std::string_view roadmap_id) const {
-  auto r = redis()->Command({"HGETALL", Keys::Dependencies(roadmap_id)});
+namespace {
+
+absl::StatusOr<RoadmapStore::Graph> ParseGraph(
+    const absl::StatusOr<RedisReply>& r) {
   if (!r.ok()) return r.status();
   if (r->is_error()) return absl::InternalError("internal storage error");
-  std::vector<std::pair<std::string, std::string>> edges;
-  int64_t version = 0;
+  RoadmapStore::Graph graph;
+  graph.second = 0;
   const auto& el = r->elements();
   for (size_t i = 0; i + 1 < el.size(); i += 2) {
     if (el[i].str() == "v") {
-      if (!absl::SimpleAtoi(el[i + 1].str(), &version)) {
+      if (!absl::SimpleAtoi(el[i + 1].str(), &graph.second)) {
         return absl::InternalError("stored graph version could not be decoded");
       }
     } else {
-      edges.emplace_back(el[i].str(), el[i + 1].str());
+      graph.first.emplace_back(el[i].str(), el[i + 1].str());
     }
   }
-  return std::make_pair(std::move(edges), version);
+  return graph;
+}
+
+}  // namespace
+
+absl::StatusOr<RoadmapStore::Graph> RoadmapStore::Dependencies(
+    std::string_view roadmap_id) const {
+  return ParseGraph(
+      redis()->Command({"HGETALL", Keys::Dependencies(roadmap_id)}));
+}
+
+absl::StatusOr<std::pair<Stored, RoadmapStore::Graph>>
+RoadmapStore::ActionWithDependencies(const std::string& action_id,
+                                     const std::string& roadmap_id) const {
+  auto replies = redis()->Pipeline(
+      {{"HMGET", Keys::Entity(kAction, action_id), "v", "d", "h"},
+       {"HGETALL", Keys::Dependencies(roadmap_id)}});
+  if (!replies.ok()) return replies.status();
+  auto action = FromReply(kAction, action_id, (*replies)[0]);
+  if (!action.ok()) return action.status();
+  auto graph = ParseGraph((*replies)[1]);
+  if (!graph.ok()) return graph.status();
+  return std::make_pair(*std::move(action), *std::move(graph));
 }
 
 }  // namespace jalon::roadmap

@@ -58,9 +58,12 @@ class RoadmapStore : public EntityStore {
 
   // The dependency graph of a roadmap (action id -> comma-separated ids)
   // and its version.
-  absl::StatusOr<
-      std::pair<std::vector<std::pair<std::string, std::string>>, int64_t>>
-  Dependencies(std::string_view roadmap_id) const;
+  using Graph =
+      std::pair<std::vector<std::pair<std::string, std::string>>, int64_t>;
+  absl::StatusOr<Graph> Dependencies(std::string_view roadmap_id) const;
+  // An action and its roadmap's graph, in one round trip.
+  absl::StatusOr<std::pair<Stored, Graph>> ActionWithDependencies(
+      const std::string& action_id, const std::string& roadmap_id) const;
 };
 
 }  // namespace jalon::roadmap

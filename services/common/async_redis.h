@@ -46,7 +46,8 @@ class AsyncRedis {
   AsyncRedis& operator=(const AsyncRedis&) = delete;
 
   void Command(const RedisArgs& args, Callback done);
-  // EVALSHA; after a NOSCRIPT (Redis restarted or flushed its scripts) the
+  // EVALSHA; `script` must outlive the call (scripts are static). After a
+  // NOSCRIPT (Redis restarted or flushed its scripts) the
   // command is sent again as EVAL, which also caches the script.
   void Eval(const RedisScript& script, const RedisArgs& keys,
             const RedisArgs& args, Callback done);

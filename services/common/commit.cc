@@ -212,6 +212,11 @@ absl::StatusOr<CommitResult> Committer::Commit(const Mutation& m) const {
 }
 
 void Committer::CommitAsync(const Mutation& m, Callback done) const {
+  if (async_ == nullptr) {
+    std::move(done)(
+        absl::InternalError("committer has no non-blocking client"));
+    return;
+  }
   RedisArgs keys, args;
   if (auto s = BuildArgs(m, &keys, &args); !s.ok()) {
     std::move(done)(s);

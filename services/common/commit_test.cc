@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <functional>
+#include <future>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -537,6 +539,40 @@ TEST_F(CommitTest, CrashMidFloodLeavesNoChangeWithoutItsEventNorEventWithout) {
   EXPECT_TRUE(events.empty()) << "events of unknown entities";
   EXPECT_GE(total, kCommitsBeforeCrash);
   EXPECT_EQ(static_cast<int64_t>(range.elements().size()), total);
+}
+
+// CommitAsync is the same script with the same outcomes, without blocking.
+TEST_F(CommitTest, CommitAsyncGivesTheSameOutcomesAsCommit) {
+  auto wait = [](const Committer& c, const Mutation& m) {
+    std::promise<absl::StatusOr<CommitResult>> done;
+    auto result = done.get_future();
+    c.CommitAsync(m, [&done](absl::StatusOr<CommitResult> r) {
+      done.set_value(std::move(r));
+    });
+    return result.get();
+  };
+  AsyncRedis async(server_.options(), 1);
+  Committer committer(redis_.get(), EventLog{kStream, kChannel}, &async);
+  auto created = wait(committer, Create("t:a"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_FALSE(created->stream_id.empty());
+  EXPECT_EQ(Hash("t:a")["v"], "1");
+  EXPECT_EQ(StreamLength(), 1);
+
+  Snapshot before = Take();
+  Mutation stale;
+  stale.ExpectVersion("t:a", 7, "thing");
+  stale.Put("t:a", 8, "late");
+  stale.AddEvent("late");
+  auto aborted = wait(committer, stale);
+  EXPECT_EQ(aborted.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(StaleSubject(aborted.status()), "thing");
+  EXPECT_EQ(Take(), before);
+
+  // A committer without the non-blocking client refuses, writing nothing.
+  auto refused = wait(*committer_, Create("t:b"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Take(), before);
 }
 
 }  // namespace

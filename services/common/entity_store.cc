@@ -108,6 +108,10 @@ void EntityStore::GetAsync(std::string_view kind, std::string_view id,
     std::move(done)(s);
     return;
   }
+  if (committer_.async() == nullptr) {
+    std::move(done)(absl::InternalError("store has no non-blocking client"));
+    return;
+  }
   committer_.async()->Command(
       {"HMGET", EntityKey(kind, id), "v", "d", "h"},
       [kind = S(kind), id = S(id),

@@ -89,7 +89,6 @@ class EntityStore {
   void CommitAsync(const Mutation& m, Committer::Callback done) const {
     committer_.CommitAsync(m, std::move(done));
   }
-  bool has_async() const { return committer_.async() != nullptr; }
   RedisClient* redis() const { return redis_; }
 
  private:

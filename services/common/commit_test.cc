@@ -6,7 +6,6 @@
 #include <atomic>
 #include <functional>
 #include <future>
-#include <future>
 #include <map>
 #include <memory>
 #include <mutex>

@@ -501,11 +501,7 @@ absl::Status RoadmapService::UpdateIndicator(
 absl::StatusOr<RoadmapService::IndicatorRoadmap>
 RoadmapService::IndicatorRoadmapOf(EntityOps& ops,
                                    const std::string& indicator_id) {
-  {
-    std::lock_guard<std::mutex> lock(indicator_roadmaps_mu_);
-    auto it = indicator_roadmaps_.find(indicator_id);
-    if (it != indicator_roadmaps_.end()) return it->second;
-  }
+  if (auto kept = indicator_roadmaps_.Find(indicator_id)) return *kept;
   auto indicator = ops.Load<pb::Indicator>(kIndicator, indicator_id);
   if (absl::IsNotFound(indicator.status())) {
     return InvalidField("measurement.indicator_id", "no such indicator");
@@ -517,10 +513,7 @@ RoadmapService::IndicatorRoadmapOf(EntityOps& ops,
   found.roadmap_id = roadmap->value.id();
   found.copilots.assign(roadmap->value.copilot_organization_ids().begin(),
                         roadmap->value.copilot_organization_ids().end());
-  std::lock_guard<std::mutex> lock(indicator_roadmaps_mu_);
-  // Bounded: one entry per indicator measured lately.
-  if (indicator_roadmaps_.size() >= 100'000) indicator_roadmaps_.clear();
-  indicator_roadmaps_[indicator_id] = found;
+  indicator_roadmaps_.Keep(indicator_id, found);
   return found;
 }
 
@@ -783,20 +776,6 @@ bool RoadmapService::UpdateActionBlocks(const pb::UpdateActionRequest& req) {
          paths.end();
 }
 
-std::string RoadmapService::KnownRoadmapOf(const std::string& action_id) {
-  std::lock_guard<std::mutex> lock(action_roadmaps_mu_);
-  auto it = action_roadmaps_.find(action_id);
-  return it == action_roadmaps_.end() ? std::string() : it->second;
-}
-
-void RoadmapService::RememberRoadmapOf(const std::string& action_id,
-                                       const std::string& roadmap_id) {
-  std::lock_guard<std::mutex> lock(action_roadmaps_mu_);
-  // Bounded: one entry per action whose dependencies were edited lately.
-  if (action_roadmaps_.size() >= 100'000) action_roadmaps_.clear();
-  action_roadmaps_[action_id] = roadmap_id;
-}
-
 EntityOps::ChangeFn<pb::Action> RoadmapService::ActionEditor(
     const CallContext& c, const pb::UpdateActionRequest& req,
     std::optional<RoadmapStore::Graph>* graph_read) const {
@@ -897,7 +876,8 @@ absl::Status RoadmapService::UpdateAction(const CallContext& c,
   // When the action's roadmap is known, its graph is read with the action.
   std::optional<RoadmapStore::Graph> graph;
   EntityOps::Loader<pb::Action> load;
-  if (std::string roadmap_id = KnownRoadmapOf(id); !roadmap_id.empty()) {
+  if (auto kept = action_roadmaps_.Find(id)) {
+    const std::string roadmap_id = *kept;
     load = [&, roadmap_id]() -> absl::StatusOr<Versioned<pb::Action>> {
       graph.reset();
       auto both = store_->ActionWithDependencies(id, roadmap_id);
@@ -917,7 +897,7 @@ absl::Status RoadmapService::UpdateAction(const CallContext& c,
       ActionEditor(c, req, &graph), true,
       [](const pb::Action& a) { return a.roadmap_id(); }, load);
   if (!a.ok()) return a.status();
-  RememberRoadmapOf(a->id(), a->roadmap_id());
+  action_roadmaps_.Keep(a->id(), a->roadmap_id());
   Decorate(&*a, ops.Today());
   *resp->mutable_action() = *std::move(a);
   return absl::OkStatus();

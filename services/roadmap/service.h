@@ -23,6 +23,30 @@ namespace jalon::roadmap {
 
 namespace pb = ::jalon::roadmap::v1;
 
+// Facts that never change once written (an indicator's roadmap, an action's
+// roadmap), kept per process after a first read so later calls skip it.
+// Bounded: emptied when it reaches `kMax` entries. Thread-safe.
+template <typename V>
+class KeptFacts {
+ public:
+  std::optional<V> Find(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = facts_.find(key);
+    if (it == facts_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Keep(const std::string& key, V value) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (facts_.size() >= kMax) facts_.clear();
+    facts_[key] = std::move(value);
+  }
+
+ private:
+  static constexpr size_t kMax = 100'000;
+  std::mutex mu_;
+  std::unordered_map<std::string, V> facts_;
+};
+
 class RoadmapService {
  public:
   RoadmapService(RoadmapStore* store, const Clock* clock);
@@ -167,19 +191,13 @@ class RoadmapService {
   EntityOps::ChangeFn<pb::Action> ActionEditor(
       const CallContext& c, const pb::UpdateActionRequest& req,
       std::optional<RoadmapStore::Graph>* graph = nullptr) const;
-  // An action's roadmap never changes, so once seen it is kept: a
-  // dependency edit then reads the action and the roadmap's graph in one
-  // round trip. Empty when not known yet.
-  std::string KnownRoadmapOf(const std::string& action_id);
-  void RememberRoadmapOf(const std::string& action_id,
-                         const std::string& roadmap_id);
 
   RoadmapStore* store_;
   const Clock* clock_;
-  std::mutex indicator_roadmaps_mu_;
-  std::unordered_map<std::string, IndicatorRoadmap> indicator_roadmaps_;
-  std::mutex action_roadmaps_mu_;
-  std::unordered_map<std::string, std::string> action_roadmaps_;
+  KeptFacts<IndicatorRoadmap> indicator_roadmaps_;
+  // An action's roadmap: once known, a dependency edit reads the action and
+  // the roadmap's graph in one round trip.
+  KeptFacts<std::string> action_roadmaps_;
 };
 
 }  // namespace jalon::roadmap

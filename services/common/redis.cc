@@ -348,7 +348,58 @@ void RedisSubscriber::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+namespace {
+
+// Appends a command to the context's output and writes it out.
+bool SendCommand(redisContext* ctx, const RedisArgs& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  if (redisAppendCommandArgv(ctx, static_cast<int>(args.size()), argv.data(),
+                             lens.data()) != REDIS_OK) {
+    return false;
+  }
+  int done = 0;
+  while (!done) {
+    if (redisBufferWrite(ctx, &done) != REDIS_OK) return false;
+  }
+  return true;
+}
+
+bool IsKind(const redisReply* r, std::string_view kind) {
+  return r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+         r->element[0]->type == REDIS_REPLY_STRING &&
+         std::string_view(r->element[0]->str, r->element[0]->len) == kind;
+}
+
+}  // namespace
+
+bool RedisSubscriber::ReadMessages(redisContext* ctx, size_t* confirmed) {
+  if (redisBufferRead(ctx) != REDIS_OK) return false;
+  bool ok = true;
+  void* raw = nullptr;
+  while (redisGetReplyFromReader(ctx, &raw) == REDIS_OK && raw) {
+    auto* r = static_cast<redisReply*>(raw);
+    if (r->type == REDIS_REPLY_ERROR) {
+      spdlog::warn("msg=redis_subscribe_refused redis={}", options_.Describe());
+      ok = false;
+    } else if (IsKind(r, "subscribe")) {
+      ++*confirmed;
+    } else if (IsKind(r, "message") && r->elements == 3) {
+      on_message_(std::string(r->element[1]->str, r->element[1]->len),
+                  std::string(r->element[2]->str, r->element[2]->len));
+    }  // else a "pong"
+    freeReplyObject(r);
+    raw = nullptr;
+  }
+  return ok;
+}
+
 void RedisSubscriber::Run() {
+  using Clock = std::chrono::steady_clock;
   std::chrono::milliseconds backoff = options_.min_backoff;
   bool first = true;
   while (!stop_) {
@@ -360,53 +411,16 @@ void RedisSubscriber::Run() {
     }
     RedisArgs sub = {"SUBSCRIBE"};
     sub.insert(sub.end(), channels_.begin(), channels_.end());
-    bool ok = true;
-    {
-      std::vector<const char*> argv;
-      std::vector<size_t> lens;
-      for (const auto& a : sub) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-      }
-      ok = redisAppendCommandArgv(ctx, static_cast<int>(sub.size()),
-                                  argv.data(), lens.data()) == REDIS_OK;
-      int done = 0;
-      while (ok && !done) ok = redisBufferWrite(ctx, &done) == REDIS_OK;
-    }
+    bool ok = SendCommand(ctx, sub);
     // Subscribed only once Redis confirms every channel: a refused
     // SUBSCRIBE (e.g. by an ACL) must not pass for a live subscription.
     size_t confirmed = 0;
-    auto deadline = std::chrono::steady_clock::now() +
-                    options_.connect_timeout + options_.command_timeout;
-    while (ok && confirmed < channels_.size() &&
-           std::chrono::steady_clock::now() < deadline) {
+    auto deadline =
+        Clock::now() + options_.connect_timeout + options_.command_timeout;
+    while (ok && confirmed < channels_.size() && Clock::now() < deadline) {
       pollfd pfd{ctx->fd, POLLIN, 0};
       if (poll(&pfd, 1, 100) <= 0) continue;
-      if (redisBufferRead(ctx) != REDIS_OK) {
-        ok = false;
-        break;
-      }
-      void* raw = nullptr;
-      while (ok && redisGetReplyFromReader(ctx, &raw) == REDIS_OK && raw) {
-        auto* r = static_cast<redisReply*>(raw);
-        if (r->type == REDIS_REPLY_ERROR) {
-          spdlog::warn("msg=redis_subscribe_refused redis={}",
-                       options_.Describe());
-          ok = false;
-        } else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-                   r->element[0]->type == REDIS_REPLY_STRING &&
-                   std::string_view(r->element[0]->str, r->element[0]->len) ==
-                       "subscribe") {
-          ++confirmed;
-        } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-                   std::string_view(r->element[0]->str, r->element[0]->len) ==
-                       "message") {
-          on_message_(std::string(r->element[1]->str, r->element[1]->len),
-                      std::string(r->element[2]->str, r->element[2]->len));
-        }
-        freeReplyObject(r);
-        raw = nullptr;
-      }
+      ok = ReadMessages(ctx, &confirmed);
     }
     ok = ok && confirmed == channels_.size();
     if (ok) {
@@ -419,25 +433,31 @@ void RedisSubscriber::Run() {
       backoff = std::min(backoff * 2, options_.max_backoff);
     }
     // Poll with a short timeout so Stop() is honoured promptly; hiredis'
-    // own read timeout would break the context.
+    // own read timeout would break the context. After `ping_every_` of
+    // quiet, a PING; nothing heard within the command timeout after it
+    // means the connection is gone, whatever TCP says.
+    const auto tick = std::min(std::chrono::milliseconds(200), ping_every_);
+    auto heard = Clock::now();
+    bool pinged = false;
     while (ok && !stop_) {
       pollfd pfd{ctx->fd, POLLIN, 0};
-      int n = poll(&pfd, 1, 200);
+      int n = poll(&pfd, 1, static_cast<int>(tick.count()));
       if (n < 0) break;
-      if (n == 0) continue;
-      if (redisBufferRead(ctx) != REDIS_OK) break;
-      void* raw = nullptr;
-      while (redisGetReplyFromReader(ctx, &raw) == REDIS_OK && raw) {
-        auto* r = static_cast<redisReply*>(raw);
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-            r->element[0]->type == REDIS_REPLY_STRING &&
-            std::string_view(r->element[0]->str, r->element[0]->len) ==
-                "message") {
-          on_message_(std::string(r->element[1]->str, r->element[1]->len),
-                      std::string(r->element[2]->str, r->element[2]->len));
-        }
-        freeReplyObject(r);
-        raw = nullptr;
+      const auto now = Clock::now();
+      if (n > 0) {
+        if (!ReadMessages(ctx, &confirmed)) break;
+        heard = now;
+        pinged = false;
+        continue;
+      }
+      if (!pinged && now - heard >= ping_every_) {
+        if (!SendCommand(ctx, {"PING"})) break;
+        pinged = true;
+      } else if (pinged &&
+                 now - heard >= ping_every_ + options_.command_timeout) {
+        spdlog::warn("msg=redis_subscriber_silent redis={}",
+                     options_.Describe());
+        break;
       }
     }
     connected_ = false;

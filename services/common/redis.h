@@ -145,8 +145,11 @@ class RedisClient {
 redisContext* ConnectRedis(const RedisOptions& options);
 
 // A pub/sub subscriber on its own connection and thread. Messages are at
-// most once: after a reconnect `on_reconnect` runs, so a user that caches
-// can drop what it might have missed an invalidation for.
+// most once: when the subscription is lost and again once it is back,
+// `on_reconnect` runs, so a user that caches can drop what it might have
+// missed an invalidation for. A connection that goes silent (no reply to a
+// PING sent after `ping_every` of quiet, within the command timeout) counts
+// as lost, so a dead peer is noticed without waiting for TCP.
 class RedisSubscriber {
  public:
   using MessageFn =
@@ -159,14 +162,19 @@ class RedisSubscriber {
   void Stop();
   // True once subscribed, false while disconnected.
   bool connected() const { return connected_.load(); }
+  // Before Start(); default 1 s.
+  void set_ping_every(std::chrono::milliseconds d) { ping_every_ = d; }
 
  private:
   void Run();
+  // Reads what arrived; false when the connection broke.
+  bool ReadMessages(redisContext* ctx, size_t* confirmed);
 
   RedisOptions options_;
   std::vector<std::string> channels_;
   MessageFn on_message_;
   std::function<void()> on_reconnect_;
+  std::chrono::milliseconds ping_every_{1000};
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};
   std::thread thread_;

@@ -2,11 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "services/common/logging.h"
 #include "services/common/status.h"
 
@@ -25,8 +27,9 @@ namespace {
 // cannot fail. Redis replicates and persists the whole script as one
 // MULTI/EXEC, so the AOF never holds half of it either.
 constexpr char kCommitLua[] = R"lua(
-local maxlen, channel, nevents = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local first = 4 + nevents
+local maxlen, channel, changed = ARGV[1], ARGV[2], ARGV[3]
+local nevents = tonumber(ARGV[4])
+local first = 5 + nevents
 local n = (#ARGV - first + 1) / 4
 local function op(j)
   local base = first + 4 * j
@@ -78,7 +81,7 @@ for j = 0, n - 1 do
 end
 local id
 for e = 1, nevents do
-  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'e', ARGV[3 + e])
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'e', ARGV[4 + e])
 end
 for j = 0, n - 1 do
   local c, k, a, b = op(j)
@@ -94,7 +97,7 @@ for j = 0, n - 1 do
   elseif c == 'dedupe' then redis.call('SET', k, a, 'EX', b)
   end
 end
-redis.call('PUBLISH', channel, id)
+redis.call('PUBLISH', channel, changed)
 for j = 0, n - 1 do
   local c, k, a, b = op(j)
   if c == 'pub' then redis.call('PUBLISH', a, b) end
@@ -172,6 +175,19 @@ std::string StaleSubject(const absl::Status& status) {
   return payload ? std::string(*payload) : std::string();
 }
 
+std::vector<std::string> Mutation::WrittenHashes() const {
+  std::vector<std::string> keys;
+  for (const auto& op : ops_) {
+    if (op.code == "put" || op.code == "hset" || op.code == "hdel" ||
+        op.code == "hincr" || op.code == "del") {
+      if (std::find(keys.begin(), keys.end(), op.key) == keys.end()) {
+        keys.push_back(op.key);
+      }
+    }
+  }
+  return keys;
+}
+
 void Mutation::Publish(std::string channel, std::string message) {
   ops_.push_back({"pub", "", std::move(channel), std::move(message)});
 }
@@ -187,6 +203,7 @@ absl::Status Committer::BuildArgs(const Mutation& m, RedisArgs* keys,
   *keys = {log_.stream};
   std::map<std::string, int> key_index;
   *args = {std::to_string(log_.max_len), log_.channel,
+           absl::StrJoin(m.WrittenHashes(), "\n"),
            std::to_string(m.events_.size())};
   args->insert(args->end(), m.events_.begin(), m.events_.end());
   for (const auto& op : m.ops_) {

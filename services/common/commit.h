@@ -1,9 +1,10 @@
 // The one write primitive of every service: a Mutation (checks, writes and
 // exactly one event) applied by a single Lua script, so the entity change,
 // its version bump and the XADD of its event to the service's stream commit
-// together or not at all; a PUBLISH on the service's channel then wakes live
-// listeners. Checks all run before any write, so a failed check writes
-// nothing. Thread-safe (stateless; the RedisClient is thread-safe).
+// together or not at all; a PUBLISH on the service's channel of the keys
+// it changed then wakes live listeners and invalidates replicas' caches. Checks
+// all run before any write, so a failed check writes nothing. Thread-safe
+// (stateless; the RedisClient is thread-safe).
 #ifndef JALON_SERVICES_COMMON_COMMIT_H_
 #define JALON_SERVICES_COMMON_COMMIT_H_
 
@@ -20,8 +21,10 @@ namespace jalon {
 
 // Where a service's events go.
 struct EventLog {
-  std::string stream;   // e.g. "jalon:roadmap:events"
-  std::string channel;  // e.g. "jalon:roadmap:wakeup"
+  std::string stream;  // e.g. "jalon:roadmap:events"
+  // e.g. "jalon:roadmap:wakeup"; each commit publishes there the keys of
+  // the entities it changed, one per line.
+  std::string channel;
   // Approximate MAXLEN of the stream (XADD MAXLEN ~). See
   // docs/architecture.md: sized so a consumer never falls behind it.
   int64_t max_len = 1'000'000;
@@ -61,6 +64,9 @@ class Mutation {
   void Delete(std::string key);
   // PUBLISH after the commit, e.g. a token revocation to every process.
   void Publish(std::string channel, std::string message);
+
+  // The keys of the hashes (entities) this mutation writes or deletes.
+  std::vector<std::string> WrittenHashes() const;
 
   // An event (a serialized jalon.events.v1.Event) to append. At least one
   // is required; several are appended in order.

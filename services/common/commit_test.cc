@@ -385,7 +385,7 @@ TEST_F(CommitTest, CommitsAgainAfterScriptFlush) {
   EXPECT_EQ(StreamLength(), 2);
 }
 
-TEST_F(CommitTest, PublishesTheStreamIdAndRequestedMessagesAfterCommit) {
+TEST_F(CommitTest, PublishesTheChangedKeysAndRequestedMessagesAfterCommit) {
   std::mutex mu;
   std::vector<std::pair<std::string, std::string>> got;
   RedisOptions o = server_.options();
@@ -409,6 +409,9 @@ TEST_F(CommitTest, PublishesTheStreamIdAndRequestedMessagesAfterCommit) {
       milliseconds(5000)));
 
   Mutation m = Create("t:token:1");
+  m.HashSet("t:token:2", "h", "x");
+  m.HashSet("t:token:1", "h", "y");  // named once
+  m.IndexAdd("t:index", "1");        // not a hash: not named
   m.Publish("t:revocations", "hash-of-token-1");
   auto result = committer_->Commit(m);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -423,8 +426,9 @@ TEST_F(CommitTest, PublishesTheStreamIdAndRequestedMessagesAfterCommit) {
   EXPECT_TRUE(
       testing::WaitFor([&] { return has("t:revocations", "hash-of-token-1"); },
                        milliseconds(5000)));
-  EXPECT_TRUE(testing::WaitFor([&] { return has(kChannel, result->stream_id); },
-                               milliseconds(5000)));
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return has(kChannel, "t:token:1\nt:token:2"); },
+                       milliseconds(5000)));
   sub.Stop();
 }
 

@@ -54,7 +54,8 @@ template <typename T>
 struct Versioned {
   T value;
   int64_t version = 0;
-  std::string extra;  // see Stored::extra
+  std::string extra;    // see Stored::extra
+  bool cached = false;  // see Stored::cached
 };
 
 absl::Status Corrupt(std::string_view kind);
@@ -70,6 +71,7 @@ absl::StatusOr<Versioned<T>> Decode(std::string_view kind, const Stored& s) {
   if (!out.value.ParseFromString(s.data)) return Corrupt(kind);
   out.version = s.version;
   out.extra = s.extra;
+  out.cached = s.cached;
   return out;
 }
 
@@ -142,15 +144,18 @@ class EntityOps {
   using ChangeFn =
       std::function<absl::Status(const Versioned<T>&, T*, Mutation*)>;
 
+  // `fresh`: read Redis, not the store's cache.
   template <typename T>
   void LoadAsync(std::string_view kind, std::string_view id,
-                 Done<Versioned<T>> done) {
-    store_->GetAsync(kind, id,
-                     [kind = std::string(kind), done = std::move(done)](
-                         absl::StatusOr<Stored> s) mutable {
-                       if (!s.ok()) return std::move(done)(s.status());
-                       std::move(done)(Decode<T>(kind, *s));
-                     });
+                 Done<Versioned<T>> done, bool fresh = false) {
+    store_->GetAsync(
+        kind, id,
+        [kind = std::string(kind),
+         done = std::move(done)](absl::StatusOr<Stored> s) mutable {
+          if (!s.ok()) return std::move(done)(s.status());
+          std::move(done)(Decode<T>(kind, *s));
+        },
+        fresh);
   }
 
   // Creates `entity` (its id and etag set here) with the writes `extra`
@@ -191,14 +196,14 @@ class EntityOps {
              done = std::move(done)](absl::StatusOr<CommitResult> r) mutable {
           if (!r.ok()) return std::move(done)(r.status());
           if (!r->duplicate) return std::move(done)(std::move(entity));
-          LoadAsync<T>(kind, r->duplicate_value,
-                       [done = std::move(done)](
-                           absl::StatusOr<Versioned<T>> first) mutable {
-                         if (!first.ok()) {
-                           return std::move(done)(first.status());
-                         }
-                         std::move(done)(std::move(first->value));
-                       });
+          LoadAsync<T>(
+              kind, r->duplicate_value,
+              [done = std::move(done)](
+                  absl::StatusOr<Versioned<T>> first) mutable {
+                if (!first.ok()) return std::move(done)(first.status());
+                std::move(done)(std::move(first->value));
+              },
+              /*fresh=*/true);
         });
   }
 
@@ -413,15 +418,26 @@ class EntityOps {
     int attempt = 0;
   };
 
+  // An attempt may start from the store's cache, which can be behind
+  // Redis for a moment. That is safe for a write: the commit checks the
+  // version it started from, so an old base fails rather than overwrite a
+  // newer state. Any other answer (an error, "nothing to change") would be
+  // decided on the old state, so it is decided again on a fresh read; a
+  // retry after a lost compare-and-write reads Redis too.
   template <typename T>
-  void UpdateAttempt(std::shared_ptr<UpdateState<T>> st) {
+  void UpdateAttempt(std::shared_ptr<UpdateState<T>> st, bool fresh = false) {
     ++st->attempt;
     LoadAsync<T>(
-        st->kind, st->id, [this, st](absl::StatusOr<Versioned<T>> cur) mutable {
+        st->kind, st->id,
+        [this, st](absl::StatusOr<Versioned<T>> cur) mutable {
           if (!cur.ok()) return std::move(st->done)(cur.status());
           UpdateStep<T> step =
               PlanUpdate(st->kind, st->event_type, st->id, st->expected, *cur,
                          st->change, st->keep_history, st->roadmap_of);
+          if (cur->cached && (!step.status.ok() || !step.write)) {
+            --st->attempt;
+            return UpdateAttempt(std::move(st), /*fresh=*/true);
+          }
           if (!step.status.ok()) return std::move(st->done)(step.status);
           if (!step.write) return std::move(st->done)(std::move(step.next));
           store_->CommitAsync(step.m,
@@ -431,11 +447,13 @@ class EntityOps {
                                   return std::move(st->done)(std::move(next));
                                 if (RetryUpdate(r.status(), st->attempt,
                                                 st->expected, st->kind)) {
-                                  return UpdateAttempt(std::move(st));
+                                  return UpdateAttempt(std::move(st),
+                                                       /*fresh=*/true);
                                 }
                                 std::move(st->done)(r.status());
                               });
-        });
+        },
+        fresh || st->attempt > 1);
   }
 
   const EntityStore* store_;

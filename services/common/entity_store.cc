@@ -34,8 +34,9 @@ std::string S(std::string_view v) { return std::string(v); }
 }  // namespace
 
 EntityStore::EntityStore(RedisClient* redis, EventLog log, std::string prefix,
-                         AsyncRedis* async)
+                         AsyncRedis* async, EntityCache* cache)
     : redis_(redis),
+      cache_(cache),
       committer_(redis, std::move(log), async),
       prefix_(std::move(prefix)) {}
 
@@ -103,7 +104,7 @@ absl::StatusOr<Stored> EntityStore::Get(std::string_view kind,
 }
 
 void EntityStore::GetAsync(std::string_view kind, std::string_view id,
-                           StoredCallback done) const {
+                           StoredCallback done, bool fresh) const {
   if (auto s = CheckId(kind, id); !s.ok()) {
     std::move(done)(s);
     return;
@@ -112,12 +113,49 @@ void EntityStore::GetAsync(std::string_view kind, std::string_view id,
     std::move(done)(absl::InternalError("store has no non-blocking client"));
     return;
   }
+  std::string key = EntityKey(kind, id);
+  EntityCache::Ticket ticket = 0;
+  if (cache_ != nullptr) {
+    if (!fresh) {
+      if (auto hit = cache_->Get(key)) {
+        std::move(done)(*std::move(hit));
+        return;
+      }
+    }
+    ticket = cache_->Begin(key);
+  }
   committer_.async()->Command(
-      {"HMGET", EntityKey(kind, id), "v", "d", "h"},
-      [kind = S(kind), id = S(id),
+      {"HMGET", key, "v", "d", "h"},
+      [cache = cache_, ticket, key, kind = S(kind), id = S(id),
        done = std::move(done)](absl::StatusOr<RedisReply> r) mutable {
-        std::move(done)(ToStored(kind, id, r));
+        auto s = ToStored(kind, id, r);
+        if (cache != nullptr && s.ok()) cache->Put(key, ticket, *s);
+        std::move(done)(std::move(s));
       });
+}
+
+absl::StatusOr<CommitResult> EntityStore::Commit(const Mutation& m) const {
+  auto r = committer_.Commit(m);
+  if (cache_ != nullptr) Forget(m.WrittenHashes());
+  return r;
+}
+
+void EntityStore::CommitAsync(const Mutation& m,
+                              Committer::Callback done) const {
+  if (cache_ == nullptr) {
+    committer_.CommitAsync(m, std::move(done));
+    return;
+  }
+  committer_.CommitAsync(
+      m, [this, keys = m.WrittenHashes(),
+          done = std::move(done)](absl::StatusOr<CommitResult> r) mutable {
+        Forget(keys);
+        std::move(done)(std::move(r));
+      });
+}
+
+void EntityStore::Forget(const std::vector<std::string>& keys) const {
+  for (const auto& key : keys) cache_->Invalidate(key);
 }
 
 absl::StatusOr<std::vector<Stored>> EntityStore::GetMany(

@@ -2,7 +2,9 @@
 // each entity is a hash {v: version, d: serialized proto} at
 // <prefix><kind>:<id>; lists are sorted-set indexes of ids (ULIDs, so
 // lexicographic order is creation order). Reads are one round trip each;
-// writes go through the Committer (one atomic script). Thread-safe.
+// writes go through the Committer (one atomic script). With an
+// EntityCache, GetAsync may answer from it (see entity_cache.h) and every
+// commit drops the keys it wrote from it. Thread-safe.
 #ifndef JALON_SERVICES_COMMON_ENTITY_STORE_H_
 #define JALON_SERVICES_COMMON_ENTITY_STORE_H_
 
@@ -13,16 +15,10 @@
 
 #include "absl/status/statusor.h"
 #include "services/common/commit.h"
+#include "services/common/entity_cache.h"
 #include "services/common/redis.h"
 
 namespace jalon {
-
-// A stored entity and its version (its etag is the version in decimal).
-struct Stored {
-  std::string data;
-  int64_t version = 0;
-  std::string extra;  // the hash's "h" field, if any (e.g. a token's hash)
-};
 
 // A page of ids from an index.
 struct IdPage {
@@ -33,9 +29,10 @@ struct IdPage {
 class EntityStore {
  public:
   // `prefix` is e.g. "jalon:roadmap:".
-  // `async`, if given, serves the *Async calls (the request path).
+  // `async`, if given, serves the *Async calls (the request path);
+  // `cache`, if given, answers GetAsync when it can.
   EntityStore(RedisClient* redis, EventLog log, std::string prefix,
-              AsyncRedis* async = nullptr);
+              AsyncRedis* async = nullptr, EntityCache* cache = nullptr);
 
   const std::string& prefix() const { return prefix_; }
   std::string EntityKey(std::string_view kind, std::string_view id) const;
@@ -58,11 +55,12 @@ class EntityStore {
   static absl::StatusOr<Stored> FromReply(std::string_view kind,
                                           std::string_view id,
                                           const absl::StatusOr<RedisReply>& r);
-  // Get without blocking: `done` runs on an AsyncRedis loop (or here, for
-  // an id that cannot exist). Needs the AsyncRedis.
+  // Get without blocking: `done` runs on an AsyncRedis loop, or here when
+  // the cache has the entity (Stored::cached) or the id cannot exist.
+  // `fresh` skips the cache. Needs the AsyncRedis.
   using StoredCallback = absl::AnyInvocable<void(absl::StatusOr<Stored>) &&>;
-  void GetAsync(std::string_view kind, std::string_view id,
-                StoredCallback done) const;
+  void GetAsync(std::string_view kind, std::string_view id, StoredCallback done,
+                bool fresh = false) const;
   // Several entities in one round trip; absent ones have version 0.
   absl::StatusOr<std::vector<Stored>> GetMany(
       std::string_view kind, const std::vector<std::string>& ids) const;
@@ -83,16 +81,17 @@ class EntityStore {
   absl::StatusOr<bool> PutIfNewer(const std::string& key, int64_t version,
                                   const std::string& data) const;
 
-  absl::StatusOr<CommitResult> Commit(const Mutation& m) const {
-    return committer_.Commit(m);
-  }
-  void CommitAsync(const Mutation& m, Committer::Callback done) const {
-    committer_.CommitAsync(m, std::move(done));
-  }
+  absl::StatusOr<CommitResult> Commit(const Mutation& m) const;
+  void CommitAsync(const Mutation& m, Committer::Callback done) const;
   RedisClient* redis() const { return redis_; }
 
  private:
+  // Drops the keys a commit wrote from the cache, whatever its outcome (a
+  // timed-out commit may have been applied).
+  void Forget(const std::vector<std::string>& keys) const;
+
   RedisClient* redis_;
+  EntityCache* cache_;
   Committer committer_;
   std::string prefix_;
 };

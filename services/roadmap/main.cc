@@ -14,6 +14,7 @@
 #include "services/common/auth.h"
 #include "services/common/clock.h"
 #include "services/common/config.h"
+#include "services/common/entity_cache.h"
 #include "services/common/executor.h"
 #include "services/common/logging.h"
 #include "services/common/server.h"
@@ -31,6 +32,10 @@ struct RoadmapConfig {
   std::string service_token_file;
   // Event loops of the non-blocking Redis client that serves the hot RPCs.
   int redis_loops = 2;
+  // Entities kept by this replica for its Gets (0: none), and for how long
+  // at most.
+  int entity_cache_size = 10000;
+  std::chrono::milliseconds entity_cache_ttl{1000};
 };
 
 // Writes the secret to a new file readable by its owner only.
@@ -68,6 +73,12 @@ int main(int argc, char** argv) {
             "event loops of the non-blocking Redis client that serves the "
             "Gets and the action writes; each is one thread with one "
             "pipelined connection");
+  flags.Int("entity-cache-size", &config.entity_cache_size, 0, 10'000'000,
+            "entities this replica keeps for its Gets, invalidated by every "
+            "commit's PUBLISH (0: every Get reads Redis)");
+  flags.Duration("entity-cache-ttl", &config.entity_cache_ttl,
+                 "the longest a cached entity is served: the bound on a "
+                 "stale Get if invalidations stop arriving unnoticed");
   if (auto s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "jalon-roadmap: " << s.message() << "\n";
     return 2;
@@ -94,11 +105,16 @@ int main(int argc, char** argv) {
                                  config.common.auth_cache_ttl});
   verifier.StartRevocationListener(*redis_options);
   jalon::Executor executor(config.common.workers, config.common.max_queue);
+  jalon::EntityCache cache(
+      {static_cast<size_t>(config.entity_cache_size), config.entity_cache_ttl});
+  if (config.entity_cache_size > 0) {
+    cache.StartListener(*redis_options, jalon::roadmap::Keys::WakeupChannel());
+  }
   jalon::roadmap::RoadmapStore store(
       &redis,
       {jalon::roadmap::Keys::Stream(), jalon::roadmap::Keys::WakeupChannel(),
        config.common.stream_max_len},
-      &async_redis);
+      &async_redis, &cache);
   jalon::roadmap::RoadmapService service(&store, jalon::Clock::Real());
 
   if (!config.bootstrap_admin_token_file.empty()) {

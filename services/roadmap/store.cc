@@ -52,8 +52,9 @@ std::string Keys::Stream() { return K("events"); }
 std::string Keys::WakeupChannel() { return K("wakeup"); }
 std::string Keys::RevocationChannel() { return K("revocations"); }
 
-RoadmapStore::RoadmapStore(RedisClient* redis, EventLog log, AsyncRedis* async)
-    : EntityStore(redis, std::move(log), std::string(kPrefix), async) {}
+RoadmapStore::RoadmapStore(RedisClient* redis, EventLog log, AsyncRedis* async,
+                           EntityCache* cache)
+    : EntityStore(redis, std::move(log), std::string(kPrefix), async, cache) {}
 
 namespace {
 

@@ -54,7 +54,8 @@ struct Keys {
 // graphs.
 class RoadmapStore : public EntityStore {
  public:
-  RoadmapStore(RedisClient* redis, EventLog log, AsyncRedis* async = nullptr);
+  RoadmapStore(RedisClient* redis, EventLog log, AsyncRedis* async = nullptr,
+               EntityCache* cache = nullptr);
 
   // The dependency graph of a roadmap (action id -> comma-separated ids)
   // and its version.

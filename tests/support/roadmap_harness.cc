@@ -16,8 +16,10 @@ RoadmapHarness::RoadmapHarness(HarnessOptions options) : options_(options) {
 RoadmapHarness::~RoadmapHarness() { StopService(); }
 
 absl::Status RoadmapHarness::Start() {
-  if (auto s = redis_server_.Start(); !s.ok()) return s;
-  RedisOptions ro = redis_server_.options();
+  if (!options_.shared_redis) {
+    if (auto s = redis_server_.Start(); !s.ok()) return s;
+  }
+  RedisOptions ro = options_.shared_redis.value_or(redis_server_.options());
   ro.pool_size = options_.redis_pool_size;
   redis_ = std::make_unique<RedisClient>(ro);
   async_redis_ = std::make_unique<AsyncRedis>(ro, options_.redis_loops);
@@ -27,16 +29,22 @@ absl::Status RoadmapHarness::Start() {
                   roadmap::Keys::RevocationChannel(), options_.auth_cache_ttl});
   verifier_->StartRevocationListener(ro);
   executor_ = std::make_unique<Executor>(options_.workers, 10000);
+  cache_ = std::make_unique<EntityCache>(options_.entity_cache);
+  if (options_.entity_cache.capacity > 0 && options_.entity_cache_listener) {
+    cache_->StartListener(ro, roadmap::Keys::WakeupChannel());
+  }
   store_ = std::make_unique<roadmap::RoadmapStore>(
       redis_.get(),
       EventLog{roadmap::Keys::Stream(), roadmap::Keys::WakeupChannel(),
                1'000'000},
-      async_redis_.get());
+      async_redis_.get(), cache_.get());
   service_ =
       std::make_unique<roadmap::RoadmapService>(store_.get(), options_.clock);
-  auto secret = service_->BootstrapAdmin("Fédération (test)");
-  if (!secret.ok()) return secret.status();
-  admin_token_ = *secret;
+  if (!options_.shared_redis) {
+    auto secret = service_->BootstrapAdmin("Fédération (test)");
+    if (!secret.ok()) return secret.status();
+    admin_token_ = *secret;
+  }
   grpc_service_ = std::make_unique<roadmap::RoadmapGrpcService>(
       service_.get(),
       RpcEnv{executor_.get(), verifier_.get(), "roadmap.jalon"});

@@ -11,12 +11,14 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "jalon/roadmap/v1/roadmap.grpc.pb.h"
 #include "services/common/async_redis.h"
 #include "services/common/auth.h"
 #include "services/common/clock.h"
+#include "services/common/entity_cache.h"
 #include "services/common/executor.h"
 #include "services/common/redis.h"
 #include "services/common/server.h"
@@ -37,6 +39,14 @@ struct HarnessOptions {
   int redis_pool_size = 8;
   int redis_loops = 2;
   std::chrono::milliseconds grace_period{5000};
+  // As jalon-roadmap's defaults; size 0 turns the cache off.
+  EntityCacheOptions entity_cache;
+  // False: the cache gets no invalidations from Redis (a test makes it live
+  // and stale by hand).
+  bool entity_cache_listener = true;
+  // Set: another replica, on this (running) Redis; no server of its own,
+  // no bootstrap admin.
+  std::optional<RedisOptions> shared_redis;
 };
 
 // Ids of the usual fixture.
@@ -58,6 +68,7 @@ class RoadmapHarness {
 
   RedisServer& redis_server() { return redis_server_; }
   RedisClient& redis() { return *redis_; }
+  EntityCache& cache() { return *cache_; }
   ServerHost& host() { return *host_; }
   const std::string& admin_token() const { return admin_token_; }
   std::string target() const;
@@ -77,6 +88,7 @@ class RoadmapHarness {
   std::unique_ptr<AsyncRedis> async_redis_;
   std::unique_ptr<TokenVerifier> verifier_;
   std::unique_ptr<Executor> executor_;
+  std::unique_ptr<EntityCache> cache_;
   std::unique_ptr<roadmap::RoadmapStore> store_;
   std::unique_ptr<roadmap::RoadmapService> service_;
   std::unique_ptr<roadmap::RoadmapGrpcService> grpc_service_;

@@ -1,0 +1,112 @@
+// A replica's cache of entities it has read, so that a Get can answer
+// without waiting on Redis. Entries are (version, bytes) pairs: the state an
+// entity had at a version never changes, so a cached entry can only be
+// *old*, never wrong, and every write still checks the version it read
+// in the commit script.
+//
+// How an entry stops being served:
+//  - every commit PUBLISHes the keys it changed on the service's channel;
+//    the listener drops them here (other replicas' writes, within the time
+//    the message takes to arrive, about a millisecond);
+//  - a replica's own commit drops the keys it wrote before it answers
+//    (so a client reads its own writes on the replica that took them);
+//  - entries expire after `ttl` whatever happens (the bound on staleness
+//    if invalidations stop arriving unnoticed);
+//  - while the listener is not subscribed (Redis down, connection lost or
+//    silent past its PING deadline) the cache neither serves nor fills, and
+//    it is emptied when the subscription is lost and again when it returns.
+//
+// A read races an invalidation: it takes a Ticket before it sends its
+// command, and Put keeps its reply only if no invalidation touched that
+// key's shard since. Thread-safe.
+#ifndef JALON_SERVICES_COMMON_ENTITY_CACHE_H_
+#define JALON_SERVICES_COMMON_ENTITY_CACHE_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "services/common/redis.h"
+
+namespace jalon {
+
+// A stored entity and its version (its etag is the version in decimal).
+struct Stored {
+  std::string data;
+  int64_t version = 0;
+  std::string extra;    // the hash's "h" field, if any (e.g. a token's hash)
+  bool cached = false;  // served by an EntityCache, not read from Redis
+};
+
+struct EntityCacheOptions {
+  size_t capacity = 10000;  // entries; 0 turns the cache off
+  std::chrono::milliseconds ttl{1000};
+};
+
+class EntityCache {
+ public:
+  explicit EntityCache(EntityCacheOptions options);
+  ~EntityCache();
+  EntityCache(const EntityCache&) = delete;
+  EntityCache& operator=(const EntityCache&) = delete;
+
+  // The entry for `key` (with cached = true), if one may be served.
+  std::optional<Stored> Get(std::string_view key);
+
+  // Taken before a read is sent; Put needs it.
+  using Ticket = uint64_t;
+  Ticket Begin(std::string_view key);
+  // Keeps what a read that began with `ticket` found, unless the key was
+  // invalidated since, the cache is not live, or the entity has an "h"
+  // field (only whole entities are cached).
+  void Put(std::string_view key, Ticket ticket, const Stored& s);
+
+  void Invalidate(std::string_view key);
+  // `keys` separated by '\n' (the payload of a commit's PUBLISH).
+  void InvalidateList(std::string_view keys);
+  void InvalidateAll();
+
+  // Subscribes to `channel` on its own Redis connection; the cache is live
+  // while that subscription is.
+  void StartListener(const RedisOptions& options, std::string channel);
+  // Without a listener, whether the cache is live (tests that drive the
+  // invalidations by hand). Off until set.
+  void SetLive(bool live) { live_ = live; }
+  bool live() const;
+
+  uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
+  uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
+
+ private:
+  static constexpr size_t kShards = 16;
+  static constexpr Ticket kNoTicket = ~Ticket{0};
+  struct Entry {
+    std::shared_ptr<const Stored> stored;
+    std::chrono::steady_clock::time_point expires;
+  };
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<std::string, Entry> entries;
+    Ticket generation = 0;  // bumped by every invalidation in this shard
+  };
+  Shard& ShardOf(std::string_view key);
+
+  const EntityCacheOptions options_;
+  const size_t per_shard_;
+  Shard shards_[kShards];
+  std::atomic<bool> live_{false};
+  std::atomic<uint64_t> hits_{0};
+  std::atomic<uint64_t> misses_{0};
+  std::unique_ptr<RedisSubscriber> listener_;
+};
+
+}  // namespace jalon
+
+#endif  // JALON_SERVICES_COMMON_ENTITY_CACHE_H_

@@ -1,0 +1,202 @@
+// Tests of the replica's entity cache: what it serves, what makes it stop
+// (its own invalidations, a commit's PUBLISH on a real redis-server, a lost
+// or silent subscription, its TTL), and the race between a read and an
+// invalidation.
+#include "services/common/entity_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "services/common/commit.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/wait.h"
+
+namespace jalon {
+namespace {
+
+using std::chrono::milliseconds;
+
+Stored At(int64_t version, std::string data) {
+  Stored s;
+  s.version = version;
+  s.data = std::move(data);
+  return s;
+}
+
+TEST(EntityCacheTest, ServesWhatAReadFoundMarkedCached) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  EXPECT_FALSE(cache.Get("k:1"));
+  cache.Put("k:1", cache.Begin("k:1"), At(3, "three"));
+  auto hit = cache.Get("k:1");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->version, 3);
+  EXPECT_EQ(hit->data, "three");
+  EXPECT_TRUE(hit->cached);
+  EXPECT_EQ(cache.hits(), 1u);
+  EXPECT_EQ(cache.misses(), 1u);
+}
+
+TEST(EntityCacheTest, AReadThatRacedAnInvalidationIsNotKept) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  auto ticket = cache.Begin("k:1");
+  cache.Invalidate("k:1");  // a write landed while the read was in flight
+  cache.Put("k:1", ticket, At(1, "old"));
+  EXPECT_FALSE(cache.Get("k:1"));
+  // A read that began after it is kept.
+  cache.Put("k:1", cache.Begin("k:1"), At(2, "new"));
+  EXPECT_EQ(cache.Get("k:1")->data, "new");
+}
+
+TEST(EntityCacheTest, NeverReplacesANewerVersion) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  auto early = cache.Begin("k:1");
+  cache.Put("k:1", cache.Begin("k:1"), At(5, "five"));
+  cache.Put("k:1", early, At(4, "four"));
+  EXPECT_EQ(cache.Get("k:1")->version, 5);
+}
+
+TEST(EntityCacheTest, InvalidationsDropTheirKeysOnly) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  for (const char* k : {"k:1", "k:2", "k:3"}) {
+    cache.Put(k, cache.Begin(k), At(1, k));
+  }
+  cache.InvalidateList("k:1\nk:3\n\nunknown");
+  EXPECT_FALSE(cache.Get("k:1"));
+  EXPECT_TRUE(cache.Get("k:2"));
+  EXPECT_FALSE(cache.Get("k:3"));
+  cache.InvalidateAll();
+  EXPECT_FALSE(cache.Get("k:2"));
+}
+
+TEST(EntityCacheTest, KeepsNoEntityWithAnExtraField) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  Stored token = At(1, "token");
+  token.extra = "hash";  // written outside {v, d}: never cached
+  cache.Put("k:1", cache.Begin("k:1"), token);
+  EXPECT_FALSE(cache.Get("k:1"));
+  cache.Put("k:2", cache.Begin("k:2"), At(0, "absent"));
+  EXPECT_FALSE(cache.Get("k:2"));
+}
+
+TEST(EntityCacheTest, NotLiveMeansNoServingAndNoFilling) {
+  EntityCache cache({});
+  cache.Put("k:1", cache.Begin("k:1"), At(1, "x"));
+  cache.SetLive(true);
+  EXPECT_FALSE(cache.Get("k:1"));
+  cache.Put("k:1", cache.Begin("k:1"), At(1, "x"));
+  cache.SetLive(false);
+  EXPECT_FALSE(cache.Get("k:1"));
+  EntityCache off({.capacity = 0});
+  off.SetLive(true);
+  off.Put("k:1", off.Begin("k:1"), At(1, "x"));
+  EXPECT_FALSE(off.Get("k:1"));
+}
+
+TEST(EntityCacheTest, EntriesExpire) {
+  EntityCache cache({.capacity = 100, .ttl = milliseconds(50)});
+  cache.SetLive(true);
+  cache.Put("k:1", cache.Begin("k:1"), At(1, "x"));
+  EXPECT_TRUE(cache.Get("k:1"));
+  std::this_thread::sleep_for(milliseconds(80));
+  EXPECT_FALSE(cache.Get("k:1"));
+}
+
+TEST(EntityCacheTest, HoldsAtMostItsCapacity) {
+  EntityCache cache({.capacity = 32});
+  cache.SetLive(true);
+  for (int i = 0; i < 1000; ++i) {
+    std::string k = "k:" + std::to_string(i);
+    cache.Put(k, cache.Begin(k), At(1, k));
+  }
+  int kept = 0;
+  for (int i = 0; i < 1000; ++i) {
+    if (cache.Get("k:" + std::to_string(i))) ++kept;
+  }
+  EXPECT_GT(kept, 0);
+  EXPECT_LE(kept, 32);
+}
+
+class EntityCacheRedisTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server_.Start().ok()); }
+
+  // Waits until the cache's listener is subscribed (live).
+  static bool Live(const EntityCache& cache) {
+    return testing::WaitFor([&] { return cache.live(); }, milliseconds(5000));
+  }
+
+  testing::RedisServer server_;
+};
+
+TEST_F(EntityCacheRedisTest, ACommitOnAnotherReplicaInvalidatesWhatItWrote) {
+  EntityCache cache({});
+  cache.StartListener(server_.options(), "t:wakeup");
+  ASSERT_TRUE(Live(cache));
+  for (const char* k : {"t:a", "t:b"}) {
+    cache.Put(k, cache.Begin(k), At(1, "v1"));
+  }
+  // Another replica (this Committer has no cache) updates t:a.
+  RedisClient redis(server_.options());
+  Committer other(&redis, {"t:events", "t:wakeup", 1000});
+  Mutation m;
+  m.Put("t:a", 2, "v2");
+  m.AddEvent("updated t:a");
+  ASSERT_TRUE(other.Commit(m).ok());
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return !cache.Get("t:a"); }, milliseconds(5000)));
+  EXPECT_TRUE(cache.Get("t:b"));
+}
+
+TEST_F(EntityCacheRedisTest, ALostSubscriptionEmptiesAndPausesTheCache) {
+  EntityCache cache({});
+  cache.StartListener(server_.options(), "t:wakeup");
+  ASSERT_TRUE(Live(cache));
+  cache.Put("t:a", cache.Begin("t:a"), At(1, "v1"));
+  ASSERT_TRUE(cache.Get("t:a"));
+  RedisClient redis(server_.options());
+  ASSERT_TRUE(redis.Command({"CLIENT", "KILL", "TYPE", "pubsub"}).ok());
+  // Whatever was published meanwhile is lost: nothing old is served again.
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return !cache.Get("t:a"); }, milliseconds(5000)));
+  ASSERT_TRUE(Live(cache));  // resubscribed
+  EXPECT_FALSE(cache.Get("t:a"));
+  cache.Put("t:a", cache.Begin("t:a"), At(2, "v2"));
+  EXPECT_EQ(cache.Get("t:a")->version, 2);
+}
+
+TEST_F(EntityCacheRedisTest, ASilentSubscriptionCountsAsLost) {
+  std::atomic<int> lost{0};
+  RedisOptions o = server_.options();
+  o.command_timeout = milliseconds(300);
+  RedisSubscriber sub(
+      o, {"t:wakeup"}, [](const std::string&, const std::string&) {},
+      [&] { ++lost; });
+  sub.set_ping_every(milliseconds(100));
+  sub.Start();
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return sub.connected(); }, milliseconds(5000)));
+  // Quiet is not silence: PINGs keep an idle subscription up.
+  std::this_thread::sleep_for(milliseconds(600));
+  EXPECT_TRUE(sub.connected());
+  EXPECT_EQ(lost.load(), 0);
+  // Redis stops answering (the connection stays open).
+  RedisClient redis(server_.options());
+  ASSERT_TRUE(redis.Command({"CLIENT", "PAUSE", "2000", "ALL"}).ok());
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return !sub.connected(); }, milliseconds(1500)));
+  EXPECT_GE(lost.load(), 1);
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return sub.connected(); }, milliseconds(10000)));
+  sub.Stop();
+}
+
+}  // namespace
+}  // namespace jalon

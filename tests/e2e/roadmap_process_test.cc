@@ -11,10 +11,12 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "jalon/roadmap/v1/roadmap.grpc.pb.h"
+#include "services/common/redis.h"
 #include "tests/support/child_process.h"
 #include "tests/support/free_port.h"
 #include "tests/support/redis_server.h"
@@ -47,7 +49,8 @@ class RoadmapProcessTest : public ::testing::Test {
 
   // Starts the binary; returns its gRPC target.
   std::string StartService(ChildProcess& p, const std::string& token_file,
-                           const std::string& log) {
+                           const std::string& log,
+                           const std::vector<std::string>& flags = {}) {
     int port = testing::FreeLoopbackPort();
     std::map<std::string, std::string> env = {
         {"JALON_LISTEN", "127.0.0.1:" + std::to_string(port)},
@@ -56,11 +59,11 @@ class RoadmapProcessTest : public ::testing::Test {
         {"JALON_REDIS_PASSWORD_FILE", password_file_},
         {"JALON_LOG_LEVEL", "info"},
     };
-    EXPECT_TRUE(p.Start({JALON_ROADMAP_BINARY,
-                         "--bootstrap-admin-token-file=" + token_file,
-                         "--grace-period=10s"},
-                        env, dir_ + "/" + log)
-                    .ok());
+    std::vector<std::string> argv = {
+        JALON_ROADMAP_BINARY, "--bootstrap-admin-token-file=" + token_file,
+        "--grace-period=10s"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    EXPECT_TRUE(p.Start(argv, env, dir_ + "/" + log).ok());
     auto line = p.WaitForLine("listening on port", std::chrono::seconds(20));
     EXPECT_TRUE(line.ok()) << line.status() << "\n"
                            << ReadFile(dir_ + "/" + log);
@@ -234,6 +237,74 @@ TEST_F(RoadmapProcessTest, BadConfigurationExitsWithAMessage) {
   std::string message = ReadFile(err);
   EXPECT_NE(message.find("JALON_REDIS_URL"), std::string::npos);
   EXPECT_EQ(message.find("secret"), std::string::npos) << "no secret echoed";
+
+  ChildProcess r;
+  ASSERT_TRUE(
+      r.Start({JALON_ROADMAP_BINARY, "--entity-cache-size=-1"}, {}, err).ok());
+  code = r.Wait(std::chrono::seconds(10));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 2);
+  EXPECT_NE(ReadFile(err).find("--entity-cache-size"), std::string::npos);
+}
+
+// Three replicas on one Redis: A writes; B (its cache entries kept up to
+// 60 s) answers repeated Gets without Redis and still sees A's write as
+// soon as A's PUBLISH arrives; C (--entity-cache-size=0) reads Redis every
+// time.
+TEST_F(RoadmapProcessTest, ReplicasCacheGetsAndDropThemOnAnotherOnesWrite) {
+  ChildProcess a, b, c;
+  std::string ta = StartService(a, token_file_, "a.log");
+  std::string tb =
+      StartService(b, token_file_, "b.log", {"--entity-cache-ttl=60s"});
+  std::string tc =
+      StartService(c, token_file_, "c.log", {"--entity-cache-size=0"});
+  const std::string token = ReadFile(token_file_);
+  auto stub = [](const std::string& target) {
+    return rpb::RoadmapService::NewStub(
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  };
+  auto sa = stub(ta), sb = stub(tb), sc = stub(tc);
+
+  rpb::CreateOrganizationRequest creq;
+  creq.mutable_organization()->set_name("Atlas Câbles SA");
+  creq.mutable_organization()->set_kind(rpb::ORGANIZATION_KIND_MEMBER_COMPANY);
+  rpb::CreateOrganizationResponse created;
+  ASSERT_TRUE(sa->CreateOrganization(Ctx(token).get(), creq, &created).ok());
+  const std::string id = created.organization().id();
+  auto get = [&](rpb::RoadmapService::Stub* s) {
+    rpb::GetOrganizationRequest req;
+    req.set_id(id);
+    rpb::GetOrganizationResponse resp;
+    grpc::Status st = s->GetOrganization(Ctx(token).get(), req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp.organization();
+  };
+  RedisClient redis(redis_->options());
+  auto hmgets = [&] {
+    auto r = redis.Command({"INFO", "commandstats"});
+    size_t at = r->str().find("cmdstat_hmget:calls=");
+    return at == std::string::npos ? 0 : std::stoll(r->str().substr(at + 20));
+  };
+  get(sb.get());  // fills B's cache (and the token caches)
+  get(sc.get());
+  ASSERT_TRUE(redis.Command({"CONFIG", "RESETSTAT"}).ok());
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(get(sb.get()).name(), "Atlas Câbles SA");
+  EXPECT_EQ(hmgets(), 0) << "B answered from its cache";
+  for (int i = 0; i < 5; ++i) get(sc.get());
+  EXPECT_EQ(hmgets(), 5) << "C has no cache";
+
+  rpb::UpdateOrganizationRequest ureq;
+  ureq.mutable_organization()->set_id(id);
+  ureq.mutable_organization()->set_name("Atlas Câbles et Fils SA");
+  ureq.mutable_update_mask()->add_paths("name");
+  rpb::UpdateOrganizationResponse updated;
+  ASSERT_TRUE(sa->UpdateOrganization(Ctx(token).get(), ureq, &updated).ok());
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return get(sb.get()).etag() == updated.organization().etag(); },
+      std::chrono::milliseconds(2000), std::chrono::milliseconds(1)));
+  EXPECT_EQ(get(sb.get()).name(), "Atlas Câbles et Fils SA");
+  EXPECT_EQ(get(sc.get()).name(), "Atlas Câbles et Fils SA");
 }
 
 }  // namespace

@@ -285,8 +285,16 @@ TEST_F(RoadmapProcessTest, ReplicasCacheGetsAndDropThemOnAnotherOnesWrite) {
     size_t at = r->str().find("cmdstat_hmget:calls=");
     return at == std::string::npos ? 0 : std::stoll(r->str().substr(at + 20));
   };
-  get(sb.get());  // fills B's cache (and the token caches)
-  get(sc.get());
+  get(sc.get());  // fills C's token cache
+  // B keeps what it reads once its subscription is up (moments after start).
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        get(sb.get());
+        redis.Command({"CONFIG", "RESETSTAT"}).IgnoreError();
+        get(sb.get());
+        return hmgets() == 0;
+      },
+      std::chrono::milliseconds(5000)));
   ASSERT_TRUE(redis.Command({"CONFIG", "RESETSTAT"}).ok());
   for (int i = 0; i < 5; ++i)
     EXPECT_EQ(get(sb.get()).name(), "Atlas Câbles SA");

@@ -25,19 +25,31 @@ timeval ToTimeval(std::chrono::milliseconds ms) {
   return tv;
 }
 
+// A command as hiredis takes it: pointers and lengths (binary-safe).
+struct Argv {
+  explicit Argv(const RedisArgs& args) {
+    ptrs.reserve(args.size());
+    lens.reserve(args.size());
+    for (const auto& a : args) {
+      ptrs.push_back(a.data());
+      lens.push_back(a.size());
+    }
+  }
+  // Appends the command to the context's output buffer.
+  bool AppendTo(redisContext* ctx) {
+    return redisAppendCommandArgv(ctx, static_cast<int>(ptrs.size()),
+                                  ptrs.data(), lens.data()) == REDIS_OK;
+  }
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+};
+
 // Sends one command on a context and reads its reply. nullptr on a
 // transport error (ctx->err is then set).
 redisReply* Exec(redisContext* ctx, const RedisArgs& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
+  Argv a(args);
   return static_cast<redisReply*>(redisCommandArgv(
-      ctx, static_cast<int>(args.size()), argv.data(), lens.data()));
+      ctx, static_cast<int>(a.ptrs.size()), a.ptrs.data(), a.lens.data()));
 }
 
 absl::Status Unavailable() {
@@ -230,15 +242,7 @@ absl::StatusOr<std::vector<RedisReply>> RedisClient::RunPipeline(
   if (auto s = Ensure(slot); !s.ok()) return s;
   redisContext* ctx = slot->ctx;
   for (size_t c = 0; c < n; ++c) {
-    const RedisArgs& args = *commands[c];
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    if (redisAppendCommandArgv(ctx, static_cast<int>(args.size()), argv.data(),
-                               lens.data()) != REDIS_OK) {
+    if (!Argv(*commands[c]).AppendTo(ctx)) {
       Discard(slot, ctx->errstr);
       return Unavailable();
     }
@@ -352,16 +356,7 @@ namespace {
 
 // Appends a command to the context's output and writes it out.
 bool SendCommand(redisContext* ctx, const RedisArgs& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  if (redisAppendCommandArgv(ctx, static_cast<int>(args.size()), argv.data(),
-                             lens.data()) != REDIS_OK) {
-    return false;
-  }
+  if (!Argv(args).AppendTo(ctx)) return false;
   int done = 0;
   while (!done) {
     if (redisBufferWrite(ctx, &done) != REDIS_OK) return false;

@@ -52,13 +52,13 @@ void TokenVerifier::StartRevocationListener(const RedisOptions& options) {
 }
 
 void TokenVerifier::Invalidate(const std::string& token_hash) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock lock(mu_);
   cache_.erase(token_hash);
   ++generation_;
 }
 
 void TokenVerifier::InvalidateAll() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock lock(mu_);
   cache_.clear();
   ++generation_;
 }
@@ -88,12 +88,17 @@ std::optional<absl::StatusOr<Actor>> TokenVerifier::VerifyCached(
     std::string_view authorization) {
   auto token = BearerToken(authorization);
   if (!token.ok()) return token.status();
-  std::string hash = Sha256Hex(*token);
-  auto now = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(mu_);
+  auto actor = Cached(Sha256Hex(*token), std::chrono::steady_clock::now());
+  if (actor) return *actor;
+  return std::nullopt;
+}
+
+std::shared_ptr<const Actor> TokenVerifier::Cached(
+    const std::string& hash, std::chrono::steady_clock::time_point now) {
+  std::shared_lock lock(mu_);
   auto it = cache_.find(hash);
   if (it != cache_.end() && it->second.expires > now) return it->second.actor;
-  return std::nullopt;
+  return nullptr;
 }
 
 absl::StatusOr<Actor> TokenVerifier::Verify(std::string_view authorization) {
@@ -102,30 +107,28 @@ absl::StatusOr<Actor> TokenVerifier::Verify(std::string_view authorization) {
   std::string_view token = *bearer;
   std::string hash = Sha256Hex(token);
   auto now = std::chrono::steady_clock::now();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = cache_.find(hash);
-    if (it != cache_.end() && it->second.expires > now) return it->second.actor;
-  }
+  if (auto actor = Cached(hash, now)) return *actor;
   std::lock_guard<std::mutex> single_flight(
       lookup_mu_[std::hash<std::string>{}(hash) % 16]);
   uint64_t generation;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_lock lock(mu_);
     auto it = cache_.find(hash);
-    if (it != cache_.end() && it->second.expires > now) return it->second.actor;
+    if (it != cache_.end() && it->second.expires > now) {
+      return *it->second.actor;
+    }
     generation = generation_;
   }
   auto found = lookup_(token, hash);
   if (!found.ok()) return found.status();
   if (!found->has_value()) return Unauthenticated("invalid or revoked token");
-  const Actor& actor = **found;
-  std::lock_guard<std::mutex> lock(mu_);
-  if (generation != generation_) return actor;  // answer, but do not cache
+  auto actor = std::make_shared<const Actor>(**std::move(found));
+  std::unique_lock lock(mu_);
+  if (generation != generation_) return *actor;  // answer, but do not cache
   // Bounded: one entry per live token; stale ones are overwritten or erased.
   if (cache_.size() > 100'000) cache_.clear();
   cache_[hash] = {actor, now + options_.cache_ttl};
-  return actor;
+  return *actor;
 }
 
 }  // namespace jalon

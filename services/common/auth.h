@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -66,12 +67,18 @@ class TokenVerifier {
 
  private:
   struct Entry {
-    Actor actor;
+    std::shared_ptr<const Actor> actor;
     std::chrono::steady_clock::time_point expires;
   };
+  // The principal cached for `hash`, if fresh.
+  std::shared_ptr<const Actor> Cached(
+      const std::string& hash, std::chrono::steady_clock::time_point now);
+
   PrincipalLookup lookup_;
   AuthOptions options_;
-  std::mutex mu_;
+  // Every call reads the cache, from every gRPC thread at once: readers
+  // share the lock, so they never wait for each other.
+  std::shared_mutex mu_;
   std::unordered_map<std::string, Entry> cache_;
   // Bumped by every invalidation: a lookup that started before one must not
   // cache what it found (it may be a principal revoked meanwhile).

@@ -30,15 +30,13 @@ std::optional<Stored> EntityCache::Get(std::string_view key) {
   if (!live()) return std::nullopt;
   std::shared_ptr<const Stored> found;
   {
+    // An expired entry stays until a Put replaces it or makes room.
     Shard& shard = ShardOf(key);
-    std::lock_guard<std::mutex> lock(shard.mu);
-    auto it = shard.entries.find(std::string(key));
-    if (it != shard.entries.end()) {
-      if (std::chrono::steady_clock::now() < it->second.expires) {
-        found = it->second.stored;
-      } else {
-        shard.entries.erase(it);
-      }
+    std::shared_lock lock(shard.mu);
+    auto it = shard.entries.find(key);
+    if (it != shard.entries.end() &&
+        std::chrono::steady_clock::now() < it->second.expires) {
+      found = it->second.stored;
     }
   }
   if (!found) {
@@ -54,7 +52,7 @@ std::optional<Stored> EntityCache::Get(std::string_view key) {
 EntityCache::Ticket EntityCache::Begin(std::string_view key) {
   if (!live()) return kNoTicket;
   Shard& shard = ShardOf(key);
-  std::lock_guard<std::mutex> lock(shard.mu);
+  std::shared_lock lock(shard.mu);
   return shard.generation;
 }
 
@@ -70,9 +68,9 @@ void EntityCache::Put(std::string_view key, Ticket ticket, const Stored& s) {
   std::shared_ptr<const Stored> stored = std::move(kept);
   const auto expires = std::chrono::steady_clock::now() + options_.ttl;
   Shard& shard = ShardOf(key);
-  std::lock_guard<std::mutex> lock(shard.mu);
+  std::unique_lock lock(shard.mu);
   if (shard.generation != ticket) return;  // invalidated while in flight
-  auto it = shard.entries.find(std::string(key));
+  auto it = shard.entries.find(key);
   if (it != shard.entries.end()) {
     // Versions only grow: never replace a newer state with an older one.
     if (it->second.stored->version <= s.version) {
@@ -88,8 +86,10 @@ void EntityCache::Put(std::string_view key, Ticket ticket, const Stored& s) {
 
 void EntityCache::Invalidate(std::string_view key) {
   Shard& shard = ShardOf(key);
-  std::lock_guard<std::mutex> lock(shard.mu);
-  shard.entries.erase(std::string(key));
+  std::unique_lock lock(shard.mu);
+  if (auto it = shard.entries.find(key); it != shard.entries.end()) {
+    shard.entries.erase(it);
+  }
   ++shard.generation;
 }
 
@@ -105,7 +105,7 @@ void EntityCache::InvalidateList(std::string_view keys) {
 
 void EntityCache::InvalidateAll() {
   for (Shard& shard : shards_) {
-    std::lock_guard<std::mutex> lock(shard.mu);
+    std::unique_lock lock(shard.mu);
     shard.entries.clear();
     ++shard.generation;
   }

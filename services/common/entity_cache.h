@@ -26,9 +26,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -91,9 +92,16 @@ class EntityCache {
     std::shared_ptr<const Stored> stored;
     std::chrono::steady_clock::time_point expires;
   };
+  // Lets a string_view find a std::string key without a copy.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view k) const {
+      return std::hash<std::string_view>()(k);
+    }
+  };
   struct Shard {
-    std::mutex mu;
-    std::unordered_map<std::string, Entry> entries;
+    std::shared_mutex mu;  // Get and Begin share it
+    std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> entries;
     Ticket generation = 0;  // bumped by every invalidation in this shard
   };
   Shard& ShardOf(std::string_view key);

@@ -129,6 +129,16 @@ class EchoService final : public epb::EchoService::CallbackService {
                       });
   }
 
+  grpc::ServerUnaryReactor* EchoServedInline(grpc::CallbackServerContext* ctx,
+                                             const epb::EchoRequest* req,
+                                             epb::EchoResponse* resp) override {
+    return ServeAsync(env_, ctx, "EchoServedInline", RoleSet::Any(),
+                      [req, resp](AsyncCall* call) {
+                        resp->set_payload(req->payload());
+                        call->Finish(absl::OkStatus());
+                      });
+  }
+
  private:
   RpcEnv env_;
   AsyncRedis* redis_;
@@ -312,7 +322,7 @@ int Main(int argc, char** argv) {
              "also run the raw Redis section (blocking pool vs async)");
   flags.Bool("breakdown", &config.breakdown,
              "also run the echo steps (+executor, +Serve/auth, +loop/PING, "
-             "+ServeAsync)");
+             "+ServeAsync/inl, +ServeAsync)");
   flags.Bool("absl-deadlock-detection", &config.absl_deadlock_detection,
              "leave Abseil's mutex deadlock detection on (as the service "
              "binary runs; gRPC's locks are absl::Mutex); false turns it off "
@@ -469,6 +479,10 @@ int Main(int argc, char** argv) {
     scenarios.push_back({"+loop/PING", Kind::kStep, 0, 0, 0,
                          echo_callers([](auto* async, auto... args) {
                            async->EchoViaRedis(args...);
+                         })});
+    scenarios.push_back({"+ServeAsync/inl", Kind::kStep, 0, 0, 0,
+                         echo_callers([](auto* async, auto... args) {
+                           async->EchoServedInline(args...);
                          })});
     scenarios.push_back({"+ServeAsync", Kind::kStep, 0, 0, 0,
                          echo_callers([](auto* async, auto... args) {

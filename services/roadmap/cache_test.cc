@@ -37,6 +37,7 @@ class EntityCacheServiceTest : public ::testing::Test {
     f_ = a_->MakeFixture();
     ASSERT_FALSE(f_.roadmap.empty());
     HarnessOptions bo;
+    bo.share_redis = true;
     bo.shared_redis = a_->redis_server().options();
     // Long enough that only an invalidation can explain a fresh read.
     bo.entity_cache.ttl = std::chrono::seconds(60);

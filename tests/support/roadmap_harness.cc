@@ -16,10 +16,11 @@ RoadmapHarness::RoadmapHarness(HarnessOptions options) : options_(options) {
 RoadmapHarness::~RoadmapHarness() { StopService(); }
 
 absl::Status RoadmapHarness::Start() {
-  if (!options_.shared_redis) {
+  if (!options_.share_redis) {
     if (auto s = redis_server_.Start(); !s.ok()) return s;
   }
-  RedisOptions ro = options_.shared_redis.value_or(redis_server_.options());
+  RedisOptions ro =
+      options_.share_redis ? options_.shared_redis : redis_server_.options();
   ro.pool_size = options_.redis_pool_size;
   redis_ = std::make_unique<RedisClient>(ro);
   async_redis_ = std::make_unique<AsyncRedis>(ro, options_.redis_loops);
@@ -40,7 +41,7 @@ absl::Status RoadmapHarness::Start() {
       async_redis_.get(), cache_.get());
   service_ =
       std::make_unique<roadmap::RoadmapService>(store_.get(), options_.clock);
-  if (!options_.shared_redis) {
+  if (!options_.share_redis) {
     auto secret = service_->BootstrapAdmin("Fédération (test)");
     if (!secret.ok()) return secret.status();
     admin_token_ = *secret;

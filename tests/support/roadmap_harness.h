@@ -11,7 +11,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "jalon/roadmap/v1/roadmap.grpc.pb.h"
@@ -44,9 +43,10 @@ struct HarnessOptions {
   // False: the cache gets no invalidations from Redis (a test makes it live
   // and stale by hand).
   bool entity_cache_listener = true;
-  // Set: another replica, on this (running) Redis; no server of its own,
-  // no bootstrap admin.
-  std::optional<RedisOptions> shared_redis;
+  // True: another replica, on `shared_redis` (running); no server of its
+  // own, no bootstrap admin.
+  bool share_redis = false;
+  RedisOptions shared_redis;
 };
 
 // Ids of the usual fixture.

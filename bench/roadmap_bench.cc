@@ -597,14 +597,14 @@ int Main(int argc, char** argv) {
         cell.commands += delta;
         cell.cpu += *cpu_after - *cpu_before;
         cell.rpcs += r.total_calls;
-        std::fprintf(stderr, "  run %d/%d  %-13s c=%-3d %9.0f QPS%s\n", rep + 1,
+        std::fprintf(stderr, "  run %d/%d  %-15s c=%-3d %9.0f QPS%s\n", rep + 1,
                      config.repeat, sc.name.c_str(), c, r.qps,
                      r.errors ? "  (errors)" : "");
       }
     }
   }
 
-  std::printf("%-13s %5s %9s %7s %8s %8s %7s %8s %8s %7s %9s %8s %8s %8s %7s\n",
+  std::printf("%-15s %5s %9s %7s %8s %8s %7s %8s %8s %7s %9s %8s %8s %8s %7s\n",
               "scenario", "conc", "QPS", "spread", "p50 us", "p99 us", "x echo",
               "cpu us", "redis us", "cpu x", "cmds/RPC", "evalsha", "hmget",
               "authGET", "errors");
@@ -633,7 +633,7 @@ int Main(int argc, char** argv) {
       ratio[{sc.name, c}] = MedianQpsRatio(cell.runs, echo_runs);
       errors += m.errors;
       std::printf(
-          "%-13s %5d %9.0f %6.0f%% %8.0f %8.0f %7.2f %8.1f %8.1f %7.2f %9.3f "
+          "%-15s %5d %9.0f %6.0f%% %8.0f %8.0f %7.2f %8.1f %8.1f %7.2f %9.3f "
           "%8.3f %8.3f %8.4f %7lld\n",
           sc.name.c_str(), c, m.qps, 100 * QpsSpread(cell.runs), m.p50_us,
           m.p99_us, ratio[{sc.name, c}], 1e6 * cell.cpu.process * per,

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "services/common/commit.h"
 #include "tests/support/redis_server.h"
@@ -122,6 +123,54 @@ TEST(EntityCacheTest, HoldsAtMostItsCapacity) {
   }
   EXPECT_GT(kept, 0);
   EXPECT_LE(kept, 32);
+}
+
+// Readers fill the cache the way GetAsync does (ticket, read "Redis",
+// Put) while a writer bumps "Redis" and then invalidates, as a commit and
+// its PUBLISH do. Once an invalidation is done, no Get may return an older
+// version, however the threads interleave.
+TEST(EntityCacheTest, NeverServesAVersionOlderThanACompletedInvalidation) {
+  EntityCache cache({.capacity = 64});
+  cache.SetLive(true);
+  constexpr int kKeys = 4;
+  std::atomic<int64_t> truth[kKeys];
+  std::atomic<int64_t> invalidated[kKeys];
+  for (int k = 0; k < kKeys; ++k) {
+    truth[k] = 1;
+    invalidated[k] = 1;
+  }
+  auto key = [](int k) { return "k:" + std::to_string(k); };
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> stale{0}, hits{0};
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 3; ++r) {
+    threads.emplace_back([&, r] {
+      for (uint64_t i = r; !stop; ++i) {
+        const int k = i % kKeys;
+        const int64_t floor = invalidated[k].load();
+        if (auto hit = cache.Get(key(k))) {
+          ++hits;
+          if (hit->version < floor) ++stale;
+          continue;
+        }
+        auto ticket = cache.Begin(key(k));
+        const int64_t v = truth[k].load();
+        cache.Put(key(k), ticket, At(v, std::to_string(v)));
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    for (int n = 0; n < 20000; ++n) {
+      const int k = n % kKeys;
+      const int64_t v = ++truth[k];
+      cache.Invalidate(key(k));
+      invalidated[k] = v;
+    }
+    stop = true;
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(stale.load(), 0);
+  EXPECT_GT(hits.load(), 0);  // the cache did serve meanwhile
 }
 
 class EntityCacheRedisTest : public ::testing::Test {

@@ -102,11 +102,11 @@ TEST(EntityCacheTest, NotLiveMeansNoServingAndNoFilling) {
 }
 
 TEST(EntityCacheTest, EntriesExpire) {
-  EntityCache cache({.capacity = 100, .ttl = milliseconds(50)});
+  EntityCache cache({.capacity = 100, .ttl = milliseconds(300)});
   cache.SetLive(true);
   cache.Put("k:1", cache.Begin("k:1"), At(1, "x"));
   EXPECT_TRUE(cache.Get("k:1"));
-  std::this_thread::sleep_for(milliseconds(80));
+  std::this_thread::sleep_for(milliseconds(400));
   EXPECT_FALSE(cache.Get("k:1"));
 }
 
@@ -224,7 +224,7 @@ TEST_F(EntityCacheRedisTest, ALostSubscriptionEmptiesAndPausesTheCache) {
 TEST_F(EntityCacheRedisTest, ASilentSubscriptionCountsAsLost) {
   std::atomic<int> lost{0};
   RedisOptions o = server_.options();
-  o.command_timeout = milliseconds(300);
+  o.command_timeout = milliseconds(1000);
   RedisSubscriber sub(
       o, {"t:wakeup"}, [](const std::string&, const std::string&) {},
       [&] { ++lost; });
@@ -238,9 +238,11 @@ TEST_F(EntityCacheRedisTest, ASilentSubscriptionCountsAsLost) {
   EXPECT_EQ(lost.load(), 0);
   // Redis stops answering (the connection stays open).
   RedisClient redis(server_.options());
-  ASSERT_TRUE(redis.Command({"CLIENT", "PAUSE", "2000", "ALL"}).ok());
+  ASSERT_TRUE(redis.Command({"CLIENT", "PAUSE", "4000", "ALL"}).ok());
+  // Noticed after a PING and the command timeout, long before the pause
+  // ends (nothing closes the connection).
   EXPECT_TRUE(
-      testing::WaitFor([&] { return !sub.connected(); }, milliseconds(1500)));
+      testing::WaitFor([&] { return !sub.connected(); }, milliseconds(3000)));
   EXPECT_GE(lost.load(), 1);
   EXPECT_TRUE(
       testing::WaitFor([&] { return sub.connected(); }, milliseconds(10000)));

@@ -31,7 +31,10 @@ class EntityCacheServiceTest : public ::testing::Test {
   // `b_listens`: whether replica B hears invalidations (if not, its cache
   // is made live by hand and goes stale whenever A writes).
   void StartReplicas(bool b_listens) {
+    // Entries live long enough that only an invalidation can explain a
+    // fresh read, and a slow machine cannot expire one mid-test.
     HarnessOptions ao;
+    ao.entity_cache.ttl = std::chrono::seconds(60);
     a_ = std::make_unique<RoadmapHarness>(ao);
     ASSERT_TRUE(a_->Start().ok());
     f_ = a_->MakeFixture();
@@ -39,7 +42,6 @@ class EntityCacheServiceTest : public ::testing::Test {
     HarnessOptions bo;
     bo.share_redis = true;
     bo.shared_redis = a_->redis_server().options();
-    // Long enough that only an invalidation can explain a fresh read.
     bo.entity_cache.ttl = std::chrono::seconds(60);
     bo.entity_cache_listener = b_listens;
     b_ = std::make_unique<RoadmapHarness>(bo);

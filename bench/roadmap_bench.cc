@@ -129,6 +129,17 @@ class EchoService final : public epb::EchoService::CallbackService {
                       });
   }
 
+  grpc::ServerUnaryReactor* ServeAction(grpc::CallbackServerContext* ctx,
+                                        const rpb::GetActionRequest*,
+                                        rpb::GetActionResponse* resp) override {
+    *resp = prepared_;
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  // Before any ServeAction call.
+  void set_prepared(rpb::GetActionResponse r) { prepared_ = std::move(r); }
+
   grpc::ServerUnaryReactor* EchoServedInline(grpc::CallbackServerContext* ctx,
                                              const epb::EchoRequest* req,
                                              epb::EchoResponse* resp) override {
@@ -142,6 +153,7 @@ class EchoService final : public epb::EchoService::CallbackService {
  private:
   RpcEnv env_;
   AsyncRedis* redis_;
+  rpb::GetActionResponse prepared_;
 };
 
 // Commands a client sends, as counted by INFO commandstats. Redis 7 also
@@ -436,6 +448,16 @@ int Main(int argc, char** argv) {
       }
       pool.push_back(resp.action().id());
     }
+    rpb::GetActionRequest get;
+    get.set_id(pool[0]);
+    rpb::GetActionResponse got;
+    grpc::Status s = stub->GetAction(Ctx(token).get(), get, &got);
+    if (!s.ok()) {
+      std::cerr << "roadmap_bench: cannot read an action: " << s.error_message()
+                << "\n";
+      return 1;
+    }
+    echo_service.set_prepared(std::move(got));
   }
   // Titles must change on every update, or the service writes nothing.
   std::atomic<uint64_t> title_serial{0};
@@ -531,6 +553,21 @@ int Main(int argc, char** argv) {
            return std::make_unique<GetCaller>(
                [stub](auto* ctx, auto* req, auto* resp, auto done) {
                  stub->async()->GetAction(ctx, req, resp, std::move(done));
+               },
+               [&, ids = SlotShare(pool, slot, c)](uint64_t n,
+                                                   rpb::GetActionRequest* req) {
+                 req->set_id(ids[n % ids.size()]);
+               });
+         };
+       }});
+
+  scenarios.push_back(
+      {"GetAction/bare", Kind::kStep, 0, 0, 0, [&](int c) -> CallerFactory {
+         return [&, c](int slot) -> std::unique_ptr<Caller> {
+           auto* stub = echo_stubs[slot % channels_for(c)].get();
+           return std::make_unique<GetCaller>(
+               [stub](auto* ctx, auto* req, auto* resp, auto done) {
+                 stub->async()->ServeAction(ctx, req, resp, std::move(done));
                },
                [&, ids = SlotShare(pool, slot, c)](uint64_t n,
                                                    rpb::GetActionRequest* req) {

@@ -30,7 +30,8 @@ using Ops = EntityOps;
 
 namespace {
 
-// A Get of one stored entity: one non-blocking HMGET, decoded into `out`.
+// A Get of one stored entity (the replica's cache, else one non-blocking
+// HMGET), parsed straight into `out`.
 template <typename T>
 void GetOne(const EntityStore* store, std::string_view kind,
             const std::string& id, T* out, RoadmapService::Done done) {
@@ -38,9 +39,9 @@ void GetOne(const EntityStore* store, std::string_view kind,
                   [kind = std::string(kind), out,
                    done = std::move(done)](absl::StatusOr<Stored> s) mutable {
                     if (!s.ok()) return std::move(done)(s.status());
-                    auto v = Decode<T>(kind, *s);
-                    if (!v.ok()) return std::move(done)(v.status());
-                    *out = std::move(v->value);
+                    if (!out->ParseFromString(s->data)) {
+                      return std::move(done)(Corrupt(kind));
+                    }
                     std::move(done)(absl::OkStatus());
                   });
 }

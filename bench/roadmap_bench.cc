@@ -546,35 +546,31 @@ int Main(int argc, char** argv) {
                });
          };
        }});
+  // `start` calls GetAction, or its bare twin, on one of `stubs`.
+  auto get_callers = [&](auto& stubs, auto start) {
+    return [&, start](int c) -> CallerFactory {
+      return [&, c, start](int slot) -> std::unique_ptr<Caller> {
+        auto* stub = stubs[slot % channels_for(c)].get();
+        return std::make_unique<GetCaller>(
+            [stub, start](auto* ctx, auto* req, auto* resp, auto done) {
+              start(stub->async(), ctx, req, resp, std::move(done));
+            },
+            [&, ids = SlotShare(pool, slot, c)](uint64_t n,
+                                                rpb::GetActionRequest* req) {
+              req->set_id(ids[n % ids.size()]);
+            });
+      };
+    };
+  };
   scenarios.push_back(
-      {"GetAction", Kind::kRead, 0, 1, 0, [&](int c) -> CallerFactory {
-         return [&, c](int slot) -> std::unique_ptr<Caller> {
-           auto* stub = roadmap_stubs[slot % channels_for(c)].get();
-           return std::make_unique<GetCaller>(
-               [stub](auto* ctx, auto* req, auto* resp, auto done) {
-                 stub->async()->GetAction(ctx, req, resp, std::move(done));
-               },
-               [&, ids = SlotShare(pool, slot, c)](uint64_t n,
-                                                   rpb::GetActionRequest* req) {
-                 req->set_id(ids[n % ids.size()]);
-               });
-         };
-       }});
-
-  scenarios.push_back(
-      {"GetAction/bare", Kind::kStep, 0, 0, 0, [&](int c) -> CallerFactory {
-         return [&, c](int slot) -> std::unique_ptr<Caller> {
-           auto* stub = echo_stubs[slot % channels_for(c)].get();
-           return std::make_unique<GetCaller>(
-               [stub](auto* ctx, auto* req, auto* resp, auto done) {
-                 stub->async()->ServeAction(ctx, req, resp, std::move(done));
-               },
-               [&, ids = SlotShare(pool, slot, c)](uint64_t n,
-                                                   rpb::GetActionRequest* req) {
-                 req->set_id(ids[n % ids.size()]);
-               });
-         };
-       }});
+      {"GetAction", Kind::kRead, 0, 1, 0,
+       get_callers(roadmap_stubs, [](auto* async, auto... args) {
+         async->GetAction(args...);
+       })});
+  scenarios.push_back({"GetAction/bare", Kind::kStep, 0, 0, 0,
+                       get_callers(echo_stubs, [](auto* async, auto... args) {
+                         async->ServeAction(args...);
+                       })});
 
   if (!config.only.empty()) {
     std::vector<std::string> keep = absl::StrSplit(config.only, ',');

@@ -110,15 +110,15 @@ absl::StatusOr<Actor> TokenVerifier::Verify(std::string_view authorization) {
   if (auto actor = Cached(hash, now)) return *actor;
   std::lock_guard<std::mutex> single_flight(
       lookup_mu_[std::hash<std::string>{}(hash) % 16]);
+  // Read before looking again: an invalidation from here on voids the
+  // lookup's answer for the cache.
   uint64_t generation;
   {
     std::shared_lock lock(mu_);
-    auto it = cache_.find(hash);
-    if (it != cache_.end() && it->second.expires > now) {
-      return *it->second.actor;
-    }
     generation = generation_;
   }
+  // Another caller of this token may have filled the cache meanwhile.
+  if (auto actor = Cached(hash, now)) return *actor;
   auto found = lookup_(token, hash);
   if (!found.ok()) return found.status();
   if (!found->has_value()) return Unauthenticated("invalid or revoked token");

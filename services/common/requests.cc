@@ -3,8 +3,12 @@
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/field_mask_util.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -123,18 +127,110 @@ absl::Status ApplyMask(const Message& patch,
   return absl::OkStatus();
 }
 
+namespace {
+
+// Text format on one line, with UTF-8 kept as is: a French title reads
+// "Métal recyclé" in the history, not "M\303\251tal recycl\303\251".
+const google::protobuf::TextFormat::Printer& HistoryPrinter() {
+  static const auto* printer = [] {
+    auto* p = new google::protobuf::TextFormat::Printer;
+    p->SetSingleLineMode(true);
+    p->SetUseUtf8StringEscaping(true);
+    return p;
+  }();
+  return *printer;
+}
+
+// Whether element `i` (-1: the singular value) of `f` is the same in both
+// messages, which have the same type. Exact: bit for bit for floating
+// point, so two values it calls equal always print the same. It may call
+// two equal values different (a NaN), which only costs a print.
+bool SameValue(const Message& a, const Message& b, const Reflection* r,
+               const FieldDescriptor* f, int i) {
+  const bool rep = i >= 0;
+  auto bits = [](auto x) {
+    uint64_t u = 0;
+    std::memcpy(&u, &x, sizeof x);
+    return u;
+  };
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      return rep ? r->GetRepeatedInt32(a, f, i) == r->GetRepeatedInt32(b, f, i)
+                 : r->GetInt32(a, f) == r->GetInt32(b, f);
+    case FieldDescriptor::CPPTYPE_INT64:
+      return rep ? r->GetRepeatedInt64(a, f, i) == r->GetRepeatedInt64(b, f, i)
+                 : r->GetInt64(a, f) == r->GetInt64(b, f);
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return rep ? r->GetRepeatedUInt32(a, f, i) ==
+                       r->GetRepeatedUInt32(b, f, i)
+                 : r->GetUInt32(a, f) == r->GetUInt32(b, f);
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return rep ? r->GetRepeatedUInt64(a, f, i) ==
+                       r->GetRepeatedUInt64(b, f, i)
+                 : r->GetUInt64(a, f) == r->GetUInt64(b, f);
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return rep ? bits(r->GetRepeatedDouble(a, f, i)) ==
+                       bits(r->GetRepeatedDouble(b, f, i))
+                 : bits(r->GetDouble(a, f)) == bits(r->GetDouble(b, f));
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return rep ? bits(r->GetRepeatedFloat(a, f, i)) ==
+                       bits(r->GetRepeatedFloat(b, f, i))
+                 : bits(r->GetFloat(a, f)) == bits(r->GetFloat(b, f));
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return rep ? r->GetRepeatedBool(a, f, i) == r->GetRepeatedBool(b, f, i)
+                 : r->GetBool(a, f) == r->GetBool(b, f);
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return rep ? r->GetRepeatedEnumValue(a, f, i) ==
+                       r->GetRepeatedEnumValue(b, f, i)
+                 : r->GetEnumValue(a, f) == r->GetEnumValue(b, f);
+    case FieldDescriptor::CPPTYPE_STRING: {
+      std::string sa, sb;
+      return (rep ? r->GetRepeatedStringReference(a, f, i, &sa)
+                  : r->GetStringReference(a, f, &sa)) ==
+             (rep ? r->GetRepeatedStringReference(b, f, i, &sb)
+                  : r->GetStringReference(b, f, &sb));
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      const Message& ma =
+          rep ? r->GetRepeatedMessage(a, f, i) : r->GetMessage(a, f);
+      const Message& mb =
+          rep ? r->GetRepeatedMessage(b, f, i) : r->GetMessage(b, f);
+      // Serialised bytes of one type and one binary: equal bytes are equal
+      // messages. Unequal bytes fall back to printing, which decides.
+      return ma.SerializeAsString() == mb.SerializeAsString();
+    }
+  }
+  return false;
+}
+
+// Whether field `f` is the same in both messages (presence included).
+bool SameField(const Message& a, const Message& b, const Reflection* r,
+               const FieldDescriptor* f) {
+  if (f->is_repeated()) {
+    const int n = r->FieldSize(a, f);
+    if (n != r->FieldSize(b, f)) return false;
+    for (int i = 0; i < n; ++i) {
+      if (!SameValue(a, b, r, f, i)) return false;
+    }
+    return true;
+  }
+  if (f->has_presence() && r->HasField(a, f) != r->HasField(b, f)) {
+    return false;
+  }
+  return SameValue(a, b, r, f, -1);
+}
+
+}  // namespace
+
 std::vector<common::v1::FieldChange> Diff(const Message& before,
                                           const Message& after) {
-  static const std::set<std::string> kIgnored = {"etag", "audit", "late",
-                                                 "progress_percent"};
+  constexpr std::string_view kIgnored[] = {"etag", "audit", "late",
+                                           "progress_percent"};
   std::vector<common::v1::FieldChange> out;
   const auto* desc = after.GetDescriptor();
-  const Reflection* rb = before.GetReflection();
-  const Reflection* ra = after.GetReflection();
-  google::protobuf::TextFormat::Printer printer;
-  printer.SetSingleLineMode(true);
-  auto render = [&](const Message& m, const Reflection* r,
-                    const FieldDescriptor* f) {
+  const Reflection* r = after.GetReflection();
+  const auto& printer = HistoryPrinter();
+  auto render = [&](const Message& m, const FieldDescriptor* f) {
     std::string out_text;
     if (f->is_repeated()) {
       int n = r->FieldSize(m, f);
@@ -154,14 +250,19 @@ std::vector<common::v1::FieldChange> Diff(const Message& before,
   };
   for (int i = 0; i < desc->field_count(); ++i) {
     const FieldDescriptor* f = desc->field(i);
-    if (kIgnored.count(f->name())) continue;
-    std::string old_value = render(before, rb, f);
-    std::string new_value = render(after, ra, f);
+    if (std::find(std::begin(kIgnored), std::end(kIgnored), f->name()) !=
+        std::end(kIgnored)) {
+      continue;
+    }
+    // Printing is most of a diff's cost: print only what changed.
+    if (SameField(before, after, r, f)) continue;
+    std::string old_value = render(before, f);
+    std::string new_value = render(after, f);
     if (old_value == new_value) continue;
     common::v1::FieldChange change;
     change.set_field(f->name());
-    change.set_old_value(old_value);
-    change.set_new_value(new_value);
+    change.set_old_value(std::move(old_value));
+    change.set_new_value(std::move(new_value));
     out.push_back(std::move(change));
   }
   return out;

@@ -60,9 +60,10 @@ absl::Status ApplyMask(const google::protobuf::Message& patch,
                        const std::set<std::string>& updatable,
                        google::protobuf::Message* target);
 
-// The top-level fields that differ, with old and new values in text format.
-// Output-only and bookkeeping fields (etag, audit, late, progress_percent)
-// are left out.
+// The top-level fields that differ, with old and new values in single-line
+// text format (UTF-8 kept as is). Output-only and bookkeeping fields (etag,
+// audit, late, progress_percent) are left out. Both messages have the same
+// type. Only the fields that changed are printed.
 std::vector<common::v1::FieldChange> Diff(
     const google::protobuf::Message& before,
     const google::protobuf::Message& after);

@@ -1901,6 +1901,46 @@ TEST(DiffTest, CreateDiffListsOnlySetFields) {
   EXPECT_EQ(ChangeMap(changes)["priority"].second, "ACTION_PRIORITY_MEDIUM");
 }
 
+TEST(DiffTest, KeepsUtf8TextReadable) {
+  Action before = ValidAction();
+  Action after = before;
+  after.set_title("Label « métal recyclé »");
+  auto m = ChangeMap(Diff(before, after));
+  EXPECT_EQ(m["title"].second, "\"Label « métal recyclé »\"");
+  after.set_title("Dit \"ferraille\"\n");  // quotes and controls escaped
+  m = ChangeMap(Diff(before, after));
+  EXPECT_EQ(m["title"].second, "\"Dit \\\"ferraille\\\"\\n\"");
+}
+
+TEST(DiffTest, SeesChangesInsideRepeatedMessages) {
+  Action before = ValidAction();
+  before.clear_milestones();
+  auto* ms = before.add_milestones();
+  ms->set_id("m1");
+  ms->set_title("Cahier des charges");
+  auto* c = before.add_contributions();
+  c->set_indicator_id("ind-1");
+  c->set_value(120);
+  Action after = before;
+  EXPECT_TRUE(Diff(before, after).empty());
+
+  after.mutable_milestones(0)->set_title("Cahier des charges v2");
+  EXPECT_EQ(ChangedFields(Diff(before, after)),
+            std::vector<std::string>{"milestones"});
+  after = before;
+  after.mutable_contributions(0)->set_value(120.5);
+  auto m = ChangeMap(Diff(before, after));
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_TRUE(Contains(m["contributions"].first, "120"))
+      << m["contributions"].first;
+  EXPECT_TRUE(Contains(m["contributions"].second, "120.5"))
+      << m["contributions"].second;
+  after = before;
+  after.add_contributions()->set_indicator_id("ind-2");
+  EXPECT_EQ(ChangedFields(Diff(before, after)),
+            std::vector<std::string>{"contributions"});
+}
+
 // ===========================================================================
 // AssignMilestoneIds
 // ===========================================================================

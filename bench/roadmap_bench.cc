@@ -22,7 +22,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/mutex.h"
 #include "bench/echo.grpc.pb.h"
 #include "bench/load.h"
 #include "bench/raw_redis.h"
@@ -54,7 +53,7 @@ struct BenchConfig {
   int max_channels = 4;
   bool raw_redis = true;
   bool breakdown = true;
-  bool absl_deadlock_detection = true;
+  bool absl_deadlock_detection = false;
   std::string only;  // comma-separated scenario names; empty: all
   int redis_loops = testing::HarnessOptions().redis_loops;
 };
@@ -336,9 +335,9 @@ int Main(int argc, char** argv) {
              "also run the echo steps (+executor, +Serve/auth, +loop/PING, "
              "+ServeAsync/inl, +ServeAsync)");
   flags.Bool("absl-deadlock-detection", &config.absl_deadlock_detection,
-             "leave Abseil's mutex deadlock detection on (as the service "
-             "binary runs; gRPC's locks are absl::Mutex); false turns it off "
-             "for the whole process");
+             "leave Abseil's mutex deadlock detection on for the whole "
+             "process (gRPC's locks are absl::Mutex); the service binaries "
+             "turn it off (jalon::TuneForServing)");
   flags.Int("redis-loops", &config.redis_loops, 1, 64,
             "the service's Redis event loops (--redis-loops of the service)");
   flags.String("only", &config.only,
@@ -352,9 +351,7 @@ int Main(int argc, char** argv) {
     std::cout << flags.Help();
     return 0;
   }
-  if (!config.absl_deadlock_detection) {
-    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  }
+  if (!config.absl_deadlock_detection) jalon::TuneForServing();
   auto levels = ParseConcurrency(config.concurrency);
   if (!levels.ok()) {
     std::cerr << "roadmap_bench: " << levels.status().message() << "\n";

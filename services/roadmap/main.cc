@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   jalon::BlockStopSignals();
+  jalon::TuneForServing();
   jalon::InitLogging("roadmap", config.common.log_level);
 
   auto redis_options = config.common.Redis();

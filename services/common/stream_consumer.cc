@@ -167,13 +167,18 @@ absl::StatusOr<int> StreamConsumer::PollOnce() {
 void StreamConsumer::Start() {
   thread_ = std::thread([this] {
     std::chrono::milliseconds backoff{50};
+    // The group is made once, then again only after a failure: the failure
+    // may be NOGROUP (the stream was deleted, or Redis came back empty).
+    bool group_made = false;
     while (!stop_) {
-      absl::Status s = EnsureGroup();
+      absl::Status s = group_made ? absl::OkStatus() : EnsureGroup();
+      group_made = s.ok();
       absl::StatusOr<int> n = s.ok() ? PollOnce() : s;
       if (n.ok()) {
         backoff = std::chrono::milliseconds(50);
         continue;
       }
+      group_made = false;
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     }

@@ -283,5 +283,47 @@ TEST_F(StreamConsumerTest, StartedConsumerAppliesWhatArrives) {
   EXPECT_EQ(Pending(), 0);
 }
 
+// How many times Redis ran `command` (a name of INFO commandstats, e.g.
+// "xgroup|create"), failed calls included.
+int64_t Calls(RedisClient* redis, const std::string& command) {
+  auto r = redis->Command({"INFO", "commandstats"});
+  if (!r.ok() || r->is_error()) return -1;
+  const std::string key = "cmdstat_" + command + ":calls=";
+  size_t at = r->str().find(key);
+  if (at == std::string::npos) return 0;
+  return std::stoll(r->str().substr(at + key.size()));
+}
+
+TEST_F(StreamConsumerTest, StartedConsumerMakesTheGroupOnceAndAgainIfItGoes) {
+  std::atomic<int> applied{0};
+  auto o = Options("c1");
+  o.block = milliseconds(20);
+  StreamConsumer consumer(redis_.get(), o, [&](const StreamEntry&) {
+    ++applied;
+    return absl::OkStatus();
+  });
+  consumer.Start();
+  Append(3);
+  ASSERT_TRUE(testing::WaitFor([&] { return applied.load() == 3; },
+                               milliseconds(5000)));
+  // Idle polls (one per 20 ms) do not ask for the group again.
+  const int64_t reads = Calls(redis_.get(), "xreadgroup");
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return Calls(redis_.get(), "xreadgroup") >= reads + 10; },
+      milliseconds(5000)));
+  EXPECT_EQ(Calls(redis_.get(), "xgroup|create"), 1);
+
+  // The stream goes, group and all; new events make a stream with no
+  // group. The consumer fails once (NOGROUP), makes the group and reads
+  // them from the start.
+  Cmd({"DEL", kStream});
+  Append(2, "after-");
+  EXPECT_TRUE(testing::WaitFor([&] { return applied.load() == 5; },
+                               milliseconds(5000)));
+  EXPECT_EQ(Calls(redis_.get(), "xgroup|create"), 2);
+  consumer.Stop();
+  EXPECT_EQ(Pending(), 0);
+}
+
 }  // namespace
 }  // namespace jalon

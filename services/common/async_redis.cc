@@ -351,7 +351,16 @@ void AsyncRedis::Send(std::string command, Callback done) {
     std::move(done)(absl::UnavailableError("server overloaded, retry later"));
     return;
   }
-  // Round robin; a chain of commands of one call may use several loops.
+  // A command sent from one of our loops' callbacks (the next step of a
+  // chain, e.g. an update's EVALSHA after its HMGET) stays on that loop: it
+  // goes out with the loop's next write and wakes no other thread. Any
+  // other command goes round robin.
+  for (const auto& loop : loops_) {
+    if (loop.get() == current_loop) {
+      loop->Send(std::move(command), std::move(done));
+      return;
+    }
+  }
   unsigned i = next_.fetch_add(1, std::memory_order_relaxed) % loops_.size();
   loops_[i]->Send(std::move(command), std::move(done));
 }

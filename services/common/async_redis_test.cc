@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -93,6 +94,40 @@ TEST_F(AsyncRedisTest, CallbacksMayChainCommands) {
   ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(5),
                           [&] { return !result.empty(); }));
   EXPECT_EQ(result, "2");
+}
+
+// Each loop has its own connection, so CLIENT ID tells which loop ran a
+// command.
+TEST_F(AsyncRedisTest, AChainStaysOnItsLoop) {
+  AsyncRedis redis(server_.options(), 4);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int64_t> ids;
+  std::function<void(absl::StatusOr<RedisReply>)> step =
+      [&](absl::StatusOr<RedisReply> r) {
+        bool more;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          ids.push_back(r.ok() && !r->is_error() ? r->integer() : -1);
+          more = ids.size() < 8;
+        }
+        cv.notify_one();
+        if (more) {
+          redis.Command({"CLIENT", "ID"}, [&](absl::StatusOr<RedisReply> r) {
+            step(std::move(r));
+          });
+        }
+      };
+  // Started from this thread: round robin. Make the other loops' connections
+  // first, so a chain that wandered would see other ids.
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(redis.CommandSync({"PING"}).ok());
+  redis.Command({"CLIENT", "ID"},
+                [&](absl::StatusOr<RedisReply> r) { step(std::move(r)); });
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(5),
+                          [&] { return ids.size() == 8; }));
+  for (int64_t id : ids) EXPECT_EQ(id, ids[0]);
+  EXPECT_GT(ids[0], 0);
 }
 
 TEST_F(AsyncRedisTest, BlockingCallFromACallbackIsRefusedNotADeadlock) {

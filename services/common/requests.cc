@@ -148,41 +148,37 @@ const google::protobuf::TextFormat::Printer& HistoryPrinter() {
 bool SameValue(const Message& a, const Message& b, const Reflection* r,
                const FieldDescriptor* f, int i) {
   const bool rep = i >= 0;
+  // Compares through the reflection getters of the field's type; `key`
+  // turns a value into what is compared.
+  auto same = [&](auto get, auto get_repeated, auto key) {
+    return rep ? key((r->*get_repeated)(a, f, i)) ==
+                     key((r->*get_repeated)(b, f, i))
+               : key((r->*get)(a, f)) == key((r->*get)(b, f));
+  };
+  auto value = [](auto x) { return x; };
   auto bits = [](auto x) {
     uint64_t u = 0;
     std::memcpy(&u, &x, sizeof x);
     return u;
   };
+  using R = Reflection;
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
-      return rep ? r->GetRepeatedInt32(a, f, i) == r->GetRepeatedInt32(b, f, i)
-                 : r->GetInt32(a, f) == r->GetInt32(b, f);
+      return same(&R::GetInt32, &R::GetRepeatedInt32, value);
     case FieldDescriptor::CPPTYPE_INT64:
-      return rep ? r->GetRepeatedInt64(a, f, i) == r->GetRepeatedInt64(b, f, i)
-                 : r->GetInt64(a, f) == r->GetInt64(b, f);
+      return same(&R::GetInt64, &R::GetRepeatedInt64, value);
     case FieldDescriptor::CPPTYPE_UINT32:
-      return rep ? r->GetRepeatedUInt32(a, f, i) ==
-                       r->GetRepeatedUInt32(b, f, i)
-                 : r->GetUInt32(a, f) == r->GetUInt32(b, f);
+      return same(&R::GetUInt32, &R::GetRepeatedUInt32, value);
     case FieldDescriptor::CPPTYPE_UINT64:
-      return rep ? r->GetRepeatedUInt64(a, f, i) ==
-                       r->GetRepeatedUInt64(b, f, i)
-                 : r->GetUInt64(a, f) == r->GetUInt64(b, f);
+      return same(&R::GetUInt64, &R::GetRepeatedUInt64, value);
     case FieldDescriptor::CPPTYPE_DOUBLE:
-      return rep ? bits(r->GetRepeatedDouble(a, f, i)) ==
-                       bits(r->GetRepeatedDouble(b, f, i))
-                 : bits(r->GetDouble(a, f)) == bits(r->GetDouble(b, f));
+      return same(&R::GetDouble, &R::GetRepeatedDouble, bits);
     case FieldDescriptor::CPPTYPE_FLOAT:
-      return rep ? bits(r->GetRepeatedFloat(a, f, i)) ==
-                       bits(r->GetRepeatedFloat(b, f, i))
-                 : bits(r->GetFloat(a, f)) == bits(r->GetFloat(b, f));
+      return same(&R::GetFloat, &R::GetRepeatedFloat, bits);
     case FieldDescriptor::CPPTYPE_BOOL:
-      return rep ? r->GetRepeatedBool(a, f, i) == r->GetRepeatedBool(b, f, i)
-                 : r->GetBool(a, f) == r->GetBool(b, f);
+      return same(&R::GetBool, &R::GetRepeatedBool, value);
     case FieldDescriptor::CPPTYPE_ENUM:
-      return rep ? r->GetRepeatedEnumValue(a, f, i) ==
-                       r->GetRepeatedEnumValue(b, f, i)
-                 : r->GetEnumValue(a, f) == r->GetEnumValue(b, f);
+      return same(&R::GetEnumValue, &R::GetRepeatedEnumValue, value);
     case FieldDescriptor::CPPTYPE_STRING: {
       std::string sa, sb;
       return (rep ? r->GetRepeatedStringReference(a, f, i, &sa)

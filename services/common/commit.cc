@@ -141,9 +141,10 @@ void Mutation::Dedupe(std::string key, std::string value, int64_t ttl) {
   ops_.push_back(
       {"dedupe", std::move(key), std::move(value), std::to_string(ttl)});
 }
-void Mutation::Put(std::string key, int64_t version, std::string data) {
+void Mutation::Put(std::string key, int64_t version, std::string data,
+                   bool whole) {
   ops_.push_back(
-      {"put", std::move(key), std::to_string(version), std::move(data)});
+      {"put", std::move(key), std::to_string(version), std::move(data), whole});
 }
 void Mutation::HashSet(std::string key, std::string field, std::string value) {
   ops_.push_back({"hset", std::move(key), std::move(field), std::move(value)});
@@ -175,17 +176,31 @@ std::string StaleSubject(const absl::Status& status) {
   return payload ? std::string(*payload) : std::string();
 }
 
-std::vector<std::string> Mutation::WrittenHashes() const {
-  std::vector<std::string> keys;
+std::vector<Mutation::Written> Mutation::WrittenHashes() const {
+  std::vector<Written> out;
   for (const auto& op : ops_) {
-    if (op.code == "put" || op.code == "hset" || op.code == "hdel" ||
-        op.code == "hincr" || op.code == "del") {
-      if (std::find(keys.begin(), keys.end(), op.key) == keys.end()) {
-        keys.push_back(op.key);
-      }
+    const bool put = op.code == "put";
+    if (!put && op.code != "hset" && op.code != "hdel" && op.code != "hincr" &&
+        op.code != "del") {
+      continue;
     }
+    auto it = std::find_if(out.begin(), out.end(),
+                           [&](const Written& w) { return w.key == op.key; });
+    if (it != out.end()) {  // a second write: the version says too little
+      *it = Written();
+      it->key = op.key;
+      continue;
+    }
+    Written w;
+    w.key = op.key;
+    if (put) {
+      w.version = std::stoll(op.a);
+      w.data = op.b;
+      w.whole = op.whole;
+    }
+    out.push_back(std::move(w));
   }
-  return keys;
+  return out;
 }
 
 void Mutation::Publish(std::string channel, std::string message) {
@@ -202,8 +217,13 @@ absl::Status Committer::BuildArgs(const Mutation& m, RedisArgs* keys,
   }
   *keys = {log_.stream};
   std::map<std::string, int> key_index;
-  *args = {std::to_string(log_.max_len), log_.channel,
-           absl::StrJoin(m.WrittenHashes(), "\n"),
+  std::string changed;
+  for (const auto& w : m.WrittenHashes()) {
+    if (!changed.empty()) changed += '\n';
+    changed += w.key;
+    if (w.version > 0) absl::StrAppend(&changed, " ", w.version);
+  }
+  *args = {std::to_string(log_.max_len), log_.channel, std::move(changed),
            std::to_string(m.events_.size())};
   args->insert(args->end(), m.events_.begin(), m.events_.end());
   for (const auto& op : m.ops_) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -23,7 +24,8 @@ namespace jalon {
 struct EventLog {
   std::string stream;  // e.g. "jalon:roadmap:events"
   // e.g. "jalon:roadmap:wakeup"; each commit publishes there the keys of
-  // the entities it changed, one per line.
+  // the entities it changed, one per line, as "<key> <version>" when the
+  // commit put the entity at that version, else as "<key>".
   std::string channel;
   // Approximate MAXLEN of the stream (XADD MAXLEN ~). See
   // docs/architecture.md: sized so a consumer never falls behind it.
@@ -53,7 +55,11 @@ class Mutation {
   void Dedupe(std::string key, std::string value, int64_t ttl_seconds);
 
   // --- Writes ---
-  void Put(std::string key, int64_t version, std::string data);
+  // The entity at `key` becomes {v: version, d: data}. `whole`: the hash
+  // has no other field (its state is exactly this), so the writing
+  // replica's cache may keep it (EntityCache::Install).
+  void Put(std::string key, int64_t version, std::string data,
+           bool whole = false);
   void HashSet(std::string key, std::string field, std::string value);
   void HashDelete(std::string key, std::string field);
   void HashIncrement(std::string key, std::string field);
@@ -65,8 +71,17 @@ class Mutation {
   // PUBLISH after the commit, e.g. a token revocation to every process.
   void Publish(std::string channel, std::string message);
 
-  // The keys of the hashes (entities) this mutation writes or deletes.
-  std::vector<std::string> WrittenHashes() const;
+  // A hash (entity) this mutation writes or deletes.
+  struct Written {
+    std::string key;
+    // > 0: the mutation's only write to `key` is a Put at this version.
+    int64_t version = 0;
+    // With version > 0: that Put's data, and whether it was whole.
+    std::string_view data;
+    bool whole = false;
+  };
+  // In the order first written; `data` points into this mutation.
+  std::vector<Written> WrittenHashes() const;
 
   // An event (a serialized jalon.events.v1.Event) to append. At least one
   // is required; several are appended in order.
@@ -79,6 +94,7 @@ class Mutation {
     std::string key;
     std::string a;
     std::string b;
+    bool whole = false;  // a Put's
   };
   std::vector<Op> ops_;
   std::vector<std::string> events_;

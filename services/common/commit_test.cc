@@ -385,6 +385,30 @@ TEST_F(CommitTest, CommitsAgainAfterScriptFlush) {
   EXPECT_EQ(StreamLength(), 2);
 }
 
+TEST(MutationTest, WrittenHashesNameEachHashOnceWithThePutVersion) {
+  Mutation m;
+  m.ExpectVersion("t:a:1", 4, "a 1");  // a check writes nothing
+  m.Put("t:a:1", 5, "five", /*whole=*/true);
+  m.Put("t:a:2", 1, "one");
+  m.HashSet("t:a:2", "h", "x");  // a second write: no version
+  m.HashIncrement("t:counts", "n");
+  m.IndexAdd("t:index", "1");  // not a hash
+  m.Delete("t:a:3");
+  auto w = m.WrittenHashes();
+  ASSERT_EQ(w.size(), 4u);
+  EXPECT_EQ(w[0].key, "t:a:1");
+  EXPECT_EQ(w[0].version, 5);
+  EXPECT_EQ(w[0].data, "five");
+  EXPECT_TRUE(w[0].whole);
+  EXPECT_EQ(w[1].key, "t:a:2");
+  EXPECT_EQ(w[1].version, 0);
+  EXPECT_FALSE(w[1].whole);
+  EXPECT_EQ(w[2].key, "t:counts");
+  EXPECT_EQ(w[2].version, 0);
+  EXPECT_EQ(w[3].key, "t:a:3");
+  EXPECT_EQ(w[3].version, 0);
+}
+
 TEST_F(CommitTest, PublishesTheChangedKeysAndRequestedMessagesAfterCommit) {
   std::mutex mu;
   std::vector<std::pair<std::string, std::string>> got;
@@ -410,8 +434,9 @@ TEST_F(CommitTest, PublishesTheChangedKeysAndRequestedMessagesAfterCommit) {
 
   Mutation m = Create("t:token:1");
   m.HashSet("t:token:2", "h", "x");
-  m.HashSet("t:token:1", "h", "y");  // named once
-  m.IndexAdd("t:index", "1");        // not a hash: not named
+  m.HashSet("t:token:1", "h", "y");   // named once
+  m.IndexAdd("t:index", "1");         // not a hash: not named
+  m.Put("t:action:9", 3, "state-3");  // only a put: named with its version
   m.Publish("t:revocations", "hash-of-token-1");
   auto result = committer_->Commit(m);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -426,9 +451,9 @@ TEST_F(CommitTest, PublishesTheChangedKeysAndRequestedMessagesAfterCommit) {
   EXPECT_TRUE(
       testing::WaitFor([&] { return has("t:revocations", "hash-of-token-1"); },
                        milliseconds(5000)));
-  EXPECT_TRUE(
-      testing::WaitFor([&] { return has(kChannel, "t:token:1\nt:token:2"); },
-                       milliseconds(5000)));
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return has(kChannel, "t:token:1\nt:token:2\nt:action:9 3"); },
+      milliseconds(5000)));
   sub.Stop();
 }
 

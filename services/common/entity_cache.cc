@@ -1,7 +1,9 @@
 #include "services/common/entity_cache.h"
 
 #include <algorithm>
+#include <charconv>
 #include <functional>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -19,6 +21,15 @@ EntityCache::~EntityCache() {
 
 EntityCache::Shard& EntityCache::ShardOf(std::string_view key) {
   return shards_[std::hash<std::string_view>()(key) % kShards];
+}
+
+size_t EntityCache::size() {
+  size_t n = 0;
+  for (Shard& shard : shards_) {
+    std::shared_lock lock(shard.mu);
+    n += shard.entries.size();
+  }
+  return n;
 }
 
 bool EntityCache::live() const {
@@ -56,35 +67,91 @@ EntityCache::Ticket EntityCache::Begin(std::string_view key) {
   return shard.generation;
 }
 
+bool EntityCache::Below(const Shard& shard, std::string_view key,
+                        int64_t version,
+                        std::chrono::steady_clock::time_point now) {
+  auto it = shard.floors.find(key);
+  return it != shard.floors.end() && now < it->second.expires &&
+         it->second.version > version;
+}
+
+void EntityCache::Keep(Shard& shard, std::string_view key, const Stored& s,
+                       std::chrono::steady_clock::time_point now) {
+  auto kept = std::make_shared<Stored>();
+  kept->data = s.data;
+  kept->version = s.version;
+  Entry entry{std::move(kept), now + options_.ttl};
+  auto it = shard.entries.find(key);
+  if (it != shard.entries.end()) {
+    // Versions only grow: never replace a newer state with an older one.
+    if (it->second.stored->version <= s.version) it->second = std::move(entry);
+    return;
+  }
+  if (shard.entries.size() >= per_shard_) {
+    // Room goes first to what has expired (an expired entry stays until
+    // then), so a burst of entries read once does not push out the ones
+    // read again and again. The sweep runs when something can have expired.
+    if (now >= shard.next_sweep) {
+      auto soonest = std::chrono::steady_clock::time_point::max();
+      std::erase_if(shard.entries, [&](const auto& e) {
+        if (e.second.expires <= now) return true;
+        soonest = std::min(soonest, e.second.expires);
+        return false;
+      });
+      shard.next_sweep = soonest;
+    }
+    if (shard.entries.size() >= per_shard_) {
+      shard.entries.erase(shard.entries.begin());  // any one will do
+    }
+  }
+  shard.entries.emplace(std::string(key), std::move(entry));
+}
+
 void EntityCache::Put(std::string_view key, Ticket ticket, const Stored& s) {
   // An entity with an "h" field is also written outside its {v, d} (e.g. a
   // token's hash): only whole entities are kept.
   if (ticket == kNoTicket || s.version <= 0 || !s.extra.empty() || !live()) {
     return;
   }
-  auto kept = std::make_shared<Stored>();
-  kept->data = s.data;
-  kept->version = s.version;
-  std::shared_ptr<const Stored> stored = std::move(kept);
-  const auto expires = std::chrono::steady_clock::now() + options_.ttl;
+  const auto now = std::chrono::steady_clock::now();
   Shard& shard = ShardOf(key);
   std::unique_lock lock(shard.mu);
   if (shard.generation != ticket) return;  // invalidated while in flight
-  auto it = shard.entries.find(key);
-  if (it != shard.entries.end()) {
-    // Versions only grow: never replace a newer state with an older one.
-    if (it->second.stored->version <= s.version) {
-      it->second = Entry{std::move(stored), expires};
-    }
-    return;
-  }
-  if (shard.entries.size() >= per_shard_) {
-    shard.entries.erase(shard.entries.begin());  // any one will do
-  }
-  shard.entries.emplace(std::string(key), Entry{std::move(stored), expires});
+  Keep(shard, key, s, now);
 }
 
-void EntityCache::Invalidate(std::string_view key) {
+EntityCache::CommitTicket EntityCache::BeginCommit() const {
+  // The epoch is read first: a loss after it voids the ticket, a loss
+  // before it shows as not live.
+  CommitTicket t;
+  t.epoch = epoch_.load();
+  t.sent = std::chrono::steady_clock::now();
+  t.live = live();
+  return t;
+}
+
+void EntityCache::Install(std::string_view key, const CommitTicket& ticket,
+                          const Stored& s) {
+  const auto now = std::chrono::steady_clock::now();
+  Shard& shard = ShardOf(key);
+  std::unique_lock lock(shard.mu);
+  // A read in flight may have begun before the commit: whatever it found
+  // is not newer than this, so it is not kept.
+  ++shard.generation;
+  const bool keep = ticket.live && live() && epoch_.load() == ticket.epoch &&
+                    now - ticket.sent < options_.ttl && s.version > 0 &&
+                    s.extra.empty() && !Below(shard, key, s.version, now);
+  if (keep) {
+    Keep(shard, key, s, now);
+    return;
+  }
+  auto it = shard.entries.find(key);
+  if (it != shard.entries.end() && it->second.stored->version < s.version) {
+    shard.entries.erase(it);
+  }
+}
+
+void EntityCache::Drop(std::string_view key) {
   Shard& shard = ShardOf(key);
   std::unique_lock lock(shard.mu);
   if (auto it = shard.entries.find(key); it != shard.entries.end()) {
@@ -93,20 +160,59 @@ void EntityCache::Invalidate(std::string_view key) {
   ++shard.generation;
 }
 
-void EntityCache::InvalidateList(std::string_view keys) {
-  while (!keys.empty()) {
-    size_t end = keys.find('\n');
-    std::string_view key = keys.substr(0, end);
-    if (!key.empty()) Invalidate(key);
+void EntityCache::Invalidate(std::string_view key, int64_t version) {
+  const auto now = std::chrono::steady_clock::now();
+  const int64_t floor =
+      version > 0 ? version : std::numeric_limits<int64_t>::max();
+  Shard& shard = ShardOf(key);
+  std::unique_lock lock(shard.mu);
+  if (auto it = shard.entries.find(key);
+      it != shard.entries.end() && it->second.stored->version < floor) {
+    shard.entries.erase(it);
+  }
+  ++shard.generation;
+  auto [it, inserted] =
+      shard.floors.try_emplace(std::string(key), Floor{floor, {}});
+  if (!inserted && now < it->second.expires) {
+    it->second.version = std::max(it->second.version, floor);
+  } else {
+    it->second.version = floor;
+  }
+  it->second.expires = now + 2 * options_.ttl;
+  if (shard.floors.size() >= shard.sweep_at) {
+    std::erase_if(shard.floors,
+                  [&](const auto& f) { return f.second.expires <= now; });
+    shard.sweep_at = std::max<size_t>(64, 2 * shard.floors.size());
+  }
+}
+
+void EntityCache::InvalidateList(std::string_view lines) {
+  while (!lines.empty()) {
+    size_t end = lines.find('\n');
+    std::string_view line = lines.substr(0, end);
+    int64_t version = 0;
+    if (size_t space = line.find(' '); space != std::string_view::npos) {
+      // A version that does not parse counts as none: drop, whatever it is.
+      std::string_view digits = line.substr(space + 1);
+      auto [end_digits, ec] = std::from_chars(
+          digits.data(), digits.data() + digits.size(), version);
+      if (ec != std::errc() || end_digits != digits.data() + digits.size()) {
+        version = 0;
+      }
+      line = line.substr(0, space);
+    }
+    if (!line.empty()) Invalidate(line, version);
     if (end == std::string_view::npos) break;
-    keys.remove_prefix(end + 1);
+    lines.remove_prefix(end + 1);
   }
 }
 
 void EntityCache::InvalidateAll() {
+  epoch_.fetch_add(1);
   for (Shard& shard : shards_) {
     std::unique_lock lock(shard.mu);
     shard.entries.clear();
+    shard.floors.clear();
     ++shard.generation;
   }
 }

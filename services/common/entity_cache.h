@@ -5,11 +5,14 @@
 // in the commit script.
 //
 // How an entry stops being served:
-//  - every commit PUBLISHes the keys it changed on the service's channel;
-//    the listener drops them here (other replicas' writes, within the time
-//    the message takes to arrive, about a millisecond);
-//  - a replica's own commit drops the keys it wrote before it answers
-//    (so a client reads its own writes on the replica that took them);
+//  - every commit PUBLISHes the keys it changed on the service's channel,
+//    with the version it put when it put one; the listener drops any entry
+//    older than that (other replicas' writes, within the time the message
+//    takes to arrive, about a millisecond);
+//  - a replica's own commit replaces what it holds for the keys it wrote
+//    before it answers, with the state it committed (Install) or, when it
+//    may not keep that, by nothing (so a client reads its own writes on the
+//    replica that took them);
 //  - entries expire after `ttl` whatever happens (the bound on staleness
 //    if invalidations stop arriving unnoticed);
 //  - while the listener is not subscribed (Redis down, connection lost or
@@ -18,7 +21,13 @@
 //
 // A read races an invalidation: it takes a Ticket before it sends its
 // command, and Put keeps its reply only if no invalidation touched that
-// key's shard since. Thread-safe.
+// key's shard since. A commit races other replicas' commits: the cache
+// remembers, for 2 x ttl, the highest version announced for each key (a
+// floor; an announcement without a version is a floor no version passes),
+// and Install keeps the committed state only if no floor is above it, the
+// subscription has not been lost since the commit was sent, and the commit
+// was sent less than a ttl ago (so every floor it must respect is still
+// remembered). Thread-safe.
 #ifndef JALON_SERVICES_COMMON_ENTITY_CACHE_H_
 #define JALON_SERVICES_COMMON_ENTITY_CACHE_H_
 
@@ -69,9 +78,29 @@ class EntityCache {
   // field (only whole entities are cached).
   void Put(std::string_view key, Ticket ticket, const Stored& s);
 
-  void Invalidate(std::string_view key);
-  // `keys` separated by '\n' (the payload of a commit's PUBLISH).
-  void InvalidateList(std::string_view keys);
+  // Taken before a commit is sent; Install needs it.
+  struct CommitTicket {
+    uint64_t epoch = 0;
+    std::chrono::steady_clock::time_point sent;
+    bool live = false;
+  };
+  CommitTicket BeginCommit() const;
+  // After this replica committed `s` (a whole entity) at `key`: keeps it
+  // unless a newer version (or an unversioned write) of `key` was announced,
+  // the subscription was lost since `ticket`, or `ticket` is a ttl old.
+  // Whatever it decides, no entry older than `s` is left.
+  void Install(std::string_view key, const CommitTicket& ticket,
+               const Stored& s);
+
+  // This replica's own write of `key` failed or left more than {v, d}:
+  // drops the entry.
+  void Drop(std::string_view key);
+  // A commit announced that it wrote `key` at `version` (0: a write without
+  // a version): drops an older entry (any, for 0) and raises the key's
+  // floor.
+  void Invalidate(std::string_view key, int64_t version = 0);
+  // The payload of a commit's PUBLISH: lines "<key>" or "<key> <version>".
+  void InvalidateList(std::string_view lines);
   void InvalidateAll();
 
   // Subscribes to `channel` on its own Redis connection; the cache is live
@@ -82,6 +111,8 @@ class EntityCache {
   void SetLive(bool live) { live_ = live; }
   bool live() const;
 
+  // Entries held, expired ones included.
+  size_t size();
   uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
   uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
 
@@ -99,17 +130,33 @@ class EntityCache {
       return std::hash<std::string_view>()(k);
     }
   };
+  struct Floor {
+    int64_t version;  // INT64_MAX: written without a version
+    std::chrono::steady_clock::time_point expires;
+  };
   struct Shard {
     std::shared_mutex mu;  // Get and Begin share it
     std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> entries;
     Ticket generation = 0;  // bumped by every invalidation in this shard
+    // The highest version announced per key, kept 2 x ttl.
+    std::unordered_map<std::string, Floor, KeyHash, std::equal_to<>> floors;
+    size_t sweep_at = 64;  // floors.size() that triggers dropping old ones
+    // When an entry can next have expired: a full shard sweeps from then.
+    std::chrono::steady_clock::time_point next_sweep{};
   };
   Shard& ShardOf(std::string_view key);
+  // Whether a floor of `key` is above `version` (shard locked).
+  static bool Below(const Shard& shard, std::string_view key, int64_t version,
+                    std::chrono::steady_clock::time_point now);
+  // Keeps `s` at `key` (shard locked), never over a newer state.
+  void Keep(Shard& shard, std::string_view key, const Stored& s,
+            std::chrono::steady_clock::time_point now);
 
   const EntityCacheOptions options_;
   const size_t per_shard_;
   Shard shards_[kShards];
   std::atomic<bool> live_{false};
+  std::atomic<uint64_t> epoch_{0};  // bumped by InvalidateAll
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> misses_{0};
   std::unique_ptr<RedisSubscriber> listener_;

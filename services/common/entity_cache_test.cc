@@ -129,6 +129,28 @@ TEST(EntityCacheTest, HoldsAtMostItsCapacity) {
 // Put) while a writer bumps "Redis" and then invalidates, as a commit and
 // its PUBLISH do. Once an invalidation is done, no Get may return an older
 // version, however the threads interleave.
+TEST(EntityCacheTest, MakesRoomWithExpiredEntriesFirst) {
+  EntityCache cache({.capacity = 16 * 8, .ttl = milliseconds(50)});
+  cache.SetLive(true);
+  for (int i = 0; i < 1000; ++i) {  // read once, long ago: every shard full
+    std::string k = "cold:" + std::to_string(i);
+    cache.Put(k, cache.Begin(k), At(1, "cold"));
+  }
+  ASSERT_EQ(cache.size(), 16u * 8);
+  std::this_thread::sleep_for(milliseconds(60));
+  for (int i = 0; i < 200; ++i) {
+    const std::string k = "hot:" + std::to_string(i % 8);
+    if (!cache.Get(k)) cache.Put(k, cache.Begin(k), At(1, "hot"));
+  }
+  // In each shard a hot entry went to, the expired entries made room (the
+  // others keep theirs until they need room), so none of the 8 entries in
+  // use was pushed out by another: at most 8 per shard fit.
+  EXPECT_LE(cache.size(), 8u + 8u * 15);
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_TRUE(cache.Get("hot:" + std::to_string(i))) << i;
+  }
+}
+
 TEST(EntityCacheTest, NeverServesAVersionOlderThanACompletedInvalidation) {
   EntityCache cache({.capacity = 64});
   cache.SetLive(true);
@@ -177,6 +199,174 @@ TEST(EntityCacheTest, NeverServesAVersionOlderThanACompletedInvalidation) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(stale.load(), 0);
   EXPECT_GE(hits.load(), 1000);  // the cache did serve meanwhile
+}
+
+// --- What a replica keeps of its own commits (Install) ---
+
+TEST(EntityCacheInstallTest, KeepsWhatThisReplicaCommitted) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  cache.Put("k:1", cache.Begin("k:1"), At(1, "one"));
+  auto ticket = cache.BeginCommit();
+  cache.Install("k:1", ticket, At(2, "two"));
+  auto hit = cache.Get("k:1");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->version, 2);
+  EXPECT_EQ(hit->data, "two");
+  // Its own announcement, arriving after, leaves it; a later one drops it.
+  cache.InvalidateList("k:1 2");
+  EXPECT_EQ(cache.Get("k:1")->version, 2);
+  cache.InvalidateList("k:1 3");
+  EXPECT_FALSE(cache.Get("k:1"));
+}
+
+TEST(EntityCacheInstallTest, ItsOwnAnnouncementMayArriveFirst) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  cache.Put("k:1", cache.Begin("k:1"), At(1, "one"));
+  auto ticket = cache.BeginCommit();
+  cache.Invalidate("k:1", 2);  // the listener was faster than the reply
+  EXPECT_FALSE(cache.Get("k:1"));
+  cache.Install("k:1", ticket, At(2, "two"));
+  EXPECT_EQ(cache.Get("k:1")->version, 2);
+}
+
+TEST(EntityCacheInstallTest, ANewerWriteAnnouncedFirstWins) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  cache.Put("k:1", cache.Begin("k:1"), At(1, "one"));
+  auto ticket = cache.BeginCommit();
+  cache.Invalidate("k:1", 3);  // another replica wrote after this one
+  cache.Install("k:1", ticket, At(2, "two"));
+  EXPECT_FALSE(cache.Get("k:1"));
+  // A write without a version (0) is above every version.
+  ticket = cache.BeginCommit();
+  cache.Invalidate("k:2");
+  cache.Install("k:2", ticket, At(7, "seven"));
+  EXPECT_FALSE(cache.Get("k:2"));
+}
+
+TEST(EntityCacheInstallTest, ALostSubscriptionVoidsTheTicket) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  auto ticket = cache.BeginCommit();
+  cache.InvalidateAll();  // what the listener does when it loses Redis
+  cache.Install("k:1", ticket, At(2, "two"));
+  EXPECT_FALSE(cache.Get("k:1"));
+  cache.SetLive(false);  // not subscribed when the commit was sent
+  ticket = cache.BeginCommit();
+  cache.SetLive(true);
+  cache.Install("k:1", ticket, At(2, "two"));
+  EXPECT_FALSE(cache.Get("k:1"));
+}
+
+TEST(EntityCacheInstallTest, ATicketOlderThanTheTtlIsRefused) {
+  // Floors last 2 x ttl: a commit answered later than a ttl after it was
+  // sent may have missed one, so it keeps nothing.
+  EntityCache cache({.capacity = 100, .ttl = milliseconds(50)});
+  cache.SetLive(true);
+  auto ticket = cache.BeginCommit();
+  std::this_thread::sleep_for(milliseconds(60));
+  cache.Put("k:1", cache.Begin("k:1"), At(1, "one"));
+  cache.Install("k:1", ticket, At(2, "two"));
+  EXPECT_FALSE(cache.Get("k:1"));  // and the older entry is gone
+}
+
+TEST(EntityCacheInstallTest, NeverOverANewerStateAndDropLeavesNothing) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  cache.Put("k:1", cache.Begin("k:1"), At(5, "five"));
+  cache.Install("k:1", cache.BeginCommit(), At(4, "four"));
+  EXPECT_EQ(cache.Get("k:1")->version, 5);
+  Stored with_extra = At(6, "six");
+  with_extra.extra = "h";
+  cache.Install("k:1", cache.BeginCommit(), with_extra);
+  EXPECT_FALSE(cache.Get("k:1"));  // not kept, and nothing older stays
+  cache.Put("k:2", cache.Begin("k:2"), At(1, "one"));
+  cache.Drop("k:2");
+  EXPECT_FALSE(cache.Get("k:2"));
+}
+
+TEST(EntityCacheInstallTest, AnnouncementsCarryVersions) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  cache.Put("k:1", cache.Begin("k:1"), At(5, "five"));
+  cache.Put("k:2", cache.Begin("k:2"), At(5, "five"));
+  cache.Put("k:3", cache.Begin("k:3"), At(5, "five"));
+  cache.Put("k:4", cache.Begin("k:4"), At(5, "five"));
+  cache.InvalidateList("k:1 5\nk:2 6\nk:3\nk:4 x5");
+  EXPECT_TRUE(cache.Get("k:1"));   // it holds that version already
+  EXPECT_FALSE(cache.Get("k:2"));  // older
+  EXPECT_FALSE(cache.Get("k:3"));  // no version: any entry goes
+  EXPECT_FALSE(cache.Get("k:4"));  // a version that does not parse: same
+}
+
+// Two writers (this replica, which installs its commits, and another one)
+// and readers, on a few keys. Versions come from one counter per key, as
+// Redis serialises commits; each commit's announcement is an Invalidate
+// with its version, which this replica's writer sends before or after its
+// Install. Once an announcement is done, no Get may return an older
+// version.
+TEST(EntityCacheInstallTest, NeverServesAVersionOlderThanAnAnnouncedOne) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  constexpr int kKeys = 4;
+  std::atomic<int64_t> truth[kKeys] = {};
+  std::atomic<int64_t> announced[kKeys] = {};
+  std::atomic<bool> stop{false};
+  std::atomic<int> stale{0}, hits{0}, installs{0};
+  auto key = [](int k) { return "k:" + std::to_string(k); };
+  auto announce = [&](int k, int64_t v) {
+    cache.Invalidate(key(k), v);
+    int64_t seen = announced[k].load();
+    while (seen < v && !announced[k].compare_exchange_weak(seen, v)) {
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {  // this replica: commit, then Install
+    for (int n = 0; !stop; ++n) {
+      const int k = n % kKeys;
+      auto ticket = cache.BeginCommit();
+      const int64_t v = ++truth[k];
+      if (n % 2 == 0) announce(k, v);
+      cache.Install(key(k), ticket, At(v, std::to_string(v)));
+      if (n % 2 == 1) announce(k, v);
+      ++installs;
+    }
+  });
+  threads.emplace_back([&] {  // another replica: commit, announce
+    for (int n = 0; !stop; ++n) {
+      const int k = (n * 7) % kKeys;
+      announce(k, ++truth[k]);
+      if (n % 16 == 0) std::this_thread::yield();
+    }
+  });
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {  // readers, filling on a miss
+      for (int n = r; !stop; ++n) {
+        const int k = n % kKeys;
+        const int64_t floor = announced[k].load();
+        if (auto hit = cache.Get(key(k))) {
+          ++hits;
+          if (hit->version < floor) ++stale;
+          continue;
+        }
+        auto ticket = cache.Begin(key(k));
+        const int64_t v = truth[k].load();
+        cache.Put(key(k), ticket, At(v, std::to_string(v)));
+      }
+    });
+  }
+  const auto give_up = std::chrono::steady_clock::now() + milliseconds(10000);
+  while ((installs < 20000 || hits < 1000) &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(stale.load(), 0);
+  EXPECT_GE(hits.load(), 1000);
+  EXPECT_GE(installs.load(), 20000);
 }
 
 class EntityCacheRedisTest : public ::testing::Test {

@@ -337,7 +337,9 @@ class EntityOps {
     }
     const std::string key = store_->EntityKey(kind, id);
     m.ExpectAbsent(key, std::string(kind));
-    m.Put(key, 1, entity->SerializeAsString());
+    // Whole: a new hash holds only {v, d}, unless `extra` writes more to it
+    // (then WrittenHashes names it without a version and it is not kept).
+    m.Put(key, 1, entity->SerializeAsString(), /*whole=*/true);
     m.AddEvent(Event(event_type, kind, id, 1, {}, *entity,
                      roadmap_id == kOwnId ? id : roadmap_id));
     if (extra) extra(m, *entity);
@@ -386,7 +388,8 @@ class EntityOps {
     for (const auto& c : changes) fields.push_back(c.field());
     const std::string key = store_->EntityKey(kind, id);
     step.m.ExpectVersion(key, cur.version, std::string(kind));
-    step.m.Put(key, version, step.next.SerializeAsString());
+    step.m.Put(key, version, step.next.SerializeAsString(),
+               /*whole=*/cur.extra.empty());
     step.m.AddEvent(Event(event_type, kind, id, version, fields, step.next,
                           roadmap_of(step.next)));
     if (keep_history) {

@@ -135,8 +135,10 @@ void EntityStore::GetAsync(std::string_view kind, std::string_view id,
 }
 
 absl::StatusOr<CommitResult> EntityStore::Commit(const Mutation& m) const {
+  if (cache_ == nullptr) return committer_.Commit(m);
+  const EntityCache::CommitTicket ticket = cache_->BeginCommit();
   auto r = committer_.Commit(m);
-  if (cache_ != nullptr) Forget(m.WrittenHashes());
+  AfterCommit(WrittenBy(m), ticket, r);
   return r;
 }
 
@@ -147,15 +149,41 @@ void EntityStore::CommitAsync(const Mutation& m,
     return;
   }
   committer_.CommitAsync(
-      m, [this, keys = m.WrittenHashes(),
+      m, [this, written = WrittenBy(m), ticket = cache_->BeginCommit(),
           done = std::move(done)](absl::StatusOr<CommitResult> r) mutable {
-        Forget(keys);
+        AfterCommit(written, ticket, r);
         std::move(done)(std::move(r));
       });
 }
 
-void EntityStore::Forget(const std::vector<std::string>& keys) const {
-  for (const auto& key : keys) cache_->Invalidate(key);
+std::vector<EntityStore::Written> EntityStore::WrittenBy(const Mutation& m) {
+  std::vector<Written> out;
+  for (const auto& w : m.WrittenHashes()) {
+    Written kept;
+    kept.key = w.key;
+    if (w.whole && w.version > 0) {
+      kept.version = w.version;
+      kept.data = std::string(w.data);
+    }
+    out.push_back(std::move(kept));
+  }
+  return out;
+}
+
+void EntityStore::AfterCommit(const std::vector<Written>& written,
+                              const EntityCache::CommitTicket& ticket,
+                              const absl::StatusOr<CommitResult>& r) const {
+  const bool applied = r.ok() && !r->duplicate;
+  for (const auto& w : written) {
+    if (applied && w.version > 0) {
+      Stored s;
+      s.data = w.data;
+      s.version = w.version;
+      cache_->Install(w.key, ticket, s);
+    } else {
+      cache_->Drop(w.key);
+    }
+  }
 }
 
 absl::StatusOr<std::vector<Stored>> EntityStore::GetMany(

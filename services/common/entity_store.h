@@ -86,9 +86,19 @@ class EntityStore {
   RedisClient* redis() const { return redis_; }
 
  private:
-  // Drops the keys a commit wrote from the cache, whatever its outcome (a
-  // timed-out commit may have been applied).
-  void Forget(const std::vector<std::string>& keys) const;
+  // What a commit wrote, as the cache needs it after the commit returns.
+  struct Written {
+    std::string key;
+    int64_t version = 0;  // > 0 with data: a whole entity put at `version`
+    std::string data;
+  };
+  static std::vector<Written> WrittenBy(const Mutation& m);
+  // Brings the cache up to a commit's outcome: keeps the whole entities it
+  // put when it was applied (EntityCache::Install), drops every other key it
+  // wrote, whatever the outcome (a timed-out commit may have been applied).
+  void AfterCommit(const std::vector<Written>& written,
+                   const EntityCache::CommitTicket& ticket,
+                   const absl::StatusOr<CommitResult>& result) const;
 
   RedisClient* redis_;
   EntityCache* cache_;

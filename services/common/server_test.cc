@@ -1,10 +1,11 @@
 // Process-wide settings of the service binaries (jalon::TuneForServing).
+#include "services/common/server.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 
 #include "absl/synchronization/mutex.h"
-#include "services/common/server.h"
 
 namespace jalon {
 namespace {

@@ -1,7 +1,8 @@
 // The roadmap service's entity cache, with two replicas (in-process, over
 // real gRPC) on one real redis-server: repeated Gets are answered without
-// Redis, a replica reads its own writes at once and another replica's
-// within the time a PUBLISH takes, and a write never goes wrong because
+// Redis, a replica reads its own writes at once (and keeps them, so its
+// next update needs no read) and another replica's within the time a
+// PUBLISH takes, and a write never goes wrong because
 // its replica's cache is behind (an update, an etag, a transition, a
 // "nothing to change" are decided on Redis' state).
 #include <grpcpp/grpcpp.h>
@@ -158,6 +159,43 @@ TEST_F(EntityCacheServiceTest, AReplicaReadsItsOwnWritesAtOnce) {
     EXPECT_EQ(got->etag(), updated->etag());
     EXPECT_EQ(got->title(), updated->title());
   }
+}
+
+TEST_F(EntityCacheServiceTest, AReplicaKeepsWhatItWroteUntilANewerWrite) {
+  StartReplicas(true);
+  rpb::Action created = Create(*a_, "Fonderie de Kénitra");
+  // The create and every update leave A's cache holding what they wrote:
+  // the next update starts from it (its commit checks the version) and a
+  // Get answers from it, without any HMGET.
+  ASSERT_TRUE(a_->redis().Command({"CONFIG", "RESETSTAT"}).ok());
+  std::string etag = created.etag();
+  for (int i = 0; i < 5; ++i) {
+    auto updated =
+        SetField(*a_, created.id(), "title", "Fonderie " + std::to_string(i));
+    ASSERT_TRUE(updated.ok()) << updated.status();
+    EXPECT_EQ(updated->etag(), std::to_string(i + 2));
+    auto got = Get(*a_, created.id());
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->etag(), updated->etag());
+    EXPECT_EQ(got->title(), updated->title());
+    etag = updated->etag();
+  }
+  EXPECT_EQ(Hmgets(), 0);
+
+  // B writes next. Its announcement drops what A kept: A reads B's state
+  // (A's copy would live 60 s otherwise), and A's next update builds on it.
+  auto by_b = SetField(*b_, created.id(), "owner", "n.idrissi");
+  ASSERT_TRUE(by_b.ok()) << by_b.status();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto got = Get(*a_, created.id());
+        return got.ok() && got->etag() == by_b->etag();
+      },
+      milliseconds(2000), milliseconds(1)));
+  auto by_a = SetField(*a_, created.id(), "title", "Fonderie finale");
+  ASSERT_TRUE(by_a.ok()) << by_a.status();
+  EXPECT_EQ(by_a->owner(), "n.idrissi");
+  EXPECT_EQ(std::stoi(by_a->etag()), std::stoi(by_b->etag()) + 1);
 }
 
 TEST_F(EntityCacheServiceTest, AnotherReplicasWriteInvalidatesTheCopy) {

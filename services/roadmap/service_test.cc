@@ -601,6 +601,17 @@ TEST_F(RoadmapServiceTest, WritesStayWithinTheRoundTripBudget) {
   ASSERT_TRUE(
       stub_->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp).ok());
   stats = CommandStats();
+  EXPECT_EQ(stats, (std::map<std::string, int64_t>{{"evalsha", 1}}))
+      << "the replica kept what it created: the update is one atomic write";
+
+  // Without that copy (another replica, or one whose cache was emptied),
+  // an update is one read and one atomic write.
+  harness_.cache().InvalidateAll();
+  ASSERT_TRUE(harness_.redis().Command({"CONFIG", "RESETSTAT"}).ok());
+  req.mutable_action()->set_title("Budget v3");
+  ASSERT_TRUE(
+      stub_->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp).ok());
+  stats = CommandStats();
   EXPECT_EQ(stats,
             (std::map<std::string, int64_t>{{"hmget", 1}, {"evalsha", 1}}))
       << "an update is one read and one atomic write";

@@ -74,8 +74,9 @@ int main(int argc, char** argv) {
             "Gets and the action writes; each is one thread with one "
             "pipelined connection");
   flags.Int("entity-cache-size", &config.entity_cache_size, 0, 10'000'000,
-            "entities this replica keeps for its Gets, invalidated by every "
-            "commit's PUBLISH (0: every Get reads Redis)");
+            "entities this replica keeps for its Gets and updates (those it "
+            "read or wrote), invalidated by every commit's PUBLISH (0: every "
+            "Get reads Redis)");
   flags.Duration("entity-cache-ttl", &config.entity_cache_ttl,
                  "the longest a cached entity is served: the bound on a "
                  "stale Get if invalidations stop arriving unnoticed");

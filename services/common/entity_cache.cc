@@ -61,18 +61,27 @@ std::optional<Stored> EntityCache::Get(std::string_view key) {
 }
 
 EntityCache::Ticket EntityCache::Begin(std::string_view key) {
-  if (!live()) return kNoTicket;
+  Ticket t;
+  t.begun = std::chrono::steady_clock::now();
+  if (!live()) return t;
   Shard& shard = ShardOf(key);
   std::shared_lock lock(shard.mu);
-  return shard.generation;
+  t.generation = shard.generation;
+  t.live = true;
+  return t;
 }
 
 bool EntityCache::Below(const Shard& shard, std::string_view key,
                         int64_t version,
-                        std::chrono::steady_clock::time_point now) {
+                        std::chrono::steady_clock::time_point now,
+                        bool versioned_only) {
   auto it = shard.floors.find(key);
-  return it != shard.floors.end() && now < it->second.expires &&
-         it->second.version > version;
+  if (it == shard.floors.end() || now >= it->second.expires) return false;
+  if (versioned_only &&
+      it->second.version == std::numeric_limits<int64_t>::max()) {
+    return false;
+  }
+  return it->second.version > version;
 }
 
 void EntityCache::Keep(Shard& shard, std::string_view key, const Stored& s,
@@ -110,13 +119,16 @@ void EntityCache::Keep(Shard& shard, std::string_view key, const Stored& s,
 void EntityCache::Put(std::string_view key, Ticket ticket, const Stored& s) {
   // An entity with an "h" field is also written outside its {v, d} (e.g. a
   // token's hash): only whole entities are kept.
-  if (ticket == kNoTicket || s.version <= 0 || !s.extra.empty() || !live()) {
-    return;
-  }
+  if (!ticket.live || s.version <= 0 || !s.extra.empty() || !live()) return;
   const auto now = std::chrono::steady_clock::now();
+  // Older than a ttl, the read may have raced a floor that is forgotten.
+  if (now - ticket.begun >= options_.ttl) return;
   Shard& shard = ShardOf(key);
   std::unique_lock lock(shard.mu);
-  if (shard.generation != ticket) return;  // invalidated while in flight
+  if (shard.generation != ticket.generation) return;  // see Shard
+  // A write newer than what the read found was announced meanwhile. (A
+  // write without a version bumped the generation instead.)
+  if (Below(shard, key, s.version, now, /*versioned_only=*/true)) return;
   Keep(shard, key, s, now);
 }
 
@@ -170,7 +182,8 @@ void EntityCache::Invalidate(std::string_view key, int64_t version) {
       it != shard.entries.end() && it->second.stored->version < floor) {
     shard.entries.erase(it);
   }
-  ++shard.generation;
+  // A versioned announcement stops older reads through the floor alone.
+  if (version <= 0) ++shard.generation;
   auto [it, inserted] =
       shard.floors.try_emplace(std::string(key), Floor{floor, {}});
   if (!inserted && now < it->second.expires) {

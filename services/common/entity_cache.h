@@ -19,12 +19,16 @@
 //    silent past its PING deadline) the cache neither serves nor fills, and
 //    it is emptied when the subscription is lost and again when it returns.
 //
-// A read races an invalidation: it takes a Ticket before it sends its
-// command, and Put keeps its reply only if no invalidation touched that
-// key's shard since. A commit races other replicas' commits: the cache
-// remembers, for 2 x ttl, the highest version announced for each key (a
-// floor; an announcement without a version is a floor no version passes),
-// and Install keeps the committed state only if no floor is above it, the
+// The cache remembers, for 2 x ttl, the highest version announced for each
+// key (a floor; an announcement without a version is a floor no version
+// passes). A read races an invalidation: it takes a Ticket before it sends
+// its command, and Put keeps its reply only if it is not below the key's
+// floor, nothing without a version touched that key's shard since, and the
+// read took less than a ttl (so the floors it must respect are still
+// remembered). Announcements with a version leave reads of newer states
+// alone, so a listener running behind does not empty the cache. A commit
+// races other replicas' commits: Install keeps the committed state only if
+// no floor is above it, the
 // subscription has not been lost since the commit was sent, and the commit
 // was sent less than a ttl ago (so every floor it must respect is still
 // remembered). Thread-safe.
@@ -71,7 +75,11 @@ class EntityCache {
   std::optional<Stored> Get(std::string_view key);
 
   // Taken before a read is sent; Put needs it.
-  using Ticket = uint64_t;
+  struct Ticket {
+    uint64_t generation = 0;
+    std::chrono::steady_clock::time_point begun;
+    bool live = false;
+  };
   Ticket Begin(std::string_view key);
   // Keeps what a read that began with `ticket` found, unless the key was
   // invalidated since, the cache is not live, or the entity has an "h"
@@ -118,7 +126,6 @@ class EntityCache {
 
  private:
   static constexpr size_t kShards = 16;
-  static constexpr Ticket kNoTicket = ~Ticket{0};
   struct Entry {
     std::shared_ptr<const Stored> stored;
     std::chrono::steady_clock::time_point expires;
@@ -137,7 +144,10 @@ class EntityCache {
   struct Shard {
     std::shared_mutex mu;  // Get and Begin share it
     std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> entries;
-    Ticket generation = 0;  // bumped by every invalidation in this shard
+    // Bumped by whatever may make a read in flight wrong without a floor
+    // saying so: an announcement without a version, this replica's own
+    // commits, InvalidateAll.
+    uint64_t generation = 0;
     // The highest version announced per key, kept 2 x ttl.
     std::unordered_map<std::string, Floor, KeyHash, std::equal_to<>> floors;
     size_t sweep_at = 64;  // floors.size() that triggers dropping old ones
@@ -145,9 +155,11 @@ class EntityCache {
     std::chrono::steady_clock::time_point next_sweep{};
   };
   Shard& ShardOf(std::string_view key);
-  // Whether a floor of `key` is above `version` (shard locked).
+  // Whether a floor of `key` is above `version` (shard locked);
+  // `versioned_only`: ignoring a floor left by a write without a version.
   static bool Below(const Shard& shard, std::string_view key, int64_t version,
-                    std::chrono::steady_clock::time_point now);
+                    std::chrono::steady_clock::time_point now,
+                    bool versioned_only = false);
   // Keeps `s` at `key` (shard locked), never over a newer state.
   void Keep(Shard& shard, std::string_view key, const Stored& s,
             std::chrono::steady_clock::time_point now);

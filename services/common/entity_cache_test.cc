@@ -53,6 +53,41 @@ TEST(EntityCacheTest, AReadThatRacedAnInvalidationIsNotKept) {
   EXPECT_EQ(cache.Get("k:1")->data, "new");
 }
 
+TEST(EntityCacheTest, AReadBelowAnAnnouncedVersionIsNotKept) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  auto ticket = cache.Begin("k:1");
+  cache.Invalidate("k:1", 6);  // version 6 was committed meanwhile
+  cache.Put("k:1", ticket, At(5, "five"));
+  EXPECT_FALSE(cache.Get("k:1"));
+  ticket = cache.Begin("k:1");
+  cache.Invalidate("k:1", 6);  // the same announcement, late: harmless
+  cache.Put("k:1", ticket, At(6, "six"));
+  EXPECT_EQ(cache.Get("k:1")->version, 6);
+}
+
+TEST(EntityCacheTest, ALateListenerDoesNotEmptyTheCache) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  cache.Put("k:1", cache.Begin("k:1"), At(5, "five"));
+  auto ticket = cache.Begin("k:2");
+  // Announcements of versions the cache already holds or passed, arriving
+  // late, neither drop the entry nor void a read in flight.
+  cache.InvalidateList("k:1 3\nk:1 5\nk:2 2");
+  EXPECT_EQ(cache.Get("k:1")->version, 5);
+  cache.Put("k:2", ticket, At(4, "four"));
+  EXPECT_EQ(cache.Get("k:2")->version, 4);
+}
+
+TEST(EntityCacheTest, AReadSlowerThanTheTtlIsNotKept) {
+  EntityCache cache({.capacity = 100, .ttl = milliseconds(30)});
+  cache.SetLive(true);
+  auto ticket = cache.Begin("k:1");
+  std::this_thread::sleep_for(milliseconds(40));
+  cache.Put("k:1", ticket, At(1, "one"));
+  EXPECT_FALSE(cache.Get("k:1"));
+}
+
 TEST(EntityCacheTest, NeverReplacesANewerVersion) {
   EntityCache cache({});
   cache.SetLive(true);
@@ -125,10 +160,6 @@ TEST(EntityCacheTest, HoldsAtMostItsCapacity) {
   EXPECT_LE(kept, 32);
 }
 
-// Readers fill the cache the way GetAsync does (ticket, read "Redis",
-// Put) while a writer bumps "Redis" and then invalidates, as a commit and
-// its PUBLISH do. Once an invalidation is done, no Get may return an older
-// version, however the threads interleave.
 TEST(EntityCacheTest, MakesRoomWithExpiredEntriesFirst) {
   EntityCache cache({.capacity = 16 * 8, .ttl = milliseconds(50)});
   cache.SetLive(true);
@@ -151,6 +182,10 @@ TEST(EntityCacheTest, MakesRoomWithExpiredEntriesFirst) {
   }
 }
 
+// Readers fill the cache the way GetAsync does (ticket, read "Redis",
+// Put) while a writer bumps "Redis" and then invalidates, as a commit and
+// its PUBLISH do. Once an invalidation is done, no Get may return an older
+// version, however the threads interleave.
 TEST(EntityCacheTest, NeverServesAVersionOlderThanACompletedInvalidation) {
   EntityCache cache({.capacity = 64});
   cache.SetLive(true);

@@ -114,7 +114,7 @@ void EntityStore::GetAsync(std::string_view kind, std::string_view id,
     return;
   }
   std::string key = EntityKey(kind, id);
-  EntityCache::Ticket ticket = 0;
+  EntityCache::Ticket ticket;
   if (cache_ != nullptr) {
     if (!fresh) {
       if (auto hit = cache_->Get(key)) {

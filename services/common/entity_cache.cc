@@ -90,6 +90,8 @@ void EntityCache::Keep(Shard& shard, std::string_view key, const Stored& s,
   kept->data = s.data;
   kept->version = s.version;
   Entry entry{std::move(kept), now + options_.ttl};
+  // The sweep below must not wait past the first expiry of anything held.
+  shard.next_sweep = std::min(shard.next_sweep, entry.expires);
   auto it = shard.entries.find(key);
   if (it != shard.entries.end()) {
     // Versions only grow: never replace a newer state with an older one.
@@ -99,7 +101,8 @@ void EntityCache::Keep(Shard& shard, std::string_view key, const Stored& s,
   if (shard.entries.size() >= per_shard_) {
     // Room goes first to what has expired (an expired entry stays until
     // then), so a burst of entries read once does not push out the ones
-    // read again and again. The sweep runs when something can have expired.
+    // read again and again. The sweep runs when something can have expired:
+    // next_sweep is the first expiry of what it left or was added since.
     if (now >= shard.next_sweep) {
       auto soonest = std::chrono::steady_clock::time_point::max();
       std::erase_if(shard.entries, [&](const auto& e) {

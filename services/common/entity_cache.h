@@ -152,7 +152,8 @@ class EntityCache {
     std::unordered_map<std::string, Floor, KeyHash, std::equal_to<>> floors;
     size_t sweep_at = 64;  // floors.size() that triggers dropping old ones
     // When an entry can next have expired: a full shard sweeps from then.
-    std::chrono::steady_clock::time_point next_sweep{};
+    std::chrono::steady_clock::time_point next_sweep =
+        std::chrono::steady_clock::time_point::max();
   };
   Shard& ShardOf(std::string_view key);
   // Whether a floor of `key` is above `version` (shard locked);

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/commit.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/wait.h"
@@ -179,6 +180,21 @@ TEST(EntityCacheTest, MakesRoomWithExpiredEntriesFirst) {
   EXPECT_LE(cache.size(), 8u + 8u * 15);
   for (int i = 0; i < 8; ++i) {
     EXPECT_TRUE(cache.Get("hot:" + std::to_string(i))) << i;
+  }
+  // Again and again: a sweep that emptied a shard must not stop the next.
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 1000; ++i) {
+      std::string k = absl::StrCat("cold:", round, ":", i);
+      cache.Put(k, cache.Begin(k), At(1, "cold"));
+    }
+    ASSERT_EQ(cache.size(), 16u * 8);
+    std::this_thread::sleep_for(milliseconds(60));
+    for (int i = 0; i < 8; ++i) {
+      std::string k = absl::StrCat("hot:", round, ":", i);
+      cache.Put(k, cache.Begin(k), At(1, "hot"));
+    }
+    // The shards the hot keys went to dropped their 8 expired entries.
+    EXPECT_LT(cache.size(), 16u * 8) << "round " << round;
   }
 }
 

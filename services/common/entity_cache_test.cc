@@ -198,6 +198,31 @@ TEST(EntityCacheTest, MakesRoomWithExpiredEntriesFirst) {
   }
 }
 
+constexpr int kRaceKeys = 4;
+
+// A reader as GetAsync reads, until `stop`: a hit is served (and counted
+// stale if older than the key's `floor` when the Get began); a miss takes a
+// ticket, reads "Redis" (`truth`) and Puts.
+void ReadUntilStopped(EntityCache& cache,
+                      const std::atomic<int64_t> (&truth)[kRaceKeys],
+                      const std::atomic<int64_t> (&floor)[kRaceKeys],
+                      const std::atomic<bool>& stop, int first,
+                      std::atomic<int64_t>& hits, std::atomic<int64_t>& stale) {
+  for (int n = first; !stop; ++n) {
+    const int k = n % kRaceKeys;
+    const std::string key = "k:" + std::to_string(k);
+    const int64_t at_least = floor[k].load();
+    if (auto hit = cache.Get(key)) {
+      ++hits;
+      if (hit->version < at_least) ++stale;
+      continue;
+    }
+    auto ticket = cache.Begin(key);
+    const int64_t v = truth[k].load();
+    cache.Put(key, ticket, At(v, std::to_string(v)));
+  }
+}
+
 // Readers fill the cache the way GetAsync does (ticket, read "Redis",
 // Put) while a writer bumps "Redis" and then invalidates, as a commit and
 // its PUBLISH do. Once an invalidation is done, no Get may return an older
@@ -205,7 +230,7 @@ TEST(EntityCacheTest, MakesRoomWithExpiredEntriesFirst) {
 TEST(EntityCacheTest, NeverServesAVersionOlderThanACompletedInvalidation) {
   EntityCache cache({.capacity = 64});
   cache.SetLive(true);
-  constexpr int kKeys = 4;
+  constexpr int kKeys = kRaceKeys;
   std::atomic<int64_t> truth[kKeys];
   std::atomic<int64_t> invalidated[kKeys];
   for (int k = 0; k < kKeys; ++k) {
@@ -218,18 +243,7 @@ TEST(EntityCacheTest, NeverServesAVersionOlderThanACompletedInvalidation) {
   std::vector<std::thread> threads;
   for (int r = 0; r < 3; ++r) {
     threads.emplace_back([&, r] {
-      for (uint64_t i = r; !stop; ++i) {
-        const int k = i % kKeys;
-        const int64_t floor = invalidated[k].load();
-        if (auto hit = cache.Get(key(k))) {
-          ++hits;
-          if (hit->version < floor) ++stale;
-          continue;
-        }
-        auto ticket = cache.Begin(key(k));
-        const int64_t v = truth[k].load();
-        cache.Put(key(k), ticket, At(v, std::to_string(v)));
-      }
+      ReadUntilStopped(cache, truth, invalidated, stop, r, hits, stale);
     });
   }
   threads.emplace_back([&] {
@@ -361,11 +375,12 @@ TEST(EntityCacheInstallTest, AnnouncementsCarryVersions) {
 TEST(EntityCacheInstallTest, NeverServesAVersionOlderThanAnAnnouncedOne) {
   EntityCache cache({});
   cache.SetLive(true);
-  constexpr int kKeys = 4;
+  constexpr int kKeys = kRaceKeys;
   std::atomic<int64_t> truth[kKeys] = {};
   std::atomic<int64_t> announced[kKeys] = {};
   std::atomic<bool> stop{false};
-  std::atomic<int> stale{0}, hits{0}, installs{0};
+  std::atomic<int64_t> stale{0}, hits{0};
+  std::atomic<int> installs{0};
   auto key = [](int k) { return "k:" + std::to_string(k); };
   auto announce = [&](int k, int64_t v) {
     cache.Invalidate(key(k), v);
@@ -393,19 +408,8 @@ TEST(EntityCacheInstallTest, NeverServesAVersionOlderThanAnAnnouncedOne) {
     }
   });
   for (int r = 0; r < 2; ++r) {
-    threads.emplace_back([&, r] {  // readers, filling on a miss
-      for (int n = r; !stop; ++n) {
-        const int k = n % kKeys;
-        const int64_t floor = announced[k].load();
-        if (auto hit = cache.Get(key(k))) {
-          ++hits;
-          if (hit->version < floor) ++stale;
-          continue;
-        }
-        auto ticket = cache.Begin(key(k));
-        const int64_t v = truth[k].load();
-        cache.Put(key(k), ticket, At(v, std::to_string(v)));
-      }
+    threads.emplace_back([&, r] {
+      ReadUntilStopped(cache, truth, announced, stop, r, hits, stale);
     });
   }
   const auto give_up = std::chrono::steady_clock::now() + milliseconds(10000);

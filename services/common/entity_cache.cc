@@ -84,18 +84,25 @@ bool EntityCache::Below(const Shard& shard, std::string_view key,
   return it->second.version > version;
 }
 
-void EntityCache::Keep(Shard& shard, std::string_view key, const Stored& s,
-                       std::chrono::steady_clock::time_point now) {
+std::shared_ptr<const Stored> EntityCache::Kept(std::string data,
+                                                int64_t version) {
   auto kept = std::make_shared<Stored>();
-  kept->data = s.data;
-  kept->version = s.version;
+  kept->data = std::move(data);
+  kept->version = version;
+  return kept;
+}
+
+void EntityCache::Keep(Shard& shard, std::string_view key,
+                       std::shared_ptr<const Stored> kept,
+                       std::chrono::steady_clock::time_point now) {
+  const int64_t version = kept->version;
   Entry entry{std::move(kept), now + options_.ttl};
   // The sweep below must not wait past the first expiry of anything held.
   shard.next_sweep = std::min(shard.next_sweep, entry.expires);
   auto it = shard.entries.find(key);
   if (it != shard.entries.end()) {
     // Versions only grow: never replace a newer state with an older one.
-    if (it->second.stored->version <= s.version) it->second = std::move(entry);
+    if (it->second.stored->version <= version) it->second = std::move(entry);
     return;
   }
   if (shard.entries.size() >= per_shard_) {
@@ -126,13 +133,14 @@ void EntityCache::Put(std::string_view key, Ticket ticket, const Stored& s) {
   const auto now = std::chrono::steady_clock::now();
   // Older than a ttl, the read may have raced a floor that is forgotten.
   if (now - ticket.begun >= options_.ttl) return;
+  auto kept = Kept(s.data, s.version);
   Shard& shard = ShardOf(key);
   std::unique_lock lock(shard.mu);
   if (shard.generation != ticket.generation) return;  // see Shard
   // A write newer than what the read found was announced meanwhile. (A
   // write without a version bumped the generation instead.)
   if (Below(shard, key, s.version, now, /*versioned_only=*/true)) return;
-  Keep(shard, key, s, now);
+  Keep(shard, key, std::move(kept), now);
 }
 
 EntityCache::CommitTicket EntityCache::BeginCommit() const {
@@ -146,7 +154,10 @@ EntityCache::CommitTicket EntityCache::BeginCommit() const {
 }
 
 void EntityCache::Install(std::string_view key, const CommitTicket& ticket,
-                          const Stored& s) {
+                          Stored s) {
+  const int64_t version = s.version;
+  const bool whole = s.extra.empty();
+  auto kept = Kept(std::move(s.data), version);
   const auto now = std::chrono::steady_clock::now();
   Shard& shard = ShardOf(key);
   std::unique_lock lock(shard.mu);
@@ -154,14 +165,14 @@ void EntityCache::Install(std::string_view key, const CommitTicket& ticket,
   // is not newer than this, so it is not kept.
   ++shard.generation;
   const bool keep = ticket.live && live() && epoch_.load() == ticket.epoch &&
-                    now - ticket.sent < options_.ttl && s.version > 0 &&
-                    s.extra.empty() && !Below(shard, key, s.version, now);
+                    now - ticket.sent < options_.ttl && version > 0 && whole &&
+                    !Below(shard, key, version, now);
   if (keep) {
-    Keep(shard, key, s, now);
+    Keep(shard, key, std::move(kept), now);
     return;
   }
   auto it = shard.entries.find(key);
-  if (it != shard.entries.end() && it->second.stored->version < s.version) {
+  if (it != shard.entries.end() && it->second.stored->version < version) {
     shard.entries.erase(it);
   }
 }

@@ -97,8 +97,7 @@ class EntityCache {
   // unless a newer version (or an unversioned write) of `key` was announced,
   // the subscription was lost since `ticket`, or `ticket` is a ttl old.
   // Whatever it decides, no entry older than `s` is left.
-  void Install(std::string_view key, const CommitTicket& ticket,
-               const Stored& s);
+  void Install(std::string_view key, const CommitTicket& ticket, Stored s);
 
   // This replica's own write of `key` failed or left more than {v, d}:
   // drops the entry.
@@ -161,8 +160,12 @@ class EntityCache {
   static bool Below(const Shard& shard, std::string_view key, int64_t version,
                     std::chrono::steady_clock::time_point now,
                     bool versioned_only = false);
-  // Keeps `s` at `key` (shard locked), never over a newer state.
-  void Keep(Shard& shard, std::string_view key, const Stored& s,
+  // What an entry holds: the data and version of `s`. Made before the
+  // shard is locked, so the copy does not lengthen the critical section.
+  static std::shared_ptr<const Stored> Kept(std::string data, int64_t version);
+  // Keeps `kept` at `key` (shard locked), never over a newer state.
+  void Keep(Shard& shard, std::string_view key,
+            std::shared_ptr<const Stored> kept,
             std::chrono::steady_clock::time_point now);
 
   const EntityCacheOptions options_;

@@ -151,7 +151,7 @@ void EntityStore::CommitAsync(const Mutation& m,
   committer_.CommitAsync(
       m, [this, written = WrittenBy(m), ticket = cache_->BeginCommit(),
           done = std::move(done)](absl::StatusOr<CommitResult> r) mutable {
-        AfterCommit(written, ticket, r);
+        AfterCommit(std::move(written), ticket, r);
         std::move(done)(std::move(r));
       });
 }
@@ -170,14 +170,14 @@ std::vector<EntityStore::Written> EntityStore::WrittenBy(const Mutation& m) {
   return out;
 }
 
-void EntityStore::AfterCommit(const std::vector<Written>& written,
+void EntityStore::AfterCommit(std::vector<Written> written,
                               const EntityCache::CommitTicket& ticket,
                               const absl::StatusOr<CommitResult>& r) const {
   const bool applied = r.ok() && !r->duplicate;
-  for (const auto& w : written) {
+  for (auto& w : written) {
     if (applied && w.version > 0) {
       Stored s;
-      s.data = w.data;
+      s.data = std::move(w.data);
       s.version = w.version;
       cache_->Install(w.key, ticket, s);
     } else {

@@ -96,7 +96,7 @@ class EntityStore {
   // Brings the cache up to a commit's outcome: keeps the whole entities it
   // put when it was applied (EntityCache::Install), drops every other key it
   // wrote, whatever the outcome (a timed-out commit may have been applied).
-  void AfterCommit(const std::vector<Written>& written,
+  void AfterCommit(std::vector<Written> written,
                    const EntityCache::CommitTicket& ticket,
                    const absl::StatusOr<CommitResult>& result) const;
 

@@ -9,7 +9,6 @@
 
 #include <google/protobuf/message.h>
 #include <google/protobuf/repeated_ptr_field.h>
-#include <google/protobuf/util/message_differencer.h>
 
 #include <algorithm>
 #include <chrono>
@@ -375,15 +374,14 @@ class EntityOps {
           "STALE_ETAG");
       return step;
     }
-    if (google::protobuf::util::MessageDifferencer::Equals(step.next,
-                                                           cur.value)) {
-      return step;  // nothing to change, nothing to write
-    }
+    // The diff is also the test for a no-op: it covers every field but the
+    // ones the server sets (etag, audit) and the outputs it derives.
+    std::vector<common::v1::FieldChange> changes = Diff(cur.value, step.next);
+    if (changes.empty()) return step;  // nothing to change, nothing to write
     step.write = true;
     const int64_t version = cur.version + 1;
     step.next.set_etag(std::to_string(version));
     StampUpdate(step.next.mutable_audit());
-    std::vector<common::v1::FieldChange> changes = Diff(cur.value, step.next);
     std::vector<std::string> fields;
     for (const auto& c : changes) fields.push_back(c.field());
     const std::string key = store_->EntityKey(kind, id);

@@ -218,6 +218,50 @@ TEST_F(RoadmapServiceTest, StaleEtagIsAbortedAndChangesNothing) {
   EXPECT_EQ(got.etag(), "2");
 }
 
+TEST_F(RoadmapServiceTest, AnUpdateThatChangesNothingWritesNothing) {
+  auto a = Create(NewAction("Titre stable"), f_.federation_copilot);
+  ASSERT_TRUE(a.ok());
+  int64_t events = StreamLength();
+  rpb::UpdateActionRequest req;
+  req.mutable_action()->set_id(a->id());
+  req.mutable_action()->set_title("Titre stable");  // the value it has
+  req.mutable_update_mask()->add_paths("title");
+  rpb::UpdateActionResponse resp;
+  ASSERT_TRUE(
+      stub_->UpdateAction(Ctx(f_.ministry_copilot).get(), req, &resp).ok());
+  EXPECT_EQ(resp.action().etag(), "1");
+  EXPECT_EQ(resp.action().audit().update_time().seconds(),
+            a->audit().update_time().seconds());
+  EXPECT_EQ(resp.action().audit().update_time().nanos(),
+            a->audit().update_time().nanos());
+  EXPECT_EQ(StreamLength(), events);
+  rpb::ListActionHistoryRequest hreq;
+  hreq.set_action_id(a->id());
+  rpb::ListActionHistoryResponse hresp;
+  ASSERT_TRUE(
+      stub_->ListActionHistory(Ctx(f_.reader_token).get(), hreq, &hresp).ok());
+  EXPECT_EQ(hresp.entries_size(), 1);  // the creation only
+
+  // The same through the blocking path (a roadmap's fields).
+  rpb::UpdateRoadmapRequest rreq;
+  rreq.mutable_roadmap()->set_id(f_.roadmap);
+  rreq.mutable_roadmap()->set_title("Feuille de route commune IMME");
+  rreq.mutable_update_mask()->add_paths("title");
+  rpb::UpdateRoadmapResponse rresp;
+  ASSERT_TRUE(
+      stub_->UpdateRoadmap(Ctx(harness_.admin_token()).get(), rreq, &rresp)
+          .ok());
+  EXPECT_EQ(rresp.roadmap().etag(), "1");
+  EXPECT_EQ(StreamLength(), events);
+
+  // A real change still goes through.
+  req.mutable_action()->set_title("Titre changé");
+  ASSERT_TRUE(
+      stub_->UpdateAction(Ctx(f_.ministry_copilot).get(), req, &resp).ok());
+  EXPECT_EQ(resp.action().etag(), "2");
+  EXPECT_EQ(StreamLength(), events + 1);
+}
+
 TEST_F(RoadmapServiceTest, ConcurrentUpdatesWithoutEtagAreAllApplied) {
   auto a = Create(NewAction("Compteur"), f_.federation_copilot);
   ASSERT_TRUE(a.ok());

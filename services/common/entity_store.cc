@@ -64,10 +64,7 @@ std::string EntityStore::RequestKey(std::string_view principal_id,
                       S(request_id));
 }
 
-namespace {
-
-// NOT_FOUND for an id that cannot name anything, before any round trip.
-absl::Status CheckId(std::string_view kind, std::string_view id) {
+absl::Status EntityStore::CheckId(std::string_view kind, std::string_view id) {
   if (id.empty() || id.size() > 64) {
     return WithReason(absl::NotFoundError(absl::StrCat(
                           S(kind), " '", S(id.substr(0, 64)), "' not found")),
@@ -75,6 +72,8 @@ absl::Status CheckId(std::string_view kind, std::string_view id) {
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 absl::StatusOr<Stored> ToStored(std::string_view kind, std::string_view id,
                                 const absl::StatusOr<RedisReply>& r) {

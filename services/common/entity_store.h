@@ -84,6 +84,8 @@ class EntityStore {
   absl::StatusOr<CommitResult> Commit(const Mutation& m) const;
   void CommitAsync(const Mutation& m, Committer::Callback done) const;
   RedisClient* redis() const { return redis_; }
+  // NOT_FOUND for an id that cannot name anything, before any round trip.
+  static absl::Status CheckId(std::string_view kind, std::string_view id);
 
  private:
   // What a commit wrote, as the cache needs it after the commit returns.

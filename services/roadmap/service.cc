@@ -874,21 +874,22 @@ absl::Status RoadmapService::UpdateAction(const CallContext& c,
                                           pb::UpdateActionResponse* resp) {
   Ops ops(store_, clock_, c);
   const std::string& id = req.action().id();
-  // When the action's roadmap is known, its graph is read with the action.
+  // A dependency edit reads the action with its roadmap's graph, in one
+  // round trip; the roadmap kept from an earlier edit saves a search.
   std::optional<RoadmapStore::Graph> graph;
   EntityOps::Loader<pb::Action> load;
-  if (auto kept = action_roadmaps_.Find(id)) {
-    const std::string roadmap_id = *kept;
-    load = [&, roadmap_id]() -> absl::StatusOr<Versioned<pb::Action>> {
+  if (UpdateActionBlocks(req)) {
+    std::string hint = action_roadmaps_.Find(id).value_or("");
+    load = [&, hint]() -> absl::StatusOr<Versioned<pb::Action>> {
       graph.reset();
-      auto both = store_->ActionWithDependencies(id, roadmap_id);
-      if (!both.ok()) return both.status();
-      graph = std::move(both->second);
-      auto action = Decode<pb::Action>(kAction, both->first);
-      // Never happens (an action keeps its roadmap); if it did, the editor
-      // would read the right graph itself.
-      if (action.ok() && action->value.roadmap_id() != roadmap_id) {
-        graph.reset();
+      auto read = store_->ActionWithDependencies(id, hint);
+      if (!read.ok()) return read.status();
+      auto action = Decode<pb::Action>(kAction, read->action);
+      // Never happens (an action is in its own roadmap's index); if it did,
+      // the editor would read the right graph itself.
+      if (action.ok() && read->graph &&
+          action->value.roadmap_id() == read->roadmap_id) {
+        graph = std::move(read->graph);
       }
       return action;
     };

@@ -504,6 +504,71 @@ TEST_F(RoadmapServiceTest, MeasurementsAreVerifiedByTheOtherCopilot) {
   EXPECT_EQ(lresp.measurements(0).value(), 2150);
 }
 
+// A replica that never met an action finds its roadmap (and so its graph)
+// in Redis, among several roadmaps.
+TEST_F(RoadmapServiceTest, DependencyEditsFindTheActionsRoadmap) {
+  rpb::CreateRoadmapRequest rr;
+  rr.mutable_roadmap()->set_title("Feuille de route 2030");
+  *rr.mutable_roadmap()->mutable_start_date() = D(2026, 1, 1);
+  *rr.mutable_roadmap()->mutable_horizon_date() = D(2030, 12, 31);
+  rr.mutable_roadmap()->add_copilot_organization_ids(f_.federation);
+  rr.mutable_roadmap()->add_copilot_organization_ids(f_.ministry);
+  rpb::CreateRoadmapResponse second;
+  ASSERT_TRUE(
+      stub_->CreateRoadmap(Ctx(harness_.admin_token()).get(), rr, &second)
+          .ok());
+  auto in_second = [&](const std::string& title) {
+    rpb::Action a = NewAction(title);
+    a.set_roadmap_id(second.roadmap().id());
+    a.clear_ecosystem_id();
+    return Create(a, f_.federation_copilot);
+  };
+  auto x = in_second("X");
+  auto y = in_second("Y");
+  ASSERT_TRUE(x.ok() && y.ok()) << x.status() << y.status();
+  auto depend = [&](const std::string& id, const std::string& on) {
+    rpb::UpdateActionRequest req;
+    req.mutable_action()->set_id(id);
+    req.mutable_action()->add_depends_on_action_ids(on);
+    req.mutable_update_mask()->add_paths("depends_on_action_ids");
+    rpb::UpdateActionResponse resp;
+    return stub_->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp);
+  };
+  {
+    // The read script's first use in the process loads it (once).
+    rpb::UpdateActionRequest load;
+    load.mutable_action()->set_id(y->id());
+    load.mutable_update_mask()->add_paths("depends_on_action_ids");
+    rpb::UpdateActionResponse loaded;
+    ASSERT_TRUE(
+        stub_->UpdateAction(Ctx(f_.federation_copilot).get(), load, &loaded)
+            .ok());
+  }
+  ASSERT_TRUE(harness_.redis().Command({"CONFIG", "RESETSTAT"}).ok());
+  uint64_t before = harness_.redis().round_trips();
+  ASSERT_TRUE(depend(x->id(), y->id()).ok());
+  uint64_t trips = harness_.redis().round_trips() - before;
+  // The health check PINGs on the same client meanwhile.
+  EXPECT_LE(trips, 2u + static_cast<uint64_t>(AllCommandStats()["ping"]))
+      << "the action with its graph, then the commit";
+  // The cycle is seen: the graph read was the second roadmap's.
+  grpc::Status cycle = depend(y->id(), x->id());
+  EXPECT_EQ(cycle.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << cycle.error_message();
+  auto graph = harness_.redis().Command(
+      {"HGET", Keys::Dependencies(second.roadmap().id()), x->id()});
+  ASSERT_TRUE(graph.ok());
+  EXPECT_EQ(graph->str(), y->id());
+  EXPECT_EQ(harness_.redis()
+                .Command({"EXISTS", Keys::Dependencies(f_.roadmap)})
+                ->integer(),
+            0);
+
+  // An action that does not exist is still NOT_FOUND.
+  EXPECT_EQ(depend("01ARZ3NDEKTSV4RRFFQ69G5FAV", y->id()).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(RoadmapServiceTest, DependencyCyclesAreRejected) {
   auto a = Create(NewAction("A"), f_.federation_copilot);
   rpb::Action b_in = NewAction("B");
@@ -686,8 +751,8 @@ TEST_F(RoadmapServiceTest, WritesStayWithinTheRoundTripBudget) {
   stats = CommandStats();
   EXPECT_EQ(stats, (std::map<std::string, int64_t>{{"evalsha", 1}}))
       << "a measurement is exactly one round trip once its roadmap is known";
-  // A dependency edit reads the roadmap's graph too: the first time apart,
-  // then (the action's roadmap being known) with the action itself.
+  // A dependency edit reads the roadmap's graph too, with the action: two
+  // round trips, the first time (the roadmap found in Redis) and after.
   auto dep = Create(NewAction("Budget, prérequis"), f_.federation_copilot);
   ASSERT_TRUE(dep.ok());
   auto edit_deps = [&](bool depend) {
@@ -696,23 +761,36 @@ TEST_F(RoadmapServiceTest, WritesStayWithinTheRoundTripBudget) {
     if (depend) deps.mutable_action()->add_depends_on_action_ids(dep->id());
     deps.mutable_update_mask()->add_paths("depends_on_action_ids");
     rpb::UpdateActionResponse updated;
-    return stub_->UpdateAction(Ctx(f_.federation_copilot).get(), deps,
-                               &updated);
+    grpc::Status s =
+        stub_->UpdateAction(Ctx(f_.federation_copilot).get(), deps, &updated);
+    EXPECT_EQ(updated.action().depends_on_action_ids_size(), depend ? 1 : 0);
+    return s;
   };
-  ASSERT_TRUE(edit_deps(true).ok());
-  ASSERT_TRUE(harness_.redis().Command({"CONFIG", "RESETSTAT"}).ok());
-  uint64_t before = harness_.redis().round_trips();
-  ASSERT_TRUE(edit_deps(false).ok());
-  uint64_t trips = harness_.redis().round_trips() - before;
-  // The health check PINGs on the same client meanwhile.
-  int64_t pings = AllCommandStats()["ping"];
-  EXPECT_GE(trips, 2u);
-  EXPECT_LE(trips, 2u + static_cast<uint64_t>(pings))
-      << "the action with its graph in one round trip, then the commit";
-  stats = CommandStats();
-  EXPECT_EQ(stats, (std::map<std::string, int64_t>{
-                       {"hmget", 1}, {"hgetall", 1}, {"evalsha", 1}}));
-
+  {
+    // The read script's first use in the process loads it (once).
+    rpb::UpdateActionRequest load;
+    load.mutable_action()->set_id(dep->id());
+    load.mutable_update_mask()->add_paths("depends_on_action_ids");
+    rpb::UpdateActionResponse loaded;
+    ASSERT_TRUE(
+        stub_->UpdateAction(Ctx(f_.federation_copilot).get(), load, &loaded)
+            .ok());
+  }
+  for (bool depend : {true, false}) {
+    ASSERT_TRUE(harness_.redis().Command({"CONFIG", "RESETSTAT"}).ok());
+    uint64_t before = harness_.redis().round_trips();
+    ASSERT_TRUE(edit_deps(depend).ok());
+    uint64_t trips = harness_.redis().round_trips() - before;
+    // The health check PINGs on the same client meanwhile.
+    int64_t pings = AllCommandStats()["ping"];
+    EXPECT_GE(trips, 2u);
+    EXPECT_LE(trips, 2u + static_cast<uint64_t>(pings))
+        << "the action with its graph in one round trip, then the commit";
+    stats = CommandStats();
+    // The read script's commands count too; they are no round trips.
+    EXPECT_EQ(stats, (std::map<std::string, int64_t>{
+                         {"hmget", 1}, {"hgetall", 1}, {"evalsha", 2}}));
+  }
   // An indicator that does not exist is still refused by name.
   record.mutable_measurement()->set_indicator_id("01ARZ3NDEKTSV4RRFFQ69G5FAV");
   grpc::Status missing = stub_->RecordMeasurement(

@@ -85,18 +85,48 @@ absl::StatusOr<RoadmapStore::Graph> RoadmapStore::Dependencies(
       redis()->Command({"HGETALL", Keys::Dependencies(roadmap_id)}));
 }
 
-absl::StatusOr<std::pair<Stored, RoadmapStore::Graph>>
+absl::StatusOr<RoadmapStore::ActionAndGraph>
 RoadmapStore::ActionWithDependencies(const std::string& action_id,
-                                     const std::string& roadmap_id) const {
-  auto replies = redis()->Pipeline(
-      {{"HMGET", Keys::Entity(kAction, action_id), "v", "d", "h"},
-       {"HGETALL", Keys::Dependencies(roadmap_id)}});
-  if (!replies.ok()) return replies.status();
-  auto action = FromReply(kAction, action_id, (*replies)[0]);
+                                     const std::string& roadmap_hint) const {
+  if (auto s = CheckId(kAction, action_id); !s.ok()) return s;
+  // The roadmap's keys are named from the action's index entry, so the
+  // script builds them (one Redis, no cluster; see docs/architecture.md).
+  // Without a right hint it looks through every roadmap: a ZSCORE each.
+  static const RedisScript* script = new RedisScript(R"lua(
+local action = redis.call('HMGET', KEYS[1], 'v', 'd', 'h')
+if not action[1] then return {action} end
+local function holds(r)
+  return redis.call('ZSCORE', ARGV[2] .. r, ARGV[1])
+end
+local function found(r)
+  return {action, r, redis.call('HGETALL', ARGV[3] .. r)}
+end
+if ARGV[4] ~= '' and holds(ARGV[4]) then return found(ARGV[4]) end
+for _, r in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if holds(r) then return found(r) end
+end
+return {action}
+)lua");
+  auto r = redis()->Eval(
+      *script, {Keys::Entity(kAction, action_id), Keys::Index(kRoadmap)},
+      {action_id, Keys::Children(kRoadmap, "", kAction), Keys::Dependencies(""),
+       roadmap_hint});
+  if (!r.ok()) return r.status();
+  if (r->is_error() || !r->is_array() || r->elements().empty()) {
+    return absl::InternalError("internal storage error");
+  }
+  const auto& el = r->elements();
+  ActionAndGraph out;
+  auto action = FromReply(kAction, action_id, el[0]);
   if (!action.ok()) return action.status();
-  auto graph = ParseGraph((*replies)[1]);
-  if (!graph.ok()) return graph.status();
-  return std::make_pair(*std::move(action), *std::move(graph));
+  out.action = *std::move(action);
+  if (el.size() == 3) {
+    out.roadmap_id = el[1].str();
+    auto graph = ParseGraph(el[2]);
+    if (!graph.ok()) return graph.status();
+    out.graph = *std::move(graph);
+  }
+  return out;
 }
 
 }  // namespace jalon::roadmap

@@ -4,6 +4,7 @@
 #define JALON_SERVICES_ROADMAP_STORE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,9 +63,18 @@ class RoadmapStore : public EntityStore {
   using Graph =
       std::pair<std::vector<std::pair<std::string, std::string>>, int64_t>;
   absl::StatusOr<Graph> Dependencies(std::string_view roadmap_id) const;
-  // An action and its roadmap's graph, in one round trip.
-  absl::StatusOr<std::pair<Stored, Graph>> ActionWithDependencies(
-      const std::string& action_id, const std::string& roadmap_id) const;
+  // An action and its roadmap's graph, in one round trip (a script), for a
+  // dependency edit. The action's roadmap is found in Redis: `roadmap_hint`
+  // (a roadmap it is thought to belong to; may be empty) is tried first,
+  // then every roadmap. `graph` is empty only if the action is in no
+  // roadmap's index, which the service never writes.
+  struct ActionAndGraph {
+    Stored action;
+    std::string roadmap_id;
+    std::optional<Graph> graph;
+  };
+  absl::StatusOr<ActionAndGraph> ActionWithDependencies(
+      const std::string& action_id, const std::string& roadmap_hint) const;
 };
 
 }  // namespace jalon::roadmap

@@ -500,16 +500,24 @@ absl::Status RoadmapService::UpdateIndicator(
 // --- Measurements ----------------------------------------------------------
 
 absl::StatusOr<RoadmapService::IndicatorRoadmap>
-RoadmapService::IndicatorRoadmapOf(EntityOps& ops,
-                                   const std::string& indicator_id) {
+RoadmapService::IndicatorRoadmapOf(const std::string& indicator_id) {
   if (auto kept = indicator_roadmaps_.Find(indicator_id)) return *kept;
-  auto indicator = ops.Load<pb::Indicator>(kIndicator, indicator_id);
-  if (absl::IsNotFound(indicator.status())) {
+  auto read = store_->IndicatorWithRoadmap(indicator_id);
+  if (absl::IsNotFound(read.status())) {
     return InvalidField("measurement.indicator_id", "no such indicator");
   }
+  if (!read.ok()) return read.status();
+  auto indicator = Decode<pb::Indicator>(kIndicator, read->indicator);
   if (!indicator.ok()) return indicator.status();
-  auto roadmap = ops.Load<pb::Roadmap>(kRoadmap, indicator->value.roadmap_id());
+  // Never happens (an indicator is in its own roadmap's index).
+  if (!read->roadmap) {
+    return absl::InternalError("the indicator's roadmap could not be found");
+  }
+  auto roadmap = Decode<pb::Roadmap>(kRoadmap, *read->roadmap);
   if (!roadmap.ok()) return roadmap.status();
+  if (roadmap->value.id() != indicator->value.roadmap_id()) {
+    return absl::InternalError("the indicator's roadmap could not be found");
+  }
   IndicatorRoadmap found;
   found.roadmap_id = roadmap->value.id();
   found.copilots.assign(roadmap->value.copilot_organization_ids().begin(),
@@ -526,10 +534,9 @@ absl::Status RoadmapService::RecordMeasurement(
       !s.ok()) {
     return s;
   }
-  Ops ops(store_, clock_, c);
   // Who may record, and who must verify, depends on the indicator's
-  // roadmap: two reads the first time, none once known (IndicatorRoadmap).
-  auto roadmap = IndicatorRoadmapOf(ops, req.measurement().indicator_id());
+  // roadmap: one read the first time, none once known (IndicatorRoadmap).
+  auto roadmap = IndicatorRoadmapOf(req.measurement().indicator_id());
   if (!roadmap.ok()) return roadmap.status();
   const auto& copilots = roadmap->copilots;
   if (copilots.size() != 2 || (actor.organization_id() != copilots[0] &&
@@ -537,6 +544,7 @@ absl::Status RoadmapService::RecordMeasurement(
     return absl::PermissionDeniedError(
         "measurements are recorded by a co-pilot organisation of the roadmap");
   }
+  Ops ops(store_, clock_, c);
   pb::Measurement m = req.measurement();
   m.set_roadmap_id(roadmap->roadmap_id);
   m.set_verification_state(pb::VERIFICATION_STATE_UNVERIFIED);

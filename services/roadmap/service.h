@@ -182,8 +182,9 @@ class RoadmapService {
     std::string roadmap_id;
     std::vector<std::string> copilots;
   };
+  // Read with the indicator, in one round trip, the first time.
   absl::StatusOr<IndicatorRoadmap> IndicatorRoadmapOf(
-      EntityOps& ops, const std::string& indicator_id);
+      const std::string& indicator_id);
 
   // The edit UpdateAction makes, for both of its forms. A dependency edit
   // checks for cycles in the roadmap's graph: `graph`, when it holds the

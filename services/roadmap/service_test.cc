@@ -504,6 +504,54 @@ TEST_F(RoadmapServiceTest, MeasurementsAreVerifiedByTheOtherCopilot) {
   EXPECT_EQ(lresp.measurements(0).value(), 2150);
 }
 
+// A replica that never met an indicator finds its roadmap in Redis, among
+// several roadmaps, and takes who records and verifies from that one.
+TEST_F(RoadmapServiceTest, MeasurementsFollowTheirIndicatorsRoadmap) {
+  rpb::CreateRoadmapRequest rr;
+  rr.mutable_roadmap()->set_title("Pacte Atlas Câbles");
+  *rr.mutable_roadmap()->mutable_start_date() = D(2026, 1, 1);
+  *rr.mutable_roadmap()->mutable_horizon_date() = D(2030, 12, 31);
+  rr.mutable_roadmap()->add_copilot_organization_ids(f_.member);
+  rr.mutable_roadmap()->add_copilot_organization_ids(f_.ministry);
+  rpb::CreateRoadmapResponse second;
+  ASSERT_TRUE(
+      stub_->CreateRoadmap(Ctx(harness_.admin_token()).get(), rr, &second)
+          .ok());
+  rpb::CreateIndicatorRequest ir;
+  auto* i = ir.mutable_indicator();
+  i->set_roadmap_id(second.roadmap().id());
+  i->set_name("Emplois du pacte");
+  i->set_unit(rpb::INDICATOR_UNIT_JOBS);
+  *i->mutable_baseline_date() = D(2026, 1, 1);
+  i->set_target_value(400);
+  *i->mutable_target_date() = D(2030, 12, 31);
+  rpb::CreateIndicatorResponse indicator;
+  ASSERT_TRUE(
+      stub_->CreateIndicator(Ctx(harness_.admin_token()).get(), ir, &indicator)
+          .ok());
+
+  rpb::RecordMeasurementRequest req;
+  auto* m = req.mutable_measurement();
+  m->set_indicator_id(indicator.indicator().id());
+  m->set_value(35);
+  *m->mutable_period_start() = D(2026, 1, 1);
+  *m->mutable_period_end() = D(2026, 6, 30);
+  m->set_source("Registre du personnel");
+  rpb::RecordMeasurementResponse recorded;
+  // The federation co-pilots the first roadmap, not this one.
+  EXPECT_EQ(
+      stub_->RecordMeasurement(Ctx(f_.federation_copilot).get(), req, &recorded)
+          .error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+  std::string member_copilot =
+      harness_.IssueToken(f_.member, Role::ROLE_COPILOT, "m");
+  grpc::Status s =
+      stub_->RecordMeasurement(Ctx(member_copilot).get(), req, &recorded);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(recorded.measurement().roadmap_id(), second.roadmap().id());
+  EXPECT_EQ(recorded.measurement().verifier_organization_id(), f_.ministry);
+}
+
 // A replica that never met an action finds its roadmap (and so its graph)
 // in Redis, among several roadmaps.
 TEST_F(RoadmapServiceTest, DependencyEditsFindTheActionsRoadmap) {
@@ -725,8 +773,22 @@ TEST_F(RoadmapServiceTest, WritesStayWithinTheRoundTripBudget) {
             (std::map<std::string, int64_t>{{"hmget", 1}, {"evalsha", 1}}))
       << "an update is one read and one atomic write";
 
-  // A measurement is a create too: its indicator's roadmap (who records,
-  // who verifies) is read the first time only.
+  // The read script (one for dependency edits and first measurements) is
+  // loaded by its first use in the process, once: a dependency edit that
+  // changes nothing loads it here.
+  auto dep = Create(NewAction("Budget, prérequis"), f_.federation_copilot);
+  ASSERT_TRUE(dep.ok());
+  {
+    rpb::UpdateActionRequest load;
+    load.mutable_action()->set_id(dep->id());
+    load.mutable_update_mask()->add_paths("depends_on_action_ids");
+    rpb::UpdateActionResponse loaded;
+    ASSERT_TRUE(
+        stub_->UpdateAction(Ctx(f_.federation_copilot).get(), load, &loaded)
+            .ok());
+  }
+  // A measurement is a create too. Its indicator's roadmap (who records,
+  // who verifies) is read with the indicator, the first time only.
   rpb::RecordMeasurementRequest record;
   record.mutable_measurement()->set_indicator_id(f_.indicator);
   record.mutable_measurement()->set_value(2150);
@@ -734,10 +796,22 @@ TEST_F(RoadmapServiceTest, WritesStayWithinTheRoundTripBudget) {
   *record.mutable_measurement()->mutable_period_end() = D(2018, 12, 31);
   record.mutable_measurement()->set_source("Déclarations CNSS 2018");
   rpb::RecordMeasurementResponse recorded;
+  ASSERT_TRUE(harness_.redis().Command({"CONFIG", "RESETSTAT"}).ok());
+  uint64_t before = harness_.redis().round_trips();
   ASSERT_TRUE(stub_
                   ->RecordMeasurement(Ctx(f_.federation_copilot).get(), record,
                                       &recorded)
                   .ok());
+  uint64_t trips = harness_.redis().round_trips() - before;
+  EXPECT_GE(trips, 2u);
+  // The health check PINGs on the same client meanwhile.
+  EXPECT_LE(trips, 2u + static_cast<uint64_t>(AllCommandStats()["ping"]))
+      << "the indicator with its roadmap in one round trip, then the commit";
+  stats = CommandStats();
+  // The read script's two HMGETs count too; they are no round trips.
+  EXPECT_EQ(stats,
+            (std::map<std::string, int64_t>{{"hmget", 2}, {"evalsha", 2}}));
+  EXPECT_EQ(recorded.measurement().verifier_organization_id(), f_.ministry);
   ASSERT_TRUE(
       stub_->GetCurrentPrincipal(Ctx(f_.ministry_copilot).get(), {}, &who)
           .ok());  // its token cached too
@@ -753,8 +827,6 @@ TEST_F(RoadmapServiceTest, WritesStayWithinTheRoundTripBudget) {
       << "a measurement is exactly one round trip once its roadmap is known";
   // A dependency edit reads the roadmap's graph too, with the action: two
   // round trips, the first time (the roadmap found in Redis) and after.
-  auto dep = Create(NewAction("Budget, prérequis"), f_.federation_copilot);
-  ASSERT_TRUE(dep.ok());
   auto edit_deps = [&](bool depend) {
     rpb::UpdateActionRequest deps;
     deps.mutable_action()->set_id(a->id());
@@ -766,21 +838,11 @@ TEST_F(RoadmapServiceTest, WritesStayWithinTheRoundTripBudget) {
     EXPECT_EQ(updated.action().depends_on_action_ids_size(), depend ? 1 : 0);
     return s;
   };
-  {
-    // The read script's first use in the process loads it (once).
-    rpb::UpdateActionRequest load;
-    load.mutable_action()->set_id(dep->id());
-    load.mutable_update_mask()->add_paths("depends_on_action_ids");
-    rpb::UpdateActionResponse loaded;
-    ASSERT_TRUE(
-        stub_->UpdateAction(Ctx(f_.federation_copilot).get(), load, &loaded)
-            .ok());
-  }
   for (bool depend : {true, false}) {
     ASSERT_TRUE(harness_.redis().Command({"CONFIG", "RESETSTAT"}).ok());
-    uint64_t before = harness_.redis().round_trips();
+    before = harness_.redis().round_trips();
     ASSERT_TRUE(edit_deps(depend).ok());
-    uint64_t trips = harness_.redis().round_trips() - before;
+    trips = harness_.redis().round_trips() - before;
     // The health check PINGs on the same client meanwhile.
     int64_t pings = AllCommandStats()["ping"];
     EXPECT_GE(trips, 2u);

@@ -58,13 +58,11 @@ RoadmapStore::RoadmapStore(RedisClient* redis, EventLog log, AsyncRedis* async,
 
 namespace {
 
-absl::StatusOr<RoadmapStore::Graph> ParseGraph(
-    const absl::StatusOr<RedisReply>& r) {
-  if (!r.ok()) return r.status();
-  if (r->is_error()) return absl::InternalError("internal storage error");
+absl::StatusOr<RoadmapStore::Graph> ParseGraph(const RedisReply& r) {
+  if (r.is_error()) return absl::InternalError("internal storage error");
   RoadmapStore::Graph graph;
   graph.second = 0;
-  const auto& el = r->elements();
+  const auto& el = r.elements();
   for (size_t i = 0; i + 1 < el.size(); i += 2) {
     if (el[i].str() == "v") {
       if (!absl::SimpleAtoi(el[i + 1].str(), &graph.second)) {
@@ -81,50 +79,86 @@ absl::StatusOr<RoadmapStore::Graph> ParseGraph(
 
 absl::StatusOr<RoadmapStore::Graph> RoadmapStore::Dependencies(
     std::string_view roadmap_id) const {
-  return ParseGraph(
-      redis()->Command({"HGETALL", Keys::Dependencies(roadmap_id)}));
+  auto r = redis()->Command({"HGETALL", Keys::Dependencies(roadmap_id)});
+  if (!r.ok()) return r.status();
+  return ParseGraph(*r);
 }
 
-absl::StatusOr<RoadmapStore::ActionAndGraph>
-RoadmapStore::ActionWithDependencies(const std::string& action_id,
-                                     const std::string& roadmap_hint) const {
-  if (auto s = CheckId(kAction, action_id); !s.ok()) return s;
-  // The roadmap's keys are named from the action's index entry, so the
+absl::StatusOr<RoadmapStore::InRoadmap> RoadmapStore::FindInRoadmap(
+    std::string_view kind, const std::string& id, const std::string& hint,
+    RoadmapPart part) const {
+  if (auto s = CheckId(kind, id); !s.ok()) return s;
+  // The roadmap's keys are named from the entity's index entry, so the
   // script builds them (one Redis, no cluster; see docs/architecture.md).
   // Without a right hint it looks through every roadmap: a ZSCORE each.
   static const RedisScript* script = new RedisScript(R"lua(
-local action = redis.call('HMGET', KEYS[1], 'v', 'd', 'h')
-if not action[1] then return {action} end
+local entity = redis.call('HMGET', KEYS[1], 'v', 'd', 'h')
+if not entity[1] then return {entity} end
 local function holds(r)
   return redis.call('ZSCORE', ARGV[2] .. r, ARGV[1])
 end
 local function found(r)
-  return {action, r, redis.call('HGETALL', ARGV[3] .. r)}
+  if ARGV[5] == 'graph' then
+    return {entity, r, redis.call('HGETALL', ARGV[3] .. r)}
+  end
+  return {entity, r, redis.call('HMGET', ARGV[3] .. r, 'v', 'd', 'h')}
 end
 if ARGV[4] ~= '' and holds(ARGV[4]) then return found(ARGV[4]) end
 for _, r in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   if holds(r) then return found(r) end
 end
-return {action}
+return {entity}
 )lua");
+  const bool graph = part == RoadmapPart::kGraph;
   auto r = redis()->Eval(
-      *script, {Keys::Entity(kAction, action_id), Keys::Index(kRoadmap)},
-      {action_id, Keys::Children(kRoadmap, "", kAction), Keys::Dependencies(""),
-       roadmap_hint});
+      *script, {Keys::Entity(kind, id), Keys::Index(kRoadmap)},
+      {id, Keys::Children(kRoadmap, "", kind),
+       graph ? Keys::Dependencies("") : Keys::Entity(kRoadmap, ""), hint,
+       graph ? "graph" : "roadmap"});
   if (!r.ok()) return r.status();
   if (r->is_error() || !r->is_array() || r->elements().empty()) {
     return absl::InternalError("internal storage error");
   }
   const auto& el = r->elements();
-  ActionAndGraph out;
-  auto action = FromReply(kAction, action_id, el[0]);
-  if (!action.ok()) return action.status();
-  out.action = *std::move(action);
+  InRoadmap out;
+  auto entity = FromReply(kind, id, el[0]);
+  if (!entity.ok()) return entity.status();
+  out.entity = *std::move(entity);
   if (el.size() == 3) {
     out.roadmap_id = el[1].str();
-    auto graph = ParseGraph(el[2]);
+    out.part = el[2];
+  }
+  return out;
+}
+
+absl::StatusOr<RoadmapStore::ActionAndGraph>
+RoadmapStore::ActionWithDependencies(const std::string& action_id,
+                                     const std::string& roadmap_hint) const {
+  auto found =
+      FindInRoadmap(kAction, action_id, roadmap_hint, RoadmapPart::kGraph);
+  if (!found.ok()) return found.status();
+  ActionAndGraph out;
+  out.action = std::move(found->entity);
+  if (found->part) {
+    out.roadmap_id = std::move(found->roadmap_id);
+    auto graph = ParseGraph(*found->part);
     if (!graph.ok()) return graph.status();
     out.graph = *std::move(graph);
+  }
+  return out;
+}
+
+absl::StatusOr<RoadmapStore::IndicatorAndRoadmap>
+RoadmapStore::IndicatorWithRoadmap(const std::string& indicator_id) const {
+  auto found =
+      FindInRoadmap(kIndicator, indicator_id, "", RoadmapPart::kRoadmap);
+  if (!found.ok()) return found.status();
+  IndicatorAndRoadmap out;
+  out.indicator = std::move(found->entity);
+  if (found->part) {
+    auto roadmap = FromReply(kRoadmap, found->roadmap_id, *found->part);
+    if (!roadmap.ok()) return roadmap.status();
+    out.roadmap = *std::move(roadmap);
   }
   return out;
 }

@@ -75,6 +75,31 @@ class RoadmapStore : public EntityStore {
   };
   absl::StatusOr<ActionAndGraph> ActionWithDependencies(
       const std::string& action_id, const std::string& roadmap_hint) const;
+  // An indicator and its roadmap, in one round trip (a script), for the
+  // first measurement of it: the roadmap says who records and who
+  // verifies. `roadmap` is empty only if the indicator is in no roadmap's
+  // index, which the service never writes.
+  struct IndicatorAndRoadmap {
+    Stored indicator;
+    std::optional<Stored> roadmap;
+  };
+  absl::StatusOr<IndicatorAndRoadmap> IndicatorWithRoadmap(
+      const std::string& indicator_id) const;
+
+ private:
+  // What FindInRoadmap reads of the roadmap that holds the entity.
+  enum class RoadmapPart { kGraph, kRoadmap };
+  struct InRoadmap {
+    Stored entity;
+    std::string roadmap_id;
+    std::optional<RedisReply> part;  // absent: in no roadmap's index
+  };
+  // The entity `kind`/`id` (NOT_FOUND when absent) and `part` of the roadmap
+  // whose index of `kind`s holds it, `hint` tried first: one script.
+  absl::StatusOr<InRoadmap> FindInRoadmap(std::string_view kind,
+                                          const std::string& id,
+                                          const std::string& hint,
+                                          RoadmapPart part) const;
 };
 
 }  // namespace jalon::roadmap

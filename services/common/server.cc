@@ -93,10 +93,11 @@ void ServerHost::Shutdown() {
   // what must finish: once none is in flight, cancel what is left (idle
   // connections, reflection streams) so the stop takes as long as the
   // slowest call, not the whole grace period.
-  // A call a client sent before it saw the GOAWAY may still be on its way
-  // to a handler: cancelling it would answer CANCELLED, which a client
-  // cannot safely retry. So the cancel waits until nothing has been in
-  // flight for a quiet window, not merely for one instant.
+  // A call gRPC took before the shutdown may still be on its way to a
+  // handler (not yet counted): so the cancel waits until nothing has been
+  // in flight for a quiet window, not merely for one instant. (A call that
+  // arrives after the shutdown began is dropped by gRPC itself, answered
+  // CANCELLED; Jalon's clients send it again: services/common/channel.h.)
   std::thread stopper([&] { server_->Shutdown(deadline); });
   constexpr auto kQuiet = std::chrono::milliseconds(250);
   auto quiet_since = std::chrono::system_clock::now();

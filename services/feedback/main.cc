@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "services/common/auth.h"
+#include "services/common/channel.h"
 #include "services/common/clock.h"
 #include "services/common/config.h"
 #include "services/common/executor.h"
@@ -84,8 +85,9 @@ int main(int argc, char** argv) {
 
   auto redis_options = config.common.Redis();
   jalon::RedisClient redis(*redis_options);
-  auto channel = grpc::CreateChannel(config.roadmap_address,
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      jalon::Dial(config.roadmap_address,
+                  jalon::roadmap::v1::RoadmapService::service_full_name());
   jalon::RoadmapClient roadmap(channel, config.roadmap_token,
                                config.roadmap_deadline);
   // Tokens belong to the roadmap service's directory: ask it, cache for the

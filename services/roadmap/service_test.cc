@@ -8,11 +8,14 @@
 
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "jalon/events/v1/events.pb.h"
+#include "services/common/channel.h"
 #include "services/common/status.h"
 #include "services/roadmap/store.h"
 #include "tests/support/roadmap_harness.h"
@@ -1013,6 +1016,67 @@ TEST_F(RoadmapServiceTest, CommentsAreListedAndIdempotent) {
   EXPECT_EQ(stub_->AddComment(Ctx(f_.ministry_copilot).get(), req, &first)
                 .error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+// A stopping server answers CANCELLED to the calls that reach it after its
+// shutdown began (gRPC 1.51 drops them unrun). A client dialled the Jalon
+// way (services/common/channel.h) sends those again: under a stream of
+// creates, the stop costs its clients no CANCELLED, only UNAVAILABLE once
+// the server is gone, and no create happens twice.
+TEST_F(RoadmapServiceTest, ClientsRetryCallsADrainingServerCancelled) {
+  auto channel =
+      Dial(harness_.target(), rpb::RoadmapService::service_full_name());
+  auto stub = rpb::RoadmapService::NewStub(channel);
+  constexpr int kClients = 64;
+  std::mutex mu;
+  std::map<grpc::StatusCode, int> codes;
+  std::set<std::string> created;
+  int sent = 0;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      for (int n = 0;; ++n) {
+        rpb::CreateActionRequest req;
+        *req.mutable_action() = NewAction("Pendant l'arrêt");
+        req.set_request_id(absl::StrCat("drain-", i, "-", n));
+        rpb::CreateActionResponse resp;
+        grpc::Status s =
+            stub->CreateAction(Ctx(f_.federation_copilot).get(), req, &resp);
+        std::lock_guard<std::mutex> lock(mu);
+        ++sent;
+        ++codes[s.error_code()];
+        if (s.ok()) created.insert(resp.action().id());
+        if (!s.ok()) return;  // stopped, or failed: either way, done
+      }
+    });
+  }
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return sent >= 4 * kClients;
+      },
+      std::chrono::seconds(30)));
+  harness_.StopService();
+  for (auto& t : clients) t.join();
+
+  EXPECT_EQ(codes.count(grpc::StatusCode::CANCELLED), 0u)
+      << "a call the draining server dropped reached its caller";
+  EXPECT_EQ(codes[grpc::StatusCode::UNAVAILABLE], kClients)
+      << "every client ends on the stopped server";
+  for (const auto& [code, n] : codes) {
+    EXPECT_TRUE(code == grpc::StatusCode::OK ||
+                code == grpc::StatusCode::UNAVAILABLE)
+        << n << " calls answered " << code;
+  }
+  // Every create answered OK is there once; none ran twice.
+  auto count = harness_.redis().Command(
+      {"ZCARD", Keys::Children(kRoadmap, f_.roadmap, kAction)});
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(count->integer(), static_cast<int64_t>(created.size()));
+  EXPECT_EQ(created.size(), static_cast<size_t>(codes[grpc::StatusCode::OK]));
+  EXPECT_EQ(channel->GetServiceConfigJSON(),
+            ClientServiceConfig(rpb::RoadmapService::service_full_name()))
+      << "gRPC took the service config";
 }
 
 }  // namespace

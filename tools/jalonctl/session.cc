@@ -1,6 +1,9 @@
 #include "tools/jalonctl/session.h"
 
 #include <iostream>
+#include <utility>
+
+#include "services/common/channel.h"
 
 namespace jalon::ctl {
 
@@ -27,17 +30,18 @@ std::chrono::milliseconds Session::timeout() const {
       static_cast<int64_t>(options_.timeout_seconds * 1000));
 }
 
-std::shared_ptr<grpc::Channel> Session::Channel(const std::string& address) {
+std::shared_ptr<grpc::Channel> Session::Channel(const std::string& address,
+                                                std::string_view service) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
+  return Dial(address, service, std::move(args));
 }
 
 roadmap::v1::RoadmapService::Stub& Session::roadmap() {
   if (roadmap_ == nullptr) {
     roadmap_ = roadmap::v1::RoadmapService::NewStub(
-        Channel(settings().endpoints.roadmap_address));
+        Channel(settings().endpoints.roadmap_address,
+                roadmap::v1::RoadmapService::service_full_name()));
   }
   return *roadmap_;
 }
@@ -45,7 +49,8 @@ roadmap::v1::RoadmapService::Stub& Session::roadmap() {
 feedback::v1::FeedbackService::Stub& Session::feedback() {
   if (feedback_ == nullptr) {
     feedback_ = feedback::v1::FeedbackService::NewStub(
-        Channel(settings().endpoints.feedback_address));
+        Channel(settings().endpoints.feedback_address,
+                feedback::v1::FeedbackService::service_full_name()));
   }
   return *feedback_;
 }
@@ -53,7 +58,8 @@ feedback::v1::FeedbackService::Stub& Session::feedback() {
 reporting::v1::ReportingService::Stub& Session::reporting() {
   if (reporting_ == nullptr) {
     reporting_ = reporting::v1::ReportingService::NewStub(
-        Channel(settings().endpoints.reporting_address));
+        Channel(settings().endpoints.reporting_address,
+                reporting::v1::ReportingService::service_full_name()));
   }
   return *reporting_;
 }

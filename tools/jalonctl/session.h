@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "jalon/feedback/v1/feedback.grpc.pb.h"
 #include "jalon/reporting/v1/reporting.grpc.pb.h"
@@ -56,7 +57,9 @@ class Session {
                 int limit);
 
  private:
-  std::shared_ptr<grpc::Channel> Channel(const std::string& address);
+  // A channel to `service` at `address` (see services/common/channel.h).
+  std::shared_ptr<grpc::Channel> Channel(const std::string& address,
+                                         std::string_view service);
   const std::string& Token();
 
   const GlobalOptions& options_;

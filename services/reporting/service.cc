@@ -324,6 +324,11 @@ absl::StatusOr<pb::Report> ReportingService::Generate(
     m.Put(store_.EntityKey(kReportSummary, report.id()), 1,
           summary.SerializeAsString());
     m.IndexAdd(ReportsIndex(roadmap_id), report.id());
+    if (previous) {
+      // Only the newest report's snapshots are ever diffed against.
+      m.Delete(DoneSnapshotKey(previous->id()));
+      m.Delete(LateSnapshotKey(previous->id()));
+    }
     m.AddEvent(WrapUpdate(u));
     auto r = store_.Commit(m);
     if (!r.ok() || r->duplicate) drop_snapshots();  // not a report after all

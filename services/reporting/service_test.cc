@@ -538,6 +538,16 @@ TEST_F(ReportingServiceTest, ReportsAreImmutableHashedAndDiffThePrevious) {
   EXPECT_EQ(third->content_sha256(), second->content_sha256());
   EXPECT_EQ(third->changes().completed_actions_size(), 0);
   EXPECT_EQ(third->changes().rating_changes_size(), 0);
+  // Only the newest report keeps the snapshots the next one diffs against.
+  auto snapshots = [&](const reppb::Report& r) {
+    return h_.redis()
+        .Command({"EXISTS", "jalon:reporting:report-done:" + r.id(),
+                  "jalon:reporting:report-late:" + r.id()})
+        ->integer();
+  };
+  EXPECT_EQ(snapshots(*first), 0);
+  EXPECT_EQ(snapshots(*second), 0);
+  EXPECT_EQ(snapshots(*third), 2);
 
   // Listed newest first, without content; paginated.
   reppb::ListReportsRequest list;

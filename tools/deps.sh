@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Jalon needs to build, test and run, if any is
-# missing. Idempotent and quiet when everything is present. Sourced by
-# tools/test and tools/run.
+# missing (idempotent, quiet when everything is present), and configures a
+# build directory. Sourced by tools/test and tools/run.
 set -euo pipefail
 
 JALON_PACKAGES=(
@@ -41,4 +41,17 @@ jalon_install_deps() {
   $sudo apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
+}
+
+# Configures the build directory $1 (more cmake arguments after it). A new
+# one is a RelWithDebInfo build; one configured before keeps its build type
+# (a Debug or sanitizer build stays one, instead of being rebuilt whole).
+jalon_configure() {
+  local dir=$1
+  shift
+  if [ -f "$dir/CMakeCache.txt" ]; then
+    cmake -S . -B "$dir" "$@" >/dev/null
+  else
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  fi
 }

@@ -63,18 +63,28 @@ absl::Status StreamConsumer::ResetToStart() {
       {"XGROUP", "SETID", options_.stream, options_.group, "0"}));
 }
 
-absl::Status StreamConsumer::Handle(const StreamEntry& entry) {
-  absl::Status s = handler_(entry);
-  if (!s.ok()) {
-    // Left pending: it is reclaimed after claim_min_idle and retried, then
-    // dead-lettered after max_deliveries.
-    spdlog::warn(
-        "msg=event_handler_failed stream={} id={} deliveries={} error={}",
-        options_.stream, entry.id, entry.deliveries, s.message());
-    return s;
+absl::StatusOr<int> StreamConsumer::HandleAll(
+    const std::vector<StreamEntry>& entries) {
+  RedisArgs ack{"XACK", options_.stream, options_.group};
+  for (const auto& entry : entries) {
+    absl::Status s = handler_(entry);
+    if (!s.ok()) {
+      // Left pending: it is reclaimed after claim_min_idle and retried, then
+      // dead-lettered after max_deliveries.
+      spdlog::warn(
+          "msg=event_handler_failed stream={} id={} deliveries={} error={}",
+          options_.stream, entry.id, entry.deliveries, s.message());
+      continue;
+    }
+    ack.push_back(entry.id);
   }
-  return CheckReply(
-      redis_->Command({"XACK", options_.stream, options_.group, entry.id}));
+  const int applied = static_cast<int>(ack.size()) - 3;
+  if (applied == 0) return 0;
+  // One XACK for the batch: a round trip per batch, not per entry. Should
+  // it fail, the applied entries stay pending and are applied again once
+  // reclaimed (handlers are idempotent).
+  if (auto s = CheckReply(redis_->Command(ack)); !s.ok()) return s;
+  return applied;
 }
 
 absl::Status StreamConsumer::DeadLetter(const StreamEntry& entry) {
@@ -126,7 +136,6 @@ absl::StatusOr<int> StreamConsumer::Reclaim() {
   }
   auto pending = redis_->Pipeline(queries);
   if (!pending.ok()) return pending.status();
-  int applied = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
     auto& e = entries[i];
     const RedisReply& p = (*pending)[i];
@@ -135,13 +144,17 @@ absl::StatusOr<int> StreamConsumer::Reclaim() {
         p.elements()[0].elements().size() >= 4) {
       e.deliveries = p.elements()[0].elements()[3].integer();
     }
+  }
+  std::vector<StreamEntry> live;
+  live.reserve(entries.size());
+  for (auto& e : entries) {
     if (e.deliveries > options_.max_deliveries) {
       if (auto s = DeadLetter(e); !s.ok()) return s;
-      continue;
+    } else {
+      live.push_back(std::move(e));
     }
-    if (Handle(e).ok()) ++applied;
   }
-  return applied;
+  return HandleAll(live);
 }
 
 absl::StatusOr<int> StreamConsumer::PollOnce() {
@@ -157,9 +170,9 @@ absl::StatusOr<int> StreamConsumer::PollOnce() {
   if (read->is_nil()) return applied;  // timed out, nothing new
   for (const auto& stream : read->elements()) {
     if (!stream.is_array() || stream.elements().size() < 2) continue;
-    for (const auto& e : ParseStreamEntries(stream.elements()[1])) {
-      if (Handle(e).ok()) ++applied;
-    }
+    auto handled = HandleAll(ParseStreamEntries(stream.elements()[1]));
+    if (!handled.ok()) return handled.status();
+    applied += *handled;
   }
   return applied;
 }

@@ -1,10 +1,11 @@
 // At-least-once delivery from a service's event stream through a Redis
 // consumer group: XREADGROUP new entries, XACK only after the handler
-// succeeded, XAUTOCLAIM entries left pending longer than `claim_min_idle`
-// by a consumer that died (or a handler that failed), and move an entry that
-// failed `max_deliveries` times to a dead-letter stream. Replay() reads a
-// stream from the start without the group (for rebuilds). Handlers must be
-// idempotent. PollOnce is not thread-safe; Start/Stop run it on a thread.
+// succeeded (one XACK per batch read, for the entries applied), XAUTOCLAIM
+// entries left pending longer than `claim_min_idle` by a consumer that died (or
+// a handler that failed), and move an entry that failed `max_deliveries` times
+// to a dead-letter stream. Replay() reads a stream from the start without the
+// group (for rebuilds). Handlers must be idempotent. PollOnce is not
+// thread-safe; Start/Stop run it on a thread.
 #ifndef JALON_SERVICES_COMMON_STREAM_CONSUMER_H_
 #define JALON_SERVICES_COMMON_STREAM_CONSUMER_H_
 
@@ -76,7 +77,9 @@ class StreamConsumer {
 
  private:
   absl::StatusOr<int> Reclaim();
-  absl::Status Handle(const StreamEntry& entry);
+  // Runs the handler on each entry in order, then acknowledges those it
+  // applied in one XACK. Returns how many were applied and acknowledged.
+  absl::StatusOr<int> HandleAll(const std::vector<StreamEntry>& entries);
   absl::Status DeadLetter(const StreamEntry& entry);
 
   RedisClient* redis_;

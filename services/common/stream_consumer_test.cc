@@ -325,5 +325,31 @@ TEST_F(StreamConsumerTest, StartedConsumerMakesTheGroupOnceAndAgainIfItGoes) {
   EXPECT_EQ(Pending(), 0);
 }
 
+TEST_F(StreamConsumerTest, ABatchIsAcknowledgedInOneXackAfterItsApplies) {
+  std::vector<int64_t> pending_while_applying;
+  StreamConsumer consumer(
+      redis_.get(), Options("c1"), [&](const StreamEntry& e) {
+        pending_while_applying.push_back(Pending());
+        return e.payload == "event-2" ? absl::InternalError("cannot apply")
+                                      : absl::OkStatus();
+      });
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  Append(5);
+  const int64_t acks = Calls(redis_.get(), "xack");
+  EXPECT_EQ(consumer.PollOnce().value_or(-1), 4);
+  EXPECT_EQ(Calls(redis_.get(), "xack"), acks + 1) << "one XACK for the batch";
+  // No entry was acknowledged before its batch was applied...
+  EXPECT_EQ(pending_while_applying, (std::vector<int64_t>{5, 5, 5, 5, 5}));
+  // ...and the one that failed stays pending, to be retried.
+  EXPECT_EQ(Pending(), 1);
+  RedisReply left = Cmd({"XPENDING", kStream, kGroup, "-", "+", "10"});
+  ASSERT_EQ(left.elements().size(), 1u);
+  RedisReply entry =
+      Cmd({"XRANGE", kStream, left.elements()[0].elements()[0].str(),
+           left.elements()[0].elements()[0].str()});
+  ASSERT_EQ(entry.elements().size(), 1u);
+  EXPECT_EQ(entry.elements()[0].elements()[1].elements()[1].str(), "event-2");
+}
+
 }  // namespace
 }  // namespace jalon

@@ -66,6 +66,7 @@ absl::Status StreamConsumer::ResetToStart() {
 absl::StatusOr<int> StreamConsumer::HandleAll(
     const std::vector<StreamEntry>& entries) {
   RedisArgs ack{"XACK", options_.stream, options_.group};
+  int applied = 0;
   for (const auto& entry : entries) {
     absl::Status s = handler_(entry);
     if (!s.ok()) {
@@ -77,8 +78,8 @@ absl::StatusOr<int> StreamConsumer::HandleAll(
       continue;
     }
     ack.push_back(entry.id);
+    ++applied;
   }
-  const int applied = static_cast<int>(ack.size()) - 3;
   if (applied == 0) return 0;
   // One XACK for the batch: a round trip per batch, not per entry. Should
   // it fail, the applied entries stay pending and are applied again once

@@ -137,6 +137,8 @@ absl::StatusOr<int> StreamConsumer::Reclaim() {
   }
   auto pending = redis_->Pipeline(queries);
   if (!pending.ok()) return pending.status();
+  std::vector<StreamEntry> live;
+  live.reserve(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
     auto& e = entries[i];
     const RedisReply& p = (*pending)[i];
@@ -145,10 +147,6 @@ absl::StatusOr<int> StreamConsumer::Reclaim() {
         p.elements()[0].elements().size() >= 4) {
       e.deliveries = p.elements()[0].elements()[3].integer();
     }
-  }
-  std::vector<StreamEntry> live;
-  live.reserve(entries.size());
-  for (auto& e : entries) {
     if (e.deliveries > options_.max_deliveries) {
       if (auto s = DeadLetter(e); !s.ok()) return s;
     } else {

@@ -509,15 +509,15 @@ RoadmapService::IndicatorRoadmapOf(const std::string& indicator_id) {
   if (!read.ok()) return read.status();
   auto indicator = Decode<pb::Indicator>(kIndicator, read->indicator);
   if (!indicator.ok()) return indicator.status();
-  // Never happens (an indicator is in its own roadmap's index).
-  if (!read->roadmap) {
+  // Never fails: an indicator is in its own roadmap's index (the commit
+  // that creates it writes both) and never changes roadmap.
+  const auto lost = [] {
     return absl::InternalError("the indicator's roadmap could not be found");
-  }
+  };
+  if (!read->roadmap) return lost();
   auto roadmap = Decode<pb::Roadmap>(kRoadmap, *read->roadmap);
   if (!roadmap.ok()) return roadmap.status();
-  if (roadmap->value.id() != indicator->value.roadmap_id()) {
-    return absl::InternalError("the indicator's roadmap could not be found");
-  }
+  if (roadmap->value.id() != indicator->value.roadmap_id()) return lost();
   IndicatorRoadmap found;
   found.roadmap_id = roadmap->value.id();
   found.copilots.assign(roadmap->value.copilot_organization_ids().begin(),

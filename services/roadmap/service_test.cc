@@ -59,6 +59,35 @@ class RoadmapServiceTest : public ::testing::Test {
     return a;
   }
 
+  // Loads the read script of dependency edits and first measurements into
+  // Redis (its first use in a process does, once) with a dependency edit
+  // of `action_id` that changes nothing, so a test can count round trips.
+  void LoadReadScript(const std::string& action_id) {
+    rpb::UpdateActionRequest req;
+    req.mutable_action()->set_id(action_id);
+    req.mutable_update_mask()->add_paths("depends_on_action_ids");
+    rpb::UpdateActionResponse resp;
+    grpc::Status s =
+        stub_->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // Another roadmap, co-piloted by organisations `a` and `b`; its id.
+  std::string OtherRoadmap(const std::string& title, const std::string& a,
+                           const std::string& b) {
+    rpb::CreateRoadmapRequest req;
+    req.mutable_roadmap()->set_title(title);
+    *req.mutable_roadmap()->mutable_start_date() = D(2026, 1, 1);
+    *req.mutable_roadmap()->mutable_horizon_date() = D(2030, 12, 31);
+    req.mutable_roadmap()->add_copilot_organization_ids(a);
+    req.mutable_roadmap()->add_copilot_organization_ids(b);
+    rpb::CreateRoadmapResponse resp;
+    grpc::Status s =
+        stub_->CreateRoadmap(Ctx(harness_.admin_token()).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.roadmap().id();
+  }
+
   absl::StatusOr<rpb::Action> Create(const rpb::Action& a,
                                      const std::string& token,
                                      const std::string& request_id = "") {
@@ -510,19 +539,12 @@ TEST_F(RoadmapServiceTest, MeasurementsAreVerifiedByTheOtherCopilot) {
 // A replica that never met an indicator finds its roadmap in Redis, among
 // several roadmaps, and takes who records and verifies from that one.
 TEST_F(RoadmapServiceTest, MeasurementsFollowTheirIndicatorsRoadmap) {
-  rpb::CreateRoadmapRequest rr;
-  rr.mutable_roadmap()->set_title("Pacte Atlas Câbles");
-  *rr.mutable_roadmap()->mutable_start_date() = D(2026, 1, 1);
-  *rr.mutable_roadmap()->mutable_horizon_date() = D(2030, 12, 31);
-  rr.mutable_roadmap()->add_copilot_organization_ids(f_.member);
-  rr.mutable_roadmap()->add_copilot_organization_ids(f_.ministry);
-  rpb::CreateRoadmapResponse second;
-  ASSERT_TRUE(
-      stub_->CreateRoadmap(Ctx(harness_.admin_token()).get(), rr, &second)
-          .ok());
+  const std::string second =
+      OtherRoadmap("Pacte Atlas Câbles", f_.member, f_.ministry);
+  ASSERT_FALSE(second.empty());
   rpb::CreateIndicatorRequest ir;
   auto* i = ir.mutable_indicator();
-  i->set_roadmap_id(second.roadmap().id());
+  i->set_roadmap_id(second);
   i->set_name("Emplois du pacte");
   i->set_unit(rpb::INDICATOR_UNIT_JOBS);
   *i->mutable_baseline_date() = D(2026, 1, 1);
@@ -551,26 +573,19 @@ TEST_F(RoadmapServiceTest, MeasurementsFollowTheirIndicatorsRoadmap) {
   grpc::Status s =
       stub_->RecordMeasurement(Ctx(member_copilot).get(), req, &recorded);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(recorded.measurement().roadmap_id(), second.roadmap().id());
+  EXPECT_EQ(recorded.measurement().roadmap_id(), second);
   EXPECT_EQ(recorded.measurement().verifier_organization_id(), f_.ministry);
 }
 
 // A replica that never met an action finds its roadmap (and so its graph)
 // in Redis, among several roadmaps.
 TEST_F(RoadmapServiceTest, DependencyEditsFindTheActionsRoadmap) {
-  rpb::CreateRoadmapRequest rr;
-  rr.mutable_roadmap()->set_title("Feuille de route 2030");
-  *rr.mutable_roadmap()->mutable_start_date() = D(2026, 1, 1);
-  *rr.mutable_roadmap()->mutable_horizon_date() = D(2030, 12, 31);
-  rr.mutable_roadmap()->add_copilot_organization_ids(f_.federation);
-  rr.mutable_roadmap()->add_copilot_organization_ids(f_.ministry);
-  rpb::CreateRoadmapResponse second;
-  ASSERT_TRUE(
-      stub_->CreateRoadmap(Ctx(harness_.admin_token()).get(), rr, &second)
-          .ok());
+  const std::string second =
+      OtherRoadmap("Feuille de route 2030", f_.federation, f_.ministry);
+  ASSERT_FALSE(second.empty());
   auto in_second = [&](const std::string& title) {
     rpb::Action a = NewAction(title);
-    a.set_roadmap_id(second.roadmap().id());
+    a.set_roadmap_id(second);
     a.clear_ecosystem_id();
     return Create(a, f_.federation_copilot);
   };
@@ -585,16 +600,7 @@ TEST_F(RoadmapServiceTest, DependencyEditsFindTheActionsRoadmap) {
     rpb::UpdateActionResponse resp;
     return stub_->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp);
   };
-  {
-    // The read script's first use in the process loads it (once).
-    rpb::UpdateActionRequest load;
-    load.mutable_action()->set_id(y->id());
-    load.mutable_update_mask()->add_paths("depends_on_action_ids");
-    rpb::UpdateActionResponse loaded;
-    ASSERT_TRUE(
-        stub_->UpdateAction(Ctx(f_.federation_copilot).get(), load, &loaded)
-            .ok());
-  }
+  LoadReadScript(y->id());
   ASSERT_TRUE(harness_.redis().Command({"CONFIG", "RESETSTAT"}).ok());
   uint64_t before = harness_.redis().round_trips();
   ASSERT_TRUE(depend(x->id(), y->id()).ok());
@@ -606,8 +612,8 @@ TEST_F(RoadmapServiceTest, DependencyEditsFindTheActionsRoadmap) {
   grpc::Status cycle = depend(y->id(), x->id());
   EXPECT_EQ(cycle.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
       << cycle.error_message();
-  auto graph = harness_.redis().Command(
-      {"HGET", Keys::Dependencies(second.roadmap().id()), x->id()});
+  auto graph =
+      harness_.redis().Command({"HGET", Keys::Dependencies(second), x->id()});
   ASSERT_TRUE(graph.ok());
   EXPECT_EQ(graph->str(), y->id());
   EXPECT_EQ(harness_.redis()
@@ -776,20 +782,9 @@ TEST_F(RoadmapServiceTest, WritesStayWithinTheRoundTripBudget) {
             (std::map<std::string, int64_t>{{"hmget", 1}, {"evalsha", 1}}))
       << "an update is one read and one atomic write";
 
-  // The read script (one for dependency edits and first measurements) is
-  // loaded by its first use in the process, once: a dependency edit that
-  // changes nothing loads it here.
   auto dep = Create(NewAction("Budget, prérequis"), f_.federation_copilot);
   ASSERT_TRUE(dep.ok());
-  {
-    rpb::UpdateActionRequest load;
-    load.mutable_action()->set_id(dep->id());
-    load.mutable_update_mask()->add_paths("depends_on_action_ids");
-    rpb::UpdateActionResponse loaded;
-    ASSERT_TRUE(
-        stub_->UpdateAction(Ctx(f_.federation_copilot).get(), load, &loaded)
-            .ok());
-  }
+  LoadReadScript(dep->id());
   // A measurement is a create too. Its indicator's roadmap (who records,
   // who verifies) is read with the indicator, the first time only.
   rpb::RecordMeasurementRequest record;

@@ -61,7 +61,9 @@ struct BenchConfig {
 // The baseline and two steps from it towards a real handler (see
 // echo.proto). EchoServed authenticates like every Jalon RPC, so the
 // benchmark's token must verify against the same Redis.
-class EchoService final : public epb::EchoService::CallbackService {
+class EchoService final
+    : public epb::EchoService::WithRawCallbackMethod_ServeActionBytes<
+          epb::EchoService::CallbackService> {
  public:
   EchoService(RpcEnv env, AsyncRedis* redis)
       : env_(std::move(env)), redis_(redis) {}
@@ -136,8 +138,21 @@ class EchoService final : public epb::EchoService::CallbackService {
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
-  // Before any ServeAction call.
-  void set_prepared(rpb::GetActionResponse r) { prepared_ = std::move(r); }
+  grpc::ServerUnaryReactor* ServeActionBytes(grpc::CallbackServerContext* ctx,
+                                             const grpc::ByteBuffer*,
+                                             grpc::ByteBuffer* resp) override {
+    *resp = prepared_bytes_;
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  // Before any ServeAction or ServeActionBytes call.
+  void set_prepared(rpb::GetActionResponse r) {
+    prepared_ = std::move(r);
+    bool own = false;
+    grpc::SerializationTraits<rpb::GetActionResponse>::Serialize(
+        prepared_, &prepared_bytes_, &own);
+  }
 
   grpc::ServerUnaryReactor* EchoServedInline(grpc::CallbackServerContext* ctx,
                                              const epb::EchoRequest* req,
@@ -153,6 +168,7 @@ class EchoService final : public epb::EchoService::CallbackService {
   RpcEnv env_;
   AsyncRedis* redis_;
   rpb::GetActionResponse prepared_;
+  grpc::ByteBuffer prepared_bytes_;
 };
 
 // Commands a client sends, as counted by INFO commandstats. Redis 7 also
@@ -567,6 +583,10 @@ int Main(int argc, char** argv) {
   scenarios.push_back({"GetAction/bare", Kind::kStep, 0, 0, 0,
                        get_callers(echo_stubs, [](auto* async, auto... args) {
                          async->ServeAction(args...);
+                       })});
+  scenarios.push_back({"GetAction/bytes", Kind::kStep, 0, 0, 0,
+                       get_callers(echo_stubs, [](auto* async, auto... args) {
+                         async->ServeActionBytes(args...);
                        })});
 
   if (!config.only.empty()) {

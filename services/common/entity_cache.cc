@@ -37,9 +37,10 @@ bool EntityCache::live() const {
   return listener_ ? listener_->connected() : live_.load();
 }
 
-std::optional<Stored> EntityCache::Get(std::string_view key) {
-  if (!live()) return std::nullopt;
-  std::shared_ptr<const Stored> found;
+std::shared_ptr<const EntityCache::Held> EntityCache::Find(
+    std::string_view key) {
+  if (!live()) return nullptr;
+  std::shared_ptr<const Held> found;
   {
     // An expired entry stays until a Put replaces it or makes room.
     Shard& shard = ShardOf(key);
@@ -50,14 +51,37 @@ std::optional<Stored> EntityCache::Get(std::string_view key) {
       found = it->second.stored;
     }
   }
-  if (!found) {
-    misses_.fetch_add(1, std::memory_order_relaxed);
-    return std::nullopt;
-  }
-  hits_.fetch_add(1, std::memory_order_relaxed);
+  (found ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
+  return found;
+}
+
+std::optional<Stored> EntityCache::Get(std::string_view key) {
+  auto found = Find(key);
+  if (!found) return std::nullopt;
   Stored out = *found;
   out.cached = true;
   return out;
+}
+
+absl::StatusOr<EntityCache::Rendering> EntityCache::Rendered(
+    std::string_view key, int64_t tag, Render render) {
+  auto found = Find(key);
+  if (!found) return nullptr;
+  {
+    std::lock_guard lock(found->mu);
+    if (found->rendering && found->rendering_tag == tag) {
+      return found->rendering;
+    }
+  }
+  // Made outside the lock: two callers may both render, and the same state
+  // renders the same, so either result will do.
+  auto made = render(*found);
+  if (!made.ok()) return made.status();
+  auto rendering = std::make_shared<const std::string>(*std::move(made));
+  std::lock_guard lock(found->mu);
+  found->rendering = rendering;
+  found->rendering_tag = tag;
+  return rendering;
 }
 
 EntityCache::Ticket EntityCache::Begin(std::string_view key) {
@@ -84,16 +108,16 @@ bool EntityCache::Below(const Shard& shard, std::string_view key,
   return it->second.version > version;
 }
 
-std::shared_ptr<const Stored> EntityCache::Kept(std::string data,
-                                                int64_t version) {
-  auto kept = std::make_shared<Stored>();
+std::shared_ptr<const EntityCache::Held> EntityCache::Kept(std::string data,
+                                                           int64_t version) {
+  auto kept = std::make_shared<Held>();
   kept->data = std::move(data);
   kept->version = version;
   return kept;
 }
 
 void EntityCache::Keep(Shard& shard, std::string_view key,
-                       std::shared_ptr<const Stored> kept,
+                       std::shared_ptr<const Held> kept,
                        std::chrono::steady_clock::time_point now) {
   const int64_t version = kept->version;
   Entry entry{std::move(kept), now + options_.ttl};

@@ -41,12 +41,15 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
 #include "services/common/redis.h"
 
 namespace jalon {
@@ -73,6 +76,18 @@ class EntityCache {
 
   // The entry for `key` (with cached = true), if one may be served.
   std::optional<Stored> Get(std::string_view key);
+
+  // A form derived from an entity's state, such as a Get's serialised
+  // response, that also depends on `tag` (the day, for what is late).
+  using Rendering = std::shared_ptr<const std::string>;
+  using Render = absl::FunctionRef<absl::StatusOr<std::string>(const Stored&)>;
+  // What `render` makes of the entry for `key` under `tag`: made once and
+  // kept with the entry for the next caller with the same tag. A new state
+  // is a new entry, so a rendering never outlives the state it came from.
+  // OK(nullptr) when no entry may be served (a miss, as for Get); render's
+  // error, which is not kept, when it fails.
+  absl::StatusOr<Rendering> Rendered(std::string_view key, int64_t tag,
+                                     Render render);
 
   // Taken before a read is sent; Put needs it.
   struct Ticket {
@@ -125,8 +140,14 @@ class EntityCache {
 
  private:
   static constexpr size_t kShards = 16;
+  // A state as an entry holds it, with the last rendering made of it.
+  struct Held : Stored {
+    mutable std::mutex mu;
+    mutable Rendering rendering;  // guarded by mu
+    mutable int64_t rendering_tag = 0;
+  };
   struct Entry {
-    std::shared_ptr<const Stored> stored;
+    std::shared_ptr<const Held> stored;
     std::chrono::steady_clock::time_point expires;
   };
   // Lets a string_view find a std::string key without a copy.
@@ -162,10 +183,12 @@ class EntityCache {
                     bool versioned_only = false);
   // What an entry holds: the data and version of `s`. Made before the
   // shard is locked, so the copy does not lengthen the critical section.
-  static std::shared_ptr<const Stored> Kept(std::string data, int64_t version);
+  static std::shared_ptr<const Held> Kept(std::string data, int64_t version);
+  // The entry for `key` if one may be served; counts the hit or miss.
+  std::shared_ptr<const Held> Find(std::string_view key);
   // Keeps `kept` at `key` (shard locked), never over a newer state.
   void Keep(Shard& shard, std::string_view key,
-            std::shared_ptr<const Stored> kept,
+            std::shared_ptr<const Held> kept,
             std::chrono::steady_clock::time_point now);
 
   const EntityCacheOptions options_;

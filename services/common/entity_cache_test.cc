@@ -42,6 +42,60 @@ TEST(EntityCacheTest, ServesWhatAReadFoundMarkedCached) {
   EXPECT_EQ(cache.misses(), 1u);
 }
 
+TEST(EntityCacheTest, RendersOncePerStateAndTag) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  int renders = 0;
+  auto render = [&](const Stored& s) -> absl::StatusOr<std::string> {
+    ++renders;
+    return absl::StrCat(s.data, "@v", s.version);
+  };
+  auto miss = cache.Rendered("k:1", 7, render);
+  ASSERT_TRUE(miss.ok());
+  EXPECT_EQ(*miss, nullptr);
+  EXPECT_EQ(renders, 0);
+
+  cache.Put("k:1", cache.Begin("k:1"), At(3, "three"));
+  auto first = cache.Rendered("k:1", 7, render);
+  ASSERT_TRUE(first.ok() && *first);
+  EXPECT_EQ(**first, "three@v3");
+  auto again = cache.Rendered("k:1", 7, render);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *first);  // the same bytes, not made again
+  EXPECT_EQ(renders, 1);
+  EXPECT_EQ(cache.hits(), 2u);
+
+  // Another tag (another day) is rendered anew, and replaces the first.
+  EXPECT_EQ(**cache.Rendered("k:1", 8, render), "three@v3");
+  EXPECT_EQ(renders, 2);
+  cache.Rendered("k:1", 7, render).IgnoreError();
+  EXPECT_EQ(renders, 3);
+
+  // A new state is a new entry: it never serves the old state's rendering.
+  cache.Install("k:1", cache.BeginCommit(), At(4, "four"));
+  EXPECT_EQ(**cache.Rendered("k:1", 7, render), "four@v4");
+  EXPECT_EQ(renders, 4);
+  // Get still serves the state itself.
+  EXPECT_EQ(cache.Get("k:1")->data, "four");
+}
+
+TEST(EntityCacheTest, AFailedRenderingIsReturnedAndNotKept) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  cache.Put("k:1", cache.Begin("k:1"), At(1, "one"));
+  bool fail = true;
+  auto render = [&](const Stored& s) -> absl::StatusOr<std::string> {
+    if (fail) return absl::DataLossError("corrupt");
+    return s.data;
+  };
+  EXPECT_EQ(cache.Rendered("k:1", 0, render).status().code(),
+            absl::StatusCode::kDataLoss);
+  fail = false;
+  auto ok = cache.Rendered("k:1", 0, render);
+  ASSERT_TRUE(ok.ok() && *ok);
+  EXPECT_EQ(**ok, "one");
+}
+
 TEST(EntityCacheTest, AReadThatRacedAnInvalidationIsNotKept) {
   EntityCache cache({});
   cache.SetLive(true);

@@ -104,28 +104,63 @@ absl::StatusOr<Stored> EntityStore::Get(std::string_view kind,
 
 void EntityStore::GetAsync(std::string_view kind, std::string_view id,
                            StoredCallback done, bool fresh) const {
-  if (auto s = CheckId(kind, id); !s.ok()) {
+  if (auto s = CanReadAsync(kind, id); !s.ok()) {
     std::move(done)(s);
     return;
   }
-  if (committer_.async() == nullptr) {
-    std::move(done)(absl::InternalError("store has no non-blocking client"));
+  std::string key = EntityKey(kind, id);
+  if (cache_ != nullptr && !fresh) {
+    if (auto hit = cache_->Get(key)) {
+      std::move(done)(*std::move(hit));
+      return;
+    }
+  }
+  ReadAsync(std::move(key), kind, id, std::move(done));
+}
+
+void EntityStore::GetRenderedAsync(std::string_view kind, std::string_view id,
+                                   int64_t tag, Render render,
+                                   RenderedCallback done) const {
+  if (auto s = CanReadAsync(kind, id); !s.ok()) {
+    std::move(done)(s);
     return;
   }
   std::string key = EntityKey(kind, id);
-  EntityCache::Ticket ticket;
   if (cache_ != nullptr) {
-    if (!fresh) {
-      if (auto hit = cache_->Get(key)) {
-        std::move(done)(*std::move(hit));
-        return;
-      }
+    auto hit = cache_->Rendered(
+        key, tag, [&](const Stored& state) { return render(state, tag); });
+    if (!hit.ok() || *hit != nullptr) {
+      std::move(done)(std::move(hit));
+      return;
     }
-    ticket = cache_->Begin(key);
   }
+  ReadAsync(
+      std::move(key), kind, id,
+      [render, tag, done = std::move(done)](absl::StatusOr<Stored> s) mutable {
+        if (!s.ok()) return std::move(done)(s.status());
+        auto made = render(*s, tag);
+        if (!made.ok()) return std::move(done)(made.status());
+        std::move(done)(std::make_shared<const std::string>(*std::move(made)));
+      });
+}
+
+absl::Status EntityStore::CanReadAsync(std::string_view kind,
+                                       std::string_view id) const {
+  if (auto s = CheckId(kind, id); !s.ok()) return s;
+  if (committer_.async() == nullptr) {
+    return absl::InternalError("store has no non-blocking client");
+  }
+  return absl::OkStatus();
+}
+
+void EntityStore::ReadAsync(std::string key, std::string_view kind,
+                            std::string_view id, StoredCallback done) const {
+  EntityCache::Ticket ticket;
+  if (cache_ != nullptr) ticket = cache_->Begin(key);
+  const RedisArgs command = {"HMGET", key, "v", "d", "h"};  // before the move
   committer_.async()->Command(
-      {"HMGET", key, "v", "d", "h"},
-      [cache = cache_, ticket, key, kind = S(kind), id = S(id),
+      command,
+      [cache = cache_, ticket, key = std::move(key), kind = S(kind), id = S(id),
        done = std::move(done)](absl::StatusOr<RedisReply> r) mutable {
         auto s = ToStored(kind, id, r);
         if (cache != nullptr && s.ok()) cache->Put(key, ticket, *s);

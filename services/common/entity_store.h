@@ -61,6 +61,16 @@ class EntityStore {
   using StoredCallback = absl::AnyInvocable<void(absl::StatusOr<Stored>) &&>;
   void GetAsync(std::string_view kind, std::string_view id, StoredCallback done,
                 bool fresh = false) const;
+  // GetAsync for a caller that answers with a form derived from the entity
+  // and `tag` (a serialised response; see EntityCache::Rendered): `render`
+  // runs at most once per cached state and tag, or once per call when the
+  // entity comes from Redis. `done` gets its result, or its error.
+  using Render = absl::StatusOr<std::string> (*)(const Stored& state,
+                                                 int64_t tag);
+  using RenderedCallback =
+      absl::AnyInvocable<void(absl::StatusOr<EntityCache::Rendering>) &&>;
+  void GetRenderedAsync(std::string_view kind, std::string_view id, int64_t tag,
+                        Render render, RenderedCallback done) const;
   // Several entities in one round trip; absent ones have version 0.
   absl::StatusOr<std::vector<Stored>> GetMany(
       std::string_view kind, const std::vector<std::string>& ids) const;
@@ -88,6 +98,11 @@ class EntityStore {
   static absl::Status CheckId(std::string_view kind, std::string_view id);
 
  private:
+  // Whether a *Async read of `kind` `id` may be sent.
+  absl::Status CanReadAsync(std::string_view kind, std::string_view id) const;
+  // Reads the entity at `key` from Redis and offers it to the cache.
+  void ReadAsync(std::string key, std::string_view kind, std::string_view id,
+                 StoredCallback done) const;
   // What a commit wrote, as the cache needs it after the commit returns.
   struct Written {
     std::string key;

@@ -1,5 +1,6 @@
 #include "services/common/rpc.h"
 
+#include <grpcpp/impl/codegen/proto_utils.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -38,6 +39,16 @@ absl::Status BeginCall(grpc::CallbackServerContext* ctx, std::string_view rpc,
 
 std::string Authorization(const grpc::CallbackServerContext* ctx) {
   return Metadata(ctx, "authorization");
+}
+
+absl::Status ParseRequest(const grpc::ByteBuffer* bytes,
+                          google::protobuf::MessageLite* request) {
+  grpc::ByteBuffer copy(*bytes);  // shares the bytes; parsing consumes it
+  grpc::Status s =
+      grpc::SerializationTraits<google::protobuf::MessageLite>::Deserialize(
+          &copy, request);
+  if (s.ok()) return absl::OkStatus();
+  return InvalidField("request", "is not a valid " + request->GetTypeName());
 }
 
 absl::Status AdmitCall(absl::StatusOr<Actor> actor, RoleSet allowed,

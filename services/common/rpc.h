@@ -8,6 +8,7 @@
 #ifndef JALON_SERVICES_COMMON_RPC_H_
 #define JALON_SERVICES_COMMON_RPC_H_
 
+#include <google/protobuf/message_lite.h>
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
@@ -51,6 +52,10 @@ std::string Authorization(const grpc::CallbackServerContext* ctx);
 // allowed.
 absl::Status AdmitCall(absl::StatusOr<Actor> actor, RoleSet allowed,
                        CallContext* call);
+// The request of a raw method (bytes in, bytes out), parsed; INVALID_ARGUMENT
+// naming the request's type when its bytes are not one.
+absl::Status ParseRequest(const grpc::ByteBuffer* bytes,
+                          google::protobuf::MessageLite* request);
 // Logs the outcome once and echoes the request id to the client.
 void EndCall(grpc::CallbackServerContext* ctx, const CallContext& call,
              const absl::Status& status,

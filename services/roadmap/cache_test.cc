@@ -11,6 +11,7 @@
 #include <map>
 #include <string>
 
+#include "services/common/clock.h"
 #include "services/common/status.h"
 #include "tests/support/roadmap_harness.h"
 #include "tests/support/wait.h"
@@ -31,11 +32,13 @@ class EntityCacheServiceTest : public ::testing::Test {
  protected:
   // `b_listens`: whether replica B hears invalidations (if not, its cache
   // is made live by hand and goes stale whenever A writes).
-  void StartReplicas(bool b_listens) {
+  // `clock`: replica A's.
+  void StartReplicas(bool b_listens, const Clock* clock = Clock::Real()) {
     // Entries live long enough that only an invalidation can explain a
     // fresh read, and a slow machine cannot expire one mid-test.
     HarnessOptions ao;
     ao.entity_cache.ttl = std::chrono::seconds(60);
+    ao.clock = clock;
     a_ = std::make_unique<RoadmapHarness>(ao);
     ASSERT_TRUE(a_->Start().ok());
     f_ = a_->MakeFixture();
@@ -144,6 +147,50 @@ TEST_F(EntityCacheServiceTest, RepeatedGetsAreAnsweredWithoutRedis) {
   // Unknown ids are never cached: a create is visible at once everywhere.
   EXPECT_EQ(Get(*a_, "01ARZ3NDEKTSV4RRFFQ69G5FAV").status().code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST_F(EntityCacheServiceTest, ACachedActionTurnsLateWhenTheDayChanges) {
+  // A Get answers with the response serialised for the entity's state and
+  // the day, kept with the cached entity: the next day is a new response.
+  FakeClock clock(
+      std::chrono::sys_days(std::chrono::year(2026) / std::chrono::March / 10) +
+      std::chrono::hours(12));
+  StartReplicas(true, &clock);
+  rpb::CreateActionRequest req;
+  auto* a = req.mutable_action();
+  a->set_roadmap_id(f_.roadmap);
+  a->set_title("Centre technique de la forge");
+  a->set_lead_organization_id(f_.federation);
+  a->set_partner_organization_id(f_.ministry);
+  a->set_owner("k.alaoui");
+  *a->mutable_start_date() = D(2024, 7, 11);
+  *a->mutable_due_date() = D(2026, 3, 10);
+  auto* m = a->add_milestones();
+  m->set_title("Cahier des charges");
+  *m->mutable_due_date() = D(2026, 3, 10);
+  rpb::CreateActionResponse created;
+  ASSERT_TRUE(
+      a_->Stub()
+          ->CreateAction(Ctx(f_.federation_copilot).get(), req, &created)
+          .ok());
+  const std::string id = created.action().id();
+
+  ASSERT_TRUE(a_->redis().Command({"CONFIG", "RESETSTAT"}).ok());
+  const uint64_t hits = a_->cache().hits();
+  for (int day = 10; day <= 12; ++day) {
+    clock.Set(std::chrono::sys_days(std::chrono::year(2026) /
+                                    std::chrono::March / day) +
+              std::chrono::hours(12));
+    for (int i = 0; i < 2; ++i) {
+      auto got = Get(*a_, id);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(got->late(), day > 10) << "2026-03-" << day;
+      ASSERT_EQ(got->milestones_size(), 1);
+      EXPECT_EQ(got->milestones(0).late(), day > 10) << "2026-03-" << day;
+    }
+  }
+  EXPECT_EQ(Hmgets(), 0);  // every Get was answered from the cache
+  EXPECT_EQ(a_->cache().hits() - hits, 6u);
 }
 
 TEST_F(EntityCacheServiceTest, AReplicaReadsItsOwnWritesAtOnce) {

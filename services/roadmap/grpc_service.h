@@ -1,6 +1,8 @@
 // The gRPC adapter of the roadmap service: declares the roles each RPC
 // allows and hands the call to RoadmapService, on the executor or, for the
-// hot RPCs, without blocking (ServeAsync). Nothing else lives here.
+// hot RPCs, without blocking (ServeAsync). The Gets are raw methods: they
+// parse their request and send the response RoadmapService serialised
+// (and keeps with the cached entity). Nothing else lives here.
 // Thread-safe.
 #ifndef JALON_SERVICES_ROADMAP_GRPC_SERVICE_H_
 #define JALON_SERVICES_ROADMAP_GRPC_SERVICE_H_
@@ -11,7 +13,20 @@
 
 namespace jalon::roadmap {
 
-class RoadmapGrpcService final : public pb::RoadmapService::CallbackService {
+namespace internal {
+using Service = pb::RoadmapService;
+// The generated service with the Gets made raw (bytes in, bytes out).
+using RoadmapServiceWithRawGets =
+    Service::WithRawCallbackMethod_GetOrganization<
+        Service::WithRawCallbackMethod_GetRoadmap<
+            Service::WithRawCallbackMethod_GetEcosystem<
+                Service::WithRawCallbackMethod_GetIndicator<
+                    Service::WithRawCallbackMethod_GetMeasurement<
+                        Service::WithRawCallbackMethod_GetAction<
+                            Service::CallbackService>>>>>>;
+}  // namespace internal
+
+class RoadmapGrpcService final : public internal::RoadmapServiceWithRawGets {
  public:
   RoadmapGrpcService(RoadmapService* service, RpcEnv env)
       : service_(service), env_(std::move(env)) {}
@@ -34,11 +49,25 @@ class RoadmapGrpcService final : public pb::RoadmapService::CallbackService {
           service_->Name(call->context(), *req, resp, Finisher(call)); \
         });                                                            \
   }
+#define JALON_ROADMAP_GET_RPC(Name, Roles)                              \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,      \
+                                 const grpc::ByteBuffer* req,           \
+                                 grpc::ByteBuffer* resp) override {     \
+    return ServeAsync(                                                  \
+        env_, ctx, #Name, Roles, [this, req, resp](AsyncCall* call) {   \
+          pb::Name##Request request;                                    \
+          if (auto s = ParseRequest(req, &request); !s.ok()) {          \
+            return call->Finish(s);                                     \
+          }                                                             \
+          service_->Name(call->context(), request, Sender(call, resp)); \
+        });                                                             \
+  }
 #define JALON_ROADMAP_CUSTOM_RPC(Name, Allowed) \
   static constexpr RoleSet k##Name##Roles = Allowed;
 #include "services/roadmap/rpcs.inc"
 #undef JALON_ROADMAP_RPC
 #undef JALON_ROADMAP_ASYNC_RPC
+#undef JALON_ROADMAP_GET_RPC
 #undef JALON_ROADMAP_CUSTOM_RPC
 
   // Served without blocking, unless it edits dependencies.
@@ -61,6 +90,18 @@ class RoadmapGrpcService final : public pb::RoadmapService::CallbackService {
  private:
   static RoadmapService::Done Finisher(AsyncCall* call) {
     return [call](absl::Status s) { call->Finish(s); };
+  }
+  // Sends a serialised response (a copy of its bytes: the original stays
+  // with the cached entity).
+  static RoadmapService::SerializedDone Sender(AsyncCall* call,
+                                               grpc::ByteBuffer* resp) {
+    return [call, resp](absl::StatusOr<RoadmapService::Serialized> bytes) {
+      if (bytes.ok()) {
+        grpc::Slice slice((*bytes)->data(), (*bytes)->size());
+        *resp = grpc::ByteBuffer(&slice, 1);
+      }
+      call->Finish(bytes.status());
+    };
   }
 
   RoadmapService* service_;

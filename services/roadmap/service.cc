@@ -30,20 +30,26 @@ using Ops = EntityOps;
 
 namespace {
 
-// A Get of one stored entity (the replica's cache, else one non-blocking
-// HMGET), parsed straight into `out`.
-template <typename T>
-void GetOne(const EntityStore* store, std::string_view kind,
-            const std::string& id, T* out, RoadmapService::Done done) {
-  store->GetAsync(kind, id,
-                  [kind = std::string(kind), out,
-                   done = std::move(done)](absl::StatusOr<Stored> s) mutable {
-                    if (!s.ok()) return std::move(done)(s.status());
-                    if (!out->ParseFromString(s->data)) {
-                      return std::move(done)(Corrupt(kind));
-                    }
-                    std::move(done)(absl::OkStatus());
-                  });
+// The Gets' renderings (EntityStore::GetRenderedAsync): the response of a
+// Get of one stored entity, serialised. Plain functions, so a Get
+// allocates nothing to say how its answer is made.
+
+// `Resp` with the stored state parsed into the field `Field` returns.
+template <typename Resp, auto Field, const char* Kind>
+absl::StatusOr<std::string> RenderEntity(const Stored& s, int64_t) {
+  Resp resp;
+  if (!(resp.*Field)()->ParseFromString(s.data)) return Corrupt(Kind);
+  return resp.SerializeAsString();
+}
+
+// An action, with what depends on the day `tag` (days since 1970-01-01):
+// progress and lateness.
+absl::StatusOr<std::string> RenderAction(const Stored& s, int64_t tag) {
+  pb::GetActionResponse resp;
+  if (!resp.mutable_action()->ParseFromString(s.data)) return Corrupt(kAction);
+  Decorate(resp.mutable_action(),
+           DateOf(std::chrono::sys_days(std::chrono::days(tag))));
+  return resp.SerializeAsString();
 }
 
 }  // namespace
@@ -73,10 +79,13 @@ absl::Status RoadmapService::CreateOrganization(
 
 void RoadmapService::GetOrganization(const CallContext&,
                                      const pb::GetOrganizationRequest& req,
-                                     pb::GetOrganizationResponse* resp,
-                                     Done done) {
-  GetOne(store_, kOrganization, req.id(), resp->mutable_organization(),
-         std::move(done));
+                                     SerializedDone done) {
+  store_->GetRenderedAsync(
+      kOrganization, req.id(), 0,
+      RenderEntity<pb::GetOrganizationResponse,
+                   &pb::GetOrganizationResponse::mutable_organization,
+                   kOrganization>,
+      std::move(done));
 }
 
 absl::Status RoadmapService::ListOrganizations(
@@ -316,8 +325,12 @@ absl::Status RoadmapService::CreateRoadmap(const CallContext& c,
 
 void RoadmapService::GetRoadmap(const CallContext&,
                                 const pb::GetRoadmapRequest& req,
-                                pb::GetRoadmapResponse* resp, Done done) {
-  GetOne(store_, kRoadmap, req.id(), resp->mutable_roadmap(), std::move(done));
+                                SerializedDone done) {
+  store_->GetRenderedAsync(
+      kRoadmap, req.id(), 0,
+      RenderEntity<pb::GetRoadmapResponse,
+                   &pb::GetRoadmapResponse::mutable_roadmap, kRoadmap>,
+      std::move(done));
 }
 
 absl::Status RoadmapService::ListRoadmaps(const CallContext& c,
@@ -381,9 +394,12 @@ absl::Status RoadmapService::CreateEcosystem(
 
 void RoadmapService::GetEcosystem(const CallContext&,
                                   const pb::GetEcosystemRequest& req,
-                                  pb::GetEcosystemResponse* resp, Done done) {
-  GetOne(store_, kEcosystem, req.id(), resp->mutable_ecosystem(),
-         std::move(done));
+                                  SerializedDone done) {
+  store_->GetRenderedAsync(
+      kEcosystem, req.id(), 0,
+      RenderEntity<pb::GetEcosystemResponse,
+                   &pb::GetEcosystemResponse::mutable_ecosystem, kEcosystem>,
+      std::move(done));
 }
 
 absl::Status RoadmapService::ListEcosystems(
@@ -450,9 +466,12 @@ absl::Status RoadmapService::CreateIndicator(
 
 void RoadmapService::GetIndicator(const CallContext&,
                                   const pb::GetIndicatorRequest& req,
-                                  pb::GetIndicatorResponse* resp, Done done) {
-  GetOne(store_, kIndicator, req.id(), resp->mutable_indicator(),
-         std::move(done));
+                                  SerializedDone done) {
+  store_->GetRenderedAsync(
+      kIndicator, req.id(), 0,
+      RenderEntity<pb::GetIndicatorResponse,
+                   &pb::GetIndicatorResponse::mutable_indicator, kIndicator>,
+      std::move(done));
 }
 
 absl::Status RoadmapService::ListIndicators(
@@ -568,10 +587,13 @@ absl::Status RoadmapService::RecordMeasurement(
 
 void RoadmapService::GetMeasurement(const CallContext&,
                                     const pb::GetMeasurementRequest& req,
-                                    pb::GetMeasurementResponse* resp,
-                                    Done done) {
-  GetOne(store_, kMeasurement, req.id(), resp->mutable_measurement(),
-         std::move(done));
+                                    SerializedDone done) {
+  store_->GetRenderedAsync(
+      kMeasurement, req.id(), 0,
+      RenderEntity<pb::GetMeasurementResponse,
+                   &pb::GetMeasurementResponse::mutable_measurement,
+                   kMeasurement>,
+      std::move(done));
 }
 
 absl::Status RoadmapService::ListMeasurements(
@@ -737,13 +759,11 @@ void RoadmapService::CreateAction(const CallContext& c,
 
 void RoadmapService::GetAction(const CallContext&,
                                const pb::GetActionRequest& req,
-                               pb::GetActionResponse* resp, Done done) {
-  pb::Action* action = resp->mutable_action();
-  GetOne(store_, kAction, req.id(), action,
-         [this, action, done = std::move(done)](absl::Status s) mutable {
-           if (s.ok()) Decorate(action, DateOf(clock_->Now()));
-           std::move(done)(s);
-         });
+                               SerializedDone done) {
+  // Lateness depends on the day: the day is the serialised response's tag.
+  store_->GetRenderedAsync(kAction, req.id(),
+                           DaysFromCivil(DateOf(clock_->Now())), RenderAction,
+                           std::move(done));
 }
 
 absl::Status RoadmapService::ListActions(const CallContext& c,

@@ -57,13 +57,18 @@ class RoadmapService {
   // exactly once, from an AsyncRedis callback or before returning. The
   // store needs its AsyncRedis.
   using Done = absl::AnyInvocable<void(absl::Status) &&>;
+  // The Gets end with their response serialised. It is kept with the cached
+  // entity (EntityCache::Rendered), so a Get of an entity that has not
+  // changed since, on the same day, parses and serialises nothing.
+  using Serialized = EntityCache::Rendering;
+  using SerializedDone = EntityStore::RenderedCallback;
 
   absl::Status CreateOrganization(const CallContext& c,
                                   const pb::CreateOrganizationRequest& req,
                                   pb::CreateOrganizationResponse* resp);
   void GetOrganization(const CallContext& c,
                        const pb::GetOrganizationRequest& req,
-                       pb::GetOrganizationResponse* resp, Done done);
+                       SerializedDone done);
   absl::Status ListOrganizations(const CallContext& c,
                                  const pb::ListOrganizationsRequest& req,
                                  pb::ListOrganizationsResponse* resp);
@@ -88,7 +93,7 @@ class RoadmapService {
                              const pb::CreateRoadmapRequest& req,
                              pb::CreateRoadmapResponse* resp);
   void GetRoadmap(const CallContext& c, const pb::GetRoadmapRequest& req,
-                  pb::GetRoadmapResponse* resp, Done done);
+                  SerializedDone done);
   absl::Status ListRoadmaps(const CallContext& c,
                             const pb::ListRoadmapsRequest& req,
                             pb::ListRoadmapsResponse* resp);
@@ -100,7 +105,7 @@ class RoadmapService {
                                const pb::CreateEcosystemRequest& req,
                                pb::CreateEcosystemResponse* resp);
   void GetEcosystem(const CallContext& c, const pb::GetEcosystemRequest& req,
-                    pb::GetEcosystemResponse* resp, Done done);
+                    SerializedDone done);
   absl::Status ListEcosystems(const CallContext& c,
                               const pb::ListEcosystemsRequest& req,
                               pb::ListEcosystemsResponse* resp);
@@ -112,7 +117,7 @@ class RoadmapService {
                                const pb::CreateIndicatorRequest& req,
                                pb::CreateIndicatorResponse* resp);
   void GetIndicator(const CallContext& c, const pb::GetIndicatorRequest& req,
-                    pb::GetIndicatorResponse* resp, Done done);
+                    SerializedDone done);
   absl::Status ListIndicators(const CallContext& c,
                               const pb::ListIndicatorsRequest& req,
                               pb::ListIndicatorsResponse* resp);
@@ -125,7 +130,7 @@ class RoadmapService {
                                  pb::RecordMeasurementResponse* resp);
   void GetMeasurement(const CallContext& c,
                       const pb::GetMeasurementRequest& req,
-                      pb::GetMeasurementResponse* resp, Done done);
+                      SerializedDone done);
   absl::Status ListMeasurements(const CallContext& c,
                                 const pb::ListMeasurementsRequest& req,
                                 pb::ListMeasurementsResponse* resp);
@@ -136,7 +141,7 @@ class RoadmapService {
   void CreateAction(const CallContext& c, const pb::CreateActionRequest& req,
                     pb::CreateActionResponse* resp, Done done);
   void GetAction(const CallContext& c, const pb::GetActionRequest& req,
-                 pb::GetActionResponse* resp, Done done);
+                 SerializedDone done);
   absl::Status ListActions(const CallContext& c,
                            const pb::ListActionsRequest& req,
                            pb::ListActionsResponse* resp);

@@ -3,10 +3,12 @@
 // creates, stale etags, bad input writes nothing, co-validation, history,
 // round-trip budget) and its failure behaviour (Redis down, NOSCRIPT,
 // revocation).
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -324,6 +326,38 @@ TEST_F(RoadmapServiceTest, ConcurrentUpdatesWithoutEtagAreAllApplied) {
   rpb::Action got = Get(a->id());
   EXPECT_EQ(got.tags_size(), 9);  // "recyclage" + w0..w7
   EXPECT_EQ(got.etag(), "9");
+}
+
+TEST_F(RoadmapServiceTest, AGetWhoseBytesAreNotItsRequestIsInvalidArgument) {
+  // The Gets are raw methods that parse their own request.
+  grpc::GenericStub generic(harness_.channel());
+  const std::string garbage = "\x0a\xff\xff";  // a length past the end
+  grpc::Slice slice(garbage.data(), garbage.size());
+  grpc::ByteBuffer request(&slice, 1), response;
+  auto ctx = Ctx(f_.reader_token);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  generic.UnaryCall(ctx.get(), "/jalon.roadmap.v1.RoadmapService/GetAction",
+                    grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status s) {
+                      std::lock_guard lock(mu);
+                      status = std::move(s);
+                      done = true;
+                      cv.notify_one();
+                    });
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(
+      cv.wait_for(lock, std::chrono::seconds(10), [&] { return done; }));
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << status.error_message();
+  auto violations = ViolationsOf(FromGrpcStatus(status));
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].field, "request");
+  EXPECT_NE(status.error_message().find("jalon.roadmap.v1.GetActionRequest"),
+            std::string::npos)
+      << status.error_message();
 }
 
 TEST_F(RoadmapServiceTest, BadInputNamesEveryFieldAndWritesNothing) {

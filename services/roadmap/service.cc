@@ -42,6 +42,14 @@ absl::StatusOr<std::string> RenderEntity(const Stored& s, int64_t) {
   return resp.SerializeAsString();
 }
 
+// A Get of an entity whose response is `Resp` with the entity in `Field`.
+template <typename Resp, auto Field, const char* Kind>
+void GetEntity(const EntityStore* store, const std::string& id,
+               RoadmapService::SerializedDone done) {
+  store->GetRenderedAsync(Kind, id, 0, RenderEntity<Resp, Field, Kind>,
+                          std::move(done));
+}
+
 // An action, with what depends on the day `tag` (days since 1970-01-01):
 // progress and lateness.
 absl::StatusOr<std::string> RenderAction(const Stored& s, int64_t tag) {
@@ -80,12 +88,9 @@ absl::Status RoadmapService::CreateOrganization(
 void RoadmapService::GetOrganization(const CallContext&,
                                      const pb::GetOrganizationRequest& req,
                                      SerializedDone done) {
-  store_->GetRenderedAsync(
-      kOrganization, req.id(), 0,
-      RenderEntity<pb::GetOrganizationResponse,
-                   &pb::GetOrganizationResponse::mutable_organization,
-                   kOrganization>,
-      std::move(done));
+  GetEntity<pb::GetOrganizationResponse,
+            &pb::GetOrganizationResponse::mutable_organization, kOrganization>(
+      store_, req.id(), std::move(done));
 }
 
 absl::Status RoadmapService::ListOrganizations(
@@ -326,11 +331,8 @@ absl::Status RoadmapService::CreateRoadmap(const CallContext& c,
 void RoadmapService::GetRoadmap(const CallContext&,
                                 const pb::GetRoadmapRequest& req,
                                 SerializedDone done) {
-  store_->GetRenderedAsync(
-      kRoadmap, req.id(), 0,
-      RenderEntity<pb::GetRoadmapResponse,
-                   &pb::GetRoadmapResponse::mutable_roadmap, kRoadmap>,
-      std::move(done));
+  GetEntity<pb::GetRoadmapResponse, &pb::GetRoadmapResponse::mutable_roadmap,
+            kRoadmap>(store_, req.id(), std::move(done));
 }
 
 absl::Status RoadmapService::ListRoadmaps(const CallContext& c,
@@ -395,11 +397,9 @@ absl::Status RoadmapService::CreateEcosystem(
 void RoadmapService::GetEcosystem(const CallContext&,
                                   const pb::GetEcosystemRequest& req,
                                   SerializedDone done) {
-  store_->GetRenderedAsync(
-      kEcosystem, req.id(), 0,
-      RenderEntity<pb::GetEcosystemResponse,
-                   &pb::GetEcosystemResponse::mutable_ecosystem, kEcosystem>,
-      std::move(done));
+  GetEntity<pb::GetEcosystemResponse,
+            &pb::GetEcosystemResponse::mutable_ecosystem, kEcosystem>(
+      store_, req.id(), std::move(done));
 }
 
 absl::Status RoadmapService::ListEcosystems(
@@ -467,11 +467,9 @@ absl::Status RoadmapService::CreateIndicator(
 void RoadmapService::GetIndicator(const CallContext&,
                                   const pb::GetIndicatorRequest& req,
                                   SerializedDone done) {
-  store_->GetRenderedAsync(
-      kIndicator, req.id(), 0,
-      RenderEntity<pb::GetIndicatorResponse,
-                   &pb::GetIndicatorResponse::mutable_indicator, kIndicator>,
-      std::move(done));
+  GetEntity<pb::GetIndicatorResponse,
+            &pb::GetIndicatorResponse::mutable_indicator, kIndicator>(
+      store_, req.id(), std::move(done));
 }
 
 absl::Status RoadmapService::ListIndicators(
@@ -588,12 +586,9 @@ absl::Status RoadmapService::RecordMeasurement(
 void RoadmapService::GetMeasurement(const CallContext&,
                                     const pb::GetMeasurementRequest& req,
                                     SerializedDone done) {
-  store_->GetRenderedAsync(
-      kMeasurement, req.id(), 0,
-      RenderEntity<pb::GetMeasurementResponse,
-                   &pb::GetMeasurementResponse::mutable_measurement,
-                   kMeasurement>,
-      std::move(done));
+  GetEntity<pb::GetMeasurementResponse,
+            &pb::GetMeasurementResponse::mutable_measurement, kMeasurement>(
+      store_, req.id(), std::move(done));
 }
 
 absl::Status RoadmapService::ListMeasurements(

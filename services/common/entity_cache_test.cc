@@ -79,6 +79,57 @@ TEST(EntityCacheTest, RendersOncePerStateAndTag) {
   EXPECT_EQ(cache.Get("k:1")->data, "four");
 }
 
+// Readers render while a writer installs new states: every rendering a
+// reader gets was made from one state under the tag it asked for, never a
+// mix, and versions never go back for a reader.
+TEST(EntityCacheTest, RenderingsFollowTheirStateUnderConcurrentWrites) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  cache.Install("k:1", cache.BeginCommit(), At(1, "s1"));
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&, r] {
+      int64_t last = 0;
+      for (int i = 0; !stop.load(); ++i) {
+        const int64_t tag = (i + r) % 3;
+        auto got = cache.Rendered(
+            "k:1", tag, [&](const Stored& s) -> absl::StatusOr<std::string> {
+              return absl::StrCat(s.data, "@v", s.version, "#", tag);
+            });
+        if (!got.ok() || *got == nullptr) {
+          ++bad;
+          continue;
+        }
+        // "s<N>@v<N>#<tag>"
+        const std::string& text = **got;
+        size_t at = text.find("@v"), hash = text.find('#');
+        const std::string data = text.substr(1, at - 1);
+        const std::string version = text.substr(at + 2, hash - at - 2);
+        const int64_t v = std::stoll(version);
+        if (data != version || text.substr(hash + 1) != std::to_string(tag) ||
+            v < last) {
+          ++bad;
+        }
+        last = v;
+      }
+    });
+  }
+  for (int v = 2; v <= 2000; ++v) {
+    cache.Install("k:1", cache.BeginCommit(), At(v, absl::StrCat("s", v)));
+  }
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(
+      **cache.Rendered("k:1", 0,
+                       [](const Stored& s) -> absl::StatusOr<std::string> {
+                         return s.data;
+                       }),
+      "s2000");
+}
+
 TEST(EntityCacheTest, AFailedRenderingIsReturnedAndNotKept) {
   EntityCache cache({});
   cache.SetLive(true);

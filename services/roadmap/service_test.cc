@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <condition_variable>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -335,21 +335,14 @@ TEST_F(RoadmapServiceTest, AGetWhoseBytesAreNotItsRequestIsInvalidArgument) {
   grpc::Slice slice(garbage.data(), garbage.size());
   grpc::ByteBuffer request(&slice, 1), response;
   auto ctx = Ctx(f_.reader_token);
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  grpc::Status status;
+  std::promise<grpc::Status> finished;
   generic.UnaryCall(ctx.get(), "/jalon.roadmap.v1.RoadmapService/GetAction",
                     grpc::StubOptions(), &request, &response,
-                    [&](grpc::Status s) {
-                      std::lock_guard lock(mu);
-                      status = std::move(s);
-                      done = true;
-                      cv.notify_one();
-                    });
-  std::unique_lock lock(mu);
-  ASSERT_TRUE(
-      cv.wait_for(lock, std::chrono::seconds(10), [&] { return done; }));
+                    [&](grpc::Status s) { finished.set_value(std::move(s)); });
+  auto result = finished.get_future();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds(10)),
+            std::future_status::ready);
+  const grpc::Status status = result.get();
   ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
       << status.error_message();
   auto violations = ViolationsOf(FromGrpcStatus(status));
@@ -358,6 +351,34 @@ TEST_F(RoadmapServiceTest, AGetWhoseBytesAreNotItsRequestIsInvalidArgument) {
   EXPECT_NE(status.error_message().find("jalon.roadmap.v1.GetActionRequest"),
             std::string::npos)
       << status.error_message();
+}
+
+TEST_F(RoadmapServiceTest, AStoredStateThatCannotBeDecodedIsInternalEveryTime) {
+  auto created =
+      Create(NewAction("Atelier de fonderie"), f_.federation_copilot);
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string key = Keys::Entity(kAction, created->id());
+  const std::string good = harness_.redis().Command({"HGET", key, "d"})->str();
+  ASSERT_TRUE(harness_.redis().Command({"HSET", key, "d", "\x0a\xff"}).ok());
+  harness_.cache().Drop(key);  // the replica kept what it created
+  auto get = [&] {
+    rpb::GetActionRequest req;
+    req.set_id(created->id());
+    rpb::GetActionResponse resp;
+    return stub_->GetAction(Ctx(f_.reader_token).get(), req, &resp);
+  };
+  // Read from Redis, then from the cache (which keeps the state, not a
+  // failed rendering of it): the same error both times.
+  const uint64_t hits = harness_.cache().hits();
+  for (int i = 0; i < 2; ++i) {
+    grpc::Status s = get();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL);
+    EXPECT_EQ(s.error_message(), "stored action could not be decoded");
+  }
+  EXPECT_EQ(harness_.cache().hits() - hits, 1u);
+  ASSERT_TRUE(harness_.redis().Command({"HSET", key, "d", good}).ok());
+  harness_.cache().Drop(key);
+  EXPECT_TRUE(get().ok());
 }
 
 TEST_F(RoadmapServiceTest, BadInputNamesEveryFieldAndWritesNothing) {

@@ -13,6 +13,7 @@
 
 #include "services/common/clock.h"
 #include "services/common/status.h"
+#include "services/roadmap/store.h"
 #include "tests/support/roadmap_harness.h"
 #include "tests/support/wait.h"
 
@@ -38,6 +39,8 @@ class EntityCacheServiceTest : public ::testing::Test {
     // fresh read, and a slow machine cannot expire one mid-test.
     HarnessOptions ao;
     ao.entity_cache.ttl = std::chrono::seconds(60);
+    // Principals too: only a revocation message can explain a refusal.
+    ao.auth_cache_ttl = std::chrono::seconds(60);
     ao.clock = clock;
     a_ = std::make_unique<RoadmapHarness>(ao);
     ASSERT_TRUE(a_->Start().ok());
@@ -47,6 +50,7 @@ class EntityCacheServiceTest : public ::testing::Test {
     bo.share_redis = true;
     bo.shared_redis = a_->redis_server().options();
     bo.entity_cache.ttl = std::chrono::seconds(60);
+    bo.auth_cache_ttl = std::chrono::seconds(60);
     bo.entity_cache_listener = b_listens;
     b_ = std::make_unique<RoadmapHarness>(bo);
     ASSERT_TRUE(b_->Start().ok());
@@ -129,6 +133,56 @@ class EntityCacheServiceTest : public ::testing::Test {
   std::unique_ptr<RoadmapHarness> a_, b_;
   Fixture f_;
 };
+
+// A token revoked through one replica is refused by the other within a
+// second, though the other cached its principal for a minute: the
+// revocation is published, and every process drops it from its cache.
+TEST_F(EntityCacheServiceTest, ARevocationReachesEveryReplicaAtOnce) {
+  StartReplicas(true);
+  const std::string token =
+      a_->IssueToken(f_.ministry, common::v1::Role::ROLE_COPILOT, "revoked");
+  ASSERT_FALSE(token.empty());
+  auto who = [&](RoadmapHarness& h) {
+    rpb::GetCurrentPrincipalResponse resp;
+    return h.Stub()->GetCurrentPrincipal(Ctx(token).get(), {}, &resp);
+  };
+  ASSERT_TRUE(who(*a_).ok());
+  ASSERT_TRUE(who(*b_).ok());  // both replicas now hold the principal
+  // Both replicas listen for revocations.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = a_->redis().Command(
+            {"PUBSUB", "NUMSUB", Keys::RevocationChannel()});
+        return r.ok() && r->elements().size() == 2 &&
+               r->elements()[1].integer() >= 2;
+      },
+      milliseconds(5000)));
+
+  rpb::ListTokensRequest list;
+  list.set_organization_id(f_.ministry);
+  rpb::ListTokensResponse tokens;
+  ASSERT_TRUE(
+      a_->Stub()->ListTokens(Ctx(a_->admin_token()).get(), list, &tokens).ok());
+  std::string id;
+  for (const auto& t : tokens.tokens()) {
+    if (t.principal_name() == "revoked") id = t.id();
+  }
+  ASSERT_FALSE(id.empty());
+  rpb::RevokeTokenRequest revoke;
+  revoke.set_id(id);
+  rpb::RevokeTokenResponse revoked;
+  ASSERT_TRUE(a_->Stub()
+                  ->RevokeToken(Ctx(a_->admin_token()).get(), revoke, &revoked)
+                  .ok());
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return who(*b_).error_code() == grpc::StatusCode::UNAUTHENTICATED;
+      },
+      milliseconds(5000)));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  EXPECT_EQ(who(*a_).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
 
 TEST_F(EntityCacheServiceTest, RepeatedGetsAreAnsweredWithoutRedis) {
   StartReplicas(true);

@@ -591,6 +591,72 @@ TEST_F(RoadmapServiceTest, MeasurementsAreVerifiedByTheOtherCopilot) {
   EXPECT_EQ(lresp.measurements(0).value(), 2150);
 }
 
+// A rejection needs a note, bounded like every text, and is as final as an
+// approval: the measurement keeps it, and nobody decides a second time.
+TEST_F(RoadmapServiceTest, RejectingAMeasurementNeedsANoteAndIsFinal) {
+  rpb::RecordMeasurementRequest req;
+  auto* m = req.mutable_measurement();
+  m->set_indicator_id(f_.indicator);
+  m->set_value(1800);
+  *m->mutable_period_start() = D(2019, 1, 1);
+  *m->mutable_period_end() = D(2019, 12, 31);
+  m->set_source("Enquête annuelle 2019");
+  rpb::RecordMeasurementResponse recorded;
+  ASSERT_TRUE(
+      stub_->RecordMeasurement(Ctx(f_.federation_copilot).get(), req, &recorded)
+          .ok());
+  const std::string id = recorded.measurement().id();
+  const int64_t events = StreamLength();
+
+  rpb::VerifyMeasurementRequest reject;
+  reject.set_id(id);
+  reject.set_approve(false);
+  rpb::VerifyMeasurementResponse resp;
+  auto s = FromGrpcStatus(
+      stub_->VerifyMeasurement(Ctx(f_.ministry_copilot).get(), reject, &resp));
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  ASSERT_EQ(ViolationsOf(s).size(), 1u);
+  EXPECT_EQ(ViolationsOf(s)[0].field, "note");
+  reject.set_note(std::string(2001, 'x'));
+  s = FromGrpcStatus(
+      stub_->VerifyMeasurement(Ctx(f_.ministry_copilot).get(), reject, &resp));
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(ViolationsOf(s)[0].field, "note");
+  EXPECT_EQ(StreamLength(), events) << "a refused verification writes nothing";
+
+  reject.set_note("Chiffres non rapprochés des déclarations CNSS");
+  ASSERT_TRUE(
+      stub_->VerifyMeasurement(Ctx(f_.ministry_copilot).get(), reject, &resp)
+          .ok());
+  EXPECT_EQ(resp.measurement().verification_state(),
+            rpb::VERIFICATION_STATE_REJECTED);
+  EXPECT_EQ(resp.measurement().verification_note(), reject.note());
+  EXPECT_EQ(resp.measurement().verified_by().organization_id(), f_.ministry);
+  EXPECT_EQ(StreamLength(), events + 1);
+
+  rpb::VerifyMeasurementRequest approve;
+  approve.set_id(id);
+  approve.set_approve(true);
+  EXPECT_EQ(
+      stub_->VerifyMeasurement(Ctx(f_.ministry_copilot).get(), approve, &resp)
+          .error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(StreamLength(), events + 1);
+
+  rpb::ListMeasurementsRequest list;
+  list.set_indicator_id(f_.indicator);
+  list.set_verification_state(rpb::VERIFICATION_STATE_REJECTED);
+  rpb::ListMeasurementsResponse listed;
+  ASSERT_TRUE(
+      stub_->ListMeasurements(Ctx(f_.reader_token).get(), list, &listed).ok());
+  ASSERT_EQ(listed.measurements_size(), 1);
+  EXPECT_EQ(listed.measurements(0).id(), id);
+  list.set_verification_state(rpb::VERIFICATION_STATE_VERIFIED);
+  ASSERT_TRUE(
+      stub_->ListMeasurements(Ctx(f_.reader_token).get(), list, &listed).ok());
+  EXPECT_EQ(listed.measurements_size(), 0);
+}
+
 // A replica that never met an indicator finds its roadmap in Redis, among
 // several roadmaps, and takes who records and verifies from that one.
 TEST_F(RoadmapServiceTest, MeasurementsFollowTheirIndicatorsRoadmap) {
@@ -798,6 +864,150 @@ TEST_F(RoadmapServiceTest, ListFiltersAndPaginates) {
   EXPECT_EQ(
       stub_->ListActions(Ctx(f_.member_token).get(), bad, &bresp).error_code(),
       grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// Every filter of ListActions, alone and together: ecosystem, status,
+// organisation (lead or partner), owner.
+TEST_F(RoadmapServiceTest, ListActionsFiltersByEveryField) {
+  rpb::CreateEcosystemRequest er;
+  er.mutable_ecosystem()->set_roadmap_id(f_.roadmap);
+  er.mutable_ecosystem()->set_name("Électronique");
+  *er.mutable_ecosystem()->mutable_creation_date() = D(2016, 5, 2);
+  rpb::CreateEcosystemResponse eco;
+  ASSERT_TRUE(
+      stub_->CreateEcosystem(Ctx(harness_.admin_token()).get(), er, &eco).ok());
+  const std::string electronics = eco.ecosystem().id();
+
+  // 0: metals, federation + ministry, k.alaoui, PROPOSED
+  // 1: electronics, federation + ministry, s.idrissi, IN_PROGRESS
+  // 2: electronics, member + federation, s.idrissi, PROPOSED
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    rpb::Action a = NewAction("Filtre " + std::to_string(i));
+    if (i > 0) {
+      a.set_ecosystem_id(electronics);
+      a.set_owner("s.idrissi");
+    }
+    if (i == 2) {
+      a.set_lead_organization_id(f_.member);
+      a.set_partner_organization_id(f_.federation);
+    }
+    auto created = Create(a, harness_.admin_token());
+    ASSERT_TRUE(created.ok()) << created.status();
+    ids.push_back(created->id());
+  }
+  ASSERT_TRUE(
+      Move(ids[1], rpb::ACTION_STATUS_PLANNED, f_.federation_copilot).ok());
+  ASSERT_TRUE(
+      Move(ids[1], rpb::ACTION_STATUS_IN_PROGRESS, f_.federation_copilot).ok());
+
+  auto list = [&](const rpb::ListActionsRequest& req) {
+    rpb::ListActionsResponse resp;
+    grpc::Status s = stub_->ListActions(Ctx(f_.member_token).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<std::string> titles;
+    for (const auto& a : resp.actions()) titles.push_back(a.title());
+    return titles;
+  };
+  using Titles = std::vector<std::string>;
+  rpb::ListActionsRequest req;
+  req.set_ecosystem_id(electronics);
+  EXPECT_EQ(list(req), (Titles{"Filtre 1", "Filtre 2"}));
+  req = {};
+  req.add_statuses(rpb::ACTION_STATUS_IN_PROGRESS);
+  EXPECT_EQ(list(req), (Titles{"Filtre 1"}));
+  req.add_statuses(rpb::ACTION_STATUS_PROPOSED);
+  EXPECT_EQ(list(req), (Titles{"Filtre 0", "Filtre 1", "Filtre 2"}));
+  req = {};
+  req.set_organization_id(f_.member);  // lead of 2
+  EXPECT_EQ(list(req), (Titles{"Filtre 2"}));
+  req.set_organization_id(f_.ministry);  // partner of 0 and 1
+  EXPECT_EQ(list(req), (Titles{"Filtre 0", "Filtre 1"}));
+  req.set_organization_id(f_.federation);  // lead or partner of all
+  EXPECT_EQ(list(req).size(), 3u);
+  req = {};
+  req.set_owner("s.idrissi");
+  EXPECT_EQ(list(req), (Titles{"Filtre 1", "Filtre 2"}));
+  // Together, they all hold.
+  req.set_ecosystem_id(electronics);
+  req.set_organization_id(f_.ministry);
+  req.add_statuses(rpb::ACTION_STATUS_IN_PROGRESS);
+  req.set_roadmap_id(f_.roadmap);
+  EXPECT_EQ(list(req), (Titles{"Filtre 1"}));
+  req.set_owner("k.alaoui");
+  EXPECT_TRUE(list(req).empty());
+}
+
+// The checks a request gets before any storage is touched name the field
+// and write nothing.
+TEST_F(RoadmapServiceTest, RequestsWithoutTheirRequiredFieldsNameThem) {
+  const int64_t events = StreamLength();
+  auto field_of = [](const grpc::Status& g) {
+    auto s = FromGrpcStatus(g);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    std::set<std::string> fields;
+    for (const auto& v : ViolationsOf(s)) fields.insert(v.field);
+    return fields;
+  };
+  using Fields = std::set<std::string>;
+  auto ctx = [&] { return Ctx(f_.federation_copilot); };
+
+  rpb::AddCommentRequest comment;
+  rpb::AddCommentResponse commented;
+  EXPECT_EQ(field_of(stub_->AddComment(ctx().get(), comment, &commented)),
+            (Fields{"action_id", "body"}));
+  auto action = Create(NewAction("Commentée"), f_.federation_copilot);
+  ASSERT_TRUE(action.ok());
+  const int64_t after_create = StreamLength();
+  comment.set_action_id(action->id());
+  comment.set_body(std::string(5001, 'x'));
+  EXPECT_EQ(field_of(stub_->AddComment(ctx().get(), comment, &commented)),
+            (Fields{"body"}));
+  comment.set_body(std::string(5000, 'x'));
+  EXPECT_TRUE(stub_->AddComment(ctx().get(), comment, &commented).ok())
+      << "5000 characters are allowed";
+
+  rpb::ListEcosystemsResponse ecosystems;
+  EXPECT_EQ(field_of(stub_->ListEcosystems(ctx().get(), {}, &ecosystems)),
+            (Fields{"roadmap_id"}));
+  rpb::ListIndicatorsResponse indicators;
+  EXPECT_EQ(field_of(stub_->ListIndicators(ctx().get(), {}, &indicators)),
+            (Fields{"roadmap_id"}));
+  rpb::ListMeasurementsResponse measurements;
+  EXPECT_EQ(field_of(stub_->ListMeasurements(ctx().get(), {}, &measurements)),
+            (Fields{"indicator_id"}));
+  EXPECT_EQ(StreamLength(), after_create + 1)  // the comment of 5000
+      << "only the two good writes wrote";
+  EXPECT_EQ(after_create, events + 1);
+}
+
+// The blocking update path (every update but an action's) refuses a stale
+// etag too, and changes nothing.
+TEST_F(RoadmapServiceTest, StaleEtagOnARoadmapIsAbortedAndChangesNothing) {
+  rpb::GetRoadmapRequest get;
+  get.set_id(f_.roadmap);
+  rpb::GetRoadmapResponse current;
+  ASSERT_TRUE(
+      stub_->GetRoadmap(Ctx(f_.reader_token).get(), get, &current).ok());
+  rpb::UpdateRoadmapRequest req;
+  *req.mutable_roadmap() = current.roadmap();
+  req.mutable_roadmap()->set_title("Nouveau titre");
+  req.mutable_update_mask()->add_paths("title");
+  rpb::UpdateRoadmapResponse updated;
+  ASSERT_TRUE(
+      stub_->UpdateRoadmap(Ctx(harness_.admin_token()).get(), req, &updated)
+          .ok());
+  ASSERT_NE(updated.roadmap().etag(), current.roadmap().etag());
+  const int64_t events = StreamLength();
+
+  req.mutable_roadmap()->set_title("Écrit sur une version périmée");
+  grpc::Status s =
+      stub_->UpdateRoadmap(Ctx(harness_.admin_token()).get(), req, &updated);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
+  EXPECT_EQ(StreamLength(), events);
+  ASSERT_TRUE(
+      stub_->GetRoadmap(Ctx(f_.reader_token).get(), get, &current).ok());
+  EXPECT_EQ(current.roadmap().title(), "Nouveau titre");
 }
 
 TEST_F(RoadmapServiceTest, WritesStayWithinTheRoundTripBudget) {

@@ -129,6 +129,16 @@ absl::Status RunRpc(
   return status;
 }
 
+grpc::Status RefuseCall(const RpcEnv& env, grpc::CallbackServerContext* ctx,
+                        std::string_view rpc, const absl::Status& status) {
+  const auto start = std::chrono::steady_clock::now();
+  CallContext call;
+  // For the request id; whatever else it finds, the answer is `status`.
+  BeginCall(ctx, rpc, &call).IgnoreError();
+  EndCall(ctx, call, status, start);
+  return ToGrpcStatus(status, env.domain);
+}
+
 void AsyncCall::Finish(const absl::Status& status) {
   EndCall(ctx_, call_, status, start_);
   reactor_->Finish(ToGrpcStatus(status, env_->domain));

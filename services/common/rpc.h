@@ -61,6 +61,12 @@ void EndCall(grpc::CallbackServerContext* ctx, const CallContext& call,
              const absl::Status& status,
              std::chrono::steady_clock::time_point start);
 
+// The answer to a call refused before it ran (the server's queue is
+// full): logged, with its request id echoed and the error's details, as
+// every other answer is.
+grpc::Status RefuseCall(const RpcEnv& env, grpc::CallbackServerContext* ctx,
+                        std::string_view rpc, const absl::Status& status);
+
 // Authenticates, checks the role, runs `handler(call)`, logs the outcome.
 absl::Status RunRpc(
     const RpcEnv& env, grpc::CallbackServerContext* ctx, std::string_view rpc,
@@ -104,8 +110,9 @@ grpc::ServerUnaryReactor* Serve(const RpcEnv& env,
         reactor->Finish(ToGrpcStatus(status, e->domain));
       });
   if (!queued) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                 "server overloaded, retry later"));
+    reactor->Finish(
+        RefuseCall(env, ctx, rpc,
+                   absl::UnavailableError("server overloaded, retry later")));
   }
   return reactor;
 }

@@ -1124,6 +1124,68 @@ TEST_F(RoadmapServiceTest, WritesStayWithinTheRoundTripBudget) {
   EXPECT_NE(missing.error_message().find("indicator"), std::string::npos);
 }
 
+// A server whose queue is full says so at once, like any other error: the
+// details, the request id, a log line. Both ways a call may need a worker:
+// the executor path, and a non-blocking RPC whose token is not cached.
+TEST(RoadmapOverloadTest, AFullQueueAnswersUnavailableWithDetails) {
+  testing::HarnessOptions options;
+  options.workers = 1;
+  options.max_queue = 1;
+  RoadmapHarness harness(options);
+  ASSERT_TRUE(harness.Start().ok());
+  std::promise<void> started, release;
+  std::shared_future<void> released = release.get_future().share();
+  ASSERT_TRUE(harness.executor().Submit([&started, released] {
+    started.set_value();
+    released.wait();
+  }));
+  started.get_future().wait();                    // the worker is busy
+  ASSERT_TRUE(harness.executor().Submit([] {}));  // the queue is full
+  ASSERT_FALSE(harness.executor().Submit([] {}));
+
+  auto stub = harness.Stub();
+  auto check = [](grpc::ClientContext& ctx, const grpc::Status& s,
+                  const std::string& request_id) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_NE(s.error_message().find("overloaded"), std::string::npos)
+        << s.error_message();
+    EXPECT_EQ(FromGrpcStatus(s).code(), absl::StatusCode::kUnavailable);
+    EXPECT_FALSE(s.error_details().empty()) << "no google.rpc.Status";
+    const auto& md = ctx.GetServerInitialMetadata();
+    auto it = md.find("x-request-id");
+    ASSERT_NE(it, md.end());
+    EXPECT_EQ(std::string(it->second.data(), it->second.size()), request_id);
+  };
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + harness.admin_token());
+    ctx.AddMetadata("x-request-id", "overload-list");
+    rpb::ListRoadmapsResponse resp;
+    grpc::Status s = stub->ListRoadmaps(&ctx, {}, &resp);
+    check(ctx, s, "overload-list");
+  }
+  {
+    // The admin token was never used here, so it is not cached.
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + harness.admin_token());
+    ctx.AddMetadata("x-request-id", "overload-get");
+    rpb::GetRoadmapRequest req;
+    req.set_id("01ARZ3NDEKTSV4RRFFQ69G5FAV");
+    rpb::GetRoadmapResponse resp;
+    grpc::Status s = stub->GetRoadmap(&ctx, req, &resp);
+    check(ctx, s, "overload-get");
+  }
+  release.set_value();
+  // Once the queue drains, the same calls are served.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        rpb::ListRoadmapsResponse resp;
+        return stub->ListRoadmaps(Ctx(harness.admin_token()).get(), {}, &resp)
+            .ok();
+      },
+      std::chrono::seconds(5)));
+}
+
 TEST_F(RoadmapServiceTest, ScriptFlushedFromRedisIsReloaded) {
   ASSERT_TRUE(harness_.redis().Command({"SCRIPT", "FLUSH"}).ok());
   EXPECT_TRUE(

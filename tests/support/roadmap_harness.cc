@@ -29,7 +29,7 @@ absl::Status RoadmapHarness::Start() {
       AuthOptions{roadmap::Keys::TokenHashPrefix(),
                   roadmap::Keys::RevocationChannel(), options_.auth_cache_ttl});
   verifier_->StartRevocationListener(ro);
-  executor_ = std::make_unique<Executor>(options_.workers, 10000);
+  executor_ = std::make_unique<Executor>(options_.workers, options_.max_queue);
   cache_ = std::make_unique<EntityCache>(options_.entity_cache);
   if (options_.entity_cache.capacity > 0 && options_.entity_cache_listener) {
     cache_->StartListener(ro, roadmap::Keys::WakeupChannel());

@@ -35,6 +35,7 @@ struct HarnessOptions {
   std::chrono::milliseconds auth_cache_ttl{1000};
   std::chrono::milliseconds health_interval{100};
   int workers = 8;
+  size_t max_queue = 10000;  // calls waiting for a worker
   int redis_pool_size = 8;
   int redis_loops = 2;
   std::chrono::milliseconds grace_period{5000};
@@ -69,6 +70,7 @@ class RoadmapHarness {
   RedisServer& redis_server() { return redis_server_; }
   RedisClient& redis() { return *redis_; }
   EntityCache& cache() { return *cache_; }
+  Executor& executor() { return *executor_; }
   ServerHost& host() { return *host_; }
   const std::string& admin_token() const { return admin_token_; }
   std::string target() const;

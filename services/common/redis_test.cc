@@ -298,7 +298,9 @@ TEST_F(RedisTest, SubscriberDeliversAndReportsAReconnect) {
   };
   ASSERT_TRUE(
       testing::WaitFor([&] { return subscribers() == 1; }, milliseconds(5000)));
-  EXPECT_TRUE(sub.connected());
+  // Redis counts the subscriber before its thread reads the confirmation.
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return sub.connected(); }, milliseconds(5000)));
   ASSERT_EQ(redis.Command({"PUBLISH", "t:chan", "one"})->integer(), 1);
   auto received = [&](const std::string& msg) {
     std::lock_guard<std::mutex> lock(mu);
@@ -317,7 +319,8 @@ TEST_F(RedisTest, SubscriberDeliversAndReportsAReconnect) {
   ASSERT_TRUE(server_.Restart().ok());
   ASSERT_TRUE(testing::WaitFor([&] { return subscribers() == 1; },
                                milliseconds(10000)));
-  EXPECT_TRUE(sub.connected());
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return sub.connected(); }, milliseconds(5000)));
   ASSERT_EQ(redis.Command({"PUBLISH", "t:chan", "two"})->integer(), 1);
   EXPECT_TRUE(
       testing::WaitFor([&] { return received("two"); }, milliseconds(5000)));

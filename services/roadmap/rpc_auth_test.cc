@@ -89,6 +89,13 @@ TEST_F(RpcAuthTest, RevokedTokenIsUnauthenticatedEverywhere) {
       stub->RevokeToken(Ctx(harness_->admin_token()).get(), revoke, &revoked)
           .ok());
   EXPECT_EQ(revoked.token().state(), rpb::TOKEN_STATE_REVOKED);
+  // The cached principal goes when the published revocation arrives.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return stub->GetCurrentPrincipal(Ctx(issued.secret()).get(), {}, &who)
+                   .error_code() == grpc::StatusCode::UNAUTHENTICATED;
+      },
+      std::chrono::seconds(5)));
   testing::ExpectTokenRefused(Cases(), stub.get(), issued.secret());
 }
 

@@ -1,5 +1,7 @@
 #include "tests/support/feedback_harness.h"
 
+#include <string_view>
+
 #include "absl/strings/str_cat.h"
 
 namespace jalon::testing {
@@ -80,6 +82,38 @@ int FeedbackHarness::port() const { return host_->port(); }
 
 std::unique_ptr<fpb::FeedbackService::Stub> FeedbackHarness::Stub() const {
   return fpb::FeedbackService::NewStub(channel_);
+}
+
+namespace {
+
+// The value after `key` in a flat XINFO reply.
+const RedisReply* Field(const RedisReply& flat, std::string_view key) {
+  const auto& e = flat.elements();
+  for (size_t i = 0; i + 1 < e.size(); i += 2) {
+    if (e[i].str() == key) return &e[i + 1];
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool FeedbackHarness::ConsumerCaughtUp() {
+  if (!consumer_) return true;
+  const std::string stream = "jalon:roadmap:events";
+  auto info = redis_->Command({"XINFO", "STREAM", stream});
+  if (!info.ok()) return true;  // no stream yet: no event to apply
+  auto groups = redis_->Command({"XINFO", "GROUPS", stream});
+  const RedisReply* last = Field(*info, "last-generated-id");
+  if (!groups.ok() || last == nullptr) return false;
+  for (const auto& g : groups->elements()) {
+    const RedisReply* name = Field(g, "name");
+    if (name == nullptr || name->str() != "feedback") continue;
+    const RedisReply* pending = Field(g, "pending");
+    const RedisReply* delivered = Field(g, "last-delivered-id");
+    return pending != nullptr && pending->integer() == 0 &&
+           delivered != nullptr && delivered->str() == last->str();
+  }
+  return false;  // the group is not there yet
 }
 
 }  // namespace jalon::testing

@@ -37,6 +37,10 @@ class FeedbackHarness {
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   // The feedback service's gRPC port.
   int port() const;
+  // True when the consumer (a thread of its own) has applied every roadmap
+  // event there is, or when there is no consumer: what it writes in answer
+  // is then in the feedback stream.
+  bool ConsumerCaughtUp();
 
  private:
   HarnessOptions options_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "tests/support/wait.h"
 
 namespace jalon::testing {
 
@@ -113,6 +114,11 @@ absl::Status ReportingHarness::RestartReporting() {
 }
 
 int ReportingHarness::Sync() {
+  // The feedback service answers some roadmap events (a linked action done
+  // or cancelled) with feedback events of its own, from its own thread.
+  EXPECT_TRUE(WaitFor([&] { return feedback_.ConsumerCaughtUp(); },
+                      std::chrono::seconds(10)))
+      << "the feedback consumer did not catch up";
   int total = 0;
   for (int idle = 0; idle < 2;) {
     auto a = roadmap_consumer_->PollOnce();

@@ -39,8 +39,10 @@ const std::vector<RpcCase>& Cases() {
       // call ends at once for the cases below (refused) or at its deadline.
       RpcCase{"WatchStatus", RoleSet::Any(),
               [](Stub* stub, grpc::ClientContext* ctx) {
+                // Long enough for a refusal that needs a token lookup
+                // on a busy machine.
                 ctx->set_deadline(std::chrono::system_clock::now() +
-                                  std::chrono::milliseconds(300));
+                                  std::chrono::milliseconds(1000));
                 reppb::WatchStatusRequest req;
                 auto reader = stub->WatchStatus(ctx, req);
                 reppb::WatchStatusResponse msg;

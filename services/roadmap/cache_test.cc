@@ -297,7 +297,7 @@ TEST_F(EntityCacheServiceTest, AReplicaKeepsWhatItWroteUntilANewerWrite) {
         auto got = Get(*a_, created.id());
         return got.ok() && got->etag() == by_b->etag();
       },
-      milliseconds(2000), milliseconds(1)));
+      milliseconds(5000), milliseconds(1)));
   auto by_a = SetField(*a_, created.id(), "title", "Fonderie finale");
   ASSERT_TRUE(by_a.ok()) << by_a.status();
   EXPECT_EQ(by_a->owner(), "n.idrissi");
@@ -320,7 +320,7 @@ TEST_F(EntityCacheServiceTest, AnotherReplicasWriteInvalidatesTheCopy) {
         return got.ok() && got->etag() == updated->etag() &&
                got->owner() == "s.bennani";
       },
-      milliseconds(2000), milliseconds(1)));
+      milliseconds(5000), milliseconds(1)));
 }
 
 TEST_F(EntityCacheServiceTest, WritesFromAStaleCacheAreDecidedOnRedis) {

@@ -170,7 +170,16 @@ class RoadmapServiceTest : public ::testing::Test {
     return out;
   }
 
-  RoadmapHarness harness_;
+  static testing::HarnessOptions Options() {
+    testing::HarnessOptions o;
+    // A principal stays cached through any test, however slow the
+    // machine: the exact round-trip counts never see a token lookup, and
+    // only the published revocation can end a cached principal.
+    o.auth_cache_ttl = std::chrono::seconds(60);
+    return o;
+  }
+
+  RoadmapHarness harness_{Options()};
   Fixture f_;
   std::unique_ptr<rpb::RoadmapService::Stub> stub_;
 };

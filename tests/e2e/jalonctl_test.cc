@@ -830,12 +830,14 @@ TEST_F(JalonctlTest, ReportsFeedsAndSchedulesAgainstTheRealService) {
   std::smatch m;
   ASSERT_TRUE(std::regex_search(roadmaps.out, m, kId)) << roadmaps;
   const std::string roadmap = m[1];
-  // The reporting service follows the others through their streams.
+  // The reporting service follows the others through their streams: the
+  // indicator first, its rating once the measurements have followed.
   Result status;
-  for (int i = 0; i < 100; ++i) {
+  for (int i = 0; i < 300; ++i) {
     status = Run({"report", "status", "--roadmap", roadmap});
     if (status.code == 0 &&
-        status.out.find("Nouveaux emplois") != std::string::npos) {
+        status.out.find("Nouveaux emplois") != std::string::npos &&
+        status.out.find("RED") != std::string::npos) {
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -159,7 +159,9 @@ TEST_F(RoadmapProcessTest, ServesHealthReflectionAndTheApi) {
 
 TEST_F(RoadmapProcessTest, SigtermLetsInFlightCallsFinish) {
   ChildProcess service;
-  std::string target = StartService(service, token_file_, "roadmap.log");
+  // Redis commands may wait out the pause below.
+  std::string target = StartService(service, token_file_, "roadmap.log",
+                                    {"--redis-timeout=10s"});
   std::string admin = ReadFile(token_file_);
   auto channel =
       grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
@@ -168,9 +170,9 @@ TEST_F(RoadmapProcessTest, SigtermLetsInFlightCallsFinish) {
   rpb::GetCurrentPrincipalResponse who;
   ASSERT_TRUE(stub->GetCurrentPrincipal(Ctx(admin).get(), {}, &who).ok());
 
-  // Hold every Redis command for 1.5 s, so the calls below are in flight
-  // (waiting on Redis) when SIGTERM arrives.
-  ASSERT_TRUE(redis_->Command({"CLIENT", "PAUSE", "1500", "ALL"}).ok());
+  // Hold every Redis command for 4 s, so the calls below are in flight
+  // (waiting on Redis) when SIGTERM arrives, even on a slow machine.
+  ASSERT_TRUE(redis_->Command({"CLIENT", "PAUSE", "4000", "ALL"}).ok());
   constexpr int kCalls = 8;
   std::atomic<int> ok{0};
   std::atomic<int> finished{0};
@@ -201,7 +203,7 @@ TEST_F(RoadmapProcessTest, SigtermLetsInFlightCallsFinish) {
       ++finished;
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_EQ(finished.load(), 0) << "calls should still be waiting on Redis";
   service.Signal(SIGTERM);
   for (auto& t : callers) t.join();
@@ -310,7 +312,7 @@ TEST_F(RoadmapProcessTest, ReplicasCacheGetsAndDropThemOnAnotherOnesWrite) {
   ASSERT_TRUE(sa->UpdateOrganization(Ctx(token).get(), ureq, &updated).ok());
   EXPECT_TRUE(testing::WaitFor(
       [&] { return get(sb.get()).etag() == updated.organization().etag(); },
-      std::chrono::milliseconds(2000), std::chrono::milliseconds(1)));
+      std::chrono::milliseconds(5000), std::chrono::milliseconds(1)));
   EXPECT_EQ(get(sb.get()).name(), "Atlas Câbles et Fils SA");
   EXPECT_EQ(get(sc.get()).name(), "Atlas Câbles et Fils SA");
 }

@@ -49,7 +49,10 @@ thread_local const void* current_loop = nullptr;
 class AsyncRedis::Loop {
  public:
   Loop(const RedisOptions* options, int index, std::atomic<size_t>* pending)
-      : options_(options), index_(index), pending_(pending) {
+      : options_(options),
+        index_(index),
+        pending_(pending),
+        backoff_(*options) {
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     thread_ = std::thread([this] { Run(); });
   }
@@ -199,13 +202,10 @@ class AsyncRedis::Loop {
 
   bool Connect() {
     auto now = Clock::now();
-    if (now < retry_at_) return false;
+    if (!backoff_.Ready(now)) return false;
     ctx_ = ConnectRedis(*options_);
     if (ctx_ == nullptr) {
-      backoff_ = backoff_.count() == 0
-                     ? options_->min_backoff
-                     : std::min(backoff_ * 2, options_->max_backoff);
-      retry_at_ = now + backoff_;
+      backoff_.Failed(now);
       return false;
     }
     int flags = fcntl(ctx_->fd, F_GETFL);
@@ -215,7 +215,7 @@ class AsyncRedis::Loop {
       return false;
     }
     ctx_->flags &= ~REDIS_BLOCK;
-    backoff_ = std::chrono::milliseconds(0);
+    backoff_.Succeeded();
     if (dropped_) {
       spdlog::info("msg=redis_reconnected redis={} loop={}",
                    options_->Describe(), index_);
@@ -311,8 +311,7 @@ class AsyncRedis::Loop {
   // Loop thread only.
   redisContext* ctx_ = nullptr;
   std::deque<InFlight> inflight_;
-  Clock::time_point retry_at_{};
-  std::chrono::milliseconds backoff_{0};
+  Backoff backoff_;
   bool dropped_ = false;
 
   std::thread thread_;

@@ -182,7 +182,7 @@ redisContext* ConnectRedis(const RedisOptions& options) {
 RedisClient::RedisClient(RedisOptions options) : options_(std::move(options)) {
   if (options_.pool_size < 1) options_.pool_size = 1;
   for (int i = 0; i < options_.pool_size; ++i) {
-    slots_.push_back(std::make_unique<Slot>());
+    slots_.push_back(std::make_unique<Slot>(options_));
     free_.push_back(slots_.back().get());
   }
 }
@@ -214,17 +214,14 @@ void RedisClient::Release(Slot* slot) {
 
 absl::Status RedisClient::Ensure(Slot* slot) {
   if (slot->ctx) return absl::OkStatus();
-  auto now = std::chrono::steady_clock::now();
-  if (now < slot->retry_at) return Unavailable();
+  auto now = Backoff::Clock::now();
+  if (!slot->backoff.Ready(now)) return Unavailable();
   slot->ctx = ConnectRedis(options_);
   if (slot->ctx == nullptr) {
-    slot->backoff = slot->backoff.count() == 0
-                        ? options_.min_backoff
-                        : std::min(slot->backoff * 2, options_.max_backoff);
-    slot->retry_at = now + slot->backoff;
+    slot->backoff.Failed(now);
     return Unavailable();
   }
-  slot->backoff = std::chrono::milliseconds(0);
+  slot->backoff.Succeeded();
   return absl::OkStatus();
 }
 
@@ -234,7 +231,7 @@ void RedisClient::Discard(Slot* slot, std::string_view why) {
   redisFree(slot->ctx);
   slot->ctx = nullptr;
   // Reconnect on next use without waiting: the next failure starts backoff.
-  slot->retry_at = {};
+  slot->backoff.RetryNow();
 }
 
 absl::StatusOr<std::vector<RedisReply>> RedisClient::RunPipeline(
@@ -395,13 +392,13 @@ bool RedisSubscriber::ReadMessages(redisContext* ctx, size_t* confirmed) {
 
 void RedisSubscriber::Run() {
   using Clock = std::chrono::steady_clock;
-  std::chrono::milliseconds backoff = options_.min_backoff;
+  Backoff backoff(options_);
   bool first = true;
   while (!stop_) {
     redisContext* ctx = ConnectRedis(options_);
     if (ctx == nullptr) {
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, options_.max_backoff);
+      backoff.Failed(Clock::now());
+      std::this_thread::sleep_for(backoff.delay());
       continue;
     }
     RedisArgs sub = {"SUBSCRIBE"};
@@ -419,13 +416,13 @@ void RedisSubscriber::Run() {
     }
     ok = ok && confirmed == channels_.size();
     if (ok) {
-      backoff = options_.min_backoff;
+      backoff.Succeeded();
       connected_ = true;
       if (!first && on_reconnect_) on_reconnect_();
       first = false;
     } else {
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, options_.max_backoff);
+      backoff.Failed(Clock::now());
+      std::this_thread::sleep_for(backoff.delay());
     }
     // Poll with a short timeout so Stop() is honoured promptly; hiredis'
     // own read timeout would break the context. After `ping_every_` of

@@ -73,6 +73,35 @@ struct RedisOptions {
   std::string Describe() const;
 };
 
+// The wait between failed connects of one connection: min_backoff after the
+// first failure, doubling up to max_backoff, none again after a success.
+// Every Redis client here reconnects this way. Not thread-safe.
+class Backoff {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit Backoff(const RedisOptions& options)
+      : min_(options.min_backoff), max_(options.max_backoff) {}
+  // Whether a connect may be tried at `now`.
+  bool Ready(Clock::time_point now) const { return now >= retry_at_; }
+  // A connect failed at `now`: the next one waits longer, up to the cap.
+  void Failed(Clock::time_point now) {
+    delay_ = delay_.count() == 0 ? min_ : std::min(delay_ * 2, max_);
+    retry_at_ = now + delay_;
+  }
+  // Connected: a later failure starts from min_backoff again.
+  void Succeeded() { delay_ = std::chrono::milliseconds(0); }
+  // A working connection broke: try again at once (if that fails, the wait
+  // starts).
+  void RetryNow() { retry_at_ = {}; }
+  // The current wait; 0 when the last connect succeeded.
+  std::chrono::milliseconds delay() const { return delay_; }
+
+ private:
+  std::chrono::milliseconds min_, max_;
+  std::chrono::milliseconds delay_{0};
+  Clock::time_point retry_at_{};
+};
+
 // A Lua script and its SHA1, called with EVALSHA.
 class RedisScript {
  public:
@@ -115,9 +144,9 @@ class RedisClient {
 
  private:
   struct Slot {
+    explicit Slot(const RedisOptions& options) : backoff(options) {}
     redisContext* ctx = nullptr;
-    std::chrono::steady_clock::time_point retry_at{};
-    std::chrono::milliseconds backoff{0};
+    Backoff backoff;
   };
   class Lease;
 

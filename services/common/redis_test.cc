@@ -25,6 +25,34 @@ class RedisTest : public ::testing::Test {
   testing::RedisServer server_;
 };
 
+// Reconnects wait min_backoff after a failure, twice as long after each
+// further one, never more than max_backoff, and start over after a
+// success.
+TEST(BackoffTest, DoublesUpToTheCapAndStartsOverAfterASuccess) {
+  RedisOptions o;
+  o.min_backoff = milliseconds(50);
+  o.max_backoff = milliseconds(300);
+  Backoff b(o);
+  const auto t0 = Backoff::Clock::now();
+  EXPECT_TRUE(b.Ready(t0));
+  std::vector<int64_t> waits;
+  auto now = t0;
+  for (int i = 0; i < 6; ++i) {
+    b.Failed(now);
+    waits.push_back(b.delay().count());
+    EXPECT_FALSE(b.Ready(now + b.delay() - milliseconds(1)));
+    EXPECT_TRUE(b.Ready(now + b.delay()));
+    now += b.delay();
+  }
+  EXPECT_EQ(waits, (std::vector<int64_t>{50, 100, 200, 300, 300, 300}));
+  b.Succeeded();
+  EXPECT_EQ(b.delay().count(), 0);
+  b.Failed(now);
+  EXPECT_EQ(b.delay().count(), 50);
+  b.RetryNow();  // a connection that worked and broke: try again at once
+  EXPECT_TRUE(b.Ready(now));
+}
+
 TEST_F(RedisTest, CommandRepliesOfEveryType) {
   RedisClient redis(server_.options());
   EXPECT_TRUE(redis.Ping().ok());

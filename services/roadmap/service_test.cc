@@ -1232,6 +1232,32 @@ TEST_F(RoadmapServiceTest, RevocationTakesEffectWithinOneSecond) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
 }
 
+// A stopping server says NOT_SERVING before it stops taking calls, so a
+// load balancer watching its health moves traffic away first.
+TEST_F(RoadmapServiceTest, StoppingTurnsHealthNotServingFirst) {
+  using grpc::health::v1::Health;
+  using grpc::health::v1::HealthCheckRequest;
+  using grpc::health::v1::HealthCheckResponse;
+  auto health = Health::NewStub(harness_.channel());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  HealthCheckRequest req;
+  req.set_service("jalon.roadmap.v1.RoadmapService");
+  auto watch = health->Watch(&ctx, req);
+  HealthCheckResponse resp;
+  do {
+    ASSERT_TRUE(watch->Read(&resp));
+  } while (resp.status() != HealthCheckResponse::SERVING);
+
+  std::thread stopper([&] { harness_.StopService(); });
+  const bool told = watch->Read(&resp);
+  stopper.join();
+  ASSERT_TRUE(told) << "the watch ended without a last status";
+  EXPECT_EQ(resp.status(), HealthCheckResponse::NOT_SERVING);
+  ctx.TryCancel();
+  watch->Finish().IgnoreError();
+}
+
 TEST_F(RoadmapServiceTest, ReadinessFollowsRedisAndCallsFailCleanly) {
   using grpc::health::v1::Health;
   using grpc::health::v1::HealthCheckRequest;

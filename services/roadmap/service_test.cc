@@ -1195,6 +1195,57 @@ TEST(RoadmapOverloadTest, AFullQueueAnswersUnavailableWithDetails) {
       std::chrono::seconds(5)));
 }
 
+// A call whose deadline passes while it waits for a worker is not run
+// when a worker frees up: its client was told DEADLINE_EXCEEDED, and a
+// write it did not see must not happen behind its back.
+TEST(RoadmapOverloadTest, ACallPastItsDeadlineInTheQueueIsNotRun) {
+  testing::HarnessOptions options;
+  options.workers = 1;
+  RoadmapHarness harness(options);
+  ASSERT_TRUE(harness.Start().ok());
+  auto stub = harness.Stub();
+  rpb::GetCurrentPrincipalResponse who;  // the admin's principal cached
+  ASSERT_TRUE(
+      stub->GetCurrentPrincipal(Ctx(harness.admin_token()).get(), {}, &who)
+          .ok());
+  std::promise<void> started, release;
+  std::shared_future<void> released = release.get_future().share();
+  ASSERT_TRUE(harness.executor().Submit([&started, released] {
+    started.set_value();
+    released.wait();
+  }));
+  started.get_future().wait();  // the only worker is busy
+
+  rpb::CreateOrganizationRequest req;
+  req.set_request_id("queued-past-deadline");
+  req.mutable_organization()->set_name("Arrivée trop tard");
+  req.mutable_organization()->set_kind(rpb::ORGANIZATION_KIND_MEMBER_COMPANY);
+  rpb::CreateOrganizationResponse resp;
+  grpc::Status s = stub->CreateOrganization(
+      Ctx(harness.admin_token(), std::chrono::milliseconds(300)).get(), req,
+      &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  release.set_value();
+  // The queue drains: the late call is dropped, a new one runs.
+  rpb::ListOrganizationsResponse orgs;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return stub
+            ->ListOrganizations(Ctx(harness.admin_token()).get(), {}, &orgs)
+            .ok();
+      },
+      std::chrono::seconds(5)));
+  for (const auto& o : orgs.organizations()) {
+    EXPECT_NE(o.name(), "Arrivée trop tard");
+  }
+  auto events = harness.redis().Command({"XRANGE", Keys::Stream(), "-", "+"});
+  ASSERT_TRUE(events.ok());
+  for (const auto& e : events->elements()) {
+    EXPECT_EQ(e.elements()[1].elements()[1].str().find("Arrivée trop tard"),
+              std::string::npos);
+  }
+}
+
 TEST_F(RoadmapServiceTest, ScriptFlushedFromRedisIsReloaded) {
   ASSERT_TRUE(harness_.redis().Command({"SCRIPT", "FLUSH"}).ok());
   EXPECT_TRUE(

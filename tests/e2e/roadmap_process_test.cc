@@ -157,6 +157,76 @@ TEST_F(RoadmapProcessTest, ServesHealthReflectionAndTheApi) {
   EXPECT_EQ(*code, 0);
 }
 
+// One structured line per call (time, level, service, rpc, request id,
+// principal, outcome), at the level its outcome deserves, and no secret in
+// any line: not the bearer tokens (good or bad), not Redis' password.
+TEST_F(RoadmapProcessTest, EveryCallLogsOneLineWithoutSecrets) {
+  ChildProcess service;
+  std::string target =
+      StartService(service, token_file_, "calls.log", {"--log-level=debug"});
+  const std::string admin = ReadFile(token_file_);
+  auto stub = rpb::RoadmapService::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  rpb::GetCurrentPrincipalResponse who;
+  auto call = [&](const std::string& token, const std::string& request_id) {
+    auto ctx = Ctx(token);
+    ctx->AddMetadata("x-request-id", request_id);
+    return stub->GetCurrentPrincipal(ctx.get(), {}, &who);
+  };
+  rpb::IssueTokenRequest issue;
+  issue.set_principal_name("k.alaoui");
+  issue.set_organization_id([&] {
+    rpb::ListOrganizationsResponse orgs;
+    EXPECT_TRUE(stub->ListOrganizations(Ctx(admin).get(), {}, &orgs).ok());
+    return orgs.organizations_size() > 0 ? orgs.organizations(0).id()
+                                         : std::string();
+  }());
+  issue.set_role(common::v1::Role::ROLE_READER);
+  rpb::IssueTokenResponse issued;
+  ASSERT_TRUE(stub->IssueToken(Ctx(admin).get(), issue, &issued).ok());
+  const std::string wrong = "jalon_" + std::string(43, 'Q');
+  ASSERT_TRUE(call(issued.secret(), "log-check-ok").ok());
+  const std::string principal_id = who.principal().principal_id();
+  ASSERT_FALSE(principal_id.empty());
+  ASSERT_EQ(call(wrong, "log-check-refused").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  service.Signal(SIGTERM);
+  auto code = service.Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(code.ok());
+
+  const std::string log = ReadFile(dir_ + "/calls.log");
+  auto line_of = [&](const std::string& request_id) {
+    std::istringstream in(log);
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) {
+      if (l.find("request_id=" + request_id) != std::string::npos) {
+        lines.push_back(l);
+      }
+    }
+    EXPECT_EQ(lines.size(), 1u) << request_id << "\n" << log;
+    return lines.empty() ? std::string() : lines[0];
+  };
+  const std::string ok = line_of("log-check-ok");
+  EXPECT_NE(ok.find("level=debug service=roadmap rpc=GetCurrentPrincipal"),
+            std::string::npos)
+      << ok;
+  EXPECT_NE(ok.find("principal=" + principal_id), std::string::npos) << ok;
+  EXPECT_NE(ok.find("code=OK"), std::string::npos) << ok;
+  EXPECT_EQ(ok.find("Z level="), 23u) << "an ISO-8601 UTC time first: " << ok;
+  const std::string refused = line_of("log-check-refused");
+  EXPECT_NE(refused.find("level=info"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("code=UNAUTHENTICATED"), std::string::npos) << refused;
+  for (const std::string& secret :
+       {admin, issued.secret(), wrong, ReadFile(password_file_)}) {
+    std::string bare = secret;
+    while (!bare.empty() && (bare.back() == '\n' || bare.back() == ' ')) {
+      bare.pop_back();
+    }
+    ASSERT_FALSE(bare.empty());
+    EXPECT_EQ(log.find(bare), std::string::npos) << "a secret in the log";
+  }
+}
+
 TEST_F(RoadmapProcessTest, SigtermLetsInFlightCallsFinish) {
   ChildProcess service;
   // Redis commands may wait out the pause below.

@@ -27,9 +27,10 @@ export JALON_REPORTING_HTTP_PORT=$(free_port)
 
 fail() { echo "run_test: $*" >&2; exit 1; }
 
-run_once() {  # output-file
+run_once() {  # output-file [tools/run arguments...]
   local out=$1
-  "$ROOT/tools/run" >"$out" 2>&1 &
+  shift
+  "$ROOT/tools/run" "$@" >"$out" 2>&1 &
   local pid=$!
   RUN_PID=$pid
   for _ in $(seq 1 600); do
@@ -64,14 +65,45 @@ run_once() {  # output-file
   grep -q "jalon: stopped" "$out" || fail "no clean stop"
 }
 
+day_before=$(date -u +%F)
 run_once "$STATE/first.out"
 grep -q "^3[0-9] created" "$JALON_VAR_DIR/log/import.log" ||
   { cat "$JALON_VAR_DIR/log/import.log"; fail "the first run did not import"; }
 run_once "$STATE/second.out"
 tail -1 "$JALON_VAR_DIR/log/import.log" | grep -q "^0 created, 0 updated" ||
   { cat "$JALON_VAR_DIR/log/import.log"; fail "the second run imported again"; }
-# The same report of the day, not a second one.
-[ "$(sed -n 's/^  HTML report *\(.*\)$/\1/p' "$STATE/first.out")" = \
-  "$(sed -n 's/^  HTML report *\(.*\)$/\1/p' "$STATE/second.out")" ] ||
-  fail "the second run generated another report on the same day"
+# The same report of the day, not a second one (unless the runs straddled
+# midnight UTC, when a new day's report is right).
+if [ "$(date -u +%F)" = "$day_before" ]; then
+  [ "$(sed -n 's/^  HTML report *\(.*\)$/\1/p' "$STATE/first.out")" = \
+    "$(sed -n 's/^  HTML report *\(.*\)$/\1/p' "$STATE/second.out")" ] ||
+    fail "the second run generated another report on the same day"
+fi
+
+# --redis: an existing Redis (with a password), no private one.
+EXT="$STATE/external-redis"
+mkdir -p "$EXT"
+EXT_PORT=$(free_port)
+(umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$EXT/password")
+redis-server --port "$EXT_PORT" --bind 127.0.0.1 --dir "$EXT" --save "" \
+  --requirepass "$(cat "$EXT/password")" --logfile "$EXT/redis.log" \
+  --daemonize yes --pidfile "$EXT/redis.pid"
+ext_cli() { REDISCLI_AUTH=$(cat "$EXT/password") redis-cli -p "$EXT_PORT" "$@"; }
+stop_ext() { kill -TERM "$(cat "$EXT/redis.pid")" 2>/dev/null || true; }
+trap 'stop_ext; cleanup' EXIT
+for _ in $(seq 1 100); do
+  ext_cli ping 2>/dev/null | grep -q PONG && break
+  sleep 0.1
+done
+export JALON_VAR_DIR="$STATE/var-external" JALON_REDIS_PORT=$(free_port)
+run_once "$STATE/external.out" --redis "redis://127.0.0.1:$EXT_PORT/0" \
+  --redis-password-file "$EXT/password"
+grep -q "existing Redis" "$STATE/external.out" ||
+  { cat "$STATE/external.out"; fail "--redis did not say it used the given Redis"; }
+[ ! -e "$JALON_VAR_DIR/redis" ] || fail "--redis still started a private Redis"
+actions=$(ext_cli zcard jalon:roadmap:index:action)
+[ "$actions" -ge 8 ] ||  # the example's 8 actions
+  fail "the example roadmap is not in the given Redis ($actions actions)"
+grep -q "$(cat "$EXT/password")" "$STATE/external.out" "$JALON_VAR_DIR"/log/* &&
+  fail "the given Redis' password was printed or logged"
 echo "run_test: ok"

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/dates.h"
 #include "services/common/ids.h"
+#include "services/common/status.h"
 
 namespace jalon::testing {
 
@@ -96,6 +97,26 @@ std::string RoadmapHarness::IssueToken(const std::string& org,
   rpb::IssueTokenResponse resp;
   grpc::Status s = stub->IssueToken(Ctx(admin_token_).get(), req, &resp);
   return s.ok() ? resp.secret() : std::string();
+}
+
+absl::Status RoadmapHarness::RevokeToken(const std::string& org,
+                                         const std::string& principal_name) {
+  auto stub = Stub();
+  rpb::ListTokensRequest list;
+  list.set_organization_id(org);
+  rpb::ListTokensResponse tokens;
+  auto s =
+      FromGrpcStatus(stub->ListTokens(Ctx(admin_token_).get(), list, &tokens));
+  if (!s.ok()) return s;
+  for (const auto& t : tokens.tokens()) {
+    if (t.principal_name() != principal_name) continue;
+    rpb::RevokeTokenRequest revoke;
+    revoke.set_id(t.id());
+    rpb::RevokeTokenResponse revoked;
+    return FromGrpcStatus(
+        stub->RevokeToken(Ctx(admin_token_).get(), revoke, &revoked));
+  }
+  return absl::NotFoundError("no token for " + principal_name);
 }
 
 Fixture RoadmapHarness::MakeFixture() {

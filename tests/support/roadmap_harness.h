@@ -80,6 +80,9 @@ class RoadmapHarness {
   // Issues a token for a principal of `org` with `role`; returns its secret.
   std::string IssueToken(const std::string& org, common::v1::Role role,
                          const std::string& name = "someone");
+  // Revokes, as the admin, the token of `org` issued to `principal_name`.
+  absl::Status RevokeToken(const std::string& org,
+                           const std::string& principal_name);
   // Creates the usual fixture through the API.
   Fixture MakeFixture();
 

@@ -43,6 +43,14 @@ class RedisReply {
   // The bytes of a string, status or error reply.
   const std::string& str() const { return str_; }
   const std::vector<RedisReply>& elements() const { return elements_; }
+  // In a flat key/value array (XINFO STREAM, each group of XINFO GROUPS):
+  // the value after `key`; null when there is none.
+  const RedisReply* Field(std::string_view key) const {
+    for (size_t i = 0; i + 1 < elements_.size(); i += 2) {
+      if (elements_[i].str() == key) return &elements_[i + 1];
+    }
+    return nullptr;
+  }
 
  private:
   Type type_ = Type::kNil;

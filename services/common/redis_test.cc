@@ -92,6 +92,27 @@ TEST_F(RedisTest, CommandRepliesOfEveryType) {
   EXPECT_EQ(redis.Command({"GET", "t:k"})->str(), "v");
 }
 
+// XINFO answers flat key/value arrays; Field finds a value by its key.
+TEST_F(RedisTest, FieldFindsAValueInAFlatReply) {
+  RedisClient redis(server_.options());
+  auto added = redis.Command({"XADD", "t:s", "*", "k", "v"});
+  ASSERT_TRUE(added.ok());
+  auto info = redis.Command({"XINFO", "STREAM", "t:s"});
+  ASSERT_TRUE(info.ok());
+  const RedisReply* length = info->Field("length");
+  ASSERT_NE(length, nullptr);
+  EXPECT_EQ(length->integer(), 1);
+  const RedisReply* last = info->Field("last-generated-id");
+  ASSERT_NE(last, nullptr);
+  EXPECT_EQ(last->str(), added->str());
+  EXPECT_EQ(info->Field("no-such-key"), nullptr);
+  // Not a flat array (a missing stream is an error reply): no field.
+  auto missing = redis.Command({"XINFO", "STREAM", "t:none"});
+  ASSERT_TRUE(missing.ok());
+  EXPECT_TRUE(missing->is_error());
+  EXPECT_EQ(missing->Field("length"), nullptr);
+}
+
 TEST_F(RedisTest, PipelineReturnsOneReplyPerCommandInOrder) {
   RedisClient redis(server_.options());
   auto replies = redis.Pipeline({{"SET", "t:a", "1"},

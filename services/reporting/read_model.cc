@@ -586,13 +586,11 @@ absl::StatusOr<std::string> ReadModel::FoldEnd(const std::string& stream) {
   if (groups->is_error()) return std::string("+");  // no stream yet
   std::string last_delivered;
   for (const auto& g : groups->elements()) {
-    const auto& f = g.elements();
-    std::string name, last;
-    for (size_t i = 0; i + 1 < f.size(); i += 2) {
-      if (f[i].str() == "name") name = f[i + 1].str();
-      if (f[i].str() == "last-delivered-id") last = f[i + 1].str();
+    const RedisReply* name = g.Field("name");
+    const RedisReply* last = g.Field("last-delivered-id");
+    if (name != nullptr && name->str() == kGroup && last != nullptr) {
+      last_delivered = last->str();
     }
-    if (name == kGroup) last_delivered = last;
   }
   if (last_delivered.empty()) return std::string("+");
   auto pending = redis_->Command({"XPENDING", stream, kGroup});
@@ -608,12 +606,10 @@ absl::Status ReadModel::CheckNotTrimmed(const std::string& stream) {
   auto info = redis_->Command({"XINFO", "STREAM", stream});
   if (!info.ok()) return info.status();
   if (info->is_error()) return absl::OkStatus();  // no stream: nothing lost
-  int64_t length = 0, added = 0;
-  const auto& f = info->elements();
-  for (size_t i = 0; i + 1 < f.size(); i += 2) {
-    if (f[i].str() == "length") length = f[i + 1].integer();
-    if (f[i].str() == "entries-added") added = f[i + 1].integer();
-  }
+  const RedisReply* length_field = info->Field("length");
+  const RedisReply* added_field = info->Field("entries-added");
+  const int64_t length = length_field ? length_field->integer() : 0;
+  const int64_t added = added_field ? added_field->integer() : 0;
   if (added > length) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the stream ", stream, " no longer holds its first ", added - length,

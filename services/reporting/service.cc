@@ -160,18 +160,13 @@ absl::StatusOr<std::vector<pb::StreamPosition>> ReportingService::Positions() {
     if (!r.ok()) return r.status();
     // No stream yet: nothing consumed, nothing to consume.
     for (const auto& g : r->elements()) {
-      const auto& f = g.elements();
-      bool ours = false;
-      for (size_t i = 0; i + 1 < f.size(); i += 2) {
-        if (f[i].str() == "name") ours = f[i + 1].str() == kGroup;
+      const RedisReply* name = g.Field("name");
+      if (name == nullptr || name->str() != kGroup) continue;
+      if (const RedisReply* f = g.Field("last-delivered-id")) {
+        p.set_last_delivered_id(f->str());
       }
-      if (!ours) continue;
-      for (size_t i = 0; i + 1 < f.size(); i += 2) {
-        const std::string& k = f[i].str();
-        if (k == "last-delivered-id") p.set_last_delivered_id(f[i + 1].str());
-        if (k == "pending") p.set_pending(f[i + 1].integer());
-        if (k == "lag") p.set_lag(f[i + 1].integer());
-      }
+      if (const RedisReply* f = g.Field("pending")) p.set_pending(f->integer());
+      if (const RedisReply* f = g.Field("lag")) p.set_lag(f->integer());
     }
     out.push_back(std::move(p));
   }

@@ -595,15 +595,13 @@ TEST_F(ReplicaTest, KillAndTerminateReplicasUnderLoad) {
       if (!r.ok()) return false;
       bool found = false;
       for (const auto& g : r->elements()) {
-        const auto& f = g.elements();
-        std::map<std::string, const RedisReply*> fields;
-        for (size_t k = 0; k + 1 < f.size(); k += 2) {
-          fields[f[k].str()] = &f[k + 1];
-        }
-        if (fields["name"]->str() != reporting::kGroup) continue;
+        const RedisReply* name = g.Field("name");
+        if (name == nullptr || name->str() != reporting::kGroup) continue;
         found = true;
-        if (fields["pending"]->integer() != 0 ||
-            fields["lag"]->integer() != 0) {
+        const RedisReply* pending = g.Field("pending");
+        const RedisReply* lag = g.Field("lag");
+        if (pending == nullptr || pending->integer() != 0 || lag == nullptr ||
+            lag->integer() != 0) {
           return false;
         }
       }

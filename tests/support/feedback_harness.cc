@@ -1,10 +1,13 @@
 #include "tests/support/feedback_harness.h"
 
-#include <string_view>
-
 #include "absl/strings/str_cat.h"
 
 namespace jalon::testing {
+
+namespace {
+// The feedback service's group on the roadmap stream, as main.cc names it.
+constexpr char kConsumerGroup[] = "feedback";
+}  // namespace
 
 FeedbackHarness::FeedbackHarness(HarnessOptions options)
     : options_(options), roadmap_(options) {}
@@ -47,7 +50,7 @@ absl::Status FeedbackHarness::Start(bool start_consumer) {
     consumer_redis_ = std::make_unique<RedisClient>(co);
     consumer_ = std::make_unique<StreamConsumer>(
         consumer_redis_.get(),
-        ConsumerOptions{"jalon:roadmap:events", "feedback", "harness",
+        ConsumerOptions{roadmap::Keys::Stream(), kConsumerGroup, "harness",
                         feedback::Keys::DeadLetters(), 100,
                         std::chrono::milliseconds(200),
                         std::chrono::milliseconds(30000), 5},
@@ -84,32 +87,20 @@ std::unique_ptr<fpb::FeedbackService::Stub> FeedbackHarness::Stub() const {
   return fpb::FeedbackService::NewStub(channel_);
 }
 
-namespace {
-
-// The value after `key` in a flat XINFO reply.
-const RedisReply* Field(const RedisReply& flat, std::string_view key) {
-  const auto& e = flat.elements();
-  for (size_t i = 0; i + 1 < e.size(); i += 2) {
-    if (e[i].str() == key) return &e[i + 1];
-  }
-  return nullptr;
-}
-
-}  // namespace
-
 bool FeedbackHarness::ConsumerCaughtUp() {
   if (!consumer_) return true;
-  const std::string stream = "jalon:roadmap:events";
+  const std::string stream = roadmap::Keys::Stream();
   auto info = redis_->Command({"XINFO", "STREAM", stream});
-  if (!info.ok()) return true;  // no stream yet: no event to apply
+  if (!info.ok()) return false;
+  if (info->is_error()) return true;  // no stream yet: no event to apply
   auto groups = redis_->Command({"XINFO", "GROUPS", stream});
-  const RedisReply* last = Field(*info, "last-generated-id");
+  const RedisReply* last = info->Field("last-generated-id");
   if (!groups.ok() || last == nullptr) return false;
   for (const auto& g : groups->elements()) {
-    const RedisReply* name = Field(g, "name");
-    if (name == nullptr || name->str() != "feedback") continue;
-    const RedisReply* pending = Field(g, "pending");
-    const RedisReply* delivered = Field(g, "last-delivered-id");
+    const RedisReply* name = g.Field("name");
+    if (name == nullptr || name->str() != kConsumerGroup) continue;
+    const RedisReply* pending = g.Field("pending");
+    const RedisReply* delivered = g.Field("last-delivered-id");
     return pending != nullptr && pending->integer() == 0 &&
            delivered != nullptr && delivered->str() == last->str();
   }

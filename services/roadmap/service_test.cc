@@ -125,6 +125,18 @@ class RoadmapServiceTest : public ::testing::Test {
     return resp.action();
   }
 
+  // The fixture indicator's measurements in `state`, as a reader lists them.
+  std::vector<rpb::Measurement> MeasurementsIn(rpb::VerificationState state) {
+    rpb::ListMeasurementsRequest req;
+    req.set_indicator_id(f_.indicator);
+    req.set_verification_state(state);
+    rpb::ListMeasurementsResponse resp;
+    grpc::Status s =
+        stub_->ListMeasurements(Ctx(f_.reader_token).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return {resp.measurements().begin(), resp.measurements().end()};
+  }
+
   int64_t StreamLength() {
     auto r = harness_.redis().Command({"XLEN", Keys::Stream()});
     return r.ok() ? r->integer() : -1;
@@ -590,14 +602,9 @@ TEST_F(RoadmapServiceTest, MeasurementsAreVerifiedByTheOtherCopilot) {
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 
-  rpb::ListMeasurementsRequest lreq;
-  lreq.set_indicator_id(f_.indicator);
-  lreq.set_verification_state(rpb::VERIFICATION_STATE_VERIFIED);
-  rpb::ListMeasurementsResponse lresp;
-  ASSERT_TRUE(
-      stub_->ListMeasurements(Ctx(f_.reader_token).get(), lreq, &lresp).ok());
-  ASSERT_EQ(lresp.measurements_size(), 1);
-  EXPECT_EQ(lresp.measurements(0).value(), 2150);
+  auto verified = MeasurementsIn(rpb::VERIFICATION_STATE_VERIFIED);
+  ASSERT_EQ(verified.size(), 1u);
+  EXPECT_EQ(verified[0].value(), 2150);
 }
 
 // A rejection needs a note, bounded like every text, and is as final as an
@@ -652,18 +659,10 @@ TEST_F(RoadmapServiceTest, RejectingAMeasurementNeedsANoteAndIsFinal) {
       grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(StreamLength(), events + 1);
 
-  rpb::ListMeasurementsRequest list;
-  list.set_indicator_id(f_.indicator);
-  list.set_verification_state(rpb::VERIFICATION_STATE_REJECTED);
-  rpb::ListMeasurementsResponse listed;
-  ASSERT_TRUE(
-      stub_->ListMeasurements(Ctx(f_.reader_token).get(), list, &listed).ok());
-  ASSERT_EQ(listed.measurements_size(), 1);
-  EXPECT_EQ(listed.measurements(0).id(), id);
-  list.set_verification_state(rpb::VERIFICATION_STATE_VERIFIED);
-  ASSERT_TRUE(
-      stub_->ListMeasurements(Ctx(f_.reader_token).get(), list, &listed).ok());
-  EXPECT_EQ(listed.measurements_size(), 0);
+  auto rejected = MeasurementsIn(rpb::VERIFICATION_STATE_REJECTED);
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].id(), id);
+  EXPECT_TRUE(MeasurementsIn(rpb::VERIFICATION_STATE_VERIFIED).empty());
 }
 
 // A replica that never met an indicator finds its roadmap in Redis, among

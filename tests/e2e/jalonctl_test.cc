@@ -22,6 +22,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "jalon/feedback/v1/feedback.pb.h"
 #include "jalon/reporting/v1/reporting.pb.h"
 #include "jalon/roadmap/v1/roadmap.pb.h"
 #include "tests/support/child_process.h"
@@ -48,6 +49,7 @@
 namespace jalon {
 namespace {
 
+namespace fpb = ::jalon::feedback::v1;
 namespace rpb = ::jalon::roadmap::v1;
 using testing::ChildProcess;
 using testing::RedisServer;
@@ -447,6 +449,137 @@ TEST_F(JalonctlTest, CreateGetListUpdateInEveryFormat) {
   EXPECT_TRUE(absl::StrContains(listed.out, "- id: " + action.id())) << listed;
   EXPECT_EQ(
       CsvRows(Run({"action", "list", "--status", "blocked", "-o", "csv"})), 0);
+}
+
+// The get, create and update verbs of every other resource: each create
+// sends what its flags say, each get shows it, each update changes only
+// what it names and starts from the etag it just read.
+TEST_F(JalonctlTest, EveryResourceIsCreatedShownAndUpdated) {
+  StartServices();
+  auto org = [&](const std::string& name, const std::string& kind) {
+    return Parse<rpb::Organization>(
+        Run({"org", "create", "--name", name, "--kind", kind, "-o", "json"}));
+  };
+  rpb::Organization fed = org("FIMME", "federation");
+  rpb::Organization min = org("Industrie", "ministry");
+  rpb::Organization member = org("Atlas Fonderie", "member-company");
+  // A token of another principal, in a file of its own.
+  auto token = [&](const rpb::Organization& o, const std::string& role) {
+    std::string file = home_ + "/" + role + "-" + o.id();
+    Result issued =
+        Run({"token", "issue", "--org", o.id(), "--role", role, "--principal",
+             role + "@" + o.name(), "--secret-file", file});
+    EXPECT_EQ(issued.code, 0) << issued;
+    return std::map<std::string, std::string>{{"JALON_TOKEN_FILE", file}};
+  };
+  // `group get ID -o json`, parsed.
+  auto get = [&]<typename M>(const std::string& group, const M& m) {
+    Result r = Run({group, "get", m.id(), "-o", "json"});
+    EXPECT_EQ(r.code, 0) << r;
+    return Parse<M>(r);
+  };
+
+  Result created = Run({"roadmap", "create", "--title", "IMME", "--start",
+                        "2016-05-02", "--horizon", "2030-12-31", "--copilots",
+                        fed.id() + "," + min.id(), "-o", "json"});
+  ASSERT_EQ(created.code, 0) << created;
+  auto roadmap = Parse<rpb::Roadmap>(created);
+  EXPECT_EQ(get("roadmap", roadmap).title(), "IMME");
+  Result updated = Run(
+      {"roadmap", "update", roadmap.id(), "--status", "active", "-o", "json"});
+  ASSERT_EQ(updated.code, 0) << updated;
+  EXPECT_EQ(Parse<rpb::Roadmap>(updated).status(), rpb::ROADMAP_STATUS_ACTIVE);
+  EXPECT_EQ(get("roadmap", roadmap).title(), "IMME");
+
+  auto ecosystem = Parse<rpb::Ecosystem>(
+      Run({"ecosystem", "create", "--roadmap", roadmap.id(), "--name",
+           "Travail des métaux", "--created", "2016-05-02", "-o", "json"}));
+  ASSERT_FALSE(ecosystem.id().empty());
+  EXPECT_EQ(ecosystem.roadmap_id(), roadmap.id());
+  EXPECT_EQ(get("ecosystem", ecosystem).name(), "Travail des métaux");
+  // A stale etag changes nothing; the current one (the default) does.
+  ASSERT_EQ(Run({"ecosystem", "update", ecosystem.id(), "--description",
+                 "Fonderie, forge"})
+                .code,
+            0);
+  Result stale = Run({"ecosystem", "update", ecosystem.id(), "--etag",
+                      ecosystem.etag(), "--description", "autre"});
+  EXPECT_EQ(stale.code, 4) << stale;
+  EXPECT_EQ(get("ecosystem", ecosystem).description(), "Fonderie, forge");
+  EXPECT_EQ(get("ecosystem", ecosystem).name(), "Travail des métaux");
+  Result nothing = Run({"ecosystem", "update", ecosystem.id()});
+  EXPECT_EQ(nothing.code, 1) << nothing;
+  EXPECT_TRUE(absl::StrContains(nothing.err, "nothing to update")) << nothing;
+
+  auto indicator = Parse<rpb::Indicator>(
+      Run({"indicator",       "create",       "--roadmap",  roadmap.id(),
+           "--ecosystem",     ecosystem.id(), "--name",     "Nouveaux emplois",
+           "--unit",          "jobs",         "--baseline", "0",
+           "--baseline-date", "2016-01-01",   "--target",   "13340",
+           "--target-date",   "2020-12-31",   "-o",         "json"}));
+  ASSERT_FALSE(indicator.id().empty());
+  EXPECT_EQ(indicator.ecosystem_id(), ecosystem.id());
+  ASSERT_EQ(
+      Run({"indicator", "update", indicator.id(), "--target", "14000"}).code,
+      0);
+  EXPECT_EQ(get("indicator", indicator).target_value(), 14000);
+  EXPECT_EQ(get("indicator", indicator).name(), "Nouveaux emplois");
+  Result missing = Run({"indicator", "get", "01NOSUCHINDICATOR000000000"});
+  EXPECT_EQ(missing.code, 2) << missing;
+  EXPECT_TRUE(absl::StartsWith(missing.err, "error: get indicator: "))
+      << missing;
+
+  // Recorded by a co-pilot, under its alias.
+  Result recorded =
+      Run({"measurement", "record", "--indicator", indicator.id(), "--value",
+           "4120", "--period-start", "2017-01-01", "--period-end", "2017-12-31",
+           "--source", "CNSS 2017", "-o", "json"},
+          token(fed, "copilot"));
+  ASSERT_EQ(recorded.code, 0) << recorded;
+  auto measurement = Parse<rpb::Measurement>(recorded);
+  EXPECT_EQ(get("measurement", measurement).value(), 4120);
+  EXPECT_EQ(get("measurement", measurement).verification_state(),
+            rpb::VERIFICATION_STATE_UNVERIFIED);
+
+  auto consultation = Parse<fpb::Consultation>(
+      Run({"consultation", "create", "--roadmap", roadmap.id(), "--title",
+           "Rencontre FIMME", "--place", "Casablanca", "--date", "2024-07-11",
+           "--open", "2024-07-01T00:00:00Z", "--close", "2099-12-31T00:00:00Z",
+           "-o", "json"}));
+  ASSERT_FALSE(consultation.id().empty());
+  ASSERT_EQ(
+      Run({"consultation", "update", consultation.id(), "--place", "Rabat"})
+          .code,
+      0);
+  EXPECT_EQ(get("consultation", consultation).place(), "Rabat");
+  EXPECT_EQ(get("consultation", consultation).title(), "Rencontre FIMME");
+
+  auto as_member = token(member, "member");
+  Result bad_kind = Run({"feedback", "create", "--roadmap", roadmap.id(),
+                         "--kind", "complaint", "--title", "T", "--body", "B"},
+                        as_member);
+  EXPECT_EQ(bad_kind.code, 1) << bad_kind;
+  EXPECT_TRUE(absl::StrContains(bad_kind.err, "--kind")) << bad_kind;
+  Result submitted = Run(
+      {"feedback", "submit", "--roadmap", roadmap.id(), "--consultation",
+       consultation.id(), "--kind", "blocker", "--severity", "high", "--title",
+       "Accès au foncier", "--body", "Pas de terrains.", "-o", "json"},
+      as_member);
+  ASSERT_EQ(submitted.code, 0) << submitted;
+  auto item = Parse<fpb::FeedbackItem>(submitted);
+  EXPECT_EQ(item.kind(), fpb::FEEDBACK_KIND_BLOCKER);
+  EXPECT_EQ(item.consultation_id(), consultation.id());
+  Result edited = Run(
+      {"feedback", "update", item.id(), "--severity", "critical", "-o", "json"},
+      as_member);
+  ASSERT_EQ(edited.code, 0) << edited;
+  EXPECT_EQ(Parse<fpb::FeedbackItem>(edited).severity(),
+            fpb::SEVERITY_CRITICAL);
+  EXPECT_EQ(get("feedback", item).title(), "Accès au foncier");
+  // The list shows only the feedback just submitted.
+  EXPECT_EQ(CsvRows(Run(
+                {"feedback", "list", "--roadmap", roadmap.id(), "-o", "csv"})),
+            1);
 }
 
 TEST_F(JalonctlTest, ListPaginatesAndLimits) {

@@ -1,5 +1,7 @@
 #include "tools/jalonctl/commands.h"
 
+#include <stdexcept>
+
 #include "services/common/ids.h"
 #include "tools/jalonctl/errors.h"
 
@@ -80,5 +82,43 @@ void AddFileOption(CLI::App* verb, Args* args) {
 }
 
 std::string NewRequestId() { return "jalonctl-" + NewUlid(); }
+
+std::shared_ptr<Args> NewArgs() { return std::make_shared<Args>(); }
+
+void AddIdArgument(CLI::App* verb, Args* args, const std::string& what) {
+  verb->add_option("id", args->id, what)->required();
+}
+
+void InRoadmap(CLI::App* verb, Args* args) {
+  args->fields.Add(verb, "roadmap", "roadmap_id", "roadmap id");
+}
+
+namespace {
+
+// The message field `name` of `type`; a misnamed field is a bug of a
+// command's registration, caught by the first run of its verb.
+const google::protobuf::FieldDescriptor& MessageField(
+    const google::protobuf::Descriptor& type, const std::string& name) {
+  const google::protobuf::FieldDescriptor* f = type.FindFieldByName(name);
+  if (f == nullptr || f->is_repeated() ||
+      f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+    throw std::logic_error(type.full_name() + " has no message field " + name);
+  }
+  return *f;
+}
+
+}  // namespace
+
+const google::protobuf::Message& ResourceIn(
+    const google::protobuf::Message& message, const std::string& name) {
+  return message.GetReflection()->GetMessage(
+      message, &MessageField(*message.GetDescriptor(), name));
+}
+
+google::protobuf::Message* MutableResourceIn(google::protobuf::Message* message,
+                                             const std::string& name) {
+  return message->GetReflection()->MutableMessage(
+      message, &MessageField(*message->GetDescriptor(), name));
+}
 
 }  // namespace jalon::ctl

@@ -13,6 +13,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tools/jalonctl/fields.h"
@@ -123,6 +124,144 @@ void AddFileOption(CLI::App* verb, Args* args);
 
 // A fresh request id for a create.
 std::string NewRequestId();
+
+// Fresh values for one verb; its callback keeps them alive.
+std::shared_ptr<Args> NewArgs();
+
+// The verb's required positional argument `id`.
+void AddIdArgument(CLI::App* verb, Args* args, const std::string& what);
+
+// --roadmap ID, setting the created resource's roadmap_id.
+void InRoadmap(CLI::App* verb, Args* args);
+
+// The message field `name` of `message`: the resource a request or a
+// response carries (GetActionResponse.action, UpdateActionRequest.action).
+const google::protobuf::Message& ResourceIn(
+    const google::protobuf::Message& message, const std::string& name);
+google::protobuf::Message* MutableResourceIn(google::protobuf::Message* message,
+                                             const std::string& name);
+
+// An RPC of `Stub`, as its generated blocking method.
+template <typename Stub, typename Req, typename Resp>
+using Rpc = grpc::Status (Stub::*)(grpc::ClientContext*, const Req&, Resp*);
+
+// The get, create and update verbs of one resource, the same for every
+// resource whose requests and responses carry it in a field named after it
+// (CreateEcosystemRequest.ecosystem, GetEcosystemResponse.ecosystem...):
+//   get ID                  one Get, the resource printed;
+//   create [-f F] [flags]   the file, then the flags; a fresh request id
+//                           unless --request-id is given;
+//   update ID [-f F] [flags] [--etag E]
+//                           a Get, the changes applied to what it returned,
+//                           an Update whose mask lists what was given and
+//                           whose etag is the one just read unless --etag.
+template <typename Stub>
+class ResourceVerbs {
+ public:
+  // `field`: the field carrying the resource; `noun`: its name in help and
+  // errors ("get organisation: ..."); `add_fields`: the flags that set its
+  // fields, for create and update (FieldFlags). `columns` must outlive the
+  // command line's run.
+  ResourceVerbs(Cli& cli, CLI::App* group, Stub& (Session::*stub)(),
+                std::string field, std::string noun,
+                const std::vector<Column>& columns,
+                std::function<void(CLI::App*, Args*)> add_fields = nullptr)
+      : cli_(cli),
+        group_(group),
+        add_fields_(std::move(add_fields)),
+        target_{cli.session, stub, std::move(field), std::move(noun),
+                &columns} {}
+
+  template <typename Req, typename Resp>
+  CLI::App* Get(Rpc<Stub, Req, Resp> rpc, const std::string& help,
+                const std::string& examples) {
+    auto a = NewArgs();
+    CLI::App* v =
+        Verb(cli_, group_, "get", help, examples, [t = target_, a, rpc] {
+          Req req;
+          req.set_id(a->id);
+          t.Print(t.Call(rpc, req, "get " + t.noun));
+        });
+    AddIdArgument(v, a.get(), target_.noun + " id");
+    return v;
+  }
+
+  // `what` names the call in errors ("record measurement");
+  // `create_fields` adds flags for fields that only a create sets
+  // (--roadmap...).
+  template <typename Req, typename Resp>
+  CLI::App* Create(
+      Rpc<Stub, Req, Resp> rpc, const std::string& what,
+      const std::string& help, const std::string& examples,
+      const std::function<void(CLI::App*, Args*)>& create_fields = nullptr) {
+    auto a = NewArgs();
+    CLI::App* v = Verb(
+        cli_, group_, "create", help, examples, [t = target_, a, rpc, what] {
+          Req req;
+          req.set_request_id(a->request_id.empty() ? NewRequestId()
+                                                   : a->request_id);
+          BuildFromInput(a->file, a->fields, MutableResourceIn(&req, t.field));
+          t.Print(t.Call(rpc, req, what));
+        });
+    AddFileOption(v, a.get());
+    v->add_option("--request-id", a->request_id,
+                  "idempotency key of this create");
+    if (create_fields) create_fields(v, a.get());
+    if (add_fields_) add_fields_(v, a.get());
+    return v;
+  }
+
+  template <typename GetReq, typename GetResp, typename Req, typename Resp>
+  CLI::App* Update(Rpc<Stub, GetReq, GetResp> get, Rpc<Stub, Req, Resp> rpc,
+                   const std::string& help, const std::string& examples) {
+    auto a = NewArgs();
+    CLI::App* v = Verb(
+        cli_, group_, "update", help, examples, [t = target_, a, get, rpc] {
+          GetReq read;
+          read.set_id(a->id);
+          Req req;
+          google::protobuf::Message* resource =
+              MutableResourceIn(&req, t.field);
+          resource->CopyFrom(
+              ResourceIn(t.Call(get, read, "get " + t.noun), t.field));
+          *req.mutable_update_mask() =
+              ApplyUpdate(a->file, a->fields, resource);
+          if (!a->etag.empty()) SetFieldFromText(resource, "etag", a->etag);
+          t.Print(t.Call(rpc, req, "update " + t.noun));
+        });
+    AddIdArgument(v, a.get(), target_.noun + " id");
+    AddFileOption(v, a.get());
+    v->add_option("--etag", a->etag,
+                  "expected etag (default: the one just read)");
+    if (add_fields_) add_fields_(v, a.get());
+    return v;
+  }
+
+ private:
+  // What a verb's run needs: copied into it, since the run comes after
+  // this object is gone.
+  struct Target {
+    Session* session;
+    Stub& (Session::*stub)();
+    std::string field;
+    std::string noun;
+    const std::vector<Column>* columns;
+
+    template <typename Req, typename Resp>
+    Resp Call(Rpc<Stub, Req, Resp> rpc, const Req& req,
+              const std::string& what) const {
+      return ctl::Call(*session, (session->*stub)(), rpc, req, what);
+    }
+    void Print(const google::protobuf::Message& response) const {
+      session->printer().One(ResourceIn(response, field), *columns);
+    }
+  };
+
+  Cli& cli_;
+  CLI::App* group_;
+  std::function<void(CLI::App*, Args*)> add_fields_;
+  Target target_;
+};
 
 // Registration, one per command file.
 void RegisterConfigCommands(Cli& cli);

@@ -29,12 +29,6 @@ const std::vector<Column> kInterestColumns = {
     {"STATE", "state"},
     {"CONTACT", "contact"}};
 
-std::shared_ptr<Args> NewArgs() { return std::make_shared<Args>(); }
-
-void Id(CLI::App* v, Args* a, const std::string& what) {
-  v->add_option("id", a->id, what)->required();
-}
-
 void Consultations(Cli& cli) {
   Session& s = *cli.session;
   CLI::App* g = Group(cli.app, "consultation", "Consultations of the members");
@@ -62,79 +56,21 @@ void Consultations(Cli& cli) {
         });
     v->add_option("--roadmap", a->roadmap, "roadmap id")->required();
   }
-  {
-    auto a = NewArgs();
-    CLI::App* v =
-        Verb(cli, g, "get", "Show a consultation",
-             "  jalonctl consultation get 01J...", [&s, a] {
-               fpb::GetConsultationRequest req;
-               req.set_id(a->id);
-               s.printer().One(Call(s, s.feedback(), &Stub::GetConsultation,
-                                    req, "get consultation")
-                                   .consultation(),
-                               kConsultationColumns);
-             });
-    Id(v, a.get(), "consultation id");
-  }
-  {
-    auto a = NewArgs();
-    CLI::App* v =
-        Verb(cli, g, "create", "Create a consultation (admin or copilot)",
-             "  jalonctl consultation create --roadmap R --title 'Rencontre "
-             "FIMME' \\\n"
-             "      --place Casablanca --date 2024-07-11 --open "
-             "2024-07-01T00:00:00Z "
-             "--close 2024-07-31T23:59:59Z",
-             [&s, a] {
-               fpb::CreateConsultationRequest req;
-               req.set_request_id(a->request_id.empty() ? NewRequestId()
-                                                        : a->request_id);
-               BuildFromInput(a->file, a->fields, req.mutable_consultation());
-               if (!a->roadmap.empty())
-                 req.mutable_consultation()->set_roadmap_id(a->roadmap);
-               s.printer().One(Call(s, s.feedback(), &Stub::CreateConsultation,
-                                    req, "create consultation")
-                                   .consultation(),
-                               kConsultationColumns);
-             });
-    AddFileOption(v, a.get());
-    v->add_option("--roadmap", a->roadmap, "roadmap id");
-    v->add_option("--request-id", a->request_id, "idempotency key");
-    add_fields(v, a.get());
-  }
-  {
-    auto a = NewArgs();
-    CLI::App* v = Verb(
-        cli, g, "update", "Update a consultation",
-        "  jalonctl consultation update 01J... --close 2024-08-15T00:00:00Z",
-        [&s, a] {
-          fpb::GetConsultationRequest get;
-          get.set_id(a->id);
-          fpb::UpdateConsultationRequest req;
-          *req.mutable_consultation() =
-              Call(s, s.feedback(), &Stub::GetConsultation, get,
-                   "get consultation")
-                  .consultation();
-          *req.mutable_update_mask() =
-              ApplyUpdate(a->file, a->fields, req.mutable_consultation());
-          if (!a->etag.empty()) req.mutable_consultation()->set_etag(a->etag);
-          s.printer().One(Call(s, s.feedback(), &Stub::UpdateConsultation, req,
-                               "update consultation")
-                              .consultation(),
-                          kConsultationColumns);
-        });
-    Id(v, a.get(), "consultation id");
-    AddFileOption(v, a.get());
-    v->add_option("--etag", a->etag,
-                  "expected etag (default: the one just read)");
-    add_fields(v, a.get());
-  }
-}
-
-fpb::FeedbackItem GetItem(Session& s, const std::string& id) {
-  fpb::GetFeedbackRequest req;
-  req.set_id(id);
-  return Call(s, s.feedback(), &Stub::GetFeedback, req, "get feedback").item();
+  ResourceVerbs r(cli, g, &Session::feedback, "consultation", "consultation",
+                  kConsultationColumns, add_fields);
+  r.Get(&Stub::GetConsultation, "Show a consultation",
+        "  jalonctl consultation get 01J...");
+  r.Create(&Stub::CreateConsultation, "create consultation",
+           "Create a consultation (admin or copilot)",
+           "  jalonctl consultation create --roadmap R --title 'Rencontre "
+           "FIMME' \\\n"
+           "      --place Casablanca --date 2024-07-11 --open "
+           "2024-07-01T00:00:00Z --close 2024-07-31T23:59:59Z",
+           InRoadmap);
+  r.Update(
+      &Stub::GetConsultation, &Stub::UpdateConsultation,
+      "Update a consultation",
+      "  jalonctl consultation update 01J... --close 2024-08-15T00:00:00Z");
 }
 
 void Feedback(Cli& cli) {
@@ -198,68 +134,27 @@ void Feedback(Cli& cli) {
                   "endorsements or newest (default oldest first)");
     v->add_flag("--include-hidden", a->flag, "co-pilots: include hidden items");
   }
-  {
-    auto a = NewArgs();
-    CLI::App* v = Verb(
-        cli, g, "get", "Show a feedback item", "  jalonctl feedback get 01J...",
-        [&s, a] { s.printer().One(GetItem(s, a->id), kFeedbackColumns); });
-    Id(v, a.get(), "feedback id");
-  }
-  {
-    auto a = NewArgs();
-    CLI::App* v = Verb(
-        cli, g, "create", "Submit a feedback item for your organisation",
-        "  jalonctl feedback create --roadmap R --kind blocker --severity high "
-        "\\\n"
-        "      --title 'Accès au foncier' --body '...'",
-        [&s, a] {
-          fpb::SubmitFeedbackRequest req;
-          req.set_request_id(a->request_id.empty() ? NewRequestId()
-                                                   : a->request_id);
-          BuildFromInput(a->file, a->fields, req.mutable_item());
-          if (!a->roadmap.empty())
-            req.mutable_item()->set_roadmap_id(a->roadmap);
-          if (!a->id.empty()) req.mutable_item()->set_consultation_id(a->id);
-          if (!a->kind.empty()) {
-            req.mutable_item()->set_kind(static_cast<fpb::FeedbackKind>(
-                ParseEnum(fpb::FeedbackKind_descriptor(), a->kind, "--kind")));
-          }
-          s.printer().One(Call(s, s.feedback(), &Stub::SubmitFeedback, req,
-                               "submit feedback")
-                              .item(),
-                          kFeedbackColumns);
-        });
-    v->alias("submit");
-    AddFileOption(v, a.get());
-    v->add_option("--roadmap", a->roadmap, "roadmap id");
-    v->add_option(
-        "--kind", a->kind,
-        "strength, blocker, opportunity, partnership-offer or proposal");
-    v->add_option("--consultation", a->id, "consultation id (must be open)");
-    v->add_option("--request-id", a->request_id, "idempotency key");
-    add_fields(v, a.get());
-  }
-  {
-    auto a = NewArgs();
-    CLI::App* v =
-        Verb(cli, g, "update", "Edit a feedback item",
-             "  jalonctl feedback update 01J... --severity critical", [&s, a] {
-               fpb::UpdateFeedbackRequest req;
-               *req.mutable_item() = GetItem(s, a->id);
-               *req.mutable_update_mask() =
-                   ApplyUpdate(a->file, a->fields, req.mutable_item());
-               if (!a->etag.empty()) req.mutable_item()->set_etag(a->etag);
-               s.printer().One(Call(s, s.feedback(), &Stub::UpdateFeedback, req,
-                                    "update feedback")
-                                   .item(),
-                               kFeedbackColumns);
-             });
-    Id(v, a.get(), "feedback id");
-    AddFileOption(v, a.get());
-    v->add_option("--etag", a->etag,
-                  "expected etag (default: the one just read)");
-    add_fields(v, a.get());
-  }
+  ResourceVerbs r(cli, g, &Session::feedback, "item", "feedback",
+                  kFeedbackColumns, add_fields);
+  r.Get(&Stub::GetFeedback, "Show a feedback item",
+        "  jalonctl feedback get 01J...");
+  r.Create(&Stub::SubmitFeedback, "submit feedback",
+           "Submit a feedback item for your organisation",
+           "  jalonctl feedback create --roadmap R --kind blocker --severity "
+           "high \\\n"
+           "      --title 'Accès au foncier' --body '...'",
+           [](CLI::App* v, Args* a) {
+             InRoadmap(v, a);
+             a->fields
+                 .Add(v, "kind", "kind",
+                      "strength, blocker, opportunity, partnership-offer or "
+                      "proposal")
+                 .Add(v, "consultation", "consultation_id",
+                      "consultation id (must be open)");
+           })
+      ->alias("submit");
+  r.Update(&Stub::GetFeedback, &Stub::UpdateFeedback, "Edit a feedback item",
+           "  jalonctl feedback update 01J... --severity critical");
   {
     auto a = NewArgs();
     CLI::App* v =
@@ -273,7 +168,7 @@ void Feedback(Cli& cli) {
                                    .item(),
                                kFeedbackColumns);
              });
-    Id(v, a.get(), "feedback id");
+    AddIdArgument(v, a.get(), "feedback id");
     v->add_option("--etag", a->etag, "expected etag");
   }
   {
@@ -290,7 +185,7 @@ void Feedback(Cli& cli) {
                   .item(),
               kFeedbackColumns);
         });
-    Id(v, a.get(), "feedback id");
+    AddIdArgument(v, a.get(), "feedback id");
     v->add_option("--action", a->ids, "action id (repeat or comma-separate)")
         ->required()
         ->delimiter(',');
@@ -311,7 +206,7 @@ void Feedback(Cli& cli) {
                               .item(),
                           kFeedbackColumns);
         });
-    Id(v, a.get(), "feedback id");
+    AddIdArgument(v, a.get(), "feedback id");
     v->add_option("--answer", a->text, "the public answer")->required();
     v->add_option("--etag", a->etag, "expected etag");
   }
@@ -342,7 +237,7 @@ void Feedback(Cli& cli) {
                r.set_endorsement_count(count);
                s.printer().One(r, {{"ENDORSEMENTS", "endorsement_count"}});
              });
-    Id(v, a.get(), "feedback id");
+    AddIdArgument(v, a.get(), "feedback id");
   }
   {
     auto a = NewArgs();
@@ -357,7 +252,7 @@ void Feedback(Cli& cli) {
                              "report feedback");
                s.printer().One(r, {{"HIDDEN", "hidden"}});
              });
-    Id(v, a.get(), "feedback id");
+    AddIdArgument(v, a.get(), "feedback id");
     v->add_option("--reason", a->reason, "why")->required();
   }
   for (bool hide : {true, false}) {
@@ -379,7 +274,7 @@ void Feedback(Cli& cli) {
                               .item(),
                           kFeedbackColumns);
         });
-    Id(v, a.get(), "feedback id");
+    AddIdArgument(v, a.get(), "feedback id");
     v->add_option("--reason", a->reason, "why")->required();
     v->add_option("--etag", a->etag, "expected etag");
   }
@@ -396,7 +291,7 @@ void Feedback(Cli& cli) {
                    "feedback history", s.limit());
                s.printer().ListOf(out, kHistoryColumns);
              });
-    Id(v, a.get(), "feedback id");
+    AddIdArgument(v, a.get(), "feedback id");
   }
 }
 
@@ -424,7 +319,7 @@ void Partnerships(Cli& cli) {
                               .interest(),
                           kInterestColumns);
         });
-    Id(v, a.get(), "feedback id of the PARTNERSHIP_OFFER");
+    AddIdArgument(v, a.get(), "feedback id of the PARTNERSHIP_OFFER");
     v->add_option("--contact", a->contact, "how to reach you")->required();
     v->add_option("--message", a->text, "message to the offering member");
     v->add_option("--request-id", a->request_id, "idempotency key");
@@ -442,7 +337,7 @@ void Partnerships(Cli& cli) {
                    "list interests", s.limit());
                s.printer().ListOf(out, kInterestColumns);
              });
-    Id(v, a.get(), "feedback id of the offer");
+    AddIdArgument(v, a.get(), "feedback id of the offer");
   }
   for (bool accept : {true, false}) {
     auto a = NewArgs();
@@ -463,7 +358,7 @@ void Partnerships(Cli& cli) {
                               .interest(),
                           kInterestColumns);
         });
-    Id(v, a.get(), "interest id");
+    AddIdArgument(v, a.get(), "interest id");
     v->add_option("--etag", a->etag, "expected etag");
   }
 }

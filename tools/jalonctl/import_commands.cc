@@ -13,7 +13,7 @@ namespace jalon::ctl {
 void RegisterImportCommands(Cli& cli) {
   Session& s = *cli.session;
   {
-    auto a = std::make_shared<Args>();
+    auto a = NewArgs();
     CLI::App* v = Verb(
         cli, cli.app, "import",
         "Import a whole roadmap from YAML or JSON; re-importing updates what "
@@ -56,7 +56,7 @@ void RegisterImportCommands(Cli& cli) {
                 "no progress bar even on a terminal");
   }
   {
-    auto a = std::make_shared<Args>();
+    auto a = NewArgs();
     CLI::App* v = Verb(
         cli, cli.app, "export",
         "Export a roadmap and everything in it in the import format",

@@ -37,8 +37,6 @@ const std::vector<Column> kIndicatorStatusColumns = {
     {"ACTUAL", "actual_value"}, {"ATTAINMENT", "attainment_target"},
     {"RATING", "rating"}};
 
-std::shared_ptr<Args> NewArgs() { return std::make_shared<Args>(); }
-
 xpb::ExportFormat ParseExportFormat(const std::string& text) {
   if (text == "html") return xpb::EXPORT_FORMAT_HTML;
   if (text == "md" || text == "markdown") return xpb::EXPORT_FORMAT_MARKDOWN;
@@ -152,7 +150,7 @@ void Reports(Cli& cli) {
                        .report(),
                    kReportColumns);
              });
-    v->add_option("id", a->id, "report id")->required();
+    AddIdArgument(v, a.get(), "report id");
   }
   {
     auto a = NewArgs();
@@ -177,7 +175,7 @@ void Reports(Cli& cli) {
         "  jalonctl report export 01J... --format md --lang en > report.md\n"
         "  jalonctl report export 01J... --format csv --output-dir report-csv/",
         [&s, a] { Export(s, a->id, *a); });
-    v->add_option("id", a->id, "report id")->required();
+    AddIdArgument(v, a.get(), "report id");
     AddExportOptions(v, a.get(), true);
     v->add_option("-o,--output-file", a->output_file,
                   "file to write (a directory for CSV); default stdout");
@@ -363,7 +361,7 @@ void Feed(Cli& cli) {
                                    .feed_key(),
                                kFeedKeyColumns);
              });
-    v->add_option("id", a->id, "feed key id")->required();
+    AddIdArgument(v, a.get(), "feed key id");
     v->add_option("--etag", a->etag, "expected etag");
   }
 }

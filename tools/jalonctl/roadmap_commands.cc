@@ -79,12 +79,6 @@ const std::vector<Column> kHistoryColumns = {{"VERSION", "version"},
 
 namespace {
 
-std::shared_ptr<Args> NewArgs() { return std::make_shared<Args>(); }
-
-void Id(CLI::App* v, Args* a, const std::string& what) {
-  v->add_option("id", a->id, what)->required();
-}
-
 // ----------------------------------------------------------------- org
 void Orgs(Cli& cli) {
   Session& s = *cli.session;
@@ -111,70 +105,23 @@ void Orgs(Cli& cli) {
         });
     v->add_option("--kind", a->kind, "federation, ministry or member-company");
   }
-  {
-    auto a = NewArgs();
-    CLI::App* v = Verb(cli, g, "get", "Show an organisation",
-                       "  jalonctl org get 01J... -o yaml", [&s, a] {
-                         rpb::GetOrganizationRequest req;
-                         req.set_id(a->id);
-                         auto r = Call(s, s.roadmap(), &Stub::GetOrganization,
-                                       req, "get organisation");
-                         s.printer().One(r.organization(), kOrgColumns);
-                       });
-    Id(v, a.get(), "organisation id");
-  }
-  auto add_fields = [](CLI::App* v, Args* a) {
-    a->fields.Add(v, "name", "name", "display name")
-        .Add(v, "kind", "kind", "federation, ministry or member-company")
-        .Add(v, "description", "description", "free text")
-        .Add(v, "email", "contact_email", "contact e-mail");
-  };
-  {
-    auto a = NewArgs();
-    CLI::App* v =
-        Verb(cli, g, "create", "Create an organisation (admin)",
-             "  jalonctl org create --name FIMME --kind federation\n"
-             "  jalonctl org create -f org.yaml",
-             [&s, a] {
-               rpb::CreateOrganizationRequest req;
-               req.set_request_id(a->request_id.empty() ? NewRequestId()
-                                                        : a->request_id);
-               BuildFromInput(a->file, a->fields, req.mutable_organization());
-               auto r = Call(s, s.roadmap(), &Stub::CreateOrganization, req,
-                             "create organisation");
-               s.printer().One(r.organization(), kOrgColumns);
-             });
-    AddFileOption(v, a.get());
-    v->add_option("--request-id", a->request_id,
-                  "idempotency key of this create");
-    add_fields(v, a.get());
-  }
-  {
-    auto a = NewArgs();
-    CLI::App* v =
-        Verb(cli, g, "update", "Update an organisation (admin)",
-             "  jalonctl org update 01J... --email contact@fimme.ma", [&s, a] {
-               rpb::GetOrganizationRequest get;
-               get.set_id(a->id);
-               rpb::UpdateOrganizationRequest req;
-               *req.mutable_organization() =
-                   Call(s, s.roadmap(), &Stub::GetOrganization, get,
-                        "get organisation")
-                       .organization();
-               *req.mutable_update_mask() =
-                   ApplyUpdate(a->file, a->fields, req.mutable_organization());
-               if (!a->etag.empty())
-                 req.mutable_organization()->set_etag(a->etag);
-               auto r = Call(s, s.roadmap(), &Stub::UpdateOrganization, req,
-                             "update organisation");
-               s.printer().One(r.organization(), kOrgColumns);
-             });
-    Id(v, a.get(), "organisation id");
-    AddFileOption(v, a.get());
-    v->add_option("--etag", a->etag,
-                  "expected etag (default: the one just read)");
-    add_fields(v, a.get());
-  }
+  ResourceVerbs r(cli, g, &Session::roadmap, "organization", "organisation",
+                  kOrgColumns, [](CLI::App* v, Args* a) {
+                    a->fields.Add(v, "name", "name", "display name")
+                        .Add(v, "kind", "kind",
+                             "federation, ministry or member-company")
+                        .Add(v, "description", "description", "free text")
+                        .Add(v, "email", "contact_email", "contact e-mail");
+                  });
+  r.Get(&Stub::GetOrganization, "Show an organisation",
+        "  jalonctl org get 01J... -o yaml");
+  r.Create(&Stub::CreateOrganization, "create organisation",
+           "Create an organisation (admin)",
+           "  jalonctl org create --name FIMME --kind federation\n"
+           "  jalonctl org create -f org.yaml");
+  r.Update(&Stub::GetOrganization, &Stub::UpdateOrganization,
+           "Update an organisation (admin)",
+           "  jalonctl org update 01J... --email contact@fimme.ma");
 }
 
 // --------------------------------------------------------------- token
@@ -266,7 +213,7 @@ void Tokens(Cli& cli) {
                                        "revoke token");
                          s.printer().One(r.token(), kTokenColumns);
                        });
-    Id(v, a.get(), "token id");
+    AddIdArgument(v, a.get(), "token id");
     v->add_option("--etag", a->etag, "expected etag");
   }
   Verb(cli, cli.app, "whoami", "Show the principal of the current token",
@@ -303,65 +250,16 @@ void Roadmaps(Cli& cli) {
       s.printer().ListOf(out, kRoadmapColumns);
     });
   }
-  {
-    auto a = NewArgs();
-    CLI::App* v = Verb(cli, g, "get", "Show a roadmap",
-                       "  jalonctl roadmap get 01J... -o json", [&s, a] {
-                         rpb::GetRoadmapRequest req;
-                         req.set_id(a->id);
-                         s.printer().One(Call(s, s.roadmap(), &Stub::GetRoadmap,
-                                              req, "get roadmap")
-                                             .roadmap(),
-                                         kRoadmapColumns);
-                       });
-    Id(v, a.get(), "roadmap id");
-  }
-  {
-    auto a = NewArgs();
-    CLI::App* v = Verb(
-        cli, g, "create", "Create a roadmap (admin)",
-        "  jalonctl roadmap create --title 'Feuille de route IMME' --start "
-        "2016-05-02 \\\n"
-        "      --horizon 2020-12-31 --copilots FED_ID,MINISTRY_ID",
-        [&s, a] {
-          rpb::CreateRoadmapRequest req;
-          req.set_request_id(a->request_id.empty() ? NewRequestId()
-                                                   : a->request_id);
-          BuildFromInput(a->file, a->fields, req.mutable_roadmap());
-          s.printer().One(
-              Call(s, s.roadmap(), &Stub::CreateRoadmap, req, "create roadmap")
-                  .roadmap(),
-              kRoadmapColumns);
-        });
-    AddFileOption(v, a.get());
-    v->add_option("--request-id", a->request_id, "idempotency key");
-    add_fields(v, a.get());
-  }
-  {
-    auto a = NewArgs();
-    CLI::App* v = Verb(
-        cli, g, "update", "Update a roadmap (admin)",
-        "  jalonctl roadmap update 01J... --status active", [&s, a] {
-          rpb::GetRoadmapRequest get;
-          get.set_id(a->id);
-          rpb::UpdateRoadmapRequest req;
-          *req.mutable_roadmap() =
-              Call(s, s.roadmap(), &Stub::GetRoadmap, get, "get roadmap")
-                  .roadmap();
-          *req.mutable_update_mask() =
-              ApplyUpdate(a->file, a->fields, req.mutable_roadmap());
-          if (!a->etag.empty()) req.mutable_roadmap()->set_etag(a->etag);
-          s.printer().One(
-              Call(s, s.roadmap(), &Stub::UpdateRoadmap, req, "update roadmap")
-                  .roadmap(),
-              kRoadmapColumns);
-        });
-    Id(v, a.get(), "roadmap id");
-    AddFileOption(v, a.get());
-    v->add_option("--etag", a->etag,
-                  "expected etag (default: the one just read)");
-    add_fields(v, a.get());
-  }
+  ResourceVerbs r(cli, g, &Session::roadmap, "roadmap", "roadmap",
+                  kRoadmapColumns, add_fields);
+  r.Get(&Stub::GetRoadmap, "Show a roadmap",
+        "  jalonctl roadmap get 01J... -o json");
+  r.Create(&Stub::CreateRoadmap, "create roadmap", "Create a roadmap (admin)",
+           "  jalonctl roadmap create --title 'Feuille de route IMME' --start "
+           "2016-05-02 \\\n"
+           "      --horizon 2020-12-31 --copilots FED_ID,MINISTRY_ID");
+  r.Update(&Stub::GetRoadmap, &Stub::UpdateRoadmap, "Update a roadmap (admin)",
+           "  jalonctl roadmap update 01J... --status active");
 }
 
 // ----------------------------------------------------------- ecosystem
@@ -389,69 +287,18 @@ void Ecosystems(Cli& cli) {
              });
     v->add_option("--roadmap", a->roadmap, "roadmap id")->required();
   }
-  {
-    auto a = NewArgs();
-    CLI::App* v = Verb(
-        cli, g, "get", "Show an ecosystem", "  jalonctl ecosystem get 01J...",
-        [&s, a] {
-          rpb::GetEcosystemRequest req;
-          req.set_id(a->id);
-          s.printer().One(
-              Call(s, s.roadmap(), &Stub::GetEcosystem, req, "get ecosystem")
-                  .ecosystem(),
-              kEcosystemColumns);
-        });
-    Id(v, a.get(), "ecosystem id");
-  }
-  {
-    auto a = NewArgs();
-    CLI::App* v =
-        Verb(cli, g, "create", "Create an ecosystem (admin)",
-             "  jalonctl ecosystem create --roadmap 01J... --name 'Travail des "
-             "métaux' "
-             "--created 2016-05-02",
-             [&s, a] {
-               rpb::CreateEcosystemRequest req;
-               req.set_request_id(a->request_id.empty() ? NewRequestId()
-                                                        : a->request_id);
-               BuildFromInput(a->file, a->fields, req.mutable_ecosystem());
-               if (!a->roadmap.empty())
-                 req.mutable_ecosystem()->set_roadmap_id(a->roadmap);
-               s.printer().One(Call(s, s.roadmap(), &Stub::CreateEcosystem, req,
-                                    "create ecosystem")
-                                   .ecosystem(),
-                               kEcosystemColumns);
-             });
-    AddFileOption(v, a.get());
-    v->add_option("--roadmap", a->roadmap, "roadmap id");
-    v->add_option("--request-id", a->request_id, "idempotency key");
-    add_fields(v, a.get());
-  }
-  {
-    auto a = NewArgs();
-    CLI::App* v = Verb(
-        cli, g, "update", "Update an ecosystem (admin)",
-        "  jalonctl ecosystem update 01J... --description '...'", [&s, a] {
-          rpb::GetEcosystemRequest get;
-          get.set_id(a->id);
-          rpb::UpdateEcosystemRequest req;
-          *req.mutable_ecosystem() =
-              Call(s, s.roadmap(), &Stub::GetEcosystem, get, "get ecosystem")
-                  .ecosystem();
-          *req.mutable_update_mask() =
-              ApplyUpdate(a->file, a->fields, req.mutable_ecosystem());
-          if (!a->etag.empty()) req.mutable_ecosystem()->set_etag(a->etag);
-          s.printer().One(Call(s, s.roadmap(), &Stub::UpdateEcosystem, req,
-                               "update ecosystem")
-                              .ecosystem(),
-                          kEcosystemColumns);
-        });
-    Id(v, a.get(), "ecosystem id");
-    AddFileOption(v, a.get());
-    v->add_option("--etag", a->etag,
-                  "expected etag (default: the one just read)");
-    add_fields(v, a.get());
-  }
+  ResourceVerbs r(cli, g, &Session::roadmap, "ecosystem", "ecosystem",
+                  kEcosystemColumns, add_fields);
+  r.Get(&Stub::GetEcosystem, "Show an ecosystem",
+        "  jalonctl ecosystem get 01J...");
+  r.Create(&Stub::CreateEcosystem, "create ecosystem",
+           "Create an ecosystem (admin)",
+           "  jalonctl ecosystem create --roadmap 01J... --name 'Travail des "
+           "métaux' --created 2016-05-02",
+           InRoadmap);
+  r.Update(&Stub::GetEcosystem, &Stub::UpdateEcosystem,
+           "Update an ecosystem (admin)",
+           "  jalonctl ecosystem update 01J... --description '...'");
 }
 
 // ----------------------------------------------------------- indicator
@@ -487,74 +334,24 @@ void Indicators(Cli& cli) {
     v->add_option("--roadmap", a->roadmap, "roadmap id")->required();
     v->add_option("--ecosystem", a->ecosystem, "only this ecosystem");
   }
-  {
-    auto a = NewArgs();
-    CLI::App* v = Verb(
-        cli, g, "get", "Show an indicator", "  jalonctl indicator get 01J...",
-        [&s, a] {
-          rpb::GetIndicatorRequest req;
-          req.set_id(a->id);
-          s.printer().One(
-              Call(s, s.roadmap(), &Stub::GetIndicator, req, "get indicator")
-                  .indicator(),
-              kIndicatorColumns);
-        });
-    Id(v, a.get(), "indicator id");
-  }
-  {
-    auto a = NewArgs();
-    CLI::App* v =
-        Verb(cli, g, "create", "Create an indicator (admin)",
-             "  jalonctl indicator create --roadmap R --name 'Nouveaux "
-             "emplois' --unit jobs \\\n"
-             "      --baseline 0 --baseline-date 2016-01-01 --target 13340 "
-             "--target-date 2020-12-31",
-             [&s, a] {
-               rpb::CreateIndicatorRequest req;
-               req.set_request_id(a->request_id.empty() ? NewRequestId()
-                                                        : a->request_id);
-               BuildFromInput(a->file, a->fields, req.mutable_indicator());
-               if (!a->roadmap.empty())
-                 req.mutable_indicator()->set_roadmap_id(a->roadmap);
-               if (!a->ecosystem.empty())
-                 req.mutable_indicator()->set_ecosystem_id(a->ecosystem);
-               s.printer().One(Call(s, s.roadmap(), &Stub::CreateIndicator, req,
-                                    "create indicator")
-                                   .indicator(),
-                               kIndicatorColumns);
-             });
-    AddFileOption(v, a.get());
-    v->add_option("--roadmap", a->roadmap, "roadmap id");
-    v->add_option("--ecosystem", a->ecosystem,
-                  "ecosystem id (empty: roadmap-wide)");
-    v->add_option("--request-id", a->request_id, "idempotency key");
-    add_fields(v, a.get());
-  }
-  {
-    auto a = NewArgs();
-    CLI::App* v = Verb(
-        cli, g, "update", "Update an indicator (admin)",
-        "  jalonctl indicator update 01J... --target 14000", [&s, a] {
-          rpb::GetIndicatorRequest get;
-          get.set_id(a->id);
-          rpb::UpdateIndicatorRequest req;
-          *req.mutable_indicator() =
-              Call(s, s.roadmap(), &Stub::GetIndicator, get, "get indicator")
-                  .indicator();
-          *req.mutable_update_mask() =
-              ApplyUpdate(a->file, a->fields, req.mutable_indicator());
-          if (!a->etag.empty()) req.mutable_indicator()->set_etag(a->etag);
-          s.printer().One(Call(s, s.roadmap(), &Stub::UpdateIndicator, req,
-                               "update indicator")
-                              .indicator(),
-                          kIndicatorColumns);
-        });
-    Id(v, a.get(), "indicator id");
-    AddFileOption(v, a.get());
-    v->add_option("--etag", a->etag,
-                  "expected etag (default: the one just read)");
-    add_fields(v, a.get());
-  }
+  ResourceVerbs r(cli, g, &Session::roadmap, "indicator", "indicator",
+                  kIndicatorColumns, add_fields);
+  r.Get(&Stub::GetIndicator, "Show an indicator",
+        "  jalonctl indicator get 01J...");
+  r.Create(&Stub::CreateIndicator, "create indicator",
+           "Create an indicator (admin)",
+           "  jalonctl indicator create --roadmap R --name 'Nouveaux "
+           "emplois' --unit jobs \\\n"
+           "      --baseline 0 --baseline-date 2016-01-01 --target 13340 "
+           "--target-date 2020-12-31",
+           [](CLI::App* v, Args* a) {
+             InRoadmap(v, a);
+             a->fields.Add(v, "ecosystem", "ecosystem_id",
+                           "ecosystem id (empty: roadmap-wide)");
+           });
+  r.Update(&Stub::GetIndicator, &Stub::UpdateIndicator,
+           "Update an indicator (admin)",
+           "  jalonctl indicator update 01J... --target 14000");
 }
 
 // --------------------------------------------------------- measurement
@@ -583,47 +380,23 @@ void Measurements(Cli& cli) {
     v->add_option("--indicator", a->id, "indicator id")->required();
     v->add_option("--state", a->status, "unverified, verified or rejected");
   }
-  {
-    auto a = NewArgs();
-    CLI::App* v =
-        Verb(cli, g, "get", "Show a measurement",
-             "  jalonctl measurement get 01J...", [&s, a] {
-               rpb::GetMeasurementRequest req;
-               req.set_id(a->id);
-               s.printer().One(Call(s, s.roadmap(), &Stub::GetMeasurement, req,
-                                    "get measurement")
-                                   .measurement(),
-                               kMeasurementColumns);
-             });
-    Id(v, a.get(), "measurement id");
-  }
-  {
-    auto a = NewArgs();
-    CLI::App* v = Verb(
-        cli, g, "create",
-        "Record a measurement (copilot of a co-pilot organisation)",
-        "  jalonctl measurement create --indicator 01J... --value 4120 \\\n"
-        "      --period-start 2017-01-01 --period-end 2017-12-31 --source "
-        "'CNSS 2017'",
-        [&s, a] {
-          rpb::RecordMeasurementRequest req;
-          req.set_request_id(a->request_id.empty() ? NewRequestId()
-                                                   : a->request_id);
-          BuildFromInput(a->file, a->fields, req.mutable_measurement());
-          s.printer().One(Call(s, s.roadmap(), &Stub::RecordMeasurement, req,
-                               "record measurement")
-                              .measurement(),
-                          kMeasurementColumns);
-        });
-    v->alias("record");
-    AddFileOption(v, a.get());
-    v->add_option("--request-id", a->request_id, "idempotency key");
-    a->fields.Add(v, "indicator", "indicator_id", "indicator id")
-        .Add(v, "value", "value", "measured value")
-        .Add(v, "period-start", "period_start", "YYYY-MM-DD")
-        .Add(v, "period-end", "period_end", "YYYY-MM-DD")
-        .Add(v, "source", "source", "source or evidence");
-  }
+  ResourceVerbs r(cli, g, &Session::roadmap, "measurement", "measurement",
+                  kMeasurementColumns, [](CLI::App* v, Args* a) {
+                    a->fields
+                        .Add(v, "indicator", "indicator_id", "indicator id")
+                        .Add(v, "value", "value", "measured value")
+                        .Add(v, "period-start", "period_start", "YYYY-MM-DD")
+                        .Add(v, "period-end", "period_end", "YYYY-MM-DD")
+                        .Add(v, "source", "source", "source or evidence");
+                  });
+  r.Get(&Stub::GetMeasurement, "Show a measurement",
+        "  jalonctl measurement get 01J...");
+  r.Create(&Stub::RecordMeasurement, "record measurement",
+           "Record a measurement (copilot of a co-pilot organisation)",
+           "  jalonctl measurement create --indicator 01J... --value 4120 \\\n"
+           "      --period-start 2017-01-01 --period-end 2017-12-31 --source "
+           "'CNSS 2017'")
+      ->alias("record");
   {
     auto a = NewArgs();
     CLI::App* v = Verb(
@@ -646,7 +419,7 @@ void Measurements(Cli& cli) {
                               .measurement(),
                           kMeasurementColumns);
         });
-    Id(v, a.get(), "measurement id");
+    AddIdArgument(v, a.get(), "measurement id");
     v->add_flag("--approve", a->flag, "verify it");
     v->add_flag("--reject", a->flag2, "reject it (needs --note)");
     v->add_option("--note", a->reason, "verifier's note");
@@ -722,61 +495,21 @@ void Actions(Cli& cli) {
         ->delimiter(',');
     v->add_flag("--late", a->flag, "only late actions");
   }
-  {
-    auto a = NewArgs();
-    CLI::App* v = Verb(
-        cli, g, "get", "Show an action", "  jalonctl action get 01J... -o yaml",
-        [&s, a] { s.printer().One(GetAction(s, a->id), kActionColumns); });
-    Id(v, a.get(), "action id");
-  }
-  {
-    auto a = NewArgs();
-    CLI::App* v = Verb(
-        cli, g, "create", "Create an action (it starts PROPOSED)",
-        "  jalonctl action create --roadmap R --ecosystem E --title "
-        "'Plateforme de tri' \\\n"
-        "      --lead FED --partner MIN --due 2020-12-31\n"
-        "  jalonctl action create -f action.yaml",
-        [&s, a] {
-          rpb::CreateActionRequest req;
-          req.set_request_id(a->request_id.empty() ? NewRequestId()
-                                                   : a->request_id);
-          BuildFromInput(a->file, a->fields, req.mutable_action());
-          if (!a->roadmap.empty())
-            req.mutable_action()->set_roadmap_id(a->roadmap);
-          s.printer().One(
-              Call(s, s.roadmap(), &Stub::CreateAction, req, "create action")
-                  .action(),
-              kActionColumns);
-        });
-    AddFileOption(v, a.get());
-    v->add_option("--roadmap", a->roadmap, "roadmap id");
-    v->add_option("--request-id", a->request_id, "idempotency key");
-    add_fields(v, a.get());
-  }
-  {
-    auto a = NewArgs();
-    CLI::App* v = Verb(
-        cli, g, "update", "Update an action's fields (not its status)",
-        "  jalonctl action update 01J... --due 2021-06-30 --owner 'K. Alami'",
-        [&s, a] {
-          rpb::Action current = GetAction(s, a->id);
-          rpb::UpdateActionRequest req;
-          *req.mutable_action() = current;
-          *req.mutable_update_mask() =
-              ApplyUpdate(a->file, a->fields, req.mutable_action());
-          if (!a->etag.empty()) req.mutable_action()->set_etag(a->etag);
-          s.printer().One(
-              Call(s, s.roadmap(), &Stub::UpdateAction, req, "update action")
-                  .action(),
-              kActionColumns);
-        });
-    Id(v, a.get(), "action id");
-    AddFileOption(v, a.get());
-    v->add_option("--etag", a->etag,
-                  "expected etag (default: the one just read)");
-    add_fields(v, a.get());
-  }
+  ResourceVerbs r(cli, g, &Session::roadmap, "action", "action", kActionColumns,
+                  add_fields);
+  r.Get(&Stub::GetAction, "Show an action",
+        "  jalonctl action get 01J... -o yaml");
+  r.Create(&Stub::CreateAction, "create action",
+           "Create an action (it starts PROPOSED)",
+           "  jalonctl action create --roadmap R --ecosystem E --title "
+           "'Plateforme de tri' \\\n"
+           "      --lead FED --partner MIN --due 2020-12-31\n"
+           "  jalonctl action create -f action.yaml",
+           InRoadmap);
+  r.Update(
+      &Stub::GetAction, &Stub::UpdateAction,
+      "Update an action's fields (not its status)",
+      "  jalonctl action update 01J... --due 2021-06-30 --owner 'K. Alami'");
   struct Move {
     const char* verb;
     rpb::ActionStatus target;
@@ -819,7 +552,7 @@ void Actions(Cli& cli) {
                                    .action(),
                                kActionColumns);
              });
-    Id(v, a.get(), "action id");
+    AddIdArgument(v, a.get(), "action id");
     auto* reason = v->add_option("--reason", a->reason, "why");
     if (m.reason_required) reason->required();
     v->add_option("--etag", a->etag, "expected etag");
@@ -837,7 +570,7 @@ void Actions(Cli& cli) {
                    "action history", s.limit());
                s.printer().ListOf(out, kHistoryColumns);
              });
-    Id(v, a.get(), "action id");
+    AddIdArgument(v, a.get(), "action id");
   }
 }
 
@@ -857,7 +590,7 @@ void Milestones(Cli& cli) {
                                                action.milestones().end());
                s.printer().ListOf(out, kMilestoneColumns);
              });
-    Id(v, a.get(), "action id");
+    AddIdArgument(v, a.get(), "action id");
   }
   {
     auto a = NewArgs();
@@ -874,7 +607,7 @@ void Milestones(Cli& cli) {
                                                updated.milestones().end());
                s.printer().ListOf(out, kMilestoneColumns);
              });
-    Id(v, a.get(), "action id");
+    AddIdArgument(v, a.get(), "action id");
     a->fields.Add(v, "title", "title", "title")
         .Add(v, "due", "due_date", "YYYY-MM-DD")
         .Add(v, "id", "id", "milestone id (server-assigned when empty)");
@@ -906,7 +639,7 @@ void Milestones(Cli& cli) {
         Verb(cli, g, "update", "Change a milestone",
              "  jalonctl milestone update ACTION MILESTONE --due 2017-09-30",
              [change, a] { change("update", a.get(), false); });
-    Id(v, a.get(), "action id");
+    AddIdArgument(v, a.get(), "action id");
     v->add_option("milestone", a->id2, "milestone id")->required();
     a->fields.Add(v, "title", "title", "title")
         .Add(v, "due", "due_date", "YYYY-MM-DD")
@@ -918,7 +651,7 @@ void Milestones(Cli& cli) {
         Verb(cli, g, "done", "Mark a milestone reached (today by default)",
              "  jalonctl milestone done ACTION MILESTONE --date 2017-06-15",
              [change, a] { change("done", a.get(), true); });
-    Id(v, a.get(), "action id");
+    AddIdArgument(v, a.get(), "action id");
     v->add_option("milestone", a->id2, "milestone id")->required();
     v->add_option("--date", a->date, "when it was reached, YYYY-MM-DD");
   }

@@ -37,6 +37,7 @@ class Flags {
   absl::Status Parse(int argc, char** argv);
   absl::Status Parse(const std::vector<std::string>& args);
   bool help_requested() const { return help_requested_; }
+  const std::string& program() const { return program_; }
   std::string Help() const;
 
   // "JALON_" + upper-cased name with '-' as '_'.

@@ -333,5 +333,116 @@ TEST(ServiceConfigTest, OutOfRangeSettingIsRefusedAtParse) {
   EXPECT_NE(s.message().find("--workers"), std::string::npos) << s;
 }
 
+// Runs ParseServiceFlags on `args` (after a program name), capturing what
+// it prints.
+struct ParseOutcome {
+  std::optional<int> exit_code;
+  std::string out, err;
+};
+ParseOutcome ParseWith(Flags& flags, const ServiceConfig& common,
+                       std::vector<std::string> args,
+                       const std::function<absl::Status()>& check = nullptr) {
+  args.insert(args.begin(), "svc");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  ParseOutcome o;
+  o.exit_code = ParseServiceFlags(flags, common, static_cast<int>(args.size()),
+                                  argv.data(), check);
+  o.out = ::testing::internal::GetCapturedStdout();
+  o.err = ::testing::internal::GetCapturedStderr();
+  return o;
+}
+
+TEST(ParseServiceFlagsTest, GoesOnOnlyWhenEverythingIsValid) {
+  // A fresh program per command line, as a process parses once.
+  auto parse = [](std::vector<std::string> args,
+                  const std::function<absl::Status()>& check = nullptr) {
+    ServiceConfig config;
+    Flags f("jalon-svc", "test");
+    config.Register(f);
+    ParseOutcome o = ParseWith(f, config, std::move(args), check);
+    return std::make_pair(o, config);
+  };
+  auto [ok, config] = parse({"--workers=4"});
+  EXPECT_FALSE(ok.exit_code.has_value());
+  EXPECT_EQ(config.workers, 4);
+  EXPECT_EQ(ok.out + ok.err, "");
+
+  ParseOutcome help = parse({"--help"}).first;
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--redis-url"), std::string::npos) << help.out;
+
+  ParseOutcome bad = parse({"--workers=none"}).first;
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.err.rfind("jalon-svc: ", 0), 0u) << bad.err;
+  EXPECT_NE(bad.err.find("--workers"), std::string::npos) << bad.err;
+
+  ParseOutcome invalid = parse({"--log-level=loud"}).first;
+  EXPECT_EQ(invalid.exit_code, 2);
+  EXPECT_NE(invalid.err.find("--log-level"), std::string::npos) << invalid.err;
+
+  bool checked = false;
+  ParseOutcome refused =
+      parse({}, [&] {
+        checked = true;
+        return absl::InvalidArgumentError("--amber must not exceed --green");
+      }).first;
+  EXPECT_TRUE(checked);
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_EQ(refused.err, "jalon-svc: --amber must not exceed --green\n");
+}
+
+TEST(RoadmapLinkConfigTest, TheTokenIsRequiredAndComesFromItsFile) {
+  RoadmapLinkConfig link;
+  EXPECT_NE(link.consumer_name.find("-" + std::to_string(getpid())),
+            std::string::npos)
+      << link.consumer_name;
+  Flags f("svc", "test");
+  link.Register(f);
+  ASSERT_TRUE(f.Parse(std::vector<std::string>{}).ok());
+  absl::Status missing = link.Validate();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(
+      missing.message().find("--roadmap-token-file (JALON_ROADMAP_TOKEN_FILE)"),
+      std::string::npos)
+      << missing;
+
+  TempFile token("jalon_reader_secret\n");
+  ASSERT_TRUE(
+      f.Parse({"--roadmap-token-file=" + token.path(),
+               "--roadmap-address=10.0.0.7:50051", "--consumer-name=replica-a"})
+          .ok());
+  EXPECT_TRUE(link.Validate().ok()) << link.Validate();
+  EXPECT_EQ(link.roadmap_token, "jalon_reader_secret");
+  EXPECT_EQ(link.roadmap_address, "10.0.0.7:50051");
+  EXPECT_EQ(link.consumer_name, "replica-a");
+  // The token itself never appears in an error.
+  link.consumer_name.clear();
+  absl::Status unnamed = link.Validate();
+  EXPECT_NE(unnamed.message().find("--consumer-name"), std::string::npos);
+  EXPECT_EQ(unnamed.message().find("jalon_reader_secret"), std::string::npos);
+}
+
+TEST(RoadmapLinkConfigTest, ConsumersBlockForLessThanTheRedisTimeout) {
+  RoadmapLinkConfig link;
+  link.consumer_name = "replica-a";
+  link.claim_min_idle = milliseconds(4000);
+  ServiceConfig common;
+  common.redis_timeout = milliseconds(600);
+  ConsumerOptions o =
+      link.Consumer(common, "jalon:roadmap:events", "feedback", "dead");
+  EXPECT_EQ(o.stream, "jalon:roadmap:events");
+  EXPECT_EQ(o.group, "feedback");
+  EXPECT_EQ(o.consumer, "replica-a");
+  EXPECT_EQ(o.dead_letter, "dead");
+  EXPECT_EQ(o.claim_min_idle, milliseconds(4000));
+  EXPECT_EQ(o.block, milliseconds(300));
+  common.redis_timeout = milliseconds(10000);
+  EXPECT_EQ(link.Consumer(common, "s", "g", "d").block, milliseconds(1000));
+}
+
 }  // namespace
 }  // namespace jalon

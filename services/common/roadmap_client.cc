@@ -95,4 +95,19 @@ absl::Status RoadmapClient::CheckEcosystem(const std::string& id,
   return absl::OkStatus();
 }
 
+std::unique_ptr<TokenVerifier> VerifierAskingRoadmap(
+    RoadmapClient* roadmap, std::chrono::milliseconds cache_ttl,
+    const RedisOptions& redis) {
+  AuthOptions options;  // the roadmap service's revocation channel
+  options.key_prefix.clear();
+  options.cache_ttl = cache_ttl;
+  auto verifier = std::make_unique<TokenVerifier>(
+      [roadmap](std::string_view token, const std::string&) {
+        return roadmap->Principal(token);
+      },
+      options);
+  verifier->StartRevocationListener(redis);
+  return verifier;
+}
+
 }  // namespace jalon

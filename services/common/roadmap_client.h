@@ -48,6 +48,14 @@ class RoadmapClient {
   std::chrono::milliseconds deadline_;
 };
 
+// How the other services verify tokens: they ask `roadmap` (the roadmap
+// service owns the directory of tokens), trust an answer for `cache_ttl`,
+// and drop a token at once when the roadmap service announces its
+// revocation on the Redis of `redis`. `roadmap` must outlive the verifier.
+std::unique_ptr<TokenVerifier> VerifierAskingRoadmap(
+    RoadmapClient* roadmap, std::chrono::milliseconds cache_ttl,
+    const RedisOptions& redis);
+
 }  // namespace jalon
 
 #endif  // JALON_SERVICES_COMMON_ROADMAP_CLIENT_H_

@@ -1,5 +1,10 @@
 #include "services/common/service_config.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <iostream>
+
 #include "absl/strings/str_cat.h"
 
 namespace jalon {
@@ -73,6 +78,70 @@ absl::StatusOr<RedisOptions> ServiceConfig::Redis() const {
   o.connect_timeout = redis_connect_timeout;
   o.command_timeout = redis_timeout;
   return o;
+}
+
+RoadmapLinkConfig::RoadmapLinkConfig() {
+  char hostname[256] = {0};
+  gethostname(hostname, sizeof hostname - 1);
+  consumer_name = absl::StrCat(hostname, "-", getpid());
+}
+
+void RoadmapLinkConfig::Register(Flags& f) {
+  f.String("roadmap-address", &roadmap_address,
+           "gRPC address of the roadmap service, HOST:PORT");
+  f.SecretFile("roadmap-token-file", &roadmap_token,
+               "file holding this service's token for the roadmap service "
+               "(a reader token; required)");
+  f.Duration("roadmap-deadline", &roadmap_deadline,
+             "deadline of each call to the roadmap service");
+  f.String("consumer-name", &consumer_name,
+           "this replica's name in the consumer groups of the event "
+           "streams it reads (unique per replica)");
+  f.Duration("claim-min-idle", &claim_min_idle,
+             "how long an event may stay unacknowledged by a replica before "
+             "another one takes it over");
+}
+
+absl::Status RoadmapLinkConfig::Validate() const {
+  if (roadmap_token.empty()) {
+    return absl::InvalidArgumentError(
+        "--roadmap-token-file (JALON_ROADMAP_TOKEN_FILE) is required: a "
+        "token the roadmap service issued for this service");
+  }
+  if (consumer_name.empty()) {
+    return absl::InvalidArgumentError(
+        "invalid --consumer-name (JALON_CONSUMER_NAME): must not be empty");
+  }
+  return absl::OkStatus();
+}
+
+ConsumerOptions RoadmapLinkConfig::Consumer(const ServiceConfig& common,
+                                            std::string stream,
+                                            std::string group,
+                                            std::string dead_letter) const {
+  ConsumerOptions o;
+  o.stream = std::move(stream);
+  o.group = std::move(group);
+  o.consumer = consumer_name;
+  o.dead_letter = std::move(dead_letter);
+  o.block = std::min(std::chrono::milliseconds(1000), common.redis_timeout / 2);
+  o.claim_min_idle = claim_min_idle;
+  return o;
+}
+
+std::optional<int> ParseServiceFlags(
+    Flags& flags, const ServiceConfig& common, int argc, char** argv,
+    const std::function<absl::Status()>& check) {
+  absl::Status s = flags.Parse(argc, argv);
+  if (s.ok() && flags.help_requested()) {
+    std::cout << flags.Help();
+    return 0;
+  }
+  if (s.ok()) s = common.Validate();
+  if (s.ok() && check) s = check();
+  if (s.ok()) return std::nullopt;
+  std::cerr << flags.program() << ": " << s.message() << "\n";
+  return 2;
 }
 
 }  // namespace jalon

@@ -5,11 +5,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "services/common/config.h"
 #include "services/common/redis.h"
+#include "services/common/stream_consumer.h"
 
 namespace jalon {
 
@@ -36,6 +39,35 @@ struct ServiceConfig {
   absl::Status Validate() const;
   absl::StatusOr<RedisOptions> Redis() const;
 };
+
+// What the services other than jalon-roadmap need to work beside it: where
+// it is and the token they ask it with (it owns the directory of tokens and
+// the actions), and how their replicas share the event streams they read.
+struct RoadmapLinkConfig {
+  std::string roadmap_address = "127.0.0.1:50051";
+  std::string roadmap_token;  // from --roadmap-token-file
+  std::chrono::milliseconds roadmap_deadline{2000};
+  std::string consumer_name;  // default: <hostname>-<pid>
+  std::chrono::milliseconds claim_min_idle{30000};
+
+  RoadmapLinkConfig();
+  void Register(Flags& flags);
+  // The status names the flag.
+  absl::Status Validate() const;
+  // A consumer of `stream` in `group` for this replica. It blocks for less
+  // than `common`'s Redis timeout, or every idle poll would time out and
+  // drop its connection.
+  ConsumerOptions Consumer(const ServiceConfig& common, std::string stream,
+                           std::string group, std::string dead_letter) const;
+};
+
+// Parses the command line into `flags`, then checks `common` and `check`
+// (the service's own cross-field rules). The exit code when the process
+// should stop: 0 after printing --help, 2 after printing the error as
+// "<program>: <message>"; nullopt to go on.
+std::optional<int> ParseServiceFlags(
+    Flags& flags, const ServiceConfig& common, int argc, char** argv,
+    const std::function<absl::Status()>& check = nullptr);
 
 }  // namespace jalon
 

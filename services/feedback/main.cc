@@ -3,9 +3,7 @@
 // actions), the consumer of the roadmap's action events, the service and
 // its gRPC host, then a graceful stop on SIGTERM or SIGINT.
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
-#include <algorithm>
 #include <iostream>
 
 #include "services/common/auth.h"
@@ -26,12 +24,8 @@ namespace {
 
 struct FeedbackConfig {
   jalon::ServiceConfig common;
-  std::string roadmap_address = "127.0.0.1:50051";
-  std::string roadmap_token;  // from --roadmap-token-file
-  std::chrono::milliseconds roadmap_deadline{2000};
+  jalon::RoadmapLinkConfig roadmap;
   int report_threshold = 3;
-  std::string consumer_name;
-  std::chrono::milliseconds claim_min_idle{30000};
 };
 
 }  // namespace
@@ -39,45 +33,17 @@ struct FeedbackConfig {
 int main(int argc, char** argv) {
   FeedbackConfig config;
   config.common.listen = "127.0.0.1:50052";
-  char hostname[256] = {0};
-  gethostname(hostname, sizeof hostname - 1);
-  config.consumer_name = std::string(hostname) + "-" + std::to_string(getpid());
   jalon::Flags flags("jalon-feedback",
                      "The Jalon feedback service: consultations, member "
                      "feedback, endorsements, moderation, partnerships.");
   config.common.Register(flags);
-  flags.String("roadmap-address", &config.roadmap_address,
-               "gRPC address of the roadmap service, HOST:PORT");
-  flags.SecretFile("roadmap-token-file", &config.roadmap_token,
-                   "file holding this service's token for the roadmap "
-                   "service (a reader token; required)");
-  flags.Duration("roadmap-deadline", &config.roadmap_deadline,
-                 "deadline of each call to the roadmap service");
+  config.roadmap.Register(flags);
   flags.Int("report-threshold", &config.report_threshold, 1, 100,
             "distinct organisations whose reports hide an item");
-  flags.String("consumer-name", &config.consumer_name,
-               "this replica's name in the roadmap events consumer group "
-               "(unique per replica)");
-  flags.Duration("claim-min-idle", &config.claim_min_idle,
-                 "how long an event may stay unacknowledged by a replica "
-                 "before another one takes it over");
-  if (auto s = flags.Parse(argc, argv); !s.ok()) {
-    std::cerr << "jalon-feedback: " << s.message() << "\n";
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Help();
-    return 0;
-  }
-  if (auto s = config.common.Validate(); !s.ok()) {
-    std::cerr << "jalon-feedback: " << s.message() << "\n";
-    return 2;
-  }
-  if (config.roadmap_token.empty()) {
-    std::cerr << "jalon-feedback: --roadmap-token-file "
-                 "(JALON_ROADMAP_TOKEN_FILE) is required: a token the "
-                 "roadmap service issued for this service\n";
-    return 2;
+  if (auto exit_code =
+          jalon::ParseServiceFlags(flags, config.common, argc, argv,
+                                   [&] { return config.roadmap.Validate(); })) {
+    return *exit_code;
   }
   jalon::BlockStopSignals();
   jalon::TuneForServing();
@@ -86,18 +52,12 @@ int main(int argc, char** argv) {
   auto redis_options = config.common.Redis();
   jalon::RedisClient redis(*redis_options);
   auto channel =
-      jalon::Dial(config.roadmap_address,
+      jalon::Dial(config.roadmap.roadmap_address,
                   jalon::roadmap::v1::RoadmapService::service_full_name());
-  jalon::RoadmapClient roadmap(channel, config.roadmap_token,
-                               config.roadmap_deadline);
-  // Tokens belong to the roadmap service's directory: ask it, cache for the
-  // TTL, and drop revoked ones as soon as it announces them.
-  jalon::TokenVerifier verifier(
-      [&roadmap](std::string_view token, const std::string&) {
-        return roadmap.Principal(token);
-      },
-      {"", "jalon:roadmap:revocations", config.common.auth_cache_ttl});
-  verifier.StartRevocationListener(*redis_options);
+  jalon::RoadmapClient roadmap(channel, config.roadmap.roadmap_token,
+                               config.roadmap.roadmap_deadline);
+  auto verifier = jalon::VerifierAskingRoadmap(
+      &roadmap, config.common.auth_cache_ttl, *redis_options);
   jalon::Executor executor(config.common.workers, config.common.max_queue);
   jalon::feedback::FeedbackStore store(
       &redis,
@@ -112,13 +72,8 @@ int main(int argc, char** argv) {
   jalon::RedisClient consumer_client(consumer_redis);
   jalon::StreamConsumer consumer(
       &consumer_client,
-      {"jalon:roadmap:events", "feedback", config.consumer_name,
-       jalon::feedback::Keys::DeadLetters(), 100,
-       // Block for less than the Redis timeout, or every idle poll would
-       // time out and drop its connection.
-       std::min(std::chrono::milliseconds(1000),
-                config.common.redis_timeout / 2),
-       config.claim_min_idle, 5},
+      config.roadmap.Consumer(config.common, "jalon:roadmap:events", "feedback",
+                              jalon::feedback::Keys::DeadLetters()),
       [&service](const jalon::StreamEntry& e) {
         return service.ApplyRoadmapEvent(e);
       });
@@ -126,7 +81,8 @@ int main(int argc, char** argv) {
 
   jalon::ServerHost host(config.common, "jalon.feedback.v1.FeedbackService",
                          &redis);
-  jalon::RpcEnv env{&executor, &verifier, "feedback.jalon", host.inflight()};
+  jalon::RpcEnv env{&executor, verifier.get(), "feedback.jalon",
+                    host.inflight()};
   jalon::feedback::FeedbackGrpcService grpc_service(&service, env);
   host.AddService(&grpc_service);
   if (auto s = host.Start(); !s.ok()) {

@@ -4,9 +4,7 @@
 // models, the periodic duties, the service with its gRPC host and HTTP
 // front, then a graceful stop on SIGTERM or SIGINT.
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
-#include <algorithm>
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
@@ -33,11 +31,7 @@ struct ReportingConfig {
   jalon::ServiceConfig common;
   std::string http_listen = "127.0.0.1:8080";
   std::string public_url;
-  std::string roadmap_address = "127.0.0.1:50051";
-  std::string roadmap_token;  // from --roadmap-token-file
-  std::chrono::milliseconds roadmap_deadline{2000};
-  std::string consumer_name;
-  std::chrono::milliseconds claim_min_idle{30000};
+  jalon::RoadmapLinkConfig roadmap;
   std::chrono::milliseconds tick_interval{10000};
   std::chrono::milliseconds feed_write_timeout{10000};
   int max_watchers = 256;
@@ -51,9 +45,6 @@ struct ReportingConfig {
 int main(int argc, char** argv) {
   ReportingConfig config;
   config.common.listen = "127.0.0.1:50053";
-  char hostname[256] = {0};
-  gethostname(hostname, sizeof hostname - 1);
-  config.consumer_name = std::string(hostname) + "-" + std::to_string(getpid());
   jalon::Flags flags("jalon-reporting",
                      "The Jalon reporting service: read models of the roadmap "
                      "and feedback, reports to the ministry and their "
@@ -65,19 +56,7 @@ int main(int argc, char** argv) {
   flags.String("public-url", &config.public_url,
                "absolute base URL of the HTTP front in feed links "
                "(default: http://<http-listen>)");
-  flags.String("roadmap-address", &config.roadmap_address,
-               "gRPC address of the roadmap service, HOST:PORT");
-  flags.SecretFile("roadmap-token-file", &config.roadmap_token,
-                   "file holding this service's token for the roadmap "
-                   "service (a reader token; required)");
-  flags.Duration("roadmap-deadline", &config.roadmap_deadline,
-                 "deadline of each call to the roadmap service");
-  flags.String("consumer-name", &config.consumer_name,
-               "this replica's name in the event consumer groups (unique "
-               "per replica)");
-  flags.Duration("claim-min-idle", &config.claim_min_idle,
-                 "how long an event may stay unacknowledged by a replica "
-                 "before another one takes it over");
+  config.roadmap.Register(flags);
   flags.Duration("tick-interval", &config.tick_interval,
                  "how often late actions, indicator ratings and report "
                  "schedules are checked");
@@ -96,28 +75,16 @@ int main(int argc, char** argv) {
             "indicator is AMBER (below: RED)");
   flags.Bool("rebuild", &config.rebuild,
              "recompute every read model from the streams before serving");
-  if (auto s = flags.Parse(argc, argv); !s.ok()) {
-    std::cerr << "jalon-reporting: " << s.message() << "\n";
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Help();
-    return 0;
-  }
-  if (auto s = config.common.Validate(); !s.ok()) {
-    std::cerr << "jalon-reporting: " << s.message() << "\n";
-    return 2;
-  }
-  if (config.amber_percent > config.green_percent) {
-    std::cerr << "jalon-reporting: --amber-threshold (JALON_AMBER_THRESHOLD) "
-                 "must not exceed --green-threshold\n";
-    return 2;
-  }
-  if (config.roadmap_token.empty()) {
-    std::cerr << "jalon-reporting: --roadmap-token-file "
-                 "(JALON_ROADMAP_TOKEN_FILE) is required: a token the "
-                 "roadmap service issued for this service\n";
-    return 2;
+  if (auto exit_code = jalon::ParseServiceFlags(
+          flags, config.common, argc, argv, [&]() -> absl::Status {
+            if (config.amber_percent > config.green_percent) {
+              return absl::InvalidArgumentError(
+                  "--amber-threshold (JALON_AMBER_THRESHOLD) must not exceed "
+                  "--green-threshold");
+            }
+            return config.roadmap.Validate();
+          })) {
+    return *exit_code;
   }
   jalon::BlockStopSignals();
   jalon::TuneForServing();
@@ -126,16 +93,12 @@ int main(int argc, char** argv) {
   auto redis_options = config.common.Redis();
   jalon::RedisClient redis(*redis_options);
   auto channel =
-      jalon::Dial(config.roadmap_address,
+      jalon::Dial(config.roadmap.roadmap_address,
                   jalon::roadmap::v1::RoadmapService::service_full_name());
-  jalon::RoadmapClient roadmap(channel, config.roadmap_token,
-                               config.roadmap_deadline);
-  jalon::TokenVerifier verifier(
-      [&roadmap](std::string_view token, const std::string&) {
-        return roadmap.Principal(token);
-      },
-      {"", "jalon:roadmap:revocations", config.common.auth_cache_ttl});
-  verifier.StartRevocationListener(*redis_options);
+  jalon::RoadmapClient roadmap(channel, config.roadmap.roadmap_token,
+                               config.roadmap.roadmap_deadline);
+  auto verifier = jalon::VerifierAskingRoadmap(
+      &roadmap, config.common.auth_cache_ttl, *redis_options);
   jalon::Executor executor(config.common.workers, config.common.max_queue);
   jalon::reporting::ReadModel models(&redis, config.common.stream_max_len);
   jalon::reporting::ReportingOptions options;
@@ -157,22 +120,20 @@ int main(int argc, char** argv) {
   consumer_redis.pool_size = 2;
   jalon::RedisClient roadmap_events(consumer_redis);
   jalon::RedisClient feedback_events(consumer_redis);
-  const auto block = std::min(std::chrono::milliseconds(1000),
-                              config.common.redis_timeout / 2);
   auto apply = [&service](const jalon::StreamEntry& e) {
     return service.ApplySourceEntry(e);
   };
   jalon::StreamConsumer roadmap_consumer(
       &roadmap_events,
-      {jalon::reporting::kRoadmapStream, jalon::reporting::kGroup,
-       config.consumer_name, jalon::reporting::Keys::DeadLetters("roadmap"),
-       100, block, config.claim_min_idle, 5},
+      config.roadmap.Consumer(config.common, jalon::reporting::kRoadmapStream,
+                              jalon::reporting::kGroup,
+                              jalon::reporting::Keys::DeadLetters("roadmap")),
       apply);
   jalon::StreamConsumer feedback_consumer(
       &feedback_events,
-      {jalon::reporting::kFeedbackStream, jalon::reporting::kGroup,
-       config.consumer_name, jalon::reporting::Keys::DeadLetters("feedback"),
-       100, block, config.claim_min_idle, 5},
+      config.roadmap.Consumer(config.common, jalon::reporting::kFeedbackStream,
+                              jalon::reporting::kGroup,
+                              jalon::reporting::Keys::DeadLetters("feedback")),
       apply);
   roadmap_consumer.Start();
   feedback_consumer.Start();
@@ -195,7 +156,8 @@ int main(int argc, char** argv) {
 
   jalon::ServerHost host(config.common, "jalon.reporting.v1.ReportingService",
                          &redis);
-  jalon::RpcEnv env{&executor, &verifier, "reporting.jalon", host.inflight()};
+  jalon::RpcEnv env{&executor, verifier.get(), "reporting.jalon",
+                    host.inflight()};
   jalon::reporting::WatchOptions watch;
   watch.write_timeout = config.feed_write_timeout;
   watch.cutoff_grace = config.feed_write_timeout;
@@ -203,7 +165,7 @@ int main(int argc, char** argv) {
   watch.redis = *redis_options;
   jalon::reporting::ReportingGrpcService grpc_service(&service, env, watch);
   host.AddService(&grpc_service);
-  jalon::reporting::HttpFront http(&service, &verifier,
+  jalon::reporting::HttpFront http(&service, verifier.get(),
                                    {config.http_listen, config.public_url, 50});
   if (auto s = http.Start(); !s.ok()) {
     spdlog::critical("msg=start_failed error={}", s.message());

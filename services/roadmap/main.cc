@@ -80,17 +80,9 @@ int main(int argc, char** argv) {
   flags.Duration("entity-cache-ttl", &config.entity_cache_ttl,
                  "the longest a cached entity is served: the bound on a "
                  "stale Get if invalidations stop arriving unnoticed");
-  if (auto s = flags.Parse(argc, argv); !s.ok()) {
-    std::cerr << "jalon-roadmap: " << s.message() << "\n";
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Help();
-    return 0;
-  }
-  if (auto s = config.common.Validate(); !s.ok()) {
-    std::cerr << "jalon-roadmap: " << s.message() << "\n";
-    return 2;
+  if (auto exit_code =
+          jalon::ParseServiceFlags(flags, config.common, argc, argv)) {
+    return *exit_code;
   }
   jalon::BlockStopSignals();
   jalon::TuneForServing();

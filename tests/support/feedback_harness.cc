@@ -31,12 +31,8 @@ absl::Status FeedbackHarness::Start(bool start_consumer) {
                           common::v1::Role::ROLE_READER, "jalon-services");
   roadmap_client_ = std::make_unique<RoadmapClient>(
       roadmap_.channel(), service_token, std::chrono::seconds(5));
-  verifier_ = std::make_unique<TokenVerifier>(
-      [this](std::string_view token, const std::string&) {
-        return roadmap_client_->Principal(token);
-      },
-      AuthOptions{"", "jalon:roadmap:revocations", options_.auth_cache_ttl});
-  verifier_->StartRevocationListener(ro);
+  verifier_ =
+      VerifierAskingRoadmap(roadmap_client_.get(), options_.auth_cache_ttl, ro);
   executor_ = std::make_unique<Executor>(options_.workers, 10000);
   store_ = std::make_unique<feedback::FeedbackStore>(
       redis_.get(), EventLog{feedback::Keys::Stream(),

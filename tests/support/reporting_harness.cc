@@ -31,13 +31,8 @@ absl::Status ReportingHarness::Start() {
                            common::v1::Role::ROLE_READER, "jalon-reporting");
   roadmap_client_ = std::make_unique<RoadmapClient>(roadmap().channel(), token,
                                                     std::chrono::seconds(5));
-  verifier_ = std::make_unique<TokenVerifier>(
-      [this](std::string_view t, const std::string&) {
-        return roadmap_client_->Principal(t);
-      },
-      AuthOptions{"", "jalon:roadmap:revocations",
-                  options_.base.auth_cache_ttl});
-  verifier_->StartRevocationListener(ro);
+  verifier_ = VerifierAskingRoadmap(roadmap_client_.get(),
+                                    options_.base.auth_cache_ttl, ro);
   return StartReporting();
 }
 

@@ -752,17 +752,6 @@ std::string MdEscape(std::string_view text) {
   return out;
 }
 
-void MdTable(std::string& out, const std::vector<std::string>& header,
-             const std::vector<std::vector<std::string>>& rows) {
-  absl::StrAppend(&out, "| ", absl::StrJoin(header, " | "), " |\n|");
-  for (size_t i = 0; i < header.size(); ++i) out += " --- |";
-  out += '\n';
-  for (const auto& row : rows) {
-    absl::StrAppend(&out, "| ", absl::StrJoin(row, " | "), " |\n");
-  }
-  out += '\n';
-}
-
 std::string OptionalAmount(bool has, double value, IndicatorUnit unit,
                            Language lang) {
   return has ? FormatAmount(value, unit, lang) : std::string(kDash);
@@ -808,265 +797,6 @@ IndicatorCells CellsOf(const v1::IndicatorReport& i, Language lang) {
                    : l.insufficient_data;
   c.unverified = absl::StrCat(i.unverified_size());
   return c;
-}
-
-void MdIndicators(
-    std::string& out,
-    const google::protobuf::RepeatedPtrField<v1::IndicatorReport>& indicators,
-    Language lang) {
-  const Labels& l = LabelsFor(lang);
-  if (indicators.empty()) {
-    absl::StrAppend(&out, l.none, "\n\n");
-    return;
-  }
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> unverified;
-  for (const auto& i : indicators) {
-    IndicatorCells c = CellsOf(i, lang);
-    rows.push_back({MdEscape(c.name), c.target, c.expected, c.actual,
-                    c.attainment_target, c.attainment_trajectory, c.rating,
-                    c.forecast, c.unverified});
-    for (const auto& p : i.unverified()) {
-      unverified.push_back(absl::StrCat(MdEscape(i.name()), l.colon, " ",
-                                        FormatAmount(p.value(), i.unit(), lang),
-                                        " (", DateText(p.date()), ")"));
-    }
-  }
-  MdTable(out,
-          {l.indicator, l.target, l.expected, l.actual, l.attainment_target,
-           l.attainment_trajectory, l.rating, l.forecast, l.unverified},
-          rows);
-  if (!unverified.empty()) {
-    absl::StrAppend(&out, l.unverified_apart, l.colon, "\n\n");
-    for (const auto& u : unverified) absl::StrAppend(&out, "- ", u, "\n");
-    out += '\n';
-  }
-}
-
-void MdActions(std::string& out, const v1::ActionSummary& a, Language lang,
-               const std::string& heading) {
-  const Labels& l = LabelsFor(lang);
-  absl::StrAppend(&out, heading, " ", l.actions_by_status, "\n\n");
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& s : a.by_status()) {
-    rows.push_back({StatusLabel(s.status(), lang),
-                    FormatNumber(static_cast<double>(s.count()), 0, lang)});
-  }
-  rows.push_back({absl::StrCat("**", l.total, "**"),
-                  absl::StrCat("**", FormatNumber(a.total(), 0, lang), "**")});
-  MdTable(out, {l.status, l.count}, rows);
-  absl::StrAppend(&out, l.on_time_rate, l.colon, " ",
-                  OptionalPercent(a.has_on_time_completion_rate(),
-                                  a.on_time_completion_rate(), lang),
-                  "\n\n");
-
-  absl::StrAppend(&out, heading, " ", l.late_actions, "\n\n");
-  if (a.late().empty()) {
-    absl::StrAppend(&out, l.none, "\n\n");
-  } else {
-    rows.clear();
-    for (const auto& late : a.late()) {
-      rows.push_back({MdEscape(late.title()), DateText(late.due_date()),
-                      FormatNumber(late.days_late(), 0, lang),
-                      StatusLabel(late.status(), lang),
-                      MdEscape(late.lead_organization_id())});
-    }
-    MdTable(out, {l.action, l.due_date, l.days_late, l.status, l.lead}, rows);
-    if (a.late_count() > a.late_size()) {
-      absl::StrAppend(&out, MoreText(a.late_count() - a.late_size(), lang),
-                      "\n\n");
-    }
-  }
-
-  absl::StrAppend(&out, heading, " ", l.blocked_actions, "\n\n");
-  if (a.blocked().empty()) {
-    absl::StrAppend(&out, l.none, "\n\n");
-    return;
-  }
-  for (const auto& b : a.blocked()) {
-    absl::StrAppend(&out, "- **", MdEscape(b.title()), "**");
-    if (!b.reason().empty()) {
-      absl::StrAppend(&out, " ", kDash, " ", l.reason, l.colon, " ",
-                      MdEscape(b.reason()));
-    }
-    out += '\n';
-    for (const auto& f : b.blockers()) {
-      absl::StrAppend(&out, "  - ", MdEscape(f.title()), " (", l.endorsements,
-                      l.colon, " ", f.endorsement_count(), ")\n");
-    }
-  }
-  out += '\n';
-}
-
-void MdFeedback(std::string& out, const v1::FeedbackSummary& f, Language lang,
-                const std::string& heading) {
-  const Labels& l = LabelsFor(lang);
-  absl::StrAppend(&out, heading, " ", l.feedback, "\n\n");
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& n : f.counts()) {
-    rows.push_back({KindLabel(n.kind(), lang),
-                    FeedbackStatusLabel(n.status(), lang),
-                    FormatNumber(static_cast<double>(n.count()), 0, lang)});
-  }
-  rows.push_back({absl::StrCat("**", l.total, "**"), "",
-                  absl::StrCat("**", FormatNumber(f.total(), 0, lang), "**")});
-  MdTable(out, {l.kind, l.status, l.count}, rows);
-  absl::StrAppend(&out, "- ", l.linked_share, l.colon, " ",
-                  OptionalPercent(f.has_linked_blocker_share(),
-                                  f.linked_blocker_share(), lang),
-                  "\n- ", l.median_ack, l.colon, " ",
-                  f.has_median_hours_to_acknowledge()
-                      ? FormatUpTo(f.median_hours_to_acknowledge(), 1, lang)
-                      : std::string(kDash),
-                  "\n\n");
-
-  absl::StrAppend(&out, heading, " ", l.top_blockers, "\n\n");
-  if (f.top_blockers().empty()) {
-    absl::StrAppend(&out, l.none, "\n\n");
-    return;
-  }
-  rows.clear();
-  for (const auto& b : f.top_blockers()) {
-    rows.push_back({MdEscape(b.title()),
-                    FormatNumber(b.endorsement_count(), 0, lang),
-                    FeedbackStatusLabel(b.status(), lang)});
-  }
-  MdTable(out, {l.top_blockers, l.endorsements, l.status}, rows);
-}
-
-void MdRollups(std::string& out, const v1::ReportContent& c, Language lang) {
-  const Labels& l = LabelsFor(lang);
-  absl::StrAppend(&out, "## ", l.rollups, "\n\n");
-  if (c.rollups().empty()) {
-    absl::StrAppend(&out, l.none, "\n\n");
-    return;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& r : c.rollups()) {
-    std::string actual =
-        OptionalAmount(r.has_actual_value(), r.actual_value(), r.unit(), lang);
-    if (r.has_actual_value() && !r.complete()) {
-      absl::StrAppend(&actual, " (", l.incomplete, ")");
-    }
-    rows.push_back({MdEscape(r.name()),
-                    FormatAmount(r.target_value(), r.unit(), lang),
-                    FormatAmount(r.expected_value(), r.unit(), lang), actual,
-                    OptionalPercent(r.has_attainment_target(),
-                                    r.attainment_target(), lang),
-                    OptionalPercent(r.has_attainment_trajectory(),
-                                    r.attainment_trajectory(), lang),
-                    RatingLabel(r.rating(), lang),
-                    r.has_forecast_value()
-                        ? FormatAmount(r.forecast_value(), r.unit(), lang)
-                        : l.insufficient_data,
-                    FormatNumber(r.indicator_ids_size(), 0, lang)});
-  }
-  MdTable(out,
-          {l.indicator, l.target, l.expected, l.actual, l.attainment_target,
-           l.attainment_trajectory, l.rating, l.forecast, l.summed},
-          rows);
-}
-
-void MdActionRefs(std::string& out, const char* title,
-                  const google::protobuf::RepeatedPtrField<v1::ActionRef>& refs,
-                  int64_t count, const v1::ReportContent& c, Language lang) {
-  if (refs.empty()) return;
-  absl::StrAppend(&out, "### ", title, "\n\n");
-  for (const auto& a : refs) {
-    absl::StrAppend(&out, "- ", MdEscape(a.title()));
-    const std::string eco = EcosystemName(c, a.ecosystem_id());
-    if (!eco.empty()) absl::StrAppend(&out, " (", MdEscape(eco), ")");
-    out += '\n';
-  }
-  if (count > refs.size()) {
-    absl::StrAppend(&out, "- ", MoreText(count - refs.size(), lang), "\n");
-  }
-  out += '\n';
-}
-
-void MdChanges(std::string& out, const v1::Report& report, Language lang) {
-  const Labels& l = LabelsFor(lang);
-  const auto& ch = report.changes();
-  absl::StrAppend(&out, "## ", l.changes, "\n\n");
-  if (ch.previous_report_id().empty()) {
-    absl::StrAppend(&out, l.first_report, "\n\n");
-  } else {
-    absl::StrAppend(&out, l.previous_report, l.colon, " `",
-                    MdEscape(ch.previous_report_id()), "`\n\n");
-  }
-  if (ch.rating_changes().empty() && ch.completed_actions().empty() &&
-      ch.newly_late_actions().empty() && ch.new_top_blockers().empty()) {
-    absl::StrAppend(&out, l.no_changes, "\n\n");
-    return;
-  }
-  if (!ch.rating_changes().empty()) {
-    absl::StrAppend(&out, "### ", l.rating_changes, "\n\n");
-    for (const auto& r : ch.rating_changes()) {
-      absl::StrAppend(&out, "- ", MdEscape(r.name()), l.colon, " ",
-                      RatingLabel(r.previous(), lang), " \xE2\x86\x92 ",
-                      RatingLabel(r.current(), lang), "\n");
-    }
-    out += '\n';
-  }
-  MdActionRefs(out, l.completed_actions, ch.completed_actions(),
-               ch.completed_count(), report.content(), lang);
-  MdActionRefs(out, l.newly_late, ch.newly_late_actions(),
-               ch.newly_late_count(), report.content(), lang);
-  if (!ch.new_top_blockers().empty()) {
-    absl::StrAppend(&out, "### ", l.new_top_blockers, "\n\n");
-    for (const auto& b : ch.new_top_blockers()) {
-      absl::StrAppend(&out, "- ", MdEscape(b.title()), " (", l.endorsements,
-                      l.colon, " ", b.endorsement_count(), ")\n");
-    }
-    out += '\n';
-  }
-}
-
-void MdHeader(std::string& out, const v1::Report& report, Language lang) {
-  const Labels& l = LabelsFor(lang);
-  const auto& c = report.content();
-  absl::StrAppend(&out, "# ", l.report, " ", kDash, " ",
-                  MdEscape(c.roadmap_title()), "\n\n");
-  absl::StrAppend(&out, "- ", l.period, l.colon, " ",
-                  MdEscape(report.period().label()), " (",
-                  DateText(report.period().start_date()), " ", kDash, " ",
-                  DateText(report.period().end_date()), ")\n");
-  absl::StrAppend(&out, "- ", l.as_of, l.colon, " ", DateText(c.as_of()), "\n");
-  absl::StrAppend(&out, "- ", l.generated, l.colon, " ",
-                  TimestampText(report.generate_time()), " ", l.by, " ",
-                  MdEscape(GeneratedByText(report, l)), "\n");
-  absl::StrAppend(&out, "- ", l.sequence, " ", report.sequence(), l.colon, " `",
-                  MdEscape(report.id()), "`\n");
-  absl::StrAppend(&out, "- ", l.content_hash, l.colon, " `",
-                  MdEscape(report.content_sha256()), "`\n\n");
-}
-
-std::vector<v1::ExportedFile> ExportMarkdown(const v1::Report& report,
-                                             Language lang) {
-  const Labels& l = LabelsFor(lang);
-  const auto& c = report.content();
-  std::string out;
-  MdHeader(out, report, lang);
-  for (const auto& e : c.ecosystems()) {
-    absl::StrAppend(&out, "## ", l.ecosystem, l.colon, " ", MdEscape(e.name()),
-                    "\n\n### ", l.indicators, "\n\n");
-    MdIndicators(out, e.indicators(), lang);
-    MdActions(out, e.actions(), lang, "###");
-    MdFeedback(out, e.feedback(), lang, "###");
-  }
-  if (!c.roadmap_indicators().empty()) {
-    absl::StrAppend(&out, "## ", l.roadmap_indicators, "\n\n");
-    MdIndicators(out, c.roadmap_indicators(), lang);
-  }
-  MdRollups(out, c, lang);
-  absl::StrAppend(&out, "## ", l.whole_roadmap, "\n\n");
-  MdActions(out, c.actions(), lang, "###");
-  MdFeedback(out, c.feedback(), lang, "###");
-  MdChanges(out, report, lang);
-  std::vector<v1::ExportedFile> files;
-  files.push_back(MakeFile(absl::StrCat("report-", report.id(), ".md"),
-                           "text/markdown; charset=utf-8", std::move(out)));
-  return files;
 }
 
 // ---------------------------------------------------------------------------
@@ -1458,176 +1188,199 @@ constexpr char kCss[] =
     "svg.chart{max-width:100%;height:auto}"
     "code{word-break:break-all}";
 
-// A table; `numeric` marks the columns aligned right. Cells are already
-// HTML (escaped by the caller).
-void HtmlTable(std::string& out, const std::vector<std::string>& header,
-               const std::vector<std::vector<std::string>>& rows,
-               const std::vector<bool>& numeric) {
-  out += "<table><thead><tr>";
-  for (const auto& h : header) absl::StrAppend(&out, "<th>", h, "</th>");
-  out += "</tr></thead><tbody>\n";
-  for (const auto& row : rows) {
-    out += "<tr>";
-    for (size_t k = 0; k < row.size(); ++k) {
-      const bool num = k < numeric.size() && numeric[k];
-      absl::StrAppend(&out, num ? "<td class=\"num\">" : "<td>", row[k],
-                      "</td>");
-    }
-    out += "</tr>\n";
-  }
-  out += "</tbody></table>\n";
-}
+// ---------------------------------------------------------------------------
+// Markdown and HTML: the report written once, as a document
+// ---------------------------------------------------------------------------
 
-std::string RatingBadge(v1::Rating rating, Language lang) {
-  return absl::StrCat("<span class=\"rating rating-", ShortName(rating), "\">",
-                      HtmlEscape(RatingLabel(rating, lang)), "</span>");
-}
+// An entry of a bulleted list; `sub` are nested entries, which HTML
+// introduces with `sub_caption`.
+struct ListItem {
+  std::string text;
+  std::vector<std::string> sub = {};
+  std::string sub_caption = {};
+};
 
-void HtmlIndicators(
-    std::string& out,
-    const google::protobuf::RepeatedPtrField<v1::IndicatorReport>& indicators,
-    Language lang) {
-  const Labels& l = LabelsFor(lang);
+// What the report's sections are written against. Markdown and HTML each
+// say how a heading, a paragraph, a table or a list looks, and what user
+// text must become to stay inert; the sections (what is shown, in which
+// order, with which labels) are written once, below. Inline methods return
+// markup; block methods append to the document.
+class Doc {
+ public:
+  explicit Doc(Language lang) : lang_(lang), labels_(LabelsFor(lang)) {}
+  virtual ~Doc() = default;
+
+  Language lang() const { return lang_; }
+  const Labels& labels() const { return labels_; }
+  std::string Take() { return std::move(out_); }
+
+  // Inline. User text, made inert; our own labels and figures; emphasis;
+  // code (of markup); a rating.
+  virtual std::string User(const std::string& text) const = 0;
+  virtual std::string Ours(const std::string& text) const = 0;
+  virtual std::string Strong(const std::string& markup) const = 0;
+  virtual std::string Code(const std::string& markup) const = 0;
+  virtual std::string Rating(v1::Rating rating) const = 0;
+
+  // Blocks. The title and the facts under it open the document.
+  virtual void Begin(const v1::Report& report,
+                     const std::vector<ListItem>& facts) = 0;
+  virtual void End() = 0;
+  // A top-level section, until EndSection; `css_class` is for HTML.
+  virtual void Section(const std::string& title,
+                       const std::string& css_class = {}) = 0;
+  virtual void EndSection() = 0;
+  virtual void Heading(const std::string& title) = 0;
+  virtual void Paragraph(const std::string& markup) = 0;
+  // Short facts, one per line.
+  virtual void Lines(const std::vector<std::string>& lines) = 0;
+  virtual void List(const std::vector<ListItem>& items) = 0;
+  // Cells are markup; `numeric` marks the columns aligned right.
+  virtual void Table(const std::vector<std::string>& header,
+                     const std::vector<std::vector<std::string>>& rows,
+                     const std::vector<bool>& numeric) = 0;
+
+  // What one format shows and the other does not: an ecosystem's actions
+  // as bars (HTML); each indicator's trajectory (an HTML chart) and its
+  // unverified figures.
+  virtual void StatusBars(const v1::EcosystemReport&) {}
+  virtual void Trajectories(
+      const google::protobuf::RepeatedPtrField<v1::IndicatorReport>&
+          indicators) = 0;
+
+ protected:
+  std::string out_;
+
+ private:
+  Language lang_;
+  const Labels& labels_;
+};
+
+void WriteIndicators(
+    Doc& d,
+    const google::protobuf::RepeatedPtrField<v1::IndicatorReport>& indicators) {
+  const Labels& l = d.labels();
   if (indicators.empty()) {
-    absl::StrAppend(&out, "<p>", l.none, "</p>\n");
+    d.Paragraph(l.none);
     return;
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& i : indicators) {
-    const IndicatorCells c = CellsOf(i, lang);
-    rows.push_back(
-        {HtmlEscape(c.name), HtmlEscape(c.target), HtmlEscape(c.expected),
-         HtmlEscape(c.actual), HtmlEscape(c.attainment_target),
-         HtmlEscape(c.attainment_trajectory), RatingBadge(i.rating(), lang),
-         HtmlEscape(c.forecast), HtmlEscape(c.unverified)});
+    const IndicatorCells c = CellsOf(i, d.lang());
+    rows.push_back({d.User(c.name), d.Ours(c.target), d.Ours(c.expected),
+                    d.Ours(c.actual), d.Ours(c.attainment_target),
+                    d.Ours(c.attainment_trajectory), d.Rating(i.rating()),
+                    d.Ours(c.forecast), d.Ours(c.unverified)});
   }
-  HtmlTable(out,
-            {l.indicator, l.target, l.expected, l.actual, l.attainment_target,
-             l.attainment_trajectory, l.rating, l.forecast, l.unverified},
-            rows, {false, true, true, true, true, true, false, true, true});
-  for (const auto& i : indicators) {
-    absl::StrAppend(&out, "<figure><figcaption>", HtmlEscape(i.name()),
-                    "</figcaption>\n", TrajectorySvg(i, lang));
-    if (!i.unverified().empty()) {
-      absl::StrAppend(&out, "<p>", l.unverified_apart, l.colon, " ");
-      for (int k = 0; k < i.unverified_size(); ++k) {
-        const auto& p = i.unverified(k);
-        absl::StrAppend(&out, k > 0 ? "; " : "",
-                        HtmlEscape(FormatAmount(p.value(), i.unit(), lang)),
-                        " (", DateText(p.date()), ")");
-      }
-      out += "</p>\n";
-    }
-    out += "</figure>\n";
-  }
+  d.Table({l.indicator, l.target, l.expected, l.actual, l.attainment_target,
+           l.attainment_trajectory, l.rating, l.forecast, l.unverified},
+          rows, {false, true, true, true, true, true, false, true, true});
+  d.Trajectories(indicators);
 }
 
-void HtmlActions(std::string& out, const v1::ActionSummary& a, Language lang,
-                 const v1::EcosystemReport* ecosystem) {
-  const Labels& l = LabelsFor(lang);
-  absl::StrAppend(&out, "<h3>", l.actions_by_status, "</h3>\n");
-  if (ecosystem != nullptr) out += StatusBarsSvg(*ecosystem, lang);
+void WriteActions(Doc& d, const v1::ActionSummary& a,
+                  const v1::EcosystemReport* ecosystem) {
+  const Labels& l = d.labels();
+  const Language lang = d.lang();
+  d.Heading(l.actions_by_status);
+  if (ecosystem != nullptr) d.StatusBars(*ecosystem);
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : a.by_status()) {
-    rows.push_back({HtmlEscape(StatusLabel(s.status(), lang)),
+    rows.push_back({d.Ours(StatusLabel(s.status(), lang)),
                     FormatNumber(static_cast<double>(s.count()), 0, lang)});
   }
-  rows.push_back({absl::StrCat("<strong>", l.total, "</strong>"),
-                  absl::StrCat("<strong>", FormatNumber(a.total(), 0, lang),
-                               "</strong>")});
-  HtmlTable(out, {l.status, l.count}, rows, {false, true});
-  absl::StrAppend(&out, "<p>", l.on_time_rate, l.colon, " ",
-                  OptionalPercent(a.has_on_time_completion_rate(),
-                                  a.on_time_completion_rate(), lang),
-                  "</p>\n");
+  rows.push_back(
+      {d.Strong(l.total), d.Strong(FormatNumber(a.total(), 0, lang))});
+  d.Table({l.status, l.count}, rows, {false, true});
+  d.Paragraph(absl::StrCat(l.on_time_rate, l.colon, " ",
+                           OptionalPercent(a.has_on_time_completion_rate(),
+                                           a.on_time_completion_rate(), lang)));
 
-  absl::StrAppend(&out, "<h3>", l.late_actions, "</h3>\n");
+  d.Heading(l.late_actions);
   if (a.late().empty()) {
-    absl::StrAppend(&out, "<p>", l.none, "</p>\n");
+    d.Paragraph(l.none);
   } else {
     rows.clear();
     for (const auto& late : a.late()) {
-      rows.push_back({HtmlEscape(late.title()), DateText(late.due_date()),
+      rows.push_back({d.User(late.title()), DateText(late.due_date()),
                       FormatNumber(late.days_late(), 0, lang),
-                      HtmlEscape(StatusLabel(late.status(), lang)),
-                      HtmlEscape(late.lead_organization_id())});
+                      d.Ours(StatusLabel(late.status(), lang)),
+                      d.User(late.lead_organization_id())});
     }
-    HtmlTable(out, {l.action, l.due_date, l.days_late, l.status, l.lead}, rows,
-              {false, false, true, false, false});
+    d.Table({l.action, l.due_date, l.days_late, l.status, l.lead}, rows,
+            {false, false, true, false, false});
     if (a.late_count() > a.late_size()) {
-      absl::StrAppend(&out, "<p>",
-                      MoreText(a.late_count() - a.late_size(), lang), "</p>\n");
+      d.Paragraph(MoreText(a.late_count() - a.late_size(), lang));
     }
   }
 
-  absl::StrAppend(&out, "<h3>", l.blocked_actions, "</h3>\n");
+  d.Heading(l.blocked_actions);
   if (a.blocked().empty()) {
-    absl::StrAppend(&out, "<p>", l.none, "</p>\n");
+    d.Paragraph(l.none);
     return;
   }
-  out += "<ul>\n";
+  std::vector<ListItem> blocked;
   for (const auto& b : a.blocked()) {
-    absl::StrAppend(&out, "<li><strong>", HtmlEscape(b.title()), "</strong>");
+    ListItem item{d.Strong(d.User(b.title()))};
     if (!b.reason().empty()) {
-      absl::StrAppend(&out, " ", kDash, " ", l.reason, l.colon, " ",
-                      HtmlEscape(b.reason()));
+      absl::StrAppend(&item.text, " ", kDash, " ", l.reason, l.colon, " ",
+                      d.User(b.reason()));
     }
-    if (!b.blockers().empty()) {
-      absl::StrAppend(&out, "<br>", l.blockers, l.colon, "<ul>");
-      for (const auto& f : b.blockers()) {
-        absl::StrAppend(&out, "<li>", HtmlEscape(f.title()), " (",
-                        l.endorsements, l.colon, " ", f.endorsement_count(),
-                        ")</li>");
-      }
-      out += "</ul>";
+    for (const auto& f : b.blockers()) {
+      item.sub.push_back(absl::StrCat(d.User(f.title()), " (", l.endorsements,
+                                      l.colon, " ", f.endorsement_count(),
+                                      ")"));
     }
-    out += "</li>\n";
+    item.sub_caption = absl::StrCat(l.blockers, l.colon);
+    blocked.push_back(std::move(item));
   }
-  out += "</ul>\n";
+  d.List(blocked);
 }
 
-void HtmlFeedback(std::string& out, const v1::FeedbackSummary& f,
-                  Language lang) {
-  const Labels& l = LabelsFor(lang);
-  absl::StrAppend(&out, "<h3>", l.feedback, "</h3>\n");
+void WriteFeedback(Doc& d, const v1::FeedbackSummary& f) {
+  const Labels& l = d.labels();
+  const Language lang = d.lang();
+  d.Heading(l.feedback);
   std::vector<std::vector<std::string>> rows;
   for (const auto& n : f.counts()) {
-    rows.push_back({HtmlEscape(KindLabel(n.kind(), lang)),
-                    HtmlEscape(FeedbackStatusLabel(n.status(), lang)),
+    rows.push_back({d.Ours(KindLabel(n.kind(), lang)),
+                    d.Ours(FeedbackStatusLabel(n.status(), lang)),
                     FormatNumber(static_cast<double>(n.count()), 0, lang)});
   }
-  rows.push_back({absl::StrCat("<strong>", l.total, "</strong>"), "",
-                  absl::StrCat("<strong>", FormatNumber(f.total(), 0, lang),
-                               "</strong>")});
-  HtmlTable(out, {l.kind, l.status, l.count}, rows, {false, false, true});
-  absl::StrAppend(&out, "<p>", l.linked_share, l.colon, " ",
-                  OptionalPercent(f.has_linked_blocker_share(),
-                                  f.linked_blocker_share(), lang),
-                  "<br>", l.median_ack, l.colon, " ",
-                  f.has_median_hours_to_acknowledge()
-                      ? FormatUpTo(f.median_hours_to_acknowledge(), 1, lang)
-                      : std::string(kDash),
-                  "</p>\n");
-  absl::StrAppend(&out, "<h3>", l.top_blockers, "</h3>\n");
+  rows.push_back(
+      {d.Strong(l.total), "", d.Strong(FormatNumber(f.total(), 0, lang))});
+  d.Table({l.kind, l.status, l.count}, rows, {false, false, true});
+  d.Lines(
+      {absl::StrCat(l.linked_share, l.colon, " ",
+                    OptionalPercent(f.has_linked_blocker_share(),
+                                    f.linked_blocker_share(), lang)),
+       absl::StrCat(l.median_ack, l.colon, " ",
+                    f.has_median_hours_to_acknowledge()
+                        ? FormatUpTo(f.median_hours_to_acknowledge(), 1, lang)
+                        : std::string(kDash))});
+
+  d.Heading(l.top_blockers);
   if (f.top_blockers().empty()) {
-    absl::StrAppend(&out, "<p>", l.none, "</p>\n");
+    d.Paragraph(l.none);
     return;
   }
   rows.clear();
   for (const auto& b : f.top_blockers()) {
-    rows.push_back({HtmlEscape(b.title()),
+    rows.push_back({d.User(b.title()),
                     FormatNumber(b.endorsement_count(), 0, lang),
-                    HtmlEscape(FeedbackStatusLabel(b.status(), lang))});
+                    d.Ours(FeedbackStatusLabel(b.status(), lang))});
   }
-  HtmlTable(out, {l.top_blockers, l.endorsements, l.status}, rows,
-            {false, true, false});
+  d.Table({l.top_blockers, l.endorsements, l.status}, rows,
+          {false, true, false});
 }
 
-void HtmlRollups(std::string& out, const v1::ReportContent& c, Language lang) {
-  const Labels& l = LabelsFor(lang);
-  absl::StrAppend(&out, "<section><h2>", l.rollups, "</h2>\n");
+void WriteRollups(Doc& d, const v1::ReportContent& c) {
+  const Labels& l = d.labels();
+  const Language lang = d.lang();
+  d.Section(l.rollups);
   if (c.rollups().empty()) {
-    absl::StrAppend(&out, "<p>", l.none, "</p></section>\n");
+    d.Paragraph(l.none);
+    d.EndSection();
     return;
   }
   std::vector<std::vector<std::string>> rows;
@@ -1638,147 +1391,337 @@ void HtmlRollups(std::string& out, const v1::ReportContent& c, Language lang) {
       absl::StrAppend(&actual, " (", l.incomplete, ")");
     }
     rows.push_back(
-        {HtmlEscape(r.name()),
-         HtmlEscape(FormatAmount(r.target_value(), r.unit(), lang)),
-         HtmlEscape(FormatAmount(r.expected_value(), r.unit(), lang)),
-         HtmlEscape(actual),
+        {d.User(r.name()),
+         d.Ours(FormatAmount(r.target_value(), r.unit(), lang)),
+         d.Ours(FormatAmount(r.expected_value(), r.unit(), lang)),
+         d.Ours(actual),
          OptionalPercent(r.has_attainment_target(), r.attainment_target(),
                          lang),
          OptionalPercent(r.has_attainment_trajectory(),
                          r.attainment_trajectory(), lang),
-         RatingBadge(r.rating(), lang),
-         HtmlEscape(r.has_forecast_value()
-                        ? FormatAmount(r.forecast_value(), r.unit(), lang)
-                        : l.insufficient_data),
+         d.Rating(r.rating()),
+         d.Ours(r.has_forecast_value()
+                    ? FormatAmount(r.forecast_value(), r.unit(), lang)
+                    : l.insufficient_data),
          FormatNumber(r.indicator_ids_size(), 0, lang)});
   }
-  HtmlTable(out,
-            {l.indicator, l.target, l.expected, l.actual, l.attainment_target,
-             l.attainment_trajectory, l.rating, l.forecast, l.summed},
-            rows, {false, true, true, true, true, true, false, true, true});
-  out += "</section>\n";
+  d.Table({l.indicator, l.target, l.expected, l.actual, l.attainment_target,
+           l.attainment_trajectory, l.rating, l.forecast, l.summed},
+          rows, {false, true, true, true, true, true, false, true, true});
+  d.EndSection();
 }
 
-void HtmlActionRefs(
-    std::string& out, const char* title,
+void WriteActionRefs(
+    Doc& d, const char* title,
     const google::protobuf::RepeatedPtrField<v1::ActionRef>& refs,
-    int64_t count, const v1::ReportContent& c, Language lang) {
+    int64_t count, const v1::ReportContent& c) {
   if (refs.empty()) return;
-  absl::StrAppend(&out, "<h3>", title, "</h3>\n<ul>\n");
+  d.Heading(title);
+  std::vector<ListItem> items;
   for (const auto& a : refs) {
-    absl::StrAppend(&out, "<li>", HtmlEscape(a.title()));
+    ListItem item{d.User(a.title())};
     const std::string eco = EcosystemName(c, a.ecosystem_id());
-    if (!eco.empty()) absl::StrAppend(&out, " (", HtmlEscape(eco), ")");
-    out += "</li>\n";
+    if (!eco.empty()) absl::StrAppend(&item.text, " (", d.User(eco), ")");
+    items.push_back(std::move(item));
   }
   if (count > refs.size()) {
-    absl::StrAppend(&out, "<li>", MoreText(count - refs.size(), lang),
-                    "</li>\n");
+    items.push_back({MoreText(count - refs.size(), d.lang())});
   }
-  out += "</ul>\n";
+  d.List(items);
 }
 
-void HtmlChanges(std::string& out, const v1::Report& report, Language lang) {
-  const Labels& l = LabelsFor(lang);
+void WriteChanges(Doc& d, const v1::Report& report) {
+  const Labels& l = d.labels();
   const auto& ch = report.changes();
-  absl::StrAppend(&out, "<section><h2>", l.changes, "</h2>\n");
+  d.Section(l.changes);
   if (ch.previous_report_id().empty()) {
-    absl::StrAppend(&out, "<p>", l.first_report, "</p>\n");
+    d.Paragraph(l.first_report);
   } else {
-    absl::StrAppend(&out, "<p>", l.previous_report, l.colon, " <code>",
-                    HtmlEscape(ch.previous_report_id()), "</code></p>\n");
+    d.Paragraph(absl::StrCat(l.previous_report, l.colon, " ",
+                             d.Code(d.User(ch.previous_report_id()))));
   }
   if (ch.rating_changes().empty() && ch.completed_actions().empty() &&
       ch.newly_late_actions().empty() && ch.new_top_blockers().empty()) {
-    absl::StrAppend(&out, "<p>", l.no_changes, "</p></section>\n");
+    d.Paragraph(l.no_changes);
+    d.EndSection();
     return;
   }
   if (!ch.rating_changes().empty()) {
-    absl::StrAppend(&out, "<h3>", l.rating_changes, "</h3>\n<ul>\n");
+    d.Heading(l.rating_changes);
+    std::vector<ListItem> items;
     for (const auto& r : ch.rating_changes()) {
-      absl::StrAppend(&out, "<li>", HtmlEscape(r.name()), l.colon, " ",
-                      RatingBadge(r.previous(), lang), " \xE2\x86\x92 ",
-                      RatingBadge(r.current(), lang), "</li>\n");
+      items.push_back(
+          {absl::StrCat(d.User(r.name()), l.colon, " ", d.Rating(r.previous()),
+                        " \xE2\x86\x92 ", d.Rating(r.current()))});
     }
-    out += "</ul>\n";
+    d.List(items);
   }
-  HtmlActionRefs(out, l.completed_actions, ch.completed_actions(),
-                 ch.completed_count(), report.content(), lang);
-  HtmlActionRefs(out, l.newly_late, ch.newly_late_actions(),
-                 ch.newly_late_count(), report.content(), lang);
+  WriteActionRefs(d, l.completed_actions, ch.completed_actions(),
+                  ch.completed_count(), report.content());
+  WriteActionRefs(d, l.newly_late, ch.newly_late_actions(),
+                  ch.newly_late_count(), report.content());
   if (!ch.new_top_blockers().empty()) {
-    absl::StrAppend(&out, "<h3>", l.new_top_blockers, "</h3>\n<ul>\n");
+    d.Heading(l.new_top_blockers);
+    std::vector<ListItem> items;
     for (const auto& b : ch.new_top_blockers()) {
-      absl::StrAppend(&out, "<li>", HtmlEscape(b.title()), " (", l.endorsements,
-                      l.colon, " ", b.endorsement_count(), ")</li>\n");
+      items.push_back({absl::StrCat(d.User(b.title()), " (", l.endorsements,
+                                    l.colon, " ", b.endorsement_count(), ")")});
     }
-    out += "</ul>\n";
+    d.List(items);
   }
-  out += "</section>\n";
+  d.EndSection();
 }
 
-void HtmlHeader(std::string& out, const v1::Report& report, Language lang) {
-  const Labels& l = LabelsFor(lang);
+// The whole report, in the order both formats show it.
+void WriteReport(Doc& d, const v1::Report& report) {
+  const Labels& l = d.labels();
   const auto& c = report.content();
-  const std::string title =
-      absl::StrCat(l.report, " ", kDash, " ", HtmlEscape(c.roadmap_title()),
-                   " ", kDash, " ", HtmlEscape(report.period().label()));
-  absl::StrAppend(
-      &out, "<!DOCTYPE html>\n<html lang=\"", IsEnglish(lang) ? "en" : "fr",
-      "\">\n<head>\n<meta charset=\"utf-8\">\n",
-      // Nothing may load or run, even if some user text slipped through.
-      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
-      "'none'; style-src 'unsafe-inline'\">\n",
-      "<meta name=\"viewport\" content=\"width=device-width, "
-      "initial-scale=1\">\n<title>",
-      title, "</title>\n<style>", kCss, "</style>\n</head>\n<body>\n");
-  absl::StrAppend(&out, "<header>\n<h1>", title, "</h1>\n<ul>\n");
-  absl::StrAppend(&out, "<li>", l.period, l.colon, " ",
-                  HtmlEscape(report.period().label()), " (",
-                  DateText(report.period().start_date()), " ", kDash, " ",
-                  DateText(report.period().end_date()), ")</li>\n");
-  absl::StrAppend(&out, "<li>", l.as_of, l.colon, " ", DateText(c.as_of()),
-                  "</li>\n");
-  absl::StrAppend(&out, "<li>", l.generated, l.colon, " ",
-                  TimestampText(report.generate_time()), " ", l.by, " ",
-                  HtmlEscape(GeneratedByText(report, l)), "</li>\n");
-  absl::StrAppend(&out, "<li>", l.sequence, " ", report.sequence(), l.colon,
-                  " <code>", HtmlEscape(report.id()), "</code></li>\n");
-  absl::StrAppend(&out, "<li>", l.content_hash, l.colon, " <code>",
-                  HtmlEscape(report.content_sha256()), "</code></li>\n");
-  out += "</ul>\n</header>\n";
-}
-
-std::vector<v1::ExportedFile> ExportHtml(const v1::Report& report,
-                                         Language lang) {
-  const Labels& l = LabelsFor(lang);
-  const auto& c = report.content();
-  std::string out;
-  HtmlHeader(out, report, lang);
+  d.Begin(
+      report,
+      {{absl::StrCat(l.period, l.colon, " ", d.User(report.period().label()),
+                     " (", DateText(report.period().start_date()), " ", kDash,
+                     " ", DateText(report.period().end_date()), ")")},
+       {absl::StrCat(l.as_of, l.colon, " ", DateText(c.as_of()))},
+       {absl::StrCat(l.generated, l.colon, " ",
+                     TimestampText(report.generate_time()), " ", l.by, " ",
+                     d.User(GeneratedByText(report, l)))},
+       {absl::StrCat(l.sequence, " ", report.sequence(), l.colon, " ",
+                     d.Code(d.User(report.id())))},
+       {absl::StrCat(l.content_hash, l.colon, " ",
+                     d.Code(d.User(report.content_sha256())))}});
   for (const auto& e : c.ecosystems()) {
-    absl::StrAppend(&out, "<section class=\"ecosystem\">\n<h2>", l.ecosystem,
-                    l.colon, " ", HtmlEscape(e.name()), "</h2>\n<h3>",
-                    l.indicators, "</h3>\n");
-    HtmlIndicators(out, e.indicators(), lang);
-    HtmlActions(out, e.actions(), lang, &e);
-    HtmlFeedback(out, e.feedback(), lang);
-    out += "</section>\n";
+    d.Section(absl::StrCat(l.ecosystem, l.colon, " ", d.User(e.name())),
+              "ecosystem");
+    d.Heading(l.indicators);
+    WriteIndicators(d, e.indicators());
+    WriteActions(d, e.actions(), &e);
+    WriteFeedback(d, e.feedback());
+    d.EndSection();
   }
   if (!c.roadmap_indicators().empty()) {
-    absl::StrAppend(&out, "<section><h2>", l.roadmap_indicators, "</h2>\n");
-    HtmlIndicators(out, c.roadmap_indicators(), lang);
-    out += "</section>\n";
+    d.Section(l.roadmap_indicators);
+    WriteIndicators(d, c.roadmap_indicators());
+    d.EndSection();
   }
-  HtmlRollups(out, c, lang);
-  absl::StrAppend(&out, "<section><h2>", l.whole_roadmap, "</h2>\n");
-  HtmlActions(out, c.actions(), lang, nullptr);
-  HtmlFeedback(out, c.feedback(), lang);
-  out += "</section>\n";
-  HtmlChanges(out, report, lang);
-  out += "</body>\n</html>\n";
+  WriteRollups(d, c);
+  d.Section(l.whole_roadmap);
+  WriteActions(d, c.actions(), nullptr);
+  WriteFeedback(d, c.feedback());
+  d.EndSection();
+  WriteChanges(d, report);
+  d.End();
+}
+
+// CommonMark with GitHub's tables.
+class MarkdownDoc : public Doc {
+ public:
+  using Doc::Doc;
+
+  std::string User(const std::string& text) const override {
+    return MdEscape(text);
+  }
+  std::string Ours(const std::string& text) const override {
+    return std::string(text);
+  }
+  std::string Strong(const std::string& markup) const override {
+    return absl::StrCat("**", markup, "**");
+  }
+  std::string Code(const std::string& markup) const override {
+    return absl::StrCat("`", markup, "`");
+  }
+  std::string Rating(v1::Rating rating) const override {
+    return RatingLabel(rating, lang());
+  }
+
+  void Begin(const v1::Report& report,
+             const std::vector<ListItem>& facts) override {
+    absl::StrAppend(&out_, "# ", labels().report, " ", kDash, " ",
+                    User(report.content().roadmap_title()), "\n\n");
+    List(facts);
+  }
+  void End() override {}
+  void Section(const std::string& title, const std::string&) override {
+    absl::StrAppend(&out_, "## ", title, "\n\n");
+  }
+  void EndSection() override {}
+  void Heading(const std::string& title) override {
+    absl::StrAppend(&out_, "### ", title, "\n\n");
+  }
+  void Paragraph(const std::string& markup) override {
+    absl::StrAppend(&out_, markup, "\n\n");
+  }
+  void Lines(const std::vector<std::string>& lines) override {
+    for (const auto& line : lines) absl::StrAppend(&out_, "- ", line, "\n");
+    out_ += '\n';
+  }
+  void List(const std::vector<ListItem>& items) override {
+    for (const auto& item : items) {
+      absl::StrAppend(&out_, "- ", item.text, "\n");
+      for (const auto& sub : item.sub)
+        absl::StrAppend(&out_, "  - ", sub, "\n");
+    }
+    out_ += '\n';
+  }
+  void Table(const std::vector<std::string>& header,
+             const std::vector<std::vector<std::string>>& rows,
+             const std::vector<bool>&) override {
+    absl::StrAppend(&out_, "| ", absl::StrJoin(header, " | "), " |\n|");
+    for (size_t i = 0; i < header.size(); ++i) out_ += " --- |";
+    out_ += '\n';
+    for (const auto& row : rows) {
+      absl::StrAppend(&out_, "| ", absl::StrJoin(row, " | "), " |\n");
+    }
+    out_ += '\n';
+  }
+  // No charts: the unverified figures of all the indicators, listed apart.
+  void Trajectories(
+      const google::protobuf::RepeatedPtrField<v1::IndicatorReport>& indicators)
+      override {
+    const Labels& l = labels();
+    std::vector<ListItem> unverified;
+    for (const auto& i : indicators) {
+      for (const auto& p : i.unverified()) {
+        unverified.push_back(
+            {absl::StrCat(User(i.name()), l.colon, " ",
+                          FormatAmount(p.value(), i.unit(), lang()), " (",
+                          DateText(p.date()), ")")});
+      }
+    }
+    if (unverified.empty()) return;
+    Paragraph(absl::StrCat(l.unverified_apart, l.colon));
+    List(unverified);
+  }
+};
+
+// One self-contained page: inline CSS and SVG, nothing loaded or run.
+class HtmlDoc : public Doc {
+ public:
+  using Doc::Doc;
+
+  std::string User(const std::string& text) const override {
+    return HtmlEscape(text);
+  }
+  std::string Ours(const std::string& text) const override {
+    return HtmlEscape(text);
+  }
+  std::string Strong(const std::string& markup) const override {
+    return absl::StrCat("<strong>", markup, "</strong>");
+  }
+  std::string Code(const std::string& markup) const override {
+    return absl::StrCat("<code>", markup, "</code>");
+  }
+  std::string Rating(v1::Rating rating) const override {
+    return absl::StrCat("<span class=\"rating rating-", ShortName(rating),
+                        "\">", HtmlEscape(RatingLabel(rating, lang())),
+                        "</span>");
+  }
+
+  void Begin(const v1::Report& report,
+             const std::vector<ListItem>& facts) override {
+    const std::string title =
+        absl::StrCat(labels().report, " ", kDash, " ",
+                     HtmlEscape(report.content().roadmap_title()), " ", kDash,
+                     " ", HtmlEscape(report.period().label()));
+    absl::StrAppend(
+        &out_, "<!DOCTYPE html>\n<html lang=\"",
+        IsEnglish(lang()) ? "en" : "fr",
+        "\">\n<head>\n<meta charset=\"utf-8\">\n",
+        // Nothing may load or run, even if some user text slipped through.
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
+        "'none'; style-src 'unsafe-inline'\">\n",
+        "<meta name=\"viewport\" content=\"width=device-width, "
+        "initial-scale=1\">\n<title>",
+        title, "</title>\n<style>", kCss, "</style>\n</head>\n<body>\n");
+    absl::StrAppend(&out_, "<header>\n<h1>", title, "</h1>\n");
+    List(facts);
+    out_ += "</header>\n";
+  }
+  void End() override { out_ += "</body>\n</html>\n"; }
+  void Section(const std::string& title,
+               const std::string& css_class) override {
+    if (css_class.empty()) {
+      out_ += "<section>\n";
+    } else {
+      absl::StrAppend(&out_, "<section class=\"", css_class, "\">\n");
+    }
+    absl::StrAppend(&out_, "<h2>", title, "</h2>\n");
+  }
+  void EndSection() override { out_ += "</section>\n"; }
+  void Heading(const std::string& title) override {
+    absl::StrAppend(&out_, "<h3>", title, "</h3>\n");
+  }
+  void Paragraph(const std::string& markup) override {
+    absl::StrAppend(&out_, "<p>", markup, "</p>\n");
+  }
+  void Lines(const std::vector<std::string>& lines) override {
+    Paragraph(absl::StrJoin(lines, "<br>"));
+  }
+  void List(const std::vector<ListItem>& items) override {
+    out_ += "<ul>\n";
+    for (const auto& item : items) {
+      absl::StrAppend(&out_, "<li>", item.text);
+      if (!item.sub.empty()) {
+        absl::StrAppend(&out_, "<br>", item.sub_caption, "<ul>");
+        for (const auto& sub : item.sub) {
+          absl::StrAppend(&out_, "<li>", sub, "</li>");
+        }
+        out_ += "</ul>";
+      }
+      out_ += "</li>\n";
+    }
+    out_ += "</ul>\n";
+  }
+  void Table(const std::vector<std::string>& header,
+             const std::vector<std::vector<std::string>>& rows,
+             const std::vector<bool>& numeric) override {
+    out_ += "<table><thead><tr>";
+    for (const auto& h : header) absl::StrAppend(&out_, "<th>", h, "</th>");
+    out_ += "</tr></thead><tbody>\n";
+    for (const auto& row : rows) {
+      out_ += "<tr>";
+      for (size_t k = 0; k < row.size(); ++k) {
+        const bool num = k < numeric.size() && numeric[k];
+        absl::StrAppend(&out_, num ? "<td class=\"num\">" : "<td>", row[k],
+                        "</td>");
+      }
+      out_ += "</tr>\n";
+    }
+    out_ += "</tbody></table>\n";
+  }
+  void StatusBars(const v1::EcosystemReport& e) override {
+    out_ += StatusBarsSvg(e, lang());
+  }
+  // A chart per indicator, its unverified figures under it.
+  void Trajectories(
+      const google::protobuf::RepeatedPtrField<v1::IndicatorReport>& indicators)
+      override {
+    const Labels& l = labels();
+    for (const auto& i : indicators) {
+      absl::StrAppend(&out_, "<figure><figcaption>", HtmlEscape(i.name()),
+                      "</figcaption>\n", TrajectorySvg(i, lang()));
+      if (!i.unverified().empty()) {
+        std::vector<std::string> figures;
+        for (const auto& p : i.unverified()) {
+          figures.push_back(absl::StrCat(
+              HtmlEscape(FormatAmount(p.value(), i.unit(), lang())), " (",
+              DateText(p.date()), ")"));
+        }
+        Paragraph(absl::StrCat(l.unverified_apart, l.colon, " ",
+                               absl::StrJoin(figures, "; ")));
+      }
+      out_ += "</figure>\n";
+    }
+  }
+};
+
+std::vector<v1::ExportedFile> ExportDocument(Doc&& doc,
+                                             const v1::Report& report,
+                                             const std::string& extension,
+                                             std::string content_type) {
+  WriteReport(doc, report);
   std::vector<v1::ExportedFile> files;
-  files.push_back(MakeFile(absl::StrCat("report-", report.id(), ".html"),
-                           "text/html; charset=utf-8", std::move(out)));
+  files.push_back(MakeFile(absl::StrCat("report-", report.id(), extension),
+                           std::move(content_type), doc.Take()));
   return files;
 }
 
@@ -1823,9 +1766,11 @@ absl::StatusOr<std::vector<v1::ExportedFile>> ExportReport(
     case v1::EXPORT_FORMAT_CSV:
       return ExportCsv(report);
     case v1::EXPORT_FORMAT_MARKDOWN:
-      return ExportMarkdown(report, language);
+      return ExportDocument(MarkdownDoc(language), report, ".md",
+                            "text/markdown; charset=utf-8");
     case v1::EXPORT_FORMAT_HTML:
-      return ExportHtml(report, language);
+      return ExportDocument(HtmlDoc(language), report, ".html",
+                            "text/html; charset=utf-8");
     default:
       return InvalidField("format",
                           "must be one of JSON, CSV, MARKDOWN or HTML");

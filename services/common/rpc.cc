@@ -86,15 +86,16 @@ void EndCall(grpc::CallbackServerContext* ctx, const CallContext& call,
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();
-    spdlog::log(level,
-                "rpc={} request_id={} principal={} org={} code={} "
-                "duration_us={} msg={}",
-                call.rpc, LogValue(call.request_id),
-                LogValue(call.principal.principal_id()),
-                LogValue(call.principal.organization_id()),
-                absl::StatusCodeToString(status.code()), micros,
-                LogValue(status.ok() ? std::string("ok")
-                                     : std::string(status.message())));
+    spdlog::log(
+        level,
+        "rpc={} request_id={} principal={} org={} code={} "
+        "duration_us={} msg={}",
+        call.rpc, LogValue(call.request_id),
+        LogValue(call.principal.principal_id()),
+        LogValue(call.principal.organization_id()),
+        absl::StatusCodeToString(status.code()), micros,
+        LogValue(status.ok() ? std::string("ok")
+                             : Truncated(status.message(), kMaxMessageBytes)));
   }
   ctx->AddInitialMetadata("x-request-id", call.request_id);
 }

@@ -1,5 +1,6 @@
 #include "services/common/status.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/cord.h"
@@ -24,16 +25,40 @@ absl::Status Violations::ToStatus() const {
   if (list_.empty()) return absl::OkStatus();
   std::string message = "invalid request:";
   google::rpc::BadRequest bad;
+  size_t reported = 0;
   for (const auto& v : list_) {
-    absl::StrAppend(&message, " ", v.field, ": ", v.description, ";");
+    std::string field = Truncated(v.field, kMaxFieldBytes);
+    std::string description = Truncated(v.description, kMaxDescriptionBytes);
+    if (reported > 0 &&
+        bad.ByteSizeLong() + field.size() + description.size() + 8 >
+            kMaxReportedBytes) {
+      break;
+    }
+    absl::StrAppend(&message, " ", field, ": ", description, ";");
     auto* fv = bad.add_field_violations();
-    fv->set_field(v.field);
-    fv->set_description(v.description);
+    fv->set_field(std::move(field));
+    fv->set_description(std::move(description));
+    ++reported;
   }
   message.pop_back();
+  if (reported < list_.size()) {
+    absl::StrAppend(&message, "; and ", list_.size() - reported, " more");
+  }
   absl::Status status = absl::InvalidArgumentError(message);
   status.SetPayload(kViolationsUrl, absl::Cord(bad.SerializeAsString()));
   return WithReason(std::move(status), "INVALID_FIELD");
+}
+
+std::string Truncated(absl::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  constexpr absl::string_view kEllipsis = "\xE2\x80\xA6";
+  if (max_bytes < kEllipsis.size()) return std::string();
+  size_t end = max_bytes - kEllipsis.size();
+  // Not inside a character: back up over continuation bytes (10xxxxxx).
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  return absl::StrCat(text.substr(0, end), kEllipsis);
 }
 
 absl::Status InvalidField(std::string field, std::string description) {
@@ -68,7 +93,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status, std::string_view domain) {
   if (status.ok()) return grpc::Status::OK;
   google::rpc::Status rich;
   rich.set_code(static_cast<int>(status.code()));
-  rich.set_message(std::string(status.message()));
+  const std::string message = Truncated(status.message(), kMaxMessageBytes);
+  rich.set_message(message);
   google::rpc::ErrorInfo info;
   std::string reason = ReasonOf(status);
   if (reason.empty()) {
@@ -84,8 +110,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status, std::string_view domain) {
       rich.add_details()->PackFrom(bad);
     }
   }
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()), rich.SerializeAsString());
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), message,
+                      rich.SerializeAsString());
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

@@ -21,7 +21,9 @@ struct FieldViolation {
   std::string description;
 };
 
-// Collects every violation of a request so the client sees them all at once.
+// Collects every violation of a request so the client sees them all at once
+// (as many as fit in kMaxReportedBytes, each cut to a bounded length: an
+// error has to fit in gRPC's response headers, whatever the request held).
 class Violations {
  public:
   void Add(std::string field, std::string description);
@@ -30,9 +32,21 @@ class Violations {
   // OkStatus() when empty, else INVALID_ARGUMENT naming every field.
   absl::Status ToStatus() const;
 
+  static constexpr size_t kMaxReportedBytes = 2500;
+  static constexpr size_t kMaxFieldBytes = 128;
+  static constexpr size_t kMaxDescriptionBytes = 400;
+
  private:
   std::vector<FieldViolation> list_;
 };
+
+// `text` cut to at most `max_bytes` bytes at a UTF-8 character boundary,
+// "…" included, when it is longer. For what a client sent that goes back
+// into an error message or a log line.
+std::string Truncated(absl::string_view text, size_t max_bytes);
+
+// The longest message a status carries to a client or into a log line.
+inline constexpr size_t kMaxMessageBytes = 1024;
 
 // INVALID_ARGUMENT for one field.
 absl::Status InvalidField(std::string field, std::string description);
@@ -46,9 +60,10 @@ std::vector<FieldViolation> ViolationsOf(const absl::Status& status);
 // The reason carried by a status (empty if none).
 std::string ReasonOf(const absl::Status& status);
 
-// The gRPC form of a status: same code and message, plus a serialized
-// google.rpc.Status in the details with ErrorInfo{reason, domain} and, for
-// INVALID_ARGUMENT, BadRequest field violations.
+// The gRPC form of a status: same code and message (at most
+// kMaxMessageBytes), plus a serialized google.rpc.Status in the details with
+// ErrorInfo{reason, domain} and, for INVALID_ARGUMENT, BadRequest field
+// violations.
 grpc::Status ToGrpcStatus(const absl::Status& status, std::string_view domain);
 
 // The reverse, for clients and tests: the absl form of a grpc::Status,

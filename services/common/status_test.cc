@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
@@ -43,6 +45,62 @@ TEST(ViolationsTest, InvalidFieldIsOneViolation) {
   auto list = ViolationsOf(s);
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].field, "page_size");
+}
+
+// However much a request held, its error fits in gRPC's response headers
+// (8 KiB by default on the client): the violations reported and their
+// texts are bounded.
+TEST(ViolationsTest, AreBoundedWhateverTheRequestHeld) {
+  Violations v;
+  for (int i = 0; i < 200; ++i) {
+    v.Add("action.depends_on_action_ids[" + std::to_string(i) + "]" +
+              std::string(5000, 'f'),
+          "no such action " + std::string(5000, 'x'));
+  }
+  absl::Status s = v.ToStatus();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  std::vector<FieldViolation> reported = ViolationsOf(s);
+  ASSERT_GE(reported.size(), 1u);
+  ASSERT_LT(reported.size(), 200u);
+  for (const auto& r : reported) {
+    EXPECT_LE(r.field.size(), Violations::kMaxFieldBytes);
+    EXPECT_LE(r.description.size(), Violations::kMaxDescriptionBytes);
+    EXPECT_EQ(r.field.rfind("action.depends_on_action_ids[", 0), 0u);
+  }
+  EXPECT_NE(
+      s.message().find(absl::StrCat("; and ", 200 - reported.size(), " more")),
+      std::string::npos)
+      << s.message();
+  grpc::Status g = ToGrpcStatus(s, "roadmap.jalon");
+  EXPECT_LE(g.error_message().size(), kMaxMessageBytes);
+  EXPECT_LE(g.error_message().size() + g.error_details().size() * 4 / 3 + 4,
+            6000u);
+}
+
+TEST(TruncatedTest, CutsAtACharacterBoundaryAndSaysSo) {
+  EXPECT_EQ(Truncated("court", 10), "court");
+  EXPECT_EQ(Truncated("abcdefgh", 6), "abc\xE2\x80\xA6");
+  // "é" is two bytes: never cut in half.
+  EXPECT_EQ(Truncated("\xC3\xA9\xC3\xA9\xC3\xA9", 5), "\xC3\xA9\xE2\x80\xA6");
+  EXPECT_EQ(Truncated("\xC3\xA9\xC3\xA9\xC3\xA9", 4), "\xE2\x80\xA6");
+  EXPECT_EQ(Truncated("abcdef", 2), "");
+  // A four-byte character (an emoji) is kept whole or dropped.
+  EXPECT_EQ(Truncated("a\xF0\x9F\x8F\xAD"
+                      "bcdef",
+                      7),
+            "a\xE2\x80\xA6");
+}
+
+TEST(ToGrpcStatusTest, AHugeMessageIsCutToFitTheHeaders) {
+  absl::Status s =
+      absl::NotFoundError("no action " + std::string(1 << 20, 'x'));
+  grpc::Status g = ToGrpcStatus(s, "roadmap.jalon");
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_LE(g.error_message().size(), kMaxMessageBytes);
+  EXPECT_EQ(g.error_message().rfind("no action xxx", 0), 0u);
+  google::rpc::Status rich;
+  ASSERT_TRUE(rich.ParseFromString(g.error_details()));
+  EXPECT_EQ(rich.message(), g.error_message());
 }
 
 TEST(StatusTest, ReasonAndViolationsAbsentOnPlainStatus) {

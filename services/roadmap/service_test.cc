@@ -3,6 +3,7 @@
 // creates, stale etags, bad input writes nothing, co-validation, history,
 // round-trip budget) and its failure behaviour (Redis down, NOSCRIPT,
 // revocation).
+#include <google/protobuf/text_format.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -15,11 +16,13 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "jalon/events/v1/events.pb.h"
 #include "services/common/channel.h"
 #include "services/common/status.h"
 #include "services/roadmap/store.h"
+#include "tests/support/random_requests.h"
 #include "tests/support/roadmap_harness.h"
 #include "tests/support/wait.h"
 
@@ -1469,6 +1472,103 @@ TEST_F(RoadmapServiceTest, ClientsRetryCallsADrainingServerCancelled) {
   EXPECT_EQ(channel->GetServiceConfigJSON(),
             ClientServiceConfig(rpb::RoadmapService::service_full_name()))
       << "gRPC took the service config";
+}
+
+// Every RPC, called with requests no one wrote by hand (see
+// tests/support/random_requests.h): each answer is one a client can act on,
+// names the field when the input is bad, and a failed call writes nothing.
+TEST_F(RoadmapServiceTest,
+       RandomRequestsGetClearAnswersAndFailuresWriteNothing) {
+  auto action = Create(NewAction("Plateforme de tri"), f_.federation_copilot);
+  ASSERT_TRUE(action.ok()) << action.status();
+  testing::ProbeOptions o;
+  o.service = rpb::RoadmapService::service_full_name();
+  o.tokens = {harness_.admin_token(), harness_.admin_token(),
+              f_.federation_copilot, f_.ministry_copilot, f_.member_token};
+  o.known_strings = {f_.roadmap,    f_.ecosystem, f_.indicator,
+                     f_.federation, f_.ministry,  f_.member,
+                     action->id(),  "1",          "2"};
+  o.calls = 800;
+  o.seed = 20261127;
+  // Valid requests ($R roadmap, $E ecosystem, $I indicator, $F and $M the
+  // co-pilot organisations, $A an action), which most calls change a little.
+  auto valid = [&](const std::string& method, const std::string& text) {
+    const auto* m =
+        google::protobuf::DescriptorPool::generated_pool()
+            ->FindServiceByName(rpb::RoadmapService::service_full_name())
+            ->FindMethodByName(method);
+    ASSERT_NE(m, nullptr) << method;
+    std::shared_ptr<google::protobuf::Message> request(
+        google::protobuf::MessageFactory::generated_factory()
+            ->GetPrototype(m->input_type())
+            ->New());
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+        absl::StrReplaceAll(text, {{"$R", f_.roadmap},
+                                   {"$E", f_.ecosystem},
+                                   {"$I", f_.indicator},
+                                   {"$F", f_.federation},
+                                   {"$M", f_.ministry},
+                                   {"$A", action->id()}}),
+        request.get()))
+        << method;
+    o.valid_requests[method] = std::move(request);
+  };
+  const std::string date = "{ year: 2024 month: 7 day: 11 }";
+  valid("CreateOrganization",
+        "organization { name: 'Atlas Fonderie' kind: "
+        "ORGANIZATION_KIND_MEMBER_COMPANY }");
+  valid("UpdateOrganization",
+        "organization { id: '$F' description: 'Fédération' } update_mask { "
+        "paths: 'description' }");
+  valid("IssueToken",
+        "principal_name: 'k.alaoui' organization_id: '$F' role: ROLE_COPILOT");
+  valid("CreateRoadmap", "roadmap { title: 'IMME 2030' start_date " + date +
+                             " horizon_date { year: 2030 month: 12 day: 31 } "
+                             "copilot_organization_ids: ['$F', '$M'] }");
+  valid("UpdateRoadmap",
+        "roadmap { id: '$R' title: 'IMME' } update_mask { paths: 'title' }");
+  valid("CreateEcosystem",
+        "ecosystem { roadmap_id: '$R' name: 'Fonderie' "
+        "creation_date " +
+            date + " }");
+  valid("UpdateEcosystem",
+        "ecosystem { id: '$E' name: 'Forge' } update_mask { paths: 'name' }");
+  valid("CreateIndicator",
+        "indicator { roadmap_id: '$R' ecosystem_id: '$E' name: 'Emplois' "
+        "unit: INDICATOR_UNIT_JOBS baseline_value: 0 baseline_date " +
+            date +
+            " target_value: 1000 target_date { year: 2030 month: 1 day: 1 } }");
+  valid("UpdateIndicator",
+        "indicator { id: '$I' target_value: 14000 } update_mask { paths: "
+        "'target_value' }");
+  valid("RecordMeasurement",
+        "measurement { indicator_id: '$I' value: 4120 period_start { year: "
+        "2017 month: 1 day: 1 } period_end { year: 2017 month: 12 day: 31 } "
+        "source: 'CNSS' }");
+  valid("CreateAction",
+        "action { roadmap_id: '$R' ecosystem_id: '$E' title: 'Tri' "
+        "lead_organization_id: '$F' partner_organization_id: '$M' due_date { "
+        "year: 2099 month: 12 day: 31 } milestones { title: 'Étude' due_date " +
+            date + " } tags: 'tri' }");
+  valid("UpdateAction",
+        "action { id: '$A' title: 'Tri sélectif' owner: 'K.' "
+        "depends_on_action_ids: [] } update_mask { paths: ['title', "
+        "'owner'] }");
+  valid("TransitionAction", "id: '$A' target_status: ACTION_STATUS_PLANNED");
+  valid("AddComment", "action_id: '$A' body: 'Réunion fixée'");
+  o.fingerprint = [&] {
+    auto len = harness_.redis().Command({"XLEN", Keys::Stream()});
+    auto keys = harness_.redis().Command({"DBSIZE"});
+    return absl::StrCat(len.ok() ? len->integer() : -1, "/",
+                        keys.ok() ? keys->integer() : -1);
+  };
+  const int succeeded = testing::ProbeRandomRequests(harness_.channel(), o);
+  // Some requests got through every rule (so the probe reached the writes).
+  EXPECT_GT(succeeded, 20);
+  rpb::GetActionRequest get;
+  get.set_id(action->id());
+  rpb::GetActionResponse got;
+  EXPECT_TRUE(stub_->GetAction(Ctx(f_.reader_token).get(), get, &got).ok());
 }
 
 }  // namespace

@@ -8,10 +8,12 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/dates.h"
 #include "services/common/status.h"
 #include "services/feedback/store.h"
 #include "tests/support/feedback_harness.h"
+#include "tests/support/random_requests.h"
 #include "tests/support/wait.h"
 
 namespace jalon::feedback {
@@ -423,6 +425,106 @@ TEST_F(FeedbackServiceTest, AnItemOneCannotSeeIsNotFoundEvenWithAStaleEtag) {
   EXPECT_EQ(stub_->UpdateFeedback(Ctx(f_.member_token).get(), update, &resp)
                 .error_code(),
             grpc::StatusCode::ABORTED);
+}
+
+}  // namespace
+}  // namespace jalon::feedback
+
+namespace jalon::feedback {
+namespace {
+
+// Every RPC, called with requests no one wrote by hand (see
+// tests/support/random_requests.h): each answer is one a client can act on,
+// names the field when the input is bad, and a failed call writes nothing.
+TEST_F(FeedbackServiceTest,
+       RandomRequestsGetClearAnswersAndFailuresWriteNothing) {
+  StartHarness();
+  const std::string consultation = OpenConsultation();
+  const fpb::FeedbackItem blocker =
+      Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER, consultation);
+  fpb::SubmitFeedbackRequest offer_req;
+  offer_req.mutable_item()->set_roadmap_id(f_.roadmap);
+  offer_req.mutable_item()->set_kind(fpb::FEEDBACK_KIND_PARTNERSHIP_OFFER);
+  offer_req.mutable_item()->set_title("Capacité de fonderie");
+  offer_req.mutable_item()->set_body("Aluminium, 200 t par mois.");
+  offer_req.mutable_item()->set_contact("achats@atlas.ma");
+  fpb::SubmitFeedbackResponse offer;
+  ASSERT_TRUE(
+      stub_->SubmitFeedback(Ctx(f_.member_token).get(), offer_req, &offer)
+          .ok());
+  fpb::ExpressInterestRequest interest_req;
+  interest_req.set_feedback_id(offer.item().id());
+  interest_req.set_contact("contact@velo.ma");
+  fpb::ExpressInterestResponse interest;
+  ASSERT_TRUE(
+      stub_->ExpressInterest(Ctx(members_[0]).get(), interest_req, &interest)
+          .ok());
+  const std::string action = NewAction("Plateforme foncière");
+  // The consumer has applied the roadmap's events: nothing but the probe
+  // writes from here on.
+  ASSERT_TRUE(
+      WaitFor([&] { return h_.ConsumerCaughtUp(); }, std::chrono::seconds(10)));
+
+  testing::ProbeOptions o;
+  o.service = fpb::FeedbackService::service_full_name();
+  o.tokens = {h_.roadmap().admin_token(), f_.federation_copilot,
+              f_.ministry_copilot, f_.member_token, members_[0]};
+  o.known_strings = {f_.roadmap,
+                     f_.ecosystem,
+                     consultation,
+                     blocker.id(),
+                     offer.item().id(),
+                     action,
+                     interest.interest().id(),
+                     "1",
+                     "2"};
+  o.calls = 600;
+  o.seed = 20261127;
+  o.vars = {{"$R", f_.roadmap},
+            {"$E", f_.ecosystem},
+            {"$C", consultation},
+            {"$B", blocker.id()},
+            {"$P", offer.item().id()},
+            {"$N", interest.interest().id()},
+            {"$A", action}};
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  o.valid_requests = {
+      {"CreateConsultation",
+       absl::StrCat("consultation { roadmap_id: '$R' title: 'Rencontre' "
+                    "place: 'Casablanca' date { year: 2024 month: 7 day: 11 } "
+                    "open_time { seconds: ",
+                    now - 3600, " } close_time { seconds: ", now + 86400,
+                    " } }")},
+      {"UpdateConsultation",
+       "consultation { id: '$C' place: 'Rabat' } update_mask { paths: "
+       "'place' }"},
+      {"SubmitFeedback",
+       "item { roadmap_id: '$R' kind: FEEDBACK_KIND_BLOCKER severity: "
+       "SEVERITY_HIGH title: 'Foncier' body: 'Pas de terrains.' "
+       "consultation_id: '$C' ecosystem_id: '$E' }"},
+      {"UpdateFeedback",
+       "item { id: '$B' title: 'Foncier industriel' } update_mask { paths: "
+       "'title' }"},
+      {"AcknowledgeFeedback", "id: '$B'"},
+      {"LinkFeedback", "id: '$B' action_ids: '$A'"},
+      {"DeclineFeedback", "id: '$B' public_answer: 'Hors périmètre'"},
+      {"EndorseFeedback", "feedback_id: '$B'"},
+      {"WithdrawEndorsement", "feedback_id: '$B'"},
+      {"ReportFeedback", "feedback_id: '$B' reason: 'propos injurieux'"},
+      {"ModerateFeedback", "id: '$B' hide: true reason: 'données'"},
+      {"ExpressInterest",
+       "feedback_id: '$P' contact: 'a@velo.ma' message: 'Intéressés'"},
+      {"DecideInterest", "id: '$N' accept: true"},
+  };
+  o.fingerprint = [&] {
+    auto len = h_.roadmap().redis().Command({"XLEN", Keys::Stream()});
+    auto keys = h_.roadmap().redis().Command({"DBSIZE"});
+    return absl::StrCat(len.ok() ? len->integer() : -1, "/",
+                        keys.ok() ? keys->integer() : -1);
+  };
+  EXPECT_GT(testing::ProbeRandomRequests(h_.channel(), o), 20);
 }
 
 }  // namespace

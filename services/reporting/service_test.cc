@@ -21,6 +21,7 @@
 #include "services/common/ids.h"
 #include "services/common/status.h"
 #include "services/reporting/report.h"
+#include "tests/support/random_requests.h"
 #include "tests/support/reporting_harness.h"
 #include "tests/support/wait.h"
 
@@ -1024,6 +1025,63 @@ TEST_F(ReportingServiceTest, HttpServesExportsAndHealth) {
   ASSERT_EQ(json->status, 200);
   EXPECT_NE(json->body.find(report->content_sha256()), std::string::npos);
   EXPECT_EQ(http.Get("/reports/01NOSUCHREPORT.html", auth)->status, 404);
+}
+
+}  // namespace
+}  // namespace jalon::reporting
+
+namespace jalon::reporting {
+namespace {
+
+// Every RPC, called with requests no one wrote by hand (see
+// tests/support/random_requests.h): each answer is one a client can act on,
+// names the field when the input is bad, and a failed call writes nothing.
+// Not RebuildReadModels: it drops the old models in the background after it
+// answers, which would change the data under the next call's check.
+TEST_F(ReportingServiceTest,
+       RandomRequestsGetClearAnswersAndFailuresWriteNothing) {
+  NewAction("Plateforme de tri", D(2020, 1, 1));
+  h_.Sync();
+  auto report = Generate("2026-Q3");
+  ASSERT_TRUE(report.ok()) << report.status();
+  reppb::IssueFeedKeyRequest ireq;
+  ireq.mutable_feed_key()->mutable_filter()->set_roadmap_id(f_.roadmap);
+  reppb::IssueFeedKeyResponse key;
+  ASSERT_TRUE(
+      stub_->IssueFeedKey(Ctx(h_.roadmap().admin_token()).get(), ireq, &key)
+          .ok());
+
+  testing::ProbeOptions o;
+  o.service = reppb::ReportingService::service_full_name();
+  o.skip = {"RebuildReadModels"};
+  o.tokens = {h_.roadmap().admin_token(), f_.federation_copilot,
+              f_.ministry_copilot, f_.member_token, f_.reader_token};
+  o.known_strings = {f_.roadmap, f_.ecosystem,        report->id(),
+                     "2026-Q3",  key.feed_key().id(), "1"};
+  o.calls = 400;
+  o.seed = 20261127;
+  o.vars = {{"$R", f_.roadmap},
+            {"$E", f_.ecosystem},
+            {"$P", report->id()},
+            {"$K", key.feed_key().id()}};
+  o.valid_requests = {
+      {"GenerateReport", "roadmap_id: '$R' period: '2026-Q4'"},
+      {"ExportReport", "id: '$P' format: EXPORT_FORMAT_HTML"},
+      {"GetRoadmapStatus", "roadmap_id: '$R'"},
+      {"SetReportSchedule",
+       "schedule { roadmap_id: '$R' frequency: SCHEDULE_FREQUENCY_MONTHLY }"},
+      {"IssueFeedKey",
+       "feed_key { filter { roadmap_id: '$R' ecosystem_id: '$E' } "
+       "description: 'lecteur' }"},
+      {"RevokeFeedKey", "id: '$K'"},
+  };
+  o.fingerprint = [&] {
+    auto len = h_.redis().Command({"XLEN", Keys::Stream()});
+    auto keys = h_.redis().Command({"DBSIZE"});
+    return absl::StrCat(len.ok() ? len->integer() : -1, "/",
+                        keys.ok() ? keys->integer() : -1);
+  };
+  EXPECT_GT(testing::ProbeRandomRequests(h_.channel(), o), 20);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "tests/support/random_requests.h"
 
 #include <google/protobuf/field_mask.pb.h>
+#include <google/protobuf/text_format.h>
 #include <google/protobuf/timestamp.pb.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "tests/support/roadmap_harness.h"
@@ -287,6 +289,26 @@ int ProbeRandomRequests(const std::shared_ptr<grpc::Channel>& channel,
     ADD_FAILURE() << "no service " << options.service;
     return 0;
   }
+  auto* factory = google::protobuf::MessageFactory::generated_factory();
+  std::map<std::string, std::unique_ptr<Message>> valid;
+  for (const auto& [name, text] : options.valid_requests) {
+    const auto* m = service->FindMethodByName(name);
+    if (m == nullptr) {
+      ADD_FAILURE() << options.service << " has no method " << name;
+      continue;
+    }
+    std::unique_ptr<Message> request(
+        factory->GetPrototype(m->input_type())->New());
+    std::string filled = text;
+    for (const auto& [var, value] : options.vars) {
+      filled = absl::StrReplaceAll(filled, {{var, value}});
+    }
+    if (!google::protobuf::TextFormat::ParseFromString(filled, request.get())) {
+      ADD_FAILURE() << "the valid " << name << " does not parse: " << filled;
+      continue;
+    }
+    valid[name] = std::move(request);
+  }
   std::vector<const google::protobuf::MethodDescriptor*> methods;
   for (int i = 0; i < service->method_count(); ++i) {
     const auto* m = service->method(i);
@@ -304,7 +326,6 @@ int ProbeRandomRequests(const std::shared_ptr<grpc::Channel>& channel,
   }
   RandomMessages random(seed);
   for (const auto& s : options.known_strings) random.AddKnownString(s);
-  auto* factory = google::protobuf::MessageFactory::generated_factory();
   grpc::GenericStub stub(channel);
   int succeeded = 0;
   std::map<std::string, int> outcomes;  // per method and code
@@ -312,9 +333,9 @@ int ProbeRandomRequests(const std::shared_ptr<grpc::Channel>& channel,
     const auto* method = methods[random.Below(methods.size())];
     std::unique_ptr<Message> request(
         factory->GetPrototype(method->input_type())->New());
-    auto valid = options.valid_requests.find(method->name());
-    if (valid != options.valid_requests.end() && random.Chance(0.8)) {
-      request->CopyFrom(*valid->second);
+    auto template_request = valid.find(method->name());
+    if (template_request != valid.end() && random.Chance(0.8)) {
+      request->CopyFrom(*template_request->second);
       if (random.Chance(0.85)) random.Mutate(request.get());
     } else {
       random.Fill(request.get());

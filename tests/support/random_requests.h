@@ -76,11 +76,12 @@ struct ProbeOptions {
   uint64_t seed = 1;
   // Strings that string fields are given often (ids that exist).
   std::vector<std::string> known_strings;
-  // Valid requests, by method name: most calls of such a method send one
-  // with a few fields changed, so that they reach the rules past the first
-  // checks (and some succeed).
-  std::map<std::string, std::shared_ptr<const google::protobuf::Message>>
-      valid_requests;
+  // Valid requests in protobuf text format, by method name: most calls of
+  // such a method send one with a few fields changed, so that they reach
+  // the rules past the first checks (and some succeed). Each `vars` key
+  // ("$R") in them is replaced by its value (an id) first.
+  std::map<std::string, std::string> valid_requests;
+  std::map<std::string, std::string> vars;
   // A fingerprint of everything the service keeps (e.g. the length of its
   // stream and the number of keys). A call that fails must leave it
   // unchanged.

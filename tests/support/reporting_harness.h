@@ -47,6 +47,7 @@ class ReportingHarness {
   reporting::ReportingService& service() { return *service_; }
   reporting::ReadModel& models() { return *models_; }
   std::unique_ptr<reppb::ReportingService::Stub> Stub() const;
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   int http_port() const { return http_->port(); }
   RedisClient& redis() { return *redis_; }
 

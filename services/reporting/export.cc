@@ -808,12 +808,20 @@ IndicatorCells CellsOf(const v1::IndicatorReport& i, Language lang) {
 std::string Coord(double v) { return FixedDigits(v, 1); }
 
 // Maps a domain interval onto a pixel interval.
+// A value as charts plot it: within +-1e300, so that no range, step or
+// coordinate computed from it overflows (the validated inputs are finite,
+// but may be as large as a double); NaN as 0.
+double Plotted(double v) {
+  constexpr double kMax = 1e300;
+  return std::isnan(v) ? 0 : std::clamp(v, -kMax, kMax);
+}
+
 struct Scale {
   double domain_lo, domain_hi, range_lo, range_hi;
   double operator()(double v) const {
     if (domain_hi == domain_lo) return (range_lo + range_hi) / 2;
-    return range_lo +
-           (v - domain_lo) * (range_hi - range_lo) / (domain_hi - domain_lo);
+    return range_lo + (Plotted(v) - domain_lo) * (range_hi - range_lo) /
+                          (domain_hi - domain_lo);
   }
 };
 
@@ -875,6 +883,7 @@ TrajectoryFrame FrameFor(const v1::IndicatorReport& i,
   std::vector<ChartPoint> all = expected;
   for (const auto& p : i.verified()) all.push_back({p.date(), p.value()});
   for (const auto& p : i.unverified()) all.push_back({p.date(), p.value()});
+  for (auto& p : all) p.value = Plotted(p.value);
   Date first = all.front().date;
   Date last = all.front().date;
   double lo = all.front().value;
@@ -892,8 +901,8 @@ TrajectoryFrame FrameFor(const v1::IndicatorReport& i,
     hi = std::max(hi, p.value);
   }
   if (i.has_forecast_value()) {
-    lo = std::min(lo, i.forecast_value());
-    hi = std::max(hi, i.forecast_value());
+    lo = std::min(lo, Plotted(i.forecast_value()));
+    hi = std::max(hi, Plotted(i.forecast_value()));
   }
   if (hi == lo) {
     const double pad = lo == 0 ? 1 : std::fabs(lo) * 0.1;

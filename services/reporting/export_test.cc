@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/dates.h"
 #include "services/common/status.h"
+#include "tests/support/random_messages.h"
 
 namespace jalon::reporting {
 namespace {
@@ -564,6 +566,44 @@ TEST(ExportTest, SameReportSameBytes) {
 // ---------------------------------------------------------------------------
 // JSON
 // ---------------------------------------------------------------------------
+
+// Reports no one wrote by hand (tests/support/random_messages.h), and the
+// test report with a few fields changed: every format exports, and no chart
+// coordinate is NaN or infinite, whatever the figures and dates.
+TEST(ExportTest, RandomReportsExportInEveryFormat) {
+  testing::RandomMessages random(20261127);
+  random.OnlyValidTimestamps();  // a report's are the generator's
+  static const std::regex kCoordinate(
+      R"re(\b(?:x|y|x1|y1|x2|y2|cx|cy|r|width|height|points|d)="([^"]*)")re");
+  for (int n = 0; n < 200; ++n) {
+    v1::Report report;
+    if (random.Chance(0.5)) {
+      report = MakeReport();
+      random.Mutate(&report);
+    } else {
+      random.Fill(&report);
+    }
+    for (auto format : {v1::EXPORT_FORMAT_JSON, v1::EXPORT_FORMAT_CSV,
+                        v1::EXPORT_FORMAT_MARKDOWN, v1::EXPORT_FORMAT_HTML}) {
+      for (auto lang : {kFr, kEn}) {
+        auto files = ExportReport(report, format, lang);
+        ASSERT_TRUE(files.ok()) << files.status() << " for report " << n;
+        ASSERT_FALSE(files->empty());
+        if (format != v1::EXPORT_FORMAT_HTML) continue;
+        const std::string& html = (*files)[0].content();
+        for (std::sregex_iterator it(html.begin(), html.end(), kCoordinate),
+             end;
+             it != end; ++it) {
+          const std::string value = (*it)[1];
+          ASSERT_EQ(value.find("NaN"), std::string::npos)
+              << (*it)[0] << " in report " << n;
+          ASSERT_EQ(value.find("Infinity"), std::string::npos)
+              << (*it)[0] << " in report " << n;
+        }
+      }
+    }
+  }
+}
 
 TEST(ExportJsonTest, ParsesBackIntoAnEqualReport) {
   const v1::Report report = MakeReport();

@@ -2,68 +2,25 @@
 // changes nothing, never a crash" checked on every RPC of a service, with
 // requests no one wrote by hand.
 //
-// RandomMessages fills any message through reflection: each field set or
-// not at random, strings drawn from awkward values (empty, blank, very long,
-// accented, markup, ids of entities that exist so that a request gets past
-// "not found" to deeper rules), numbers at their edges (NaN, infinities,
-// the limits of their type), dates that do not exist, timestamps out of
-// range, enum values outside their enum, field masks naming fields that do
-// and do not exist. Deterministic for a seed; strings are valid UTF-8, as
-// protobuf requires.
-//
 // ProbeRandomRequests calls every unary method of a service with such
 // requests through a generic stub (raw bytes, as any client could send)
 // and checks each answer (see ProbeOptions).
 #ifndef JALON_TESTS_SUPPORT_RANDOM_REQUESTS_H_
 #define JALON_TESTS_SUPPORT_RANDOM_REQUESTS_H_
 
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/message.h>
 #include <grpcpp/grpcpp.h>
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "tests/support/random_messages.h"
+
 namespace jalon::testing {
-
-class RandomMessages {
- public:
-  explicit RandomMessages(uint64_t seed);
-
-  // A string that string fields are given often (an id that exists).
-  void AddKnownString(std::string value);
-  // Clears `message` and fills it at random.
-  void Fill(google::protobuf::Message* message);
-  // Changes one to three fields of `message` (a valid request, say), at any
-  // depth: a new random value, or cleared.
-  void Mutate(google::protobuf::Message* message);
-
-  std::mt19937_64& rng() { return rng_; }
-  // True with probability `p`.
-  bool Chance(double p);
-  // A uniform index below `n` (n > 0).
-  size_t Below(size_t n);
-
- private:
-  void FillMessage(google::protobuf::Message* message, int depth);
-  void FillField(google::protobuf::Message* message,
-                 const google::protobuf::FieldDescriptor* field, int depth);
-  void FillWellKnown(google::protobuf::Message* message);
-  void MutateOnce(google::protobuf::Message* message, int depth);
-  std::string RandomString();
-  std::string FieldPath();
-
-  std::mt19937_64 rng_;
-  std::vector<std::string> known_;
-  // Field names seen so far, for field masks.
-  std::set<std::string> names_;
-};
 
 struct ProbeOptions {
   // The service, e.g. "jalon.roadmap.v1.RoadmapService".

@@ -13,10 +13,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/dates.h"
+#include "services/common/status.h"
 #include "tools/jalonctl/fields.h"
 
 namespace jalon::ctl {
 namespace {
+
+// A value of the file in an error, quoted, cut to a readable length.
+std::string Quoted(const std::string& value) {
+  return absl::StrCat("\"", Truncated(value, 80), "\"");
+}
 
 namespace rpb = ::jalon::roadmap::v1;
 namespace fpb = ::jalon::feedback::v1;
@@ -32,8 +38,9 @@ class Reader {
   void Error(const YAML::Node& at, const std::string& field,
              const std::string& problem) {
     int line = at.Mark().line >= 0 ? at.Mark().line + 1 : 0;
-    errors_->push_back(
-        absl::StrCat(path_, ":", line, ": ", field, ": ", problem));
+    errors_->push_back(absl::StrCat(path_, ":", line, ": ",
+                                    Truncated(field, 200), ": ",
+                                    Truncated(problem, 500)));
   }
 
   // Reports keys of `map` outside `allowed`; false if `map` is not a map.
@@ -148,7 +155,7 @@ class Reader {
       if (v != nullptr && v->number() != 0) return v->number();
     }
     Error(map[key], absl::StrCat(where, ".", key),
-          absl::StrCat("\"", s, "\" is not one of ",
+          absl::StrCat(Quoted(s), " is not one of ",
                        absl::StrJoin(EnumChoices(type), ", ")));
     return 0;
   }
@@ -202,7 +209,7 @@ struct KeyIndex {
               const std::string& field) {
     if (key.empty()) return false;
     if (where.count(key)) {
-      r.Error(at, field, "duplicate key \"" + key + "\"");
+      r.Error(at, field, "duplicate key " + Quoted(key));
       return false;
     }
     where[key] = at;
@@ -294,7 +301,7 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
     for (size_t i = 0; i < f.roadmap.copilots.size(); ++i) {
       if (!orgs.where.count(f.roadmap.copilots[i])) {
         r.Error(rm["copilots"], absl::StrCat("roadmap.copilots[", i, "]"),
-                "no organisation with key \"" + f.roadmap.copilots[i] + "\"");
+                "no organisation with key " + Quoted(f.roadmap.copilots[i]));
       }
     }
   }
@@ -304,7 +311,7 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
     std::string k = r.Str(map, key, where, required);
     if (!k.empty() && !index.where.count(k)) {
       r.Error(map[key], absl::StrCat(where, ".", key),
-              absl::StrCat("no ", kind, " with key \"", k, "\""));
+              absl::StrCat("no ", kind, " with key ", Quoted(k)));
     }
     return k;
   };
@@ -315,7 +322,7 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
     for (size_t i = 0; i < list.size(); ++i) {
       if (!index.where.count(list[i])) {
         r.Error(map[key][i], absl::StrCat(where, ".", key, "[", i, "]"),
-                absl::StrCat("no ", kind, " with key \"", list[i], "\""));
+                absl::StrCat("no ", kind, " with key ", Quoted(list[i])));
       }
     }
     return list;
@@ -489,8 +496,8 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
       static const std::regex kTag("[a-z0-9_-]{1,50}");
       if (!std::regex_match(t, kTag) || t.rfind(kKeyTagPrefix, 0) == 0) {
         r.Error(n["tags"], w + ".tags",
-                "\"" + t +
-                    "\": tags are 1..50 characters of a-z, 0-9, '-', '_' "
+                Quoted(t) +
+                    ": tags are 1..50 characters of a-z, 0-9, '-', '_' "
                     "and may not start with " +
                     kKeyTagPrefix);
       }
@@ -631,7 +638,7 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
         if (org.key == o &&
             org.org.kind() != rpb::ORGANIZATION_KIND_MEMBER_COMPANY) {
           r.Error(n["endorsed_by"], w + ".endorsed_by",
-                  "\"" + o + "\": only member companies endorse feedback");
+                  Quoted(o) + ": only member companies endorse feedback");
         }
       }
       if (o == e.author) {
@@ -665,9 +672,9 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
         auto a = action_by_key.find(k);
         if (a != action_by_key.end() &&
             a->second->action.status() != rpb::ACTION_STATUS_DONE) {
-          r.Error(
-              n["status"], w + ".status",
-              "ADDRESSED needs every linked action DONE; \"" + k + "\" is not");
+          r.Error(n["status"], w + ".status",
+                  "ADDRESSED needs every linked action DONE; " + Quoted(k) +
+                      " is not");
         }
       }
     }

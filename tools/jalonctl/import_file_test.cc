@@ -1,0 +1,137 @@
+// The import file's parser against files broken at random: whatever the
+// file holds, parsing returns (never throws, never crashes) and every
+// problem it reports names the file and a line, as docs/cli.md promises.
+#include "tools/jalonctl/import_file.h"
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#ifndef JALON_EXAMPLE_ROADMAP
+#error "JALON_EXAMPLE_ROADMAP must name examples/roadmap-2016.yaml"
+#endif
+
+namespace jalon::ctl {
+namespace {
+
+std::string ReadExample() {
+  std::ifstream in(JALON_EXAMPLE_ROADMAP);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Every node of a document, the root included.
+void Collect(YAML::Node node, std::vector<YAML::Node>* out) {
+  out->push_back(node);
+  if (node.IsSequence()) {
+    for (auto child : node) Collect(child, out);
+  } else if (node.IsMap()) {
+    for (auto kv : node) Collect(kv.second, out);
+  }
+}
+
+// A node to put where another was: of another shape, or a value at the
+// edge of what a field takes.
+YAML::Node Replacement(std::mt19937_64& rng) {
+  static const std::vector<std::function<YAML::Node()>> kinds = {
+      [] { return YAML::Node(); },  // null
+      [] { return YAML::Node(""); },
+      [] { return YAML::Node("2016-02-30"); },
+      [] { return YAML::Node("9999-99-99"); },
+      [] { return YAML::Node(-1); },
+      [] { return YAML::Node(1e308); },
+      [] { return YAML::Node(".nan"); },
+      [] { return YAML::Node("no-such-key"); },
+      [] { return YAML::Node(std::string(5000, 'x')); },
+      [] { return YAML::Node("<script>x</script>"); },
+      [] { return YAML::Node(true); },
+      [] {
+        YAML::Node seq(YAML::NodeType::Sequence);
+        seq.push_back("a");
+        seq.push_back(2);
+        return seq;
+      },
+      [] {
+        YAML::Node map(YAML::NodeType::Map);
+        map["key"] = "dup";
+        map["unexpected"] = 1;
+        return map;
+      },
+  };
+  return kinds[std::uniform_int_distribution<size_t>(0,
+                                                     kinds.size() - 1)(rng)]();
+}
+
+// Breaks one node of `doc`: replaced, or (in a map) a key removed, or (in
+// a sequence) an element repeated.
+void BreakOnce(YAML::Node doc, std::mt19937_64& rng) {
+  std::vector<YAML::Node> nodes;
+  Collect(doc, &nodes);
+  YAML::Node target =
+      nodes[std::uniform_int_distribution<size_t>(0, nodes.size() - 1)(rng)];
+  const int how = std::uniform_int_distribution<int>(0, 2)(rng);
+  if (how == 1 && target.IsMap() && target.size() > 0) {
+    std::vector<std::string> keys;
+    for (auto kv : target) keys.push_back(kv.first.as<std::string>());
+    target.remove(
+        keys[std::uniform_int_distribution<size_t>(0, keys.size() - 1)(rng)]);
+  } else if (how == 2 && target.IsSequence() && target.size() > 0) {
+    target.push_back(YAML::Clone(target[0]));  // a duplicate key
+  } else if (!target.IsNull() || how == 0) {
+    target = Replacement(rng);
+  }
+}
+
+TEST(ImportFileTest, TheExampleParsesWithoutErrors) {
+  std::vector<std::string> errors;
+  ImportFile file =
+      ParseImportFile("roadmap-2016.yaml", ReadExample(), &errors);
+  EXPECT_TRUE(errors.empty()) << errors.front();
+  EXPECT_GT(file.EntityCount(), 30u);
+}
+
+TEST(ImportFileTest, RandomlyBrokenFilesGetLocatedErrorsNeverACrash) {
+  const std::string example = ReadExample();
+  std::mt19937_64 rng(20261127);
+  int rejected = 0;
+  for (int n = 0; n < 300; ++n) {
+    YAML::Node doc = YAML::Load(example);
+    for (int k = std::uniform_int_distribution<int>(1, 3)(rng); k > 0; --k) {
+      BreakOnce(doc, rng);
+    }
+    YAML::Emitter out;
+    out << doc;
+    std::vector<std::string> errors;
+    ASSERT_NO_THROW(ParseImportFile("broken.yaml", out.c_str(), &errors))
+        << out.c_str();
+    rejected += errors.empty() ? 0 : 1;
+    for (const auto& e : errors) {
+      EXPECT_EQ(e.rfind("broken.yaml:", 0), 0u) << e;
+      EXPECT_LT(e.size(), 800u) << e.substr(0, 200);
+    }
+  }
+  // Most changes break the file, and each of those was said to.
+  EXPECT_GT(rejected, 150);
+}
+
+TEST(ImportFileTest, BytesThatAreNotYamlAreOneLocatedError) {
+  for (const std::string& text :
+       {std::string("{"), std::string("roadmap: [unclosed"),
+        std::string("\t- tab"), std::string("\xff\xfe\x00", 3),
+        std::string("organizations: &a [*a]"), std::string()}) {
+    std::vector<std::string> errors;
+    ASSERT_NO_THROW(ParseImportFile("bad.yaml", text, &errors));
+    ASSERT_FALSE(errors.empty()) << text;
+    EXPECT_EQ(errors.front().rfind("bad.yaml:", 0), 0u) << errors.front();
+  }
+}
+
+}  // namespace
+}  // namespace jalon::ctl

@@ -75,7 +75,8 @@ void Fail(httplib::Response& res, const absl::Status& s) {
   if (res.status == 401) res.set_header("WWW-Authenticate", "Bearer");
   std::string body = absl::StrCat(
       absl::StatusCodeToString(s.code()), ": ",
-      res.status == 500 ? "internal error" : std::string(s.message()));
+      res.status == 500 ? "internal error"
+                        : Truncated(s.message(), kMaxMessageBytes));
   for (const auto& v : ViolationsOf(s)) {
     absl::StrAppend(&body, "\n  ", v.field, ": ", v.description);
   }

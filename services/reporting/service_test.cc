@@ -1025,6 +1025,11 @@ TEST_F(ReportingServiceTest, HttpServesExportsAndHealth) {
   ASSERT_EQ(json->status, 200);
   EXPECT_NE(json->body.find(report->content_sha256()), std::string::npos);
   EXPECT_EQ(http.Get("/reports/01NOSUCHREPORT.html", auth)->status, 404);
+  // An error quoting what the client sent stays short.
+  auto long_id = http.Get("/reports/" + std::string(6000, 'Z') + ".html", auth);
+  ASSERT_TRUE(long_id);
+  EXPECT_EQ(long_id->status, 404);
+  EXPECT_LT(long_id->body.size(), 1200u);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/free_port.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/roadmap_harness.h"
 #include "tests/support/wait.h"
 
 #ifndef JALON_REPORTING_BINARY
@@ -119,23 +120,11 @@ class ReportingProcessTest : public ::testing::Test {
   }
 
   std::string Org(const std::string& name, rpb::OrganizationKind kind) {
-    rpb::CreateOrganizationRequest req;
-    req.mutable_organization()->set_name(name);
-    req.mutable_organization()->set_kind(kind);
-    rpb::CreateOrganizationResponse resp;
-    EXPECT_TRUE(
-        roadmap_->CreateOrganization(Ctx(admin_).get(), req, &resp).ok());
-    return resp.organization().id();
+    return testing::CreateOrganization(*roadmap_, admin_, name, kind);
   }
 
   std::string Token(const std::string& org, Role role) {
-    rpb::IssueTokenRequest req;
-    req.set_principal_name("p");
-    req.set_organization_id(org);
-    req.set_role(role);
-    rpb::IssueTokenResponse resp;
-    EXPECT_TRUE(roadmap_->IssueToken(Ctx(admin_).get(), req, &resp).ok());
-    return resp.secret();
+    return testing::IssueToken(*roadmap_, admin_, org, role);
   }
 
   void Move(const std::string& id, rpb::ActionStatus target,

@@ -1,5 +1,6 @@
 #include "tests/support/roadmap_harness.h"
 
+#include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
@@ -89,14 +90,7 @@ common::v1::Date D(int y, int m, int d) { return MakeDate(y, m, d); }
 std::string RoadmapHarness::IssueToken(const std::string& org,
                                        common::v1::Role role,
                                        const std::string& name) {
-  auto stub = Stub();
-  rpb::IssueTokenRequest req;
-  req.set_principal_name(name);
-  req.set_organization_id(org);
-  req.set_role(role);
-  rpb::IssueTokenResponse resp;
-  grpc::Status s = stub->IssueToken(Ctx(admin_token_).get(), req, &resp);
-  return s.ok() ? resp.secret() : std::string();
+  return testing::IssueToken(*Stub(), admin_token_, org, role, name);
 }
 
 absl::Status RoadmapHarness::RevokeToken(const std::string& org,
@@ -124,12 +118,7 @@ Fixture RoadmapHarness::MakeFixture() {
   auto stub = Stub();
   Fixture f;
   auto org = [&](const std::string& name, rpb::OrganizationKind kind) {
-    rpb::CreateOrganizationRequest req;
-    req.mutable_organization()->set_name(name);
-    req.mutable_organization()->set_kind(kind);
-    rpb::CreateOrganizationResponse resp;
-    stub->CreateOrganization(Ctx(admin_token_).get(), req, &resp);
-    return resp.organization().id();
+    return CreateOrganization(*stub, admin_token_, name, kind);
   };
   f.federation = org("FIMME", rpb::ORGANIZATION_KIND_FEDERATION);
   f.ministry =
@@ -173,6 +162,33 @@ Fixture RoadmapHarness::MakeFixture() {
   stub->CreateIndicator(Ctx(admin_token_).get(), ir, &iresp);
   f.indicator = iresp.indicator().id();
   return f;
+}
+
+std::string CreateOrganization(rpb::RoadmapService::Stub& stub,
+                               const std::string& admin,
+                               const std::string& name,
+                               rpb::OrganizationKind kind) {
+  rpb::CreateOrganizationRequest req;
+  req.mutable_organization()->set_name(name);
+  req.mutable_organization()->set_kind(kind);
+  rpb::CreateOrganizationResponse resp;
+  grpc::Status s = stub.CreateOrganization(Ctx(admin).get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << "create organisation " << name << ": "
+                      << s.error_message();
+  return resp.organization().id();
+}
+
+std::string IssueToken(rpb::RoadmapService::Stub& stub,
+                       const std::string& admin, const std::string& org,
+                       common::v1::Role role, const std::string& name) {
+  rpb::IssueTokenRequest req;
+  req.set_principal_name(name);
+  req.set_organization_id(org);
+  req.set_role(role);
+  rpb::IssueTokenResponse resp;
+  grpc::Status s = stub.IssueToken(Ctx(admin).get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << "issue token: " << s.error_message();
+  return resp.secret();
 }
 
 }  // namespace jalon::testing

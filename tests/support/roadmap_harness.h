@@ -102,6 +102,17 @@ class RoadmapHarness {
   std::string admin_token_;
 };
 
+// Calls any roadmap stub (a harness's, or one to a jalon-roadmap process)
+// makes as `admin`; each fails the test when the call fails. The new
+// organisation's id; the new token's secret.
+std::string CreateOrganization(rpb::RoadmapService::Stub& stub,
+                               const std::string& admin,
+                               const std::string& name,
+                               rpb::OrganizationKind kind);
+std::string IssueToken(rpb::RoadmapService::Stub& stub,
+                       const std::string& admin, const std::string& org,
+                       common::v1::Role role, const std::string& name = "p");
+
 // A client context with the bearer token, a deadline and a request id.
 std::unique_ptr<grpc::ClientContext> Ctx(
     const std::string& token,

@@ -99,15 +99,19 @@ absl::Status ApplyMask(const Message& patch,
                         absl::StrCat("is empty; name the fields to update: ",
                                      absl::StrJoin(updatable, ", ")));
   }
-  Violations v;
+  // One violation naming every path refused (not one each: the list of
+  // what is allowed would repeat).
+  std::vector<std::string> refused;
   for (const auto& path : mask.paths()) {
-    if (!updatable.count(path)) {
-      v.Add("update_mask",
-            absl::StrCat("field '", path, "' cannot be updated; allowed: ",
-                         absl::StrJoin(updatable, ", ")));
-    }
+    if (!updatable.count(path)) refused.push_back("'" + path + "'");
   }
-  if (!v.empty()) return v.ToStatus();
+  if (!refused.empty()) {
+    return InvalidField("update_mask",
+                        absl::StrCat(refused.size() == 1 ? "field " : "fields ",
+                                     absl::StrJoin(refused, ", "),
+                                     " cannot be updated; allowed: ",
+                                     absl::StrJoin(updatable, ", ")));
+  }
   google::protobuf::util::FieldMaskUtil::MergeOptions options;
   options.set_replace_message_fields(true);
   options.set_replace_repeated_fields(true);

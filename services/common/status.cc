@@ -23,26 +23,32 @@ void Violations::Add(std::string field, std::string description) {
 
 absl::Status Violations::ToStatus() const {
   if (list_.empty()) return absl::OkStatus();
+  // The message names what fits in kMaxMessageBytes, with room left for
+  // "; and N more"; the BadRequest lists what fits in kMaxReportedBytes.
+  constexpr size_t kSuffixRoom = 24;
   std::string message = "invalid request:";
+  size_t in_message = 0;
   google::rpc::BadRequest bad;
-  size_t reported = 0;
   for (const auto& v : list_) {
-    std::string field = Truncated(v.field, kMaxFieldBytes);
-    std::string description = Truncated(v.description, kMaxDescriptionBytes);
-    if (reported > 0 &&
-        bad.ByteSizeLong() + field.size() + description.size() + 8 >
-            kMaxReportedBytes) {
+    auto* fv = bad.add_field_violations();
+    fv->set_field(Truncated(v.field, kMaxFieldBytes));
+    fv->set_description(Truncated(v.description, kMaxDescriptionBytes));
+    if (bad.field_violations_size() > 1 &&
+        bad.ByteSizeLong() > kMaxReportedBytes) {
+      bad.mutable_field_violations()->RemoveLast();
       break;
     }
-    absl::StrAppend(&message, " ", field, ": ", description, ";");
-    auto* fv = bad.add_field_violations();
-    fv->set_field(std::move(field));
-    fv->set_description(std::move(description));
-    ++reported;
+    std::string entry = absl::StrCat(in_message == 0 ? " " : "; ", fv->field(),
+                                     ": ", fv->description());
+    if (in_message == static_cast<size_t>(bad.field_violations_size()) - 1 &&
+        (in_message == 0 ||
+         message.size() + entry.size() + kSuffixRoom <= kMaxMessageBytes)) {
+      message += entry;
+      ++in_message;
+    }
   }
-  message.pop_back();
-  if (reported < list_.size()) {
-    absl::StrAppend(&message, "; and ", list_.size() - reported, " more");
+  if (in_message < list_.size()) {
+    absl::StrAppend(&message, "; and ", list_.size() - in_message, " more");
   }
   absl::Status status = absl::InvalidArgumentError(message);
   status.SetPayload(kViolationsUrl, absl::Cord(bad.SerializeAsString()));

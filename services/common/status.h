@@ -22,8 +22,10 @@ struct FieldViolation {
 };
 
 // Collects every violation of a request so the client sees them all at once
-// (as many as fit in kMaxReportedBytes, each cut to a bounded length: an
-// error has to fit in gRPC's response headers, whatever the request held).
+// (in the BadRequest, as many as fit in kMaxReportedBytes, each cut to a
+// bounded length; the message names those that fit in kMaxMessageBytes and
+// says how many more there are): an error has to fit in gRPC's response
+// headers, whatever the request held.
 class Violations {
  public:
   void Add(std::string field, std::string description);
@@ -32,7 +34,7 @@ class Violations {
   // OkStatus() when empty, else INVALID_ARGUMENT naming every field.
   absl::Status ToStatus() const;
 
-  static constexpr size_t kMaxReportedBytes = 2500;
+  static constexpr size_t kMaxReportedBytes = 2000;
   static constexpr size_t kMaxFieldBytes = 128;
   static constexpr size_t kMaxDescriptionBytes = 400;
 
@@ -46,7 +48,11 @@ class Violations {
 std::string Truncated(absl::string_view text, size_t max_bytes);
 
 // The longest message a status carries to a client or into a log line.
-inline constexpr size_t kMaxMessageBytes = 1024;
+// gRPC percent-encodes a message's non-ASCII bytes (3 bytes each on the
+// wire) and base64-encodes the details, which repeat it: 768 bytes and a
+// BadRequest of 2000 stay under 6.5 KiB of headers, against a client's
+// default limit of 8 KiB.
+inline constexpr size_t kMaxMessageBytes = 768;
 
 // INVALID_ARGUMENT for one field.
 absl::Status InvalidField(std::string field, std::string description);

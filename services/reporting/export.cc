@@ -807,7 +807,6 @@ IndicatorCells CellsOf(const v1::IndicatorReport& i, Language lang) {
 // last bits of a division came out.
 std::string Coord(double v) { return FixedDigits(v, 1); }
 
-// Maps a domain interval onto a pixel interval.
 // A value as charts plot it: within +-1e300, so that no range, step or
 // coordinate computed from it overflows (the validated inputs are finite,
 // but may be as large as a double); NaN as 0.
@@ -816,12 +815,18 @@ double Plotted(double v) {
   return std::isnan(v) ? 0 : std::clamp(v, -kMax, kMax);
 }
 
+// Maps a domain interval onto a pixel interval. A value outside the domain
+// (only an absurd one: frames are made to hold every value plotted) is
+// drawn at its edge.
 struct Scale {
   double domain_lo, domain_hi, range_lo, range_hi;
   double operator()(double v) const {
     if (domain_hi == domain_lo) return (range_lo + range_hi) / 2;
-    return range_lo + (Plotted(v) - domain_lo) * (range_hi - range_lo) /
-                          (domain_hi - domain_lo);
+    const double lo = std::min(domain_lo, domain_hi);
+    const double hi = std::max(domain_lo, domain_hi);
+    v = std::isnan(v) ? lo : std::clamp(v, lo, hi);
+    return range_lo +
+           (v - domain_lo) * (range_hi - range_lo) / (domain_hi - domain_lo);
   }
 };
 
@@ -1122,9 +1127,11 @@ std::string StatusBarsSvg(const v1::EcosystemReport& e, Language lang) {
   constexpr double kBarTop = 10;
   constexpr double kBarHeight = 28;
   constexpr int kPerRow = 3;
-  int64_t sum = 0;
-  for (const auto& s : e.actions().by_status())
-    sum += std::max<int64_t>(0, s.count());
+  // In double: counts are int64, and their sum must not overflow.
+  double sum = 0;
+  for (const auto& s : e.actions().by_status()) {
+    sum += static_cast<double>(std::max<int64_t>(0, s.count()));
+  }
   const int rows =
       std::max(1, (e.actions().by_status_size() + kPerRow - 1) / kPerRow);
   const double height = kBarTop + kBarHeight + 16 + rows * 18;
@@ -1145,7 +1152,7 @@ std::string StatusBarsSvg(const v1::EcosystemReport& e, Language lang) {
                     Coord(kBarTop + kBarHeight / 2 + 4),
                     "\" text-anchor=\"middle\">", l.no_actions, "</text>");
   }
-  int64_t before = 0;
+  double before = 0;
   int index = 0;
   for (const auto& s : e.actions().by_status()) {
     const StatusColors colors = ColorsOf(s.status());
@@ -1154,7 +1161,8 @@ std::string StatusBarsSvg(const v1::EcosystemReport& e, Language lang) {
     if (sum > 0 && count > 0) {
       // Edges from cumulative counts, so segments meet without gaps.
       const double x0 = kLeft + kWidth * before / sum;
-      const double x1 = kLeft + kWidth * (before + count) / sum;
+      const double x1 =
+          kLeft + kWidth * (before + static_cast<double>(count)) / sum;
       absl::StrAppend(&svg, "<rect class=\"status\" x=\"", Coord(x0), "\" y=\"",
                       Coord(kBarTop), "\" width=\"", Coord(x1 - x0),
                       "\" height=\"", Coord(kBarHeight), "\" fill=\"",
@@ -1166,7 +1174,7 @@ std::string StatusBarsSvg(const v1::EcosystemReport& e, Language lang) {
                         "\" text-anchor=\"middle\" fill=\"", colors.text, "\">",
                         count, "</text>");
       }
-      before += count;
+      before += static_cast<double>(count);
     }
     const double lx = kLeft + (index % kPerRow) * 200;
     const double ly = kBarTop + kBarHeight + 20 + (index / kPerRow) * 18;

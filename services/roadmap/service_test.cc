@@ -1472,6 +1472,35 @@ TEST_F(RoadmapServiceTest, ClientsRetryCallsADrainingServerCancelled) {
       << "gRPC took the service config";
 }
 
+// The probe's check that a failed call wrote nothing is only as good as
+// the digest: it must see any change of content, and nothing else.
+TEST_F(RoadmapServiceTest, DataDigestSeesEveryChangeOfContent) {
+  RedisClient& r = harness_.redis();
+  std::string digest = testing::DataDigest(r);
+  ASSERT_FALSE(digest.empty());
+  auto changes = [&](const RedisArgs& command) {
+    EXPECT_TRUE(r.Command(command).ok());
+    std::string now = testing::DataDigest(r);
+    bool changed = now != digest;
+    digest = now;
+    return changed;
+  };
+  EXPECT_TRUE(changes({"HSET", "probe:h", "a", "1", "b", "2"}));
+  EXPECT_FALSE(changes({"HSET", "probe:h", "a", "1"}));  // same value
+  EXPECT_TRUE(changes({"HSET", "probe:h", "a", "3"}));
+  EXPECT_TRUE(changes({"SADD", "probe:s", "x", "y"}));
+  EXPECT_FALSE(changes({"SADD", "probe:s", "y"}));
+  EXPECT_TRUE(changes({"ZADD", "probe:z", "1", "x"}));
+  EXPECT_TRUE(changes({"ZADD", "probe:z", "2", "x"}));  // a score
+  EXPECT_TRUE(changes({"RPUSH", "probe:l", "x"}));
+  EXPECT_TRUE(changes({"SET", "probe:k", "v"}));
+  EXPECT_TRUE(changes({"XADD", "probe:x", "MAXLEN", "1", "*", "f", "v"}));
+  // Same length once trimmed, but a new last entry.
+  EXPECT_TRUE(changes({"XADD", "probe:x", "MAXLEN", "1", "*", "f", "v"}));
+  EXPECT_FALSE(changes({"HGETALL", "probe:h"}));  // a read
+  EXPECT_TRUE(changes({"DEL", "probe:k"}));
+}
+
 // Every RPC, called with requests no one wrote by hand (see
 // tests/support/random_requests.h): each answer is one a client can act on,
 // names the field when the input is bad, and a failed call writes nothing.
@@ -1537,12 +1566,7 @@ TEST_F(RoadmapServiceTest,
         "'owner'] }");
   valid("TransitionAction", "id: '$A' target_status: ACTION_STATUS_PLANNED");
   valid("AddComment", "action_id: '$A' body: 'Réunion fixée'");
-  o.fingerprint = [&] {
-    auto len = harness_.redis().Command({"XLEN", Keys::Stream()});
-    auto keys = harness_.redis().Command({"DBSIZE"});
-    return absl::StrCat(len.ok() ? len->integer() : -1, "/",
-                        keys.ok() ? keys->integer() : -1);
-  };
+  o.fingerprint = [&] { return testing::DataDigest(harness_.redis()); };
   const int succeeded = testing::ProbeRandomRequests(harness_.channel(), o);
   // Some requests got through every rule (so the probe reached the writes).
   EXPECT_GT(succeeded, 20);

@@ -204,8 +204,15 @@ void RandomMessages::FillField(Message* m, const FieldDescriptor* f,
             *this, {0.0, -0.0, 1.0, -1.0, 0.5, 100.0, 13340.0, 1e308, -1e308,
                     std::nan(""), inf, -inf, 4.9e-324});
         if (f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT) {
-          rep ? r->AddFloat(m, f, static_cast<float>(v))
-              : r->SetFloat(m, f, static_cast<float>(v));
+          // Beyond float's range, a cast would be undefined: saturate.
+          const float fv =
+              std::isnan(v)   ? std::numeric_limits<float>::quiet_NaN()
+              : std::isinf(v) ? static_cast<float>(v)
+              : std::fabs(v) > std::numeric_limits<float>::max()
+                  ? std::copysign(std::numeric_limits<float>::max(),
+                                  static_cast<float>(v > 0 ? 1 : -1))
+                  : static_cast<float>(v);
+          rep ? r->AddFloat(m, f, fv) : r->SetFloat(m, f, fv);
         } else {
           rep ? r->AddDouble(m, f, v) : r->SetDouble(m, f, v);
         }

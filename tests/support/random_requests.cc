@@ -52,6 +52,59 @@ std::string CheckErrorAnswer(const grpc::Status& status) {
 
 }  // namespace
 
+std::string DataDigest(RedisClient& redis) {
+  // Content read in a fixed order (sorted members and fields), not DUMP:
+  // a hash table's internal order can change on a mere read (incremental
+  // rehashing).
+  static const char kScript[] = R"lua(
+    local function sorted(list)
+      table.sort(list)
+      return table.concat(list, "\1")
+    end
+    local function pairs_sorted(flat)
+      local items = {}
+      for i = 1, #flat, 2 do items[#items + 1] = flat[i] .. "\2" .. flat[i + 1] end
+      return sorted(items)
+    end
+    local parts = {}
+    local cursor = "0"
+    repeat
+      local page = redis.call("SCAN", cursor, "COUNT", 1000)
+      cursor = page[1]
+      for _, key in ipairs(page[2]) do
+        local kind = redis.call("TYPE", key)["ok"]
+        local content
+        if kind == "string" then
+          content = redis.call("GET", key)
+        elseif kind == "hash" then
+          content = pairs_sorted(redis.call("HGETALL", key))
+        elseif kind == "set" then
+          content = sorted(redis.call("SMEMBERS", key))
+        elseif kind == "zset" then
+          content = table.concat(redis.call("ZRANGE", key, 0, -1, "WITHSCORES"), "\1")
+        elseif kind == "list" then
+          content = table.concat(redis.call("LRANGE", key, 0, -1), "\1")
+        elseif kind == "stream" then
+          local last = redis.call("XREVRANGE", key, "+", "-", "COUNT", 1)
+          content = redis.call("XLEN", key) .. "@" .. (last[1] and last[1][1] or "")
+        else
+          content = kind
+        end
+        parts[#parts + 1] = key .. "\3" .. kind .. "\3" .. redis.sha1hex(content)
+      end
+    until cursor == "0"
+    return redis.sha1hex(sorted(parts))
+  )lua";
+  auto digest = redis.Command({"EVAL", kScript, "0"});
+  if (!digest.ok() || digest->type() != RedisReply::Type::kString) {
+    ADD_FAILURE() << "DataDigest: "
+                  << (digest.ok() ? "not a string"
+                                  : digest.status().ToString());
+    return "";
+  }
+  return digest->str();
+}
+
 int ProbeRandomRequests(const std::shared_ptr<grpc::Channel>& channel,
                         const ProbeOptions& options) {
   const auto* pool = google::protobuf::DescriptorPool::generated_pool();

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "services/common/redis.h"
 #include "tests/support/random_messages.h"
 
 namespace jalon::testing {
@@ -39,11 +40,16 @@ struct ProbeOptions {
   // ("$R") in them is replaced by its value (an id) first.
   std::map<std::string, std::string> valid_requests;
   std::map<std::string, std::string> vars;
-  // A fingerprint of everything the service keeps (e.g. the length of its
-  // stream and the number of keys). A call that fails must leave it
-  // unchanged.
+  // A fingerprint of everything the service keeps (DataDigest). A call
+  // that fails must leave it unchanged.
   std::function<std::string()> fingerprint;
 };
+
+// A digest of everything in the Redis database of `redis`: every key and
+// its content (fields, members and scores, elements, strings; a stream's
+// length and last id). Equal digests mean equal data, whatever order the
+// keys and members are stored in.
+std::string DataDigest(RedisClient& redis);
 
 // Calls random requests and checks every answer: the status is one a
 // client can act on (never INTERNAL, UNKNOWN, UNAVAILABLE or a timeout),

@@ -524,6 +524,12 @@ TEST_F(JalonctlTest, EveryResourceIsCreatedShownAndUpdated) {
       0);
   EXPECT_EQ(get("indicator", indicator).target_value(), 14000);
   EXPECT_EQ(get("indicator", indicator).name(), "Nouveaux emplois");
+  // A bad value is reported under the flag the user typed.
+  Result bad_date = Run(
+      {"indicator", "update", indicator.id(), "--target-date", "2020-02-30"});
+  EXPECT_EQ(bad_date.code, 1) << bad_date;
+  EXPECT_TRUE(absl::StrContains(bad_date.err, "--target-date")) << bad_date;
+  EXPECT_FALSE(absl::StrContains(bad_date.err, "target_date")) << bad_date;
   Result missing = Run({"indicator", "get", "01NOSUCHINDICATOR000000000"});
   EXPECT_EQ(missing.code, 2) << missing;
   EXPECT_TRUE(absl::StartsWith(missing.err, "error: get indicator: "))

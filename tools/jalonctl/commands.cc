@@ -32,6 +32,7 @@ CLI::App* Verb(Cli& cli, CLI::App* group, const std::string& name,
 
 FieldFlags& FieldFlags::Add(CLI::App* app, const std::string& flag,
                             const std::string& field, const std::string& help) {
+  flags_[field] = "--" + flag;
   app->add_option_function<std::string>(
       "--" + flag,
       [this, field](const std::string& value) { values_[field] = value; },
@@ -41,7 +42,7 @@ FieldFlags& FieldFlags::Add(CLI::App* app, const std::string& flag,
 
 void FieldFlags::Apply(google::protobuf::Message* message) const {
   for (const auto& [field, value] : values_) {
-    SetFieldFromText(message, field, value);
+    SetFieldFromText(message, field, value, flags_.at(field));
   }
 }
 

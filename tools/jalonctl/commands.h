@@ -50,7 +50,8 @@ class FieldFlags {
   std::set<std::string> given() const;
 
  private:
-  std::map<std::string, std::string> values_;
+  std::map<std::string, std::string> values_;  // field -> value given
+  std::map<std::string, std::string> flags_;   // field -> its flag, for errors
 };
 
 // The resource a create sends: the -f file (if any), then the flags.

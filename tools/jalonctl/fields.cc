@@ -194,11 +194,11 @@ std::string FieldText(const Message& message, const std::string& path) {
 }
 
 void SetFieldFromText(Message* message, const std::string& field,
-                      const std::string& text) {
+                      const std::string& text, const std::string& flag) {
   const FieldDescriptor* f = message->GetDescriptor()->FindFieldByName(field);
   if (f == nullptr) UsageError("unknown field " + field);
   const Reflection* r = message->GetReflection();
-  const std::string what = "--" + field;
+  const std::string what = flag.empty() ? "--" + field : flag;
   std::vector<std::string> values;
   if (f->is_repeated()) {
     r->ClearField(message, f);

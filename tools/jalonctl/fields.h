@@ -38,9 +38,11 @@ std::string FieldText(const google::protobuf::Message& message,
                       const std::string& path);
 
 // Sets a top-level field from text (as a flag gives it). Repeated scalar
-// fields take comma-separated values. Throws CliError (usage).
+// fields take comma-separated values. Throws CliError (usage) naming
+// `flag` (default: "--<field>").
 void SetFieldFromText(google::protobuf::Message* message,
-                      const std::string& field, const std::string& text);
+                      const std::string& field, const std::string& text,
+                      const std::string& flag = "");
 
 // The protobuf JSON mapping, proto field names, on one line or indented.
 std::string ToJson(const google::protobuf::Message& message, bool pretty);

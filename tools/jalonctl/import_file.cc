@@ -5,7 +5,6 @@
 
 #include <functional>
 #include <map>
-#include <regex>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -18,6 +17,18 @@
 
 namespace jalon::ctl {
 namespace {
+
+// 1..max_length characters of a-z, 0-9, '-' and '_' (keys and tags).
+bool IsSlug(const std::string& s, size_t max_length) {
+  if (s.empty() || s.size() > max_length) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
 
 // A value of the file in an error, quoted, cut to a readable length.
 std::string Quoted(const std::string& value) {
@@ -79,8 +90,7 @@ class Reader {
 
   std::string Key(const YAML::Node& map, const std::string& where) {
     std::string k = Str(map, "key", where, true);
-    static const std::regex kKey("[a-z0-9_-]{1,40}");
-    if (!k.empty() && !std::regex_match(k, kKey)) {
+    if (!k.empty() && !IsSlug(k, 40)) {
       Error(map["key"], where + ".key",
             "must be 1..40 characters of a-z, 0-9, '-' and '_'");
     }
@@ -493,8 +503,7 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
            });
     e.depends_on = refs(acts, n, "depends_on", w, "action");
     for (const std::string& t : r.StrList(n, "tags", w)) {
-      static const std::regex kTag("[a-z0-9_-]{1,50}");
-      if (!std::regex_match(t, kTag) || t.rfind(kKeyTagPrefix, 0) == 0) {
+      if (!IsSlug(t, 50) || t.rfind(kKeyTagPrefix, 0) == 0) {
         r.Error(n["tags"], w + ".tags",
                 Quoted(t) +
                     ": tags are 1..50 characters of a-z, 0-9, '-', '_' "

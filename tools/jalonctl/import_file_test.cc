@@ -97,6 +97,42 @@ TEST(ImportFileTest, TheExampleParsesWithoutErrors) {
   EXPECT_GT(file.EntityCount(), 30u);
 }
 
+// Keys and tags: 1..40 (keys) or 1..50 (tags) characters of a-z, 0-9, '-'
+// and '_'.
+TEST(ImportFileTest, KeysAndTagsAreSlugs) {
+  auto problems = [](const std::string& key, const std::string& tag) {
+    YAML::Node doc = YAML::Load(ReadExample());
+    doc["actions"][0]["key"] = key;
+    doc["actions"][0]["tags"] = std::vector<std::string>{tag};
+    YAML::Emitter out;
+    out << doc;
+    std::vector<std::string> errors;
+    ParseImportFile("f.yaml", out.c_str(), &errors);
+    std::string all;
+    for (const auto& e : errors) all += e + "\n";
+    return all;
+  };
+  EXPECT_EQ(problems("plateforme-collecte", "tri_2"), "");
+  // (Other entries refer to the old key: only this entry's own problems.)
+  const std::string longest =
+      problems(std::string(40, 'k'), std::string(50, 't'));
+  EXPECT_EQ(longest.find("actions[0].key"), std::string::npos) << longest;
+  EXPECT_EQ(longest.find("actions[0].tags"), std::string::npos) << longest;
+  for (const std::string& bad : {std::string("Plateforme"), std::string("a b"),
+                                 std::string("é"), std::string(41, 'k')}) {
+    EXPECT_NE(problems(bad, "tri").find("actions[0].key: must be 1..40"),
+              std::string::npos)
+        << bad;
+  }
+  for (const std::string& bad :
+       {std::string("Tri"), std::string("a.b"), std::string(51, 't'),
+        std::string("jalon-key-x")}) {
+    EXPECT_NE(problems("plateforme-collecte", bad).find("actions[0].tags"),
+              std::string::npos)
+        << bad;
+  }
+}
+
 TEST(ImportFileTest, RandomlyBrokenFilesGetLocatedErrorsNeverACrash) {
   const std::string example = ReadExample();
   std::mt19937_64 rng(20261127);

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -986,6 +987,85 @@ TEST_F(ReportingServiceTest, AtomFeedIsReadByARealFeedParser) {
   EXPECT_EQ(stub_->IssueFeedKey(Ctx(f_.federation_copilot).get(), ireq, &key)
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// The HTTP front with requests no one wrote by hand: random paths, query
+// parameters and credentials get a 2xx or a 4xx, never a 5xx, and an
+// error body stays short.
+TEST_F(ReportingServiceTest, RandomHttpRequestsGetClearAnswers) {
+  NewAction("Plateforme de tri", D(2020, 1, 1));
+  h_.Sync();
+  auto report = Generate("2026-Q3");
+  ASSERT_TRUE(report.ok()) << report.status();
+  reppb::IssueFeedKeyRequest ireq;
+  ireq.mutable_feed_key()->mutable_filter()->set_roadmap_id(f_.roadmap);
+  reppb::IssueFeedKeyResponse key;
+  ASSERT_TRUE(
+      stub_->IssueFeedKey(Ctx(h_.roadmap().admin_token()).get(), ireq, &key)
+          .ok());
+  const std::vector<std::string> paths = {
+      "/feed.atom",
+      "/reports/" + report->id() + ".html",
+      "/reports/" + report->id() + ".md",
+      "/reports/" + report->id() + ".json",
+      "/reports/" + report->id() + "/indicators.csv",
+      "/reports/" + report->id() + "/nope.csv",
+      "/reports/01NOSUCH.html",
+      "/reports/" + std::string(3000, 'A') + ".json",
+      "/healthz",
+      "/",
+      "/reports/",
+      "/feed.atom/extra"};
+  const std::vector<std::string> params = {"kind=action_late",
+                                           "kind=bogus",
+                                           "kind=",
+                                           "kind=ACTION_TRANSITIONED",
+                                           "roadmap=" + f_.roadmap,
+                                           "roadmap=01NOSUCH",
+                                           "ecosystem=%00%ff",
+                                           "lang=en",
+                                           "lang=xx",
+                                           "key=" + key.secret(),
+                                           "key=wrong",
+                                           "key=",
+                                           "cursor=-1",
+                                           std::string(2000, 'q') + "=1",
+                                           "kind=%E2%80%AE"};
+  const std::vector<std::string> credentials = {
+      "",
+      "Bearer " + f_.reader_token,
+      "Bearer " + f_.member_token,
+      "Bearer jalon_not_a_token",
+      "Basic dXNlcjpwYXNz",
+      "Bearer",
+      "Bearer " + std::string(3000, 'x')};
+  std::mt19937_64 rng(20261127);
+  auto pick = [&](const std::vector<std::string>& from) {
+    return from[std::uniform_int_distribution<size_t>(0, from.size() - 1)(rng)];
+  };
+  httplib::Client http("127.0.0.1", h_.http_port());
+  std::map<int, int> codes;
+  for (int call = 0; call < 300; ++call) {
+    std::string target = pick(paths);
+    for (int n = std::uniform_int_distribution<int>(0, 3)(rng); n > 0; --n) {
+      target +=
+          (target.find('?') == std::string::npos ? "?" : "&") + pick(params);
+    }
+    httplib::Headers headers;
+    if (std::string c = pick(credentials); !c.empty()) {
+      headers.insert({"Authorization", c});
+    }
+    auto res = http.Get(target, headers);
+    ASSERT_TRUE(res) << target;
+    ++codes[res->status];
+    EXPECT_LT(res->status, 500) << target << "\n" << res->body;
+    if (res->status >= 400) {
+      EXPECT_LT(res->body.size(), 2048u) << target;
+    }
+  }
+  // Both kinds of answer were reached.
+  EXPECT_GT(codes[200], 0);
+  EXPECT_GT(codes[401] + codes[400] + codes[404], 0);
 }
 
 TEST_F(ReportingServiceTest, HttpServesExportsAndHealth) {

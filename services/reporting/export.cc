@@ -761,44 +761,6 @@ std::string OptionalPercent(bool has, double ratio, Language lang) {
   return has ? FormatPercent(ratio, lang) : std::string(kDash);
 }
 
-// The cells of an indicator's row, already in the language; the caller
-// escapes them for its format (only the name is user text).
-struct IndicatorCells {
-  std::string name;
-  std::string target;
-  std::string expected;
-  std::string actual;
-  std::string attainment_target;
-  std::string attainment_trajectory;
-  std::string rating;
-  std::string forecast;
-  std::string unverified;
-};
-
-IndicatorCells CellsOf(const v1::IndicatorReport& i, Language lang) {
-  const Labels& l = LabelsFor(lang);
-  IndicatorCells c;
-  c.name = i.name();
-  c.target = absl::StrCat(FormatAmount(i.target_value(), i.unit(), lang), " (",
-                          DateText(i.target_date()), ")");
-  c.expected = FormatAmount(i.expected_value(), i.unit(), lang);
-  c.actual =
-      OptionalAmount(i.has_actual_value(), i.actual_value(), i.unit(), lang);
-  if (i.has_actual_value() && !IsUnset(i.actual_date())) {
-    absl::StrAppend(&c.actual, " (", DateText(i.actual_date()), ")");
-  }
-  c.attainment_target =
-      OptionalPercent(i.has_attainment_target(), i.attainment_target(), lang);
-  c.attainment_trajectory = OptionalPercent(i.has_attainment_trajectory(),
-                                            i.attainment_trajectory(), lang);
-  c.rating = RatingLabel(i.rating(), lang);
-  c.forecast = i.has_forecast_value()
-                   ? FormatAmount(i.forecast_value(), i.unit(), lang)
-                   : l.insufficient_data;
-  c.unverified = absl::StrCat(i.unverified_size());
-  return c;
-}
-
 // ---------------------------------------------------------------------------
 // HTML
 // ---------------------------------------------------------------------------
@@ -1281,13 +1243,29 @@ void WriteIndicators(
     d.Paragraph(l.none);
     return;
   }
+  const Language lang = d.lang();
   std::vector<std::vector<std::string>> rows;
   for (const auto& i : indicators) {
-    const IndicatorCells c = CellsOf(i, d.lang());
-    rows.push_back({d.User(c.name), d.Ours(c.target), d.Ours(c.expected),
-                    d.Ours(c.actual), d.Ours(c.attainment_target),
-                    d.Ours(c.attainment_trajectory), d.Rating(i.rating()),
-                    d.Ours(c.forecast), d.Ours(c.unverified)});
+    std::string actual =
+        OptionalAmount(i.has_actual_value(), i.actual_value(), i.unit(), lang);
+    if (i.has_actual_value() && !IsUnset(i.actual_date())) {
+      absl::StrAppend(&actual, " (", DateText(i.actual_date()), ")");
+    }
+    rows.push_back(
+        {d.User(i.name()),
+         d.Ours(absl::StrCat(FormatAmount(i.target_value(), i.unit(), lang),
+                             " (", DateText(i.target_date()), ")")),
+         d.Ours(FormatAmount(i.expected_value(), i.unit(), lang)),
+         d.Ours(actual),
+         OptionalPercent(i.has_attainment_target(), i.attainment_target(),
+                         lang),
+         OptionalPercent(i.has_attainment_trajectory(),
+                         i.attainment_trajectory(), lang),
+         d.Rating(i.rating()),
+         d.Ours(i.has_forecast_value()
+                    ? FormatAmount(i.forecast_value(), i.unit(), lang)
+                    : l.insufficient_data),
+         absl::StrCat(i.unverified_size())});
   }
   d.Table({l.indicator, l.target, l.expected, l.actual, l.attainment_target,
            l.attainment_trajectory, l.rating, l.forecast, l.unverified},

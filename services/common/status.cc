@@ -28,6 +28,7 @@ absl::Status Violations::ToStatus() const {
   constexpr size_t kSuffixRoom = 24;
   std::string message = "invalid request:";
   size_t in_message = 0;
+  bool message_full = false;
   google::rpc::BadRequest bad;
   for (const auto& v : list_) {
     auto* fv = bad.add_field_violations();
@@ -40,9 +41,11 @@ absl::Status Violations::ToStatus() const {
     }
     std::string entry = absl::StrCat(in_message == 0 ? " " : "; ", fv->field(),
                                      ": ", fv->description());
-    if (in_message == static_cast<size_t>(bad.field_violations_size()) - 1 &&
-        (in_message == 0 ||
-         message.size() + entry.size() + kSuffixRoom <= kMaxMessageBytes)) {
+    message_full =
+        message_full ||
+        (in_message > 0 &&
+         message.size() + entry.size() + kSuffixRoom > kMaxMessageBytes);
+    if (!message_full) {
       message += entry;
       ++in_message;
     }

@@ -518,7 +518,7 @@ TEST_F(FeedbackServiceTest,
        "feedback_id: '$P' contact: 'a@velo.ma' message: 'Intéressés'"},
       {"DecideInterest", "id: '$N' accept: true"},
   };
-  o.fingerprint = [&] { return testing::DataDigest(h_.roadmap().redis()); };
+  o.redis = &h_.roadmap().redis();
   EXPECT_GT(testing::ProbeRandomRequests(h_.channel(), o), 20);
 }
 

@@ -123,10 +123,7 @@ int ProbeRandomRequests(const std::shared_ptr<grpc::Channel>& channel,
     }
     std::unique_ptr<Message> request(
         factory->GetPrototype(m->input_type())->New());
-    std::string filled = text;
-    for (const auto& [var, value] : options.vars) {
-      filled = absl::StrReplaceAll(filled, {{var, value}});
-    }
+    const std::string filled = absl::StrReplaceAll(text, options.vars);
     if (!google::protobuf::TextFormat::ParseFromString(filled, request.get())) {
       ADD_FAILURE() << "the valid " << name << " does not parse: " << filled;
       continue;
@@ -168,7 +165,7 @@ int ProbeRandomRequests(const std::shared_ptr<grpc::Channel>& channel,
     if (bytes.size() > (3 << 20)) continue;  // over gRPC's message limit
     const std::string token =
         options.tokens[random.Below(options.tokens.size())];
-    const std::string before = options.fingerprint();
+    const std::string before = DataDigest(*options.redis);
 
     grpc::Slice slice(bytes.data(), bytes.size());
     grpc::ByteBuffer request_bytes(&slice, 1), response_bytes;
@@ -205,7 +202,7 @@ int ProbeRandomRequests(const std::shared_ptr<grpc::Channel>& channel,
       ADD_FAILURE() << wrong << " (" << status.error_code() << " "
                     << status.error_message() << ") for " << what;
     }
-    if (options.fingerprint() != before) {
+    if (DataDigest(*options.redis) != before) {
       ADD_FAILURE() << "a failed call changed the data ("
                     << status.error_message() << "): " << what;
     }

@@ -11,7 +11,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -40,9 +39,9 @@ struct ProbeOptions {
   // ("$R") in them is replaced by its value (an id) first.
   std::map<std::string, std::string> valid_requests;
   std::map<std::string, std::string> vars;
-  // A fingerprint of everything the service keeps (DataDigest). A call
-  // that fails must leave it unchanged.
-  std::function<std::string()> fingerprint;
+  // The Redis holding what the service keeps: a call that fails must leave
+  // its DataDigest unchanged.
+  RedisClient* redis = nullptr;
 };
 
 // A digest of everything in the Redis database of `redis`: every key and
@@ -54,9 +53,9 @@ std::string DataDigest(RedisClient& redis);
 // Calls random requests and checks every answer: the status is one a
 // client can act on (never INTERNAL, UNKNOWN, UNAVAILABLE or a timeout),
 // it carries a google.rpc.Status with an ErrorInfo, INVALID_ARGUMENT names
-// the field in a BadRequest, and a failed call leaves `fingerprint`
-// unchanged. Reports failures with gtest's ADD_FAILURE; returns how many
-// calls succeeded, so a caller can check the probe got past validation.
+// the field in a BadRequest, and a failed call leaves the DataDigest of
+// `redis` unchanged. Reports failures with gtest's ADD_FAILURE; returns how
+// many calls succeeded, so a caller can check the probe got past validation.
 int ProbeRandomRequests(const std::shared_ptr<grpc::Channel>& channel,
                         const ProbeOptions& options);
 

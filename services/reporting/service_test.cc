@@ -176,6 +176,19 @@ class ReportingServiceTest : public ::testing::Test {
     return resp.report();
   }
 
+  // A feed key of the fixture's roadmap, issued by the admin (its secret
+  // is empty if that failed, which the call also reports).
+  reppb::IssueFeedKeyResponse IssueFeedKey() {
+    reppb::IssueFeedKeyRequest req;
+    req.mutable_feed_key()->mutable_filter()->set_roadmap_id(f_.roadmap);
+    req.mutable_feed_key()->set_description("Ministère, lecteur RSS");
+    reppb::IssueFeedKeyResponse key;
+    grpc::Status s =
+        stub_->IssueFeedKey(Ctx(h_.roadmap().admin_token()).get(), req, &key);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return key;
+  }
+
   std::vector<StreamEntry> Stream(const std::string& name) {
     std::vector<StreamEntry> out;
     auto n =
@@ -960,13 +973,7 @@ TEST_F(ReportingServiceTest, AtomFeedIsReadByARealFeedParser) {
                      {{"Authorization", "Bearer " + f_.reader_token}})
                 ->status,
             400);
-  reppb::IssueFeedKeyRequest ireq;
-  ireq.mutable_feed_key()->mutable_filter()->set_roadmap_id(f_.roadmap);
-  ireq.mutable_feed_key()->set_description("Ministère, lecteur RSS");
-  reppb::IssueFeedKeyResponse key;
-  ASSERT_TRUE(
-      stub_->IssueFeedKey(Ctx(h_.roadmap().admin_token()).get(), ireq, &key)
-          .ok());
+  const reppb::IssueFeedKeyResponse key = IssueFeedKey();
   ASSERT_FALSE(key.secret().empty());
   auto keyed = http.Get("/feed.atom?key=" + key.secret());
   ASSERT_EQ(keyed->status, 200);
@@ -984,7 +991,10 @@ TEST_F(ReportingServiceTest, AtomFeedIsReadByARealFeedParser) {
           .ok());
   EXPECT_EQ(http.Get("/feed.atom?key=" + key.secret())->status, 401);
   // Only admins issue keys.
-  EXPECT_EQ(stub_->IssueFeedKey(Ctx(f_.federation_copilot).get(), ireq, &key)
+  reppb::IssueFeedKeyRequest ireq;
+  ireq.mutable_feed_key()->mutable_filter()->set_roadmap_id(f_.roadmap);
+  reppb::IssueFeedKeyResponse denied;
+  EXPECT_EQ(stub_->IssueFeedKey(Ctx(f_.federation_copilot).get(), ireq, &denied)
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 }
@@ -997,12 +1007,8 @@ TEST_F(ReportingServiceTest, RandomHttpRequestsGetClearAnswers) {
   h_.Sync();
   auto report = Generate("2026-Q3");
   ASSERT_TRUE(report.ok()) << report.status();
-  reppb::IssueFeedKeyRequest ireq;
-  ireq.mutable_feed_key()->mutable_filter()->set_roadmap_id(f_.roadmap);
-  reppb::IssueFeedKeyResponse key;
-  ASSERT_TRUE(
-      stub_->IssueFeedKey(Ctx(h_.roadmap().admin_token()).get(), ireq, &key)
-          .ok());
+  const reppb::IssueFeedKeyResponse key = IssueFeedKey();
+  ASSERT_FALSE(key.secret().empty());
   const std::vector<std::string> paths = {
       "/feed.atom",
       "/reports/" + report->id() + ".html",
@@ -1129,12 +1135,8 @@ TEST_F(ReportingServiceTest,
   h_.Sync();
   auto report = Generate("2026-Q3");
   ASSERT_TRUE(report.ok()) << report.status();
-  reppb::IssueFeedKeyRequest ireq;
-  ireq.mutable_feed_key()->mutable_filter()->set_roadmap_id(f_.roadmap);
-  reppb::IssueFeedKeyResponse key;
-  ASSERT_TRUE(
-      stub_->IssueFeedKey(Ctx(h_.roadmap().admin_token()).get(), ireq, &key)
-          .ok());
+  const reppb::IssueFeedKeyResponse key = IssueFeedKey();
+  ASSERT_FALSE(key.secret().empty());
 
   testing::ProbeOptions o;
   o.service = reppb::ReportingService::service_full_name();
@@ -1160,7 +1162,7 @@ TEST_F(ReportingServiceTest,
        "description: 'lecteur' }"},
       {"RevokeFeedKey", "id: '$K'"},
   };
-  o.fingerprint = [&] { return testing::DataDigest(h_.redis()); };
+  o.redis = &h_.redis();
   EXPECT_GT(testing::ProbeRandomRequests(h_.channel(), o), 20);
 }
 

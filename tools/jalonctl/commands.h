@@ -64,16 +64,27 @@ google::protobuf::FieldMask ApplyUpdate(const std::string& file,
                                         const FieldFlags& flags,
                                         google::protobuf::Message* current);
 
-// One unary call with the session's token and deadline; throws CliError on
-// failure, naming `what`.
+// An RPC of `Stub`, as its generated blocking method.
 template <typename Stub, typename Req, typename Resp>
-Resp Call(Session& session, Stub& stub,
-          grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Req&, Resp*),
-          const Req& request, const std::string& what) {
+using Rpc = grpc::Status (Stub::*)(grpc::ClientContext*, const Req&, Resp*);
+
+// One unary call with `token` (empty: the session's) and the session's
+// deadline; throws CliError on failure, naming `what`.
+template <typename Stub, typename Req, typename Resp>
+Resp CallAs(Session& session, const std::string& token, Stub& stub,
+            Rpc<Stub, Req, Resp> rpc, const Req& request,
+            const std::string& what) {
   Resp response;
-  auto ctx = session.Ctx();
+  auto ctx = token.empty() ? session.Ctx() : session.CtxAs(token);
   CheckRpc((stub.*rpc)(ctx.get(), request, &response), what);
   return response;
+}
+
+// The same with the session's token.
+template <typename Stub, typename Req, typename Resp>
+Resp Call(Session& session, Stub& stub, Rpc<Stub, Req, Resp> rpc,
+          const Req& request, const std::string& what) {
+  return CallAs(session, "", stub, rpc, request, what);
 }
 
 // Every page of a List (following next_page_token), at most `limit` items
@@ -81,10 +92,8 @@ Resp Call(Session& session, Stub& stub,
 template <typename Item, typename Stub, typename Req, typename Resp,
           typename Items>
 std::vector<Item> FetchList(Session& session, Stub& stub,
-                            grpc::Status (Stub::*rpc)(grpc::ClientContext*,
-                                                      const Req&, Resp*),
-                            Req request, Items items, const std::string& what,
-                            int limit) {
+                            Rpc<Stub, Req, Resp> rpc, Req request, Items items,
+                            const std::string& what, int limit) {
   std::vector<Item> out;
   session.Paginate(
       [&](const std::string& token, std::string* next) {
@@ -97,17 +106,6 @@ std::vector<Item> FetchList(Session& session, Stub& stub,
       limit);
   if (limit > 0 && static_cast<int>(out.size()) > limit) out.resize(limit);
   return out;
-}
-
-// The same call with another principal's token (empty: the session's).
-template <typename Stub, typename Req, typename Resp>
-Resp CallAs(Session& session, const std::string& token, Stub& stub,
-            grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Req&, Resp*),
-            const Req& request, const std::string& what) {
-  Resp response;
-  auto ctx = token.empty() ? session.Ctx() : session.CtxAs(token);
-  CheckRpc((stub.*rpc)(ctx.get(), request, &response), what);
-  return response;
 }
 
 // The values a verb's flags and arguments fill; each verb uses a few.
@@ -141,10 +139,6 @@ const google::protobuf::Message& ResourceIn(
     const google::protobuf::Message& message, const std::string& name);
 google::protobuf::Message* MutableResourceIn(google::protobuf::Message* message,
                                              const std::string& name);
-
-// An RPC of `Stub`, as its generated blocking method.
-template <typename Stub, typename Req, typename Resp>
-using Rpc = grpc::Status (Stub::*)(grpc::ClientContext*, const Req&, Resp*);
 
 // The get, create and update verbs of one resource, the same for every
 // resource whose requests and responses carry it in a field named after it

@@ -176,6 +176,16 @@ class ReportingServiceTest : public ::testing::Test {
     return resp.report();
   }
 
+  // A report of the fixture's roadmap with one late action in it (empty
+  // if that failed, which is also reported).
+  reppb::Report ReportWithALateAction() {
+    NewAction("Plateforme de tri", D(2020, 1, 1));
+    h_.Sync();
+    auto report = Generate("2026-Q3");
+    EXPECT_TRUE(report.ok()) << report.status();
+    return report.ok() ? *std::move(report) : reppb::Report();
+  }
+
   // A feed key of the fixture's roadmap, issued by the admin (its secret
   // is empty if that failed, which the call also reports).
   reppb::IssueFeedKeyResponse IssueFeedKey() {
@@ -1003,19 +1013,17 @@ TEST_F(ReportingServiceTest, AtomFeedIsReadByARealFeedParser) {
 // parameters and credentials get a 2xx or a 4xx, never a 5xx, and an
 // error body stays short.
 TEST_F(ReportingServiceTest, RandomHttpRequestsGetClearAnswers) {
-  NewAction("Plateforme de tri", D(2020, 1, 1));
-  h_.Sync();
-  auto report = Generate("2026-Q3");
-  ASSERT_TRUE(report.ok()) << report.status();
+  const reppb::Report report = ReportWithALateAction();
+  ASSERT_FALSE(report.id().empty());
   const reppb::IssueFeedKeyResponse key = IssueFeedKey();
   ASSERT_FALSE(key.secret().empty());
   const std::vector<std::string> paths = {
       "/feed.atom",
-      "/reports/" + report->id() + ".html",
-      "/reports/" + report->id() + ".md",
-      "/reports/" + report->id() + ".json",
-      "/reports/" + report->id() + "/indicators.csv",
-      "/reports/" + report->id() + "/nope.csv",
+      "/reports/" + report.id() + ".html",
+      "/reports/" + report.id() + ".md",
+      "/reports/" + report.id() + ".json",
+      "/reports/" + report.id() + "/indicators.csv",
+      "/reports/" + report.id() + "/nope.csv",
       "/reports/01NOSUCH.html",
       "/reports/" + std::string(3000, 'A') + ".json",
       "/healthz",
@@ -1131,10 +1139,8 @@ namespace {
 // answers, which would change the data under the next call's check.
 TEST_F(ReportingServiceTest,
        RandomRequestsGetClearAnswersAndFailuresWriteNothing) {
-  NewAction("Plateforme de tri", D(2020, 1, 1));
-  h_.Sync();
-  auto report = Generate("2026-Q3");
-  ASSERT_TRUE(report.ok()) << report.status();
+  const reppb::Report report = ReportWithALateAction();
+  ASSERT_FALSE(report.id().empty());
   const reppb::IssueFeedKeyResponse key = IssueFeedKey();
   ASSERT_FALSE(key.secret().empty());
 
@@ -1143,13 +1149,13 @@ TEST_F(ReportingServiceTest,
   o.skip = {"RebuildReadModels"};
   o.tokens = {h_.roadmap().admin_token(), f_.federation_copilot,
               f_.ministry_copilot, f_.member_token, f_.reader_token};
-  o.known_strings = {f_.roadmap, f_.ecosystem,        report->id(),
+  o.known_strings = {f_.roadmap, f_.ecosystem,        report.id(),
                      "2026-Q3",  key.feed_key().id(), "1"};
   o.calls = 400;
   o.seed = 20261127;
   o.vars = {{"$R", f_.roadmap},
             {"$E", f_.ecosystem},
-            {"$P", report->id()},
+            {"$P", report.id()},
             {"$K", key.feed_key().id()}};
   o.valid_requests = {
       {"GenerateReport", "roadmap_id: '$R' period: '2026-Q4'"},

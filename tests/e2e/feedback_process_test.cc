@@ -15,7 +15,6 @@
 #include "jalon/roadmap/v1/roadmap.grpc.pb.h"
 #include "services/common/dates.h"
 #include "tests/support/child_process.h"
-#include "tests/support/free_port.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/roadmap_harness.h"
 #include "tests/support/wait.h"
@@ -58,30 +57,27 @@ class FeedbackProcessTest : public ::testing::Test {
     env_ = {{"JALON_REDIS_URL",
              "redis://127.0.0.1:" + std::to_string(redis_->port()) + "/0"},
             {"JALON_REDIS_PASSWORD_FILE", dir_ + "/redis-password"}};
-    roadmap_port_ = testing::FreeLoopbackPort();
     auto env = env_;
-    env["JALON_LISTEN"] = "127.0.0.1:" + std::to_string(roadmap_port_);
+    env["JALON_LISTEN"] = "127.0.0.1:0";
     ASSERT_TRUE(roadmap_process_
                     .Start({JALON_ROADMAP_BINARY,
                             "--bootstrap-admin-token-file=" + dir_ + "/admin",
                             "--service-token-file=" + dir_ + "/services"},
                            env, dir_ + "/roadmap.log")
                     .ok());
-    ASSERT_TRUE(roadmap_process_
-                    .WaitForLine("listening on port", std::chrono::seconds(20))
-                    .ok())
-        << ReadFile(dir_ + "/roadmap.log");
+    auto ports = roadmap_process_.WaitForListening(std::chrono::seconds(20));
+    ASSERT_TRUE(ports.ok()) << ReadFile(dir_ + "/roadmap.log");
+    roadmap_port_ = ports->grpc;
     admin_ = ReadFile(dir_ + "/admin");
     roadmap_ = rpb::RoadmapService::NewStub(
         grpc::CreateChannel("127.0.0.1:" + std::to_string(roadmap_port_),
                             grpc::InsecureChannelCredentials()));
-    feedback_port_ = testing::FreeLoopbackPort();
     StartFeedback();
   }
 
   void StartFeedback() {
     auto env = env_;
-    env["JALON_LISTEN"] = "127.0.0.1:" + std::to_string(feedback_port_);
+    env["JALON_LISTEN"] = "127.0.0.1:0";  // a restart may get another port
     feedback_process_ = std::make_unique<ChildProcess>();
     ASSERT_TRUE(feedback_process_
                     ->Start({JALON_FEEDBACK_BINARY,
@@ -91,10 +87,9 @@ class FeedbackProcessTest : public ::testing::Test {
                              "--consumer-name=e2e"},
                             env, dir_ + "/feedback.log")
                     .ok());
-    ASSERT_TRUE(feedback_process_
-                    ->WaitForLine("listening on port", std::chrono::seconds(20))
-                    .ok())
-        << ReadFile(dir_ + "/feedback.log");
+    auto ports = feedback_process_->WaitForListening(std::chrono::seconds(20));
+    ASSERT_TRUE(ports.ok()) << ReadFile(dir_ + "/feedback.log");
+    feedback_port_ = ports->grpc;
     feedback_ = fpb::FeedbackService::NewStub(
         grpc::CreateChannel("127.0.0.1:" + std::to_string(feedback_port_),
                             grpc::InsecureChannelCredentials()));

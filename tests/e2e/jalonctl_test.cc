@@ -91,8 +91,7 @@ class Services {
         {"JALON_REDIS_URL",
          "redis://127.0.0.1:" + std::to_string(redis_->port()) + "/0"},
         {"JALON_REDIS_PASSWORD_FILE", dir_ + "/redis-password"}};
-    roadmap_port_ = testing::FreeLoopbackPort();
-    env["JALON_LISTEN"] = "127.0.0.1:" + std::to_string(roadmap_port_);
+    env["JALON_LISTEN"] = "127.0.0.1:0";
     ASSERT_TRUE(
         roadmap_
             .Start({JALON_ROADMAP_BINARY,
@@ -100,12 +99,9 @@ class Services {
                     "--service-token-file=" + dir_ + "/services"},
                    env, dir_ + "/roadmap.log")
             .ok());
-    ASSERT_TRUE(
-        roadmap_.WaitForLine("listening on port", std::chrono::seconds(20))
-            .ok())
-        << ReadFile(dir_ + "/roadmap.log");
-    feedback_port_ = testing::FreeLoopbackPort();
-    env["JALON_LISTEN"] = "127.0.0.1:" + std::to_string(feedback_port_);
+    auto roadmap_ports = roadmap_.WaitForListening(std::chrono::seconds(20));
+    ASSERT_TRUE(roadmap_ports.ok()) << ReadFile(dir_ + "/roadmap.log");
+    roadmap_port_ = roadmap_ports->grpc;
     ASSERT_TRUE(feedback_
                     .Start({JALON_FEEDBACK_BINARY,
                             "--roadmap-address=" + roadmap_address(),
@@ -113,41 +109,18 @@ class Services {
                             "--consumer-name=e2e"},
                            env, dir_ + "/feedback.log")
                     .ok());
-    ASSERT_TRUE(
-        feedback_.WaitForLine("listening on port", std::chrono::seconds(20))
-            .ok())
-        << ReadFile(dir_ + "/feedback.log");
-    reporting_port_ = testing::FreeLoopbackPort();
-    reporting_env_ = env;
-    reporting_env_["JALON_LISTEN"] =
-        "127.0.0.1:" + std::to_string(reporting_port_);
-    reporting_args_ = {JALON_REPORTING_BINARY,
-                       "--roadmap-address=" + roadmap_address(),
-                       "--roadmap-token-file=" + dir_ + "/services",
-                       "--http-listen=127.0.0.1:" +
-                           std::to_string(testing::FreeLoopbackPort()),
-                       "--consumer-name=e2e"};
-    StartReporting();
+    auto feedback_ports = feedback_.WaitForListening(std::chrono::seconds(20));
+    ASSERT_TRUE(feedback_ports.ok()) << ReadFile(dir_ + "/feedback.log");
+    feedback_port_ = feedback_ports->grpc;
+    StartReporting(env, /*http_port=*/0);
   }
 
-  void StartReporting() {
-    reporting_ = std::make_unique<ChildProcess>();
-    ASSERT_TRUE(
-        reporting_
-            ->Start(reporting_args_, reporting_env_, dir_ + "/reporting.log")
-            .ok());
-    ASSERT_TRUE(
-        reporting_->WaitForLine("listening on port", std::chrono::seconds(20))
-            .ok())
-        << ReadFile(dir_ + "/reporting.log");
-  }
-
-  // SIGTERM, then a new process on the same port: a rolling restart.
+  // SIGTERM, then a new process on the same ports: a rolling restart.
   void RestartReporting() {
     reporting_->Signal(SIGTERM);
     auto code = reporting_->Wait(std::chrono::seconds(20));
     ASSERT_TRUE(code.ok() && *code == 0);
-    StartReporting();
+    StartReporting(reporting_env_, http_port_);
   }
   const std::string& dir() const { return dir_; }
   std::string admin_token_file() const { return dir_ + "/admin"; }
@@ -162,12 +135,35 @@ class Services {
   }
 
  private:
+  // Starts the reporting service with `env` (JALON_LISTEN=127.0.0.1:0 for
+  // a port the kernel picks) and `http_port` (0: the same), then keeps the
+  // ports it got for the next start.
+  void StartReporting(std::map<std::string, std::string> env, int http_port) {
+    reporting_env_ = std::move(env);
+    reporting_ = std::make_unique<ChildProcess>();
+    ASSERT_TRUE(
+        reporting_
+            ->Start({JALON_REPORTING_BINARY,
+                     "--roadmap-address=" + roadmap_address(),
+                     "--roadmap-token-file=" + dir_ + "/services",
+                     "--http-listen=127.0.0.1:" + std::to_string(http_port),
+                     "--consumer-name=e2e"},
+                    reporting_env_, dir_ + "/reporting.log")
+            .ok());
+    auto ports = reporting_->WaitForListening(std::chrono::seconds(20));
+    ASSERT_TRUE(ports.ok()) << ReadFile(dir_ + "/reporting.log");
+    reporting_port_ = ports->grpc;
+    http_port_ = ports->http;
+    reporting_env_["JALON_LISTEN"] =
+        "127.0.0.1:" + std::to_string(reporting_port_);
+  }
+
   std::unique_ptr<RedisServer> redis_;
   std::string dir_;
-  int roadmap_port_ = 0, feedback_port_ = 0, reporting_port_ = 0;
+  int roadmap_port_ = 0, feedback_port_ = 0, reporting_port_ = 0,
+      http_port_ = 0;
   ChildProcess roadmap_, feedback_;
   std::unique_ptr<ChildProcess> reporting_;
-  std::vector<std::string> reporting_args_;
   std::map<std::string, std::string> reporting_env_;
 };
 
@@ -661,8 +657,8 @@ TEST_F(JalonctlTest, ExitCodesScriptsCanTrust) {
   EXPECT_TRUE(absl::StrContains(illegal.err, "allowed from PROPOSED"))
       << illegal;
   // 5: nothing listening, and a deadline.
-  std::string nowhere =
-      "127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+  testing::RefusingLoopbackPort refusing;
+  std::string nowhere = refusing.address();
   Result down =
       Run({"--roadmap-address", nowhere, "--timeout", "2", "org", "list"});
   EXPECT_EQ(down.code, 5) << down;
@@ -694,8 +690,8 @@ TEST_F(JalonctlTest, ConfigContextsAndOverrides) {
             "local");
   EXPECT_EQ(Run({"whoami"}, only_config).code, 0);
   // JALON_* overrides the context; a flag overrides JALON_*.
-  std::string nowhere =
-      "127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+  testing::RefusingLoopbackPort refusing;
+  std::string nowhere = refusing.address();
   auto env_override = only_config;
   env_override["JALON_ROADMAP_ADDRESS"] = nowhere;
   EXPECT_EQ(Run({"--timeout", "2", "whoami"}, env_override).code, 5);

@@ -36,7 +36,6 @@
 #include "services/reporting/read_model.h"
 #include "services/reporting/service.h"
 #include "tests/support/child_process.h"
-#include "tests/support/free_port.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/roadmap_harness.h"
 #include "tests/support/wait.h"
@@ -99,10 +98,10 @@ class Replicas {
  public:
   Replicas(std::string name, std::string binary, int count)
       : name_(std::move(name)), binary_(std::move(binary)) {
-    for (int i = 0; i < count; ++i) {
-      ports_.push_back(testing::FreeLoopbackPort());
-      http_ports_.push_back(testing::FreeLoopbackPort());
-    }
+    // 0 until the first start, which lets the kernel pick; a restart keeps
+    // the replica's ports, as a restarted pod keeps its Service.
+    ports_.assign(count, 0);
+    http_ports_.assign(count, 0);
     processes_.resize(count);
     current_log_.resize(count);
   }
@@ -136,10 +135,12 @@ class Replicas {
     logs_.push_back(log);
     current_log_[i] = log;
     if (auto s = processes_[i]->Start(argv, env, log); !s.ok()) return s;
-    auto line = processes_[i]->WaitForLine("listening on port", seconds(20));
-    if (!line.ok()) {
+    auto ports = processes_[i]->WaitForListening(seconds(20));
+    if (!ports.ok()) {
       return absl::InternalError(name_ + " did not start: " + ReadFile(log));
     }
+    ports_[i] = ports->grpc;
+    http_ports_[i] = ports->http;
     return absl::OkStatus();
   }
 
@@ -224,6 +225,8 @@ class ReplicaTest : public ::testing::Test {
 
     roadmap_ = std::make_unique<Replicas>("roadmap", JALON_ROADMAP_BINARY, 2);
     roadmap_->Configure({}, env, dir_);
+    // The roadmap replicas first: the others' target lists their ports.
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(roadmap_->Start(i).ok());
     feedback_ =
         std::make_unique<Replicas>("feedback", JALON_FEEDBACK_BINARY, 2);
     auto feedback_env = env;
@@ -238,7 +241,6 @@ class ReplicaTest : public ::testing::Test {
     reporting_env["JALON_TICK_INTERVAL"] = "500ms";
     reporting_->Configure({}, reporting_env, dir_);
     for (int i = 0; i < 2; ++i) {
-      ASSERT_TRUE(roadmap_->Start(i).ok());
       ASSERT_TRUE(feedback_->Start(i).ok());
       ASSERT_TRUE(reporting_->Start(i).ok());
     }

@@ -16,7 +16,6 @@
 #include "jalon/roadmap/v1/roadmap.grpc.pb.h"
 #include "services/common/dates.h"
 #include "tests/support/child_process.h"
-#include "tests/support/free_port.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/roadmap_harness.h"
 #include "tests/support/wait.h"
@@ -60,34 +59,36 @@ class ReportingProcessTest : public ::testing::Test {
     env_ = {{"JALON_REDIS_URL",
              "redis://127.0.0.1:" + std::to_string(redis_->port()) + "/0"},
             {"JALON_REDIS_PASSWORD_FILE", dir_ + "/redis-password"}};
-    roadmap_port_ = testing::FreeLoopbackPort();
-    Launch(&roadmap_process_, roadmap_port_, "roadmap",
+    Launch(&roadmap_process_, "roadmap",
            {JALON_ROADMAP_BINARY,
             "--bootstrap-admin-token-file=" + dir_ + "/admin",
-            "--service-token-file=" + dir_ + "/services"});
+            "--service-token-file=" + dir_ + "/services"},
+           &roadmap_port_);
     admin_ = ReadFile(dir_ + "/admin");
     roadmap_ = rpb::RoadmapService::NewStub(grpc::CreateChannel(
         Address(roadmap_port_), grpc::InsecureChannelCredentials()));
-    feedback_port_ = testing::FreeLoopbackPort();
     Launch(
-        &feedback_process_, feedback_port_, "feedback",
+        &feedback_process_, "feedback",
         {JALON_FEEDBACK_BINARY, "--roadmap-address=" + Address(roadmap_port_),
-         "--roadmap-token-file=" + dir_ + "/services", "--consumer-name=e2e"});
+         "--roadmap-token-file=" + dir_ + "/services", "--consumer-name=e2e"},
+        &feedback_port_);
     feedback_ = fpb::FeedbackService::NewStub(grpc::CreateChannel(
         Address(feedback_port_), grpc::InsecureChannelCredentials()));
-    reporting_port_ = testing::FreeLoopbackPort();
-    http_port_ = testing::FreeLoopbackPort();
     StartReporting();
   }
 
-  void Launch(ChildProcess* p, int port, const std::string& name,
-              std::vector<std::string> argv) {
+  // Starts a service on ports the kernel picks (a restart may get other
+  // ones); sets *port, and *http_port if given, to where it listens.
+  void Launch(ChildProcess* p, const std::string& name,
+              std::vector<std::string> argv, int* port,
+              int* http_port = nullptr) {
     auto env = env_;
-    env["JALON_LISTEN"] = Address(port);
+    env["JALON_LISTEN"] = Address(0);
     ASSERT_TRUE(p->Start(argv, env, dir_ + "/" + name + ".log").ok());
-    ASSERT_TRUE(
-        p->WaitForLine("listening on port", std::chrono::seconds(20)).ok())
-        << ReadFile(dir_ + "/" + name + ".log");
+    auto ports = p->WaitForListening(std::chrono::seconds(20));
+    ASSERT_TRUE(ports.ok()) << ReadFile(dir_ + "/" + name + ".log");
+    *port = ports->grpc;
+    if (http_port) *http_port = ports->http;
   }
 
   void StartReporting(bool rebuild = false) {
@@ -96,12 +97,13 @@ class ReportingProcessTest : public ::testing::Test {
         JALON_REPORTING_BINARY,
         "--roadmap-address=" + Address(roadmap_port_),
         "--roadmap-token-file=" + dir_ + "/services",
-        "--http-listen=" + Address(http_port_),
+        "--http-listen=" + Address(0),
         "--tick-interval=200ms",
         "--consumer-name=e2e"};
     if (rebuild) argv.push_back("--rebuild");
-    Launch(reporting_process_.get(), reporting_port_,
-           rebuild ? "reporting-rebuilt" : "reporting", argv);
+    Launch(reporting_process_.get(),
+           rebuild ? "reporting-rebuilt" : "reporting", argv, &reporting_port_,
+           &http_port_);
     reporting_ = reppb::ReportingService::NewStub(grpc::CreateChannel(
         Address(reporting_port_), grpc::InsecureChannelCredentials()));
   }

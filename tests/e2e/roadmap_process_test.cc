@@ -18,7 +18,6 @@
 #include "jalon/roadmap/v1/roadmap.grpc.pb.h"
 #include "services/common/redis.h"
 #include "tests/support/child_process.h"
-#include "tests/support/free_port.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/wait.h"
 
@@ -51,9 +50,8 @@ class RoadmapProcessTest : public ::testing::Test {
   std::string StartService(ChildProcess& p, const std::string& token_file,
                            const std::string& log,
                            const std::vector<std::string>& flags = {}) {
-    int port = testing::FreeLoopbackPort();
     std::map<std::string, std::string> env = {
-        {"JALON_LISTEN", "127.0.0.1:" + std::to_string(port)},
+        {"JALON_LISTEN", "127.0.0.1:0"},
         {"JALON_REDIS_URL",
          "redis://127.0.0.1:" + std::to_string(redis_->port()) + "/0"},
         {"JALON_REDIS_PASSWORD_FILE", password_file_},
@@ -64,10 +62,10 @@ class RoadmapProcessTest : public ::testing::Test {
         "--grace-period=10s"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     EXPECT_TRUE(p.Start(argv, env, dir_ + "/" + log).ok());
-    auto line = p.WaitForLine("listening on port", std::chrono::seconds(20));
-    EXPECT_TRUE(line.ok()) << line.status() << "\n"
-                           << ReadFile(dir_ + "/" + log);
-    return "127.0.0.1:" + std::to_string(port);
+    auto ports = p.WaitForListening(std::chrono::seconds(20));
+    EXPECT_TRUE(ports.ok()) << ports.status() << "\n"
+                            << ReadFile(dir_ + "/" + log);
+    return "127.0.0.1:" + std::to_string(ports.ok() ? ports->grpc : 0);
   }
 
   static std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token) {
@@ -397,25 +395,25 @@ TEST_F(RoadmapProcessTest, ServiceTokenFileIsIssuedAndReplacedWhenUnknown) {
   const std::string file = dir_ + "/services-token";
   std::ofstream(file) << "jalon_left-over-from-another-redis\n";
   ChildProcess service;
-  int port = testing::FreeLoopbackPort();
   ASSERT_TRUE(
       service
           .Start(
               {JALON_ROADMAP_BINARY,
                "--bootstrap-admin-token-file=" + token_file_,
                "--service-token-file=" + file},
-              {{"JALON_LISTEN", "127.0.0.1:" + std::to_string(port)},
+              {{"JALON_LISTEN", "127.0.0.1:0"},
                {"JALON_REDIS_URL",
                 "redis://127.0.0.1:" + std::to_string(redis_->port()) + "/0"},
                {"JALON_REDIS_PASSWORD_FILE", password_file_}},
               dir_ + "/roadmap.log")
           .ok());
-  ASSERT_TRUE(
-      service.WaitForLine("listening on port", std::chrono::seconds(20)).ok());
+  auto ports = service.WaitForListening(std::chrono::seconds(20));
+  ASSERT_TRUE(ports.ok()) << ports.status();
   const std::string token = ReadFile(file);
   ASSERT_NE(token, "jalon_left-over-from-another-redis");
-  auto stub = rpb::RoadmapService::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  auto stub = rpb::RoadmapService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(ports->grpc),
+                          grpc::InsecureChannelCredentials()));
   rpb::GetCurrentPrincipalResponse who;
   ASSERT_TRUE(stub->GetCurrentPrincipal(Ctx(token).get(), {}, &who).ok());
   EXPECT_EQ(who.principal().role(), common::v1::Role::ROLE_READER);

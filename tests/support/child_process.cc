@@ -11,7 +11,10 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 extern char** environ;
 
@@ -95,6 +98,30 @@ absl::StatusOr<std::string> ChildProcess::WaitForLine(
     if (n <= 0) return absl::UnavailableError("the child closed its stdout");
     buffer_.append(buf, static_cast<size_t>(n));
   }
+}
+
+absl::StatusOr<ChildProcess::Ports> ChildProcess::WaitForListening(
+    std::chrono::milliseconds timeout) {
+  constexpr absl::string_view kGrpc = "listening on port ";
+  constexpr absl::string_view kHttp = "(http ";
+  auto line = WaitForLine(std::string(kGrpc), timeout);
+  if (!line.ok()) return line.status();
+  // The number right after `label` in the line, or 0.
+  auto number_after = [&](absl::string_view label) {
+    size_t at = absl::string_view(*line).find(label);
+    if (at == absl::string_view::npos) return 0;
+    absl::string_view rest = absl::string_view(*line).substr(at + label.size());
+    size_t digits = 0;
+    while (digits < rest.size() && absl::ascii_isdigit(rest[digits])) ++digits;
+    int port = 0;
+    return absl::SimpleAtoi(rest.substr(0, digits), &port) ? port : 0;
+  };
+  Ports ports{number_after(kGrpc), number_after(kHttp)};
+  if (ports.grpc <= 0) {
+    return absl::InternalError(
+        absl::StrCat("no port in the service's line '", *line, "'"));
+  }
+  return ports;
 }
 
 void ChildProcess::Signal(int sig) {

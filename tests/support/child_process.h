@@ -32,6 +32,15 @@ class ChildProcess {
   // Reads stdout until a line containing `needle`; returns that line.
   absl::StatusOr<std::string> WaitForLine(const std::string& needle,
                                           std::chrono::milliseconds timeout);
+  // Waits for a Jalon service's "listening on port N" line, printed once it
+  // serves, and reads the ports from it. A test starts a service on port 0
+  // and learns here which port the kernel gave it: no port can be taken by
+  // another process between a probe and the bind.
+  struct Ports {
+    int grpc = 0;
+    int http = 0;  // the reporting service's "(http M)"; 0 if not printed
+  };
+  absl::StatusOr<Ports> WaitForListening(std::chrono::milliseconds timeout);
   void Signal(int sig);
   // Waits for the exit; the exit code, or 128 + signal, or an error on
   // timeout (the child is then killed).

@@ -1,14 +1,34 @@
-// A free TCP port on 127.0.0.1 for a test's servers (redis-server, gRPC).
-// The port is found by binding port 0 and closing the socket, so another
-// process may take it before the caller binds it: callers that can retry
-// on a bind failure should. Thread-safe.
+// Loopback ports for tests. Jalon's services are started on port 0 and say
+// which port they got (ChildProcess::WaitForListening); redis-server cannot
+// do that, so RedisServer probes a free port here and retries when another
+// process took it before Redis could bind it. Thread-safe.
 #ifndef JALON_TESTS_SUPPORT_FREE_PORT_H_
 #define JALON_TESTS_SUPPORT_FREE_PORT_H_
+
+#include <string>
 
 namespace jalon::testing {
 
 // A port that was free on 127.0.0.1 a moment ago; 0 if none could be found.
 int FreeLoopbackPort();
+
+// A port on 127.0.0.1 where nothing listens for as long as this object
+// lives: its socket is bound and never listens, so a connection to it is
+// refused and no other process can take the port meanwhile. For tests of
+// "the server is down".
+class RefusingLoopbackPort {
+ public:
+  RefusingLoopbackPort();
+  ~RefusingLoopbackPort();
+  RefusingLoopbackPort(const RefusingLoopbackPort&) = delete;
+  RefusingLoopbackPort& operator=(const RefusingLoopbackPort&) = delete;
+  // "127.0.0.1:PORT"; the port is 0 if no socket could be bound.
+  std::string address() const;
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
 
 }  // namespace jalon::testing
 

@@ -541,6 +541,40 @@ TEST_F(RoadmapServiceTest, ClosedActionsAndPendingCompletionsAreProtected) {
   EXPECT_EQ(Get(a->id()).title(), "Protégée");
 }
 
+TEST_F(RoadmapServiceTest, ACopilotCannotPickWhoApprovesItsCompletion) {
+  // The federation brings in an organisation of its choosing as partner,
+  // then asks it to approve: the ministry would never be asked.
+  auto a = Create(NewAction("Contournement"), f_.federation_copilot);
+  ASSERT_TRUE(a.ok());
+  const auto& fed = f_.federation_copilot;
+  ASSERT_TRUE(Move(a->id(), rpb::ACTION_STATUS_PLANNED, fed).ok());
+  ASSERT_TRUE(Move(a->id(), rpb::ACTION_STATUS_IN_PROGRESS, fed).ok());
+  rpb::UpdateActionRequest req;
+  req.mutable_action()->set_id(a->id());
+  req.mutable_action()->set_partner_organization_id(f_.member);
+  req.mutable_update_mask()->add_paths("partner_organization_id");
+  rpb::UpdateActionResponse resp;
+  grpc::Status s = stub_->UpdateAction(Ctx(fed).get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), "COVALIDATION_REQUIRED");
+  EXPECT_EQ(Get(a->id()).partner_organization_id(), f_.ministry);
+
+  // Swapping the two roles keeps the same counterpart: allowed.
+  rpb::UpdateActionRequest swap;
+  swap.mutable_action()->set_id(a->id());
+  swap.mutable_action()->set_lead_organization_id(f_.ministry);
+  swap.mutable_action()->set_partner_organization_id(f_.federation);
+  swap.mutable_update_mask()->add_paths("lead_organization_id");
+  swap.mutable_update_mask()->add_paths("partner_organization_id");
+  ASSERT_TRUE(stub_->UpdateAction(Ctx(fed).get(), swap, &resp).ok());
+  EXPECT_EQ(resp.action().lead_organization_id(), f_.ministry);
+
+  // An admin may replace a party.
+  ASSERT_TRUE(
+      stub_->UpdateAction(Ctx(harness_.admin_token()).get(), req, &resp).ok());
+  EXPECT_EQ(resp.action().partner_organization_id(), f_.member);
+}
+
 TEST_F(RoadmapServiceTest, OnlyPartiesSteerAnAction) {
   auto a = Create(NewAction("Action de la fédération"), f_.federation_copilot);
   ASSERT_TRUE(a.ok());
@@ -1225,6 +1259,13 @@ TEST(RoadmapOverloadTest, ACallPastItsDeadlineInTheQueueIsNotRun) {
       Ctx(harness.admin_token(), std::chrono::milliseconds(300)).get(), req,
       &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The server's deadline is the client's timeout counted from when the
+  // call arrived, so it passes a little after the client's: by the transit
+  // time, a few ms, more on a loaded machine. A worker freed inside that
+  // window would rightly run the call (docs/api.md: after a client-side
+  // DEADLINE_EXCEEDED the write may have committed). Free it once the
+  // server's deadline has surely passed too.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   release.set_value();
   // The queue drains: the late call is dropped, a new one runs.
   rpb::ListOrganizationsResponse orgs;

@@ -309,6 +309,17 @@ bool CanSteer(const Actor& actor, const Action& action) {
           IsCopilotOf(actor, action.partner_organization_id()));
 }
 
+bool MayChangeParties(const Actor& actor, const Action& before,
+                      const Action& after) {
+  if (actor.role() == Role::ROLE_ADMIN) return true;
+  const std::string& lead = after.lead_organization_id();
+  const std::string& partner = after.partner_organization_id();
+  return (lead == before.lead_organization_id() &&
+          partner == before.partner_organization_id()) ||
+         (lead == before.partner_organization_id() &&
+          partner == before.lead_organization_id());
+}
+
 absl::Status CheckTransition(const Action& action, ActionStatus target,
                              std::string_view reason, const Actor& actor) {
   if (target == v1::ACTION_STATUS_UNSPECIFIED ||

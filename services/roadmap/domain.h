@@ -57,6 +57,12 @@ void ApplyDefaults(Action* a);
 std::vector<ActionStatus> AllowedTargets(ActionStatus from);
 // Admin, or a copilot of the action's lead or partner organisation.
 bool CanSteer(const Actor& actor, const Action& action);
+// Whether `actor` may make `after` the parties of an action that had those
+// of `before`. The two parties co-validate its completion, so a copilot may
+// swap their roles but not replace the other party: that would let one side
+// choose who approves its own request. An admin may change both.
+bool MayChangeParties(const Actor& actor, const Action& before,
+                      const Action& after);
 // Checks `actor` may move `action` to `target` with `reason`, including
 // co-validation; FAILED_PRECONDITION names the allowed targets.
 absl::Status CheckTransition(const Action& action, ActionStatus target,

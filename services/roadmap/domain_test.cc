@@ -595,6 +595,27 @@ TEST(CanSteerTest, EmptyOrganisationNeverMatchesAnEmptyParty) {
   EXPECT_TRUE(CanSteer(MakeActor(Role::ROLE_COPILOT, kLead), a));
 }
 
+TEST(MayChangePartiesTest, ACopilotSwapsRolesButNeverReplacesTheOtherParty) {
+  const Action before = ValidAction();  // lead kLead, partner kPartner
+  auto with = [&](const std::string& lead, const std::string& partner) {
+    Action a = before;
+    a.set_lead_organization_id(lead);
+    a.set_partner_organization_id(partner);
+    return a;
+  };
+  const Actor lead = MakeActor(Role::ROLE_COPILOT, kLead);
+  const Actor admin = MakeActor(Role::ROLE_ADMIN, kThird);
+  EXPECT_TRUE(MayChangeParties(lead, before, before));
+  EXPECT_TRUE(MayChangeParties(lead, before, with(kPartner, kLead)));
+  // The counterpart, who decides on completion, is not the copilot's pick.
+  EXPECT_FALSE(MayChangeParties(lead, before, with(kLead, kThird)));
+  EXPECT_FALSE(MayChangeParties(lead, before, with(kThird, kLead)));
+  EXPECT_FALSE(MayChangeParties(MakeActor(Role::ROLE_COPILOT, kPartner), before,
+                                with(kThird, kPartner)));
+  EXPECT_TRUE(MayChangeParties(admin, before, with(kLead, kThird)));
+  EXPECT_TRUE(MayChangeParties(admin, before, with(kThird, kPartner)));
+}
+
 // ===========================================================================
 // Progress and lateness
 // ===========================================================================

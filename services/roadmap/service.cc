@@ -859,6 +859,13 @@ EntityOps::ChangeFn<pb::Action> RoadmapService::ActionEditor(
           "a copilot cannot hand an action over to organisations other "
           "than their own");
     }
+    if (!MayChangeParties(c.principal, cur.value, *next)) {
+      return WithReason(
+          absl::PermissionDeniedError(
+              "a copilot cannot replace the other party of an action, who "
+              "co-validates its completion; an admin can"),
+          "COVALIDATION_REQUIRED");
+    }
     RequireActionReferences(*m, *next, touched);
     if (deps_changed && !std::equal(cur.value.depends_on_action_ids().begin(),
                                     cur.value.depends_on_action_ids().end(),

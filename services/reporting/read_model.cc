@@ -23,13 +23,16 @@ namespace fb = ::jalon::feedback::v1;
 // Replaces an entity by a newer version and swaps its facets, atomically.
 // KEYS[1] generation hash, KEYS[2] entity, KEYS[3] status stream, KEYS[4]
 // the "seen" guard of the source event; facet keys follow.
-// ARGV: generation, expected version, new version, data, stream maxlen,
-// number of updates, the updates..., then (op, key index, member, value).
+// ARGV: generation ("*": a generation that does not serve yet, written by
+// its rebuild: no check), expected version, new version, data, stream
+// maxlen, number of updates, the updates..., then (op, key index, member,
+// value).
 // Replies: "ok", "old" (not newer: nothing to do), "stale" (a concurrent
 // apply won: read again), "gen" (the generation switched: read it again).
 constexpr char kApplyLua[] = R"lua(
-local g = redis.call('HGET', KEYS[1], 'v') or '0'
-if g ~= ARGV[1] then return 'gen' end
+if ARGV[1] ~= '*' and (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
+  return 'gen'
+end
 local cur = tonumber(redis.call('HGET', KEYS[2], 'v') or '0')
 if cur >= tonumber(ARGV[3]) then return 'old' end
 if cur ~= tonumber(ARGV[2]) then return 'stale' end
@@ -62,15 +65,70 @@ const RedisScript& ApplyScript() {
   return *s;
 }
 
-// Moves the generation pointer from ARGV[1] to ARGV[2]; 0 if it moved.
+// Moves the generation pointer from ARGV[1] to ARGV[2] for the rebuild
+// holding the lock. KEYS: the generation hash, the rebuild lock, the source
+// streams. ARGV: old and new generation, the lock token, the consumer
+// group, '1' for an exact switch, then per source stream the last entry id
+// the new generation holds ('' for none). An exact switch requires that no
+// entry after those was delivered to the group: whatever a consumer may
+// have applied to the old generation is in the new one. Replies 1
+// (switched), 0 (the pointer moved: someone else switched), -1 (the lock
+// is not ours any more), -2 (consumers are ahead: catch up again).
 const RedisScript& SwitchScript() {
   static const RedisScript* s = new RedisScript(R"lua(
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return -1 end
 if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then return 0 end
+local function parse(id)
+  local ms, seq = string.match(id or '', '^(%d+)-(%d+)$')
+  return tonumber(ms or '0'), tonumber(seq or '0')
+end
+local function after(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  return am > bm or (am == bm and as > bs)
+end
+if ARGV[5] == '1' then
+  for i = 3, #KEYS do
+    if redis.call('EXISTS', KEYS[i]) == 1 then
+      for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[i])) do
+        local name, last
+        for j = 1, #g, 2 do
+          if g[j] == 'name' then name = g[j + 1] end
+          if g[j] == 'last-delivered-id' then last = g[j + 1] end
+        end
+        if name == ARGV[4] and after(last, ARGV[i + 3]) then return -2 end
+      end
+    end
+  end
+end
 redis.call('HSET', KEYS[1], 'v', ARGV[2])
 return 1
 )lua");
   return *s;
 }
+
+// Extends the rebuild lock ARGV[2] ms if it is still ours (ARGV[1]); 0 if
+// not.
+const RedisScript& ExtendLockScript() {
+  static const RedisScript* s = new RedisScript(R"lua(
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+)lua");
+  return *s;
+}
+
+// The rebuild lock lives this long unless its rebuild extends it, which it
+// does every kLockRenewEvery while it works: a killed rebuild blocks the
+// next one for at most a minute.
+constexpr std::chrono::milliseconds kLockTtl{60000};
+constexpr std::chrono::seconds kLockRenewEvery{10};
+// Catch-up passes before the switch: a pass that applied fewer entries
+// than kShortPass is followed by an attempt to switch, which fails when
+// consumers got ahead meanwhile. After kMaxPasses the switch is no longer
+// exact, and one more pass follows it.
+constexpr int64_t kShortPass = 200;
+constexpr int kMaxPasses = 20;
 
 // Releases the rebuild lock if it is still ours.
 const RedisScript& UnlockScript() {
@@ -200,6 +258,7 @@ std::string Keys::Prefix() { return "jalon:reporting:"; }
 std::string Keys::Generation() { return Prefix() + "generation"; }
 std::string Keys::GenerationSeq() { return Prefix() + "generation-seq"; }
 std::string Keys::RebuildLock() { return Prefix() + "rebuild-lock"; }
+std::string Keys::Generations() { return Prefix() + "generations"; }
 std::string Keys::Stream() { return Prefix() + "events"; }
 std::string Keys::WakeupChannel() { return Prefix() + "wakeup"; }
 std::string Keys::DeadLetters(std::string_view source) {
@@ -416,11 +475,16 @@ absl::Status ReadModel::ApplyEntry(const StreamEntry& entry) {
 
 absl::Status ReadModel::Apply(const events::v1::Event& event,
                               bool with_updates) {
+  return ApplyTo(event, with_updates, /*target=*/0);
+}
+
+absl::Status ReadModel::ApplyTo(const events::v1::Event& event,
+                                bool with_updates, int64_t target) {
   const std::string& kind = event.aggregate_kind();
   if (!IsModelled(kind)) return absl::OkStatus();
   const std::string& data = event.state().value();
   for (int attempt = 0; attempt < 50; ++attempt) {
-    auto gen = Generation();
+    auto gen = target > 0 ? absl::StatusOr<int64_t>(target) : Generation();
     if (!gen.ok()) return gen.status();
     ModelKeys keys(*gen);
     const std::string key = keys.Entity(kind, event.aggregate_id());
@@ -455,7 +519,7 @@ absl::Status ReadModel::Apply(const events::v1::Event& event,
     RedisArgs k = {Keys::Generation(), key, Keys::Stream(),
                    Keys::FeedSeen(event.event_id())};
     std::map<std::string, int> index;
-    RedisArgs args = {std::to_string(*gen),
+    RedisArgs args = {target > 0 ? std::string("*") : std::to_string(*gen),
                       std::to_string(version),
                       std::to_string(event.aggregate_version()),
                       data,
@@ -499,14 +563,16 @@ absl::Status ReadModel::Apply(const events::v1::Event& event,
   return absl::AbortedError("read model apply kept losing races");
 }
 
-absl::Status ReadModel::WriteBulk(const ModelKeys& keys,
-                                  FoldedEntities* entities, int64_t* written) {
+absl::Status ReadModel::WriteBulk(
+    const ModelKeys& keys, FoldedEntities* entities, int64_t* written,
+    const std::function<absl::Status()>& keep_lock) {
   std::map<std::string, std::map<std::string, int64_t>> counts;
   std::map<std::string, std::map<std::string, double>> members;
   std::map<std::string, std::map<std::string, double>> increments;
   std::vector<RedisArgs> cmds;
   auto flush = [&](bool force) -> absl::Status {
     if (cmds.empty() || (!force && cmds.size() < 1000)) return absl::OkStatus();
+    if (auto s = keep_lock(); !s.ok()) return s;
     auto r = redis_->Pipeline(cmds);
     cmds.clear();
     if (!r.ok()) return r.status();
@@ -620,15 +686,38 @@ absl::Status ReadModel::CheckNotTrimmed(const std::string& stream) {
 }
 
 absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
+  std::unique_lock<std::mutex> one_here(rebuild_mu_, std::try_to_lock);
+  if (!one_here.owns_lock()) {
+    return absl::FailedPreconditionError("a rebuild is already running");
+  }
   const auto start = std::chrono::steady_clock::now();
   const std::string lock_token = NewUlid();
+  const std::string ttl_ms = std::to_string(kLockTtl.count());
   auto locked = redis_->Command(
-      {"SET", Keys::RebuildLock(), lock_token, "NX", "PX", "600000"});
-  if (dropper_.joinable()) dropper_.join();  // the previous drop first
+      {"SET", Keys::RebuildLock(), lock_token, "NX", "PX", ttl_ms});
   if (!locked.ok()) return locked.status();
   if (locked->is_nil()) {
     return absl::FailedPreconditionError("a rebuild is already running");
   }
+  if (dropper_.joinable()) dropper_.join();  // the previous drop first
+  // Keeps the lock while this rebuild works; fails once it is lost (the
+  // process stalled past its TTL and another rebuild took over).
+  auto renewed = start;
+  auto keep_lock = [&]() -> absl::Status {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - renewed < kLockRenewEvery) return absl::OkStatus();
+    renewed = now;
+    auto r = redis_->Eval(ExtendLockScript(), {Keys::RebuildLock()},
+                          {lock_token, ttl_ms});
+    if (!r.ok()) return r.status();
+    if (r->integer() != 1) {
+      return absl::AbortedError("the rebuild lost its lock");
+    }
+    return absl::OkStatus();
+  };
+  auto hook = [this](std::string_view stage) {
+    return hook_ ? hook_(stage) : absl::OkStatus();
+  };
   RebuildStats stats;
   auto lap = [last = start]() mutable {
     const auto now = std::chrono::steady_clock::now();
@@ -637,19 +726,29 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
     last = now;
     return static_cast<int64_t>(ms.count());
   };
+  const std::vector<std::string> streams = {kRoadmapStream, kFeedbackStream};
+  // Per source stream, the last entry the new generation holds.
+  std::map<std::string, std::string> last_id;
+  int64_t gen = 0;  // the new generation, once it has a number
+  std::vector<int64_t> to_drop;
   auto run = [&]() -> absl::Status {
-    for (const char* stream : {kRoadmapStream, kFeedbackStream}) {
+    for (const auto& stream : streams) {
       if (auto s = CheckNotTrimmed(stream); !s.ok()) return s;
     }
     auto old_keys = Current();  // read afresh, not from the cache
     if (!old_keys.ok()) return old_keys.status();
     const int64_t old_gen = old_keys->generation();
+    // What earlier rebuilds left behind when they failed or were killed.
+    auto known = redis_->Command({"SMEMBERS", Keys::Generations()});
+    if (!known.ok()) return known.status();
+    for (const auto& g : known->elements()) {
+      if (ToInt(g.str()) != old_gen) to_drop.push_back(ToInt(g.str()));
+    }
     // Fold both streams, up to what the consumers have acknowledged, into
     // the latest state of every entity.
     FoldedEntities entities;
-    std::map<std::string, std::string> last_id;
     std::string id;  // "<kind>\n<aggregate id>", reused
-    for (const char* stream : {kRoadmapStream, kFeedbackStream}) {
+    for (const auto& stream : streams) {
       auto end = FoldEnd(stream);
       if (!end.ok()) return end.status();
       events::v1::Event e;
@@ -660,7 +759,7 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
             last = entry.id;
             if (!e.ParseFromString(entry.payload) ||
                 !IsModelled(e.aggregate_kind())) {
-              return absl::OkStatus();
+              return keep_lock();
             }
             id.assign(e.aggregate_kind());
             id += '\n';
@@ -673,106 +772,197 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
               // state rather than copy it.
               f.data.swap(*e.mutable_state()->mutable_value());
             }
-            return absl::OkStatus();
+            return keep_lock();
           },
           1000, "", *end);
       if (!n.ok()) return n.status();
       stats.events += *n;
     }
     stats.fold_ms = lap();
-    // A fresh generation, written while the current one keeps serving.
+    // A fresh generation, written while the current one keeps serving. It
+    // is registered first, so that a failure from here on, even a killed
+    // process, leaves nothing no rebuild will drop.
     auto seq = redis_->Command({"INCR", Keys::GenerationSeq()});
     if (!seq.ok()) return seq.status();
-    int64_t gen = std::max<int64_t>(seq->integer(), old_gen + 1);
+    gen = std::max<int64_t>(seq->integer(), old_gen + 1);
     if (gen != seq->integer()) {
       (void)redis_->Command(
           {"SET", Keys::GenerationSeq(), std::to_string(gen)});
     }
+    auto registered =
+        redis_->Command({"SADD", Keys::Generations(), std::to_string(gen)});
+    if (!registered.ok()) return registered.status();
     ModelKeys keys(gen);
-    if (auto s = WriteBulk(keys, &entities, &stats.entities); !s.ok()) {
+    if (auto s = WriteBulk(keys, &entities, &stats.entities, keep_lock);
+        !s.ok()) {
       return s;
     }
     stats.write_ms = lap();
-    // Switch, if nobody else did. Appliers check the generation inside
-    // their script, and readers check it after reading, so from here on
-    // every apply lands in the new one and no reader keeps the old one.
-    auto sw = redis_->Eval(SwitchScript(), {Keys::Generation()},
-                           {std::to_string(old_gen), std::to_string(gen)});
-    if (!sw.ok()) return sw.status();
-    if (sw->is_error() || sw->integer() != 1) {
-      return absl::AbortedError("the read models switched during the rebuild");
+    if (auto s = hook("written"); !s.ok()) return s;
+    // Catch up with what arrived since the fold, into the new generation
+    // while the old one serves, then switch. Entries are replayed with
+    // their status updates: this announces what the consumers have not yet
+    // (once: each source event has its guard).
+    auto catch_up = [&](int64_t target, int64_t* applied) -> absl::Status {
+      for (const auto& stream : streams) {
+        events::v1::Event e;
+        std::string& last = last_id[stream];
+        auto n = StreamConsumer::Replay(
+            redis_, stream,
+            [&](const StreamEntry& entry) {
+              if (e.ParseFromString(entry.payload)) {
+                if (auto s = ApplyTo(e, /*with_updates=*/true, target);
+                    !s.ok()) {
+                  return s;
+                }
+              }
+              last = entry.id;  // resume after it, should a later one fail
+              ++*applied;
+              return keep_lock();
+            },
+            1000, last);
+        if (!n.ok()) return n.status();
+      }
+      return absl::OkStatus();
+    };
+    bool exact = true;
+    for (;;) {
+      int64_t applied = 0;
+      if (auto s = catch_up(gen, &applied); !s.ok()) return s;
+      stats.events += applied;
+      ++stats.passes;
+      exact = stats.passes < kMaxPasses;
+      if (applied >= kShortPass && exact) continue;
+      if (auto s = hook("switching"); !s.ok()) return s;
+      RedisArgs keys_sw = {Keys::Generation(), Keys::RebuildLock()};
+      RedisArgs args = {std::to_string(old_gen), std::to_string(gen),
+                        lock_token, kGroup, exact ? "1" : "0"};
+      for (const auto& stream : streams) {
+        keys_sw.push_back(stream);
+        args.push_back(last_id[stream]);
+      }
+      auto sw = redis_->Eval(SwitchScript(), keys_sw, args);
+      if (!sw.ok()) return sw.status();
+      if (sw->is_error()) {
+        spdlog::error("msg=rebuild_switch_failed error={}",
+                      LogValue(sw->str()));
+        return absl::InternalError("internal storage error");
+      }
+      if (sw->integer() == 1) break;
+      if (sw->integer() == -1) {
+        return absl::AbortedError("the rebuild lost its lock");
+      }
+      if (sw->integer() == 0) {
+        return absl::AbortedError(
+            "the read models switched during the rebuild");
+      }
+      // -2: the consumers got ahead of the last pass; another one.
     }
     generation_.store(gen);
     stats.generation = gen;
-    // Replay what the fold left out: announces what the consumers have not
-    // (once: each source event has its guard), and re-applies what they
-    // applied to the old generation meanwhile.
-    for (const char* stream : {kRoadmapStream, kFeedbackStream}) {
-      events::v1::Event e;
-      auto n = StreamConsumer::Replay(
-          redis_, stream,
-          [&](const StreamEntry& entry) {
-            if (!e.ParseFromString(entry.payload)) return absl::OkStatus();
-            ++stats.events;
-            return Apply(e, /*with_updates=*/true);
-          },
-          1000, last_id.count(stream) ? last_id[stream] : "");
-      if (!n.ok()) return n.status();
+    to_drop.push_back(old_gen);
+    (void)redis_->Command({"SREM", Keys::Generations(), std::to_string(gen)});
+    if (auto s = hook("switched"); !s.ok()) return s;
+    if (!exact) {
+      // A switch that could not wait for the consumers: apply, to the
+      // generation that now serves, what they applied to the old one since
+      // the last pass. Retried: nothing will deliver these entries again.
+      absl::Status s;
+      for (int attempt = 0; attempt < 6; ++attempt) {
+        if (attempt > 0) {
+          std::this_thread::sleep_for(
+              std::chrono::milliseconds(100 << attempt));
+        }
+        int64_t applied = 0;
+        s = catch_up(0, &applied);
+        stats.events += applied;
+        if (s.ok()) break;
+      }
+      if (!s.ok()) {
+        spdlog::error(
+            "msg=read_models_incomplete generation={} error={} action=\"run "
+            "the rebuild again\"",
+            gen, LogValue(std::string(s.message())));
+        return s;
+      }
     }
     stats.catch_up_ms = lap();
-    // Drop the old generation in the background: the new one serves
-    // already, and a reader still on the old one finds out when it checks
-    // the generation after reading, and reads again.
-    dropper_ = std::thread(
-        [this, prefix = old_keys->prefix()] { DropGeneration(prefix); });
     return absl::OkStatus();
   };
   absl::Status s = run();
+  if (!s.ok() && gen > 0 && stats.generation == 0) {
+    to_drop.push_back(gen);  // never served: what it wrote goes
+  }
   (void)redis_->Eval(UnlockScript(), {Keys::RebuildLock()}, {lock_token});
-  if (!s.ok()) return s;
+  // Dropped in the background: the new generation serves already, and a
+  // reader still on an old one finds out when it checks the generation
+  // after reading, and reads again.
+  DropInBackground(std::move(to_drop));
+  if (!s.ok()) {
+    spdlog::warn("msg=read_models_rebuild_failed error={}",
+                 LogValue(std::string(s.message())));
+    return s;
+  }
   stats.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now() - start)
                           .count();
   spdlog::info(
       "msg=read_models_rebuilt events={} entities={} generation={} "
-      "duration_ms={} fold_ms={} write_ms={} catch_up_ms={}",
+      "duration_ms={} fold_ms={} write_ms={} catch_up_ms={} passes={}",
       stats.events, stats.entities, stats.generation, stats.duration_ms,
-      stats.fold_ms, stats.write_ms, stats.catch_up_ms);
+      stats.fold_ms, stats.write_ms, stats.catch_up_ms, stats.passes);
   return stats;
 }
 
-void ReadModel::DropGeneration(const std::string& prefix) {
-  const auto start = std::chrono::steady_clock::now();
-  int64_t dropped = 0;
-  // 10,000 slots of the keyspace per SCAN: a few ms of Redis each, ten
-  // times fewer round trips than 1000.
-  std::string cursor = "0";
-  do {
-    auto r = redis_->Command(
-        {"SCAN", cursor, "MATCH", prefix + "*", "COUNT", "10000"});
-    if (!r.ok() || !r->is_array() || r->elements().size() != 2) {
-      spdlog::warn("msg=old_generation_drop_failed prefix={}", prefix);
-      return;  // what is left is unreachable; the next rebuild's drop
-               // does not see it, but it harms nothing but memory
-    }
-    cursor = r->elements()[0].str();
-    RedisArgs del = {"UNLINK"};
-    for (const auto& k : r->elements()[1].elements()) del.push_back(k.str());
-    dropped += static_cast<int64_t>(del.size()) - 1;
-    if (del.size() > 1) (void)redis_->Command(del);
-  } while (cursor != "0");
-  spdlog::info("msg=old_generation_dropped prefix={} keys={} duration_ms={}",
-               prefix, dropped,
-               std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::steady_clock::now() - start)
-                   .count());
+void ReadModel::DropInBackground(std::vector<int64_t> generations) {
+  if (generations.empty()) return;
+  if (dropper_.joinable()) dropper_.join();
+  dropper_ = std::thread([this, generations = std::move(generations)] {
+    DropGenerations(generations);
+  });
 }
 
-ReadModel::~ReadModel() {
-  if (dropper_.joinable()) dropper_.join();
+void ReadModel::DropGenerations(const std::vector<int64_t>& generations) {
+  for (int64_t generation : generations) {
+    const std::string prefix = ModelKeys(generation).prefix();
+    const auto start = std::chrono::steady_clock::now();
+    int64_t dropped = 0;
+    // 10,000 slots of the keyspace per SCAN: a few ms of Redis each, ten
+    // times fewer round trips than 1000.
+    std::string cursor = "0";
+    bool complete = true;
+    do {
+      auto r = redis_->Command(
+          {"SCAN", cursor, "MATCH", prefix + "*", "COUNT", "10000"});
+      if (!r.ok() || !r->is_array() || r->elements().size() != 2) {
+        complete = false;
+        break;
+      }
+      cursor = r->elements()[0].str();
+      RedisArgs del = {"UNLINK"};
+      for (const auto& k : r->elements()[1].elements()) del.push_back(k.str());
+      dropped += static_cast<int64_t>(del.size()) - 1;
+      if (del.size() > 1 && !redis_->Command(del).ok()) complete = false;
+    } while (cursor != "0" && complete);
+    if (!complete) {
+      // Still registered: the next rebuild drops it.
+      spdlog::warn("msg=old_generation_drop_failed prefix={}", prefix);
+      continue;
+    }
+    (void)redis_->Command(
+        {"SREM", Keys::Generations(), std::to_string(generation)});
+    spdlog::info("msg=old_generation_dropped prefix={} keys={} duration_ms={}",
+                 prefix, dropped,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - start)
+                     .count());
+  }
 }
+
+ReadModel::~ReadModel() { WaitForDrop(); }
 
 void ReadModel::WaitForDrop() {
+  std::lock_guard<std::mutex> lock(rebuild_mu_);
   if (dropper_.joinable()) dropper_.join();
 }
 

@@ -16,7 +16,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -45,6 +47,9 @@ struct Keys {
   static std::string Generation();     // hash {v: current generation}
   static std::string GenerationSeq();  // counter of generations
   static std::string RebuildLock();    // one rebuild at a time
+  // Set of generations written by rebuilds and not known to be dropped
+  // (a failed or killed rebuild's leftovers are dropped by the next one).
+  static std::string Generations();
   static std::string Stream();         // the status feed / own events
   static std::string WakeupChannel();  // PUBLISHed after each commit
   static std::string DeadLetters(std::string_view source);
@@ -126,10 +131,11 @@ struct RebuildStats {
   int64_t generation = 0;
   int64_t duration_ms = 0;
   // Where the time went: folding the streams, writing the new generation,
-  // catching up after the switch, dropping the old generation.
+  // catching up with what arrived meanwhile, until the switch.
   int64_t fold_ms = 0;
   int64_t write_ms = 0;
   int64_t catch_up_ms = 0;
+  int64_t passes = 0;  // catch-up passes before the switch
 };
 
 class ReadModel {
@@ -149,17 +155,27 @@ class ReadModel {
   absl::Status Apply(const events::v1::Event& event, bool with_updates = true);
   absl::Status ApplyEntry(const StreamEntry& entry);
 
-  // Recomputes every model from the source streams into a new generation,
-  // switches to it and catches up with what arrived meanwhile. The fold
-  // stops where the consumer group's acknowledged entries end; the rest is
-  // replayed after the switch with its status updates, so a rebuild while
-  // consumers lag announces what they had not. FAILED_PRECONDITION when a
-  // source stream was trimmed (the rebuild would lose entities) or another
-  // rebuild runs.
+  // Recomputes every model from the source streams into a new generation
+  // while the current one serves, catches it up with what arrived
+  // meanwhile, and switches to it. The fold stops where the consumer
+  // group's acknowledged entries end; the rest is replayed into the new
+  // generation with its status updates, so a rebuild while consumers lag
+  // announces what they had not. The switch happens only once the new
+  // generation holds every entry delivered to a consumer, so no reader ever
+  // sees the models go back. FAILED_PRECONDITION when a source stream was
+  // trimmed (the rebuild would lose entities) or another rebuild runs. A
+  // rebuild that fails before its switch drops what it wrote; the old
+  // generation and any leftover of a killed rebuild are dropped in the
+  // background.
   absl::StatusOr<RebuildStats> Rebuild();
-  // Waits until the previous generation is dropped (Rebuild drops it in the
-  // background once the new one serves).
+  // Waits until the generations Rebuild drops in the background are gone.
   void WaitForDrop();
+
+  // Called by Rebuild at each stage ("written": the new generation is
+  // written; "switching": before each attempt to switch; "switched"); a
+  // failure aborts the rebuild there. For tests of what happens meanwhile.
+  using RebuildHook = std::function<absl::Status(std::string_view stage)>;
+  void SetRebuildHookForTest(RebuildHook hook) { hook_ = std::move(hook); }
 
   // Every key and value of the current generation, normalised (prefix
   // stripped, hashes and sorted sets sorted): for tests comparing models.
@@ -176,18 +192,29 @@ class ReadModel {
   };
   using FoldedEntities = std::unordered_map<std::string, Folded>;
 
+  // Applies `event` to generation `target`, whether it serves or not (0: the
+  // current one, following a switch).
+  absl::Status ApplyTo(const events::v1::Event& event, bool with_updates,
+                       int64_t target);
   absl::StatusOr<std::string> FoldEnd(const std::string& stream);
-  void DropGeneration(const std::string& prefix);
+  // Drops the keys of `generations` and forgets them (Keys::Generations()).
+  void DropGenerations(const std::vector<int64_t>& generations);
+  // Starts dropping `generations` in the background; rebuild_mu_ held.
+  void DropInBackground(std::vector<int64_t> generations);
   absl::Status CheckNotTrimmed(const std::string& stream);
   // Writes the folded entities and their facets into `keys`' generation;
   // moves their data out.
+  // `keep_lock` runs between writes (see Rebuild).
   absl::Status WriteBulk(const ModelKeys& keys, FoldedEntities* entities,
-                         int64_t* written);
+                         int64_t* written,
+                         const std::function<absl::Status()>& keep_lock);
 
   RedisClient* redis_;
   int64_t stream_max_len_;
   std::atomic<int64_t> generation_{0};  // 0: not read yet
-  std::thread dropper_;                 // drops the previous generation
+  std::mutex rebuild_mu_;               // one rebuild per process
+  std::thread dropper_;                 // guarded by rebuild_mu_
+  RebuildHook hook_;
 };
 
 }  // namespace jalon::reporting

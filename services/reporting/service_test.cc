@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <map>
 #include <random>
 #include <set>
@@ -480,6 +481,135 @@ TEST_F(ReportingServiceTest, RebuildWhileConsumersLagLosesNoAnnouncement) {
   auto again = h_.models().Rebuild();
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*h_.models().Dump(), *status);
+}
+
+// The count of actions of the fixture's roadmap in `status`, as a reader
+// sees it now.
+int64_t ActionsIn(reppb::ReportingService::Stub& stub, const Fixture& f,
+                  rpb::ActionStatus status) {
+  reppb::GetRoadmapStatusRequest req;
+  req.set_roadmap_id(f.roadmap);
+  reppb::GetRoadmapStatusResponse resp;
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer " + f.reader_token);
+  EXPECT_TRUE(stub.GetRoadmapStatus(&ctx, req, &resp).ok());
+  int64_t n = 0;
+  for (const auto& eco : resp.content().ecosystems()) {
+    n += CountOf(eco.actions(), status);
+  }
+  return n;
+}
+
+TEST_F(ReportingServiceTest, RebuildSwitchesOnlyOnceItHoldsWhatConsumersDid) {
+  const std::string a = NewAction("Pendant la reconstruction", D(2099, 1, 1));
+  h_.Sync();
+  int attempts = 0;
+  int64_t planned_at_switch = -1;
+  h_.models().SetRebuildHookForTest([&](std::string_view stage) {
+    if (stage == "switching" && attempts++ == 0) {
+      // A change the consumers apply to the serving generation after the
+      // rebuild's last pass, just before it tries to switch.
+      EXPECT_TRUE(
+          Move(a, rpb::ACTION_STATUS_PLANNED, f_.federation_copilot).ok());
+      EXPECT_GT(h_.Sync(), 0);
+      EXPECT_EQ(ActionsIn(*stub_, f_, rpb::ACTION_STATUS_PLANNED), 1);
+    }
+    if (stage == "switched") {
+      planned_at_switch = ActionsIn(*stub_, f_, rpb::ACTION_STATUS_PLANNED);
+    }
+    return absl::OkStatus();
+  });
+  auto stats = h_.models().Rebuild();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  // The first switch was refused, a pass caught up, and the models readers
+  // got at the switch already showed the change: they never went back.
+  EXPECT_EQ(attempts, 2);
+  EXPECT_EQ(stats->passes, 2);
+  EXPECT_EQ(planned_at_switch, 1);
+  reppb::StatusFilter transitions;
+  transitions.add_kinds(reppb::STATUS_KIND_ACTION_TRANSITIONED);
+  EXPECT_EQ(AllUpdates(transitions).size(), 1u);
+  h_.models().SetRebuildHookForTest(nullptr);
+}
+
+TEST_F(ReportingServiceTest, AFailedRebuildDropsWhatItWroteAndServesTheOld) {
+  NewAction("Centre technique", D(2099, 1, 1));
+  h_.Sync();
+  auto before = h_.models().Dump();
+  ASSERT_TRUE(before.ok());
+  // What a rebuild killed half-way left: registered, never served.
+  ASSERT_TRUE(h_.redis()
+                  .Command({"HSET", ModelKeys(40).Entity("action", "x"), "v",
+                            "1", "d", ""})
+                  .ok());
+  ASSERT_TRUE(h_.redis().Command({"SADD", Keys::Generations(), "40"}).ok());
+  h_.models().SetRebuildHookForTest([](std::string_view stage) {
+    return stage == "written" ? absl::UnavailableError("storage went away")
+                              : absl::OkStatus();
+  });
+  auto failed = h_.models().Rebuild();
+  EXPECT_TRUE(absl::IsUnavailable(failed.status())) << failed.status();
+  h_.models().WaitForDrop();
+  EXPECT_EQ(*h_.models().Dump(), *before);  // the old models still serve
+  // Neither the failed rebuild's generation nor the leftover remains.
+  auto generations = h_.redis().Command({"SMEMBERS", Keys::Generations()});
+  ASSERT_TRUE(generations.ok());
+  EXPECT_TRUE(generations->elements().empty());
+  auto keys = h_.redis().Command({"KEYS", Keys::Prefix() + "m*"});
+  ASSERT_TRUE(keys.ok());
+  for (const auto& k : keys->elements()) {
+    EXPECT_EQ(k.str().rfind(Keys::Prefix() + "m1:", 0), 0u) << k.str();
+  }
+  // The lock was released: the next rebuild runs.
+  h_.models().SetRebuildHookForTest(nullptr);
+  auto stats = h_.models().Rebuild();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(*h_.models().Dump(), *before);
+}
+
+TEST_F(ReportingServiceTest, ARebuildThatLostItsLockDoesNotSwitch) {
+  NewAction("Centre technique", D(2099, 1, 1));
+  h_.Sync();
+  auto generation = h_.models().Current();
+  ASSERT_TRUE(generation.ok());
+  h_.models().SetRebuildHookForTest([&](std::string_view stage) {
+    if (stage == "written") {
+      // Its lock expired and another rebuild took it.
+      EXPECT_TRUE(
+          h_.redis().Command({"SET", Keys::RebuildLock(), "another"}).ok());
+    }
+    return absl::OkStatus();
+  });
+  auto stats = h_.models().Rebuild();
+  EXPECT_TRUE(absl::IsAborted(stats.status())) << stats.status();
+  EXPECT_EQ(h_.models().Current()->generation(), generation->generation());
+  // Nor does it release the other one's lock.
+  auto lock = h_.redis().Command({"GET", Keys::RebuildLock()});
+  ASSERT_TRUE(lock.ok());
+  EXPECT_EQ(lock->str(), "another");
+  h_.models().SetRebuildHookForTest(nullptr);
+}
+
+TEST_F(ReportingServiceTest, OneRebuildAtATimeInAProcess) {
+  NewAction("Centre technique", D(2099, 1, 1));
+  h_.Sync();
+  std::promise<void> inside, leave;
+  std::shared_future<void> left = leave.get_future().share();
+  h_.models().SetRebuildHookForTest([&](std::string_view stage) {
+    if (stage == "written") {
+      inside.set_value();
+      left.wait();
+    }
+    return absl::OkStatus();
+  });
+  auto first =
+      std::async(std::launch::async, [&] { return h_.models().Rebuild(); });
+  inside.get_future().wait();
+  auto second = h_.models().Rebuild();
+  EXPECT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+  leave.set_value();
+  EXPECT_TRUE(first.get().ok());
+  h_.models().SetRebuildHookForTest(nullptr);
 }
 
 TEST_F(ReportingServiceTest, RebuildRefusesTrimmedSourceStreams) {

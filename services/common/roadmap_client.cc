@@ -48,7 +48,8 @@ absl::StatusOr<std::optional<Actor>> RoadmapClient::Principal(
 }
 
 absl::StatusOr<std::vector<roadmap::v1::Action>> RoadmapClient::GetActions(
-    const std::vector<std::string>& ids, const std::string& field) {
+    const std::vector<std::string>& ids,
+    const std::vector<std::string>& fields) {
   std::vector<roadmap::v1::Action> out;
   for (size_t i = 0; i < ids.size(); ++i) {
     roadmap::v1::GetActionRequest req;
@@ -57,7 +58,7 @@ absl::StatusOr<std::vector<roadmap::v1::Action>> RoadmapClient::GetActions(
     grpc::Status s =
         stub_->GetAction(Context(service_token_).get(), req, &resp);
     if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
-      return InvalidField(absl::StrCat(field, "[", i, "]"),
+      return InvalidField(i < fields.size() ? fields[i] : std::string("id"),
                           "no such roadmap action");
     }
     if (!s.ok()) return Upstream(s);

@@ -28,10 +28,11 @@ class RoadmapClient {
   // The principal of `token`; nullopt when the roadmap service says it is
   // unknown or revoked. (A PrincipalLookup for TokenVerifier.)
   absl::StatusOr<std::optional<Actor>> Principal(std::string_view token);
-  // The actions, in order. INVALID_ARGUMENT naming "<field>[i]" for one that
-  // does not exist.
+  // The actions, in order. INVALID_ARGUMENT naming `fields[i]` (the request
+  // field that holds ids[i]) for one that does not exist.
   absl::StatusOr<std::vector<roadmap::v1::Action>> GetActions(
-      const std::vector<std::string>& ids, const std::string& field);
+      const std::vector<std::string>& ids,
+      const std::vector<std::string>& fields);
   // OK when the roadmap exists; INVALID_ARGUMENT on `field` when not.
   absl::Status CheckRoadmap(const std::string& id, const std::string& field);
   // OK when the ecosystem exists in that roadmap; INVALID_ARGUMENT on

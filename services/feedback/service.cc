@@ -383,13 +383,15 @@ absl::Status FeedbackService::LinkFeedback(const CallContext& c,
   if (req.action_ids_size() == 0 || req.action_ids_size() > 20) {
     return InvalidField("action_ids", "must name 1..20 actions");
   }
-  std::vector<std::string> ids;
+  // Each id once; an error names where the request has it first.
+  std::vector<std::string> ids, fields;
   for (int i = 0; i < req.action_ids_size(); ++i) {
     if (req.action_ids(i).empty()) {
       return InvalidField(absl::StrCat("action_ids[", i, "]"), "is empty");
     }
     if (std::find(ids.begin(), ids.end(), req.action_ids(i)) == ids.end()) {
       ids.push_back(req.action_ids(i));
+      fields.push_back(absl::StrCat("action_ids[", i, "]"));
     }
   }
   EntityOps ops(store_, clock_, c);
@@ -401,12 +403,12 @@ absl::Status FeedbackService::LinkFeedback(const CallContext& c,
   }
   // Ask the roadmap service before writing anything: if it cannot answer,
   // the call fails UNAVAILABLE and nothing changes.
-  auto actions = roadmap_->GetActions(ids, "action_ids");
+  auto actions = roadmap_->GetActions(ids, fields);
   if (!actions.ok()) return actions.status();
   for (size_t i = 0; i < actions->size(); ++i) {
     const auto& a = (*actions)[i];
     if (a.roadmap_id() != current->value.roadmap_id()) {
-      return InvalidField(absl::StrCat("action_ids[", i, "]"),
+      return InvalidField(fields[i],
                           "belongs to another roadmap than the item");
     }
     int64_t version = 0;

@@ -347,8 +347,15 @@ TEST_F(FeedbackServiceTest,
   grpc::Status unknown = Link(item.id(), {"01NOSUCHACTION000000000000"});
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(unknown.error_message().find("action_ids[0]"), std::string::npos);
-
+  // A repeated id is asked once; the error names where the unknown one is.
   std::string a = NewAction("Action");
+  grpc::Status after_repeat =
+      Link(item.id(), {a, a, "01NOSUCHACTION000000000000"});
+  EXPECT_EQ(after_repeat.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(after_repeat.error_message().find("action_ids[2]"),
+            std::string::npos)
+      << after_repeat.error_message();
+
   h_.roadmap().StopService();
   grpc::Status down = Link(item.id(), {a});
   EXPECT_EQ(down.error_code(), grpc::StatusCode::UNAVAILABLE);

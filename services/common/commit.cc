@@ -271,8 +271,8 @@ absl::StatusOr<CommitResult> ParseCommitReply(
     const absl::StatusOr<RedisReply>& reply) {
   if (!reply.ok()) return reply.status();
   if (reply->is_error()) {
-    spdlog::error("msg=commit_script_failed error={}", LogValue(reply->str()));
-    return absl::InternalError("internal storage error");
+    spdlog::error("msg=commit_script_failed");
+    return StatusOfErrorReply(*reply);
   }
   const auto& el = reply->elements();
   if (!reply->is_array() || el.size() < 2) {

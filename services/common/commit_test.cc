@@ -368,6 +368,22 @@ TEST_F(CommitTest, WriteRedisWouldRefuseFailsTheCommitAndWritesNothing) {
   EXPECT_FALSE(Cmd({"ZSCORE", "t:string", "e"}).is_nil());
 }
 
+TEST_F(CommitTest, AFullRedisIsResourceExhaustedAndWritesNothing) {
+  ASSERT_TRUE(committer_->Commit(Create("e:1")).ok());
+  const Snapshot before = Take();
+  // Redis at its maxmemory with noeviction refuses writes (OOM).
+  Cmd({"CONFIG", "SET", "maxmemory-policy", "noeviction"});
+  Cmd({"CONFIG", "SET", "maxmemory", "1"});
+  auto full = committer_->Commit(Create("e:2"));
+  Cmd({"CONFIG", "SET", "maxmemory", "0"});
+  EXPECT_TRUE(absl::IsResourceExhausted(full.status())) << full.status();
+  EXPECT_EQ(ReasonOf(full.status()), "STORAGE_FULL");
+  EXPECT_EQ(full.status().message().find("OOM"), std::string::npos);
+  EXPECT_EQ(Take(), before);
+  // Room again: the same commit goes through.
+  EXPECT_TRUE(committer_->Commit(Create("e:2")).ok());
+}
+
 TEST_F(CommitTest, EventStreamOfTheWrongTypeFailsAndWritesNothing) {
   Cmd({"SET", kStream, "not a stream"});
   Snapshot before = Take();

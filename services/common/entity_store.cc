@@ -10,10 +10,7 @@
 namespace jalon {
 namespace {
 
-absl::Status StorageError(const RedisReply& r) {
-  spdlog::error("msg=redis_error_reply error={}", LogValue(r.str()));
-  return absl::InternalError("internal storage error");
-}
+absl::Status StorageError(const RedisReply& r) { return StatusOfErrorReply(r); }
 
 // Parses an HMGET v d h reply.
 absl::StatusOr<Stored> ParseEntity(const RedisReply& r) {

@@ -14,8 +14,23 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "services/common/logging.h"
+#include "services/common/status.h"
 
 namespace jalon {
+
+absl::Status StatusOfErrorReply(const RedisReply& reply) {
+  spdlog::error("msg=redis_error_reply error={}", LogValue(reply.str()));
+  // Inside a script the error reads "...: OOM command not allowed...".
+  if (reply.str().rfind("OOM ", 0) == 0 ||
+      reply.str().find(" OOM command not allowed") != std::string::npos) {
+    return WithReason(
+        absl::ResourceExhaustedError(
+            "storage is full: writes are refused until an operator makes "
+            "room; nothing was changed"),
+        "STORAGE_FULL");
+  }
+  return absl::InternalError("internal storage error");
+}
 namespace {
 
 timeval ToTimeval(std::chrono::milliseconds ms) {

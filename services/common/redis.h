@@ -61,6 +61,13 @@ class RedisReply {
 
 using RedisArgs = std::vector<std::string>;
 
+// The status a client gets for an error reply from Redis; the reply itself
+// is logged, never sent. A write Redis refused because it is out of memory
+// (maxmemory with noeviction) is RESOURCE_EXHAUSTED / STORAGE_FULL:
+// nothing changed, and it will not succeed until an operator makes room.
+// Anything else is INTERNAL "internal storage error".
+absl::Status StatusOfErrorReply(const RedisReply& reply);
+
 // Where and how to reach Redis. The password is read from a file by the
 // caller (see Config) and never logged.
 struct RedisOptions {

@@ -17,4 +17,10 @@ cat > "$acl" <<ACL
 user default on >$app ~jalon:* &jalon:* +@all -@dangerous
 user admin on >$admin ~* &* +@all
 ACL
+# maxmemory comes from the container (set next to its memory limit, per
+# overlay): at it, noeviction refuses writes; without it, the kernel would
+# OOM-kill Redis at the limit instead.
+if [ -n "${JALON_REDIS_MAXMEMORY:-}" ]; then
+  set -- --maxmemory "$JALON_REDIS_MAXMEMORY" "$@"
+fi
 exec redis-server "${JALON_REDIS_CONF:-/etc/redis/redis.conf}" "$@"

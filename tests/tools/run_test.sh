@@ -80,6 +80,29 @@ if [ "$(date -u +%F)" = "$day_before" ]; then
     fail "the second run generated another report on the same day"
 fi
 
+# A start that fails (the roadmap port is taken) exits non-zero, and stops
+# what it had started.
+BUSY_PORT=$(free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+time.sleep(120)' "$BUSY_PORT" &
+BUSY_PID=$!
+trap 'kill "$BUSY_PID" 2>/dev/null; cleanup' EXIT
+sleep 0.3
+code=0
+JALON_VAR_DIR="$STATE/var-busy" JALON_REDIS_PORT=$(free_port) \
+  JALON_ROADMAP_PORT=$BUSY_PORT timeout 120 "$ROOT/tools/run" --no-example \
+  >"$STATE/busy.out" 2>&1 || code=$?
+kill "$BUSY_PID" 2>/dev/null || true
+[ "$code" != 0 ] && [ "$code" != 124 ] ||
+  { cat "$STATE/busy.out"; fail "a failed start exited with $code"; }
+grep -q "stopped after a failure" "$STATE/busy.out" ||
+  { cat "$STATE/busy.out"; fail "a failed start did not say so"; }
+if pgrep -f "$STATE/var-busy" >/dev/null; then
+  pgrep -af "$STATE/var-busy" >&2
+  fail "a failed start left processes running"
+fi
+
 # --redis: an existing Redis (with a password), no private one.
 EXT="$STATE/external-redis"
 mkdir -p "$EXT"

@@ -12,6 +12,10 @@
 namespace jalon {
 
 bool ParseDuration(std::string_view text, std::chrono::milliseconds* out) {
+  if (text == "0") {  // zero needs no unit ("0: never" in flag help)
+    *out = std::chrono::milliseconds(0);
+    return true;
+  }
   int64_t n = 0;
   auto unit_at = text.find_first_not_of("0123456789");
   if (unit_at == 0 || unit_at == std::string_view::npos) return false;

@@ -59,7 +59,7 @@ class Flags {
   bool help_requested_ = false;
 };
 
-// Parses "250ms", "2s", "3m" into milliseconds.
+// Parses "250ms", "2s", "3m" (and "0") into milliseconds.
 bool ParseDuration(std::string_view text, std::chrono::milliseconds* out);
 
 }  // namespace jalon

@@ -169,6 +169,9 @@ TEST(FlagsTest, Durations) {
   EXPECT_EQ(d, milliseconds(60000));
   ASSERT_TRUE(ParseDuration("0s", &d));
   EXPECT_EQ(d, milliseconds(0));
+  d = milliseconds(5);
+  ASSERT_TRUE(ParseDuration("0", &d));  // only zero goes without a unit
+  EXPECT_EQ(d, milliseconds(0));
   for (const char* bad : {"", "5", "ms", "5h", "-1s", "1.5s", "2 s", "s2"}) {
     EXPECT_FALSE(ParseDuration(bad, &d)) << "'" << bad << "'";
   }

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <thread>
 
@@ -10,6 +12,16 @@
 #include "services/common/status.h"
 
 namespace jalon::reporting {
+namespace {
+
+// How often a watcher waiting on a slow client checks for a stop, and how
+// long a stopping server lets a client take its last message: a stop then
+// ends every watcher within about a second (a read blocks up to 1 s),
+// well inside the grace period before the kubelet's SIGKILL.
+constexpr std::chrono::milliseconds kStopPoll{100};
+constexpr std::chrono::milliseconds kStopGrace{200};
+
+}  // namespace
 
 // One WatchStatus call. Its thread reads the status stream and writes one
 // message at a time, waiting for each write to complete (or the client to
@@ -48,8 +60,9 @@ class WatchReactor final
   }
 
   // Writes one message and waits for it to be taken. False if the client
-  // went away, or left it unread for the write timeout (then the write is
-  // still in flight); *status says how the call ends.
+  // went away, left it unread for the write timeout, or the server stops
+  // meanwhile (then the write is still in flight); *status says how the
+  // call ends.
   bool Send(const pb::StatusUpdate& u, absl::Status* status) {
     // A member: gRPC holds the pointer until OnWriteDone.
     *msg_.mutable_update() = u;
@@ -58,11 +71,29 @@ class WatchReactor final
     lock.unlock();
     StartWrite(&msg_);
     lock.lock();
-    cv_.wait_for(lock, owner_->watch_.write_timeout,
-                 [this] { return !write_pending_ || cancelled_; });
+    // Woken by the write or a cancellation; a stop is polled, so that a
+    // slow client cannot hold the server's stop for the write timeout.
+    const auto deadline =
+        std::chrono::steady_clock::now() + owner_->watch_.write_timeout;
+    auto settled = [this] {
+      return !write_pending_ || cancelled_ || owner_->stopping_.load();
+    };
+    while (!settled() && std::chrono::steady_clock::now() < deadline) {
+      cv_.wait_until(
+          lock,
+          std::min(deadline, std::chrono::steady_clock::now() + kStopPoll),
+          settled);
+    }
     if (!write_pending_ && write_ok_) return true;
     if (cancelled_ || !write_pending_) {
       *status = absl::CancelledError("client went away");
+      return false;
+    }
+    if (owner_->stopping_.load()) {
+      *status = WithReason(
+          absl::UnavailableError(
+              "server shutting down; resume from the last cursor received"),
+          "SHUTTING_DOWN");
       return false;
     }
     *status = WithReason(absl::ResourceExhaustedError(absl::StrCat(
@@ -83,10 +114,15 @@ class WatchReactor final
       // Finish must not overtake a write in flight: give the client the
       // grace to take it (then it sees the status right after), else cancel
       // the call, which completes the write.
+      // A stopping server gives a short grace only: it has a deadline.
+      const auto grace = owner_->stopping_.load()
+                             ? std::min<std::chrono::milliseconds>(
+                                   owner_->watch_.cutoff_grace, kStopGrace)
+                             : owner_->watch_.cutoff_grace;
       std::unique_lock<std::mutex> lock(mu_);
-      if (write_pending_ &&
-          !cv_.wait_for(lock, owner_->watch_.cutoff_grace,
-                        [this] { return !write_pending_ || cancelled_; })) {
+      if (write_pending_ && !cv_.wait_for(lock, grace, [this] {
+            return !write_pending_ || cancelled_;
+          })) {
         lock.unlock();
         ctx_->TryCancel();
         lock.lock();

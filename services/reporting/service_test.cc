@@ -1051,6 +1051,37 @@ TEST_F(SlowClientTest, SlowClientIsCutOffAndResumesWithoutGap) {
   for (int i = 0; i < 4000; ++i) EXPECT_EQ(got[i], absl::StrCat("a", i));
 }
 
+TEST_F(ReportingServiceTest, AStopDoesNotWaitForASlowWatcher) {
+  // More updates than the transport buffers, to a client that stops
+  // reading: the server is left waiting for a write to be taken.
+  const std::string padding(4000, 'x');
+  std::vector<RedisArgs> adds;
+  for (int i = 0; i < 4000; ++i) {
+    reppb::StatusUpdate u;
+    u.set_kind(reppb::STATUS_KIND_ACTION_TRANSITIONED);
+    u.set_roadmap_id(f_.roadmap);
+    u.set_subject_id(absl::StrCat("a", i));
+    u.set_title(padding);
+    adds.push_back({"XADD", Keys::Stream(), "*", "e", WrapUpdate(u)});
+  }
+  ASSERT_TRUE(h_.redis().Pipeline(adds).ok());
+  Watch w = OpenWatch(stub_.get(), f_.reader_token, {}, "0");
+  reppb::WatchStatusResponse msg;
+  ASSERT_TRUE(w.reader->Read(&msg));
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // not reading
+  // The write timeout and the cut-off grace are 10 s each here; a stop
+  // waited for both (20 s), past a pod's termination grace.
+  const auto start = std::chrono::steady_clock::now();
+  h_.StopReporting();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  while (w.reader->Read(&msg)) {
+  }
+  grpc::Status s = w.reader->Finish();
+  EXPECT_TRUE(s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+              s.error_code() == grpc::StatusCode::CANCELLED)
+      << s.error_code() << " " << s.error_message();
+}
+
 std::string Shell(const std::string& cmd, int* code) {
   std::string out;
   FILE* p = popen(cmd.c_str(), "r");

@@ -1,5 +1,6 @@
 #include "services/common/config.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -8,6 +9,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+
+extern char** environ;
 
 namespace jalon {
 
@@ -134,6 +137,21 @@ absl::Status Flags::Parse(int argc, char** argv) {
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
   return Parse(args);
+}
+
+std::vector<std::string> Flags::IgnoredEnvironment() const {
+  std::vector<std::string> ignored;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    const std::string_view name = entry.substr(0, entry.find('='));
+    if (name.substr(0, 6) != "JALON_") continue;
+    const bool known =
+        std::any_of(options_.begin(), options_.end(),
+                    [&](const Option& o) { return EnvName(o.name) == name; });
+    if (!known) ignored.emplace_back(name);
+  }
+  std::sort(ignored.begin(), ignored.end());
+  return ignored;
 }
 
 absl::Status Flags::Parse(const std::vector<std::string>& args) {

@@ -42,6 +42,10 @@ class Flags {
 
   // "JALON_" + upper-cased name with '-' as '_'.
   static std::string EnvName(std::string_view flag);
+  // The names of the JALON_* variables in the environment that are no
+  // flag of this program (a typo, or another program's setting): Parse
+  // ignores them, and the caller should say so.
+  std::vector<std::string> IgnoredEnvironment() const;
 
  private:
   struct Option {

@@ -159,6 +159,26 @@ TEST(FlagsTest, BadIntegerInTheEnvironmentNamesTheVariableAndTheFlag) {
   EXPECT_NE(s.message().find("--cfgtest-count"), std::string::npos) << s;
 }
 
+TEST(FlagsTest, JalonVariablesThatAreNoFlagAreReportedIgnored) {
+  TestConfig c;
+  Flags f = c.MakeFlags();
+  setenv("JALON_CFGTEST_WAITT", "5s", 1);  // a typo of JALON_CFGTEST_WAIT
+  setenv("JALON_CFGTEST_WAIT", "5s", 1);
+  setenv("NOT_JALON_X", "1", 1);
+  ASSERT_TRUE(f.Parse(std::vector<std::string>{}).ok());
+  const auto ignored = f.IgnoredEnvironment();
+  unsetenv("JALON_CFGTEST_WAITT");
+  unsetenv("JALON_CFGTEST_WAIT");
+  unsetenv("NOT_JALON_X");
+  EXPECT_EQ(c.wait, std::chrono::seconds(5));
+  EXPECT_NE(std::find(ignored.begin(), ignored.end(), "JALON_CFGTEST_WAITT"),
+            ignored.end());
+  EXPECT_EQ(std::find(ignored.begin(), ignored.end(), "JALON_CFGTEST_WAIT"),
+            ignored.end());
+  EXPECT_EQ(std::find(ignored.begin(), ignored.end(), "NOT_JALON_X"),
+            ignored.end());
+}
+
 TEST(FlagsTest, Durations) {
   milliseconds d;
   ASSERT_TRUE(ParseDuration("250ms", &d));

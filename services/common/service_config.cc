@@ -1,11 +1,13 @@
 #include "services/common/service_config.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/logging.h"
 
 namespace jalon {
 
@@ -127,6 +129,17 @@ ConsumerOptions RoadmapLinkConfig::Consumer(const ServiceConfig& common,
   o.block = std::min(std::chrono::milliseconds(1000), common.redis_timeout / 2);
   o.claim_min_idle = claim_min_idle;
   return o;
+}
+
+void InitServiceLogging(std::string_view service, const Flags& flags,
+                        const ServiceConfig& common) {
+  InitLogging(service, common.log_level);
+  for (const auto& name : flags.IgnoredEnvironment()) {
+    spdlog::warn(
+        "msg=environment_variable_ignored name={} reason=\"not a setting of "
+        "{}; see --help\"",
+        name, flags.program());
+  }
 }
 
 std::optional<int> ParseServiceFlags(

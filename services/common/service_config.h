@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "services/common/config.h"
@@ -60,6 +61,12 @@ struct RoadmapLinkConfig {
   ConsumerOptions Consumer(const ServiceConfig& common, std::string stream,
                            std::string group, std::string dead_letter) const;
 };
+
+// Starts logging for `service` at `common`'s level, then warns once for
+// each JALON_* variable `flags` ignores (a misspelt setting is otherwise
+// silently left at its default).
+void InitServiceLogging(std::string_view service, const Flags& flags,
+                        const ServiceConfig& common);
 
 // Parses the command line into `flags`, then checks `common` and `check`
 // (the service's own cross-field rules). The exit code when the process

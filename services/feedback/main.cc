@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   }
   jalon::BlockStopSignals();
   jalon::TuneForServing();
-  jalon::InitLogging("feedback", config.common.log_level);
+  jalon::InitServiceLogging("feedback", flags, config.common);
 
   auto redis_options = config.common.Redis();
   jalon::RedisClient redis(*redis_options);

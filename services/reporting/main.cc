@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   }
   jalon::BlockStopSignals();
   jalon::TuneForServing();
-  jalon::InitLogging("reporting", config.common.log_level);
+  jalon::InitServiceLogging("reporting", flags, config.common);
 
   auto redis_options = config.common.Redis();
   jalon::RedisClient redis(*redis_options);

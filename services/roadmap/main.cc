@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   }
   jalon::BlockStopSignals();
   jalon::TuneForServing();
-  jalon::InitLogging("roadmap", config.common.log_level);
+  jalon::InitServiceLogging("roadmap", flags, config.common);
 
   auto redis_options = config.common.Redis();
   jalon::RedisClient redis(*redis_options);

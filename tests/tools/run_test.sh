@@ -63,6 +63,10 @@ run_once() {  # output-file [tools/run arguments...]
   RUN_PID=""
   [ "$code" = 0 ] || { cat "$out"; fail "tools/run exited with $code on SIGTERM"; }
   grep -q "jalon: stopped" "$out" || fail "no clean stop"
+  # tools/run's own settings (the ports above) are not passed on.
+  if grep -h "environment_variable_ignored" "$JALON_VAR_DIR"/log/*.log; then
+    fail "a service was given a JALON_* variable it does not know"
+  fi
 }
 
 day_before=$(date -u +%F)

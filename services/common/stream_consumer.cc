@@ -20,6 +20,21 @@ absl::Status CheckReply(const absl::StatusOr<RedisReply>& r) {
   return absl::OkStatus();
 }
 
+// Moves an entry to the dead-letter stream and acknowledges it, in one
+// script: when the XADD fails (a dead-letter key of the wrong type), the
+// script stops before the XACK, and the entry stays pending. (In a MULTI the
+// XACK would run anyway, and the entry would be lost.)
+// KEYS: the stream, the dead-letter stream. ARGV: payload, id, group,
+// deliveries.
+const RedisScript& DeadLetterScript() {
+  static const RedisScript* script = new RedisScript(R"lua(
+redis.call('XADD', KEYS[2], '*', 'e', ARGV[1], 'source_id', ARGV[2],
+           'group', ARGV[3], 'deliveries', ARGV[4])
+return redis.call('XACK', KEYS[1], ARGV[3], ARGV[2])
+)lua");
+  return *script;
+}
+
 }  // namespace
 
 std::vector<StreamEntry> ParseStreamEntries(const RedisReply& list) {
@@ -89,19 +104,11 @@ absl::StatusOr<int> StreamConsumer::HandleAll(
 }
 
 absl::Status StreamConsumer::DeadLetter(const StreamEntry& entry) {
-  // XADD to the dead-letter stream and XACK in one MULTI, so an entry is
-  // never both lost and acknowledged.
-  auto replies =
-      redis_->Pipeline({{"MULTI"},
-                        {"XADD", options_.dead_letter, "*", "e", entry.payload,
-                         "source_id", entry.id, "group", options_.group,
-                         "deliveries", std::to_string(entry.deliveries)},
-                        {"XACK", options_.stream, options_.group, entry.id},
-                        {"EXEC"}});
-  if (!replies.ok()) return replies.status();
-  if (replies->back().is_error() || replies->back().is_nil()) {
-    return absl::InternalError("dead-letter failed");
-  }
+  auto r =
+      redis_->Eval(DeadLetterScript(), {options_.stream, options_.dead_letter},
+                   {entry.payload, entry.id, options_.group,
+                    std::to_string(entry.deliveries)});
+  if (auto s = CheckReply(r); !s.ok()) return s;
   spdlog::error("msg=event_dead_lettered stream={} id={} deliveries={}",
                 options_.stream, entry.id, entry.deliveries);
   return absl::OkStatus();
@@ -199,7 +206,18 @@ void StreamConsumer::Start() {
 
 void StreamConsumer::Stop() {
   stop_ = true;
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  thread_.join();
+  // Leave the group if nothing is pending for this consumer (it can only
+  // lose entries now: others claim them, nobody gives it any), so that
+  // replicas come and go without their names piling up in the group.
+  // Best effort: a consumer left behind harms nothing.
+  auto pending = redis_->Command({"XPENDING", options_.stream, options_.group,
+                                  "-", "+", "1", options_.consumer});
+  if (pending.ok() && pending->is_array() && pending->elements().empty()) {
+    (void)redis_->Command({"XGROUP", "DELCONSUMER", options_.stream,
+                           options_.group, options_.consumer});
+  }
 }
 
 absl::StatusOr<int64_t> StreamConsumer::Replay(

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -194,6 +195,71 @@ TEST_F(StreamConsumerTest, RepeatedFailureEndsInTheDeadLetterStream) {
   // Not delivered again.
   EXPECT_EQ(consumer.PollOnce().value_or(-1), 0);
   EXPECT_EQ(calls, kMaxDeliveries);
+}
+
+TEST_F(StreamConsumerTest, AnEntryThatCannotBeDeadLetteredStaysPending) {
+  ConsumerOptions o = Options("c1");
+  o.claim_min_idle = milliseconds(50);
+  o.max_deliveries = 1;
+  StreamConsumer consumer(redis_.get(), o, [](const StreamEntry&) {
+    return absl::InternalError("poison");
+  });
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  const std::string dead = std::string(kStream) + ":dead";
+  Cmd({"SET", dead, "not a stream"});  // the dead-letter XADD fails
+  Append(1, "poison-");
+  for (int i = 0; i < 10; ++i) {
+    (void)consumer.PollOnce();
+    std::this_thread::sleep_for(milliseconds(60));
+  }
+  EXPECT_EQ(Pending(), 1);  // not acknowledged: not lost
+  EXPECT_EQ(Cmd({"TYPE", dead}).str(), "string");
+  // Once the dead-letter key is fixed, the entry gets there.
+  Cmd({"DEL", dead});
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        (void)consumer.PollOnce();
+        return Cmd({"EXISTS", dead}).integer() == 1;
+      },
+      milliseconds(10000)));
+  EXPECT_EQ(Pending(), 0);
+}
+
+TEST_F(StreamConsumerTest, AStoppedConsumerLeavesTheGroupUnlessItOwesEntries) {
+  auto consumers = [&] {
+    std::vector<std::string> names;
+    const RedisReply all = Cmd({"XINFO", "CONSUMERS", kStream, kGroup});
+    for (const auto& c : all.elements()) {
+      if (const RedisReply* name = c.Field("name"))
+        names.push_back(name->str());
+    }
+    return names;
+  };
+  {
+    std::atomic<int> applied{0};
+    StreamConsumer done(redis_.get(), Options("done"), [&](const StreamEntry&) {
+      ++applied;
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(done.EnsureGroup().ok());
+    Append(2);
+    done.Start();
+    EXPECT_TRUE(testing::WaitFor([&] { return applied == 2 && Pending() == 0; },
+                                 milliseconds(5000)));
+    EXPECT_EQ(consumers(), std::vector<std::string>{"done"});
+  }  // stopped, nothing pending: gone
+  EXPECT_TRUE(consumers().empty());
+  {
+    StreamConsumer owing(
+        redis_.get(), Options("owing"),
+        [](const StreamEntry&) { return absl::InternalError("not now"); });
+    Append(1);
+    owing.Start();
+    EXPECT_TRUE(
+        testing::WaitFor([&] { return Pending() == 1; }, milliseconds(5000)));
+  }  // stopped with an entry pending: kept, so the entry is not lost
+  EXPECT_EQ(consumers(), std::vector<std::string>{"owing"});
+  EXPECT_EQ(Pending(), 1);
 }
 
 TEST_F(StreamConsumerTest, ReplayReadsEverythingInOrderAcrossBatches) {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -163,7 +164,41 @@ absl::StatusOr<int> StreamConsumer::Reclaim() {
   return HandleAll(live);
 }
 
+absl::StatusOr<int64_t> StreamConsumer::CheckTrimmedUnread() {
+  auto r = redis_->Pipeline(
+      {{"XINFO", "GROUPS", options_.stream}, {"XLEN", options_.stream}});
+  if (!r.ok()) return r.status();
+  const RedisReply& groups = (*r)[0];
+  if (groups.is_error()) return trimmed_unread_;  // no stream yet
+  for (const auto& g : groups.elements()) {
+    const RedisReply* name = g.Field("name");
+    const RedisReply* lag = g.Field("lag");
+    if (name == nullptr || name->str() != options_.group || lag == nullptr ||
+        lag->type() != RedisReply::Type::kInteger) {
+      continue;  // Redis cannot always tell the lag (nil): nothing to say
+    }
+    // The lag counts what was added and not read; beyond what the stream
+    // holds, those entries are gone.
+    const int64_t gap = lag->integer() - (*r)[1].integer();
+    if (gap > 0 && gap != last_gap_) {
+      spdlog::error(
+          "msg=events_trimmed_unread stream={} group={} count={} "
+          "action=\"raise --stream-max-len; rebuild what this group "
+          "maintains\"",
+          options_.stream, options_.group, gap);
+      trimmed_unread_ += gap;
+    }
+    last_gap_ = std::max<int64_t>(gap, 0);
+  }
+  return trimmed_unread_;
+}
+
 absl::StatusOr<int> StreamConsumer::PollOnce() {
+  if (std::chrono::steady_clock::now() - gap_checked_ >=
+      options_.gap_check_every) {
+    gap_checked_ = std::chrono::steady_clock::now();
+    (void)CheckTrimmedUnread();  // a report only: it never stops the poll
+  }
   auto reclaimed = Reclaim();
   if (!reclaimed.ok()) return reclaimed.status();
   auto read =

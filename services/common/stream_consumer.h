@@ -38,6 +38,9 @@ struct ConsumerOptions {
   std::chrono::milliseconds block{1000};  // < the Redis command timeout
   std::chrono::milliseconds claim_min_idle{30000};
   int max_deliveries = 5;
+  // How often the group is checked for entries trimmed away (at the
+  // stream's MAXLEN) before it read them: lost to it, and logged.
+  std::chrono::milliseconds gap_check_every{10000};
 };
 
 using EntryHandler = std::function<absl::Status(const StreamEntry&)>;
@@ -60,6 +63,10 @@ class StreamConsumer {
   // Moves the group back to the start of the stream: every entry still in
   // the stream is delivered again.
   absl::Status ResetToStart();
+  // Asks Redis how many entries the group never read were trimmed away
+  // (its lag beyond the stream's length); logs any new loss as an error.
+  // PollOnce does this every `gap_check_every`. Returns the total found.
+  absl::StatusOr<int64_t> CheckTrimmedUnread();
 
   void Start();
   void Stop();
@@ -86,6 +93,9 @@ class StreamConsumer {
   ConsumerOptions options_;
   EntryHandler handler_;
   std::string claim_cursor_ = "0-0";  // XAUTOCLAIM's position
+  std::chrono::steady_clock::time_point gap_checked_{};
+  int64_t trimmed_unread_ = 0;  // lost entries found so far
+  int64_t last_gap_ = 0;        // the loss last reported, not to repeat it
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

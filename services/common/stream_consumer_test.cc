@@ -262,6 +262,32 @@ TEST_F(StreamConsumerTest, AStoppedConsumerLeavesTheGroupUnlessItOwesEntries) {
   EXPECT_EQ(Pending(), 1);
 }
 
+TEST_F(StreamConsumerTest, EntriesTrimmedBeforeTheGroupReadThemAreCounted) {
+  std::vector<std::string> seen;
+  ConsumerOptions o = Options("c1");
+  o.batch = 2;
+  StreamConsumer consumer(redis_.get(), o, [&](const StreamEntry& e) {
+    seen.push_back(e.payload);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  Append(4, "early-");
+  ASSERT_EQ(consumer.PollOnce().value_or(-1), 2);  // reads 2 of 4
+  EXPECT_EQ(consumer.CheckTrimmedUnread().value_or(-1), 0);
+  // Six more, and the stream keeps the last two only: the group never
+  // read early-2, early-3 and four of the new ones.
+  for (int i = 0; i < 6; ++i) {
+    Cmd({"XADD", kStream, "MAXLEN", "2", "*", "e", absl::StrCat("late-", i)});
+  }
+  EXPECT_EQ(consumer.CheckTrimmedUnread().value_or(-1), 6);
+  EXPECT_EQ(consumer.CheckTrimmedUnread().value_or(-1), 6);  // said once
+  // What is left is still delivered.
+  while (consumer.PollOnce().value_or(0) > 0) {
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"early-0", "early-1", "late-4",
+                                            "late-5"}));
+}
+
 TEST_F(StreamConsumerTest, ReplayReadsEverythingInOrderAcrossBatches) {
   std::vector<std::string> ids = Append(23);
   std::vector<std::string> seen;

@@ -102,6 +102,17 @@ void RoadmapLinkConfig::Register(Flags& f) {
   f.Duration("claim-min-idle", &claim_min_idle,
              "how long an event may stay unacknowledged by a replica before "
              "another one takes it over");
+  f.Bool("redrive-dead-letters", &redrive_dead_letters,
+         "at start, apply the events in the dead-letter streams again, and "
+         "remove those that now apply (once their failure's cause is fixed)");
+}
+
+void RoadmapLinkConfig::RedriveIfAsked(StreamConsumer& consumer) const {
+  if (!redrive_dead_letters) return;
+  if (auto n = consumer.RedriveDeadLetters(); !n.ok()) {
+    spdlog::error("msg=dead_letter_redrive_failed error={}",
+                  LogValue(std::string(n.status().message())));
+  }
 }
 
 absl::Status RoadmapLinkConfig::Validate() const {

@@ -50,6 +50,7 @@ struct RoadmapLinkConfig {
   std::chrono::milliseconds roadmap_deadline{2000};
   std::string consumer_name;  // default: <hostname>-<pid>
   std::chrono::milliseconds claim_min_idle{30000};
+  bool redrive_dead_letters = false;
 
   RoadmapLinkConfig();
   void Register(Flags& flags);
@@ -60,6 +61,9 @@ struct RoadmapLinkConfig {
   // drop its connection.
   ConsumerOptions Consumer(const ServiceConfig& common, std::string stream,
                            std::string group, std::string dead_letter) const;
+  // With --redrive-dead-letters, applies `consumer`'s dead letters again
+  // before it starts (see StreamConsumer::RedriveDeadLetters).
+  void RedriveIfAsked(StreamConsumer& consumer) const;
 };
 
 // Starts logging for `service` at `common`'s level, then warns once for

@@ -164,6 +164,54 @@ absl::StatusOr<int> StreamConsumer::Reclaim() {
   return HandleAll(live);
 }
 
+absl::StatusOr<int64_t> StreamConsumer::RedriveDeadLetters() {
+  int64_t applied = 0, failed = 0;
+  std::string start = "-";
+  for (;;) {
+    auto r = redis_->Command({"XRANGE", options_.dead_letter, start, "+",
+                              "COUNT", std::to_string(options_.batch)});
+    if (auto s = CheckReply(r); !s.ok()) return s;
+    const auto& items = r->elements();
+    for (const auto& item : items) {
+      if (!item.is_array() || item.elements().size() < 2) continue;
+      const std::string& dead_id = item.elements()[0].str();
+      const RedisReply& fields = item.elements()[1];
+      const RedisReply* payload = fields.Field("e");
+      const RedisReply* group = fields.Field("group");
+      const RedisReply* source = fields.Field("source_id");
+      if (payload == nullptr || group == nullptr ||
+          group->str() != options_.group) {
+        continue;  // another group's, or not one of ours
+      }
+      StreamEntry entry;
+      entry.id = source != nullptr ? source->str() : dead_id;
+      entry.payload = payload->str();
+      if (auto s = handler_(entry); !s.ok()) {
+        ++failed;
+        spdlog::error(
+            "msg=dead_letter_failed_again stream={} id={} dead_letter_id={} "
+            "error={}",
+            options_.stream, entry.id, dead_id,
+            LogValue(std::string(s.message())));
+        continue;
+      }
+      if (auto s = CheckReply(
+              redis_->Command({"XDEL", options_.dead_letter, dead_id}));
+          !s.ok()) {
+        return s;  // applied, still listed: a redrive applies it again
+      }
+      ++applied;
+    }
+    if (static_cast<int>(items.size()) < options_.batch) break;
+    start = "(" + items.back().elements()[0].str();
+  }
+  spdlog::info(
+      "msg=dead_letters_redriven stream={} group={} applied={} "
+      "failed_again={}",
+      options_.stream, options_.group, applied, failed);
+  return applied;
+}
+
 absl::StatusOr<int64_t> StreamConsumer::CheckTrimmedUnread() {
   auto r = redis_->Pipeline(
       {{"XINFO", "GROUPS", options_.stream}, {"XLEN", options_.stream}});

@@ -63,6 +63,11 @@ class StreamConsumer {
   // Moves the group back to the start of the stream: every entry still in
   // the stream is delivered again.
   absl::Status ResetToStart();
+  // Applies the group's entries in the dead-letter stream again, oldest
+  // first, with the handler: each one applied is removed from there, each
+  // one that fails again stays (and is logged). For once the cause of the
+  // failures is fixed. Returns how many were applied and removed.
+  absl::StatusOr<int64_t> RedriveDeadLetters();
   // Asks Redis how many entries the group never read were trimmed away
   // (its lag beyond the stream's length); logs any new loss as an error.
   // PollOnce does this every `gap_check_every`. Returns the total found.

@@ -225,6 +225,44 @@ TEST_F(StreamConsumerTest, AnEntryThatCannotBeDeadLetteredStaysPending) {
   EXPECT_EQ(Pending(), 0);
 }
 
+TEST_F(StreamConsumerTest, DeadLettersAreRedrivenOnceTheCauseIsFixed) {
+  bool broken = true;
+  std::vector<std::string> applied;
+  ConsumerOptions o = Options("c1");
+  o.claim_min_idle = milliseconds(50);
+  o.max_deliveries = 1;
+  StreamConsumer consumer(redis_.get(), o, [&](const StreamEntry& e) {
+    if (broken && e.payload != "healthy-0") {
+      return absl::InternalError("broken");
+    }
+    applied.push_back(e.payload);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  std::vector<std::string> ids = Append(3, "poison-");
+  Append(1, "healthy-");
+  const std::string dead = std::string(kStream) + ":dead";
+  // Another group's dead letter in the same stream is left alone.
+  Cmd({"XADD", dead, "*", "e", "theirs", "source_id", "1-1", "group", "other",
+       "deliveries", "6"});
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        (void)consumer.PollOnce();
+        return Cmd({"XLEN", dead}).integer() == 4;
+      },
+      milliseconds(10000)));
+  // Still broken: nothing is lost, nothing removed.
+  EXPECT_EQ(consumer.RedriveDeadLetters().value_or(-1), 0);
+  EXPECT_EQ(Cmd({"XLEN", dead}).integer(), 4);
+  broken = false;
+  EXPECT_EQ(consumer.RedriveDeadLetters().value_or(-1), 3);
+  EXPECT_EQ(applied, (std::vector<std::string>{"healthy-0", "poison-0",
+                                               "poison-1", "poison-2"}));
+  RedisReply left = Cmd({"XRANGE", dead, "-", "+"});
+  ASSERT_EQ(left.elements().size(), 1u);
+  EXPECT_EQ(left.elements()[0].elements()[1].Field("group")->str(), "other");
+}
+
 TEST_F(StreamConsumerTest, AStoppedConsumerLeavesTheGroupUnlessItOwesEntries) {
   auto consumers = [&] {
     std::vector<std::string> names;

@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
       [&service](const jalon::StreamEntry& e) {
         return service.ApplyRoadmapEvent(e);
       });
+  config.roadmap.RedriveIfAsked(consumer);
   consumer.Start();
 
   jalon::ServerHost host(config.common, "jalon.feedback.v1.FeedbackService",

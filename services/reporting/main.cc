@@ -135,6 +135,8 @@ int main(int argc, char** argv) {
                               jalon::reporting::kGroup,
                               jalon::reporting::Keys::DeadLetters("feedback")),
       apply);
+  config.roadmap.RedriveIfAsked(roadmap_consumer);
+  config.roadmap.RedriveIfAsked(feedback_consumer);
   roadmap_consumer.Start();
   feedback_consumer.Start();
 

@@ -10,10 +10,13 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "jalon/feedback/v1/feedback.grpc.pb.h"
 #include "jalon/roadmap/v1/roadmap.grpc.pb.h"
 #include "services/common/dates.h"
+#include "services/common/redis.h"
+#include "services/common/stream_consumer.h"
 #include "tests/support/child_process.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/roadmap_harness.h"
@@ -75,18 +78,17 @@ class FeedbackProcessTest : public ::testing::Test {
     StartFeedback();
   }
 
-  void StartFeedback() {
+  void StartFeedback(const std::vector<std::string>& flags = {}) {
     auto env = env_;
     env["JALON_LISTEN"] = "127.0.0.1:0";  // a restart may get another port
     feedback_process_ = std::make_unique<ChildProcess>();
-    ASSERT_TRUE(feedback_process_
-                    ->Start({JALON_FEEDBACK_BINARY,
-                             "--roadmap-address=127.0.0.1:" +
-                                 std::to_string(roadmap_port_),
-                             "--roadmap-token-file=" + dir_ + "/services",
-                             "--consumer-name=e2e"},
-                            env, dir_ + "/feedback.log")
-                    .ok());
+    std::vector<std::string> argv = {
+        JALON_FEEDBACK_BINARY,
+        "--roadmap-address=127.0.0.1:" + std::to_string(roadmap_port_),
+        "--roadmap-token-file=" + dir_ + "/services", "--consumer-name=e2e"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    ASSERT_TRUE(
+        feedback_process_->Start(argv, env, dir_ + "/feedback.log").ok());
     auto ports = feedback_process_->WaitForListening(std::chrono::seconds(20));
     ASSERT_TRUE(ports.ok()) << ReadFile(dir_ + "/feedback.log");
     feedback_port_ = ports->grpc;
@@ -264,8 +266,75 @@ TEST_F(FeedbackProcessTest, TheLoopClosesAcrossServicesAndAfterARestart) {
       std::chrono::seconds(15)))
       << ReadFile(dir_ + "/feedback.log");
 
+  // An event the consumer gave up on (five failed deliveries: moved to the
+  // dead-letter stream and acknowledged) is applied by a start with
+  // --redrive-dead-letters, and the loop still closes.
+  const std::string third = submit("Coût de l'énergie");
+  std::string a5 = Action(rid, fed, min, fed_copilot);
+  ack_and_link(third, {a5});
+  for (auto target :
+       {rpb::ACTION_STATUS_PLANNED, rpb::ACTION_STATUS_IN_PROGRESS,
+        rpb::ACTION_STATUS_COMPLETION_REQUESTED}) {
+    rpb::TransitionActionRequest req;
+    req.set_id(a5);
+    req.set_target_status(target);
+    rpb::TransitionActionResponse resp;
+    ASSERT_TRUE(
+        roadmap_->TransitionAction(Ctx(fed_copilot).get(), req, &resp).ok());
+  }
+  RedisClient redis(redis_->options());
+  const std::string events = "jalon:roadmap:events";
+  auto consumed_all = [&] {
+    auto last = redis.Command({"XREVRANGE", events, "+", "-", "COUNT", "1"});
+    auto groups = redis.Command({"XINFO", "GROUPS", events});
+    if (!last.ok() || !groups.ok() || last->elements().empty()) return false;
+    for (const auto& g : groups->elements()) {
+      if (g.Field("name")->str() == "feedback") {
+        return g.Field("pending")->integer() == 0 &&
+               g.Field("last-delivered-id")->str() ==
+                   last->elements()[0].elements()[0].str();
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(WaitFor(consumed_all, std::chrono::seconds(15)));
+  StopFeedback();
+  {
+    rpb::TransitionActionRequest req;
+    req.set_id(a5);
+    req.set_target_status(rpb::ACTION_STATUS_DONE);
+    rpb::TransitionActionResponse resp;
+    ASSERT_TRUE(
+        roadmap_->TransitionAction(Ctx(min_copilot).get(), req, &resp).ok());
+  }
+  auto done = redis.Command({"XREADGROUP", "GROUP", "feedback", "gave-up",
+                             "COUNT", "10", "STREAMS", events, ">"});
+  ASSERT_TRUE(done.ok() && done->is_array());
+  auto entries = ParseStreamEntries(done->elements()[0].elements()[1]);
+  ASSERT_EQ(entries.size(), 1u);  // the DONE transition
+  ASSERT_TRUE(redis
+                  .Command({"XADD", "jalon:feedback:dead:roadmap_events", "*",
+                            "e", entries[0].payload, "source_id", entries[0].id,
+                            "group", "feedback", "deliveries", "6"})
+                  .ok());
+  ASSERT_TRUE(redis.Command({"XACK", events, "feedback", entries[0].id}).ok());
+  StartFeedback();  // nothing to deliver: the item waits
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(Item(third, member1).status(), fpb::FEEDBACK_STATUS_LINKED);
+  StopFeedback();
+  StartFeedback({"--redrive-dead-letters"});
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Item(third, member1).status() == fpb::FEEDBACK_STATUS_ADDRESSED;
+      },
+      std::chrono::seconds(15)))
+      << ReadFile(dir_ + "/feedback.log");
+  EXPECT_EQ(
+      redis.Command({"XLEN", "jalon:feedback:dead:roadmap_events"})->integer(),
+      0);
+
   // Applied once each: one automatic change per item in its history.
-  for (const auto& id : {blocker, second}) {
+  for (const auto& id : {blocker, second, third}) {
     fpb::ListFeedbackHistoryRequest req;
     req.set_feedback_id(id);
     fpb::ListFeedbackHistoryResponse history;

@@ -211,6 +211,22 @@ class ReportingServiceTest : public ::testing::Test {
     return out;
   }
 
+  // Appends `n` status updates of 4 KB ("a0", "a1"...): more than the
+  // transport buffers hold, for tests of clients that stop reading.
+  void AddLargeUpdates(int n) {
+    const std::string padding(4000, 'x');
+    std::vector<RedisArgs> adds;
+    for (int i = 0; i < n; ++i) {
+      reppb::StatusUpdate u;
+      u.set_kind(reppb::STATUS_KIND_ACTION_TRANSITIONED);
+      u.set_roadmap_id(f_.roadmap);
+      u.set_subject_id(absl::StrCat("a", i));
+      u.set_title(padding);
+      adds.push_back({"XADD", Keys::Stream(), "*", "e", WrapUpdate(u)});
+    }
+    ASSERT_TRUE(h_.redis().Pipeline(adds).ok());
+  }
+
   // Every status update in the stream matching `filter`, in order.
   std::vector<reppb::StatusUpdate> AllUpdates(
       const reppb::StatusFilter& filter = {}) {
@@ -1003,18 +1019,7 @@ class SlowClientTest : public ReportingServiceTest {
 };
 
 TEST_F(SlowClientTest, SlowClientIsCutOffAndResumesWithoutGap) {
-  // Plenty of large updates, more than the transport buffers.
-  const std::string padding(4000, 'x');
-  std::vector<RedisArgs> adds;
-  for (int i = 0; i < 4000; ++i) {
-    reppb::StatusUpdate u;
-    u.set_kind(reppb::STATUS_KIND_ACTION_TRANSITIONED);
-    u.set_roadmap_id(f_.roadmap);
-    u.set_subject_id(absl::StrCat("a", i));
-    u.set_title(padding);
-    adds.push_back({"XADD", Keys::Stream(), "*", "e", WrapUpdate(u)});
-  }
-  ASSERT_TRUE(h_.redis().Pipeline(adds).ok());
+  ASSERT_NO_FATAL_FAILURE(AddLargeUpdates(4000));
   Watch w = OpenWatch(stub_.get(), f_.reader_token, {}, "0");
   reppb::WatchStatusResponse msg;
   ASSERT_TRUE(w.reader->Read(&msg));
@@ -1052,19 +1057,9 @@ TEST_F(SlowClientTest, SlowClientIsCutOffAndResumesWithoutGap) {
 }
 
 TEST_F(ReportingServiceTest, AStopDoesNotWaitForASlowWatcher) {
-  // More updates than the transport buffers, to a client that stops
-  // reading: the server is left waiting for a write to be taken.
-  const std::string padding(4000, 'x');
-  std::vector<RedisArgs> adds;
-  for (int i = 0; i < 4000; ++i) {
-    reppb::StatusUpdate u;
-    u.set_kind(reppb::STATUS_KIND_ACTION_TRANSITIONED);
-    u.set_roadmap_id(f_.roadmap);
-    u.set_subject_id(absl::StrCat("a", i));
-    u.set_title(padding);
-    adds.push_back({"XADD", Keys::Stream(), "*", "e", WrapUpdate(u)});
-  }
-  ASSERT_TRUE(h_.redis().Pipeline(adds).ok());
+  // To a client that stops reading: the server is left waiting for a
+  // write to be taken.
+  ASSERT_NO_FATAL_FAILURE(AddLargeUpdates(4000));
   Watch w = OpenWatch(stub_.get(), f_.reader_token, {}, "0");
   reppb::WatchStatusResponse msg;
   ASSERT_TRUE(w.reader->Read(&msg));

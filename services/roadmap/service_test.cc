@@ -118,6 +118,29 @@ class RoadmapServiceTest : public ::testing::Test {
     return resp.action();
   }
 
+  // A new action of the federation's, moved on to IN_PROGRESS by it.
+  std::string ActionInProgress(const std::string& title) {
+    auto a = Create(NewAction(title), f_.federation_copilot);
+    EXPECT_TRUE(a.ok()) << a.status();
+    if (!a.ok()) return "";
+    for (auto to :
+         {rpb::ACTION_STATUS_PLANNED, rpb::ACTION_STATUS_IN_PROGRESS}) {
+      EXPECT_TRUE(Move(a->id(), to, f_.federation_copilot).ok());
+    }
+    return a->id();
+  }
+
+  // UpdateAction setting the partner organisation, as `token`.
+  grpc::Status SetPartner(const std::string& id, const std::string& partner,
+                          const std::string& token,
+                          rpb::UpdateActionResponse* resp) {
+    rpb::UpdateActionRequest req;
+    req.mutable_action()->set_id(id);
+    req.mutable_action()->set_partner_organization_id(partner);
+    req.mutable_update_mask()->add_paths("partner_organization_id");
+    return stub_->UpdateAction(Ctx(token).get(), req, resp);
+  }
+
   rpb::Action Get(const std::string& id) {
     rpb::GetActionRequest req;
     req.set_id(id);
@@ -513,55 +536,41 @@ TEST_F(RoadmapServiceTest, LifecycleNeedsTheCounterpartToClose) {
 }
 
 TEST_F(RoadmapServiceTest, ClosedActionsAndPendingCompletionsAreProtected) {
-  auto a = Create(NewAction("Protégée"), f_.federation_copilot);
-  ASSERT_TRUE(a.ok());
+  const std::string a = ActionInProgress("Protégée");
   const auto& fed = f_.federation_copilot;
-  ASSERT_TRUE(Move(a->id(), rpb::ACTION_STATUS_PLANNED, fed).ok());
-  ASSERT_TRUE(Move(a->id(), rpb::ACTION_STATUS_IN_PROGRESS, fed).ok());
-  ASSERT_TRUE(Move(a->id(), rpb::ACTION_STATUS_COMPLETION_REQUESTED, fed).ok());
-  // The requester cannot swap the counterpart for an organisation of its
-  // choosing while the decision is pending.
-  rpb::UpdateActionRequest req;
-  req.mutable_action()->set_id(a->id());
-  req.mutable_action()->set_partner_organization_id(f_.member);
-  req.mutable_update_mask()->add_paths("partner_organization_id");
+  ASSERT_TRUE(Move(a, rpb::ACTION_STATUS_COMPLETION_REQUESTED, fed).ok());
+  // Not even an admin may swap the counterpart while the decision is
+  // pending.
   rpb::UpdateActionResponse resp;
-  grpc::Status s = stub_->UpdateAction(Ctx(fed).get(), req, &resp);
+  grpc::Status s = SetPartner(a, f_.member, harness_.admin_token(), &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(Get(a->id()).partner_organization_id(), f_.ministry);
+  EXPECT_EQ(Get(a).partner_organization_id(), f_.ministry);
 
-  ASSERT_TRUE(Move(a->id(), rpb::ACTION_STATUS_DONE, f_.ministry_copilot).ok());
+  ASSERT_TRUE(Move(a, rpb::ACTION_STATUS_DONE, f_.ministry_copilot).ok());
   rpb::UpdateActionRequest title;
-  title.mutable_action()->set_id(a->id());
+  title.mutable_action()->set_id(a);
   title.mutable_action()->set_title("Réécrite après coup");
   title.mutable_update_mask()->add_paths("title");
   s = stub_->UpdateAction(Ctx(fed).get(), title, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), "ACTION_CLOSED");
-  EXPECT_EQ(Get(a->id()).title(), "Protégée");
+  EXPECT_EQ(Get(a).title(), "Protégée");
 }
 
 TEST_F(RoadmapServiceTest, ACopilotCannotPickWhoApprovesItsCompletion) {
   // The federation brings in an organisation of its choosing as partner,
   // then asks it to approve: the ministry would never be asked.
-  auto a = Create(NewAction("Contournement"), f_.federation_copilot);
-  ASSERT_TRUE(a.ok());
+  const std::string a = ActionInProgress("Contournement");
   const auto& fed = f_.federation_copilot;
-  ASSERT_TRUE(Move(a->id(), rpb::ACTION_STATUS_PLANNED, fed).ok());
-  ASSERT_TRUE(Move(a->id(), rpb::ACTION_STATUS_IN_PROGRESS, fed).ok());
-  rpb::UpdateActionRequest req;
-  req.mutable_action()->set_id(a->id());
-  req.mutable_action()->set_partner_organization_id(f_.member);
-  req.mutable_update_mask()->add_paths("partner_organization_id");
   rpb::UpdateActionResponse resp;
-  grpc::Status s = stub_->UpdateAction(Ctx(fed).get(), req, &resp);
+  grpc::Status s = SetPartner(a, f_.member, fed, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), "COVALIDATION_REQUIRED");
-  EXPECT_EQ(Get(a->id()).partner_organization_id(), f_.ministry);
+  EXPECT_EQ(Get(a).partner_organization_id(), f_.ministry);
 
   // Swapping the two roles keeps the same counterpart: allowed.
   rpb::UpdateActionRequest swap;
-  swap.mutable_action()->set_id(a->id());
+  swap.mutable_action()->set_id(a);
   swap.mutable_action()->set_lead_organization_id(f_.ministry);
   swap.mutable_action()->set_partner_organization_id(f_.federation);
   swap.mutable_update_mask()->add_paths("lead_organization_id");
@@ -570,8 +579,7 @@ TEST_F(RoadmapServiceTest, ACopilotCannotPickWhoApprovesItsCompletion) {
   EXPECT_EQ(resp.action().lead_organization_id(), f_.ministry);
 
   // An admin may replace a party.
-  ASSERT_TRUE(
-      stub_->UpdateAction(Ctx(harness_.admin_token()).get(), req, &resp).ok());
+  ASSERT_TRUE(SetPartner(a, f_.member, harness_.admin_token(), &resp).ok());
   EXPECT_EQ(resp.action().partner_organization_id(), f_.member);
 }
 

@@ -629,6 +629,14 @@ TEST_F(JalonctlTest, ExitCodesScriptsCanTrust) {
   EXPECT_FALSE(absl::StrContains(denied.err, "jalon_notarealtoken")) << denied;
   // 3: no token at all.
   EXPECT_EQ(Run({"org", "list"}, {{"JALON_TOKEN_FILE", ""}}).code, 3);
+  // A Secret's trailing newline is no part of the token...
+  const std::string admin = ReadFile(services_.admin_token_file());
+  EXPECT_EQ(Run({"org", "list"}, {{"JALON_TOKEN", admin + "\n"}}).code, 0);
+  // ...but a token no header can carry is refused, never echoed (gRPC
+  // aborted on it, printing the header).
+  Result garbled = Run({"org", "list"}, {{"JALON_TOKEN", "jalon_ab\tcd"}});
+  EXPECT_EQ(garbled.code, 3) << garbled;
+  EXPECT_FALSE(absl::StrContains(garbled.err, "jalon_ab")) << garbled;
   // 6: invalid argument, with the field named.
   Result invalid = Run({"org", "create", "--name", "", "--kind", "federation"});
   EXPECT_EQ(invalid.code, 6) << invalid;
@@ -708,6 +716,13 @@ TEST_F(JalonctlTest, ConfigContextsAndOverrides) {
   EXPECT_EQ(Run({"--timeout", "2", "whoami"}, only_config).code, 3);
   EXPECT_EQ(Run({"--context", "local", "whoami"}, only_config).code, 0);
   EXPECT_EQ(Run({"config", "use-context", "nope"}, only_config).code, 2);
+  // A context named by $JALON_CONTEXT that does not exist is an error, as
+  // with --context: the defaults would be another system.
+  auto typo = only_config;
+  typo["JALON_CONTEXT"] = "locla";
+  Result missing = Run({"whoami"}, typo);
+  EXPECT_EQ(missing.code, 1) << missing;
+  EXPECT_TRUE(absl::StrContains(missing.err, "$JALON_CONTEXT")) << missing;
   EXPECT_EQ(
       Run({"--config", home_ + "/other.yaml", "config", "current-context"},
           only_config)

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/string_view.h"
 #include "tools/jalonctl/errors.h"
 
 namespace jalon::ctl {
@@ -116,10 +118,14 @@ Settings Resolve(const GlobalFlags& flags) {
   if (!s.context_name.empty()) {
     auto it = file.contexts.find(s.context_name);
     if (it == file.contexts.end()) {
-      if (!flags.context.empty()) {
-        throw CliError(kExitUsage, "error: no context \"" + s.context_name +
-                                       "\" in " + s.config_path);
-      }
+      // Whoever named it: the defaults (this machine) would be the wrong
+      // system to talk to.
+      const char* by = !flags.context.empty()          ? "--context"
+                       : !Env("JALON_CONTEXT").empty() ? "$JALON_CONTEXT"
+                                                       : "current-context";
+      throw CliError(kExitUsage, "error: no context \"" + s.context_name +
+                                     "\" (named by " + by + ") in " +
+                                     s.config_path);
     } else {
       Override(&s.endpoints.roadmap_address, it->second.roadmap_address);
       Override(&s.endpoints.feedback_address, it->second.feedback_address);
@@ -139,8 +145,34 @@ Settings Resolve(const GlobalFlags& flags) {
   return s;
 }
 
+namespace {
+
+// A token as read, without the whitespace around it (a file's or a
+// Secret's trailing newline); refused, without echoing it, when what is
+// left could not travel in an HTTP/2 header (gRPC would abort the process,
+// printing the header).
+std::string CheckedToken(std::string token, const std::string& source) {
+  absl::string_view trimmed = absl::StripAsciiWhitespace(token);
+  for (char c : trimmed) {
+    if (c < 0x21 || c > 0x7e) {
+      throw CliError(kExitDenied, "error: the token from " + source +
+                                      " contains characters a token never "
+                                      "has (spaces or control characters)");
+    }
+  }
+  if (trimmed.empty()) {
+    throw CliError(kExitDenied,
+                   "error: the token from " + source + " is empty");
+  }
+  return std::string(trimmed);
+}
+
+}  // namespace
+
 std::string ReadToken(const Settings& settings) {
-  if (std::string t = Env("JALON_TOKEN"); !t.empty()) return t;
+  if (std::string t = Env("JALON_TOKEN"); !t.empty()) {
+    return CheckedToken(std::move(t), "$JALON_TOKEN");
+  }
   const std::string& path = settings.endpoints.token_file;
   if (path.empty()) {
     throw CliError(kExitDenied,
@@ -152,13 +184,7 @@ std::string ReadToken(const Settings& settings) {
   if (!in || !std::getline(in, token)) {
     throw CliError(kExitDenied, "error: cannot read the token file " + path);
   }
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) {
-    token.pop_back();
-  }
-  if (token.empty()) {
-    throw CliError(kExitDenied, "error: the token file " + path + " is empty");
-  }
-  return token;
+  return CheckedToken(std::move(token), "the token file " + path);
 }
 
 }  // namespace jalon::ctl

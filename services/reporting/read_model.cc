@@ -688,8 +688,11 @@ absl::Status ReadModel::CheckNotTrimmed(const std::string& stream) {
 absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
   std::unique_lock<std::mutex> one_here(rebuild_mu_, std::try_to_lock);
   if (!one_here.owns_lock()) {
-    return absl::FailedPreconditionError("a rebuild is already running");
+    return absl::FailedPreconditionError(
+        "a rebuild is already running in this process");
   }
+  // The previous drop first, before the lock's TTL starts to run.
+  if (dropper_.joinable()) dropper_.join();
   const auto start = std::chrono::steady_clock::now();
   const std::string lock_token = NewUlid();
   const std::string ttl_ms = std::to_string(kLockTtl.count());
@@ -699,7 +702,6 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
   if (locked->is_nil()) {
     return absl::FailedPreconditionError("a rebuild is already running");
   }
-  if (dropper_.joinable()) dropper_.join();  // the previous drop first
   // Keeps the lock while this rebuild works; fails once it is lost (the
   // process stalled past its TTL and another rebuild took over).
   auto renewed = start;
@@ -842,7 +844,13 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
         args.push_back(last_id[stream]);
       }
       auto sw = redis_->Eval(SwitchScript(), keys_sw, args);
-      if (!sw.ok()) return sw.status();
+      if (!sw.ok()) {
+        // No answer (a timeout): the script may have run. The pointer
+        // says; the generation it names is never dropped.
+        auto now = Current();
+        if (now.ok() && now->generation() == gen) break;
+        return sw.status();
+      }
       if (sw->is_error()) {
         spdlog::error("msg=rebuild_switch_failed error={}",
                       LogValue(sw->str()));
@@ -924,6 +932,9 @@ void ReadModel::DropInBackground(std::vector<int64_t> generations) {
 
 void ReadModel::DropGenerations(const std::vector<int64_t>& generations) {
   for (int64_t generation : generations) {
+    // Never the one that serves, whatever went wrong before.
+    auto current = Current();
+    if (!current.ok() || current->generation() == generation) continue;
     const std::string prefix = ModelKeys(generation).prefix();
     const auto start = std::chrono::steady_clock::now();
     int64_t dropped = 0;

@@ -160,12 +160,13 @@ class ReadModel {
   // meanwhile, and switches to it. The fold stops where the consumer
   // group's acknowledged entries end; the rest is replayed into the new
   // generation with its status updates, so a rebuild while consumers lag
-  // announces what they had not. The switch happens only once the new
-  // generation holds every entry delivered to a consumer, so no reader ever
-  // sees the models go back. FAILED_PRECONDITION when a source stream was
-  // trimmed (the rebuild would lose entities) or another rebuild runs. A
-  // rebuild that fails before its switch drops what it wrote; the old
-  // generation and any leftover of a killed rebuild are dropped in the
+  // announces what they had not. The switch happens once the new
+  // generation holds every entry delivered to a consumer, so readers do not
+  // see the models go back (should consumers stay ahead for 20 passes, it
+  // switches anyway and replays the rest at once). FAILED_PRECONDITION when a
+  // source stream was trimmed (the rebuild would lose entities) or another
+  // rebuild runs. A rebuild that fails before its switch drops what it wrote;
+  // the old generation and any leftover of a killed rebuild are dropped in the
   // background.
   absl::StatusOr<RebuildStats> Rebuild();
   // Waits until the generations Rebuild drops in the background are gone.

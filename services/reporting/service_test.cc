@@ -623,6 +623,10 @@ TEST_F(ReportingServiceTest, OneRebuildAtATimeInAProcess) {
   inside.get_future().wait();
   auto second = h_.models().Rebuild();
   EXPECT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+  // Refused in the process, before Redis' lock is even asked.
+  EXPECT_NE(second.status().message().find("in this process"),
+            std::string::npos)
+      << second.status();
   leave.set_value();
   EXPECT_TRUE(first.get().ok());
   h_.models().SetRebuildHookForTest(nullptr);

@@ -6,7 +6,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "services/common/logging.h"
 
 namespace jalon {
@@ -212,38 +214,76 @@ absl::StatusOr<int64_t> StreamConsumer::RedriveDeadLetters() {
   return applied;
 }
 
+namespace {
+
+// A stream id "ms-seq" as a pair that orders as Redis does; {0, 0} for
+// anything else.
+std::pair<uint64_t, uint64_t> StreamIdKey(const std::string& id) {
+  std::pair<uint64_t, uint64_t> key{0, 0};
+  const size_t dash = id.find('-');
+  if (dash == std::string::npos ||
+      !absl::SimpleAtoi(absl::string_view(id).substr(0, dash), &key.first) ||
+      !absl::SimpleAtoi(absl::string_view(id).substr(dash + 1), &key.second)) {
+    return {0, 0};
+  }
+  return key;
+}
+
+}  // namespace
+
 absl::StatusOr<int64_t> StreamConsumer::CheckTrimmedUnread() {
-  auto r = redis_->Pipeline(
-      {{"XINFO", "GROUPS", options_.stream}, {"XLEN", options_.stream}});
+  auto r = redis_->Pipeline({{"XINFO", "STREAM", options_.stream},
+                             {"XINFO", "GROUPS", options_.stream}});
   if (!r.ok()) return r.status();
-  const RedisReply& groups = (*r)[0];
-  if (groups.is_error()) return trimmed_unread_;  // no stream yet
+  const RedisReply& stream = (*r)[0];
+  const RedisReply& groups = (*r)[1];
+  if (stream.is_error() || groups.is_error()) return trimmed_unread_;
+  const RedisReply* first = stream.Field("first-entry");
+  if (first == nullptr || !first->is_array() || first->elements().empty()) {
+    return trimmed_unread_;  // an empty stream
+  }
   for (const auto& g : groups.elements()) {
     const RedisReply* name = g.Field("name");
-    const RedisReply* lag = g.Field("lag");
-    if (name == nullptr || name->str() != options_.group || lag == nullptr ||
-        lag->type() != RedisReply::Type::kInteger) {
-      continue;  // Redis cannot always tell the lag (nil): nothing to say
+    const RedisReply* last = g.Field("last-delivered-id");
+    if (name == nullptr || name->str() != options_.group || last == nullptr) {
+      continue;
     }
-    // The lag counts what was added and not read; beyond what the stream
-    // holds, those entries are gone.
-    const int64_t gap = lag->integer() - (*r)[1].integer();
-    if (gap > 0 && gap != last_gap_) {
-      spdlog::error(
-          "msg=events_trimmed_unread stream={} group={} count={} "
-          "action=\"raise --stream-max-len; rebuild what this group "
-          "maintains\"",
-          options_.stream, options_.group, gap);
-      trimmed_unread_ += gap;
+    // Entries were trimmed, and the oldest one left is newer than the last
+    // one the group read: whatever came between was trimmed before the
+    // group read it. How many: those trimmed, less those the group read
+    // (when Redis knows how many it read).
+    const RedisReply* added = stream.Field("entries-added");
+    const RedisReply* length = stream.Field("length");
+    const RedisReply* read = g.Field("entries-read");
+    const int64_t trimmed = added != nullptr && length != nullptr
+                                ? added->integer() - length->integer()
+                                : 0;
+    const bool counted =
+        read != nullptr && read->type() == RedisReply::Type::kInteger;
+    const int64_t count = counted ? trimmed - read->integer() : 0;
+    if (trimmed <= 0 || (counted && count <= 0) ||
+        !(StreamIdKey(last->str()) < StreamIdKey(first->elements()[0].str()))) {
+      reported_gap_at_.clear();
+      continue;
     }
-    last_gap_ = std::max<int64_t>(gap, 0);
+    if (reported_gap_at_ == last->str()) continue;  // said already
+    reported_gap_at_ = last->str();
+    spdlog::error(
+        "msg=events_trimmed_unread stream={} group={} count={} after_id={} "
+        "action=\"raise --stream-max-len; rebuild what this group "
+        "maintains\"",
+        options_.stream, options_.group,
+        counted ? std::to_string(count) : std::string("unknown"), last->str());
+    trimmed_unread_ += counted ? count : 1;
   }
   return trimmed_unread_;
 }
 
 absl::StatusOr<int> StreamConsumer::PollOnce() {
-  if (std::chrono::steady_clock::now() - gap_checked_ >=
-      options_.gap_check_every) {
+  // A gap can open only under a group that is behind: checked before each
+  // read then (the next read would step over it), else now and then.
+  if (behind_ || std::chrono::steady_clock::now() - gap_checked_ >=
+                     options_.gap_check_every) {
     gap_checked_ = std::chrono::steady_clock::now();
     (void)CheckTrimmedUnread();  // a report only: it never stops the poll
   }
@@ -256,10 +296,13 @@ absl::StatusOr<int> StreamConsumer::PollOnce() {
                        options_.stream, ">"});
   if (auto s = CheckReply(read); !s.ok()) return s;
   int applied = *reclaimed;
+  behind_ = false;
   if (read->is_nil()) return applied;  // timed out, nothing new
   for (const auto& stream : read->elements()) {
     if (!stream.is_array() || stream.elements().size() < 2) continue;
-    auto handled = HandleAll(ParseStreamEntries(stream.elements()[1]));
+    std::vector<StreamEntry> entries = ParseStreamEntries(stream.elements()[1]);
+    behind_ = static_cast<int>(entries.size()) >= options_.batch;
+    auto handled = HandleAll(entries);
     if (!handled.ok()) return handled.status();
     applied += *handled;
   }

@@ -68,9 +68,11 @@ class StreamConsumer {
   // one that fails again stays (and is logged). For once the cause of the
   // failures is fixed. Returns how many were applied and removed.
   absl::StatusOr<int64_t> RedriveDeadLetters();
-  // Asks Redis how many entries the group never read were trimmed away
-  // (its lag beyond the stream's length); logs any new loss as an error.
-  // PollOnce does this every `gap_check_every`. Returns the total found.
+  // Asks Redis whether entries the group never read were trimmed away (the
+  // oldest entry left is newer than the last one the group read), and
+  // logs each such loss once, as an error. PollOnce does this before each
+  // read while the group is behind, else every `gap_check_every`. Returns
+  // the total lost so far (1 for a loss Redis cannot count).
   absl::StatusOr<int64_t> CheckTrimmedUnread();
 
   void Start();
@@ -99,8 +101,9 @@ class StreamConsumer {
   EntryHandler handler_;
   std::string claim_cursor_ = "0-0";  // XAUTOCLAIM's position
   std::chrono::steady_clock::time_point gap_checked_{};
-  int64_t trimmed_unread_ = 0;  // lost entries found so far
-  int64_t last_gap_ = 0;        // the loss last reported, not to repeat it
+  int64_t trimmed_unread_ = 0;   // lost entries found so far
+  std::string reported_gap_at_;  // the group's position at the last report
+  bool behind_ = false;          // the last read filled a whole batch
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

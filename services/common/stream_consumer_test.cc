@@ -324,6 +324,9 @@ TEST_F(StreamConsumerTest, EntriesTrimmedBeforeTheGroupReadThemAreCounted) {
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"early-0", "early-1", "late-4",
                                             "late-5"}));
+  // Trimming what the group has read loses nothing.
+  Cmd({"XTRIM", kStream, "MAXLEN", "1"});
+  EXPECT_EQ(consumer.CheckTrimmedUnread().value_or(-1), 6);
 }
 
 TEST_F(StreamConsumerTest, ReplayReadsEverythingInOrderAcrossBatches) {

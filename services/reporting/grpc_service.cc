@@ -113,16 +113,22 @@ class WatchReactor final
     {
       // Finish must not overtake a write in flight: give the client the
       // grace to take it (then it sees the status right after), else cancel
-      // the call, which completes the write.
-      // A stopping server gives a short grace only: it has a deadline.
-      const auto grace = owner_->stopping_.load()
-                             ? std::min<std::chrono::milliseconds>(
-                                   owner_->watch_.cutoff_grace, kStopGrace)
-                             : owner_->watch_.cutoff_grace;
+      // the call, which completes the write. A stop, even one that comes
+      // during the grace, cuts it to kStopGrace: the server has a deadline.
+      auto deadline =
+          std::chrono::steady_clock::now() + owner_->watch_.cutoff_grace;
+      bool stop_seen = false;
+      auto settled = [this] { return !write_pending_ || cancelled_; };
       std::unique_lock<std::mutex> lock(mu_);
-      if (write_pending_ && !cv_.wait_for(lock, grace, [this] {
-            return !write_pending_ || cancelled_;
-          })) {
+      while (!settled() && std::chrono::steady_clock::now() < deadline) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!stop_seen && owner_->stopping_.load()) {
+          stop_seen = true;
+          deadline = std::min(deadline, now + kStopGrace);
+        }
+        cv_.wait_until(lock, std::min(deadline, now + kStopPoll), settled);
+      }
+      if (!settled()) {
         lock.unlock();
         ctx_->TryCancel();
         lock.lock();

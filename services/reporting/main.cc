@@ -140,22 +140,6 @@ int main(int argc, char** argv) {
   roadmap_consumer.Start();
   feedback_consumer.Start();
 
-  // Periodic duties.
-  std::mutex tick_mu;
-  std::condition_variable tick_cv;
-  bool stopping = false;
-  std::thread ticker([&] {
-    std::unique_lock<std::mutex> lock(tick_mu);
-    while (!tick_cv.wait_for(lock, config.tick_interval,
-                             [&] { return stopping; })) {
-      lock.unlock();
-      if (auto s = service.Tick(); !s.ok()) {
-        spdlog::warn("msg=tick_failed error={}", s.message());
-      }
-      lock.lock();
-    }
-  });
-
   jalon::ServerHost host(config.common, "jalon.reporting.v1.ReportingService",
                          &redis);
   jalon::RpcEnv env{&executor, verifier.get(), "reporting.jalon",
@@ -175,8 +159,25 @@ int main(int argc, char** argv) {
   }
   if (auto s = host.Start(); !s.ok()) {
     spdlog::critical("msg=start_failed error={}", s.message());
+    http.Stop();
     return 1;
   }
+  // Periodic duties, once serving (a failed start above has no thread to
+  // stop).
+  std::mutex tick_mu;
+  std::condition_variable tick_cv;
+  bool stopping = false;
+  std::thread ticker([&] {
+    std::unique_lock<std::mutex> lock(tick_mu);
+    while (!tick_cv.wait_for(lock, config.tick_interval,
+                             [&] { return stopping; })) {
+      lock.unlock();
+      if (auto s = service.Tick(); !s.ok()) {
+        spdlog::warn("msg=tick_failed error={}", s.message());
+      }
+      lock.lock();
+    }
+  });
   std::cout << "jalon-reporting listening on port " << host.port() << " (http "
             << http.port() << ")" << std::endl;
   int sig = jalon::WaitForStopSignal();

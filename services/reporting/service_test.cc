@@ -1081,6 +1081,22 @@ TEST_F(ReportingServiceTest, AStopDoesNotWaitForASlowWatcher) {
       << s.error_code() << " " << s.error_message();
 }
 
+TEST_F(SlowClientTest, AStopDuringTheCutOffGraceDoesNotWaitItOut) {
+  ASSERT_NO_FATAL_FAILURE(AddLargeUpdates(4000));
+  Watch w = OpenWatch(stub_.get(), f_.reader_token, {}, "0");
+  reppb::WatchStatusResponse msg;
+  ASSERT_TRUE(w.reader->Read(&msg));
+  // Not reading: cut off after 300 ms, the client then has 10 s to take
+  // the last message. The stop comes in the middle of those.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const auto start = std::chrono::steady_clock::now();
+  h_.StopReporting();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  while (w.reader->Read(&msg)) {
+  }
+  (void)w.reader->Finish();
+}
+
 std::string Shell(const std::string& cmd, int* code) {
   std::string out;
   FILE* p = popen(cmd.c_str(), "r");

@@ -145,7 +145,18 @@ ConsumerOptions RoadmapLinkConfig::Consumer(const ServiceConfig& common,
 void InitServiceLogging(std::string_view service, const Flags& flags,
                         const ServiceConfig& common) {
   InitLogging(service, common.log_level);
+  // jalonctl's settings (docs/cli.md) share the prefix and, on a machine
+  // that runs both, the environment: they are no typo.
+  static const char* const kJalonctl[] = {
+      "JALON_CONFIG",           "JALON_CONTEXT",
+      "JALON_FEEDBACK_ADDRESS", "JALON_REPORTING_ADDRESS",
+      "JALON_ROADMAP_ADDRESS",  "JALON_TOKEN",
+      "JALON_TOKEN_FILE"};
   for (const auto& name : flags.IgnoredEnvironment()) {
+    if (std::find(std::begin(kJalonctl), std::end(kJalonctl), name) !=
+        std::end(kJalonctl)) {
+      continue;
+    }
     spdlog::warn(
         "msg=environment_variable_ignored name={} reason=\"not a setting of "
         "{}; see --help\"",

@@ -21,6 +21,8 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 export JALON_VAR_DIR="$STATE/var" JALON_BUILD_DIR="$BUILD_DIR"
+# As tools/run's summary suggests for jalonctl: no service should mind it.
+export JALON_TOKEN_FILE="$STATE/var/admin.token"
 export JALON_REDIS_PORT=$(free_port) JALON_ROADMAP_PORT=$(free_port)
 export JALON_FEEDBACK_PORT=$(free_port) JALON_REPORTING_PORT=$(free_port)
 export JALON_REPORTING_HTTP_PORT=$(free_port)

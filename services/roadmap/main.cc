@@ -10,12 +10,14 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "services/common/async_redis.h"
 #include "services/common/auth.h"
 #include "services/common/clock.h"
 #include "services/common/config.h"
 #include "services/common/entity_cache.h"
 #include "services/common/executor.h"
+#include "services/common/ids.h"
 #include "services/common/logging.h"
 #include "services/common/server.h"
 #include "services/common/service_config.h"
@@ -50,6 +52,14 @@ bool WriteSecretFile(const std::string& path, const std::string& secret) {
   }
   ::chmod(tmp.c_str(), 0600);
   return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+// The first line of a secret file; empty if there is none.
+std::string ReadSecretFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string secret;
+  std::getline(in, secret);
+  return std::string(absl::StripAsciiWhitespace(secret));
 }
 
 }  // namespace
@@ -112,10 +122,25 @@ int main(int argc, char** argv) {
   jalon::roadmap::RoadmapService service(&store, jalon::Clock::Real());
 
   if (!config.bootstrap_admin_token_file.empty()) {
+    // The secret is on disk before it is committed, in a pending file that
+    // a later start reuses: whatever happens in between (a lost answer, a
+    // kill), the admin token's secret is never lost with the token kept.
+    const std::string& path = config.bootstrap_admin_token_file;
+    const std::string pending = path + ".pending";
+    std::string candidate = ReadSecretFile(pending);
+    if (candidate.empty()) {
+      candidate = jalon::NewTokenSecret();
+      if (!WriteSecretFile(pending, candidate)) {
+        spdlog::critical(
+            "msg=bootstrap_failed error=cannot_write_token_file path={}",
+            pending);
+        return 1;
+      }
+    }
     // Redis may still be starting: retry for a while before giving up.
     absl::StatusOr<std::string> secret = absl::UnavailableError("not tried");
     for (int i = 0; i < 60 && absl::IsUnavailable(secret.status()); ++i) {
-      secret = service.BootstrapAdmin(config.bootstrap_organization);
+      secret = service.BootstrapAdmin(config.bootstrap_organization, candidate);
       if (absl::IsUnavailable(secret.status())) {
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
       }
@@ -126,15 +151,14 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (secret->empty()) {
+      std::remove(pending.c_str());
       spdlog::info("msg=bootstrap_skipped reason=admin_exists");
-    } else if (!WriteSecretFile(config.bootstrap_admin_token_file, *secret)) {
+    } else if (std::rename(pending.c_str(), path.c_str()) != 0) {
       spdlog::critical(
-          "msg=bootstrap_failed error=cannot_write_token_file path={}",
-          config.bootstrap_admin_token_file);
+          "msg=bootstrap_failed error=cannot_write_token_file path={}", path);
       return 1;
     } else {
-      spdlog::info("msg=bootstrap_admin_created token_file={}",
-                   config.bootstrap_admin_token_file);
+      spdlog::info("msg=bootstrap_admin_created token_file={}", path);
     }
   }
 

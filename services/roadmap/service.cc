@@ -227,10 +227,18 @@ absl::Status RoadmapService::GetCurrentPrincipal(
 }
 
 absl::StatusOr<std::string> RoadmapService::BootstrapAdmin(
-    const std::string& organization_name) {
+    const std::string& organization_name, const std::string& secret) {
+  const std::string hash = Sha256Hex(secret);
+  // An admin exists: this secret's, committed by an earlier attempt whose
+  // answer was lost, or someone else's.
+  auto existing = [&]() -> absl::StatusOr<std::string> {
+    auto ours = store_->redis()->Command({"EXISTS", Keys::TokenHash(hash)});
+    if (!ours.ok()) return ours.status();
+    return ours->integer() == 1 ? secret : std::string();
+  };
   auto admins = store_->Count(Keys::AdminTokens());
   if (!admins.ok()) return admins.status();
-  if (*admins > 0) return std::string();
+  if (*admins > 0) return existing();
   CallContext call;
   call.rpc = "Bootstrap";
   call.request_id = NewUlid();
@@ -258,8 +266,6 @@ absl::StatusOr<std::string> RoadmapService::BootstrapAdmin(
   token.set_state(pb::TOKEN_STATE_ACTIVE);
   token.set_etag("1");
   ops.StampCreate(token.mutable_audit());
-  const std::string secret = NewTokenSecret();
-  const std::string hash = Sha256Hex(secret);
 
   // Organisation and token in one commit, guarded by "no admin yet", so
   // replicas starting together create one admin between them.
@@ -275,7 +281,7 @@ absl::StatusOr<std::string> RoadmapService::BootstrapAdmin(
   m.AddEvent(
       ops.Event("roadmap.token.issued", kToken, token.id(), 1, {}, token, ""));
   auto r = store_->Commit(m);
-  if (absl::IsAlreadyExists(r.status())) return std::string();
+  if (absl::IsAlreadyExists(r.status())) return existing();
   if (!r.ok()) return r.status();
   return secret;
 }

@@ -167,11 +167,14 @@ class RoadmapService {
                             pb::ListCommentsResponse* resp);
 
   // First-run bootstrap: when no active admin token exists, creates an
-  // organisation named `organization_name` and an admin token in it, and
-  // returns the token's secret; returns an empty string when an admin
-  // already exists. Safe to run from several replicas at once.
+  // organisation named `organization_name` and an admin token whose secret
+  // is `secret`, and returns the secret. Returns it too when an earlier
+  // call with the same secret did (a retry after an answer that got lost),
+  // and an empty string when another admin exists. The caller keeps the
+  // secret safe before calling: once committed, it is the only way in.
+  // Safe to run from several replicas at once.
   absl::StatusOr<std::string> BootstrapAdmin(
-      const std::string& organization_name);
+      const std::string& organization_name, const std::string& secret);
   // Issues a reader token for another Jalon service (e.g. feedback asking
   // which actions exist), in the bootstrap organisation, and returns its
   // secret. FAILED_PRECONDITION before the bootstrap.

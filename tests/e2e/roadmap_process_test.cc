@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -421,6 +422,40 @@ TEST_F(RoadmapProcessTest, ServiceTokenFileIsIssuedAndReplacedWhenUnknown) {
   auto code = service.Wait(std::chrono::seconds(20));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
+}
+
+TEST_F(RoadmapProcessTest, TheBootstrapSecretIsOnDiskBeforeItIsCommitted) {
+  // A start that died after its commit, before the token file was in
+  // place, left the secret in the pending file: the next start uses it, so
+  // the admin it created is not lost with its secret.
+  const std::string kept = "jalon_kept-from-a-start-that-died-0123456789";
+  std::ofstream(token_file_ + ".pending") << kept << "\n";
+  for (int start = 0; start < 2; ++start) {
+    ChildProcess service;
+    std::string target = StartService(service, token_file_, "roadmap.log");
+    EXPECT_EQ(ReadFile(token_file_), kept) << "start " << start;
+    EXPECT_FALSE(std::filesystem::exists(token_file_ + ".pending"));
+    auto stub = rpb::RoadmapService::NewStub(
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+    rpb::GetCurrentPrincipalResponse who;
+    ASSERT_TRUE(stub->GetCurrentPrincipal(Ctx(kept).get(), {}, &who).ok());
+    EXPECT_EQ(who.principal().role(), common::v1::Role::ROLE_ADMIN);
+    service.Signal(SIGTERM);
+    ASSERT_TRUE(service.Wait(std::chrono::seconds(20)).ok());
+    // Then the same once the admin exists: a start that committed, and
+    // died before its rename, finds its own secret there.
+    std::filesystem::remove(token_file_);
+    std::ofstream(token_file_ + ".pending") << kept << "\n";
+  }
+  // Another secret, once an admin exists, is dropped, not installed.
+  std::filesystem::remove(token_file_);
+  std::ofstream(token_file_ + ".pending") << "jalon_someone-else\n";
+  ChildProcess service;
+  StartService(service, token_file_, "roadmap.log");
+  EXPECT_FALSE(std::filesystem::exists(token_file_));
+  EXPECT_FALSE(std::filesystem::exists(token_file_ + ".pending"));
+  service.Signal(SIGTERM);
+  ASSERT_TRUE(service.Wait(std::chrono::seconds(20)).ok());
 }
 
 }  // namespace

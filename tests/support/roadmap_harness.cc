@@ -44,7 +44,8 @@ absl::Status RoadmapHarness::Start() {
   service_ =
       std::make_unique<roadmap::RoadmapService>(store_.get(), options_.clock);
   if (!options_.share_redis) {
-    auto secret = service_->BootstrapAdmin("Fédération (test)");
+    auto secret =
+        service_->BootstrapAdmin("Fédération (test)", NewTokenSecret());
     if (!secret.ok()) return secret.status();
     admin_token_ = *secret;
   }

@@ -118,9 +118,12 @@ std::shared_ptr<const EntityCache::Held> EntityCache::Kept(std::string data,
 
 void EntityCache::Keep(Shard& shard, std::string_view key,
                        std::shared_ptr<const Held> kept,
-                       std::chrono::steady_clock::time_point now) {
+                       std::chrono::steady_clock::time_point now,
+                       std::chrono::steady_clock::time_point asked) {
   const int64_t version = kept->version;
-  Entry entry{std::move(kept), now + options_.ttl};
+  // A ttl from when Redis was asked, not from when its answer came: the
+  // bound on staleness holds however slow the answer was.
+  Entry entry{std::move(kept), asked + options_.ttl};
   // The sweep below must not wait past the first expiry of anything held.
   shard.next_sweep = std::min(shard.next_sweep, entry.expires);
   auto it = shard.entries.find(key);
@@ -164,7 +167,7 @@ void EntityCache::Put(std::string_view key, Ticket ticket, const Stored& s) {
   // A write newer than what the read found was announced meanwhile. (A
   // write without a version bumped the generation instead.)
   if (Below(shard, key, s.version, now, /*versioned_only=*/true)) return;
-  Keep(shard, key, std::move(kept), now);
+  Keep(shard, key, std::move(kept), now, ticket.begun);
 }
 
 EntityCache::CommitTicket EntityCache::BeginCommit() const {
@@ -192,7 +195,7 @@ void EntityCache::Install(std::string_view key, const CommitTicket& ticket,
                     now - ticket.sent < options_.ttl && version > 0 && whole &&
                     !Below(shard, key, version, now);
   if (keep) {
-    Keep(shard, key, std::move(kept), now);
+    Keep(shard, key, std::move(kept), now, ticket.sent);
     return;
   }
   auto it = shard.entries.find(key);

@@ -186,10 +186,12 @@ class EntityCache {
   static std::shared_ptr<const Held> Kept(std::string data, int64_t version);
   // The entry for `key` if one may be served; counts the hit or miss.
   std::shared_ptr<const Held> Find(std::string_view key);
-  // Keeps `kept` at `key` (shard locked), never over a newer state.
+  // Keeps `kept` at `key` (shard locked), never over a newer state, until
+  // a ttl after `asked` (when the read or commit that found it was sent).
   void Keep(Shard& shard, std::string_view key,
             std::shared_ptr<const Held> kept,
-            std::chrono::steady_clock::time_point now);
+            std::chrono::steady_clock::time_point now,
+            std::chrono::steady_clock::time_point asked);
 
   const EntityCacheOptions options_;
   const size_t per_shard_;

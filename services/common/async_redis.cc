@@ -189,7 +189,16 @@ class AsyncRedis::Loop {
       batch->clear();
       return;
     }
+    // Connect() may have blocked: a command whose time ran out meanwhile
+    // fails unsent, so its caller knows it was not applied (sent, it might
+    // be, with the caller told otherwise), and it does not make the turn
+    // drop the connection for the fresh ones.
+    const auto now = Clock::now();
     for (auto& p : *batch) {
+      if (p.deadline <= now) {
+        Complete(std::move(p.done), Unavailable());
+        continue;
+      }
       if (redisAppendFormattedCommand(ctx_, p.command.data(),
                                       p.command.size()) != REDIS_OK) {
         Complete(std::move(p.done), Unavailable());

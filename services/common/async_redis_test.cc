@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -211,6 +212,31 @@ TEST_F(AsyncRedisTest, TimeoutFailsEveryCommandOnTheConnectionThenRecovers) {
       milliseconds(1000), milliseconds(10)));
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->str(), "v");
+}
+
+TEST_F(AsyncRedisTest, ACommandWhoseTimeRanOutInTheQueueFailsUnsent) {
+  RedisOptions o = server_.options();
+  o.command_timeout = milliseconds(200);
+  AsyncRedis redis(o, 1);
+  ASSERT_TRUE(redis.CommandSync({"PING"}).ok());
+  // The loop is held in a callback past the timeout, the INCR waiting.
+  std::promise<void> held;
+  redis.Command({"PING"}, [&](absl::StatusOr<RedisReply>) {
+    held.set_value();
+    std::this_thread::sleep_for(milliseconds(400));
+  });
+  held.get_future().wait();
+  std::atomic<int> code{-1};
+  redis.Command({"INCR", "t:n"}, [&](absl::StatusOr<RedisReply> r) {
+    code = static_cast<int>(r.status().code());
+  });
+  ASSERT_TRUE(testing::WaitFor([&] { return code.load() != -1; },
+                               milliseconds(3000), milliseconds(5)));
+  EXPECT_EQ(code.load(), static_cast<int>(absl::StatusCode::kUnavailable));
+  // Failed means not applied: it was never sent.
+  auto n = redis.CommandSync({"GET", "t:n"});
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_TRUE(n->is_nil()) << n->str();
 }
 
 TEST_F(AsyncRedisTest, StoppingFailsWhatIsPendingAndLaterCommands) {

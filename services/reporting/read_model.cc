@@ -412,8 +412,9 @@ std::vector<pb::StatusUpdate> UpdatesOf(const events::v1::Event& event,
     u.set_ecosystem_id(now.ecosystem_id());
     // Copilots-only and hidden items are named by id only: the feed is
     // readable by every role and by feed keys.
-    u.set_title(now.visibility() == fb::VISIBILITY_COPILOTS_ONLY ? ""
-                                                                 : now.title());
+    const bool named_by_id_only =
+        now.visibility() == fb::VISIBILITY_COPILOTS_ONLY || now.hidden();
+    u.set_title(named_by_id_only ? "" : now.title());
     u.set_summary(absl::StrCat("Feedback ", now.id(),
                                " was addressed: its linked actions are done"));
     out.push_back(std::move(u));

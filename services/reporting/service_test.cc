@@ -516,6 +516,31 @@ int64_t ActionsIn(reppb::ReportingService::Stub& stub, const Fixture& f,
   return n;
 }
 
+TEST(StatusUpdatesTest, AnAddressedItemOnlyCoPilotsMaySeeIsNamedByIdOnly) {
+  // The feed is readable by every role and by feed keys.
+  auto addressed = [](fpb::Visibility visibility, bool hidden) {
+    fpb::FeedbackItem before, now;
+    now.set_id("f1");
+    now.set_title("Propos injurieux sur un confrère");
+    now.set_visibility(visibility);
+    now.set_hidden(hidden);
+    before = now;
+    before.set_status(fpb::FEEDBACK_STATUS_LINKED);
+    now.set_status(fpb::FEEDBACK_STATUS_ADDRESSED);
+    events::v1::Event e;
+    e.set_aggregate_kind("feedback");
+    e.set_aggregate_id("f1");
+    e.mutable_state()->PackFrom(now);
+    auto updates = UpdatesOf(e, before.SerializeAsString());
+    EXPECT_EQ(updates.size(), 1u);
+    return updates.empty() ? std::string("?") : updates[0].title();
+  };
+  EXPECT_EQ(addressed(fpb::VISIBILITY_ALL_MEMBERS, false),
+            "Propos injurieux sur un confrère");
+  EXPECT_EQ(addressed(fpb::VISIBILITY_COPILOTS_ONLY, false), "");
+  EXPECT_EQ(addressed(fpb::VISIBILITY_ALL_MEMBERS, true), "");  // moderated
+}
+
 TEST_F(ReportingServiceTest, RebuildSwitchesOnlyOnceItHoldsWhatConsumersDid) {
   const std::string a = NewAction("Pendant la reconstruction", D(2099, 1, 1));
   h_.Sync();

@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/common/csv.h"
 #include "services/common/dates.h"
 #include "services/common/status.h"
 
@@ -502,19 +503,6 @@ absl::StatusOr<std::vector<v1::ExportedFile>> ExportJson(
 // ---------------------------------------------------------------------------
 // CSV
 // ---------------------------------------------------------------------------
-
-std::string CsvField(std::string_view field) {
-  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
-    return std::string(field);
-  }
-  std::string out = "\"";
-  for (const char c : field) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
 
 // One CSV file being written: a header, then rows of the same width.
 class CsvTable {

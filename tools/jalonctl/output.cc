@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "services/common/csv.h"
 #include "tools/jalonctl/errors.h"
 #include "tools/jalonctl/fields.h"
 
@@ -34,13 +35,6 @@ std::string Fit(const std::string& s, size_t width) {
   return out + "…";
 }
 
-std::string OneLine(std::string s) {
-  for (char& c : s) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  }
-  return s;
-}
-
 std::vector<std::vector<std::string>> Rows(
     const std::vector<const google::protobuf::Message*>& items,
     const std::vector<Column>& columns) {
@@ -60,6 +54,30 @@ std::vector<std::string> Headers(const std::vector<Column>& columns) {
 }
 
 }  // namespace
+
+std::string OneLine(std::string s) {
+  // Line breaks and tabs become spaces; other control characters (ESC and
+  // the rest, which a terminal would obey: user text may hold them) become
+  // '?'. So do the C1 controls, U+0080..U+009F (0xC2 0x80..0x9F in UTF-8).
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\n' || c == '\r' || c == '\t') {
+      out += ' ';
+    } else if (c < 0x20 || c == 0x7f) {
+      out += '?';
+    } else if (c == 0xc2 && i + 1 < s.size() &&
+               static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(s[i + 1]) <= 0x9f) {
+      out += '?';
+      ++i;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
 
 Format ParseFormat(const std::string& text) {
   if (text == "table") return Format::kTable;
@@ -126,17 +144,7 @@ std::string RenderCsv(const std::vector<std::string>& headers,
   auto line = [&](const std::vector<std::string>& cells) {
     for (size_t i = 0; i < cells.size(); ++i) {
       if (i > 0) out += ',';
-      const std::string& c = cells[i];
-      if (c.find_first_of(",\"\r\n") == std::string::npos) {
-        out += c;
-      } else {
-        out += '"';
-        for (char ch : c) {
-          if (ch == '"') out += '"';
-          out += ch;
-        }
-        out += '"';
-      }
+      out += CsvField(cells[i]);
     }
     out += "\r\n";
   };

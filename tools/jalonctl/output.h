@@ -23,12 +23,17 @@ struct Column {
   std::string path;
 };
 
+// `s` fit for one line of a terminal: line breaks and tabs become spaces,
+// other control characters (which a terminal would obey) '?'.
+std::string OneLine(std::string s);
+
 // Lays out rows of cells as an aligned table no wider than `max_width`
 // display columns.
 std::string RenderTable(const std::vector<std::string>& headers,
                         const std::vector<std::vector<std::string>>& rows,
                         size_t max_width = 100);
-// RFC 4180: CRLF line ends, fields quoted when they hold , " CR or LF.
+// RFC 4180: CRLF line ends, fields quoted when they hold , " CR or LF, and
+// text a spreadsheet would run as a formula neutralised (CsvField).
 std::string RenderCsv(const std::vector<std::string>& headers,
                       const std::vector<std::vector<std::string>>& rows);
 

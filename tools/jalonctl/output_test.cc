@@ -22,6 +22,27 @@ TEST(RenderCsv, QuotesOnlyWhatRfc4180Requires) {
       "A,B\r\nplain,\"with,comma\"\r\n\"say \"\"hi\"\"\",\"two\nlines\"\r\n");
 }
 
+TEST(RenderCsv, AFormulaInUserTextDoesNotRunInASpreadsheet) {
+  EXPECT_EQ(RenderCsv({"TITLE", "VALUE"}, {{"=1+1", "-12"}}),
+            "TITLE,VALUE\r\n'=1+1,-12\r\n");
+}
+
+TEST(RenderTable, ControlCharactersInUserTextDoNotReachTheTerminal) {
+  // ESC would start a terminal escape sequence (colours, title, cursor);
+  // U+009B is its one-byte C1 form.
+  std::string table = RenderTable({"ID", "TITLE"},
+                                  {{"1",
+                                    "a\x1b]0;pwned\x07"
+                                    "b\xc2\x9b"
+                                    "2Jc\td"}},
+                                  100);
+  EXPECT_FALSE(absl::StrContains(table, "\x1b")) << table;
+  EXPECT_FALSE(absl::StrContains(table, "\x07")) << table;
+  EXPECT_FALSE(absl::StrContains(table, "\xc2\x9b")) << table;
+  EXPECT_TRUE(absl::StrContains(table, "a?]0;pwned?b?2Jc d")) << table;
+  EXPECT_EQ(OneLine("Métaux é"), "Métaux é");  // other UTF-8 intact
+}
+
 TEST(RenderTable, AlignsAndCutsLongCellsWithAnEllipsis) {
   std::string table = RenderTable(
       {"ID", "NAME"}, {{"1", std::string(200, 'x')}, {"22", "Métaux"}}, 40);

@@ -228,7 +228,8 @@ void PrintUpdate(Session& s, const xpb::StatusUpdate& u, bool* header) {
     }
     case Format::kTable:
       std::cout << FieldText(u, "time") << "  " << FieldText(u, "kind") << "  "
-                << FieldText(u, "subject_id") << "  " << u.summary() << "\n";
+                << FieldText(u, "subject_id") << "  " << OneLine(u.summary())
+                << "\n";
       break;
   }
   *header = true;

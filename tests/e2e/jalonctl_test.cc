@@ -779,6 +779,45 @@ TEST_F(JalonctlTest, ImportOfTheExampleIsIdempotent) {
       << update;
   EXPECT_TRUE(absl::StrContains(update.out, "0 created, 1 updated")) << update;
   EXPECT_EQ(counts(), before);
+
+  // A DONE action is read-only: a change to it is a warning, and the rest
+  // of the file still goes in (it stopped the import, every time).
+  std::string closed = changed;
+  closed.replace(closed.find("owner: Secrétariat FIMME"),
+                 std::string("owner: Secrétariat FIMME").size(),
+                 "owner: Quelqu'un d'autre");
+  Result warned = Run({"import", Write("closed.yaml", closed)});
+  ASSERT_EQ(warned.code, 0) << warned;
+  EXPECT_TRUE(absl::StrContains(warned.out,
+                                "action plateforme-collecte is DONE: owner "
+                                "cannot change on the server"))
+      << warned;
+
+  // An action made outside an import, exported and imported back into the
+  // same system, is the same action, not a second one.
+  const std::string orgs = Run({"org", "list", "-o", "csv"}).out;
+  auto org_id = [&](const std::string& name) {
+    // Rows are "ID,NAME,...", ids 26 characters long.
+    for (const auto& line : absl::StrSplit(orgs, "\r\n")) {
+      if (absl::StartsWith(line.substr(std::min<size_t>(27, line.size())),
+                           name + ",")) {
+        return std::string(line.substr(0, 26));
+      }
+    }
+    return std::string();
+  };
+  ASSERT_EQ(Run({"action", "create", "--roadmap", roadmap_id, "--title",
+                 "Action manuelle", "--lead", org_id("FIMME"), "--partner",
+                 org_id("Département de l'Industrie"), "--due", "2027-01-01"})
+                .code,
+            0);
+  std::vector<int> with_manual = counts();
+  Result backup = Run({"export", "--roadmap", roadmap_id});
+  ASSERT_EQ(backup.code, 0) << backup;
+  Result restored = Run({"import", Write("backup.yaml", backup.out)});
+  ASSERT_EQ(restored.code, 0) << restored;
+  EXPECT_FALSE(absl::StrContains(restored.out, "created action")) << restored;
+  EXPECT_EQ(counts(), with_manual);
 }
 
 TEST_F(JalonctlTest, ProgressBarOnlyOnATerminal) {

@@ -9,6 +9,7 @@
 #include <exception>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
@@ -584,6 +585,9 @@ class Importer {
 
   void Actions() {
     std::map<std::string, rpb::Action> by_key;
+    // Actions made outside an import carry no key tag: matched by title
+    // (as exported), once each, and tagged by the update below.
+    std::multimap<std::string, rpb::Action> untagged;
     if (!IsNew(roadmap_id_)) {
       rpb::ListActionsRequest req;
       req.set_roadmap_id(roadmap_id_);
@@ -591,12 +595,26 @@ class Importer {
                s_, s_.roadmap(), &RStub::ListActions, req,
                [](const auto& r) -> const auto& { return r.actions(); },
                "list actions")) {
+        bool tagged = false;
         for (const auto& t : a.tags()) {
           if (t.rfind(kKeyTagPrefix, 0) == 0) {
             by_key[t.substr(sizeof(kKeyTagPrefix) - 1)] = a;
+            tagged = true;
           }
         }
+        if (!tagged) untagged.emplace(a.title(), a);
       }
+    }
+    for (const ActionEntry& e : f_.actions) {
+      if (by_key.count(e.key)) continue;
+      auto [first, last] = untagged.equal_range(e.action.title());
+      if (first == last) continue;
+      if (std::next(first) != last) {
+        Warn("action " + e.key + ": several untagged actions are titled \"" +
+             e.action.title() + "\"; the first one is taken");
+      }
+      by_key[e.key] = first->second;
+      untagged.erase(first);
     }
     // First pass: create or update without dependencies (they may point to
     // actions created later), then set dependencies and move statuses.
@@ -660,6 +678,13 @@ class Importer {
       auto diff = created_actions_.count(e.key) && o_.dry_run
                       ? std::vector<std::string>()
                       : Diff(want, normal, fields);
+      if (!diff.empty() && (have.status() == rpb::ACTION_STATUS_DONE ||
+                            have.status() == rpb::ACTION_STATUS_CANCELLED)) {
+        // Read-only on the server: say so, and go on with the rest.
+        Warn("action " + e.key + " is " + StatusName(have.status()) + ": " +
+             absl::StrJoin(diff, ", ") + " cannot change on the server");
+        diff.clear();
+      }
       if (!diff.empty()) {
         bool only_deps =
             diff == std::vector<std::string>{"depends_on_action_ids"} &&

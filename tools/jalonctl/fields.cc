@@ -372,6 +372,26 @@ void YamlToJsonInto(const YAML::Node& node, std::string* out) {
 }
 
 // Quoted strings that would otherwise read back as numbers or booleans.
+// Whether a YAML reader could take the string `s`, written plain, for
+// something else: a boolean or null (YAML 1.1 reads yes, No, on, ~...), or
+// a number, date or time (+212522123456, 0522123456, 2026-01-01,
+// 12:30). Such strings are written quoted, so every reader gets the text.
+// Quoting more than needed is harmless.
+bool YamlWouldRetype(const std::string& s) {
+  if (s.empty()) return true;
+  static const char* const kWords[] = {"y",    "yes",   "n",     "no",   "true",
+                                       "on",   "false", "off",   "null", "~",
+                                       ".inf", "-.inf", "+.inf", ".nan"};
+  const std::string lower = absl::AsciiStrToLower(s);
+  for (const char* w : kWords) {
+    if (lower == w) return true;
+  }
+  return std::string_view("0123456789+-.").find(s[0]) !=
+             std::string_view::npos &&
+         s.find_first_not_of("0123456789+-._: eExXoOabcdfABCDFtTzZ") ==
+             std::string::npos;
+}
+
 void EmitYaml(const YAML::Node& node, YAML::Emitter& out) {
   switch (node.Type()) {
     case YAML::NodeType::Null:
@@ -379,7 +399,8 @@ void EmitYaml(const YAML::Node& node, YAML::Emitter& out) {
       out << YAML::Null;
       break;
     case YAML::NodeType::Scalar:
-      if (node.Tag() == "!" && LooksRaw(node.Scalar())) {
+      if (node.Tag() == "!" &&
+          (LooksRaw(node.Scalar()) || YamlWouldRetype(node.Scalar()))) {
         out << YAML::DoubleQuoted << node.Scalar();
       } else {
         out << node.Scalar();

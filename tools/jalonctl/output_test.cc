@@ -43,6 +43,23 @@ TEST(RenderTable, ControlCharactersInUserTextDoNotReachTheTerminal) {
   EXPECT_EQ(OneLine("Métaux é"), "Métaux é");  // other UTF-8 intact
 }
 
+TEST(JsonToYaml, TextAnotherYamlReaderWouldRetypeIsQuoted) {
+  const std::string yaml = JsonToYaml(
+      R"({"phone":"+212522123456","fax":"0522123456","answer":"No",)"
+      R"("day":"2026-01-01","at":"12:30","empty":"",)"
+      R"("id":"01M8E84DS7E15ZK8MHF5MH3W22","name":"Métaux","count":3})");
+  for (const char* quoted :
+       {"phone: \"+212522123456\"", "fax: \"0522123456\"", "answer: \"No\"",
+        "day: \"2026-01-01\"", "at: \"12:30\"", "empty: \"\""}) {
+    EXPECT_TRUE(absl::StrContains(yaml, quoted)) << quoted << "\n" << yaml;
+  }
+  // Text no reader mistakes stays plain, and numbers stay numbers.
+  EXPECT_TRUE(absl::StrContains(yaml, "id: 01M8E84DS7E15ZK8MHF5MH3W22\n"))
+      << yaml;
+  EXPECT_TRUE(absl::StrContains(yaml, "name: Métaux\n")) << yaml;
+  EXPECT_TRUE(absl::StrContains(yaml, "count: 3\n")) << yaml;
+}
+
 TEST(RenderTable, AlignsAndCutsLongCellsWithAnEllipsis) {
   std::string table = RenderTable(
       {"ID", "NAME"}, {{"1", std::string(200, 'x')}, {"22", "Métaux"}}, 40);

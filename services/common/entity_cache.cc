@@ -147,7 +147,15 @@ void EntityCache::Keep(Shard& shard, std::string_view key,
       shard.next_sweep = soonest;
     }
     if (shard.entries.size() >= per_shard_) {
-      shard.entries.erase(shard.entries.begin());  // any one will do
+      // Full of live entries: the one that expires first goes. (Not
+      // begin(): libstdc++ often puts the newest node there, and a full
+      // shard would then churn what it just took in.)
+      auto oldest =
+          std::min_element(shard.entries.begin(), shard.entries.end(),
+                           [](const auto& a, const auto& b) {
+                             return a.second.expires < b.second.expires;
+                           });
+      shard.entries.erase(oldest);
     }
   }
   shard.entries.emplace(std::string(key), std::move(entry));

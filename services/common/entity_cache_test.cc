@@ -286,6 +286,24 @@ TEST(EntityCacheTest, HoldsAtMostItsCapacity) {
   EXPECT_LE(kept, 32);
 }
 
+TEST(EntityCacheTest, AFullCacheLetsTheOldestEntryGo) {
+  EntityCache cache({.capacity = 32, .ttl = milliseconds(10000)});
+  cache.SetLive(true);
+  for (int i = 0; i < 1000; ++i) {
+    std::string k = "k:" + std::to_string(i);
+    cache.Put(k, cache.Begin(k), At(1, k));
+  }
+  // What is kept is the newest: the keys read last, not early ones that a
+  // full shard never let go while it churned its newest entry.
+  int kept = 0;
+  for (int i = 0; i < 1000; ++i) {
+    if (!cache.Get("k:" + std::to_string(i))) continue;
+    ++kept;
+    EXPECT_GE(i, 800) << "k:" << i << " outlived 800 newer keys";
+  }
+  EXPECT_GT(kept, 0);
+}
+
 TEST(EntityCacheTest, MakesRoomWithExpiredEntriesFirst) {
   // Long enough that a stalled thread on a busy machine expires nothing
   // before the sleeps do.

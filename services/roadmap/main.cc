@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -60,6 +61,24 @@ std::string ReadSecretFile(const std::string& path) {
   std::string secret;
   std::getline(in, secret);
   return std::string(absl::StripAsciiWhitespace(secret));
+}
+
+// The secret in `pending`, put there by this call if there was none. It is
+// made exclusively (a link), so processes that start together on one file
+// share one secret, and none can replace another's.
+std::string PendingSecret(const std::string& pending) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (std::string s = ReadSecretFile(pending); !s.empty()) return s;
+    const std::string mine = jalon::NewTokenSecret();
+    const std::string tmp = pending + "." + std::to_string(getpid());
+    if (!WriteSecretFile(tmp, mine)) return "";
+    const int linked = ::link(tmp.c_str(), pending.c_str());
+    const int link_error = errno;
+    std::remove(tmp.c_str());
+    if (linked == 0) return mine;
+    if (link_error != EEXIST) return "";
+  }
+  return "";
 }
 
 }  // namespace
@@ -127,15 +146,12 @@ int main(int argc, char** argv) {
     // kill), the admin token's secret is never lost with the token kept.
     const std::string& path = config.bootstrap_admin_token_file;
     const std::string pending = path + ".pending";
-    std::string candidate = ReadSecretFile(pending);
+    const std::string candidate = PendingSecret(pending);
     if (candidate.empty()) {
-      candidate = jalon::NewTokenSecret();
-      if (!WriteSecretFile(pending, candidate)) {
-        spdlog::critical(
-            "msg=bootstrap_failed error=cannot_write_token_file path={}",
-            pending);
-        return 1;
-      }
+      spdlog::critical(
+          "msg=bootstrap_failed error=cannot_write_token_file path={}",
+          pending);
+      return 1;
     }
     // Redis may still be starting: retry for a while before giving up.
     absl::StatusOr<std::string> secret = absl::UnavailableError("not tried");
@@ -153,7 +169,8 @@ int main(int argc, char** argv) {
     if (secret->empty()) {
       std::remove(pending.c_str());
       spdlog::info("msg=bootstrap_skipped reason=admin_exists");
-    } else if (std::rename(pending.c_str(), path.c_str()) != 0) {
+    } else if (std::rename(pending.c_str(), path.c_str()) != 0 &&
+               ReadSecretFile(path) != candidate) {  // a twin renamed it
       spdlog::critical(
           "msg=bootstrap_failed error=cannot_write_token_file path={}", path);
       return 1;

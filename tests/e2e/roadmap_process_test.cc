@@ -51,6 +51,14 @@ class RoadmapProcessTest : public ::testing::Test {
   std::string StartService(ChildProcess& p, const std::string& token_file,
                            const std::string& log,
                            const std::vector<std::string>& flags = {}) {
+    Launch(p, token_file, log, flags);
+    return Listening(p, log);
+  }
+
+  // Starts the binary without waiting for it.
+  void Launch(ChildProcess& p, const std::string& token_file,
+              const std::string& log,
+              const std::vector<std::string>& flags = {}) {
     std::map<std::string, std::string> env = {
         {"JALON_LISTEN", "127.0.0.1:0"},
         {"JALON_REDIS_URL",
@@ -63,6 +71,10 @@ class RoadmapProcessTest : public ::testing::Test {
         "--grace-period=10s"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     EXPECT_TRUE(p.Start(argv, env, dir_ + "/" + log).ok());
+  }
+
+  // Waits until a launched binary serves; its gRPC target.
+  std::string Listening(ChildProcess& p, const std::string& log) {
     auto ports = p.WaitForListening(std::chrono::seconds(20));
     EXPECT_TRUE(ports.ok()) << ports.status() << "\n"
                             << ReadFile(dir_ + "/" + log);
@@ -422,6 +434,26 @@ TEST_F(RoadmapProcessTest, ServiceTokenFileIsIssuedAndReplacedWhenUnknown) {
   auto code = service.Wait(std::chrono::seconds(20));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
+}
+
+TEST_F(RoadmapProcessTest, ReplicasStartingOnOneTokenFileShareOneAdmin) {
+  ChildProcess a, b;
+  Launch(a, token_file_, "roadmap-a.log");  // together, not one by one
+  Launch(b, token_file_, "roadmap-b.log");
+  std::string target = Listening(a, "roadmap-a.log");
+  Listening(b, "roadmap-b.log");
+  // One admin, whose secret is in the file, whichever replica made it.
+  const std::string admin = ReadFile(token_file_);
+  EXPECT_FALSE(std::filesystem::exists(token_file_ + ".pending"));
+  auto stub = rpb::RoadmapService::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  rpb::GetCurrentPrincipalResponse who;
+  ASSERT_TRUE(stub->GetCurrentPrincipal(Ctx(admin).get(), {}, &who).ok());
+  EXPECT_EQ(who.principal().role(), common::v1::Role::ROLE_ADMIN);
+  for (ChildProcess* p : {&a, &b}) {
+    p->Signal(SIGTERM);
+    ASSERT_TRUE(p->Wait(std::chrono::seconds(20)).ok());
+  }
 }
 
 TEST_F(RoadmapProcessTest, TheBootstrapSecretIsOnDiskBeforeItIsCommitted) {

@@ -219,11 +219,12 @@ TEST_F(AsyncRedisTest, ACommandWhoseTimeRanOutInTheQueueFailsUnsent) {
   o.command_timeout = milliseconds(200);
   AsyncRedis redis(o, 1);
   ASSERT_TRUE(redis.CommandSync({"PING"}).ok());
-  // The loop is held in a callback past the timeout, the INCR waiting.
+  // The loop is held in a callback well past the timeout (a test thread
+  // slow to queue the INCR still queues it in time), the INCR waiting.
   std::promise<void> held;
   redis.Command({"PING"}, [&](absl::StatusOr<RedisReply>) {
     held.set_value();
-    std::this_thread::sleep_for(milliseconds(400));
+    std::this_thread::sleep_for(milliseconds(1500));
   });
   held.get_future().wait();
   std::atomic<int> code{-1};

@@ -198,18 +198,18 @@ TEST(EntityCacheTest, AReadSlowerThanTheTtlIsNotKept) {
 
 TEST(EntityCacheTest, ASlowReadIsKeptATtlFromWhenItWasSentNotLonger) {
   // Wide margins: the machine may stall for a while between two steps.
-  EntityCache cache({.capacity = 100, .ttl = milliseconds(1000)});
+  EntityCache cache({.capacity = 100, .ttl = milliseconds(2000)});
   cache.SetLive(true);
   auto ticket = cache.Begin("k:1");
   auto commit = cache.BeginCommit();
-  std::this_thread::sleep_for(milliseconds(500));  // slow answers
+  std::this_thread::sleep_for(milliseconds(1000));  // slow answers
   cache.Put("k:1", ticket, At(1, "one"));
   cache.Install("k:2", commit, At(1, "two"));
   EXPECT_TRUE(cache.Get("k:1"));
   EXPECT_TRUE(cache.Get("k:2"));
   // A ttl after the read and the commit were sent, not after their
-  // answers came (that would keep them until 1500 ms).
-  std::this_thread::sleep_for(milliseconds(600));
+  // answers came (that would keep them until 3000 ms).
+  std::this_thread::sleep_for(milliseconds(1300));
   EXPECT_FALSE(cache.Get("k:1"));
   EXPECT_FALSE(cache.Get("k:2"));
 }

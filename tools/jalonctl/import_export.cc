@@ -607,14 +607,28 @@ class Importer {
     }
     for (const ActionEntry& e : f_.actions) {
       if (by_key.count(e.key)) continue;
+      // Same title, same ecosystem, and not closed unless the file has it
+      // in the same state: never another action that happens to share a
+      // title.
+      const std::string eco = EcoId(e.ecosystem);
+      std::vector<std::multimap<std::string, rpb::Action>::iterator> fits;
       auto [first, last] = untagged.equal_range(e.action.title());
-      if (first == last) continue;
-      if (std::next(first) != last) {
+      for (auto it = first; it != last; ++it) {
+        const rpb::Action& a = it->second;
+        const bool closed = a.status() == rpb::ACTION_STATUS_DONE ||
+                            a.status() == rpb::ACTION_STATUS_CANCELLED;
+        if (a.ecosystem_id() == eco &&
+            (!closed || a.status() == e.action.status())) {
+          fits.push_back(it);
+        }
+      }
+      if (fits.empty()) continue;
+      if (fits.size() > 1) {
         Warn("action " + e.key + ": several untagged actions are titled \"" +
              e.action.title() + "\"; the first one is taken");
       }
-      by_key[e.key] = first->second;
-      untagged.erase(first);
+      by_key[e.key] = fits.front()->second;
+      untagged.erase(fits.front());
     }
     // First pass: create or update without dependencies (they may point to
     // actions created later), then set dependencies and move statuses.
@@ -680,9 +694,23 @@ class Importer {
                       : Diff(want, normal, fields);
       if (!diff.empty() && (have.status() == rpb::ACTION_STATUS_DONE ||
                             have.status() == rpb::ACTION_STATUS_CANCELLED)) {
-        // Read-only on the server: say so, and go on with the rest.
-        Warn("action " + e.key + " is " + StatusName(have.status()) + ": " +
-             absl::StrJoin(diff, ", ") + " cannot change on the server");
+        // Read-only on the server: say so, and go on with the rest. (The
+        // import's own key tag is no change of the user's: an untagged
+        // closed action simply stays matched by its title.)
+        auto user_tags = [](const rpb::Action& a) {
+          std::vector<std::string> tags;
+          for (const auto& t : a.tags()) {
+            if (t.rfind(kKeyTagPrefix, 0) != 0) tags.push_back(t);
+          }
+          return tags;
+        };
+        if (user_tags(want) == user_tags(have)) {
+          diff.erase(std::remove(diff.begin(), diff.end(), "tags"), diff.end());
+        }
+        if (!diff.empty()) {
+          Warn("action " + e.key + " is " + StatusName(have.status()) + ": " +
+               absl::StrJoin(diff, ", ") + " cannot change on the server");
+        }
         diff.clear();
       }
       if (!diff.empty()) {

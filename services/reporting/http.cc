@@ -117,6 +117,10 @@ absl::StatusOr<pb::StatusFilter> FilterOf(const httplib::Request& req) {
     }
     f.add_kinds(k);
   }
+  // As WatchStatus checks it: the ids go into the feed's XML.
+  if (auto s = ReportingService::ValidateFilter(f, "filter"); !s.ok()) {
+    return s;
+  }
   return f;
 }
 
@@ -194,6 +198,15 @@ HttpFront::~HttpFront() { Stop(); }
 absl::Status HttpFront::Start() {
   server_ = std::make_unique<httplib::Server>();
   auto& svr = *server_;
+  // Every answer: no type sniffing; and, since a URL may carry a feed key
+  // and a page what a token may see, no shared cache keeps any of it.
+  svr.set_post_routing_handler(
+      [](const httplib::Request&, httplib::Response& res) {
+        res.set_header("X-Content-Type-Options", "nosniff");
+        if (!res.has_header("Cache-Control")) {
+          res.set_header("Cache-Control", "private, no-cache");
+        }
+      });
   svr.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     absl::Status s = service_->redis()->Ping();
     res.status = s.ok() ? 200 : 503;
@@ -244,6 +257,12 @@ absl::Status HttpFront::Start() {
     if (!files.ok()) return Fail(res, files.status());
     for (const auto& f : *files) {
       if (file.empty() || f.name() == file) {
+        // A report never changes: its hash names this rendering for good.
+        res.set_header("Cache-Control", "private, max-age=31536000, immutable");
+        res.set_header(
+            "ETag", absl::StrCat("\"", r->content_sha256(), "-",
+                                 static_cast<int>(format), "-",
+                                 static_cast<int>(lang), "-", f.name(), "\""));
         res.set_content(f.content(), f.content_type().c_str());
         return;
       }

@@ -542,8 +542,19 @@ absl::Status ReportingService::ValidateFilter(const pb::StatusFilter& f,
       v.Add(absl::StrCat(field, ".kinds[", i, "]"), "unknown status kind");
     }
   }
-  if (f.roadmap_id().size() > 64) v.Add(field + ".roadmap_id", "too long");
-  if (f.ecosystem_id().size() > 64) v.Add(field + ".ecosystem_id", "too long");
+  // Ids are ULIDs: letters and digits, which also keeps them safe to echo
+  // (the Atom feed puts them in its XML).
+  auto check_id = [&](const std::string& id, const std::string& name) {
+    if (id.size() > 64) {
+      v.Add(field + name, "too long");
+    } else if (!std::all_of(id.begin(), id.end(), [](char c) {
+                 return absl::ascii_isalnum(static_cast<unsigned char>(c));
+               })) {
+      v.Add(field + name, "is not an id (letters and digits)");
+    }
+  };
+  check_id(f.roadmap_id(), ".roadmap_id");
+  check_id(f.ecosystem_id(), ".ecosystem_id");
   return v.ToStatus();
 }
 

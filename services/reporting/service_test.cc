@@ -1299,6 +1299,11 @@ TEST_F(ReportingServiceTest, HttpServesExportsAndHealth) {
   ASSERT_EQ(html->status, 200);
   EXPECT_NE(html->body.find("<svg"), std::string::npos);
   EXPECT_NE(html->body.find("lang=\"fr\""), std::string::npos);
+  // A report never changes: cacheable for good, by the client only.
+  EXPECT_EQ(html->get_header_value("Cache-Control"),
+            "private, max-age=31536000, immutable");
+  EXPECT_FALSE(html->get_header_value("ETag").empty());
+  EXPECT_EQ(html->get_header_value("X-Content-Type-Options"), "nosniff");
   auto en = http.Get("/reports/" + report->id() + ".html?lang=en", auth);
   EXPECT_NE(en->body.find("lang=\"en\""), std::string::npos);
   // The same bytes as the gRPC export.
@@ -1320,6 +1325,17 @@ TEST_F(ReportingServiceTest, HttpServesExportsAndHealth) {
   ASSERT_EQ(json->status, 200);
   EXPECT_NE(json->body.find(report->content_sha256()), std::string::npos);
   EXPECT_EQ(http.Get("/reports/01NOSUCHREPORT.html", auth)->status, 404);
+  // The feed is fresh on each read, and takes ids only: a byte that is no
+  // UTF-8 would make its XML malformed.
+  auto feed = http.Get("/feed.atom?roadmap=" + f_.roadmap, auth);
+  ASSERT_TRUE(feed);
+  EXPECT_EQ(feed->status, 200);
+  EXPECT_EQ(feed->get_header_value("Cache-Control"), "private, no-cache");
+  auto garbled = http.Get("/feed.atom?roadmap=%FF%3C", auth);
+  ASSERT_TRUE(garbled);
+  EXPECT_EQ(garbled->status, 400) << garbled->body;
+  EXPECT_NE(garbled->body.find("roadmap_id"), std::string::npos)
+      << garbled->body;
   // An error quoting what the client sent stays short.
   auto long_id = http.Get("/reports/" + std::string(6000, 'Z') + ".html", auth);
   ASSERT_TRUE(long_id);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "services/common/dates.h"
+#include "services/reporting/report.h"
 
 namespace jalon::reporting {
 namespace {
@@ -83,6 +84,42 @@ Indicator Turnover() {
 Indicator ValueAdded() {
   return MakeIndicator(IndicatorUnit::INDICATOR_UNIT_MAD, kIncrease, 0,
                        kBaseline2016, 1.7e9, kTarget2020);
+}
+
+TEST(RollupTest, NothingExpectedYetIsRedWhenTheSumWentTheWrongWay) {
+  // Two ecosystems' job counts, both before their baseline date (no
+  // trajectory yet), both below their baseline: the roll-up, like each
+  // indicator, is not on track.
+  RoadmapData data;
+  data.roadmap.set_id("r");
+  for (const char* id : {"ind-a", "ind-b"}) {
+    roadmap::v1::Ecosystem eco;
+    eco.set_id(std::string("eco-") + id);
+    eco.set_roadmap_id("r");
+    data.ecosystems.push_back(eco);
+    Indicator i =
+        MakeIndicator(IndicatorUnit::INDICATOR_UNIT_JOBS, kIncrease, 100,
+                      MakeDate(2027, 1, 1), 200, MakeDate(2030, 12, 31));
+    i.set_id(id);
+    i.set_ecosystem_id(eco.id());
+    i.set_name("Emplois créés");
+    data.indicators.push_back(i);
+    Measurement m = MakeMeasurement(60, MakeDate(2026, 6, 30));
+    m.set_indicator_id(id);
+    data.measurements[id].push_back(m);
+  }
+  pb::Period period;
+  period.set_label("2026");
+  *period.mutable_start_date() = MakeDate(2026, 1, 1);
+  *period.mutable_end_date() = MakeDate(2026, 12, 31);
+  pb::ReportContent c =
+      Compute(data, period, MakeDate(2026, 11, 27), RatingThresholds{});
+  ASSERT_EQ(c.rollups_size(), 1);
+  EXPECT_DOUBLE_EQ(c.rollups(0).actual_value(), 120);
+  EXPECT_EQ(c.rollups(0).rating(), pb::RATING_RED);
+  for (const auto& e : c.ecosystems()) {
+    for (const auto& i : e.indicators()) EXPECT_EQ(i.rating(), pb::RATING_RED);
+  }
 }
 
 TEST(Ecosystems2016Test, DayCountsMatchTheHandArithmetic) {

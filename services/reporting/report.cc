@@ -269,6 +269,9 @@ std::vector<pb::IndicatorRollup> Rollups(
     const RatingThresholds& thresholds) {
   std::map<std::pair<std::string, int>, pb::IndicatorRollup> groups;
   std::map<std::pair<std::string, int>, bool> all_forecast;
+  // A group's direction: that of its indicators (they measure one thing),
+  // decreasing only if every one is.
+  std::map<std::pair<std::string, int>, bool> decreasing;
   for (const auto* i : indicators) {
     if (!IsAdditive(i->unit())) continue;
     auto key = std::make_pair(i->name(), static_cast<int>(i->unit()));
@@ -281,6 +284,8 @@ std::vector<pb::IndicatorRollup> Rollups(
       all_forecast[key] = true;
     }
     g.add_indicator_ids(i->indicator_id());
+    const bool down = i->direction() == rm::INDICATOR_DIRECTION_DECREASE;
+    decreasing[key] = inserted ? down : decreasing[key] && down;
     g.set_baseline_value(g.baseline_value() + i->baseline_value());
     g.set_target_value(g.target_value() + i->target_value());
     g.set_expected_value(g.expected_value() + i->expected_value());
@@ -305,7 +310,14 @@ std::vector<pb::IndicatorRollup> Rollups(
       auto traj =
           Progress(g.actual_value(), g.baseline_value(), g.expected_value());
       if (traj) g.set_attainment_trajectory(*traj);
-      g.set_rating(ToProto(traj ? Rate(traj, thresholds) : Rating::kGreen));
+      // Nothing expected yet: on track unless it went the wrong way, as
+      // for one indicator (kpi.cc).
+      const bool on_track = decreasing[key]
+                                ? g.actual_value() <= g.baseline_value()
+                                : g.actual_value() >= g.baseline_value();
+      g.set_rating(ToProto(traj       ? Rate(traj, thresholds)
+                           : on_track ? Rating::kGreen
+                                      : Rating::kRed));
     } else {
       g.set_rating(pb::RATING_NO_DATA);
     }

@@ -334,6 +334,13 @@ TEST_F(JalonctlTest, UsageErrorsExitOne) {
   EXPECT_EQ(Run({"org", "list", "--no-such-flag"}).code, 1);
   EXPECT_EQ(Run({"org", "get"}).code, 1);
   EXPECT_EQ(Run({"-o", "xml", "org", "list"}).code, 1);
+  // report export's -o names a file: a format name there is a slip, not a
+  // file called "json" (no server needed to say so).
+  Result slip = Run({"report", "export", "01ABC", "-o", "json"},
+                    {{"JALON_TOKEN", "jalon_x"}});
+  EXPECT_EQ(slip.code, 1) << slip;
+  EXPECT_TRUE(absl::StrContains(slip.err, "--format json")) << slip;
+  EXPECT_FALSE(std::filesystem::exists(home_ + "/json"));
 }
 
 TEST_F(JalonctlTest, CompletionScriptIsValidBash) {

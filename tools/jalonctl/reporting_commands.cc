@@ -88,6 +88,17 @@ void SaveExport(const xpb::ExportReportResponse& r, const Args& a) {
 }
 
 void Export(Session& s, const std::string& id, const Args& a) {
+  // Here -o names a file, not a format (the global -o): one of the format
+  // names is surely a slip, and would become a file of that name.
+  for (const char* format : {"table", "json", "yaml", "csv"}) {
+    if (a.output_file == format) {
+      UsageError(
+          "report export: -o names the file to write; \"" + a.output_file +
+          "\" looks like a format: use --format " +
+          (a.output_file == "table" ? std::string("html") : a.output_file) +
+          " (and -o FILE or --output-dir DIR)");
+    }
+  }
   xpb::ExportReportRequest req;
   req.set_id(id);
   req.set_format(ParseExportFormat(a.format.empty() ? "html" : a.format));

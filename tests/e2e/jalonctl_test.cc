@@ -799,6 +799,19 @@ TEST_F(JalonctlTest, ImportOfTheExampleIsIdempotent) {
                                 "action plateforme-collecte is DONE: owner "
                                 "cannot change on the server"))
       << warned;
+  // So is a feedback status the lifecycle cannot go back to.
+  std::string back = changed;
+  const std::string ack =
+      "consultation: rencontre-casablanca\n    status: "
+      "acknowledged";
+  back.replace(back.find(ack), ack.size(),
+               "consultation: rencontre-casablanca\n    status: submitted");
+  Result went_back = Run({"import", Write("back.yaml", back)});
+  ASSERT_EQ(went_back.code, 0) << went_back;
+  EXPECT_TRUE(absl::StrContains(went_back.out,
+                                "feedback savoir-faire-recyclage is "
+                                "ACKNOWLEDGED: it cannot move to SUBMITTED"))
+      << went_back;
 
   // An action made outside an import, exported and imported back into the
   // same system, is the same action, not a second one.

@@ -980,7 +980,8 @@ class Importer {
       }
     }
     if (target == fpb::FEEDBACK_STATUS_DECLINED &&
-        have->status() != fpb::FEEDBACK_STATUS_DECLINED) {
+        have->status() != fpb::FEEDBACK_STATUS_DECLINED &&
+        have->status() != fpb::FEEDBACK_STATUS_ADDRESSED) {
       note("decline");
       if (!o_.dry_run) {
         fpb::DeclineFeedbackRequest req;
@@ -990,6 +991,25 @@ class Importer {
                      "decline feedback " + e.key)
                     .item();
       }
+    }
+    // What the lifecycle forbids (going back, declining what is addressed)
+    // is said, not skipped in silence. An item linked in the file may be
+    // ADDRESSED already, and one ADDRESSED in the file waits for its
+    // actions: the loop closes by itself.
+    const auto now = have->status();
+    const bool settled = target == fpb::FEEDBACK_STATUS_UNSPECIFIED ||
+                         now == target ||
+                         (target == fpb::FEEDBACK_STATUS_LINKED &&
+                          now == fpb::FEEDBACK_STATUS_ADDRESSED) ||
+                         (target == fpb::FEEDBACK_STATUS_ADDRESSED &&
+                          now == fpb::FEEDBACK_STATUS_LINKED);
+    if (!settled && !o_.dry_run) {
+      auto name = [](fpb::FeedbackStatus st) {
+        return ShortEnumName(
+            fpb::FeedbackStatus_descriptor()->FindValueByNumber(st));
+      };
+      Warn("feedback " + e.key + " is " + name(now) + ": it cannot move to " +
+           name(target) + " on the server");
     }
     if (e.item.hidden() != have->hidden()) {
       note(e.item.hidden() ? "hide" : "restore");

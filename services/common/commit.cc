@@ -270,10 +270,7 @@ namespace {
 absl::StatusOr<CommitResult> ParseCommitReply(
     const absl::StatusOr<RedisReply>& reply) {
   if (!reply.ok()) return reply.status();
-  if (reply->is_error()) {
-    spdlog::error("msg=commit_script_failed");
-    return StatusOfErrorReply(*reply);
-  }
+  if (reply->is_error()) return StatusOfErrorReply(*reply, "commit_script");
   const auto& el = reply->elements();
   if (!reply->is_array() || el.size() < 2) {
     return absl::InternalError("internal storage error");

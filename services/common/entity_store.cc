@@ -10,11 +10,9 @@
 namespace jalon {
 namespace {
 
-absl::Status StorageError(const RedisReply& r) { return StatusOfErrorReply(r); }
-
 // Parses an HMGET v d h reply.
 absl::StatusOr<Stored> ParseEntity(const RedisReply& r) {
-  if (r.is_error()) return StorageError(r);
+  if (r.is_error()) return StatusOfErrorReply(r);
   Stored s;
   const auto& el = r.elements();
   if (el.size() < 2 || el[0].is_nil()) return s;
@@ -244,7 +242,7 @@ absl::StatusOr<IdPage> EntityStore::ListIds(const std::string& index_key,
                             after.empty() ? "-" : "(" + after, "+", "LIMIT",
                             "0", std::to_string(limit + 1)});
   if (!r.ok()) return r.status();
-  if (r->is_error()) return StorageError(*r);
+  if (r->is_error()) return StatusOfErrorReply(*r);
   IdPage page;
   for (const auto& e : r->elements()) page.ids.push_back(e.str());
   if (static_cast<int>(page.ids.size()) > limit) {
@@ -259,7 +257,7 @@ absl::StatusOr<std::vector<std::string>> EntityStore::ListRange(
   auto r = redis_->Command({"LRANGE", key, std::to_string(start),
                             std::to_string(start + count - 1)});
   if (!r.ok()) return r.status();
-  if (r->is_error()) return StorageError(*r);
+  if (r->is_error()) return StatusOfErrorReply(*r);
   std::vector<std::string> out;
   for (const auto& e : r->elements()) out.push_back(e.str());
   return out;
@@ -268,7 +266,7 @@ absl::StatusOr<std::vector<std::string>> EntityStore::ListRange(
 absl::StatusOr<int64_t> EntityStore::Count(const std::string& key) const {
   auto r = redis_->Command({"ZCARD", key});
   if (!r.ok()) return r.status();
-  if (r->is_error()) return StorageError(*r);
+  if (r->is_error()) return StatusOfErrorReply(*r);
   return r->integer();
 }
 
@@ -281,7 +279,7 @@ absl::StatusOr<std::vector<int64_t>> EntityStore::Counts(
   auto replies = redis_->Pipeline(cmds);
   if (!replies.ok()) return replies.status();
   for (const auto& r : *replies) {
-    if (r.is_error()) return StorageError(r);
+    if (r.is_error()) return StatusOfErrorReply(r);
     out.push_back(r.integer());
   }
   return out;
@@ -298,7 +296,7 @@ return 1
 )lua");
   auto r = redis_->Eval(*script, {key}, {std::to_string(version), data});
   if (!r.ok()) return r.status();
-  if (r->is_error()) return StorageError(*r);
+  if (r->is_error()) return StatusOfErrorReply(*r);
   return r->integer() == 1;
 }
 

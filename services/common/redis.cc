@@ -18,8 +18,10 @@
 
 namespace jalon {
 
-absl::Status StatusOfErrorReply(const RedisReply& reply) {
-  spdlog::error("msg=redis_error_reply error={}", LogValue(reply.str()));
+absl::Status StatusOfErrorReply(const RedisReply& reply,
+                                std::string_view what) {
+  spdlog::error("msg=redis_error_reply what={} error={}", what,
+                LogValue(reply.str()));
   // Inside a script the error reads "...: OOM command not allowed...".
   if (reply.str().rfind("OOM ", 0) == 0 ||
       reply.str().find(" OOM command not allowed") != std::string::npos) {

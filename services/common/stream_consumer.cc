@@ -16,10 +16,7 @@ namespace {
 
 absl::Status CheckReply(const absl::StatusOr<RedisReply>& r) {
   if (!r.ok()) return r.status();
-  if (r->is_error()) {
-    spdlog::error("msg=stream_command_failed error={}", r->str());
-    return absl::InternalError("stream command failed");
-  }
+  if (r->is_error()) return StatusOfErrorReply(*r, "stream_command");
   return absl::OkStatus();
 }
 

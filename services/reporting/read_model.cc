@@ -553,10 +553,7 @@ absl::Status ReadModel::ApplyTo(const events::v1::Event& event,
     }
     auto r = redis_->Eval(ApplyScript(), k, args);
     if (!r.ok()) return r.status();
-    if (r->is_error()) {
-      spdlog::error("msg=apply_script_failed error={}", LogValue(r->str()));
-      return absl::InternalError("internal storage error");
-    }
+    if (r->is_error()) return StatusOfErrorReply(*r, "apply_script");
     if (r->str() == "ok" || r->str() == "old") return absl::OkStatus();
     if (r->str() == "gen") generation_.store(0);
     // "stale" or "gen": read again.
@@ -852,11 +849,7 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
         if (now.ok() && now->generation() == gen) break;
         return sw.status();
       }
-      if (sw->is_error()) {
-        spdlog::error("msg=rebuild_switch_failed error={}",
-                      LogValue(sw->str()));
-        return absl::InternalError("internal storage error");
-      }
+      if (sw->is_error()) return StatusOfErrorReply(*sw, "switch_script");
       if (sw->integer() == 1) break;
       if (sw->integer() == -1) {
         return absl::AbortedError("the rebuild lost its lock");

@@ -179,7 +179,7 @@ ReportingService::ChangedActions(const ModelKeys& keys, const std::string& now,
   ActionChanges out;
   auto ids = redis_->Command({"ZDIFF", "2", now, then});
   if (!ids.ok()) return ids.status();
-  if (ids->is_error()) return absl::InternalError("internal storage error");
+  if (ids->is_error()) return StatusOfErrorReply(*ids, "ZDIFF");
   out.count = static_cast<int64_t>(ids->elements().size());
   std::vector<RedisArgs> gets;
   for (const auto& id : ids->elements()) {
@@ -256,7 +256,7 @@ absl::StatusOr<pb::Report> ReportingService::Generate(
           absl::StrCat("(", DaysFromCivil(as_of)), "BYSCORE"}});
     if (!snapshots.ok()) return snapshots.status();
     for (const auto& r : *snapshots) {
-      if (r.is_error()) return absl::InternalError("internal storage error");
+      if (r.is_error()) return StatusOfErrorReply(r, "ZRANGESTORE");
     }
     auto drop_snapshots = [&] {
       (void)redis_->Command({"DEL", done_snapshot, late_snapshot});
@@ -693,10 +693,7 @@ absl::StatusOr<bool> ReportingService::Announce(const std::string& key,
                         {field, expected, value, update,
                          std::to_string(options_.stream_max_len)});
   if (!r.ok()) return r.status();
-  if (r->is_error()) {
-    spdlog::error("msg=announce_failed error={}", LogValue(r->str()));
-    return absl::InternalError("internal storage error");
-  }
+  if (r->is_error()) return StatusOfErrorReply(*r, "announce_script");
   return r->integer() == 1;
 }
 

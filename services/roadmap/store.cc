@@ -59,7 +59,7 @@ RoadmapStore::RoadmapStore(RedisClient* redis, EventLog log, AsyncRedis* async,
 namespace {
 
 absl::StatusOr<RoadmapStore::Graph> ParseGraph(const RedisReply& r) {
-  if (r.is_error()) return absl::InternalError("internal storage error");
+  if (r.is_error()) return StatusOfErrorReply(r, "graph_script");
   RoadmapStore::Graph graph;
   graph.second = 0;
   const auto& el = r.elements();
@@ -116,7 +116,8 @@ return {entity}
        graph ? Keys::Dependencies("") : Keys::Entity(kRoadmap, ""), hint,
        graph ? "graph" : "roadmap"});
   if (!r.ok()) return r.status();
-  if (r->is_error() || !r->is_array() || r->elements().empty()) {
+  if (r->is_error()) return StatusOfErrorReply(*r, "read_script");
+  if (!r->is_array() || r->elements().empty()) {
     return absl::InternalError("internal storage error");
   }
   const auto& el = r->elements();

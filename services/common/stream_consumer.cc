@@ -37,6 +37,19 @@ return redis.call('XACK', KEYS[1], ARGV[3], ARGV[2])
 
 }  // namespace
 
+bool StreamIdLess(const std::string& a, const std::string& b) {
+  auto split = [](const std::string& s) {
+    uint64_t ms = 0, seq = 0;
+    const size_t dash = s.find('-');
+    (void)absl::SimpleAtoi(absl::string_view(s).substr(0, dash), &ms);
+    if (dash != std::string::npos) {
+      (void)absl::SimpleAtoi(absl::string_view(s).substr(dash + 1), &seq);
+    }
+    return std::make_pair(ms, seq);
+  };
+  return split(a) < split(b);
+}
+
 std::vector<StreamEntry> ParseStreamEntries(const RedisReply& list) {
   std::vector<StreamEntry> out;
   for (const auto& item : list.elements()) {
@@ -211,23 +224,6 @@ absl::StatusOr<int64_t> StreamConsumer::RedriveDeadLetters() {
   return applied;
 }
 
-namespace {
-
-// A stream id "ms-seq" as a pair that orders as Redis does; {0, 0} for
-// anything else.
-std::pair<uint64_t, uint64_t> StreamIdKey(const std::string& id) {
-  std::pair<uint64_t, uint64_t> key{0, 0};
-  const size_t dash = id.find('-');
-  if (dash == std::string::npos ||
-      !absl::SimpleAtoi(absl::string_view(id).substr(0, dash), &key.first) ||
-      !absl::SimpleAtoi(absl::string_view(id).substr(dash + 1), &key.second)) {
-    return {0, 0};
-  }
-  return key;
-}
-
-}  // namespace
-
 absl::StatusOr<int64_t> StreamConsumer::CheckTrimmedUnread() {
   auto r = redis_->Pipeline({{"XINFO", "STREAM", options_.stream},
                              {"XINFO", "GROUPS", options_.stream}});
@@ -261,7 +257,7 @@ absl::StatusOr<int64_t> StreamConsumer::CheckTrimmedUnread() {
         read != nullptr && read->type() == RedisReply::Type::kInteger;
     const int64_t count = counted ? trimmed - read->integer() : 0;
     if (trimmed <= 0 || (counted && count <= 0) ||
-        !(StreamIdKey(last->str()) < StreamIdKey(first->elements()[0].str()))) {
+        !StreamIdLess(last->str(), first->elements()[0].str())) {
       reported_gap_at_.clear();
       continue;
     }

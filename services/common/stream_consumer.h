@@ -45,6 +45,9 @@ struct ConsumerOptions {
 
 using EntryHandler = std::function<absl::Status(const StreamEntry&)>;
 
+// a < b for stream entry ids "ms-seq", in Redis' order.
+bool StreamIdLess(const std::string& a, const std::string& b);
+
 // The entries of an XRANGE / XREVRANGE / XREAD stream / XREADGROUP stream /
 // XAUTOCLAIM reply: [[id, [field, value, ...]], ...].
 std::vector<StreamEntry> ParseStreamEntries(const RedisReply& list);

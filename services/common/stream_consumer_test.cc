@@ -66,6 +66,13 @@ class StreamConsumerTest : public ::testing::Test {
   std::unique_ptr<RedisClient> redis_;
 };
 
+TEST(StreamIdLessTest, OrdersAsRedisDoesNotAsText) {
+  EXPECT_TRUE(StreamIdLess("9-5", "10-0"));
+  EXPECT_TRUE(StreamIdLess("10-2", "10-10"));
+  EXPECT_FALSE(StreamIdLess("10-0", "10-0"));
+  EXPECT_TRUE(StreamIdLess("0-0", "1700000000000-0"));
+}
+
 TEST_F(StreamConsumerTest, EnsureGroupIsIdempotent) {
   StreamConsumer consumer(redis_.get(), Options("c1"),
                           [](const StreamEntry&) { return absl::OkStatus(); });

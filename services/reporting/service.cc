@@ -92,19 +92,6 @@ bool IsStreamId(const std::string& s) {
          absl::SimpleAtoi(s.substr(dash + 1), &seq);
 }
 
-// a < b for stream ids "ms-seq".
-bool IdLess(const std::string& a, const std::string& b) {
-  auto split = [](const std::string& s) {
-    uint64_t ms = 0, seq = 0;
-    auto dash = s.find('-');
-    (void)absl::SimpleAtoi(s.substr(0, dash), &ms);
-    if (dash != std::string::npos)
-      (void)absl::SimpleAtoi(s.substr(dash + 1), &seq);
-    return std::make_pair(ms, seq);
-  };
-  return split(a) < split(b);
-}
-
 bool Matches(const pb::StatusFilter& f, const pb::StatusUpdate& u) {
   if (!f.roadmap_id().empty() && f.roadmap_id() != u.roadmap_id()) {
     return false;
@@ -894,8 +881,8 @@ absl::StatusOr<std::string> ReportingService::ResolveCursor(
       }
     }
     const bool trimmed = added > length && !first.empty() &&
-                         IdLess(cursor, first) && cursor != "0-0";
-    if (trimmed || IdLess(cursor, max_deleted)) {
+                         StreamIdLess(cursor, first) && cursor != "0-0";
+    if (trimmed || StreamIdLess(cursor, max_deleted)) {
       return WithReason(
           absl::OutOfRangeError("the feed no longer holds the updates after "
                                 "this cursor; restart from \"0\""),

@@ -182,9 +182,8 @@ int main(int argc, char** argv) {
   // A services token is (re)issued when the file is missing, or when it
   // holds a token this Redis does not know (e.g. the data was reset).
   auto service_token_valid = [&]() {
-    std::ifstream in(config.service_token_file);
-    std::string secret;
-    if (!in || !std::getline(in, secret) || secret.empty()) return false;
+    const std::string secret = ReadSecretFile(config.service_token_file);
+    if (secret.empty()) return false;
     // Only a definite "unknown token" replaces it, not an unreachable Redis.
     return !absl::IsUnauthenticated(
         verifier.Verify("Bearer " + secret).status());

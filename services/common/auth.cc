@@ -102,12 +102,24 @@ std::shared_ptr<const Actor> TokenVerifier::Cached(
 }
 
 absl::StatusOr<Actor> TokenVerifier::Verify(std::string_view authorization) {
+  return Verify(authorization, /*fresh=*/false);
+}
+
+absl::StatusOr<Actor> TokenVerifier::VerifyFresh(
+    std::string_view authorization) {
+  return Verify(authorization, /*fresh=*/true);
+}
+
+absl::StatusOr<Actor> TokenVerifier::Verify(std::string_view authorization,
+                                            bool fresh) {
   auto bearer = BearerToken(authorization);
   if (!bearer.ok()) return bearer.status();
   std::string_view token = *bearer;
   std::string hash = Sha256Hex(token);
   auto now = std::chrono::steady_clock::now();
-  if (auto actor = Cached(hash, now)) return *actor;
+  if (!fresh) {
+    if (auto actor = Cached(hash, now)) return *actor;
+  }
   std::lock_guard<std::mutex> single_flight(
       lookup_mu_[std::hash<std::string>{}(hash) % 16]);
   // Read before looking again: an invalidation from here on voids the
@@ -118,10 +130,17 @@ absl::StatusOr<Actor> TokenVerifier::Verify(std::string_view authorization) {
     generation = generation_;
   }
   // Another caller of this token may have filled the cache meanwhile.
-  if (auto actor = Cached(hash, now)) return *actor;
+  if (!fresh) {
+    if (auto actor = Cached(hash, now)) return *actor;
+  }
   auto found = lookup_(token, hash);
   if (!found.ok()) return found.status();
-  if (!found->has_value()) return Unauthenticated("invalid or revoked token");
+  if (!found->has_value()) {
+    // A fresh look may find a principal the cache still holds revoked.
+    std::unique_lock lock(mu_);
+    cache_.erase(hash);
+    return Unauthenticated("invalid or revoked token");
+  }
   auto actor = std::make_shared<const Actor>(**std::move(found));
   std::unique_lock lock(mu_);
   if (generation != generation_) return *actor;  // answer, but do not cache

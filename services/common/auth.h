@@ -57,6 +57,10 @@ class TokenVerifier {
   // (call Verify where blocking is allowed).
   std::optional<absl::StatusOr<Actor>> VerifyCached(
       std::string_view authorization);
+  // Verify that always looks the token up (and caches what it finds), for
+  // an answer other processes will cache in turn: one from this cache could
+  // be up to a TTL old, and theirs would add another.
+  absl::StatusOr<Actor> VerifyFresh(std::string_view authorization);
 
   // Listens for revocations on its own Redis connection.
   void StartRevocationListener(const RedisOptions& options);
@@ -73,6 +77,8 @@ class TokenVerifier {
   // The principal cached for `hash`, if fresh.
   std::shared_ptr<const Actor> Cached(
       const std::string& hash, std::chrono::steady_clock::time_point now);
+  // Verify's lookup, from the cache unless `fresh`.
+  absl::StatusOr<Actor> Verify(std::string_view authorization, bool fresh);
 
   PrincipalLookup lookup_;
   AuthOptions options_;

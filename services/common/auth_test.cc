@@ -129,6 +129,27 @@ TEST_F(AuthTest, CacheServesWithoutRedisWithinItsTtl) {
             absl::StatusCode::kUnavailable);
 }
 
+// VerifyFresh answers what Redis holds now, whatever the cache says, and a
+// revocation it finds clears the cache for every later Verify.
+TEST_F(AuthTest, AFreshVerifyLooksPastTheCache) {
+  TokenVerifier verifier(redis_.get(), Options(milliseconds(60000)));
+  const std::string token = Issue();
+  ASSERT_TRUE(verifier.Verify("Bearer " + token).ok());
+  Revoke(token);  // no message: the cache alone would keep it for a minute
+  EXPECT_TRUE(verifier.Verify("Bearer " + token).ok());
+  ExpectUnauthenticated(verifier.VerifyFresh("Bearer " + token), "fresh");
+  ExpectUnauthenticated(verifier.Verify("Bearer " + token), "after fresh");
+  // A live token is verified fresh too, and cached for the plain Verify.
+  const std::string live = Issue();
+  auto fresh = verifier.VerifyFresh("Bearer " + live);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(fresh->principal_name(), "a.benali");
+  server_.Kill();
+  EXPECT_TRUE(verifier.Verify("Bearer " + live).ok());
+  EXPECT_EQ(verifier.VerifyFresh("Bearer " + live).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
 TEST_F(AuthTest, PublishedRevocationTakesEffectWithinASecond) {
   // A TTL far longer than the test: only the revocation message can
   // invalidate the cache.

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "services/common/clock.h"
+#include "services/common/ids.h"
 #include "services/common/status.h"
 #include "services/roadmap/store.h"
 #include "tests/support/roadmap_harness.h"
@@ -142,9 +143,10 @@ TEST_F(EntityCacheServiceTest, ARevocationReachesEveryReplicaAtOnce) {
   const std::string token =
       a_->IssueToken(f_.ministry, common::v1::Role::ROLE_COPILOT, "revoked");
   ASSERT_FALSE(token.empty());
+  // Any RPC but GetCurrentPrincipal, which looks the token up every time.
   auto who = [&](RoadmapHarness& h) {
-    rpb::GetCurrentPrincipalResponse resp;
-    return h.Stub()->GetCurrentPrincipal(Ctx(token).get(), {}, &resp);
+    rpb::ListOrganizationsResponse resp;
+    return h.Stub()->ListOrganizations(Ctx(token).get(), {}, &resp);
   };
   ASSERT_TRUE(who(*a_).ok());
   ASSERT_TRUE(who(*b_).ok());  // both replicas now hold the principal
@@ -172,6 +174,33 @@ TEST_F(EntityCacheServiceTest, ARevocationReachesEveryReplicaAtOnce) {
       },
       milliseconds(5000)));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+}
+
+// The other services verify tokens with GetCurrentPrincipal and cache the
+// answer themselves: it comes from Redis, never from the replica's cache,
+// so a revocation whose message is lost still reaches them within their
+// own TTL.
+TEST_F(EntityCacheServiceTest, GetCurrentPrincipalLooksPastTheTokenCache) {
+  StartReplicas(true);
+  const std::string token =
+      a_->IssueToken(f_.ministry, common::v1::Role::ROLE_COPILOT, "lost");
+  ASSERT_FALSE(token.empty());
+  rpb::GetCurrentPrincipalResponse who;
+  ASSERT_TRUE(a_->Stub()->GetCurrentPrincipal(Ctx(token).get(), {}, &who).ok());
+  EXPECT_EQ(who.principal().organization_id(), f_.ministry);
+  // Revoked behind the service's back: no message, the cache (a minute)
+  // still holds the principal for the other RPCs.
+  ASSERT_TRUE(
+      a_->redis().Command({"DEL", Keys::TokenHash(Sha256Hex(token))}).ok());
+  rpb::ListOrganizationsResponse orgs;
+  ASSERT_TRUE(a_->Stub()->ListOrganizations(Ctx(token).get(), {}, &orgs).ok());
+  EXPECT_EQ(
+      a_->Stub()->GetCurrentPrincipal(Ctx(token).get(), {}, &who).error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
+  // What it found is the replica's to know too.
+  EXPECT_EQ(
+      a_->Stub()->ListOrganizations(Ctx(token).get(), {}, &orgs).error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(EntityCacheServiceTest, RepeatedGetsAreAnsweredWithoutRedis) {

@@ -70,6 +70,22 @@ class RoadmapGrpcService final : public internal::RoadmapServiceWithRawGets {
 #undef JALON_ROADMAP_GET_RPC
 #undef JALON_ROADMAP_CUSTOM_RPC
 
+  // The other services verify their callers' tokens with this RPC, and
+  // cache the answer for up to their own TTL: it must be what Redis holds
+  // now, not what this replica cached, or a revocation whose message was
+  // lost could take two TTLs to reach them.
+  grpc::ServerUnaryReactor* GetCurrentPrincipal(
+      grpc::CallbackServerContext* ctx, const pb::GetCurrentPrincipalRequest*,
+      pb::GetCurrentPrincipalResponse* resp) override {
+    return Serve(env_, ctx, "GetCurrentPrincipal", kGetCurrentPrincipalRoles,
+                 [this, ctx, resp](const CallContext&) -> absl::Status {
+                   auto fresh = env_.verifier->VerifyFresh(Authorization(ctx));
+                   if (!fresh.ok()) return fresh.status();
+                   *resp->mutable_principal() = *std::move(fresh);
+                   return absl::OkStatus();
+                 });
+  }
+
   // Served without blocking, unless it edits dependencies.
   grpc::ServerUnaryReactor* UpdateAction(
       grpc::CallbackServerContext* ctx, const pb::UpdateActionRequest* req,

@@ -219,13 +219,6 @@ absl::Status RoadmapService::RevokeToken(const CallContext& c,
   return absl::OkStatus();
 }
 
-absl::Status RoadmapService::GetCurrentPrincipal(
-    const CallContext& c, const pb::GetCurrentPrincipalRequest&,
-    pb::GetCurrentPrincipalResponse* resp) {
-  *resp->mutable_principal() = c.principal;
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::string> RoadmapService::BootstrapAdmin(
     const std::string& organization_name, const std::string& secret) {
   const std::string hash = Sha256Hex(secret);

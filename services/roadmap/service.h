@@ -85,9 +85,8 @@ class RoadmapService {
   absl::Status RevokeToken(const CallContext& c,
                            const pb::RevokeTokenRequest& req,
                            pb::RevokeTokenResponse* resp);
-  absl::Status GetCurrentPrincipal(const CallContext& c,
-                                   const pb::GetCurrentPrincipalRequest& req,
-                                   pb::GetCurrentPrincipalResponse* resp);
+  // GetCurrentPrincipal is answered by the gRPC adapter: it is the
+  // caller's token, looked up fresh (grpc_service.h).
 
   absl::Status CreateRoadmap(const CallContext& c,
                              const pb::CreateRoadmapRequest& req,

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/logging.h"
 #include "services/common/status.h"
+#include "services/reporting/watch_header.h"
 
 namespace jalon::reporting {
 namespace {
@@ -38,12 +39,8 @@ class WatchReactor final
     std::thread([this] { Run(); }).detach();
   }
 
-  void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    write_pending_ = false;
-    write_ok_ = ok;
-    cv_.notify_all();
-  }
+  void OnWriteDone(bool ok) override { Settle(ok); }
+  void OnSendInitialMetadataDone(bool ok) override { Settle(ok); }
   void OnCancel() override {
     std::lock_guard<std::mutex> lock(mu_);
     cancelled_ = true;
@@ -59,17 +56,39 @@ class WatchReactor final
     return std::string(it->second.data(), it->second.size());
   }
 
-  // Writes one message and waits for it to be taken. False if the client
-  // went away, left it unread for the write timeout, or the server stops
-  // meanwhile (then the write is still in flight); *status says how the
-  // call ends.
+  // The end of the one operation this reactor has in flight at a time.
+  void Settle(bool ok) {
+    std::lock_guard<std::mutex> lock(mu_);
+    write_pending_ = false;
+    write_ok_ = ok;
+    cv_.notify_all();
+  }
+
+  // Sends the headers with the cursor the watch starts from, before any
+  // update: a client that asked for "from now on" and is cut off before
+  // the first update resumes from there, not from a later "now".
+  bool SendStart(const std::string& cursor, absl::Status* status) {
+    ctx_->AddInitialMetadata(kWatchCursorHeader, cursor);
+    return Await([this] { StartSendInitialMetadata(); }, cursor, status);
+  }
+
+  // Writes one message and waits for it to be taken.
   bool Send(const pb::StatusUpdate& u, absl::Status* status) {
     // A member: gRPC holds the pointer until OnWriteDone.
     *msg_.mutable_update() = u;
+    return Await([this] { StartWrite(&msg_); }, u.cursor(), status);
+  }
+
+  // Starts an operation and waits for it to complete. False if the client
+  // went away, left it unread for the write timeout, or the server stops
+  // meanwhile (then the operation is still in flight); *status says how
+  // the call ends, and that it may resume from `cursor`.
+  template <typename StartOp>
+  bool Await(StartOp start, const std::string& cursor, absl::Status* status) {
     std::unique_lock<std::mutex> lock(mu_);
     write_pending_ = true;
     lock.unlock();
-    StartWrite(&msg_);
+    start();
     lock.lock();
     // Woken by the write or a cancellation; a stop is polled, so that a
     // slow client cannot hold the server's stop for the write timeout.
@@ -96,10 +115,10 @@ class WatchReactor final
           "SHUTTING_DOWN");
       return false;
     }
-    *status = WithReason(absl::ResourceExhaustedError(absl::StrCat(
-                             "the client did not read for ",
-                             owner_->watch_.write_timeout.count(),
-                             " ms; resume from cursor ", u.cursor())),
+    *status = WithReason(absl::ResourceExhaustedError(
+                             absl::StrCat("the client did not read for ",
+                                          owner_->watch_.write_timeout.count(),
+                                          " ms; resume from cursor ", cursor)),
                          "SLOW_CLIENT");
     return false;
   }
@@ -158,6 +177,7 @@ class WatchReactor final
     auto cursor = owner_->service_->ResolveCursor(&conn, req_.cursor());
     if (!cursor.ok()) return cursor.status();
     std::string position = *cursor;
+    if (absl::Status why; !SendStart(position, &why)) return why;
     // Block less than the command timeout, and wake to notice a stop.
     const auto block =
         std::min(std::chrono::milliseconds(1000), options.command_timeout / 2);

@@ -15,6 +15,7 @@
 #include <future>
 #include <map>
 #include <random>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -23,6 +24,7 @@
 #include "services/common/ids.h"
 #include "services/common/status.h"
 #include "services/reporting/report.h"
+#include "services/reporting/watch_header.h"
 #include "tests/support/random_requests.h"
 #include "tests/support/reporting_harness.h"
 #include "tests/support/wait.h"
@@ -937,6 +939,36 @@ TEST_F(ReportingServiceTest, FeedResumesWithoutGapOrDuplicateAcrossRestart) {
   EXPECT_EQ(msg.update().to_status(), rpb::ACTION_STATUS_BLOCKED);
   EXPECT_EQ(msg.update().reason(), "Foncier");
   live.ctx->TryCancel();
+}
+
+// A watch "from now on" names its start cursor in its headers, before any
+// update: resuming from it after a drop misses nothing made meanwhile.
+TEST_F(ReportingServiceTest, AWatchFromNowSendsItsStartCursorFirst) {
+  const std::string a =
+      NewAction("Plateforme de sous-traitance", D(2099, 1, 1));
+  h_.Sync();
+  reppb::StatusFilter filter;
+  filter.set_roadmap_id(f_.roadmap);
+  std::string start;
+  {
+    Watch w = OpenWatch(stub_.get(), f_.reader_token, filter, "");
+    w.reader->WaitForInitialMetadata();  // nothing else comes: no update yet
+    const auto& md = w.ctx->GetServerInitialMetadata();
+    auto it = md.find(reporting::kWatchCursorHeader);
+    ASSERT_NE(it, md.end());
+    start = std::string(it->second.data(), it->second.size());
+    w.ctx->TryCancel();
+  }
+  EXPECT_TRUE(std::regex_match(start, std::regex("[0-9]+-[0-9]+"))) << start;
+  // Cut off; a change happens; the watch resumes from its start.
+  ASSERT_TRUE(Move(a, rpb::ACTION_STATUS_PLANNED, f_.federation_copilot).ok());
+  h_.Sync();
+  Watch w = OpenWatch(stub_.get(), f_.reader_token, filter, start);
+  reppb::WatchStatusResponse msg;
+  ASSERT_TRUE(w.reader->Read(&msg));
+  EXPECT_EQ(msg.update().subject_id(), a);
+  EXPECT_EQ(msg.update().to_status(), rpb::ACTION_STATUS_PLANNED);
+  w.ctx->TryCancel();
 }
 
 TEST_F(ReportingServiceTest, FeedFiltersByKindRoadmapAndEcosystem) {

@@ -117,11 +117,15 @@ class Services {
 
   // SIGTERM, then a new process on the same ports: a rolling restart.
   void RestartReporting() {
+    ASSERT_NO_FATAL_FAILURE(StopReporting());
+    ASSERT_NO_FATAL_FAILURE(StartReportingAgain());
+  }
+  void StopReporting() {
     reporting_->Signal(SIGTERM);
     auto code = reporting_->Wait(std::chrono::seconds(20));
     ASSERT_TRUE(code.ok() && *code == 0);
-    StartReporting(reporting_env_, http_port_);
   }
+  void StartReportingAgain() { StartReporting(reporting_env_, http_port_); }
   const std::string& dir() const { return dir_; }
   std::string admin_token_file() const { return dir_ + "/admin"; }
   std::string roadmap_address() const {
@@ -1147,6 +1151,55 @@ TEST_F(JalonctlTest, FeedWatchResumesAcrossARestartOfReporting) {
   EXPECT_NE(seen[1].find(ids[3]), std::string::npos) << seen[1];
   EXPECT_NE(ReadFile(home_ + "/watch.err").find("resuming after cursor"),
             std::string::npos);
+}
+
+// A watch "from now on" that drops before its first update resumes from
+// where it started (the server sent that cursor first), so what happened
+// while it was cut off still arrives.
+TEST_F(JalonctlTest, FeedWatchFromNowKeepsItsStartAcrossADrop) {
+  StartServices();
+  ASSERT_EQ(Run({"import", JALON_EXAMPLE_ROADMAP}).code, 0);
+  Result roadmaps = Run({"roadmap", "list", "-o", "json"});
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(roadmaps.out, m,
+                                std::regex("\"id\": \"([0-9A-Z]{26})\"")));
+  const std::string roadmap = m[1];
+  Result started = Run({"action", "list", "--roadmap", roadmap, "--status",
+                        "in-progress", "-o", "json"});
+  ASSERT_TRUE(std::regex_search(started.out, m,
+                                std::regex("\"id\": \"([0-9A-Z]{26})\"")))
+      << started;
+  const std::string action = m[1];
+  // The import's updates are out before the watch starts "from now on".
+  for (int i = 0; i < 100; ++i) {
+    if (Run({"report", "status", "--roadmap", roadmap}).code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ChildProcess watch;
+  const std::string err = home_ + "/watch.err";
+  ASSERT_TRUE(watch
+                  .Start({JALONCTL_BINARY, "feed", "watch", "--roadmap",
+                          roadmap, "--kind", "action-transitioned",
+                          "--max-events", "1", "-o", "json"},
+                         BaseEnv(), err)
+                  .ok());
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return absl::StrContains(ReadFile(err), "watching from cursor"); },
+      std::chrono::seconds(20)))
+      << ReadFile(err);
+  // Cut off before any update; the transition happens while reporting is
+  // down, and its update is made by the catch-up when it is back, before
+  // jalonctl's next try (its backoff has grown past a second by then).
+  ASSERT_NO_FATAL_FAILURE(services_.StopReporting());
+  ASSERT_EQ(Run({"action", "block", action, "--reason", "Foncier"}).code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_NO_FATAL_FAILURE(services_.StartReportingAgain());
+  auto line = watch.WaitForLine(action, std::chrono::seconds(30));
+  ASSERT_TRUE(line.ok()) << ReadFile(err);
+  EXPECT_TRUE(absl::StrContains(*line, "ACTION_STATUS_BLOCKED")) << *line;
+  auto code = watch.Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <thread>
 
+#include "services/reporting/watch_header.h"
 #include "tools/jalonctl/commands.h"
 
 namespace jalon::ctl {
@@ -247,6 +248,18 @@ void PrintUpdate(Session& s, const xpb::StatusUpdate& u, bool* header) {
   std::cout.flush();
 }
 
+// The cursor a watch started from, from the server's response headers;
+// empty if none came (the call failed before) or it is not a cursor.
+std::string StartCursor(const grpc::ClientContext& ctx) {
+  const auto& md = ctx.GetServerInitialMetadata();
+  auto it = md.find(reporting::kWatchCursorHeader);
+  if (it == md.end()) return "";
+  std::string cursor(it->second.data(), it->second.size());
+  bool ok = !cursor.empty() && cursor.size() <= 64 &&
+            cursor.find_first_not_of("0123456789-") == std::string::npos;
+  return ok ? cursor : "";
+}
+
 void Feed(Cli& cli) {
   Session& s = *cli.session;
   CLI::App* g = Group(cli.app, "feed", "Live status feed and feed keys");
@@ -276,6 +289,16 @@ void Feed(Cli& cli) {
             req.set_cursor(cursor);
             auto ctx = s.StreamCtx();
             auto reader = s.reporting().WatchStatus(ctx.get(), req);
+            // The server answers with the cursor it starts from before any
+            // update: if the stream drops before the first one, the watch
+            // resumes from there, not from a later "now".
+            reader->WaitForInitialMetadata();
+            if (cursor.empty()) {
+              cursor = StartCursor(*ctx);
+              if (!cursor.empty()) {
+                std::cerr << "feed: watching from cursor " << cursor << "\n";
+              }
+            }
             xpb::WatchStatusResponse r;
             while (reader->Read(&r)) {
               PrintUpdate(s, r.update(), &header);

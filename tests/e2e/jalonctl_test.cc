@@ -1153,6 +1153,67 @@ TEST_F(JalonctlTest, FeedWatchResumesAcrossARestartOfReporting) {
             std::string::npos);
 }
 
+// get -o yaml, edit, update -f: only the edited fields are sent (the file
+// also holds status, progress, late... which no update may set), and the
+// file's etag guards against a change made since it was saved.
+TEST_F(JalonctlTest, UpdateTakesAnEditedGetFile) {
+  StartServices();
+  ASSERT_EQ(Run({"import", JALON_EXAMPLE_ROADMAP}).code, 0);
+  Result started =
+      Run({"action", "list", "--status", "in-progress", "-o", "json"});
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(started.out, m,
+                                std::regex("\"id\": \"([0-9A-Z]{26})\"")))
+      << started;
+  const std::string id = m[1];
+  Result got = Run({"action", "get", id, "-o", "yaml"});
+  ASSERT_EQ(got.code, 0) << got;
+  auto edited = [&](const std::string& title) {
+    std::string text;
+    for (const auto& line : absl::StrSplit(got.out, '\n')) {
+      text += absl::StartsWith(line, "title:") ? "title: " + title
+                                               : std::string(line);
+      text += "\n";
+    }
+    return text;
+  };
+  const std::string file = Write("action.yaml", edited("Titre modifié"));
+  Result updated = Run({"action", "update", id, "-f", file, "-o", "json"});
+  ASSERT_EQ(updated.code, 0) << updated;
+  auto action = Parse<rpb::Action>(updated);
+  EXPECT_EQ(action.title(), "Titre modifié");
+  EXPECT_EQ(action.status(), rpb::ACTION_STATUS_IN_PROGRESS);
+  Result history = Run({"action", "history", id, "-o", "json"});
+  EXPECT_TRUE(absl::StrContains(history.out, "Titre modifié")) << history;
+
+  // The same file again changes nothing, and says so.
+  Result again = Run({"action", "update", id, "-f", file});
+  EXPECT_EQ(again.code, 0) << again;
+  EXPECT_TRUE(absl::StrContains(again.err, "unchanged")) << again;
+
+  // Saved before another change: refused, not overwritten.
+  const std::string stale = Write("stale.yaml", edited("Autre titre"));
+  Result stale_update = Run({"action", "update", id, "-f", stale});
+  EXPECT_EQ(stale_update.code, 4) << stale_update;  // ABORTED
+  EXPECT_EQ(
+      Parse<rpb::Action>(Run({"action", "get", id, "-o", "json"})).title(),
+      "Titre modifié");
+
+  // A field only the server sets, edited: the server's error names it.
+  Result fresh = Run({"action", "get", id, "-o", "yaml"});
+  std::string status_edit;
+  for (const auto& line : absl::StrSplit(fresh.out, '\n')) {
+    status_edit += absl::StartsWith(line, "status:")
+                       ? "status: ACTION_STATUS_DONE"
+                       : std::string(line);
+    status_edit += "\n";
+  }
+  Result forbidden =
+      Run({"action", "update", id, "-f", Write("done.yaml", status_edit)});
+  EXPECT_NE(forbidden.code, 0) << forbidden;
+  EXPECT_TRUE(absl::StrContains(forbidden.err, "status")) << forbidden;
+}
+
 // A watch "from now on" that drops before its first update resumes from
 // where it started (the server sent that cursor first), so what happened
 // while it was cut off still arrives.

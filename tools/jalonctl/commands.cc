@@ -1,5 +1,7 @@
 #include "tools/jalonctl/commands.h"
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include <stdexcept>
 
 #include "services/common/ids.h"
@@ -61,16 +63,35 @@ void BuildFromInput(const std::string& file, const FieldFlags& flags,
 google::protobuf::FieldMask ApplyUpdate(const std::string& file,
                                         const FieldFlags& flags,
                                         google::protobuf::Message* current) {
+  if (file.empty() && flags.given().empty()) {
+    UsageError("nothing to update: give -f FILE or flags");
+  }
   std::set<std::string> fields;
   if (!file.empty()) {
     std::unique_ptr<google::protobuf::Message> from(current->New());
     fields = ReadMessageFile(file, from.get());
+    const google::protobuf::Descriptor* d = current->GetDescriptor();
+    // A file saved by `get -o yaml` was read at its etag: an edit of it
+    // must not overwrite a change made since (ABORTED instead).
+    const google::protobuf::FieldDescriptor* etag = d->FindFieldByName("etag");
+    if (fields.count("etag") && etag != nullptr &&
+        !from->GetReflection()->GetString(*from, etag).empty()) {
+      current->GetReflection()->SetString(
+          current, etag, from->GetReflection()->GetString(*from, etag));
+    }
     for (const char* ignored : {"id", "etag", "audit"}) fields.erase(ignored);
+    // Only what the file changes: a file saved by `get -o yaml` holds every
+    // field, those the server computes (status, progress, late...) too.
+    std::erase_if(fields, [&](const std::string& name) {
+      const google::protobuf::FieldDescriptor* f = d->FindFieldByName(name);
+      return f != nullptr &&
+             google::protobuf::util::MessageDifferencer().CompareWithFields(
+                 *from, *current, {f}, {f});
+    });
     CopyFields(*from, current, fields);
   }
   flags.Apply(current);
   for (const std::string& f : flags.given()) fields.insert(f);
-  if (fields.empty()) UsageError("nothing to update: give -f FILE or flags");
   google::protobuf::FieldMask mask;
   for (const std::string& f : fields) mask.add_paths(f);
   return mask;

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <set>
@@ -58,8 +59,11 @@ class FieldFlags {
 void BuildFromInput(const std::string& file, const FieldFlags& flags,
                     google::protobuf::Message* resource);
 // An update: applies the -f file's fields and the flags to the fetched
-// `current` and returns the update mask of what was given. Usage error when
-// nothing was.
+// `current` and returns the update mask: the flags given, and the file's
+// fields whose value differs from `current` (so a file saved by `get -o
+// yaml` and edited names only what was edited). A non-empty etag in the
+// file becomes the expected etag. Usage error when neither a file nor a
+// flag is given; an empty mask when the file changes nothing.
 google::protobuf::FieldMask ApplyUpdate(const std::string& file,
                                         const FieldFlags& flags,
                                         google::protobuf::Message* current);
@@ -221,13 +225,19 @@ class ResourceVerbs {
               ResourceIn(t.Call(get, read, "get " + t.noun), t.field));
           *req.mutable_update_mask() =
               ApplyUpdate(a->file, a->fields, resource);
+          if (req.update_mask().paths().empty()) {
+            std::cerr << t.noun << " " << a->id << " unchanged: " << a->file
+                      << " changes nothing\n";
+            return;
+          }
           if (!a->etag.empty()) SetFieldFromText(resource, "etag", a->etag);
           t.Print(t.Call(rpc, req, "update " + t.noun));
         });
     AddIdArgument(v, a.get(), target_.noun + " id");
     AddFileOption(v, a.get());
     v->add_option("--etag", a->etag,
-                  "expected etag (default: the one just read)");
+                  "expected etag (default: the -f file's, else the one "
+                  "just read)");
     if (add_fields_) add_fields_(v, a.get());
     return v;
   }

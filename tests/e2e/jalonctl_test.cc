@@ -937,6 +937,24 @@ TEST_F(JalonctlTest, ExportImportExportGivesTheSameFile) {
                                  "BLOCKER");
       },
       std::chrono::seconds(20), std::chrono::milliseconds(200)));
+  // What the server allows beyond what an import makes: as many tags as an
+  // action can have (no room left for the import's key tag), a milestone
+  // id that is no slug.
+  Result started = Run({"action", "list", "--roadmap", id, "--status",
+                        "in-progress", "-o", "json"});
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(started.out, m,
+                                std::regex("\"id\": \"([0-9A-Z]{26})\"")))
+      << started;
+  const std::string action = m[1];
+  std::vector<std::string> tags;
+  for (int i = 1; i <= 20; ++i) tags.push_back("t" + std::to_string(i));
+  Result tagged =
+      Run({"action", "update", action, "--tags", absl::StrJoin(tags, ",")});
+  ASSERT_EQ(tagged.code, 0) << tagged;
+  Result step = Run({"milestone", "add", action, "--id", "Étape 2 (bis)",
+                     "--title", "Essais", "--due", "2026-09-30"});
+  ASSERT_EQ(step.code, 0) << step;
   Result first = Run({"export", "--roadmap", id});
   ASSERT_EQ(first.code, 0) << first;
   std::string exported = Write("export1.yaml", first.out);
@@ -950,6 +968,7 @@ TEST_F(JalonctlTest, ExportImportExportGivesTheSameFile) {
       {"JALON_FEEDBACK_ADDRESS", empty.feedback_address()}};
   Result imported = Run({"import", exported}, there);
   ASSERT_EQ(imported.code, 0) << imported;
+  EXPECT_TRUE(absl::StrContains(imported.out, "20 tags")) << imported;
   Result roadmaps2 = Run({"roadmap", "list", "-o", "csv"}, there);
   std::string id2 = roadmaps2.out.substr(roadmaps2.out.find("\r\n") + 2, 26);
   std::string second;

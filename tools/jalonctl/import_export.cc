@@ -573,7 +573,8 @@ class Importer {
     a.set_lead_organization_id(org_.at(e.lead));
     a.set_partner_organization_id(org_.at(e.partner));
     a.clear_tags();
-    a.add_tags(kKeyTagPrefix + e.key);
+    if (e.action.tags_size() < kMaxActionTags)
+      a.add_tags(kKeyTagPrefix + e.key);
     for (const auto& t : e.action.tags()) a.add_tags(t);
     for (const auto& c : e.contributions) {
       auto* x = a.add_contributions();
@@ -606,6 +607,11 @@ class Importer {
       }
     }
     for (const ActionEntry& e : f_.actions) {
+      if (e.action.tags_size() >= kMaxActionTags) {
+        Warn("action " + e.key + " has " + std::to_string(kMaxActionTags) +
+             " tags, the most an action can have: it gets no key tag, and a "
+             "later import finds it by its title");
+      }
       if (by_key.count(e.key)) continue;
       // Same title, same ecosystem, and not closed unless the file has it
       // in the same state: never another action that happens to share a

@@ -484,7 +484,12 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
     r.Each(n, "milestones", w, [&](const YAML::Node& m, const std::string& mw) {
       if (!r.Fields(m, mw, {"key", "title", "due_date", "done_date"})) return;
       auto* ms = a.add_milestones();
-      ms->set_id(r.Key(m, mw));
+      // A milestone's key is its id on the server, which takes any 1..64
+      // bytes: what an export writes must import again.
+      ms->set_id(r.Str(m, "key", mw, true));
+      if (ms->id().size() > 64) {
+        r.Error(m["key"], mw + ".key", "must be at most 64 bytes");
+      }
       if (!ms->id().empty() && !milestone_keys.insert(ms->id()).second) {
         r.Error(m["key"], mw + ".key",
                 "duplicate milestone key in this action");
@@ -512,7 +517,10 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
       }
       a.add_tags(t);
     }
-    if (a.tags_size() > 19) r.Error(n["tags"], w + ".tags", "at most 19 tags");
+    if (a.tags_size() > kMaxActionTags) {
+      r.Error(n["tags"], w + ".tags",
+              absl::StrCat("at most ", kMaxActionTags, " tags"));
+    }
     int st = r.Enum(n, "status", w, rpb::ActionStatus_descriptor());
     a.set_status(st == 0 ? rpb::ACTION_STATUS_PROPOSED
                          : static_cast<rpb::ActionStatus>(st));

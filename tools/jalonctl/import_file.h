@@ -96,6 +96,9 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
 
 // The tag that carries an action's key on the server.
 inline constexpr char kKeyTagPrefix[] = "jalon-key-";
+// The most tags an action may have (the server's limit). An action with
+// that many gets no key tag: it is then matched by its title.
+inline constexpr int kMaxActionTags = 20;
 
 }  // namespace jalon::ctl
 

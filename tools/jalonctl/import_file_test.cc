@@ -133,6 +133,38 @@ TEST(ImportFileTest, KeysAndTagsAreSlugs) {
   }
 }
 
+// What an export writes imports again: milestone keys are the server's
+// milestone ids (any 1..64 bytes), and an action has up to 20 tags.
+TEST(ImportFileTest, MilestoneKeysAndTagCountAreTheServersLimits) {
+  auto problems = [](const std::string& milestone, int tags) {
+    YAML::Node doc = YAML::Load(ReadExample());
+    YAML::Node m;
+    m["key"] = milestone;
+    m["title"] = "Essais";
+    m["due_date"] = "2026-09-30";
+    doc["actions"][0]["milestones"] = std::vector<YAML::Node>{m};
+    std::vector<std::string> t;
+    for (int i = 0; i < tags; ++i) t.push_back("t" + std::to_string(i));
+    doc["actions"][0]["tags"] = t;
+    YAML::Emitter out;
+    out << doc;
+    std::vector<std::string> errors;
+    ParseImportFile("f.yaml", out.c_str(), &errors);
+    std::string all;
+    for (const auto& e : errors) all += e + "\n";
+    return all;
+  };
+  EXPECT_EQ(problems("Étape 2 (bis)", 20), "");
+  EXPECT_EQ(problems(std::string(64, 'k'), 0), "");
+  EXPECT_NE(problems(std::string(65, 'k'), 0)
+                .find("actions[0].milestones[0].key: must be at most 64"),
+            std::string::npos);
+  EXPECT_NE(problems("", 0).find("actions[0].milestones[0].key"),
+            std::string::npos);
+  EXPECT_NE(problems("etude", 21).find("actions[0].tags: at most 20 tags"),
+            std::string::npos);
+}
+
 TEST(ImportFileTest, RandomlyBrokenFilesGetLocatedErrorsNeverACrash) {
   const std::string example = ReadExample();
   std::mt19937_64 rng(20261127);

@@ -1233,6 +1233,56 @@ TEST_F(JalonctlTest, UpdateTakesAnEditedGetFile) {
   EXPECT_TRUE(absl::StrContains(forbidden.err, "status")) << forbidden;
 }
 
+// Ctrl-C in the middle of an import: the short-lived tokens it issued are
+// revoked and the consultation window it opened is put back, as on any
+// other end of the import.
+TEST_F(JalonctlTest, AnInterruptedImportLeavesNoTokenNorOpenWindow) {
+  StartServices();
+  // The example, and enough feedback for the import to be still at it.
+  std::string text = ReadFile(JALON_EXAMPLE_ROADMAP);
+  for (int i = 0; i < 3000; ++i) {
+    absl::StrAppend(&text, "  - key: extra-", i,
+                    "\n    kind: strength\n    author: cuivre-du-sud\n"
+                    "    title: Atout ",
+                    i, "\n    body: Un atout de plus.\n",
+                    "    consultation: rencontre-casablanca\n");
+  }
+  const std::string file = Write("big.yaml", text);
+  ChildProcess import;
+  const std::string err = home_ + "/import.err";
+  ASSERT_TRUE(
+      import.Start({JALONCTL_BINARY, "import", file}, BaseEnv(), err).ok());
+  // Past the first extra item: its author's token and the window are in
+  // use. (Lines come in blocks: the import is well into the feedback.)
+  ASSERT_TRUE(
+      import.WaitForLine("created feedback extra-", std::chrono::seconds(60))
+          .ok())
+      << ReadFile(err);
+  import.Signal(SIGINT);
+  auto code = import.Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 130) << ReadFile(err);
+  EXPECT_TRUE(absl::StrContains(ReadFile(err), "interrupted")) << ReadFile(err);
+
+  Result tokens = Run({"token", "list", "-o", "json"});
+  ASSERT_EQ(tokens.code, 0) << tokens;
+  EXPECT_FALSE(absl::StrContains(tokens.out, "jalonctl-import")) << tokens;
+  Result all = Run({"token", "list", "--include-revoked", "-o", "json"});
+  EXPECT_TRUE(absl::StrContains(all.out, "jalonctl-import")) << all;
+  Result roadmaps = Run({"roadmap", "list", "-o", "json"});
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(roadmaps.out, m,
+                                std::regex("\"id\": \"([0-9A-Z]{26})\"")));
+  const std::string roadmap = m[1];
+  Result cons =
+      Run({"consultation", "list", "--roadmap", roadmap, "-o", "json"});
+  ASSERT_EQ(cons.code, 0) << cons;
+  EXPECT_TRUE(absl::StrContains(cons.out, "2024-07-31T23:59:59Z")) << cons;
+  // Stopped half-way, the import is run again to the end.
+  Result again = Run({"import", file});
+  EXPECT_EQ(again.code, 0) << again.err;
+}
+
 // A watch "from now on" that drops before its first update resumes from
 // where it started (the server sent that cursor first), so what happened
 // while it was cut off still arrives.

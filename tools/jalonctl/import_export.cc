@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "services/common/dates.h"
 #include "tools/jalonctl/commands.h"
+#include "tools/jalonctl/interrupt.h"
 
 namespace jalon::ctl {
 namespace {
@@ -109,7 +110,12 @@ std::vector<rpb::ActionStatus> PathTo(rpb::ActionStatus from,
 class Actors {
  public:
   explicit Actors(Session& s) : s_(s) {}
-  ~Actors() {
+  ~Actors() { RevokeAll(); }
+  // Revokes every token issued so far, and refuses to issue more. Safe
+  // while another thread uses the actors (an interrupted import).
+  void RevokeAll() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
     for (const std::string& id : issued_) {
       rpb::RevokeTokenRequest req;
       req.set_id(id);
@@ -121,8 +127,12 @@ class Actors {
                   << st.error_message() << "\n";
       }
     }
+    issued_.clear();
   }
   const std::string& Token(const std::string& org_id, common::v1::Role role) {
+    // Held across the issue, so that RevokeAll sees every token issued.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) throw CliError(kExitOther, "error: the import was stopped");
     auto key = std::make_pair(org_id, static_cast<int>(role));
     auto it = tokens_.find(key);
     if (it != tokens_.end()) return it->second;
@@ -143,6 +153,8 @@ class Actors {
   Session& s_;
   std::map<std::pair<std::string, int>, std::string> tokens_;
   std::vector<std::string> issued_;
+  std::mutex mu_;
+  bool closed_ = false;
 };
 
 // Calls in flight at once for independent creates: enough to hide the
@@ -232,10 +244,36 @@ class Importer {
       } catch (const CliError& e) {
         std::cerr << "warning: " << e.what() << "\n";
       }
+      actors_.RevokeAll();
       throw;
     }
     RestoreConsultations();
+    actors_.RevokeAll();
     return summary_;
+  }
+
+  // Ctrl-C, from another thread while Run goes on: revokes the tokens and
+  // puts the consultation windows back (as they were, whatever happened to
+  // them since); Run's later calls that would need them fail.
+  void Interrupt() {
+    actors_.RevokeAll();
+    std::lock_guard<std::mutex> lock(windows_mu_);
+    interrupted_ = true;
+    for (const auto& [key, original] : reopened_) {
+      fpb::UpdateConsultationRequest req;
+      *req.mutable_consultation() = original;
+      req.mutable_consultation()->clear_etag();
+      req.mutable_update_mask()->add_paths("open_time");
+      req.mutable_update_mask()->add_paths("close_time");
+      fpb::UpdateConsultationResponse resp;
+      auto ctx = s_.Ctx();
+      grpc::Status st = s_.feedback().UpdateConsultation(ctx.get(), req, &resp);
+      if (!st.ok()) {
+        std::cerr << "warning: could not restore consultation " << key << ": "
+                  << st.error_message() << "\n";
+      }
+    }
+    reopened_.clear();
   }
 
  private:
@@ -839,6 +877,10 @@ class Importer {
   // (a meeting that is over), the window is opened for the import and put
   // back afterwards (RestoreConsultations).
   void OpenForImport(const std::string& key) {
+    // Held across the call, so that Interrupt restores every window opened.
+    std::lock_guard<std::mutex> lock(windows_mu_);
+    if (interrupted_)
+      throw CliError(kExitOther, "error: the import was stopped");
     fpb::Consultation& c = cons_.at(key);
     if (reopened_.count(key)) return;
     auto now = google::protobuf::util::TimeUtil::GetCurrentTime();
@@ -862,7 +904,9 @@ class Importer {
   }
 
   void RestoreConsultations() {
-    for (const auto& [key, original] : reopened_) {
+    std::lock_guard<std::mutex> lock(windows_mu_);
+    for (auto it = reopened_.begin(); it != reopened_.end();) {
+      const auto& [key, original] = *it;
       fpb::UpdateConsultationRequest req;
       *req.mutable_consultation() = original;
       req.mutable_consultation()->set_etag(cons_.at(key).etag());
@@ -870,6 +914,7 @@ class Importer {
       req.mutable_update_mask()->add_paths("close_time");
       Call(s_, s_.feedback(), &FStub::UpdateConsultation, req,
            "restore consultation " + key);
+      it = reopened_.erase(it);
     }
   }
 
@@ -1062,7 +1107,9 @@ class Importer {
   std::map<std::string, std::string> org_, eco_, ind_, act_;
   std::map<std::string, rpb::OrganizationKind> org_kind_;
   std::map<std::string, fpb::Consultation> cons_;
-  std::map<std::string, fpb::Consultation> reopened_;
+  std::map<std::string, fpb::Consultation> reopened_;  // by windows_mu_
+  std::mutex windows_mu_;
+  bool interrupted_ = false;  // by windows_mu_
   std::set<std::string> created_actions_;
 };
 
@@ -1145,6 +1192,7 @@ void PutList(YAML::Emitter& y, const char* key,
 ImportSummary RunImport(Session& session, const ImportFile& file,
                         const ImportOptions& options, std::ostream& out) {
   Importer importer(session, file, options, out);
+  InterruptGuard on_ctrl_c([&importer] { importer.Interrupt(); });
   return importer.Run();
 }
 

@@ -235,6 +235,12 @@ void Redact(const Actor& viewer, pb::FeedbackItem* item) {
   if (IsCopilot(viewer)) return;
   item->clear_reports();
   if (!IsAuthorOrganization(viewer, *item)) item->clear_contact();
+  // A member of another organisation changes an item only by reporting
+  // it, and who reports is for co-pilots only: not even the last one.
+  const Actor& by = item->audit().updated_by();
+  if (!IsCopilot(by) && !IsAuthorOrganization(by, *item)) {
+    item->mutable_audit()->clear_updated_by();
+  }
 }
 
 absl::Status CheckCanSubmit(const Actor& actor) {

@@ -561,6 +561,30 @@ TEST(RedactTest, AuthorOrganisationKeepsContactButNotReports) {
   EXPECT_EQ(offer.contact(), ValidOffer().contact());
 }
 
+// Who reported an item is for co-pilots only: the last reporter, stamped
+// as the item's last updater, goes too. Other updaters stay.
+TEST(RedactTest, TheLastReporterIsNotShownAsTheLastUpdater) {
+  pb::FeedbackItem reported = ValidOffer();
+  reported.add_reports()->set_organization_id(kThirdOrg);
+  *reported.mutable_audit()->mutable_updated_by() = Member(kThirdOrg);
+  for (const Actor& viewer :
+       {Member(kAuthorOrg), Member(kOtherOrg), Reader(kOtherOrg)}) {
+    pb::FeedbackItem copy = reported;
+    Redact(viewer, &copy);
+    EXPECT_FALSE(copy.audit().has_updated_by()) << viewer.ShortDebugString();
+  }
+  pb::FeedbackItem copy = reported;
+  Redact(Copilot(kFederation), &copy);
+  EXPECT_EQ(copy.audit().updated_by().organization_id(), kThirdOrg);
+  for (const Actor& by : {Member(kAuthorOrg), Copilot(kFederation)}) {
+    pb::FeedbackItem edited = ValidOffer();
+    *edited.mutable_audit()->mutable_updated_by() = by;
+    Redact(Member(kOtherOrg), &edited);
+    EXPECT_EQ(edited.audit().updated_by().organization_id(),
+              by.organization_id());
+  }
+}
+
 TEST(RedactTest, CopilotsKeepEverything) {
   for (const Actor& a : {Copilot(kFederation), Admin(kFederation)}) {
     pb::FeedbackItem offer = ValidOffer();

@@ -582,7 +582,57 @@ TEST_F(FeedbackRulesTest, PartnershipContactsAreRevealedOnlyOnAcceptance) {
       << Describe(not_offer);
 }
 
+// A request_id used again returns the first interest; sent with another
+// offer, it must not come back redacted against that offer (which would
+// show that offer's contact).
+TEST_F(FeedbackRulesTest, ARequestIdUsedAgainRevealsNoOtherOffersContact) {
+  const Member atlas = Atlas();
+  const Member velo = NewMember("Maroc Vélo");
+  const Member cuivre = NewMember("Cuivre du Sud");
+  auto offer_of = [&](const Member& m, const std::string& contact) {
+    fpb::FeedbackItem in =
+        BaseItem(fpb::FEEDBACK_KIND_PARTNERSHIP_OFFER, "Offre " + contact,
+                 "Une capacité de production disponible.");
+    in.set_contact(contact);
+    return Submit(m.token, in);
+  };
+  const fpb::FeedbackItem first = offer_of(atlas, "atlas@example.ma");
+  const fpb::FeedbackItem other = offer_of(cuivre, "secret@cuivre.ma");
+  fpb::ExpressInterestRequest ereq;
+  ereq.set_feedback_id(first.id());
+  ereq.set_request_id("interest-1");
+  ereq.set_message("Intéressés.");
+  ereq.set_contact("achats@marocvelo.ma");
+  fpb::ExpressInterestResponse eresp;
+  ASSERT_TRUE(stub_->ExpressInterest(Ctx(velo.token).get(), ereq, &eresp).ok());
+  fpb::DecideInterestRequest dreq;
+  dreq.set_id(eresp.interest().id());
+  dreq.set_accept(true);
+  fpb::DecideInterestResponse dresp;
+  ASSERT_TRUE(stub_->DecideInterest(Ctx(atlas.token).get(), dreq, &dresp).ok());
+  // The same request again: the first interest, with the first offer's
+  // contact (accepted).
+  ASSERT_TRUE(stub_->ExpressInterest(Ctx(velo.token).get(), ereq, &eresp).ok());
+  EXPECT_EQ(eresp.interest().offer_contact(), "atlas@example.ma");
+  // The same request_id for the other offer: refused, naming request_id.
+  ereq.set_feedback_id(other.id());
+  grpc::Status s = stub_->ExpressInterest(Ctx(velo.token).get(), ereq, &eresp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(s);
+  EXPECT_NE(s.error_message().find("request_id"), std::string::npos);
+  EXPECT_EQ(s.error_message().find("secret@cuivre.ma"), std::string::npos);
+  EXPECT_EQ(eresp.interest().offer_contact().find("cuivre"), std::string::npos);
+}
+
 // --- Search, filters, orders and pages --------------------------------------
+
+TEST_F(FeedbackRulesTest, AnUnknownOrderIsRefusedNamingIt) {
+  fpb::ListFeedbackRequest req;
+  req.set_order(static_cast<fpb::FeedbackOrder>(7));
+  fpb::ListFeedbackResponse resp;
+  grpc::Status s = stub_->ListFeedback(Ctx(f_.member_token).get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(s);
+  EXPECT_NE(s.error_message().find("order"), std::string::npos);
+}
 
 TEST_F(FeedbackRulesTest, SearchIgnoresCaseAndAccentsAndCombinesFilters) {
   const fpb::FeedbackItem entrepot = Submit(

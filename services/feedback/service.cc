@@ -240,6 +240,11 @@ absl::Status FeedbackService::ListFeedback(const CallContext& c,
   if (req.query().size() > 500) {
     return InvalidField("query", "is longer than 500 characters");
   }
+  if (!pb::FeedbackOrder_IsValid(req.order())) {
+    return InvalidField("order",
+                        "must be FEEDBACK_ORDER_UNSPECIFIED, "
+                        "FEEDBACK_ORDER_NEWEST or FEEDBACK_ORDER_ENDORSEMENTS");
+  }
   EntityOps ops(store_, clock_, c);
   const std::set<int> kinds(req.kinds().begin(), req.kinds().end());
   const std::set<int> statuses(req.statuses().begin(), req.statuses().end());
@@ -739,6 +744,13 @@ absl::Status FeedbackService::ExpressInterest(
                    x.id());
       });
   if (!created.ok()) return created.status();
+  // A retry returns the first interest: it must be one in this offer, or
+  // it would be redacted against the wrong one (and show that one's
+  // contact).
+  if (created->feedback_id() != req.feedback_id()) {
+    return InvalidField("request_id",
+                        "was used for an interest in another offer");
+  }
   RedactInterest(c.principal, offer->value, &*created);
   *resp->mutable_interest() = *std::move(created);
   return absl::OkStatus();

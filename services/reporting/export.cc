@@ -805,7 +805,12 @@ std::vector<ChartPoint> ExpectedTrajectory(const v1::IndicatorReport& i) {
                      return CompareDates(a.date, b.date) < 0;
                    });
   points.insert(points.end(), explicit_points.begin(), explicit_points.end());
-  points.push_back({i.target_date(), i.target_value()});
+  // As the expected values are computed (kpi.cc): a point on the target
+  // date is the value expected there, and the target no vertex of its own.
+  if (explicit_points.empty() ||
+      CompareDates(explicit_points.back().date, i.target_date()) != 0) {
+    points.push_back({i.target_date(), i.target_value()});
+  }
   return points;
 }
 
@@ -1318,6 +1323,9 @@ void WriteActions(Doc& d, const v1::ActionSummary& a,
     blocked.push_back(std::move(item));
   }
   d.List(blocked);
+  if (a.blocked_count() > a.blocked_size()) {
+    d.Paragraph(MoreText(a.blocked_count() - a.blocked_size(), lang));
+  }
 }
 
 void WriteFeedback(Doc& d, const v1::FeedbackSummary& f) {
@@ -1778,7 +1786,10 @@ std::string FormatAmount(double value, IndicatorUnit unit, Language lang) {
 }
 
 std::string FormatPercent(double ratio, Language lang) {
-  return FormatNumber(ratio * 100, 0, lang) + (IsEnglish(lang) ? "%" : " %");
+  // Down, not to the nearest: 0.9496 must not read "95 %" beside a rating
+  // that 95 % would have made green.
+  const double percent = std::floor(ratio * 100 + 1e-9);
+  return FormatNumber(percent, 0, lang) + (IsEnglish(lang) ? "%" : " %");
 }
 
 }  // namespace jalon::reporting

@@ -484,6 +484,12 @@ TEST(FormatTest, AttainmentAsWholePercent) {
   EXPECT_EQ(FormatPercent(0.953, kFr), "95 %");
   EXPECT_EQ(FormatPercent(0.953, kEn), "95%");
   EXPECT_EQ(FormatPercent(1.2, kEn), "120%");
+  // Down, so a figure never reads as a threshold it did not reach (0.95
+  // green, 0.80 amber), and exactly on one reads as it.
+  EXPECT_EQ(FormatPercent(0.9496, kEn), "94%");
+  EXPECT_EQ(FormatPercent(0.7951, kEn), "79%");
+  EXPECT_EQ(FormatPercent(0.95, kEn), "95%");
+  EXPECT_EQ(FormatPercent(0.8, kEn), "80%");
 }
 
 // ---------------------------------------------------------------------------
@@ -824,6 +830,46 @@ TEST(ExportHtmlTest, OneTrajectoryChartPerIndicatorAndBarsPerEcosystem) {
   // Year ticks on the x axis and formatted values on the y axis.
   EXPECT_NE(html.find(">2018</text>"), std::string::npos);
   EXPECT_NE(html.find(">10 Md MAD</text>"), std::string::npos);
+}
+
+// More blocked actions than listed: the rest is counted, as for late ones.
+TEST(ExportMarkdownTest, BlockedActionsBeyondTheListAreCounted) {
+  v1::Report report = MakeReport();
+  auto* actions =
+      report.mutable_content()->mutable_ecosystems(0)->mutable_actions();
+  actions->set_blocked_count(actions->blocked_size() + 70);
+  EXPECT_NE(
+      ExportOne(report, v1::EXPORT_FORMAT_MARKDOWN, kEn).find("… and 70 more"),
+      std::string::npos);
+  EXPECT_NE(
+      ExportOne(report, v1::EXPORT_FORMAT_HTML, kFr).find("… et 70 autres"),
+      std::string::npos);
+}
+
+// A trajectory point on the target date is what is expected there (kpi.cc):
+// the chart's line ends on it, with no jump to the target value.
+TEST(ExportHtmlTest, APointOnTheTargetDateEndsTheExpectedLine) {
+  v1::Report report = MakeReport();
+  report.mutable_content()->clear_ecosystems();
+  report.mutable_content()->clear_rollups();
+  auto* ind = report.mutable_content()->add_roadmap_indicators();
+  ind->set_indicator_id("ind-x");
+  ind->set_name("Part importée");
+  ind->set_unit(roadmap::v1::INDICATOR_UNIT_COUNT);
+  ind->set_baseline_value(100);
+  *ind->mutable_baseline_date() = MakeDate(2019, 1, 1);
+  ind->set_target_value(600);
+  *ind->mutable_target_date() = MakeDate(2020, 3, 1);
+  auto* p = ind->add_trajectory();
+  *p->mutable_date() = MakeDate(2020, 3, 1);
+  p->set_value(500);
+  const std::string html = ExportOne(report, v1::EXPORT_FORMAT_HTML);
+  const std::string open = "<polyline class=\"expected\" points=\"";
+  const size_t at = html.find(open, html.find("data-indicator-id=\"ind-x\""));
+  ASSERT_NE(at, std::string::npos);
+  const size_t from = at + open.size();
+  const std::string points = html.substr(from, html.find('"', from) - from);
+  EXPECT_EQ(Count(points, ","), 2u) << points;  // baseline, the point
 }
 
 TEST(ExportHtmlTest, LanguageSwitchesLabelsAndNumbers) {

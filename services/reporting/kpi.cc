@@ -1,5 +1,6 @@
 #include "services/reporting/kpi.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
@@ -82,15 +83,30 @@ double ExpectedAt(const Indicator& indicator, const Date& date) {
                           static_cast<double>(to.day - from.day);
 }
 
+std::vector<const Measurement*> CurrentVerified(
+    const std::vector<Measurement>& measurements) {
+  std::vector<const Measurement*> out;
+  for (const auto& m : measurements) {
+    if (!IsVerified(m)) continue;
+    auto same = std::find_if(out.begin(), out.end(), [&m](const auto* o) {
+      return CompareDates(o->period_end(), m.period_end()) == 0;
+    });
+    if (same == out.end()) {
+      out.push_back(&m);
+    } else {
+      *same = &m;  // recorded later: supersedes
+    }
+  }
+  return out;
+}
+
 std::optional<Measurement> LatestVerified(
     const std::vector<Measurement>& measurements) {
   const Measurement* latest = nullptr;
-  for (const auto& m : measurements) {
-    if (!IsVerified(m)) continue;
-    // >= : on a tie the later-recorded (later in the list) wins.
+  for (const Measurement* m : CurrentVerified(measurements)) {
     if (latest == nullptr ||
-        CompareDates(m.period_end(), latest->period_end()) >= 0) {
-      latest = &m;
+        CompareDates(m->period_end(), latest->period_end()) > 0) {
+      latest = m;
     }
   }
   if (latest == nullptr) return std::nullopt;
@@ -106,9 +122,8 @@ std::optional<double> Progress(double value, double baseline,
 std::optional<double> ForecastAtTarget(
     const Indicator& indicator, const std::vector<Measurement>& measurements) {
   std::vector<std::pair<int64_t, double>> xy;
-  for (const auto& m : measurements) {
-    if (IsVerified(m))
-      xy.emplace_back(DaysFromCivil(m.period_end()), m.value());
+  for (const Measurement* m : CurrentVerified(measurements)) {
+    xy.emplace_back(DaysFromCivil(m->period_end()), m->value());
   }
   if (xy.size() < 2) return std::nullopt;
   bool varied = false;
@@ -138,9 +153,13 @@ std::optional<double> ForecastAtTarget(
 }
 
 IndicatorStatus Evaluate(const Indicator& indicator,
-                         const std::vector<Measurement>& measurements,
-                         const Date& today,
+                         const std::vector<Measurement>& all, const Date& today,
                          const RatingThresholds& thresholds) {
+  // A figure recorded ahead of its period's end does not count yet.
+  std::vector<Measurement> measurements;
+  for (const auto& m : all) {
+    if (CompareDates(m.period_end(), today) <= 0) measurements.push_back(m);
+  }
   IndicatorStatus status;
   status.indicator_id = indicator.id();
   status.target = indicator.target_value();

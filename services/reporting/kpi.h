@@ -38,9 +38,14 @@ struct RatingThresholds {
 // target), by days (DaysFromCivil).
 double ExpectedAt(const Indicator& indicator, const Date& date);
 
+// The VERIFIED measurements that count, in `measurements` order: one per
+// period_end, a later-recorded one (later in the list) superseding an
+// earlier one of the same period.
+std::vector<const Measurement*> CurrentVerified(
+    const std::vector<Measurement>& measurements);
+
 // The measurement that counts as "the latest verified actual": among
-// VERIFIED measurements, the one with the latest period_end (ties: the
-// latest recorded, i.e. the later in `measurements` order). nullopt if none.
+// CurrentVerified, the one with the latest period_end. nullopt if none.
 std::optional<Measurement> LatestVerified(
     const std::vector<Measurement>& measurements);
 
@@ -49,8 +54,8 @@ std::optional<Measurement> LatestVerified(
 // indicators alike. nullopt when reference == baseline.
 std::optional<double> Progress(double value, double baseline, double reference);
 
-// A least-squares line through the VERIFIED measurements (x = days of
-// period_end since 1970, y = value), evaluated at the target date. nullopt
+// A least-squares line through CurrentVerified (x = days of period_end
+// since 1970, y = value), evaluated at the target date. nullopt
 // ("insufficient data") with fewer than two verified measurements or when
 // all of them share one period_end.
 std::optional<double> ForecastAtTarget(
@@ -73,6 +78,8 @@ struct IndicatorStatus {
   int unverified_count = 0;        // UNVERIFIED measurements, shown apart
 };
 
+// Measurements whose period ends after `today` are left out: every
+// rating (reports, status, the feed's rating changes) counts the same.
 IndicatorStatus Evaluate(const Indicator& indicator,
                          const std::vector<Measurement>& measurements,
                          const Date& today, const RatingThresholds& thresholds);

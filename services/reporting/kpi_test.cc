@@ -122,6 +122,41 @@ TEST(RollupTest, NothingExpectedYetIsRedWhenTheSumWentTheWrongWay) {
   }
 }
 
+TEST(RollupTest, AttainmentOfTheTargetIsUnsetWhenTheTargetIsTheBaseline) {
+  // As for each indicator: nothing to attain, no percentage (it was 100%).
+  RoadmapData data;
+  data.roadmap.set_id("r");
+  for (const char* id : {"ind-a", "ind-b"}) {
+    roadmap::v1::Ecosystem eco;
+    eco.set_id(std::string("eco-") + id);
+    eco.set_roadmap_id("r");
+    data.ecosystems.push_back(eco);
+    Indicator i =
+        MakeIndicator(IndicatorUnit::INDICATOR_UNIT_COUNT, kIncrease, 10,
+                      MakeDate(2020, 1, 1), 10, MakeDate(2030, 12, 31));
+    i.set_id(id);
+    i.set_ecosystem_id(eco.id());
+    i.set_name("Centres techniques");
+    data.indicators.push_back(i);
+    Measurement m = MakeMeasurement(8, MakeDate(2026, 6, 30));
+    m.set_indicator_id(id);
+    data.measurements[id].push_back(m);
+  }
+  pb::Period period;
+  period.set_label("2026");
+  *period.mutable_start_date() = MakeDate(2026, 1, 1);
+  *period.mutable_end_date() = MakeDate(2026, 12, 31);
+  pb::ReportContent c =
+      Compute(data, period, MakeDate(2026, 11, 27), RatingThresholds{});
+  ASSERT_EQ(c.rollups_size(), 1);
+  EXPECT_FALSE(c.rollups(0).has_attainment_target());
+  for (const auto& e : c.ecosystems()) {
+    for (const auto& i : e.indicators()) {
+      EXPECT_FALSE(i.has_attainment_target());
+    }
+  }
+}
+
 TEST(Ecosystems2016Test, DayCountsMatchTheHandArithmetic) {
   EXPECT_EQ(DaysFromCivil(kTarget2020) - DaysFromCivil(kBaseline2016), 1704);
   EXPECT_EQ(DaysFromCivil(MakeDate(2018, 9, 1)) - DaysFromCivil(kBaseline2016),
@@ -492,6 +527,40 @@ TEST(ForecastTest, ExactLineThroughTwoPoints) {
                       MakeMeasurement(58, MakeDate(2020, 3, 2))});
   ASSERT_TRUE(forecast.has_value());
   EXPECT_NEAR(*forecast, 43.0, 1e-9);
+}
+
+TEST(ForecastTest, ASupersededFigureIsLeftOut) {
+  // 0 on 2017-12-31 was a mistake, corrected to 3120 for the same period;
+  // with 5000 on 2018-12-31 (365 days later) the line is 3120 + 1880 per
+  // 365 days, at 2020-12-31 (731 days after 2018-12-31):
+  // 5000 + 1880 * 731 / 365.
+  const auto forecast =
+      ForecastAtTarget(Jobs(), {MakeMeasurement(0, MakeDate(2017, 12, 31)),
+                                MakeMeasurement(3120, MakeDate(2017, 12, 31)),
+                                MakeMeasurement(5000, MakeDate(2018, 12, 31))});
+  ASSERT_TRUE(forecast.has_value());
+  EXPECT_NEAR(*forecast, 5000 + 1880.0 * 731 / 365, 1e-6);
+  const std::vector<Measurement> recorded = {
+      MakeMeasurement(0, MakeDate(2017, 12, 31), kVerified, "wrong"),
+      MakeMeasurement(5000, MakeDate(2018, 12, 31), kVerified, "later"),
+      MakeMeasurement(3120, MakeDate(2017, 12, 31), kVerified, "fixed")};
+  const auto current = CurrentVerified(recorded);  // points into `recorded`
+  ASSERT_EQ(current.size(), 2u);
+  EXPECT_EQ(current[0]->id(), "fixed");
+  EXPECT_EQ(current[1]->id(), "later");
+}
+
+TEST(MissingDataTest, AFigureForAPeriodNotOverYetDoesNotCount) {
+  // Recorded early: 6500 for 2018, on 2018-09-01. Only 3000 (2017) counts,
+  // against 6670 expected: red, as a report on that day says.
+  const auto st = Evaluate(Jobs(),
+                           {MakeMeasurement(3000, MakeDate(2017, 12, 31)),
+                            MakeMeasurement(6500, MakeDate(2018, 12, 31))},
+                           MakeDate(2018, 9, 1), RatingThresholds{});
+  ASSERT_TRUE(st.actual.has_value());
+  EXPECT_EQ(*st.actual, 3000);
+  EXPECT_EQ(st.rating, Rating::kRed);
+  EXPECT_FALSE(st.forecast.has_value());  // one figure that counts
 }
 
 TEST(ForecastTest, InsufficientData) {

@@ -235,8 +235,14 @@ pb::IndicatorReport IndicatorOf(const rm::Indicator& ind,
   }
   r.set_rating(ToProto(st.rating));
   if (st.forecast) r.set_forecast_value(*st.forecast);
-  std::vector<const rm::Measurement*> sorted;
-  for (const auto& m : ms) sorted.push_back(&m);
+  // Verified: only those that count (a figure superseded by a later one
+  // of the same period is not drawn); unverified: all.
+  std::vector<const rm::Measurement*> sorted = CurrentVerified(ms);
+  for (const auto& m : ms) {
+    if (m.verification_state() == rm::VERIFICATION_STATE_UNVERIFIED) {
+      sorted.push_back(&m);
+    }
+  }
   std::stable_sort(sorted.begin(), sorted.end(),
                    [](const rm::Measurement* a, const rm::Measurement* b) {
                      return CompareDates(a->period_end(), b->period_end()) < 0;
@@ -304,9 +310,10 @@ std::vector<pb::IndicatorRollup> Rollups(
   for (auto& [key, g] : groups) {
     if (!all_forecast[key]) g.clear_forecast_value();
     if (g.complete()) {
-      g.set_attainment_target(
-          Progress(g.actual_value(), g.baseline_value(), g.target_value())
-              .value_or(1.0));
+      // Unset when the target is the baseline, as for one indicator.
+      auto target =
+          Progress(g.actual_value(), g.baseline_value(), g.target_value());
+      if (target) g.set_attainment_target(*target);
       auto traj =
           Progress(g.actual_value(), g.baseline_value(), g.expected_value());
       if (traj) g.set_attainment_trajectory(*traj);
@@ -446,12 +453,14 @@ absl::StatusOr<RoadmapData> LoadRoadmap(RedisClient* redis, const ModelKeys& k,
     c2.push_back({"ZRANGE", k.Blocked(rid, b), "0", last});
     c2.push_back({"ZCARD", k.Blocked(rid, b)});
     // Endorsed open blockers, most endorsed first; then unendorsed ones to
-    // fill the list.
+    // fill the list. Scored minus the endorsements, so that ZRANGE breaks
+    // ties by the smaller id, as SortRefs orders them: a tie at the cut
+    // keeps the items the report lists, the oldest.
     c2.push_back({"ZINTERSTORE", tmp, "2", k.OpenBlockers(rid, b),
-                  k.Endorsements(rid), "WEIGHTS", "0", "1"});
+                  k.Endorsements(rid), "WEIGHTS", "0", "-1"});
     c2.push_back({"EXPIRE", tmp, "60"});  // if we die before the DEL
-    c2.push_back({"ZREVRANGE", tmp, "0", std::to_string(kTopBlockers - 1),
-                  "WITHSCORES"});
+    c2.push_back(
+        {"ZRANGE", tmp, "0", std::to_string(kTopBlockers - 1), "WITHSCORES"});
     c2.push_back({"DEL", tmp});
     c2.push_back({"ZRANGE", k.OpenBlockers(rid, b), "0",
                   std::to_string(2 * kTopBlockers - 1)});

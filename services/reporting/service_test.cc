@@ -844,6 +844,31 @@ TEST_F(ReportingServiceTest, ScheduledReportsAreGeneratedOncePerPeriod) {
   EXPECT_EQ(ViolationsOf(FromGrpcStatus(s))[0].field, "schedule.frequency");
 }
 
+// Eleven blockers endorsed once each: the ten listed are the ten oldest,
+// in the order the list is sorted by (endorsements, then id).
+TEST_F(ReportingServiceTest, ATieAtTheCutOfTopBlockersKeepsTheOldest) {
+  std::vector<std::string> ids;
+  for (int n = 0; n < kTopBlockers + 1; ++n) {
+    fpb::FeedbackItem b = Submit(members_[0], fpb::FEEDBACK_KIND_BLOCKER,
+                                 absl::StrCat("Obstacle ", n));
+    ASSERT_TRUE(Endorse(members_[1], b.id()).ok());
+    ids.push_back(b.id());
+  }
+  std::sort(ids.begin(), ids.end());
+  h_.Sync();
+  reppb::GetRoadmapStatusRequest req;
+  req.set_roadmap_id(f_.roadmap);
+  reppb::GetRoadmapStatusResponse resp;
+  grpc::Status s =
+      stub_->GetRoadmapStatus(Ctx(f_.reader_token).get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const auto& top = resp.content().feedback().top_blockers();
+  ASSERT_EQ(top.size(), kTopBlockers);
+  for (int n = 0; n < kTopBlockers; ++n) {
+    EXPECT_EQ(top[n].feedback_id(), ids[n]) << n;
+  }
+}
+
 TEST_F(ReportingServiceTest, StatusUpdatesAreAnnouncedOnce) {
   const std::string a = NewAction("Centre technique", D(2099, 1, 1));
   NewAction("Étude", D(2020, 1, 1));  // late already

@@ -8,11 +8,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "jalon/events/v1/events.pb.h"
 #include "services/common/dates.h"
 #include "services/common/status.h"
+#include "services/feedback/store.h"
 #include "tests/support/feedback_harness.h"
 
 namespace jalon::feedback {
@@ -886,6 +890,63 @@ TEST_F(FeedbackRulesTest, ConsultationsAndBadInputWriteNothing) {
   by_consultation.set_consultation_id(open.id());
   EXPECT_EQ(ListIds(f_.member_token, by_consultation),
             std::vector<std::string>{taken.id()});
+}
+
+// --- Races ------------------------------------------------------------------
+
+// Endorsements racing declines, item by item: whichever commits first, no
+// endorsement is committed after its item was declined (the checks an
+// endorsement made on the item hold at its commit). The stream's order is
+// the commits' order.
+TEST_F(FeedbackRulesTest, NoEndorsementIsCommittedAfterADecline) {
+  const Member velo = NewMember("Maroc Vélo");
+  constexpr int kItems = 40;
+  std::vector<std::string> ids;
+  for (int n = 0; n < kItems; ++n) {
+    ids.push_back(Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER).id());
+  }
+  std::vector<std::thread> threads;
+  for (const std::string& id : ids) {
+    threads.emplace_back([&, id] {
+      fpb::DeclineFeedbackRequest req;
+      req.set_id(id);
+      req.set_public_answer("Hors du périmètre.");
+      fpb::DeclineFeedbackResponse resp;
+      EXPECT_TRUE(
+          stub_->DeclineFeedback(Ctx(f_.ministry_copilot).get(), req, &resp)
+              .ok());
+    });
+    threads.emplace_back([&, id] {
+      fpb::EndorseFeedbackRequest req;
+      req.set_feedback_id(id);
+      fpb::EndorseFeedbackResponse resp;
+      grpc::Status st =
+          stub_->EndorseFeedback(Ctx(velo.token).get(), req, &resp);
+      EXPECT_TRUE(st.ok() ||
+                  st.error_code() == grpc::StatusCode::FAILED_PRECONDITION)
+          << Describe(st);
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto events = h_.roadmap().redis().Command(
+      {"XRANGE", feedback::Keys::Stream(), "-", "+"});
+  ASSERT_TRUE(events.ok());
+  std::set<std::string> declined;
+  int endorsed = 0, after = 0;
+  for (const auto& entry : events->elements()) {
+    const auto& fields = entry.elements()[1].elements();
+    events::v1::Event e;
+    ASSERT_TRUE(e.ParseFromString(fields[1].str()));
+    if (e.type() == "feedback.item.declined") declined.insert(e.aggregate_id());
+    if (e.type() == "feedback.endorsement.added") {
+      fpb::Endorsement en;
+      ASSERT_TRUE(e.state().UnpackTo(&en));
+      ++endorsed;
+      if (declined.count(en.feedback_id())) ++after;
+    }
+  }
+  EXPECT_EQ(declined.size(), ids.size());
+  EXPECT_EQ(after, 0) << "of " << endorsed << " endorsements";
 }
 
 // --- Lifecycle errors --------------------------------------------------------

@@ -31,6 +31,10 @@ Actor LoopActor() {
   return a;
 }
 
+// Times an endorsement or an interest reads its item again because the item
+// changed between its checks and its commit.
+constexpr int kItemRetries = 3;
+
 std::string RoadmapOf(const pb::FeedbackItem& i) { return i.roadmap_id(); }
 
 // An item the viewer may not see does not exist for them.
@@ -573,46 +577,57 @@ absl::Status FeedbackService::EndorseFeedback(
     const CallContext& c, const pb::EndorseFeedbackRequest& req,
     pb::EndorseFeedbackResponse* resp) {
   EntityOps ops(store_, clock_, c);
-  auto item = ops.Load<pb::FeedbackItem>(kFeedback, req.feedback_id());
-  if (!item.ok()) return item.status();
-  if (!CanSee(c.principal, item->value)) return NotFound(req.feedback_id());
-  if (auto s = CheckCanEndorse(c.principal, item->value); !s.ok()) return s;
   const std::string org = c.principal.organization_id();
   const std::string id = EndorsementId(req.feedback_id(), org);
-  auto existing = ops.Load<pb::Endorsement>(kEndorsement, id);
-  if (!existing.ok() && !absl::IsNotFound(existing.status())) {
-    return existing.status();
-  }
-  int64_t version = existing.ok() ? existing->version : 0;
-  if (existing.ok() && existing->value.active()) {
+  const std::string item_key = store_->EntityKey(kFeedback, req.feedback_id());
+  auto already = [] {
     return WithReason(absl::AlreadyExistsError(
                           "your organisation already endorses this item"),
                       "ALREADY_ENDORSED");
+  };
+  // The item's checks hold at the commit: it is guarded by the version
+  // they were made on, and made again if the item changed meanwhile (a
+  // decline, a hide, a change of visibility).
+  for (int attempt = 1;; ++attempt) {
+    auto item = ops.Load<pb::FeedbackItem>(kFeedback, req.feedback_id());
+    if (!item.ok()) return item.status();
+    if (!CanSee(c.principal, item->value)) return NotFound(req.feedback_id());
+    if (auto s = CheckCanEndorse(c.principal, item->value); !s.ok()) return s;
+    auto existing = ops.Load<pb::Endorsement>(kEndorsement, id);
+    if (!existing.ok() && !absl::IsNotFound(existing.status())) {
+      return existing.status();
+    }
+    int64_t version = existing.ok() ? existing->version : 0;
+    if (existing.ok() && existing->value.active()) return already();
+    pb::Endorsement e;
+    e.set_feedback_id(req.feedback_id());
+    e.set_organization_id(org);
+    *e.mutable_actor() = c.principal;
+    e.set_active(true);
+    *e.mutable_time() = ops.Now();
+    e.set_roadmap_id(item->value.roadmap_id());
+    Mutation m;
+    const std::string key = store_->EntityKey(kEndorsement, id);
+    // The version guard makes two concurrent endorsements of one
+    // organisation count once; the set keeps the count exact across
+    // organisations.
+    m.ExpectVersion(key, version, "endorsement");
+    m.ExpectVersion(item_key, item->version, "feedback item");
+    m.Put(key, version + 1, e.SerializeAsString());
+    m.IndexAdd(Keys::Endorsers(req.feedback_id()), org);
+    m.AddEvent(ops.Event("feedback.endorsement.added", kEndorsement, id,
+                         version + 1, {"active"}, e, e.roadmap_id()));
+    auto r = store_->Commit(m);
+    if (!r.ok() && StaleSubject(r.status()) == "feedback item") {
+      if (attempt < kItemRetries) continue;
+      return r.status();  // ABORTED: the item keeps changing
+    }
+    if (absl::IsAborted(r.status()) || absl::IsAlreadyExists(r.status())) {
+      return already();
+    }
+    if (!r.ok()) return r.status();
+    break;
   }
-  pb::Endorsement e;
-  e.set_feedback_id(req.feedback_id());
-  e.set_organization_id(org);
-  *e.mutable_actor() = c.principal;
-  e.set_active(true);
-  *e.mutable_time() = ops.Now();
-  e.set_roadmap_id(item->value.roadmap_id());
-  Mutation m;
-  const std::string key = store_->EntityKey(kEndorsement, id);
-  // The version guard makes two concurrent endorsements of one organisation
-  // count once; the set keeps the count exact across organisations.
-  m.ExpectVersion(key, version, "endorsement");
-  m.RequireKey(store_->EntityKey(kFeedback, req.feedback_id()), "feedback_id");
-  m.Put(key, version + 1, e.SerializeAsString());
-  m.IndexAdd(Keys::Endorsers(req.feedback_id()), org);
-  m.AddEvent(ops.Event("feedback.endorsement.added", kEndorsement, id,
-                       version + 1, {"active"}, e, e.roadmap_id()));
-  auto r = store_->Commit(m);
-  if (absl::IsAborted(r.status()) || absl::IsAlreadyExists(r.status())) {
-    return WithReason(absl::AlreadyExistsError(
-                          "your organisation already endorses this item"),
-                      "ALREADY_ENDORSED");
-  }
-  if (!r.ok()) return r.status();
   auto count = store_->Count(Keys::Endorsers(req.feedback_id()));
   if (!count.ok()) return count.status();
   resp->set_endorsement_count(*count);
@@ -716,44 +731,52 @@ absl::Status FeedbackService::ExpressInterest(
     const CallContext& c, const pb::ExpressInterestRequest& req,
     pb::ExpressInterestResponse* resp) {
   EntityOps ops(store_, clock_, c);
-  auto offer = ops.Load<pb::FeedbackItem>(kFeedback, req.feedback_id());
-  if (!offer.ok()) return offer.status();
-  if (!CanSee(c.principal, offer->value)) return NotFound(req.feedback_id());
-  if (auto s = CheckCanExpressInterest(c.principal, offer->value, req.message(),
-                                       req.contact());
-      !s.ok()) {
-    return s;
+  // As for an endorsement: the offer's checks hold at the commit.
+  for (int attempt = 1;; ++attempt) {
+    auto offer = ops.Load<pb::FeedbackItem>(kFeedback, req.feedback_id());
+    if (!offer.ok()) return offer.status();
+    if (!CanSee(c.principal, offer->value)) return NotFound(req.feedback_id());
+    if (auto s = CheckCanExpressInterest(c.principal, offer->value,
+                                         req.message(), req.contact());
+        !s.ok()) {
+      return s;
+    }
+    pb::Interest interest;
+    interest.set_feedback_id(req.feedback_id());
+    interest.set_organization_id(c.principal.organization_id());
+    *interest.mutable_expressed_by() = c.principal;
+    interest.set_message(req.message());
+    interest.set_contact(req.contact());
+    interest.set_state(pb::INTEREST_STATE_PENDING);
+    auto created = ops.Create<pb::Interest>(
+        kInterest, "feedback.interest.expressed", req.request_id(), interest,
+        offer->value.roadmap_id(), [&](Mutation& m, const pb::Interest& x) {
+          const std::string guard =
+              Keys::InterestGuard(x.feedback_id(), x.organization_id());
+          m.ExpectAbsent(guard,
+                         "an interest of your organisation in this offer");
+          m.HashSet(guard, "v", "1");
+          m.ExpectVersion(store_->EntityKey(kFeedback, x.feedback_id()),
+                          offer->version, "feedback item");
+          m.IndexAdd(store_->ChildrenKey(kFeedback, x.feedback_id(), kInterest),
+                     x.id());
+        });
+    if (!created.ok() && StaleSubject(created.status()) == "feedback item" &&
+        attempt < kItemRetries) {
+      continue;
+    }
+    if (!created.ok()) return created.status();
+    // A retry returns the first interest: it must be one in this offer, or
+    // it would be redacted against the wrong one (and show that one's
+    // contact).
+    if (created->feedback_id() != req.feedback_id()) {
+      return InvalidField("request_id",
+                          "was used for an interest in another offer");
+    }
+    RedactInterest(c.principal, offer->value, &*created);
+    *resp->mutable_interest() = *std::move(created);
+    return absl::OkStatus();
   }
-  pb::Interest interest;
-  interest.set_feedback_id(req.feedback_id());
-  interest.set_organization_id(c.principal.organization_id());
-  *interest.mutable_expressed_by() = c.principal;
-  interest.set_message(req.message());
-  interest.set_contact(req.contact());
-  interest.set_state(pb::INTEREST_STATE_PENDING);
-  auto created = ops.Create<pb::Interest>(
-      kInterest, "feedback.interest.expressed", req.request_id(), interest,
-      offer->value.roadmap_id(), [&](Mutation& m, const pb::Interest& x) {
-        const std::string guard =
-            Keys::InterestGuard(x.feedback_id(), x.organization_id());
-        m.ExpectAbsent(guard, "an interest of your organisation in this offer");
-        m.HashSet(guard, "v", "1");
-        m.RequireKey(store_->EntityKey(kFeedback, x.feedback_id()),
-                     "feedback_id");
-        m.IndexAdd(store_->ChildrenKey(kFeedback, x.feedback_id(), kInterest),
-                   x.id());
-      });
-  if (!created.ok()) return created.status();
-  // A retry returns the first interest: it must be one in this offer, or
-  // it would be redacted against the wrong one (and show that one's
-  // contact).
-  if (created->feedback_id() != req.feedback_id()) {
-    return InvalidField("request_id",
-                        "was used for an interest in another offer");
-  }
-  RedactInterest(c.principal, offer->value, &*created);
-  *resp->mutable_interest() = *std::move(created);
-  return absl::OkStatus();
 }
 
 absl::Status FeedbackService::ListInterests(const CallContext& c,

@@ -17,14 +17,20 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-// Text for XML: markup escaped, and the control characters XML 1.0 forbids
-// replaced by spaces.
+// Text for XML: markup escaped, and what XML 1.0 forbids in valid UTF-8
+// replaced: control characters by spaces, U+FFFE and U+FFFF by U+FFFD (a
+// single one would make every reader reject the whole feed).
 std::string Xml(std::string_view s) {
   std::string clean(s);
-  for (char& c : clean) {
-    if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' &&
-        c != '\r') {
-      c = ' ';
+  for (size_t i = 0; i < clean.size(); ++i) {
+    const unsigned char c = clean[i];
+    if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') {
+      clean[i] = ' ';
+    } else if (c == 0xEF && i + 2 < clean.size() &&
+               static_cast<unsigned char>(clean[i + 1]) == 0xBF &&
+               (static_cast<unsigned char>(clean[i + 2]) & 0xFE) == 0xBE) {
+      clean[i + 2] = static_cast<char>(0xBD);
+      i += 2;
     }
   }
   return HtmlEscape(clean);

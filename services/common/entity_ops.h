@@ -441,18 +441,27 @@ class EntityOps {
           }
           if (!step.status.ok()) return std::move(st->done)(step.status);
           if (!step.write) return std::move(st->done)(std::move(step.next));
-          store_->CommitAsync(step.m,
-                              [this, st, next = std::move(step.next)](
-                                  absl::StatusOr<CommitResult> r) mutable {
-                                if (r.ok())
-                                  return std::move(st->done)(std::move(next));
-                                if (RetryUpdate(r.status(), st->attempt,
-                                                st->expected, st->kind)) {
-                                  return UpdateAttempt(std::move(st),
-                                                       /*fresh=*/true);
-                                }
-                                std::move(st->done)(r.status());
-                              });
+          store_->CommitAsync(
+              step.m,
+              [this, st, cached = cur->cached, next = std::move(step.next)](
+                  absl::StatusOr<CommitResult> r) mutable {
+                if (r.ok()) return std::move(st->done)(std::move(next));
+                // Planned on a copy Redis had left: decided
+                // again on Redis' state, checks and etag
+                // included, as if there were no cache.
+                if (cached && absl::IsAborted(r.status()) &&
+                    StaleSubject(r.status()) == st->kind) {
+                  --st->attempt;
+                  return UpdateAttempt(std::move(st),
+                                       /*fresh=*/true);
+                }
+                if (RetryUpdate(r.status(), st->attempt, st->expected,
+                                st->kind)) {
+                  return UpdateAttempt(std::move(st),
+                                       /*fresh=*/true);
+                }
+                std::move(st->done)(r.status());
+              });
         },
         fresh || st->attempt > 1);
   }

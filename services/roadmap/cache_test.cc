@@ -112,10 +112,12 @@ class EntityCacheServiceTest : public ::testing::Test {
 
   absl::StatusOr<rpb::Action> Move(RoadmapHarness& h, const std::string& id,
                                    rpb::ActionStatus target,
-                                   const std::string& token) {
+                                   const std::string& token,
+                                   const std::string& etag = "") {
     rpb::TransitionActionRequest req;
     req.set_id(id);
     req.set_target_status(target);
+    req.set_etag(etag);
     rpb::TransitionActionResponse resp;
     auto s = FromGrpcStatus(
         h.Stub()->TransitionAction(Ctx(token).get(), req, &resp));
@@ -390,10 +392,25 @@ TEST_F(EntityCacheServiceTest, WritesFromAStaleCacheAreDecidedOnRedis) {
   ASSERT_TRUE(moved.ok()) << moved.status();
   EXPECT_EQ(moved->status(), rpb::ACTION_STATUS_IN_PROGRESS);
 
+  // A transition retried with its etag on the replica whose copy is from
+  // before it: the answer the RPC's own checks give on Redis' state (the
+  // action is already there), not a stale etag.
+  auto before = Get(*b_, created.id());  // B keeps IN_PROGRESS
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(Move(*a_, created.id(), rpb::ACTION_STATUS_COMPLETION_REQUESTED,
+                   f_.federation_copilot, before->etag())
+                  .ok());
+  ASSERT_EQ(Get(*b_, created.id())->etag(), before->etag());  // still behind
+  auto retried =
+      Move(*b_, created.id(), rpb::ACTION_STATUS_COMPLETION_REQUESTED,
+           f_.federation_copilot, before->etag());
+  EXPECT_EQ(retried.status().code(), absl::StatusCode::kFailedPrecondition)
+      << retried.status();
+
   // Every write above is in Redis, in order.
   auto final_state = Get(*a_, created.id());
   ASSERT_TRUE(final_state.ok());
-  EXPECT_EQ(final_state->etag(), "9");
+  EXPECT_EQ(final_state->etag(), "10");
   EXPECT_EQ(final_state->title(), "Sans etag");
   EXPECT_EQ(final_state->owner(), "another.owner");
 }

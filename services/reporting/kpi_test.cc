@@ -86,10 +86,11 @@ Indicator ValueAdded() {
                        kBaseline2016, 1.7e9, kTarget2020);
 }
 
-TEST(RollupTest, NothingExpectedYetIsRedWhenTheSumWentTheWrongWay) {
-  // Two ecosystems' job counts, both before their baseline date (no
-  // trajectory yet), both below their baseline: the roll-up, like each
-  // indicator, is not on track.
+// A roadmap of two ecosystems, each with `indicator` (same name, so they
+// roll up) and one verified figure `value` on 2026-06-30, reported for 2026
+// on 2026-11-27.
+pb::ReportContent TwoEcosystemsReport(const Indicator& indicator,
+                                      double value) {
   RoadmapData data;
   data.roadmap.set_id("r");
   for (const char* id : {"ind-a", "ind-b"}) {
@@ -97,14 +98,11 @@ TEST(RollupTest, NothingExpectedYetIsRedWhenTheSumWentTheWrongWay) {
     eco.set_id(std::string("eco-") + id);
     eco.set_roadmap_id("r");
     data.ecosystems.push_back(eco);
-    Indicator i =
-        MakeIndicator(IndicatorUnit::INDICATOR_UNIT_JOBS, kIncrease, 100,
-                      MakeDate(2027, 1, 1), 200, MakeDate(2030, 12, 31));
+    Indicator i = indicator;
     i.set_id(id);
     i.set_ecosystem_id(eco.id());
-    i.set_name("Emplois créés");
     data.indicators.push_back(i);
-    Measurement m = MakeMeasurement(60, MakeDate(2026, 6, 30));
+    Measurement m = MakeMeasurement(value, MakeDate(2026, 6, 30));
     m.set_indicator_id(id);
     data.measurements[id].push_back(m);
   }
@@ -112,8 +110,18 @@ TEST(RollupTest, NothingExpectedYetIsRedWhenTheSumWentTheWrongWay) {
   period.set_label("2026");
   *period.mutable_start_date() = MakeDate(2026, 1, 1);
   *period.mutable_end_date() = MakeDate(2026, 12, 31);
-  pb::ReportContent c =
-      Compute(data, period, MakeDate(2026, 11, 27), RatingThresholds{});
+  return Compute(data, period, MakeDate(2026, 11, 27), RatingThresholds{});
+}
+
+TEST(RollupTest, NothingExpectedYetIsRedWhenTheSumWentTheWrongWay) {
+  // Two ecosystems' job counts, both before their baseline date (no
+  // trajectory yet), both below their baseline: the roll-up, like each
+  // indicator, is not on track.
+  Indicator jobs =
+      MakeIndicator(IndicatorUnit::INDICATOR_UNIT_JOBS, kIncrease, 100,
+                    MakeDate(2027, 1, 1), 200, MakeDate(2030, 12, 31));
+  jobs.set_name("Emplois créés");
+  pb::ReportContent c = TwoEcosystemsReport(jobs, 60);
   ASSERT_EQ(c.rollups_size(), 1);
   EXPECT_DOUBLE_EQ(c.rollups(0).actual_value(), 120);
   EXPECT_EQ(c.rollups(0).rating(), pb::RATING_RED);
@@ -124,30 +132,11 @@ TEST(RollupTest, NothingExpectedYetIsRedWhenTheSumWentTheWrongWay) {
 
 TEST(RollupTest, AttainmentOfTheTargetIsUnsetWhenTheTargetIsTheBaseline) {
   // As for each indicator: nothing to attain, no percentage (it was 100%).
-  RoadmapData data;
-  data.roadmap.set_id("r");
-  for (const char* id : {"ind-a", "ind-b"}) {
-    roadmap::v1::Ecosystem eco;
-    eco.set_id(std::string("eco-") + id);
-    eco.set_roadmap_id("r");
-    data.ecosystems.push_back(eco);
-    Indicator i =
-        MakeIndicator(IndicatorUnit::INDICATOR_UNIT_COUNT, kIncrease, 10,
-                      MakeDate(2020, 1, 1), 10, MakeDate(2030, 12, 31));
-    i.set_id(id);
-    i.set_ecosystem_id(eco.id());
-    i.set_name("Centres techniques");
-    data.indicators.push_back(i);
-    Measurement m = MakeMeasurement(8, MakeDate(2026, 6, 30));
-    m.set_indicator_id(id);
-    data.measurements[id].push_back(m);
-  }
-  pb::Period period;
-  period.set_label("2026");
-  *period.mutable_start_date() = MakeDate(2026, 1, 1);
-  *period.mutable_end_date() = MakeDate(2026, 12, 31);
-  pb::ReportContent c =
-      Compute(data, period, MakeDate(2026, 11, 27), RatingThresholds{});
+  Indicator centres =
+      MakeIndicator(IndicatorUnit::INDICATOR_UNIT_COUNT, kIncrease, 10,
+                    MakeDate(2020, 1, 1), 10, MakeDate(2030, 12, 31));
+  centres.set_name("Centres techniques");
+  pb::ReportContent c = TwoEcosystemsReport(centres, 8);
   ASSERT_EQ(c.rollups_size(), 1);
   EXPECT_FALSE(c.rollups(0).has_attainment_target());
   for (const auto& e : c.ecosystems()) {

@@ -270,7 +270,17 @@ class JalonctlTest : public ::testing::Test {
     return path;
   }
 
-  // The id of what a `create -o json` printed.
+  // The first resource id in a JSON output ("id": "<ULID>"); empty if none.
+  static std::string FirstId(const Result& r) {
+    std::smatch m;
+    if (!std::regex_search(r.out, m,
+                           std::regex("\"id\": \"([0-9A-Z]{26})\""))) {
+      return "";
+    }
+    return m[1];
+  }
+
+  // What a `create -o json` (or any `-o json` of one resource) printed.
   template <typename M>
   M Parse(const Result& r) {
     M m;
@@ -942,11 +952,8 @@ TEST_F(JalonctlTest, ExportImportExportGivesTheSameFile) {
   // id that is no slug.
   Result started = Run({"action", "list", "--roadmap", id, "--status",
                         "in-progress", "-o", "json"});
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(started.out, m,
-                                std::regex("\"id\": \"([0-9A-Z]{26})\"")))
-      << started;
-  const std::string action = m[1];
+  const std::string action = FirstId(started);
+  ASSERT_FALSE(action.empty()) << started;
   std::vector<std::string> tags;
   for (int i = 1; i <= 20; ++i) tags.push_back("t" + std::to_string(i));
   Result tagged =
@@ -1123,10 +1130,8 @@ TEST_F(JalonctlTest, FeedWatchResumesAcrossARestartOfReporting) {
   StartServices();
   ASSERT_EQ(Run({"import", JALON_EXAMPLE_ROADMAP}).code, 0);
   Result roadmaps = Run({"roadmap", "list", "-o", "json"});
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(roadmaps.out, m,
-                                std::regex("\"id\": \"([0-9A-Z]{26})\"")));
-  const std::string roadmap = m[1];
+  const std::string roadmap = FirstId(roadmaps);
+  ASSERT_FALSE(roadmap.empty());
   for (int i = 0; i < 100; ++i) {
     if (Run({"report", "status", "--roadmap", roadmap}).code == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -1180,11 +1185,8 @@ TEST_F(JalonctlTest, UpdateTakesAnEditedGetFile) {
   ASSERT_EQ(Run({"import", JALON_EXAMPLE_ROADMAP}).code, 0);
   Result started =
       Run({"action", "list", "--status", "in-progress", "-o", "json"});
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(started.out, m,
-                                std::regex("\"id\": \"([0-9A-Z]{26})\"")))
-      << started;
-  const std::string id = m[1];
+  const std::string id = FirstId(started);
+  ASSERT_FALSE(id.empty()) << started;
   Result got = Run({"action", "get", id, "-o", "yaml"});
   ASSERT_EQ(got.code, 0) << got;
   auto edited = [&](const std::string& title) {
@@ -1270,10 +1272,8 @@ TEST_F(JalonctlTest, AnInterruptedImportLeavesNoTokenNorOpenWindow) {
   Result all = Run({"token", "list", "--include-revoked", "-o", "json"});
   EXPECT_TRUE(absl::StrContains(all.out, "jalonctl-import")) << all;
   Result roadmaps = Run({"roadmap", "list", "-o", "json"});
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(roadmaps.out, m,
-                                std::regex("\"id\": \"([0-9A-Z]{26})\"")));
-  const std::string roadmap = m[1];
+  const std::string roadmap = FirstId(roadmaps);
+  ASSERT_FALSE(roadmap.empty());
   Result cons =
       Run({"consultation", "list", "--roadmap", roadmap, "-o", "json"});
   ASSERT_EQ(cons.code, 0) << cons;
@@ -1290,16 +1290,12 @@ TEST_F(JalonctlTest, FeedWatchFromNowKeepsItsStartAcrossADrop) {
   StartServices();
   ASSERT_EQ(Run({"import", JALON_EXAMPLE_ROADMAP}).code, 0);
   Result roadmaps = Run({"roadmap", "list", "-o", "json"});
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(roadmaps.out, m,
-                                std::regex("\"id\": \"([0-9A-Z]{26})\"")));
-  const std::string roadmap = m[1];
+  const std::string roadmap = FirstId(roadmaps);
+  ASSERT_FALSE(roadmap.empty());
   Result started = Run({"action", "list", "--roadmap", roadmap, "--status",
                         "in-progress", "-o", "json"});
-  ASSERT_TRUE(std::regex_search(started.out, m,
-                                std::regex("\"id\": \"([0-9A-Z]{26})\"")))
-      << started;
-  const std::string action = m[1];
+  const std::string action = FirstId(started);
+  ASSERT_FALSE(action.empty()) << started;
   // The import's updates are out before the watch starts "from now on".
   for (int i = 0; i < 100; ++i) {
     if (Run({"report", "status", "--roadmap", roadmap}).code == 0) break;

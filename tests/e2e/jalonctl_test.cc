@@ -1101,6 +1101,25 @@ TEST_F(JalonctlTest, ReportsFeedsAndSchedulesAgainstTheRealService) {
       Run({"report", "generate", "--roadmap", roadmap, "--period", "2026-13"})
           .code,
       6);
+  // Export flags are checked before the report is made: a rerun with them
+  // fixed would make a second, immutable one.
+  const int reports =
+      CsvRows(Run({"report", "list", "--roadmap", roadmap, "-o", "csv"}));
+  for (const std::vector<std::string>& bad :
+       std::vector<std::vector<std::string>>{
+           {"--format", "pdf"},
+           {"--format", "html", "--lang", "de"},
+           {"--format", "csv"},
+           {"--lang", "en"},
+           {"--output-file", home_ + "/r.html"}}) {
+    std::vector<std::string> args = {"report", "generate", "--roadmap",
+                                     roadmap,  "--period", "2027"};
+    args.insert(args.end(), bad.begin(), bad.end());
+    Result refused = Run(args);
+    EXPECT_EQ(refused.code, 1) << absl::StrJoin(bad, " ") << "\n" << refused;
+  }
+  EXPECT_EQ(CsvRows(Run({"report", "list", "--roadmap", roadmap, "-o", "csv"})),
+            reports);
 
   // The feed from the start: the report is in it.
   Result feed =

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "services/reporting/watch_header.h"
@@ -88,7 +89,8 @@ void SaveExport(const xpb::ExportReportResponse& r, const Args& a) {
   }
 }
 
-void Export(Session& s, const std::string& id, const Args& a) {
+// The export `a` asks for, checked before anything is asked of a server.
+xpb::ExportReportRequest ExportRequest(const std::string& id, const Args& a) {
   // Here -o names a file, not a format (the global -o): one of the format
   // names is surely a slip, and would become a file of that name.
   for (const char* format : {"table", "json", "yaml", "csv"}) {
@@ -104,6 +106,15 @@ void Export(Session& s, const std::string& id, const Args& a) {
   req.set_id(id);
   req.set_format(ParseExportFormat(a.format.empty() ? "html" : a.format));
   req.set_language(ParseLanguage(a.language.empty() ? "fr" : a.language));
+  // CSV is several files: they need a directory.
+  if (req.format() == xpb::EXPORT_FORMAT_CSV && a.output_dir.empty() &&
+      (a.output_file.empty() || a.output_file == "-")) {
+    UsageError("--format csv writes several files: give --output-dir DIR");
+  }
+  return req;
+}
+
+void Export(Session& s, const xpb::ExportReportRequest& req, const Args& a) {
   SaveExport(Call(s, s.reporting(), &Stub::ExportReport, req, "export report"),
              a);
 }
@@ -122,26 +133,46 @@ void Reports(Cli& cli) {
       Group(cli.app, "report", "Reports to the ministry: immutable snapshots");
   {
     auto a = NewArgs();
-    CLI::App* v =
-        Verb(cli, g, "generate", "Generate a report (admin or copilot)",
-             "  jalonctl report generate --roadmap 01J... --period 2019\n"
-             "  jalonctl report generate --roadmap 01J... --period 2019-Q4 "
-             "--format html "
-             "--output-file report.html",
-             [&s, a] {
-               xpb::GenerateReportRequest req;
-               req.set_request_id(a->request_id.empty() ? NewRequestId()
-                                                        : a->request_id);
-               req.set_roadmap_id(a->roadmap);
-               req.set_period(a->period);
-               auto r = Call(s, s.reporting(), &Stub::GenerateReport, req,
-                             "generate report");
-               if (!a->format.empty()) {
-                 Export(s, r.report().id(), *a);
-                 return;
-               }
-               s.printer().One(r.report(), kReportColumns);
-             });
+    CLI::App* v = Verb(
+        cli, g, "generate", "Generate a report (admin or copilot)",
+        "  jalonctl report generate --roadmap 01J... --period 2019\n"
+        "  jalonctl report generate --roadmap 01J... --period 2019-Q4 "
+        "--format html "
+        "--output-file report.html",
+        [&s, a] {
+          // Every flag is checked before the report is made: a report
+          // is immutable, and a rerun would make a second one.
+          if (a->format.empty() &&
+              (!a->language.empty() || !a->output_dir.empty() ||
+               !a->output_file.empty())) {
+            UsageError(
+                "--lang, --output-file and --output-dir export the "
+                "report: give --format too");
+          }
+          std::optional<xpb::ExportReportRequest> export_req;
+          if (!a->format.empty()) export_req = ExportRequest("", *a);
+          xpb::GenerateReportRequest req;
+          req.set_request_id(a->request_id.empty() ? NewRequestId()
+                                                   : a->request_id);
+          req.set_roadmap_id(a->roadmap);
+          req.set_period(a->period);
+          auto r = Call(s, s.reporting(), &Stub::GenerateReport, req,
+                        "generate report");
+          if (!export_req) {
+            s.printer().One(r.report(), kReportColumns);
+            return;
+          }
+          export_req->set_id(r.report().id());
+          try {
+            Export(s, *export_req, *a);
+          } catch (const CliError& e) {
+            throw CliError(e.code(), std::string(e.what()) + "\nreport " +
+                                         r.report().id() +
+                                         " was generated; export it again with "
+                                         "`jalonctl report export " +
+                                         r.report().id() + " --format ...`");
+          }
+        });
     v->add_option("--roadmap", a->roadmap, "roadmap id")->required();
     v->add_option("--period", a->period, "YYYY, YYYY-Qn or YYYY-MM")
         ->required();
@@ -186,7 +217,7 @@ void Reports(Cli& cli) {
         "  jalonctl report export 01J... --format html -o report.html\n"
         "  jalonctl report export 01J... --format md --lang en > report.md\n"
         "  jalonctl report export 01J... --format csv --output-dir report-csv/",
-        [&s, a] { Export(s, a->id, *a); });
+        [&s, a] { Export(s, ExportRequest(a->id, *a), *a); });
     AddIdArgument(v, a.get(), "report id");
     AddExportOptions(v, a.get(), true);
     v->add_option("-o,--output-file", a->output_file,

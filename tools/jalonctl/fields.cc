@@ -452,17 +452,19 @@ std::set<std::string> ReadMessageFile(const std::string& path,
       path == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {})
                   : ReadTextFile(path);
   YAML::Node node;
+  std::set<std::string> keys;
+  std::string json;
   try {
     node = YAML::Load(text);
+    if (!node.IsMap()) {
+      throw CliError(kExitInvalid, "error: " + path + ": expected a mapping");
+    }
+    for (const auto& item : node) keys.insert(item.first.as<std::string>());
+    json = YamlToJson(node);  // a key that is a list or a map throws
   } catch (const YAML::Exception& e) {
     throw CliError(kExitInvalid, "error: " + path + ": " + e.what());
   }
-  if (!node.IsMap()) {
-    throw CliError(kExitInvalid, "error: " + path + ": expected a mapping");
-  }
-  std::set<std::string> keys;
-  for (const auto& item : node) keys.insert(item.first.as<std::string>());
-  FromJson(YamlToJson(node), message, path);
+  FromJson(json, message, path);
   // JSON may name fields in lowerCamelCase; report proto names.
   std::set<std::string> fields;
   for (const std::string& k : keys) {

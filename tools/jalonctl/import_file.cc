@@ -62,7 +62,11 @@ class Reader {
       return false;
     }
     for (const auto& kv : map) {
-      std::string k = kv.first.as<std::string>();
+      if (!kv.first.IsScalar()) {
+        Error(kv.first, where, "a key must be a plain name, not a list or map");
+        continue;
+      }
+      std::string k = kv.first.Scalar();
       if (!allowed.count(k) && k != "source") {
         Error(kv.first, absl::StrCat(where, ".", k),
               absl::StrCat("unknown field (allowed: ",

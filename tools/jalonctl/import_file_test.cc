@@ -194,7 +194,9 @@ TEST(ImportFileTest, BytesThatAreNotYamlAreOneLocatedError) {
   for (const std::string& text :
        {std::string("{"), std::string("roadmap: [unclosed"),
         std::string("\t- tab"), std::string("\xff\xfe\x00", 3),
-        std::string("organizations: &a [*a]"), std::string()}) {
+        std::string("organizations: &a [*a]"), std::string(),
+        std::string("{[a]: 1}"), std::string("? [a]\n: 1\n"),
+        std::string("roadmap: {{x: 1}: 2}")}) {
     std::vector<std::string> errors;
     ASSERT_NO_THROW(ParseImportFile("bad.yaml", text, &errors));
     ASSERT_FALSE(errors.empty()) << text;

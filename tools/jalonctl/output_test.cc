@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
 #include "absl/strings/match.h"
 #include "jalon/roadmap/v1/roadmap.pb.h"
 #include "tools/jalonctl/errors.h"
@@ -106,6 +109,25 @@ TEST(Yaml, ToJsonKeepsQuotedNumbersAsStrings) {
   EXPECT_EQ(YamlToJson(n),
             "{\"a\":1,\"b\":\"1\",\"c\":[\"x\",true],\"d\":\"0123\"}");
   EXPECT_EQ(JsonToYaml("{\"etag\":\"1\",\"n\":2}"), "etag: \"1\"\nn: 2\n");
+}
+
+// A -f file whose keys are not plain names: exit 6 naming the file, never
+// an uncaught exception.
+TEST(Fields, AFileWithAKeyThatIsAListIsInvalidInput) {
+  const std::string path = ::testing::TempDir() + "/jalonctl-bad-key.yaml";
+  for (const std::string& text :
+       {std::string("{[a]: 1}"), std::string("title: x\n? [a]\n: 1\n")}) {
+    { std::ofstream(path) << text; }
+    rpb::Action action;
+    try {
+      ReadMessageFile(path, &action);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const CliError& e) {
+      EXPECT_EQ(e.code(), kExitInvalid) << text;
+      EXPECT_TRUE(absl::StrContains(e.what(), path)) << e.what();
+    }
+  }
+  std::remove(path.c_str());
 }
 
 TEST(ImportFile, EveryProblemNamesLineAndField) {

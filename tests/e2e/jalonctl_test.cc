@@ -1252,6 +1252,23 @@ TEST_F(JalonctlTest, UpdateTakesAnEditedGetFile) {
       Run({"action", "update", id, "-f", Write("done.yaml", status_edit)});
   EXPECT_NE(forbidden.code, 0) << forbidden;
   EXPECT_TRUE(absl::StrContains(forbidden.err, "status")) << forbidden;
+
+  // --tags replaces the user's tags, not the import's key tag: the next
+  // import still finds the action (renamed above), and creates nothing.
+  Result retagged =
+      Run({"action", "update", id, "--tags", "a,b", "-o", "json"});
+  ASSERT_EQ(retagged.code, 0) << retagged;
+  auto tags = Parse<rpb::Action>(retagged).tags();
+  EXPECT_EQ(std::count(tags.begin(), tags.end(), "a"), 1);
+  EXPECT_EQ(std::count_if(tags.begin(), tags.end(),
+                          [](const std::string& t) {
+                            return absl::StartsWith(t, "jalon-key-");
+                          }),
+            1);
+  Result again_import = Run({"import", JALON_EXAMPLE_ROADMAP});
+  ASSERT_EQ(again_import.code, 0) << again_import;
+  EXPECT_TRUE(absl::StrContains("\n" + again_import.out, "\n0 created,"))
+      << again_import;
 }
 
 // Ctrl-C in the middle of an import: the short-lived tokens it issued are

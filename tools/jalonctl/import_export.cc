@@ -196,6 +196,12 @@ class Progress {
   ~Progress() {
     if (enabled_ && drawn_) std::cerr << "\r\033[K" << std::flush;
   }
+  // Erases the bar, so that a line written next starts on a clean line
+  // (the next Tick draws it again).
+  void Clear() {
+    if (enabled_ && drawn_) std::cerr << "\r\033[K" << std::flush;
+    drawn_ = false;
+  }
   void Tick(const std::string& label) {
     ++done_;
     if (!enabled_) return;
@@ -282,20 +288,27 @@ class Importer {
   }
   bool IsNew(const std::string& id) const { return id == kNew; }
 
+  // Where a change line goes: stdout, after the progress bar (on stderr,
+  // maybe the same terminal) is erased.
+  std::ostream& Line() {
+    progress_.Clear();
+    return out_;
+  }
+
   void Created(const std::string& what, const std::string& key) {
     ++summary_.created;
-    out_ << (o_.dry_run ? "would create " : "created ") << what << " " << key
-         << "\n";
+    Line() << (o_.dry_run ? "would create " : "created ") << what << " " << key
+           << "\n";
   }
   void Updated(const std::string& what, const std::string& key,
                const std::vector<std::string>& fields) {
     ++summary_.updated;
-    out_ << (o_.dry_run ? "would update " : "updated ") << what << " " << key
-         << " (" << absl::StrJoin(fields, ", ") << ")\n";
+    Line() << (o_.dry_run ? "would update " : "updated ") << what << " " << key
+           << " (" << absl::StrJoin(fields, ", ") << ")\n";
   }
   void Warn(const std::string& message) {
     ++summary_.warnings;
-    out_ << "warning: " << message << "\n";
+    Line() << "warning: " << message << "\n";
   }
 
   void Organizations() {
@@ -784,8 +797,8 @@ class Importer {
           std::vector<std::string> names = {StatusName(have.status())};
           for (auto p : path) names.push_back(StatusName(p));
           if (!created_actions_.count(e.key)) ++summary_.updated;
-          out_ << (o_.dry_run ? "would move " : "moved ") << "action " << e.key
-               << " " << absl::StrJoin(names, " -> ") << "\n";
+          Line() << (o_.dry_run ? "would move " : "moved ") << "action "
+                 << e.key << " " << absl::StrJoin(names, " -> ") << "\n";
           if (!o_.dry_run) Transition(e, &have, path);
         }
       } else if (diff.empty() && !created_actions_.count(e.key)) {
@@ -991,8 +1004,8 @@ class Importer {
   void Triage(const FeedbackEntry& e, fpb::FeedbackItem* have, bool created) {
     auto note = [&](const std::string& what) {
       if (!created) ++summary_.updated;
-      out_ << (o_.dry_run ? "would " : "") << what << " feedback " << e.key
-           << "\n";
+      Line() << (o_.dry_run ? "would " : "") << what << " feedback " << e.key
+             << "\n";
     };
     auto target = e.item.status();
     std::set<std::string> linked(have->linked_action_ids().begin(),

@@ -752,6 +752,12 @@ TEST_F(JalonctlTest, ConfigContextsAndOverrides) {
   Result view = Run({"config", "view"}, only_config);
   EXPECT_TRUE(absl::StrContains(view.out, "current-context: elsewhere"))
       << view;
+  // Naming a context the file lacks: the file is still shown, to see why.
+  Result dangling = Run({"config", "view"}, typo);
+  EXPECT_EQ(dangling.code, 1) << dangling;
+  EXPECT_TRUE(absl::StrContains(dangling.out, "current-context: elsewhere"))
+      << dangling;
+  EXPECT_TRUE(absl::StrContains(dangling.err, "locla")) << dangling;
 }
 
 TEST_F(JalonctlTest, ImportOfTheExampleIsIdempotent) {

@@ -12,8 +12,10 @@ void RegisterConfigCommands(Cli& cli) {
        "  jalonctl config view", [&o] {
          std::string path = ConfigPath(o.flags.config_path);
          ConfigFile file = LoadConfig(path);
+         // The file first: it is what to look at when the context named
+         // is missing from it (Resolve's error, after it).
+         std::cout << "# " << path << "\n" << ConfigToYaml(file) << std::flush;
          Settings s = Resolve(o.flags);
-         std::cout << "# " << path << "\n" << ConfigToYaml(file);
          std::cout << "# in effect (context \"" << s.context_name << "\")\n"
                    << "# roadmap: " << s.endpoints.roadmap_address << "\n"
                    << "# feedback: " << s.endpoints.feedback_address << "\n"

@@ -430,8 +430,69 @@ std::string YamlToJson(const YAML::Node& node) {
   return out;
 }
 
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The code unit of a "\uXXXX" escape starting at `at`, or -1.
+int EscapedUnit(std::string_view s, size_t at) {
+  if (at + 6 > s.size() || s[at] != '\\' || s[at + 1] != 'u') return -1;
+  int v = 0;
+  for (size_t k = at + 2; k < at + 6; ++k) {
+    int h = HexValue(s[k]);
+    if (h < 0) return -1;
+    v = v * 16 + h;
+  }
+  return v;
+}
+
+void AppendUtf8(uint32_t cp, std::string* out) {
+  out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+  out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+  out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+  out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+}
+
+}  // namespace
+
+bool LooksLikeJson(std::string_view text) {
+  const size_t at = text.find_first_not_of(" \t\r\n");
+  return at != std::string_view::npos && (text[at] == '{' || text[at] == '[');
+}
+
+std::string JoinSurrogateEscapes(std::string_view json) {
+  std::string out;
+  out.reserve(json.size());
+  for (size_t i = 0; i < json.size();) {
+    if (json[i] != '\\') {
+      out.push_back(json[i++]);
+      continue;
+    }
+    const int high = EscapedUnit(json, i);
+    const int low = high >= 0 ? EscapedUnit(json, i + 6) : -1;
+    if (high >= 0xD800 && high <= 0xDBFF && low >= 0xDC00 && low <= 0xDFFF) {
+      AppendUtf8(0x10000 + ((static_cast<uint32_t>(high) - 0xD800) << 10) +
+                     (static_cast<uint32_t>(low) - 0xDC00),
+                 &out);
+      i += 12;
+      continue;
+    }
+    // Any other escape, "\\" included, is copied whole.
+    out.append(json.substr(i, std::min<size_t>(2, json.size() - i)));
+    i += 2;
+  }
+  return out;
+}
+
 std::string JsonToYaml(const std::string& json) {
-  YAML::Node node = YAML::Load(json);
+  // yaml-cpp refuses the surrogate pairs protobuf escapes some characters
+  // as (e.g. the tag characters of flag emoji).
+  YAML::Node node = YAML::Load(JoinSurrogateEscapes(json));
   YAML::Emitter out;
   out.SetIndent(2);
   EmitYaml(node, out);
@@ -455,7 +516,9 @@ std::set<std::string> ReadMessageFile(const std::string& path,
   std::set<std::string> keys;
   std::string json;
   try {
-    node = YAML::Load(text);
+    // JSON may escape characters beyond U+FFFF as surrogate pairs, which
+    // yaml-cpp refuses (in YAML proper a backslash may be literal).
+    node = YAML::Load(LooksLikeJson(text) ? JoinSurrogateEscapes(text) : text);
     if (!node.IsMap()) {
       throw CliError(kExitInvalid, "error: " + path + ": expected a mapping");
     }

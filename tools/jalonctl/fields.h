@@ -10,6 +10,7 @@
 
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "jalon/common/v1/common.pb.h"
@@ -55,6 +56,11 @@ void FromJson(const std::string& json, google::protobuf::Message* message,
 std::string YamlToJson(const YAML::Node& node);
 // JSON text -> YAML block text.
 std::string JsonToYaml(const std::string& json);
+// `json` with each escaped surrogate pair ("\ud83d\ude00") written as the
+// character's UTF-8 instead; every other escape is left as it is.
+std::string JoinSurrogateEscapes(std::string_view json);
+// Whether `text` starts (after blanks) like a JSON object or array.
+bool LooksLikeJson(std::string_view text);
 
 // Reads a YAML or JSON file into a message (protobuf JSON mapping); returns
 // the top-level keys the file set. Throws CliError.

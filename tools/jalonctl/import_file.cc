@@ -247,7 +247,7 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
   Reader r(path, errors);
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    root = YAML::Load(LooksLikeJson(text) ? JoinSurrogateEscapes(text) : text);
   } catch (const YAML::ParserException& e) {
     errors->push_back(absl::StrCat(path, ":", e.mark.line + 1, ": ", e.msg));
     return f;

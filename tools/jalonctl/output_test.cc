@@ -130,6 +130,30 @@ TEST(Fields, AFileWithAKeyThatIsAListIsInvalidInput) {
   std::remove(path.c_str());
 }
 
+// Protobuf's JSON escapes some characters beyond U+FFFF as surrogate pairs
+// (the tag characters of flag emoji), and so does Python's json.dump for
+// any: yaml-cpp refuses those, so they are joined first.
+TEST(JsonToYaml, SurrogatePairEscapesBecomeTheCharacter) {
+  // U+1F600 and U+E0067 (TAG LATIN SMALL LETTER G).
+  EXPECT_EQ(JoinSurrogateEscapes(R"({"t": "a\ud83d\ude00b\uDB40\uDC67"})"),
+            "{\"t\": \"a\xF0\x9F\x98\x80"
+            "b\xF3\xA0\x81\xA7\"}");
+  // Other escapes, and a backslash before "u" that is itself escaped, stay.
+  EXPECT_EQ(JoinSurrogateEscapes(R"({"t": "\\ud83d\ude00 \n \u00e9"})"),
+            R"({"t": "\\ud83d\ude00 \n \u00e9"})");
+  std::string yaml;
+  ASSERT_NO_THROW(
+      yaml = JsonToYaml(R"({"title": "Drapeau \ud83c\udff4\udb40\udc67"})"));
+  EXPECT_TRUE(absl::StrContains(yaml, "Drapeau \xF0\x9F\x8F\xB4")) << yaml;
+  // A -f file written by Python's json.dump.
+  const std::string path = ::testing::TempDir() + "/jalonctl-emoji.json";
+  { std::ofstream(path) << R"({"title": "Recyclage \ud83d\ude00"})"; }
+  rpb::Action action;
+  ReadMessageFile(path, &action);
+  EXPECT_EQ(action.title(), "Recyclage \xF0\x9F\x98\x80");
+  std::remove(path.c_str());
+}
+
 TEST(ImportFile, EveryProblemNamesLineAndField) {
   std::vector<std::string> errors;
   ParseImportFile("f.yaml",

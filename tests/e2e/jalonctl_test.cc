@@ -970,6 +970,7 @@ TEST_F(JalonctlTest, ExportImportExportGivesTheSameFile) {
   ASSERT_EQ(step.code, 0) << step;
   Result first = Run({"export", "--roadmap", id});
   ASSERT_EQ(first.code, 0) << first;
+  EXPECT_EQ(Run({"export", "--roadmap", id, "-o", "json"}).code, 1);
   std::string exported = Write("export1.yaml", first.out);
 
   // Into an empty system.

@@ -63,6 +63,14 @@ void RegisterImportCommands(Cli& cli) {
         "  jalonctl export --roadmap 01J... > roadmap.yaml\n"
         "  jalonctl export --roadmap 01J... --output-file roadmap.yaml",
         [&s, a] {
+          // The import format is YAML, whatever -o says: refuse -o json or
+          // csv rather than write YAML under that name.
+          if (s.printer().format() == Format::kJson ||
+              s.printer().format() == Format::kCsv) {
+            UsageError(
+                "export writes the import format (YAML); -o json and -o csv "
+                "do not apply");
+          }
           std::string text = RunExport(s, a->roadmap);
           if (a->output_file.empty() || a->output_file == "-") {
             std::cout << text;

@@ -101,10 +101,7 @@ bool EntityCache::Below(const Shard& shard, std::string_view key,
                         bool versioned_only) {
   auto it = shard.floors.find(key);
   if (it == shard.floors.end() || now >= it->second.expires) return false;
-  if (versioned_only &&
-      it->second.version == std::numeric_limits<int64_t>::max()) {
-    return false;
-  }
+  if (!versioned_only && it->second.unversioned) return true;
   return it->second.version > version;
 }
 
@@ -233,14 +230,15 @@ void EntityCache::Invalidate(std::string_view key, int64_t version) {
   }
   // A versioned announcement stops older reads through the floor alone.
   if (version <= 0) ++shard.generation;
-  auto [it, inserted] =
-      shard.floors.try_emplace(std::string(key), Floor{floor, {}});
-  if (!inserted && now < it->second.expires) {
-    it->second.version = std::max(it->second.version, floor);
+  auto [it, inserted] = shard.floors.try_emplace(std::string(key));
+  Floor& f = it->second;
+  if (!inserted && now >= f.expires) f = Floor{};  // forgotten: start again
+  if (version > 0) {
+    f.version = std::max(f.version, version);
   } else {
-    it->second.version = floor;
+    f.unversioned = true;
   }
-  it->second.expires = now + 2 * options_.ttl;
+  f.expires = now + 2 * options_.ttl;
   if (shard.floors.size() >= shard.sweep_at) {
     std::erase_if(shard.floors,
                   [&](const auto& f) { return f.second.expires <= now; });

@@ -157,8 +157,12 @@ class EntityCache {
       return std::hash<std::string_view>()(k);
     }
   };
+  // What was announced of a key within 2 ttl: kept apart, so that a write
+  // without a version does not hide a later versioned one from the reads
+  // it does not stop (Put ignores the former, relying on the generation).
   struct Floor {
-    int64_t version;  // INT64_MAX: written without a version
+    int64_t version = 0;       // the highest version announced; 0: none
+    bool unversioned = false;  // a write without a version was announced
     std::chrono::steady_clock::time_point expires;
   };
   struct Shard {

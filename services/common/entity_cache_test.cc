@@ -174,6 +174,21 @@ TEST(EntityCacheTest, AReadBelowAnAnnouncedVersionIsNotKept) {
   EXPECT_EQ(cache.Get("k:1")->version, 6);
 }
 
+// A write without a version, then a versioned one: the second still stops
+// a read that began between them and found an older version (the first
+// voids only the reads in flight when it came).
+TEST(EntityCacheTest, AVersionAnnouncedAfterAWriteWithoutOneStillCounts) {
+  EntityCache cache({});
+  cache.SetLive(true);
+  cache.Invalidate("k:1");  // e.g. a field written outside {v, d}
+  auto ticket = cache.Begin("k:1");
+  cache.Invalidate("k:1", 7);  // version 7 committed while the read flew
+  cache.Put("k:1", ticket, At(6, "six"));
+  EXPECT_FALSE(cache.Get("k:1"));
+  cache.Put("k:1", cache.Begin("k:1"), At(7, "seven"));
+  EXPECT_EQ(cache.Get("k:1")->version, 7);
+}
+
 TEST(EntityCacheTest, ALateListenerDoesNotEmptyTheCache) {
   EntityCache cache({});
   cache.SetLive(true);

@@ -227,6 +227,8 @@ absl::StatusOr<std::string> RoadmapService::BootstrapAdmin(
   auto existing = [&]() -> absl::StatusOr<std::string> {
     auto ours = store_->redis()->Command({"EXISTS", Keys::TokenHash(hash)});
     if (!ours.ok()) return ours.status();
+    // Not "someone else's": the caller would then drop the secret.
+    if (ours->is_error()) return StatusOfErrorReply(*ours, "EXISTS");
     return ours->integer() == 1 ? secret : std::string();
   };
   auto admins = store_->Count(Keys::AdminTokens());

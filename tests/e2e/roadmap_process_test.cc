@@ -479,6 +479,22 @@ TEST_F(RoadmapProcessTest, TheBootstrapSecretIsOnDiskBeforeItIsCommitted) {
     std::filesystem::remove(token_file_);
     std::ofstream(token_file_ + ".pending") << kept << "\n";
   }
+  // Redis failing the check of whose admin it is (here a NOPERM): the
+  // start fails and keeps the secret, which may be the admin's only copy.
+  {
+    std::filesystem::remove(token_file_);
+    std::ofstream(token_file_ + ".pending") << kept << "\n";
+    RedisClient redis(redis_->options());
+    ASSERT_TRUE(redis.Command({"ACL", "SETUSER", "default", "-exists"}).ok());
+    ChildProcess refused;
+    Launch(refused, token_file_, "refused.log");
+    auto code = refused.Wait(std::chrono::seconds(20));
+    ASSERT_TRUE(redis.Command({"ACL", "SETUSER", "default", "+exists"}).ok());
+    ASSERT_TRUE(code.ok());
+    EXPECT_EQ(*code, 1) << ReadFile(dir_ + "/refused.log");
+    EXPECT_NE(ReadFile(token_file_ + ".pending").find(kept), std::string::npos);
+    std::filesystem::remove(token_file_ + ".pending");
+  }
   // Another secret, once an admin exists, is dropped, not installed.
   std::filesystem::remove(token_file_);
   std::ofstream(token_file_ + ".pending") << "jalon_someone-else\n";

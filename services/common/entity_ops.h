@@ -446,14 +446,13 @@ class EntityOps {
               [this, st, cached = cur->cached, next = std::move(step.next)](
                   absl::StatusOr<CommitResult> r) mutable {
                 if (r.ok()) return std::move(st->done)(std::move(next));
-                // Planned on a copy Redis had left: decided
-                // again on Redis' state, checks and etag
-                // included, as if there were no cache.
+                // Planned on a copy Redis had left: decided again on
+                // Redis' state, checks and etag included, as if there
+                // were no cache.
                 if (cached && absl::IsAborted(r.status()) &&
                     StaleSubject(r.status()) == st->kind) {
                   --st->attempt;
-                  return UpdateAttempt(std::move(st),
-                                       /*fresh=*/true);
+                  return UpdateAttempt(std::move(st), /*fresh=*/true);
                 }
                 if (RetryUpdate(r.status(), st->attempt, st->expected,
                                 st->kind)) {

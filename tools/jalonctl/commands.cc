@@ -1,5 +1,6 @@
 #include "tools/jalonctl/commands.h"
 
+#include <google/protobuf/reflection.h>
 #include <google/protobuf/util/message_differencer.h>
 
 #include <algorithm>
@@ -93,31 +94,27 @@ google::protobuf::FieldMask ApplyUpdate(const std::string& file,
     CopyFields(*from, current, fields);
   }
   // The import's key tags (jalon-key-...) are how it finds an action
-  // again: new tags replace the user's, not those, while there is room.
-  std::vector<std::string> key_tags;
+  // again: --tags replaces the user's tags, not those, while there is room.
   const google::protobuf::FieldDescriptor* tags =
       current->GetDescriptor()->FindFieldByName("tags");
-  if (tags != nullptr && tags->is_repeated() &&
-      tags->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
-    const auto* r = current->GetReflection();
-    for (int i = 0; i < r->FieldSize(*current, tags); ++i) {
-      std::string t = r->GetRepeatedString(*current, tags, i);
-      if (t.rfind(kKeyTagPrefix, 0) == 0) key_tags.push_back(std::move(t));
-    }
-  }
+  const bool tagged =
+      tags != nullptr && tags->is_repeated() &&
+      tags->type() == google::protobuf::FieldDescriptor::TYPE_STRING;
+  const auto* r = current->GetReflection();
+  const std::vector<std::string> before =
+      tagged ? std::vector<std::string>(
+                   r->GetRepeatedFieldRef<std::string>(*current, tags).begin(),
+                   r->GetRepeatedFieldRef<std::string>(*current, tags).end())
+             : std::vector<std::string>();
   flags.Apply(current);
   for (const std::string& f : flags.given()) fields.insert(f);
-  if (!key_tags.empty() && fields.count("tags")) {
-    const auto* r = current->GetReflection();
-    std::vector<std::string> now;
-    for (int i = 0; i < r->FieldSize(*current, tags); ++i) {
-      now.push_back(r->GetRepeatedString(*current, tags, i));
-    }
-    for (const std::string& k : key_tags) {
-      if (std::find(now.begin(), now.end(), k) == now.end() &&
-          static_cast<int>(now.size()) < kMaxActionTags) {
-        r->AddString(current, tags, k);
-        now.push_back(k);
+  if (tagged && fields.count("tags")) {
+    for (const std::string& t : before) {
+      const auto now = r->GetRepeatedFieldRef<std::string>(*current, tags);
+      if (t.rfind(kKeyTagPrefix, 0) == 0 &&
+          std::find(now.begin(), now.end(), t) == now.end() &&
+          now.size() < kMaxActionTags) {
+        r->AddString(current, tags, t);
       }
     }
   }

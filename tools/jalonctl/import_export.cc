@@ -266,11 +266,8 @@ class Importer {
     std::lock_guard<std::mutex> lock(windows_mu_);
     interrupted_ = true;
     for (const auto& [key, original] : reopened_) {
-      fpb::UpdateConsultationRequest req;
-      *req.mutable_consultation() = original;
-      req.mutable_consultation()->clear_etag();
-      req.mutable_update_mask()->add_paths("open_time");
-      req.mutable_update_mask()->add_paths("close_time");
+      // No etag: the window goes back whatever happened to it since.
+      fpb::UpdateConsultationRequest req = RestoreRequest(original, "");
       fpb::UpdateConsultationResponse resp;
       auto ctx = s_.Ctx();
       grpc::Status st = s_.feedback().UpdateConsultation(ctx.get(), req, &resp);
@@ -916,16 +913,24 @@ class Importer {
             .consultation();
   }
 
+  // Puts a consultation's window back as `original` had it; `etag` empty:
+  // whatever the consultation became since.
+  static fpb::UpdateConsultationRequest RestoreRequest(
+      const fpb::Consultation& original, const std::string& etag) {
+    fpb::UpdateConsultationRequest req;
+    *req.mutable_consultation() = original;
+    req.mutable_consultation()->set_etag(etag);
+    req.mutable_update_mask()->add_paths("open_time");
+    req.mutable_update_mask()->add_paths("close_time");
+    return req;
+  }
+
   void RestoreConsultations() {
     std::lock_guard<std::mutex> lock(windows_mu_);
     for (auto it = reopened_.begin(); it != reopened_.end();) {
       const auto& [key, original] = *it;
-      fpb::UpdateConsultationRequest req;
-      *req.mutable_consultation() = original;
-      req.mutable_consultation()->set_etag(cons_.at(key).etag());
-      req.mutable_update_mask()->add_paths("open_time");
-      req.mutable_update_mask()->add_paths("close_time");
-      Call(s_, s_.feedback(), &FStub::UpdateConsultation, req,
+      Call(s_, s_.feedback(), &FStub::UpdateConsultation,
+           RestoreRequest(original, cons_.at(key).etag()),
            "restore consultation " + key);
       it = reopened_.erase(it);
     }

@@ -276,9 +276,10 @@ absl::StatusOr<int64_t> StreamConsumer::CheckTrimmedUnread() {
 }
 
 absl::StatusOr<int> StreamConsumer::PollOnce() {
-  // A gap can open only while entries arrive: checked before each read
-  // that follows one that found some (the next read would step over it),
-  // else now and then.
+  // A gap can open only while the group is behind: checked before each
+  // read that follows a full batch (the next read would step over it),
+  // else now and then. A read that found less has caught up: trimming
+  // past it would take a whole MAXLEN of entries before the next read.
   if (behind_ || std::chrono::steady_clock::now() - gap_checked_ >=
                      options_.gap_check_every) {
     gap_checked_ = std::chrono::steady_clock::now();
@@ -298,7 +299,7 @@ absl::StatusOr<int> StreamConsumer::PollOnce() {
   for (const auto& stream : read->elements()) {
     if (!stream.is_array() || stream.elements().size() < 2) continue;
     std::vector<StreamEntry> entries = ParseStreamEntries(stream.elements()[1]);
-    behind_ = !entries.empty();
+    behind_ = entries.size() >= static_cast<size_t>(options_.batch);
     auto handled = HandleAll(entries);
     if (!handled.ok()) return handled.status();
     applied += *handled;

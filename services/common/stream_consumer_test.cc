@@ -336,6 +336,35 @@ TEST_F(StreamConsumerTest, EntriesTrimmedBeforeTheGroupReadThemAreCounted) {
   EXPECT_EQ(consumer.CheckTrimmedUnread().value_or(-1), 6);
 }
 
+// The gap check (two XINFOs) runs before a read only while the group is
+// behind (the last read filled a batch), not on every poll while entries
+// trickle in.
+TEST_F(StreamConsumerTest, TheGapCheckRunsOnlyWhileTheGroupIsBehind) {
+  ConsumerOptions o = Options("c1");
+  o.batch = 2;
+  o.gap_check_every = std::chrono::hours(1);
+  StreamConsumer consumer(redis_.get(), o,
+                          [](const StreamEntry&) { return absl::OkStatus(); });
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  ASSERT_TRUE(consumer.PollOnce().ok());  // the first poll checks
+  auto xinfo_calls = [&] {
+    auto r = redis_->Command({"INFO", "commandstats"});
+    const std::string& text = r->str();
+    size_t at = text.find("cmdstat_xinfo|stream:calls=");
+    return at == std::string::npos ? 0 : std::stoll(text.substr(at + 27));
+  };
+  Cmd({"CONFIG", "RESETSTAT"});
+  Append(1);
+  ASSERT_EQ(consumer.PollOnce().value_or(-1), 1);  // less than a batch
+  Append(1);
+  ASSERT_EQ(consumer.PollOnce().value_or(-1), 1);
+  EXPECT_EQ(xinfo_calls(), 0);
+  Append(3);
+  ASSERT_EQ(consumer.PollOnce().value_or(-1), 2);  // a full batch: behind
+  ASSERT_EQ(consumer.PollOnce().value_or(-1), 1);
+  EXPECT_EQ(xinfo_calls(), 1);
+}
+
 TEST_F(StreamConsumerTest, ReplayReadsEverythingInOrderAcrossBatches) {
   std::vector<std::string> ids = Append(23);
   std::vector<std::string> seen;

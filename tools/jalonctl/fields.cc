@@ -371,7 +371,6 @@ void YamlToJsonInto(const YAML::Node& node, std::string* out) {
   }
 }
 
-// Quoted strings that would otherwise read back as numbers or booleans.
 // Whether a YAML reader could take the string `s`, written plain, for
 // something else: a boolean or null (YAML 1.1 reads yes, No, on, ~...), or
 // a number, date or time (+212522123456, 0522123456, 2026-01-01,
@@ -399,6 +398,9 @@ void EmitYaml(const YAML::Node& node, YAML::Emitter& out) {
       out << YAML::Null;
       break;
     case YAML::NodeType::Scalar:
+      // A quoted string (tag "!") stays quoted where it would otherwise
+      // read back as something else: for our own reader (LooksRaw) and for
+      // others (YamlWouldRetype).
       if (node.Tag() == "!" &&
           (LooksRaw(node.Scalar()) || YamlWouldRetype(node.Scalar()))) {
         out << YAML::DoubleQuoted << node.Scalar();

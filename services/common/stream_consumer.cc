@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <exception>
 #include <utility>
 #include <vector>
 
@@ -33,6 +34,23 @@ redis.call('XADD', KEYS[2], '*', 'e', ARGV[1], 'source_id', ARGV[2],
 return redis.call('XACK', KEYS[1], ARGV[3], ARGV[2])
 )lua");
   return *script;
+}
+
+// The handler's verdict on one entry. A handler that throws (a bug, or
+// memory running out) has failed that entry, as if it returned an error:
+// the entry stays pending and ends in the dead-letter stream, where the
+// exception would otherwise end the process, and the restarted process
+// would meet the same entry again.
+absl::Status Apply(const EntryHandler& handler, const StreamEntry& entry,
+                   const std::string& stream) {
+  try {
+    return handler(entry);
+  } catch (const std::exception& ex) {
+    spdlog::error("msg=event_handler_exception stream={} id={} error={}",
+                  stream, entry.id, LogValue(ex.what()));
+    return absl::InternalError(
+        absl::StrCat("event handler threw: ", ex.what()));
+  }
 }
 
 }  // namespace
@@ -96,7 +114,7 @@ absl::StatusOr<int> StreamConsumer::HandleAll(
   RedisArgs ack{"XACK", options_.stream, options_.group};
   int applied = 0;
   for (const auto& entry : entries) {
-    absl::Status s = handler_(entry);
+    absl::Status s = Apply(handler_, entry, options_.stream);
     if (!s.ok()) {
       // Left pending: it is reclaimed after claim_min_idle and retried, then
       // dead-lettered after max_deliveries.
@@ -198,7 +216,7 @@ absl::StatusOr<int64_t> StreamConsumer::RedriveDeadLetters() {
       StreamEntry entry;
       entry.id = source != nullptr ? source->str() : dead_id;
       entry.payload = payload->str();
-      if (auto s = handler_(entry); !s.ok()) {
+      if (auto s = Apply(handler_, entry, options_.stream); !s.ok()) {
         ++failed;
         spdlog::error(
             "msg=dead_letter_failed_again stream={} id={} dead_letter_id={} "
@@ -355,7 +373,7 @@ absl::StatusOr<int64_t> StreamConsumer::Replay(
     if (auto s = CheckReply(r); !s.ok()) return s;
     std::vector<StreamEntry> entries = ParseStreamEntries(*r);
     for (const auto& e : entries) {
-      if (auto s = handler(e); !s.ok()) return s;
+      if (auto s = Apply(handler, e, stream); !s.ok()) return s;
       ++total;
     }
     if (static_cast<int>(entries.size()) < batch) return total;

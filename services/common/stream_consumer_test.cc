@@ -7,6 +7,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -230,6 +231,48 @@ TEST_F(StreamConsumerTest, AnEntryThatCannotBeDeadLetteredStaysPending) {
       },
       milliseconds(10000)));
   EXPECT_EQ(Pending(), 0);
+}
+
+TEST_F(StreamConsumerTest, AHandlerThatThrowsFailsOnlyItsEntry) {
+  ConsumerOptions o = Options("c1");
+  o.claim_min_idle = milliseconds(50);
+  o.max_deliveries = 2;
+  std::vector<std::string> applied;
+  bool broken = true;
+  StreamConsumer consumer(redis_.get(), o, [&](const StreamEntry& e) {
+    if (broken && e.payload.rfind("poison-", 0) == 0) {
+      throw std::runtime_error("bug");
+    }
+    applied.push_back(e.payload);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  Append(1, "healthy-");
+  Append(1, "poison-");
+  Append(1, "after-");
+  const std::string dead = std::string(kStream) + ":dead";
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        EXPECT_TRUE(consumer.PollOnce().ok());
+        return Cmd({"XLEN", dead}).integer() == 1;
+      },
+      milliseconds(10000)));
+  EXPECT_EQ(applied, (std::vector<std::string>{"healthy-0", "after-0"}));
+  EXPECT_EQ(Pending(), 0);
+  // Still throwing: the dead letter stays; a replay stops at it.
+  EXPECT_EQ(consumer.RedriveDeadLetters().value_or(-1), 0);
+  EXPECT_EQ(Cmd({"XLEN", dead}).integer(), 1);
+  auto replayed = StreamConsumer::Replay(
+      redis_.get(), kStream,
+      [&](const StreamEntry& e) {
+        if (e.payload == "poison-0") throw std::runtime_error("bug");
+        return absl::OkStatus();
+      },
+      10);
+  EXPECT_EQ(replayed.status().code(), absl::StatusCode::kInternal);
+  broken = false;
+  EXPECT_EQ(consumer.RedriveDeadLetters().value_or(-1), 1);
+  EXPECT_EQ(applied.back(), "poison-0");
 }
 
 TEST_F(StreamConsumerTest, DeadLettersAreRedrivenOnceTheCauseIsFixed) {

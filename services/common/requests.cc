@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "services/common/dates.h"
 #include "services/common/status.h"
@@ -33,14 +34,47 @@ size_t Utf8Length(std::string_view s) {
   return n;
 }
 
+std::string TextProblem(std::string_view value, size_t min, size_t max,
+                        bool multiline) {
+  size_t n = 0;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const unsigned char c = value[i];
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte
+    ++n;
+    if (multiline && (c == '\t' || c == '\n' || c == '\r')) continue;
+    // U+0080..U+009F are 0xC2 0x80..0x9F in UTF-8.
+    const bool c1 = c == 0xC2 && i + 1 < value.size() &&
+                    static_cast<unsigned char>(value[i + 1]) <= 0x9F;
+    if (c < 0x20 || c == 0x7F || c1) {
+      const unsigned code = c1 ? static_cast<unsigned char>(value[i + 1]) : c;
+      const bool line = c == '\t' || c == '\n' || c == '\r';
+      return absl::StrFormat(
+          "%s (U+%04X at character %d)",
+          line ? "must be a single line, without line breaks or tabs"
+               : "must not contain control characters",
+          code, n);
+    }
+  }
+  if (n < min) {
+    return min == 1 ? "is required"
+                    : absl::StrCat("needs at least ", min, " characters");
+  }
+  if (n > max) return absl::StrCat("is longer than ", max, " characters");
+  return "";
+}
+
 void FieldChecker::Text(const std::string& field, std::string_view value,
                         size_t min, size_t max) {
-  size_t n = Utf8Length(value);
-  if (n < min) {
-    Add(field, min == 1 ? "is required"
-                        : absl::StrCat("needs at least ", min, " characters"));
-  } else if (n > max) {
-    Add(field, absl::StrCat("is longer than ", max, " characters"));
+  if (std::string p = TextProblem(value, min, max); !p.empty()) {
+    Add(field, std::move(p));
+  }
+}
+
+void FieldChecker::Line(const std::string& field, std::string_view value,
+                        size_t min, size_t max) {
+  if (std::string p = TextProblem(value, min, max, /*multiline=*/false);
+      !p.empty()) {
+    Add(field, std::move(p));
   }
 }
 

@@ -23,14 +23,25 @@ namespace jalon {
 // unit of every length limit in the API.
 size_t Utf8Length(std::string_view s);
 
+// What is wrong with `value` as text of `min`..`max` characters (min 1:
+// required), or "" when nothing is. Control characters (C0, DEL, C1) are
+// refused: a terminal obeys them, XML 1.0 forbids most of them, and no one
+// means to type them. `multiline` text may hold tabs and line breaks; a
+// single line (a title, a name) may not.
+std::string TextProblem(std::string_view value, size_t min, size_t max,
+                        bool multiline = true);
+
 // Collects every violation of a message, each field named after `prefix`
 // (e.g. "action."), so a client sees them all at once. Not thread-safe.
 class FieldChecker {
  public:
   explicit FieldChecker(std::string_view prefix) : prefix_(prefix) {}
 
-  // `min`..`max` characters; min 1 reads "is required".
+  // `min`..`max` characters of text (TextProblem); min 1 reads "is
+  // required". Line: the same, on a single line.
   void Text(const std::string& field, std::string_view value, size_t min,
+            size_t max);
+  void Line(const std::string& field, std::string_view value, size_t min,
             size_t max);
   void Required(const std::string& field, std::string_view value);
   // A valid calendar date, or unset when not `required`.

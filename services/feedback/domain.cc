@@ -113,9 +113,9 @@ absl::Status ValidateConsultation(const pb::Consultation& c,
                                   std::string_view prefix) {
   FieldChecker k(prefix);
   k.Required("roadmap_id", c.roadmap_id());
-  k.Text("title", c.title(), 1, 200);
+  k.Line("title", c.title(), 1, 200);
   k.Text("description", c.description(), 0, 5000);
-  k.Text("place", c.place(), 0, 200);
+  k.Line("place", c.place(), 0, 200);
   if (!IsUnset(c.date()) && !IsValidDate(c.date())) {
     k.Add("date",
           "is not a valid date (year 1900..9999, month 1..12, a day of that "
@@ -165,7 +165,7 @@ absl::Status ValidateItem(const pb::FeedbackItem& item,
           "must be STRENGTH, BLOCKER, OPPORTUNITY, PARTNERSHIP_OFFER or "
           "PROPOSAL");
   }
-  k.Text("title", item.title(), 1, 200);
+  k.Line("title", item.title(), 1, 200);
   k.Text("body", item.body(), 1, 10000);
   if (item.visibility() == pb::VISIBILITY_UNSPECIFIED ||
       !pb::Visibility_IsValid(item.visibility())) {
@@ -188,7 +188,7 @@ absl::Status ValidateItem(const pb::FeedbackItem& item,
   for (int i = 0; i < item.attachments_size() && i < kMaxAttachments; ++i) {
     const pb::Attachment& a = item.attachments(i);
     std::string f = absl::StrCat("attachments[", i, "]");
-    k.Text(f + ".title", a.title(), 1, 200);
+    k.Line(f + ".title", a.title(), 1, 200);
     if (a.url().empty()) {
       k.Add(f + ".url", "is required");
     } else if (Utf8Length(a.url()) > 2000) {
@@ -430,9 +430,9 @@ absl::Status CheckCanReport(const Actor& actor, const pb::FeedbackItem& item,
     return absl::AlreadyExistsError(
         "the caller's organisation already reported this feedback item");
   }
-  size_t n = Utf8Length(reason);
-  if (n == 0) return InvalidField("reason", "is required");
-  if (n > 1000) return InvalidField("reason", "is longer than 1000 characters");
+  if (auto p = TextProblem(reason, 1, 1000); !p.empty()) {
+    return InvalidField("reason", p);
+  }
   return absl::OkStatus();
 }
 

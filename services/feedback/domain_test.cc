@@ -251,6 +251,16 @@ TEST(ValidateItemTest, TitleAndBodyLengthsCountCodePoints) {
   EXPECT_TRUE(OnlyViolation(ValidateItem(item, "item."), "item.body"));
 }
 
+TEST(ValidateItemTest, ControlCharactersAreRefused) {
+  pb::FeedbackItem item = ValidItem();
+  item.set_body("Délais:\n\t- douane\r\n- transport");
+  EXPECT_TRUE(ValidateItem(item, "item.").ok());
+  item.set_title("Douane\nlente");  // a title is one line
+  item.set_body("bell\a");
+  EXPECT_TRUE(
+      HasViolations(ValidateItem(item, "item."), {"item.title", "item.body"}));
+}
+
 TEST(ValidateItemTest, VisibilityRequiredAfterDefaults) {
   pb::FeedbackItem item = ValidItem();
   item.clear_visibility();
@@ -382,6 +392,18 @@ TEST(ValidateConsultationTest, Lengths) {
   c.set_title(Repeat("é", 201));
   c.set_description(Repeat("é", 5001));
   c.set_place(Repeat("é", 201));
+  EXPECT_TRUE(HasViolations(ValidateConsultation(c, "consultation."),
+                            {"consultation.title", "consultation.description",
+                             "consultation.place"}));
+}
+
+TEST(ValidateConsultationTest, ControlCharactersAreRefused) {
+  pb::Consultation c = ValidConsultation();
+  c.set_description("Ordre du jour:\n\t1. bilan");
+  EXPECT_TRUE(ValidateConsultation(c, "consultation.").ok());
+  c.set_title("Atelier\t2026");
+  c.set_place("Casablanca\x1b[31m");
+  c.mutable_description()->assign("x\0y", 3);
   EXPECT_TRUE(HasViolations(ValidateConsultation(c, "consultation."),
                             {"consultation.title", "consultation.description",
                              "consultation.place"}));
@@ -901,6 +923,8 @@ TEST(CheckCanReportTest, ReasonIsRequiredAndBounded) {
   EXPECT_TRUE(OnlyViolation(
       CheckCanReport(Member(kOtherOrg), item, false, Repeat("é", 1001)),
       "reason"));
+  EXPECT_TRUE(OnlyViolation(
+      CheckCanReport(Member(kOtherOrg), item, false, "spam\x1b[2J"), "reason"));
 }
 
 TEST(CheckCanReportTest, HiddenDeclinedOrInvisible) {

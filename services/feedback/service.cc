@@ -501,8 +501,8 @@ absl::Status FeedbackService::DeclineFeedback(
   if (req.public_answer().empty()) {
     return InvalidField("public_answer", "is required to decline feedback");
   }
-  if (Utf8Length(req.public_answer()) > 5000) {
-    return InvalidField("public_answer", "is longer than 5000 characters");
+  if (auto p = TextProblem(req.public_answer(), 1, 5000); !p.empty()) {
+    return InvalidField("public_answer", p);
   }
   EntityOps ops(store_, clock_, c);
   auto item = ops.Update<pb::FeedbackItem>(
@@ -705,8 +705,8 @@ absl::Status FeedbackService::ReportFeedback(
 absl::Status FeedbackService::ModerateFeedback(
     const CallContext& c, const pb::ModerateFeedbackRequest& req,
     pb::ModerateFeedbackResponse* resp) {
-  if (req.reason().empty() || Utf8Length(req.reason()) > 1000) {
-    return InvalidField("reason", "is required, up to 1000 characters");
+  if (auto p = TextProblem(req.reason(), 1, 1000); !p.empty()) {
+    return InvalidField("reason", p);
   }
   EntityOps ops(store_, clock_, c);
   auto item = ops.Update<pb::FeedbackItem>(

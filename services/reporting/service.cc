@@ -553,8 +553,8 @@ absl::Status ReportingService::IssueFeedKey(const CallContext& c,
       !s.ok()) {
     for (auto& f : ViolationsOf(s)) v.Add(f.field, f.description);
   }
-  if (Utf8Length(req.feed_key().description()) > 500) {
-    v.Add("feed_key.description", "at most 500 characters");
+  if (auto p = TextProblem(req.feed_key().description(), 0, 500); !p.empty()) {
+    v.Add("feed_key.description", p);
   }
   if (!v.empty()) return v.ToStatus();
   EntityOps ops(&store_, clock_, c);

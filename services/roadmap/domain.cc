@@ -38,7 +38,7 @@ bool IsCopilotOf(const Actor& actor, const std::string& org) {
 absl::Status ValidateOrganization(const Organization& o,
                                   std::string_view prefix) {
   FieldChecker c(prefix);
-  c.Text("name", o.name(), 1, 200);
+  c.Line("name", o.name(), 1, 200);
   if (o.kind() == v1::ORGANIZATION_KIND_UNSPECIFIED ||
       !v1::OrganizationKind_IsValid(o.kind())) {
     c.Add("kind", "must be FEDERATION, MINISTRY or MEMBER_COMPANY");
@@ -60,7 +60,7 @@ void ApplyDefaults(Roadmap* r) {
 
 absl::Status ValidateRoadmap(const Roadmap& r, std::string_view prefix) {
   FieldChecker c(prefix);
-  c.Text("title", r.title(), 1, 200);
+  c.Line("title", r.title(), 1, 200);
   c.Text("description", r.description(), 0, 5000);
   c.DateField("start_date", r.start_date(), true);
   c.DateField("horizon_date", r.horizon_date(), true);
@@ -88,7 +88,7 @@ absl::Status ValidateRoadmap(const Roadmap& r, std::string_view prefix) {
 absl::Status ValidateEcosystem(const Ecosystem& e, std::string_view prefix) {
   FieldChecker c(prefix);
   c.Required("roadmap_id", e.roadmap_id());
-  c.Text("name", e.name(), 1, 200);
+  c.Line("name", e.name(), 1, 200);
   c.Text("description", e.description(), 0, 5000);
   c.DateField("creation_date", e.creation_date(), false);
   return c.Done();
@@ -105,7 +105,7 @@ void ApplyDefaults(Indicator* i) {
 absl::Status ValidateIndicator(const Indicator& i, std::string_view prefix) {
   FieldChecker c(prefix);
   c.Required("roadmap_id", i.roadmap_id());
-  c.Text("name", i.name(), 1, 200);
+  c.Line("name", i.name(), 1, 200);
   c.Text("description", i.description(), 0, 5000);
   if (i.unit() == v1::INDICATOR_UNIT_UNSPECIFIED ||
       !v1::IndicatorUnit_IsValid(i.unit())) {
@@ -180,7 +180,7 @@ void ApplyDefaults(Action* a) {
 absl::Status ValidateAction(const Action& a, std::string_view prefix) {
   FieldChecker c(prefix);
   c.Required("roadmap_id", a.roadmap_id());
-  c.Text("title", a.title(), 1, 200);
+  c.Line("title", a.title(), 1, 200);
   c.Text("description", a.description(), 0, 10000);
   c.Required("lead_organization_id", a.lead_organization_id());
   c.Required("partner_organization_id", a.partner_organization_id());
@@ -190,7 +190,7 @@ absl::Status ValidateAction(const Action& a, std::string_view prefix) {
           "must differ from lead_organization_id (co-validation needs two "
           "organisations)");
   }
-  c.Text("owner", a.owner(), 0, 200);
+  c.Line("owner", a.owner(), 0, 200);
   if (!v1::ActionPriority_IsValid(a.priority()) ||
       a.priority() == v1::ACTION_PRIORITY_UNSPECIFIED) {
     c.Add("priority", "must be LOW, MEDIUM, HIGH or CRITICAL");
@@ -207,7 +207,7 @@ absl::Status ValidateAction(const Action& a, std::string_view prefix) {
   for (int k = 0; k < a.milestones_size() && k <= 100; ++k) {
     const auto& m = a.milestones(k);
     std::string f = absl::StrCat("milestones[", k, "]");
-    c.Text(f + ".title", m.title(), 1, 200);
+    c.Line(f + ".title", m.title(), 1, 200);
     c.DateField(f + ".due_date", m.due_date(), true);
     c.DateField(f + ".done_date", m.done_date(), false);
     if (!m.id().empty() && !milestone_ids.insert(m.id()).second) {
@@ -268,7 +268,7 @@ absl::Status ValidateAction(const Action& a, std::string_view prefix) {
 
 absl::Status ValidateTokenRequest(const v1::IssueTokenRequest& r) {
   FieldChecker c("");
-  c.Text("principal_name", r.principal_name(), 1, 100);
+  c.Line("principal_name", r.principal_name(), 1, 100);
   c.Required("organization_id", r.organization_id());
   if (r.role() == Role::ROLE_UNSPECIFIED ||
       !common::v1::Role_IsValid(r.role())) {
@@ -327,8 +327,8 @@ absl::Status CheckTransition(const Action& action, ActionStatus target,
     return InvalidField("target_status",
                         "must be a status other than UNSPECIFIED");
   }
-  if (Utf8Length(reason) > 2000) {
-    return InvalidField("reason", "is longer than 2000 characters");
+  if (auto p = TextProblem(reason, 0, 2000); !p.empty()) {
+    return InvalidField("reason", p);
   }
   auto allowed = AllowedTargets(action.status());
   if (std::find(allowed.begin(), allowed.end(), target) == allowed.end()) {

@@ -340,6 +340,10 @@ TEST(TransitionTableTest, ReasonLongerThan2000CharactersIsInvalid) {
       CheckTransition(a, kBlocked, std::string(2000, 'x'), copilot).ok());
   // Counted in characters: 2000 "é" (4000 bytes) are fine.
   EXPECT_TRUE(CheckTransition(a, kBlocked, Repeat("é", 2000), copilot).ok());
+  // Over lines, yes; with a terminal's escape sequence, no.
+  EXPECT_TRUE(CheckTransition(a, kBlocked, "waiting:\n- land", copilot).ok());
+  EXPECT_TRUE(OnlyViolation(
+      CheckTransition(a, kBlocked, "waiting\x1b]0;x\x07", copilot), "reason"));
 }
 
 // ===========================================================================
@@ -861,6 +865,34 @@ TEST_F(ValidateActionTest, Description) {
   EXPECT_TRUE(V(a_).ok());
   a_.set_description("");
   EXPECT_TRUE(V(a_).ok());
+}
+
+TEST_F(ValidateActionTest, ControlCharactersAreRefused) {
+  // A title is one line: no control character at all, tab and line breaks
+  // included.
+  for (std::string bad :
+       {std::string("Plan\x1b[2Jfonderie"), std::string("Plan\nfonderie"),
+        std::string("Plan\tfonderie"), std::string("Plan\x7f"),
+        std::string("\xc2\x85x"), std::string("nul\0x", 5)}) {
+    a_.set_title(bad);
+    EXPECT_TRUE(OnlyViolation(V(a_), "action.title")) << bad;
+  }
+  a_.set_title("Plan \x1b");
+  EXPECT_EQ(FieldsOf(V(a_)), std::vector<std::string>{"action.title"});
+  EXPECT_NE(V(a_).message().find("U+001B at character 6"), std::string::npos)
+      << V(a_);
+  a_.set_title("Plan\nB");
+  EXPECT_NE(V(a_).message().find("single line"), std::string::npos) << V(a_);
+  a_.set_title("Fonderie \xc2\xa0 ⵣ");  // U+00A0 is not a C1 control
+  EXPECT_TRUE(V(a_).ok()) << V(a_);
+  // A description may run over lines, with tabs; not with other controls.
+  a_.set_description("one\n\ttwo\r\nthree");
+  EXPECT_TRUE(V(a_).ok()) << V(a_);
+  a_.set_description("bell\a");
+  EXPECT_TRUE(OnlyViolation(V(a_), "action.description"));
+  a_.set_description("");
+  a_.set_owner("M. \x08" "Alami");
+  EXPECT_TRUE(OnlyViolation(V(a_), "action.owner"));
 }
 
 TEST_F(ValidateActionTest, RoadmapIdRequired) {

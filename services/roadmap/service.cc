@@ -616,8 +616,8 @@ absl::Status RoadmapService::VerifyMeasurement(
   if (!req.approve() && req.note().empty()) {
     return InvalidField("note", "is required when rejecting a measurement");
   }
-  if (Utf8Length(req.note()) > 2000) {
-    return InvalidField("note", "is longer than 2000 characters");
+  if (auto p = TextProblem(req.note(), 0, 2000); !p.empty()) {
+    return InvalidField("note", p);
   }
   Ops ops(store_, clock_, c);
   auto m = ops.Update<pb::Measurement>(
@@ -998,9 +998,8 @@ absl::Status RoadmapService::AddComment(const CallContext& c,
   const Actor& actor = c.principal;
   Violations v;
   if (req.action_id().empty()) v.Add("action_id", "is required");
-  if (req.body().empty()) v.Add("body", "is required");
-  if (Utf8Length(req.body()) > 5000) {
-    v.Add("body", "is longer than 5000 characters");
+  if (auto p = TextProblem(req.body(), 1, 5000); !p.empty()) {
+    v.Add("body", p);
   }
   if (auto s = v.ToStatus(); !s.ok()) return s;
   if (auto s = ValidateRequestId(req.request_id()); !s.ok()) return s;

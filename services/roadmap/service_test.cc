@@ -681,6 +681,11 @@ TEST_F(RoadmapServiceTest, RejectingAMeasurementNeedsANoteAndIsFinal) {
       stub_->VerifyMeasurement(Ctx(f_.ministry_copilot).get(), reject, &resp));
   ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_EQ(ViolationsOf(s)[0].field, "note");
+  reject.set_note("Chiffres\x07");
+  s = FromGrpcStatus(
+      stub_->VerifyMeasurement(Ctx(f_.ministry_copilot).get(), reject, &resp));
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(ViolationsOf(s)[0].field, "note");
   EXPECT_EQ(StreamLength(), events) << "a refused verification writes nothing";
 
   reject.set_note("Chiffres non rapprochés des déclarations CNSS");
@@ -1014,6 +1019,15 @@ TEST_F(RoadmapServiceTest, RequestsWithoutTheirRequiredFieldsNameThem) {
   comment.set_body(std::string(5001, 'x'));
   EXPECT_EQ(field_of(stub_->AddComment(ctx().get(), comment, &commented)),
             (Fields{"body"}));
+  comment.set_body("Relancer\x1b[8m la douane");  // hides what follows
+  EXPECT_EQ(field_of(stub_->AddComment(ctx().get(), comment, &commented)),
+            (Fields{"body"}));
+  rpb::CreateActionRequest create;
+  *create.mutable_action() = NewAction("Ligne 1\nLigne 2");
+  rpb::CreateActionResponse created;
+  EXPECT_EQ(field_of(stub_->CreateAction(ctx().get(), create, &created)),
+            (Fields{"action.title"}));
+  EXPECT_EQ(StreamLength(), after_create) << "refused input writes nothing";
   comment.set_body(std::string(5000, 'x'));
   EXPECT_TRUE(stub_->AddComment(ctx().get(), comment, &commented).ok())
       << "5000 characters are allowed";

@@ -26,6 +26,10 @@ TokenVerifier::TokenVerifier(RedisClient* redis, AuthOptions options)
           const std::string& hash) -> absl::StatusOr<std::optional<Actor>> {
     auto reply = redis->Command({"GET", prefix + hash});
     if (!reply.ok()) return reply.status();
+    // An error reply (Redis still loading its data, say) says nothing
+    // about the token: not "unknown", which would evict it from the cache
+    // and answer UNAUTHENTICATED.
+    if (reply->is_error()) return StatusOfErrorReply(*reply, "GET token");
     Actor actor;
     if (reply->is_nil() || !actor.ParseFromString(reply->str())) {
       return std::optional<Actor>();

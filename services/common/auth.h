@@ -50,7 +50,8 @@ class TokenVerifier {
 
   // Verifies an "authorization" metadata value ("Bearer <token>").
   // UNAUTHENTICATED (missing, malformed, unknown or revoked token; the
-  // message never echoes the token) or UNAVAILABLE (Redis down).
+  // message never echoes the token), UNAVAILABLE (Redis down, or unable to
+  // serve for a while: loading, busy) or INTERNAL (another error reply).
   absl::StatusOr<Actor> Verify(std::string_view authorization);
   // Verify without a lookup, for a thread that must not block: the answer
   // when the header is malformed or the principal is cached, else nullopt

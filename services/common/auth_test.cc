@@ -111,6 +111,51 @@ TEST_F(AuthTest, GarbageStoredUnderTheHashIsUnauthenticated) {
   ExpectUnauthenticated(verifier.Verify("Bearer " + token), "garbage");
 }
 
+TEST_F(AuthTest, AnErrorReplyIsNotAnUnknownToken) {
+  TokenVerifier verifier(redis_.get(), Options(milliseconds(60000)));
+  const std::string token = Issue();
+  ASSERT_TRUE(verifier.Verify("Bearer " + token).ok());
+  // Redis busy with a script past busy-reply-threshold answers BUSY to
+  // everything, as it answers LOADING while it loads its data.
+  ASSERT_TRUE(
+      redis_->Command({"CONFIG", "SET", "busy-reply-threshold", "50"}).ok());
+  std::thread busy([&] {
+    RedisOptions o = server_.options();
+    o.command_timeout = milliseconds(30000);
+    RedisClient other(o);
+    (void)other.Command({"EVAL", "while true do end", "0"});
+  });
+  RedisClient probe(server_.options());
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        auto r = probe.Command({"PING"});
+        return r.ok() && r->is_error() && r->str().rfind("BUSY", 0) == 0;
+      },
+      milliseconds(10000), milliseconds(20)));
+  auto fresh = verifier.VerifyFresh("Bearer " + token);
+  EXPECT_EQ(fresh.status().code(), absl::StatusCode::kUnavailable)
+      << fresh.status();
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        auto r = probe.Command({"SCRIPT", "KILL"});
+        return r.ok() && !r->is_error();
+      },
+      milliseconds(10000), milliseconds(20)));
+  busy.join();
+  // The cached principal was not evicted as if the token were unknown.
+  auto cached = verifier.VerifyCached("Bearer " + token);
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_TRUE(cached->ok()) << cached->status();
+  // Another error (a key of the wrong type) is ours: INTERNAL, not
+  // "invalid or revoked token".
+  const std::string other = NewTokenSecret();
+  ASSERT_TRUE(redis_->Command({"LPUSH", kPrefix + Sha256Hex(other), "x"}).ok());
+  auto wrong = verifier.Verify("Bearer " + other);
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInternal)
+      << wrong.status();
+  EXPECT_EQ(wrong.status().message().find("WRONGTYPE"), std::string::npos);
+}
+
 TEST_F(AuthTest, CacheServesWithoutRedisWithinItsTtl) {
   TokenVerifier verifier(redis_.get(), Options(milliseconds(60000)));
   TokenVerifier short_lived(redis_.get(), Options(milliseconds(200)));

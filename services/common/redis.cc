@@ -18,8 +18,31 @@
 
 namespace jalon {
 
+namespace {
+
+// Error replies of a Redis that cannot serve for a while, and will again
+// by itself: loading its data after a restart, running a script past
+// busy-reply-threshold, a replica without its master or one that refuses
+// writes, a full client table. A retry later can succeed.
+bool IsTransientErrorReply(std::string_view error) {
+  for (std::string_view code :
+       {"LOADING ", "BUSY ", "MASTERDOWN ", "TRYAGAIN ", "READONLY ",
+        "CLUSTERDOWN ", "NOREPLICAS ", "ERR max number of clients reached"}) {
+    if (error.substr(0, code.size()) == code) return true;
+  }
+  // A write refused inside a script reads "...: READONLY You can't...".
+  return error.find(" READONLY You can't write") != std::string_view::npos;
+}
+
+}  // namespace
+
 absl::Status StatusOfErrorReply(const RedisReply& reply,
                                 std::string_view what) {
+  if (IsTransientErrorReply(reply.str())) {
+    spdlog::warn("msg=redis_busy what={} error={}", what,
+                 LogValue(reply.str()));
+    return absl::UnavailableError("storage unavailable, retry later");
+  }
   spdlog::error("msg=redis_error_reply what={} error={}", what,
                 LogValue(reply.str()));
   // Inside a script the error reads "...: OOM command not allowed...".

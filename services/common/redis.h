@@ -65,8 +65,10 @@ using RedisArgs = std::vector<std::string>;
 // is logged, never sent. A write Redis refused because it is out of memory
 // (maxmemory with noeviction) is RESOURCE_EXHAUSTED / STORAGE_FULL:
 // nothing changed, and it will not succeed until an operator makes room.
-// Anything else is INTERNAL "internal storage error". `what` names the
-// command or script in the log line.
+// A Redis that cannot serve for a while (LOADING, BUSY, READONLY...) is
+// UNAVAILABLE, as an unreachable one is: retry later. Anything else is
+// INTERNAL "internal storage error". `what` names the command or script in
+// the log line.
 absl::Status StatusOfErrorReply(const RedisReply& reply,
                                 std::string_view what = "command");
 

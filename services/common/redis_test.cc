@@ -2,6 +2,7 @@
 #include "services/common/redis.h"
 
 #include <gtest/gtest.h>
+#include <hiredis.h>
 
 #include <algorithm>
 #include <atomic>
@@ -51,6 +52,35 @@ TEST(BackoffTest, DoublesUpToTheCapAndStartsOverAfterASuccess) {
   EXPECT_EQ(b.delay().count(), 50);
   b.RetryNow();  // a connection that worked and broke: try again at once
   EXPECT_TRUE(b.Ready(now));
+}
+
+TEST(StatusOfErrorReplyTest, ARedisThatCannotServeForAWhileIsUnavailable) {
+  auto status_of = [](std::string text) {
+    redisReply r{};
+    r.type = REDIS_REPLY_ERROR;
+    r.str = text.data();
+    r.len = text.size();
+    return StatusOfErrorReply(RedisReply::FromHiredis(&r), "test");
+  };
+  for (const char* transient :
+       {"LOADING Redis is loading the dataset in memory",
+        "BUSY Redis is busy running a script.",
+        "MASTERDOWN Link with MASTER is down",
+        "READONLY You can't write against a read only replica.",
+        "ERR Error running script (call to f_0): @user_script:1: "
+        "@user_script: 1: READONLY You can't write against a read only "
+        "replica.",
+        "ERR max number of clients reached"}) {
+    absl::Status s = status_of(transient);
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << transient;
+    EXPECT_EQ(s.message(), "storage unavailable, retry later");
+  }
+  EXPECT_EQ(status_of("WRONGTYPE Operation against a key").code(),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(status_of("ERR unknown command 'BUSYNESS'").code(),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(status_of("OOM command not allowed").code(),
+            absl::StatusCode::kResourceExhausted);
 }
 
 TEST_F(RedisTest, CommandRepliesOfEveryType) {

@@ -337,7 +337,8 @@ int Main(int argc, char** argv) {
               "hiredis. Prints a table; see docs/performance.md.");
   flags.Int("seconds", &config.seconds, 1, 600,
             "measured seconds of each run of each scenario");
-  flags.Duration("warmup", &config.warmup,
+  flags.Duration("warmup", &config.warmup, std::chrono::milliseconds(0),
+                 std::chrono::minutes(10),
                  "warm-up before each measured run, e.g. 500ms");
   flags.Int("repeat", &config.repeat, 1, 99,
             "runs of each scenario; the median is reported");

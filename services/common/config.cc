@@ -23,6 +23,8 @@ bool ParseDuration(std::string_view text, std::chrono::milliseconds* out) {
   auto unit_at = text.find_first_not_of("0123456789");
   if (unit_at == 0 || unit_at == std::string_view::npos) return false;
   if (!absl::SimpleAtoi(std::string(text.substr(0, unit_at)), &n)) return false;
+  // Far beyond any setting, and no overflow once in milliseconds.
+  if (n > 1'000'000'000'000) return false;
   std::string_view unit = text.substr(unit_at);
   if (unit == "ms") {
     *out = std::chrono::milliseconds(n);
@@ -34,6 +36,14 @@ bool ParseDuration(std::string_view text, std::chrono::milliseconds* out) {
     return false;
   }
   return true;
+}
+
+std::string FormatDuration(std::chrono::milliseconds d) {
+  const int64_t ms = d.count();
+  if (ms == 0) return "0";
+  if (ms % 60000 == 0) return absl::StrCat(ms / 60000, "m");
+  if (ms % 1000 == 0) return absl::StrCat(ms / 1000, "s");
+  return absl::StrCat(ms, "ms");
 }
 
 Flags::Flags(std::string program, std::string summary)
@@ -83,13 +93,17 @@ void Flags::Int64(std::string name, int64_t* target, int64_t min, int64_t max,
 }
 
 void Flags::Duration(std::string name, std::chrono::milliseconds* target,
-                     std::string help) {
-  Add({name, std::move(help), absl::StrCat(target->count(), "ms"), false,
+                     std::chrono::milliseconds min,
+                     std::chrono::milliseconds max, std::string help) {
+  Add({name, std::move(help), FormatDuration(*target), false,
        [=](const std::string& v) {
-         if (!ParseDuration(v, target) || target->count() < 0) {
-           return absl::InvalidArgumentError(
-               "expected a duration such as 250ms, 2s or 1m");
+         std::chrono::milliseconds d;
+         if (!ParseDuration(v, &d) || d < min || d > max) {
+           return absl::InvalidArgumentError(absl::StrCat(
+               "expected a duration from ", FormatDuration(min), " to ",
+               FormatDuration(max), ", such as 250ms, 2s or 1m"));
          }
+         *target = d;
          return absl::OkStatus();
        }});
 }

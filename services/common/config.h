@@ -23,8 +23,9 @@ class Flags {
   void Int(std::string name, int* target, int min, int max, std::string help);
   void Int64(std::string name, int64_t* target, int64_t min, int64_t max,
              std::string help);
-  // Accepts "250ms", "2s", "1m".
+  // Accepts "250ms", "2s", "1m" (and "0"), from `min` to `max`.
   void Duration(std::string name, std::chrono::milliseconds* target,
+                std::chrono::milliseconds min, std::chrono::milliseconds max,
                 std::string help);
   void Bool(std::string name, bool* target, std::string help);
   // `name` is the flag of the file's path (e.g. "redis-password-file"); the
@@ -65,6 +66,9 @@ class Flags {
 
 // Parses "250ms", "2s", "3m" (and "0") into milliseconds.
 bool ParseDuration(std::string_view text, std::chrono::milliseconds* out);
+// A duration as ParseDuration reads it, in the largest exact unit: "0",
+// "250ms", "2s", "5m".
+std::string FormatDuration(std::chrono::milliseconds d);
 
 }  // namespace jalon
 

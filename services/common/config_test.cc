@@ -75,7 +75,8 @@ struct TestConfig {
     f.String("cfgtest-name", &name, "a name");
     f.Int("cfgtest-count", &count, 1, 100, "a count");
     f.Int64("cfgtest-big", &big, 0, int64_t{1} << 40, "a big number");
-    f.Duration("cfgtest-wait", &wait, "a wait");
+    f.Duration("cfgtest-wait", &wait, milliseconds(10), std::chrono::hours(1),
+               "a wait");
     f.Bool("cfgtest-verbose", &verbose, "talk more");
     f.SecretFile("cfgtest-password-file", &secret, "a password file");
     return f;
@@ -345,6 +346,50 @@ TEST(ServiceConfigTest, ValidateNamesTheFlagAndItsVariable) {
     EXPECT_NE(s.message().find(tc.flag), std::string::npos) << s;
     EXPECT_EQ(s.message().find("pw@"), std::string::npos) << s;
   }
+}
+
+TEST(ServiceConfigTest, DurationsOutOfTheirRangeAreRefusedAtParse) {
+  for (const char* bad :
+       {"--redis-timeout=0", "--redis-timeout=5ms", "--redis-timeout=2m",
+        "--redis-connect-timeout=0", "--health-interval=1ms",
+        "--keepalive-time=0", "--max-connection-age=30000m",
+        "--grace-period=2h", "--claim-min-idle=0", "--roadmap-deadline=0",
+        "--auth-cache-ttl=99999999999999m"}) {
+    ServiceConfig config;
+    RoadmapLinkConfig link;
+    Flags f("svc", "test");
+    config.Register(f);
+    link.Register(f);
+    absl::Status s = f.Parse({bad});
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    const std::string flag =
+        std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_NE(s.message().find(flag), std::string::npos) << s;
+    EXPECT_NE(s.message().find("expected a duration from"), std::string::npos)
+        << s;
+  }
+  ServiceConfig config;
+  Flags f("svc", "test");
+  config.Register(f);
+  ASSERT_TRUE(f.Parse({"--redis-timeout=10ms", "--max-connection-age=10080m",
+                       "--grace-period=0"})
+                  .ok());
+  EXPECT_EQ(config.redis_timeout, milliseconds(10));
+  EXPECT_EQ(config.max_connection_age, std::chrono::hours(24 * 7));
+  // A consumer never blocks for 0 (forever).
+  RoadmapLinkConfig link;
+  EXPECT_GT(link.Consumer(config, "s", "g", "d").block, milliseconds(0));
+}
+
+TEST(FlagsTest, FormatDurationReadsBack) {
+  for (milliseconds d : {milliseconds(0), milliseconds(250), milliseconds(2000),
+                         milliseconds(300000), milliseconds(90500)}) {
+    milliseconds back{-1};
+    ASSERT_TRUE(ParseDuration(FormatDuration(d), &back)) << FormatDuration(d);
+    EXPECT_EQ(back, d);
+  }
+  EXPECT_EQ(FormatDuration(milliseconds(30000)), "30s");
+  EXPECT_EQ(FormatDuration(milliseconds(600000)), "10m");
 }
 
 TEST(ServiceConfigTest, OutOfRangeSettingIsRefusedAtParse) {

@@ -11,6 +11,11 @@
 
 namespace jalon {
 
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
 void ServiceConfig::Register(Flags& f) {
   f.String("listen", &listen, "gRPC address to listen on, HOST:PORT");
   f.String("redis-url", &redis_url,
@@ -19,9 +24,12 @@ void ServiceConfig::Register(Flags& f) {
                "file holding the Redis password (AUTH); unset: no AUTH");
   f.Int("redis-pool-size", &redis_pool_size, 1, 1024,
         "Redis connections in the pool");
-  f.Duration("redis-connect-timeout", &redis_connect_timeout,
-             "timeout of a Redis connect");
-  f.Duration("redis-timeout", &redis_timeout, "timeout of every Redis command");
+  f.Duration("redis-connect-timeout", &redis_connect_timeout, milliseconds(10),
+             minutes(1), "timeout of a Redis connect");
+  // At least 10ms: a consumer blocks for half of it (BLOCK 0 would wait
+  // forever), and a command needs a round trip.
+  f.Duration("redis-timeout", &redis_timeout, milliseconds(10), minutes(1),
+             "timeout of every Redis command");
   f.Int("workers", &workers, 1, 1024,
         "threads that run request handlers (and their Redis calls)");
   f.Int("max-queue", &max_queue, 1, 1'000'000,
@@ -29,19 +37,22 @@ void ServiceConfig::Register(Flags& f) {
         "pending on its non-blocking client) before new ones get "
         "UNAVAILABLE");
   f.String("log-level", &log_level, "trace, debug, info, warn, error or off");
-  f.Duration("grace-period", &grace_period,
+  f.Duration("grace-period", &grace_period, milliseconds(0), hours(1),
              "on SIGTERM, how long in-flight calls may take to finish");
-  f.Duration("health-interval", &health_interval,
+  f.Duration("health-interval", &health_interval, milliseconds(10), hours(1),
              "how often readiness pings Redis");
-  f.Duration("auth-cache-ttl", &auth_cache_ttl,
+  f.Duration("auth-cache-ttl", &auth_cache_ttl, milliseconds(0), hours(1),
              "how long a verified token is trusted without asking Redis; "
              "bounds how late a revocation can take effect");
   f.Int64("stream-max-len", &stream_max_len, 10'000, int64_t{1} << 40,
           "approximate MAXLEN of the service's event stream");
   f.Int("max-message-bytes", &max_message_bytes, 1024, 64 << 20,
         "largest gRPC message accepted or sent");
-  f.Duration("keepalive-time", &keepalive_time, "gRPC keepalive ping interval");
-  f.Duration("max-connection-age", &max_connection_age,
+  // gRPC takes these as int milliseconds: at most 24 days.
+  f.Duration("keepalive-time", &keepalive_time, seconds(1), hours(24),
+             "gRPC keepalive ping interval");
+  f.Duration("max-connection-age", &max_connection_age, milliseconds(0),
+             hours(24 * 7),
              "close client connections after this age so they rebalance "
              "across replicas (0: never)");
 }
@@ -94,12 +105,14 @@ void RoadmapLinkConfig::Register(Flags& f) {
   f.SecretFile("roadmap-token-file", &roadmap_token,
                "file holding this service's token for the roadmap service "
                "(a reader token; required)");
-  f.Duration("roadmap-deadline", &roadmap_deadline,
-             "deadline of each call to the roadmap service");
+  f.Duration("roadmap-deadline", &roadmap_deadline, milliseconds(10),
+             minutes(10), "deadline of each call to the roadmap service");
   f.String("consumer-name", &consumer_name,
            "this replica's name in the consumer groups of the event "
            "streams it reads (unique per replica)");
-  f.Duration("claim-min-idle", &claim_min_idle,
+  // At least a second: shorter, a replica takes over events another one
+  // is still applying.
+  f.Duration("claim-min-idle", &claim_min_idle, seconds(1), hours(24),
              "how long an event may stay unacknowledged by a replica before "
              "another one takes it over");
   f.Bool("redrive-dead-letters", &redrive_dead_letters,
@@ -137,7 +150,7 @@ ConsumerOptions RoadmapLinkConfig::Consumer(const ServiceConfig& common,
   o.group = std::move(group);
   o.consumer = consumer_name;
   o.dead_letter = std::move(dead_letter);
-  o.block = std::min(std::chrono::milliseconds(1000), common.redis_timeout / 2);
+  o.block = std::min(milliseconds(1000), common.redis_timeout / 2);
   o.claim_min_idle = claim_min_idle;
   return o;
 }

@@ -58,9 +58,11 @@ int main(int argc, char** argv) {
                "(default: http://<http-listen>)");
   config.roadmap.Register(flags);
   flags.Duration("tick-interval", &config.tick_interval,
+                 std::chrono::milliseconds(10), std::chrono::hours(1),
                  "how often late actions, indicator ratings and report "
                  "schedules are checked");
   flags.Duration("feed-write-timeout", &config.feed_write_timeout,
+                 std::chrono::milliseconds(10), std::chrono::hours(1),
                  "how long a WatchStatus client may leave a message unread "
                  "before it is cut off with RESOURCE_EXHAUSTED (it can "
                  "resume); as long again to take that message, or the call "

@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
             "read or wrote), invalidated by every commit's PUBLISH (0: every "
             "Get reads Redis)");
   flags.Duration("entity-cache-ttl", &config.entity_cache_ttl,
+                 std::chrono::milliseconds(0), std::chrono::hours(1),
                  "the longest a cached entity is served: the bound on a "
                  "stale Get if invalidations stop arriving unnoticed");
   if (auto exit_code =

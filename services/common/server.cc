@@ -46,7 +46,10 @@ absl::Status ServerHost::Start() {
   }
   auto* health = server_->GetHealthCheckService();
   ready_ = redis_->Ping().ok();
-  health->SetServingStatus(ready_.load());
+  // The overall status "" is liveness: SERVING for as long as the process
+  // serves (a restart cannot bring Redis back). The service's own name is
+  // readiness, and follows Redis.
+  health->SetServingStatus("", true);
   health->SetServingStatus(health_name_, ready_.load());
   health_thread_ = std::thread([this] { WatchHealth(); });
   spdlog::info("msg=listening address={} port={} ready={}", config_.listen,
@@ -68,9 +71,7 @@ void ServerHost::WatchHealth() {
                    ok ? "redis_reachable" : "redis_unreachable");
     }
     ready_ = ok;
-    auto* health = server_->GetHealthCheckService();
-    health->SetServingStatus(ok);
-    health->SetServingStatus(health_name_, ok);
+    server_->GetHealthCheckService()->SetServingStatus(health_name_, ok);
   }
 }
 

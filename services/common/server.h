@@ -1,10 +1,11 @@
 // Hosts a service's gRPC servers: the callback-API services, the standard
-// grpc.health.v1 health service whose readiness follows a live Redis PING
-// (NOT_SERVING while Redis is unreachable, SERVING when it returns; the
-// process never exits for it), server reflection, keepalive and message size
-// limits, and a graceful stop: NOT_SERVING first, then in-flight calls drain
-// within the grace period. Start/Shutdown from one thread; the health
-// watcher runs on its own thread.
+// grpc.health.v1 health service whose readiness (the service's own name)
+// follows a live Redis PING (NOT_SERVING while Redis is unreachable, SERVING
+// when it returns; the process never exits for it) and whose liveness (the
+// overall status "") stays SERVING until the stop, server reflection, keepalive
+// and message size limits, and a graceful stop: NOT_SERVING first, then
+// in-flight calls drain within the grace period. Start/Shutdown from one
+// thread; the health watcher runs on its own thread.
 #ifndef JALON_SERVICES_COMMON_SERVER_H_
 #define JALON_SERVICES_COMMON_SERVER_H_
 

@@ -1362,9 +1362,10 @@ TEST_F(RoadmapServiceTest, ReadinessFollowsRedisAndCallsFailCleanly) {
   using grpc::health::v1::HealthCheckRequest;
   using grpc::health::v1::HealthCheckResponse;
   auto health = Health::NewStub(harness_.channel());
-  auto status = [&] {
+  auto status = [&](const std::string& service =
+                        "jalon.roadmap.v1.RoadmapService") {
     HealthCheckRequest req;
-    req.set_service("jalon.roadmap.v1.RoadmapService");
+    req.set_service(service);
     HealthCheckResponse resp;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
@@ -1383,6 +1384,8 @@ TEST_F(RoadmapServiceTest, ReadinessFollowsRedisAndCallsFailCleanly) {
   auto down = Create(NewAction("Pendant la panne"), f_.federation_copilot);
   EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(down.status().message(), "storage unavailable, retry later");
+  // Liveness does not follow Redis: restarting the process would not help.
+  EXPECT_EQ(status(""), HealthCheckResponse::SERVING);
   // Reads and updates (served without blocking) fail the same clean way.
   rpb::GetActionRequest get;
   get.set_id(before->id());

@@ -4,12 +4,13 @@
 # prints the summary, the report and the feed; SIGTERM (what Ctrl-C sends
 # is the same handler; a background job here ignores SIGINT) stops
 # everything with exit 0; the second run reuses the data and imports nothing
-# twice.
+# twice; a third, after the Redis data is reset, works again (a new feed
+# key). All of it under a path with a space.
 # Usage: run_test.sh BUILD_DIR
 set -euo pipefail
 BUILD_DIR=$(cd "$1" && pwd)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-STATE=$(mktemp -d)
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/jalon run.XXXXXX")
 RUN_PID=""
 cleanup() {
   [ -n "$RUN_PID" ] && kill -TERM "$RUN_PID" 2>/dev/null && wait "$RUN_PID" 2>/dev/null
@@ -86,6 +87,33 @@ if [ "$(date -u +%F)" = "$day_before" ]; then
     fail "the second run generated another report on the same day"
 fi
 
+# Redis' data reset (a new password, no tokens, no feed key): the run
+# starts over and everything it prints works again.
+first_key=$(cat "$JALON_VAR_DIR/feed.key")
+rm -rf "$JALON_VAR_DIR/redis"
+run_once "$STATE/reset.out"
+[ "$(cat "$JALON_VAR_DIR/feed.key")" != "$first_key" ] ||
+  fail "the feed key of the old data was kept"
+
+# Its Redis port taken by someone else's server: a clear refusal, not that
+# server taken for its own.
+BUSY_PORT=$(free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+time.sleep(120)' "$BUSY_PORT" &
+BUSY_PID=$!
+trap 'kill "$BUSY_PID" 2>/dev/null; cleanup' EXIT
+sleep 0.3
+code=0
+JALON_VAR_DIR="$STATE/var-redis-busy" JALON_REDIS_PORT=$BUSY_PORT \
+  timeout 120 "$ROOT/tools/run" --no-example >"$STATE/redis-busy.out" 2>&1 ||
+  code=$?
+kill "$BUSY_PID" 2>/dev/null || true
+[ "$code" != 0 ] && [ "$code" != 124 ] ||
+  { cat "$STATE/redis-busy.out"; fail "a taken Redis port exited with $code"; }
+grep -q "port $BUSY_PORT is in use" "$STATE/redis-busy.out" ||
+  { cat "$STATE/redis-busy.out"; fail "a taken Redis port was not named"; }
+
 # A start that fails (the roadmap port is taken) exits non-zero, and stops
 # what it had started.
 BUSY_PORT=$(free_port)
@@ -125,8 +153,11 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 export JALON_VAR_DIR="$STATE/var-external" JALON_REDIS_PORT=$(free_port)
+# The password file's path relative to where tools/run is called from.
+pushd "$EXT" >/dev/null
 run_once "$STATE/external.out" --redis "redis://127.0.0.1:$EXT_PORT/0" \
-  --redis-password-file "$EXT/password"
+  --redis-password-file password
+popd >/dev/null
 grep -q "existing Redis" "$STATE/external.out" ||
   { cat "$STATE/external.out"; fail "--redis did not say it used the given Redis"; }
 [ ! -e "$JALON_VAR_DIR/redis" ] || fail "--redis still started a private Redis"

@@ -168,6 +168,65 @@ TEST_F(RoadmapProcessTest, ServesHealthReflectionAndTheApi) {
   EXPECT_EQ(*code, 0);
 }
 
+// The first admin's secret lost after its commit (docs/deploy.md: the
+// bootstrap Job's pod went away before it stored the Secret): a restart
+// finds the admin and issues none. The documented recovery, deleting the
+// admin index with Redis' own admin, lets the bootstrap issue a new admin,
+// which lists and revokes the orphan.
+TEST_F(RoadmapProcessTest, ALostFirstAdminSecretIsRecoveredAsDocumented) {
+  auto run = [&](const std::string& log) {
+    ChildProcess p;
+    StartService(p, token_file_, log);
+    p.Signal(SIGTERM);
+    auto code = p.Wait(std::chrono::seconds(20));
+    ASSERT_TRUE(code.ok());
+    EXPECT_EQ(*code, 0);
+  };
+  run("first.log");
+  const std::string lost = ReadFile(token_file_);
+  ASSERT_FALSE(lost.empty());
+  std::remove(token_file_.c_str());
+  run("again.log");
+  struct stat st;
+  EXPECT_NE(stat(token_file_.c_str(), &st), 0) << "an admin exists: no new one";
+
+  RedisClient redis(redis_->options());
+  auto del = redis.Command({"DEL", "jalon:roadmap:admin_tokens"});
+  ASSERT_TRUE(del.ok() && del->integer() == 1)
+      << "the key docs/deploy.md names";
+
+  ChildProcess service;
+  const std::string target = StartService(service, token_file_, "recover.log");
+  const std::string admin = ReadFile(token_file_);
+  ASSERT_FALSE(admin.empty());
+  EXPECT_NE(admin, lost);
+  auto stub = rpb::RoadmapService::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  rpb::GetCurrentPrincipalResponse me;
+  ASSERT_TRUE(stub->GetCurrentPrincipal(Ctx(admin).get(), {}, &me).ok());
+  rpb::ListTokensResponse tokens;
+  ASSERT_TRUE(stub->ListTokens(Ctx(admin).get(), {}, &tokens).ok());
+  int admins = 0;
+  for (const auto& t : tokens.tokens()) {
+    if (t.role() != common::v1::ROLE_ADMIN) continue;
+    ++admins;
+    if (t.id() == me.principal().principal_id()) continue;
+    rpb::RevokeTokenRequest revoke;
+    revoke.set_id(t.id());
+    revoke.set_etag(t.etag());
+    rpb::RevokeTokenResponse revoked;
+    EXPECT_TRUE(stub->RevokeToken(Ctx(admin).get(), revoke, &revoked).ok());
+  }
+  EXPECT_EQ(admins, 2);
+  rpb::ListTokensResponse after;
+  EXPECT_EQ(stub->ListTokens(Ctx(lost).get(), {}, &after).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  service.Signal(SIGTERM);
+  auto code = service.Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+}
+
 // One structured line per call (time, level, service, rpc, request id,
 // principal, outcome), at the level its outcome deserves, and no secret in
 // any line: not the bearer tokens (good or bad), not Redis' password.

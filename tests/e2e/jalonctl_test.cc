@@ -126,6 +126,12 @@ class Services {
     ASSERT_TRUE(code.ok() && *code == 0);
   }
   void StartReportingAgain() { StartReporting(reporting_env_, http_port_); }
+  // Stops reporting and starts it again with these settings as well.
+  void RestartReportingWith(const std::map<std::string, std::string>& env) {
+    ASSERT_NO_FATAL_FAILURE(StopReporting());
+    for (const auto& [k, v] : env) reporting_env_[k] = v;
+    ASSERT_NO_FATAL_FAILURE(StartReportingAgain());
+  }
   const std::string& dir() const { return dir_; }
   std::string admin_token_file() const { return dir_ + "/admin"; }
   std::string roadmap_address() const {
@@ -1380,6 +1386,39 @@ TEST_F(JalonctlTest, FeedWatchFromNowKeepsItsStartAcrossADrop) {
   auto code = watch.Wait(std::chrono::seconds(20));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
+}
+
+// A server that ends streams at its --max-connection-age (as the
+// deployment's does) is no failing server: each reconnect waits the first
+// backoff again, not twice the last one.
+TEST_F(JalonctlTest, FeedWatchReconnectsAtOnceAfterALongStream) {
+  StartServices();
+  ASSERT_NO_FATAL_FAILURE(services_.RestartReportingWith(
+      {{"JALON_MAX_CONNECTION_AGE", "2s"}, {"JALON_GRACE_PERIOD", "0"}}));
+  ChildProcess watch;
+  const std::string err = home_ + "/watch.err";
+  ASSERT_TRUE(watch
+                  .Start({JALONCTL_BINARY, "feed", "watch", "-o", "json"},
+                         BaseEnv(), err)
+                  .ok());
+  auto disconnects = [&] {
+    const std::string text = ReadFile(err);
+    int n = 0;
+    for (size_t at = 0;
+         (at = text.find("feed: disconnected", at)) != std::string::npos;
+         ++at) {
+      ++n;
+    }
+    return n;
+  };
+  ASSERT_TRUE(testing::WaitFor([&] { return disconnects() >= 3; },
+                               std::chrono::seconds(30)))
+      << ReadFile(err);
+  watch.Signal(SIGTERM);
+  (void)watch.Wait(std::chrono::seconds(10));
+  const std::string text = ReadFile(err);
+  EXPECT_FALSE(absl::StrContains(text, "in 1000 ms")) << text;
+  EXPECT_FALSE(absl::StrContains(text, "in 2000 ms")) << text;
 }
 
 }  // namespace

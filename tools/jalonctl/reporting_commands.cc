@@ -318,6 +318,7 @@ void Feed(Cli& cli) {
           bool header = false;
           for (;;) {
             req.set_cursor(cursor);
+            const auto began = std::chrono::steady_clock::now();
             auto ctx = s.StreamCtx();
             auto reader = s.reporting().WatchStatus(ctx.get(), req);
             // The server answers with the cursor it starts from before any
@@ -334,7 +335,6 @@ void Feed(Cli& cli) {
             while (reader->Read(&r)) {
               PrintUpdate(s, r.update(), &header);
               cursor = r.update().cursor();
-              backoff = std::chrono::milliseconds(500);
               if (*max_events > 0 && ++seen >= *max_events) {
                 ctx->TryCancel();
                 reader->Finish();
@@ -346,6 +346,13 @@ void Feed(Cli& cli) {
                 st.ok() || st.error_code() == grpc::StatusCode::UNAVAILABLE ||
                 st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
             if (!resumable) CheckRpc(st, "watch status");
+            // A stream that was up a while ended normally (a server's
+            // --max-connection-age, a rolling restart), not one of a run
+            // of failures: it waits as little as the first failure.
+            if (std::chrono::steady_clock::now() - began >=
+                std::chrono::seconds(1)) {
+              backoff = std::chrono::milliseconds(500);
+            }
             std::cerr << "feed: disconnected ("
                       << (st.ok() ? "stream ended" : st.error_message())
                       << "); resuming"

@@ -214,7 +214,7 @@ class AsyncRedis::Loop {
     if (!backoff_.Ready(now)) return false;
     ctx_ = ConnectRedis(*options_);
     if (ctx_ == nullptr) {
-      backoff_.Failed(now);
+      backoff_.Failed(Clock::now());  // from the attempt's end, as RedisClient
       return false;
     }
     int flags = fcntl(ctx_->fd, F_GETFL);

@@ -258,7 +258,9 @@ absl::Status RedisClient::Ensure(Slot* slot) {
   if (!slot->backoff.Ready(now)) return Unavailable();
   slot->ctx = ConnectRedis(options_);
   if (slot->ctx == nullptr) {
-    slot->backoff.Failed(now);
+    // From the attempt's end: one that took longer than the backoff (a
+    // Redis that accepts and never answers AUTH) would leave none.
+    slot->backoff.Failed(Backoff::Clock::now());
     return Unavailable();
   }
   slot->backoff.Succeeded();

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 #include <hiredis.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -188,6 +191,37 @@ TEST_F(RedisTest, ArgumentsAreBinarySafe) {
   auto script = redis.Eval(RedisScript("return ARGV[1]"), {}, {value});
   ASSERT_TRUE(script.ok());
   EXPECT_EQ(script->str(), value);
+}
+
+// A Redis that accepts connections and never answers (hung, or a
+// black hole behind a proxy): each connect ends in the AUTH's timeout, and
+// the backoff that follows is counted from there, so calls meanwhile fail
+// at once instead of each waiting out another timeout.
+TEST(RedisHungTest, BackoffStartsWhenTheFailedConnectEnds) {
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(listener, 16), 0);  // the kernel accepts; no one reads
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  RedisOptions o;
+  o.host = "127.0.0.1";
+  o.port = ntohs(addr.sin_port);
+  o.password = "secret";
+  o.pool_size = 1;
+  o.command_timeout = milliseconds(300);
+  o.min_backoff = milliseconds(100);  // shorter than a connect takes here
+  o.max_backoff = milliseconds(100);
+  RedisClient redis(o);
+  EXPECT_EQ(redis.Ping().code(), absl::StatusCode::kUnavailable);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(redis.Ping().code(), absl::StatusCode::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(250))
+      << "the second call tried to connect again instead of backing off";
+  close(listener);
 }
 
 TEST_F(RedisTest, ConcurrentCallsShareThePool) {

@@ -33,7 +33,9 @@ absl::StatusOr<int64_t> DecodeOffset(const std::string& token) {
   auto s = DecodeToken(token);
   if (!s.ok()) return s.status();
   int64_t n = 0;
-  if (!s->empty() && (!absl::SimpleAtoi(*s, &n) || n < 0)) {
+  // No list is longer than 2^40; beyond that, start + count would overflow.
+  if (!s->empty() &&
+      (!absl::SimpleAtoi(*s, &n) || n < 0 || n > (int64_t{1} << 40))) {
     return InvalidField("page_token", "is not a token from a previous page");
   }
   return n;

@@ -37,10 +37,18 @@ jalon_install_deps() {
   fi
   echo "jalon: installing ${missing[*]}" >&2
   local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || {
+      echo "jalon: installing needs root: run as root, or install sudo" >&2
+      return 1
+    }
+    sudo="sudo"
+  fi
   $sudo apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null
+  # Through env, so that sudo's env_reset cannot drop it: a debconf
+  # question would otherwise wait, unseen, behind the quiet output.
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # Configures the build directory $1 (more cmake arguments after it). A new

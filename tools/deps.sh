@@ -18,6 +18,8 @@ JALON_PACKAGES=(
   nodejs
   # tools/run and its test: the summary and the HTTP checks.
   python3 curl
+  # --time-zone reads the tz database.
+  tzdata
 )
 
 jalon_install_deps() {

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "services/common/dates.h"
 #include "services/common/service_config.h"
 
 namespace jalon {
@@ -447,6 +448,12 @@ TEST(ParseServiceFlagsTest, GoesOnOnlyWhenEverythingIsValid) {
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_EQ(bad.err.rfind("jalon-svc: ", 0), 0u) << bad.err;
   EXPECT_NE(bad.err.find("--workers"), std::string::npos) << bad.err;
+
+  ParseOutcome zone = parse({"--time-zone=Mars/Olympus_Mons"}).first;
+  EXPECT_EQ(zone.exit_code, 2);
+  EXPECT_NE(zone.err.find("--time-zone (JALON_TIME_ZONE)"), std::string::npos)
+      << zone.err;
+  EXPECT_EQ(DateTimeZoneName(), "UTC");
 
   ParseOutcome invalid = parse({"--log-level=loud"}).first;
   EXPECT_EQ(invalid.exit_code, 2);

@@ -1,6 +1,11 @@
 #include "services/common/dates.h"
 
 #include <cstdio>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 
 namespace jalon {
 
@@ -35,11 +40,52 @@ int64_t DaysFromCivil(const Date& d) {
   return era * 146097 + doe - 719468;
 }
 
+namespace {
+
+// The date time zone: UTC (no zone to load) unless set. Written once at
+// start, before any other thread runs, then only read.
+struct DateZone {
+  std::string name = "UTC";
+  bool utc = true;
+  absl::TimeZone zone = absl::UTCTimeZone();
+};
+
+DateZone& Zone() {
+  static DateZone* zone = new DateZone;
+  return *zone;
+}
+
+}  // namespace
+
+absl::Status SetDateTimeZone(const std::string& name) {
+  absl::TimeZone zone;
+  if (name.empty() || !absl::LoadTimeZone(name, &zone)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown time zone '", name,
+        "': expected a name of the tz database, such as Africa/Casablanca "
+        "or UTC"));
+  }
+  DateZone& z = Zone();
+  z.name = name;
+  z.utc = name == "UTC";
+  z.zone = zone;
+  return absl::OkStatus();
+}
+
+const std::string& DateTimeZoneName() { return Zone().name; }
+
 Date DateOf(std::chrono::system_clock::time_point t) {
-  int64_t z =
-      std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch())
-          .count();
-  z = (z >= 0 ? z : z - 86399) / 86400 + 719468;
+  const DateZone& z = Zone();
+  if (z.utc) {
+    return DateFromDays(
+        std::chrono::floor<std::chrono::days>(t).time_since_epoch().count());
+  }
+  const absl::CivilDay day = absl::ToCivilDay(absl::FromChrono(t), z.zone);
+  return MakeDate(static_cast<int>(day.year()), day.month(), day.day());
+}
+
+Date DateFromDays(int64_t z) {
+  z += 719468;
   int64_t era = (z >= 0 ? z : z - 146096) / 146097;
   int64_t doe = z - era * 146097;
   int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;

@@ -1,5 +1,6 @@
 // Calendar dates (jalon.common.v1.Date) and timestamps: validity,
-// comparison, conversion from the clock (UTC). Pure functions.
+// comparison, conversion from the clock in the process's date time zone.
+// Pure functions, but for SetDateTimeZone.
 #ifndef JALON_SERVICES_COMMON_DATES_H_
 #define JALON_SERVICES_COMMON_DATES_H_
 
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "jalon/common/v1/common.pb.h"
 
 namespace jalon {
@@ -25,7 +27,17 @@ inline bool IsUnset(const Date& d) {
 int CompareDates(const Date& a, const Date& b);
 // Days since 1970-01-01 (valid dates only).
 int64_t DaysFromCivil(const Date& d);
-Date DateOf(std::chrono::system_clock::time_point t);  // UTC
+// The date days after 1970-01-01 (the inverse of DaysFromCivil).
+Date DateFromDays(int64_t days);
+// The date of the instant `t` in the date time zone: "today", lateness,
+// on-time completion and report periods all follow it.
+Date DateOf(std::chrono::system_clock::time_point t);
+// Sets the date time zone, an IANA name ("Africa/Casablanca", "UTC") read
+// from the system's tz database; UTC until then. INVALID_ARGUMENT for an
+// unknown name. Once, at start, before other threads read dates.
+absl::Status SetDateTimeZone(const std::string& name);
+// The date time zone's name.
+const std::string& DateTimeZoneName();
 Date MakeDate(int year, int month, int day);
 std::string FormatDate(const Date& d);  // YYYY-MM-DD
 google::protobuf::Timestamp ToTimestamp(

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/dates.h"
 #include "services/common/logging.h"
 
 namespace jalon {
@@ -51,6 +52,10 @@ void ServiceConfig::Register(Flags& f) {
   // gRPC takes these as int milliseconds: at most 24 days.
   f.Duration("keepalive-time", &keepalive_time, seconds(1), hours(24),
              "gRPC keepalive ping interval");
+  f.String("time-zone", &time_zone,
+           "time zone of calendar dates: today, lateness, on-time "
+           "completion, report periods (a tz database name, e.g. "
+           "Africa/Casablanca)");
   f.Duration("max-connection-age", &max_connection_age, milliseconds(0),
              hours(24 * 7),
              "close client connections after this age so they rebalance "
@@ -186,6 +191,13 @@ std::optional<int> ParseServiceFlags(
     return 0;
   }
   if (s.ok()) s = common.Validate();
+  if (s.ok()) {
+    // Before any thread starts: every date the service computes follows it.
+    if (auto z = SetDateTimeZone(common.time_zone); !z.ok()) {
+      s = absl::InvalidArgumentError(
+          absl::StrCat("invalid --time-zone (JALON_TIME_ZONE): ", z.message()));
+    }
+  }
   if (s.ok() && check) s = check();
   if (s.ok()) return std::nullopt;
   std::cerr << flags.program() << ": " << s.message() << "\n";

@@ -34,6 +34,7 @@ struct ServiceConfig {
   int max_message_bytes = 4 << 20;
   std::chrono::milliseconds keepalive_time{30000};
   std::chrono::milliseconds max_connection_age{0};
+  std::string time_zone = "UTC";
 
   void Register(Flags& flags);
   // Cross-field checks after parsing; the status names the flag.

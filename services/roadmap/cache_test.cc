@@ -12,6 +12,7 @@
 #include <string>
 
 #include "services/common/clock.h"
+#include "services/common/dates.h"
 #include "services/common/ids.h"
 #include "services/common/status.h"
 #include "services/roadmap/store.h"
@@ -266,6 +267,34 @@ TEST_F(EntityCacheServiceTest, ACachedActionTurnsLateWhenTheDayChanges) {
   }
   EXPECT_EQ(Hmgets(), 0);  // every Get was answered from the cache
   EXPECT_EQ(a_->cache().hits() - hits, 6u);
+}
+
+TEST_F(EntityCacheServiceTest, ActionsTurnLateAtMidnightInTheDateTimeZone) {
+  // 23:30 UTC on the due date is already the next day in Casablanca
+  // (UTC+1 in November): late there, not yet in UTC.
+  FakeClock clock(std::chrono::sys_days(std::chrono::year(2026) /
+                                        std::chrono::November / 26) +
+                  std::chrono::hours(23) + std::chrono::minutes(30));
+  StartReplicas(true, &clock);
+  rpb::CreateActionRequest req;
+  auto* a = req.mutable_action();
+  a->set_roadmap_id(f_.roadmap);
+  a->set_title("Salon de la sous-traitance");
+  a->set_lead_organization_id(f_.federation);
+  a->set_partner_organization_id(f_.ministry);
+  *a->mutable_due_date() = D(2026, 11, 26);
+  rpb::CreateActionResponse created;
+  ASSERT_TRUE(
+      a_->Stub()
+          ->CreateAction(Ctx(f_.federation_copilot).get(), req, &created)
+          .ok());
+  EXPECT_FALSE(created.action().late()) << "due today in UTC";
+  ASSERT_TRUE(SetDateTimeZone("Africa/Casablanca").ok());
+  auto got = Get(*a_, created.action().id());
+  const bool late = got.ok() && got->late();
+  ASSERT_TRUE(SetDateTimeZone("UTC").ok());  // for the tests that follow
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(late) << "due yesterday in Casablanca";
 }
 
 TEST_F(EntityCacheServiceTest, AReplicaReadsItsOwnWritesAtOnce) {

@@ -55,8 +55,7 @@ void GetEntity(const EntityStore* store, const std::string& id,
 absl::StatusOr<std::string> RenderAction(const Stored& s, int64_t tag) {
   pb::GetActionResponse resp;
   if (!resp.mutable_action()->ParseFromString(s.data)) return Corrupt(kAction);
-  Decorate(resp.mutable_action(),
-           DateOf(std::chrono::sys_days(std::chrono::days(tag))));
+  Decorate(resp.mutable_action(), DateFromDays(tag));
   return resp.SerializeAsString();
 }
 

@@ -22,6 +22,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "jalon/feedback/v1/feedback.pb.h"
 #include "jalon/reporting/v1/reporting.pb.h"
 #include "jalon/roadmap/v1/roadmap.pb.h"
@@ -1419,6 +1422,37 @@ TEST_F(JalonctlTest, FeedWatchReconnectsAtOnceAfterALongStream) {
   const std::string text = ReadFile(err);
   EXPECT_FALSE(absl::StrContains(text, "in 1000 ms")) << text;
   EXPECT_FALSE(absl::StrContains(text, "in 2000 ms")) << text;
+}
+
+// "milestone done" without --date marks the day where jalonctl runs (its
+// TZ), not UTC's: on an island at UTC+14 that is UTC's tomorrow half of
+// the day.
+TEST_F(JalonctlTest, MilestoneDoneTodayIsTheLocalDay) {
+  StartServices();
+  ASSERT_EQ(Run({"import", JALON_EXAMPLE_ROADMAP}).code, 0);
+  const std::string action =
+      FirstId(Run({"action", "list", "--status", "in-progress", "-o", "json"}));
+  ASSERT_FALSE(action.empty());
+  Result added = Run({"milestone", "add", action, "--id", "essai-local",
+                      "--title", "Essai", "--due", "2099-12-31"});
+  ASSERT_EQ(added.code, 0) << added;
+  absl::TimeZone zone;
+  ASSERT_TRUE(absl::LoadTimeZone("Pacific/Kiritimati", &zone));
+  const absl::CivilDay before = absl::ToCivilDay(absl::Now(), zone);
+  Result done = Run({"milestone", "done", action, "essai-local"},
+                    {{"TZ", "Pacific/Kiritimati"}});
+  ASSERT_EQ(done.code, 0) << done;
+  const absl::CivilDay after = absl::ToCivilDay(absl::Now(), zone);
+  auto got = Parse<rpb::Action>(Run({"action", "get", action, "-o", "json"}));
+  const rpb::Milestone* m = nullptr;
+  for (const auto& x : got.milestones()) {
+    if (x.id() == "essai-local") m = &x;
+  }
+  ASSERT_NE(m, nullptr);
+  const absl::CivilDay marked(m->done_date().year(), m->done_date().month(),
+                              m->done_date().day());
+  EXPECT_TRUE(marked == before || marked == after)
+      << marked << " is not today in Kiritimati (" << before << ")";
 }
 
 }  // namespace

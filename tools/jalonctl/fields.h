@@ -30,7 +30,7 @@ std::vector<std::string> EnumChoices(
 // "YYYY-MM-DD" -> Date; throws CliError (usage) naming `what`.
 common::v1::Date ParseDate(const std::string& text, const std::string& what);
 std::string FormatDateOrEmpty(const common::v1::Date& d);
-// Today (UTC).
+// Today where jalonctl runs (the local time zone: TZ, else /etc/localtime).
 common::v1::Date Today();
 
 // A field for display: dotted path ("audit.create_time"), enums short,

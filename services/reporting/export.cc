@@ -19,6 +19,7 @@
 #include "services/common/csv.h"
 #include "services/common/dates.h"
 #include "services/common/status.h"
+#include "services/reporting/enum_name.h"
 
 namespace jalon::reporting {
 namespace {
@@ -120,29 +121,7 @@ std::string FormatJobs(double value, Language lang) {
 // Enums
 // ---------------------------------------------------------------------------
 
-// "ActionStatus" -> "ACTION_STATUS".
-std::string UpperSnake(std::string_view camel) {
-  std::string out;
-  for (const char c : camel) {
-    if (c >= 'A' && c <= 'Z' && !out.empty()) out += '_';
-    out += static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
-  }
-  return out;
-}
-
-// The value's name without its enum's prefix: ACTION_STATUS_IN_PROGRESS ->
-// "IN_PROGRESS". Values this build does not know print as their number.
-template <typename E>
-std::string ShortName(E value) {
-  const auto* descriptor = google::protobuf::GetEnumDescriptor<E>();
-  const auto* v = descriptor->FindValueByNumber(static_cast<int>(value));
-  if (v == nullptr) return absl::StrCat(static_cast<int>(value));
-  const std::string prefix = UpperSnake(descriptor->name()) + "_";
-  std::string_view name = v->name();
-  if (name.substr(0, prefix.size()) == prefix)
-    name.remove_prefix(prefix.size());
-  return std::string(name);
-}
+// ShortName: services/reporting/enum_name.h.
 
 // ---------------------------------------------------------------------------
 // Labels

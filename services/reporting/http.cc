@@ -5,11 +5,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <exception>
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/logging.h"
 #include "services/common/status.h"
+#include "services/reporting/enum_name.h"
 #include "services/reporting/export.h"
 
 namespace jalon::reporting {
@@ -52,9 +55,9 @@ std::string Url(std::string_view s) {
   return out;
 }
 
-std::string KindName(pb::StatusKind k) {
-  return pb::StatusKind_Name(k).substr(std::string("STATUS_KIND_").size());
-}
+// ACTION_TRANSITIONED; a kind this build does not know (a newer replica's
+// update) is its number.
+std::string KindName(pb::StatusKind k) { return ShortName(k); }
 
 int HttpCode(const absl::Status& s) {
   switch (s.code()) {
@@ -204,6 +207,37 @@ HttpFront::~HttpFront() { Stop(); }
 absl::Status HttpFront::Start() {
   server_ = std::make_unique<httplib::Server>();
   auto& svr = *server_;
+  // More than one byte range is refused before any handler runs. The
+  // library (cpp-httplib 0.11) would answer one with a copy of the body per
+  // range: "Range: bytes=0-,0-,..." in an 8 KB header is 2,700 copies, and
+  // a few such requests would exhaust the pod's memory, gRPC with it. One
+  // range (a resumed download) is served as the library does.
+  svr.set_pre_routing_handler([](const httplib::Request& req,
+                                 httplib::Response& res) {
+    if (req.ranges.size() <= 1) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    // No body: the library would still copy it once per range.
+    res.status = 416;
+    res.set_header("Content-Range", "bytes */*");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  // A handler that throws (a bug) answers a plain 500: the library's own
+  // answer would put the exception's text in a response header.
+  svr.set_exception_handler([](const httplib::Request& req,
+                               httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("msg=http_handler_exception path={} error={}",
+                  LogValue(req.path), LogValue(what));
+    res.status = 500;
+    res.set_content("internal error\n", "text/plain; charset=utf-8");
+  });
   // Every answer: no type sniffing; and, since a URL may carry a feed key
   // and a page what a token may see, no shared cache keeps any of it.
   svr.set_post_routing_handler(

@@ -13,6 +13,7 @@
 #include "services/common/dates.h"
 #include "services/common/ids.h"
 #include "services/common/logging.h"
+#include "services/reporting/enum_name.h"
 
 namespace jalon::reporting {
 namespace {
@@ -245,10 +246,9 @@ absl::StatusOr<T> Parse(std::string_view kind, const std::string& data) {
   return t;
 }
 
-std::string StatusName(rm::ActionStatus s) {
-  std::string n = rm::ActionStatus_Name(s);
-  return n.substr(std::string("ACTION_STATUS_").size());
-}
+// A status this build does not know (a newer roadmap's) is its number: the
+// event still applies, instead of throwing into the dead-letter stream.
+std::string StatusName(rm::ActionStatus s) { return ShortName(s); }
 
 }  // namespace
 

@@ -23,6 +23,7 @@
 #include "services/common/dates.h"
 #include "services/common/ids.h"
 #include "services/common/status.h"
+#include "services/reporting/http.h"
 #include "services/reporting/report.h"
 #include "services/reporting/watch_header.h"
 #include "tests/support/random_requests.h"
@@ -1343,6 +1344,23 @@ TEST_F(ReportingServiceTest, RandomHttpRequestsGetClearAnswers) {
   EXPECT_GT(codes[401] + codes[400] + codes[404], 0);
 }
 
+// An update of a kind this build does not know (written by a newer
+// replica during a rolling update) is still an entry, named by its number:
+// it must not make the whole feed fail.
+TEST(RenderAtomTest, AKindThisBuildDoesNotKnowIsNamedByItsNumber) {
+  reppb::StatusUpdate u;
+  u.set_cursor("1700000000000-0");
+  u.set_kind(static_cast<reppb::StatusKind>(42));
+  u.set_title("Nouveau genre");
+  u.mutable_time()->set_seconds(1700000000);
+  reppb::StatusFilter filter;
+  filter.add_kinds(static_cast<reppb::StatusKind>(42));
+  std::string atom;
+  ASSERT_NO_THROW(atom = RenderAtom({u}, filter, "http://x", ""));
+  EXPECT_NE(atom.find("term=\"42\""), std::string::npos) << atom;
+  EXPECT_NE(atom.find("Nouveau genre"), std::string::npos);
+}
+
 TEST_F(ReportingServiceTest, HttpServesExportsAndHealth) {
   Measure(2150, D(2017, 12, 31), true);
   h_.Sync();
@@ -1364,6 +1382,22 @@ TEST_F(ReportingServiceTest, HttpServesExportsAndHealth) {
             "private, max-age=31536000, immutable");
   EXPECT_FALSE(html->get_header_value("ETag").empty());
   EXPECT_EQ(html->get_header_value("X-Content-Type-Options"), "nosniff");
+  // Many byte ranges would be one copy of the page each: refused. One is
+  // served.
+  httplib::Headers ranges = auth;
+  std::string many = "bytes=0-";
+  for (int i = 0; i < 200; ++i) many += ",0-";
+  ranges.emplace("Range", many);
+  auto refused = http.Get("/reports/" + report->id() + ".html", ranges);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 416);
+  EXPECT_LT(refused->body.size(), html->body.size());
+  httplib::Headers one = auth;
+  one.emplace("Range", "bytes=0-99");
+  auto part = http.Get("/reports/" + report->id() + ".html", one);
+  ASSERT_TRUE(part);
+  EXPECT_EQ(part->status, 206);
+  EXPECT_EQ(part->body, html->body.substr(0, 100));
   auto en = http.Get("/reports/" + report->id() + ".html?lang=en", auth);
   EXPECT_NE(en->body.find("lang=\"en\""), std::string::npos);
   // The same bytes as the gRPC export.

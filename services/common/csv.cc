@@ -16,7 +16,7 @@ std::string CsvField(std::string_view text) {
     }
   }
   cell.append(text);
-  if (cell.find_first_of(",\"\r\n") == std::string::npos) return cell;
+  if (cell.find_first_of(",;\"\r\n") == std::string::npos) return cell;
   std::string quoted = "\"";
   for (const char c : cell) {
     if (c == '"') quoted += '"';

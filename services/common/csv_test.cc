@@ -9,6 +9,10 @@ namespace {
 TEST(CsvFieldTest, QuotesWhatNeedsIt) {
   EXPECT_EQ(CsvField("plain"), "plain");
   EXPECT_EQ(CsvField("a,b"), "\"a,b\"");
+  // French spreadsheets split on semicolons: a formula must not hide after
+  // one.
+  EXPECT_EQ(CsvField("Retards;=cmd|' /C calc'!A0"),
+            "\"Retards;=cmd|' /C calc'!A0\"");
   EXPECT_EQ(CsvField("say \"hi\""), "\"say \"\"hi\"\"\"");
   EXPECT_EQ(CsvField("two\nlines"), "\"two\nlines\"");
   EXPECT_EQ(CsvField(""), "");

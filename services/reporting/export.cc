@@ -41,7 +41,9 @@ bool IsEnglish(Language lang) { return lang == v1::LANGUAGE_EN; }
 // `value` in fixed notation with `decimals` places, or, when decimals < 0,
 // the shortest fixed notation that reads back exactly. "-0..." becomes "0...".
 std::string FixedDigits(double value, int decimals) {
-  if (!std::isfinite(value)) return std::isnan(value) ? "NaN" : "Infinity";
+  if (!std::isfinite(value)) {
+    return std::isnan(value) ? "NaN" : value < 0 ? "-Infinity" : "Infinity";
+  }
   char buf[512];  // enough for 1e308 in fixed notation plus decimals
   const auto result = decimals < 0
                           ? std::to_chars(buf, buf + sizeof buf, value,
@@ -65,7 +67,9 @@ std::string TrimFraction(std::string fixed) {
 
 // Fixed digits ("-13340.5") with the language's group and decimal marks.
 std::string Localize(const std::string& fixed, Language lang) {
-  if (fixed == "NaN" || fixed == "Infinity") return fixed;
+  if (fixed == "NaN" || fixed == "Infinity" || fixed == "-Infinity") {
+    return fixed;
+  }
   const bool en = IsEnglish(lang);
   const std::string_view group = en ? std::string_view(",") : kNarrowNbsp;
   std::string_view digits = fixed;
@@ -417,7 +421,9 @@ std::string TimestampText(const google::protobuf::Timestamp& t) {
 
 std::string GeneratedByText(const v1::Report& report, const Labels& l) {
   const auto& actor = report.generated_by();
-  if (actor.principal_name().empty() && actor.principal_id().empty()) {
+  // A scheduled report names the schedule, not the service's own actor.
+  if (report.trigger() == v1::REPORT_TRIGGER_SCHEDULED ||
+      (actor.principal_name().empty() && actor.principal_id().empty())) {
     return l.scheduled;
   }
   std::string who = actor.principal_name().empty() ? actor.principal_id()

@@ -460,6 +460,9 @@ TEST(FormatTest, NumbersFollowTheLanguage) {
   EXPECT_EQ(FormatNumber(-0.004, 2, kEn), "0.00");  // never "-0"
   EXPECT_EQ(FormatNumber(13340, 0, v1::LANGUAGE_UNSPECIFIED),
             FormatNumber(13340, 0, kFr));
+  // An overflowed figure keeps its sign.
+  EXPECT_EQ(FormatNumber(-INFINITY, 0, kEn), "-Infinity");
+  EXPECT_EQ(FormatNumber(INFINITY, 0, kFr), "Infinity");
 }
 
 TEST(FormatTest, AmountsInTheirUnit) {
@@ -778,6 +781,24 @@ TEST(ExportMarkdownTest, SectionsAndFigures) {
     EXPECT_NE(en.find(expected), std::string::npos) << expected;
   }
   EXPECT_EQ(en.find("Actions en retard"), std::string::npos);
+}
+
+TEST(ExportMarkdownTest, AScheduledReportNamesTheScheduleNotTheService) {
+  v1::Report report = MakeReport();
+  report.set_trigger(v1::REPORT_TRIGGER_SCHEDULED);
+  report.mutable_generated_by()->set_principal_id("jalon-reporting");
+  report.mutable_generated_by()->set_principal_name(
+      "jalon-reporting scheduler");
+  report.mutable_generated_by()->clear_organization_id();
+  const std::string fr = ExportOne(report, v1::EXPORT_FORMAT_MARKDOWN, kFr);
+  EXPECT_NE(fr.find("génération planifiée"), std::string::npos);
+  EXPECT_EQ(fr.find("jalon-reporting scheduler"), std::string::npos);
+  const std::string en = ExportOne(report, v1::EXPORT_FORMAT_MARKDOWN, kEn);
+  EXPECT_NE(en.find("scheduled generation"), std::string::npos);
+  // A manual one names who made it.
+  EXPECT_NE(
+      ExportOne(MakeReport(), v1::EXPORT_FORMAT_MARKDOWN, kFr).find("a.benali"),
+      std::string::npos);
 }
 
 // ---------------------------------------------------------------------------

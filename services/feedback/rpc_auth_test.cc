@@ -120,10 +120,12 @@ TEST_F(FeedbackRpcAuthTest, ATokenRevokedOnTheRoadmapServiceStopsWorkingHere) {
   const auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(WaitFor(
       [&] { return list().error_code() == grpc::StatusCode::UNAUTHENTICATED; },
-      std::chrono::seconds(3)))
-      << "the revoked token still works on the feedback service after 3 s";
+      std::chrono::seconds(10)))
+      << "the revoked token still works on the feedback service after 10 s";
   const auto elapsed = std::chrono::steady_clock::now() - start;
-  EXPECT_LT(elapsed, std::chrono::milliseconds(1500))
+  // Its cache holds a principal 1 s, then asks roadmap afresh: about a
+  // second, with room for a stalled machine.
+  EXPECT_LT(elapsed, std::chrono::milliseconds(4000))
       << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()
       << " ms";
   testing::ExpectTokenRefused(Cases(), stub.get(), secret);

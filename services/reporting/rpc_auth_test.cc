@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "services/reporting/watch_header.h"
 #include "tests/support/reporting_harness.h"
 #include "tests/support/rpc_auth_checks.h"
 
@@ -35,16 +36,22 @@ const std::vector<RpcCase>& Cases() {
           }},
 #include "services/reporting/rpcs.inc"
 #undef JALON_REPORTING_RPC
-      // The stream: an empty request watches everything from now on; the
-      // call ends at once for the cases below (refused) or at its deadline.
+      // The stream: an empty request watches everything from now on. The
+      // server admits a call by sending the cursor it starts from
+      // (kWatchCursorHeader) in its initial metadata: such a call is then
+      // cancelled (CANCELLED, neither refusal); a refused one ends with
+      // its status. No wall-clock bound: a refusal that needs a token
+      // lookup may be slow on a busy machine.
       RpcCase{"WatchStatus", RoleSet::Any(),
               [](Stub* stub, grpc::ClientContext* ctx) {
-                // Long enough for a refusal that needs a token lookup
-                // on a busy machine.
                 ctx->set_deadline(std::chrono::system_clock::now() +
-                                  std::chrono::milliseconds(1000));
+                                  std::chrono::seconds(30));
                 reppb::WatchStatusRequest req;
                 auto reader = stub->WatchStatus(ctx, req);
+                reader->WaitForInitialMetadata();
+                if (ctx->GetServerInitialMetadata().count(kWatchCursorHeader)) {
+                  ctx->TryCancel();
+                }
                 reppb::WatchStatusResponse msg;
                 while (reader->Read(&msg)) {
                 }

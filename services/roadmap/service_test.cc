@@ -1286,8 +1286,9 @@ TEST(RoadmapOverloadTest, ACallPastItsDeadlineInTheQueueIsNotRun) {
   // time, a few ms, more on a loaded machine. A worker freed inside that
   // window would rightly run the call (docs/api.md: after a client-side
   // DEADLINE_EXCEEDED the write may have committed). Free it once the
-  // server's deadline has surely passed too.
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // server's deadline has surely passed too (2 s: a starved server may
+  // take its time to read the call in).
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
   release.set_value();
   // The queue drains: the late call is dropped, a new one runs.
   rpb::ListOrganizationsResponse orgs;

@@ -310,9 +310,11 @@ TEST_F(RoadmapProcessTest, SigtermLetsInFlightCallsFinish) {
   rpb::GetCurrentPrincipalResponse who;
   ASSERT_TRUE(stub->GetCurrentPrincipal(Ctx(admin).get(), {}, &who).ok());
 
-  // Hold every Redis command for 4 s, so the calls below are in flight
-  // (waiting on Redis) when SIGTERM arrives, even on a slow machine.
-  ASSERT_TRUE(redis_->Command({"CLIENT", "PAUSE", "4000", "ALL"}).ok());
+  // Hold every Redis command for 6 s, so the calls below are in flight
+  // (waiting on Redis) when SIGTERM arrives, even on a slow machine: 2.5 s
+  // to send them, then 3.5 s before they could have finished anyway, and
+  // 4 s inside their 10 s deadline once Redis is back.
+  ASSERT_TRUE(redis_->Command({"CLIENT", "PAUSE", "6000", "ALL"}).ok());
   constexpr int kCalls = 8;
   std::atomic<int> ok{0};
   std::atomic<int> finished{0};
@@ -343,7 +345,7 @@ TEST_F(RoadmapProcessTest, SigtermLetsInFlightCallsFinish) {
       ++finished;
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   EXPECT_EQ(finished.load(), 0) << "calls should still be waiting on Redis";
   service.Signal(SIGTERM);
   for (auto& t : callers) t.join();

@@ -29,6 +29,22 @@ export JALON_FEEDBACK_PORT=$(free_port) JALON_REPORTING_PORT=$(free_port)
 export JALON_REPORTING_HTTP_PORT=$(free_port)
 
 fail() { echo "run_test: $*" >&2; exit 1; }
+# Takes a free port with a listener that is no Jalon part (someone else's
+# server) for two minutes: sets BUSY_PORT and BUSY_PID, and returns once
+# it listens.
+start_busy_listener() {
+  BUSY_PORT=$(free_port)
+  python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+time.sleep(120)' "$BUSY_PORT" &
+  BUSY_PID=$!
+  trap 'kill "$BUSY_PID" 2>/dev/null; cleanup' EXIT
+  for _ in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$BUSY_PORT") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  fail "nothing listens on port $BUSY_PORT"
+}
 
 run_once() {  # output-file [tools/run arguments...]
   local out=$1
@@ -97,13 +113,7 @@ run_once "$STATE/reset.out"
 
 # Its Redis port taken by someone else's server: a clear refusal, not that
 # server taken for its own.
-BUSY_PORT=$(free_port)
-python3 -c 'import socket, sys, time
-s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
-time.sleep(120)' "$BUSY_PORT" &
-BUSY_PID=$!
-trap 'kill "$BUSY_PID" 2>/dev/null; cleanup' EXIT
-sleep 0.3
+start_busy_listener
 code=0
 JALON_VAR_DIR="$STATE/var-redis-busy" JALON_REDIS_PORT=$BUSY_PORT \
   timeout 120 "$ROOT/tools/run" --no-example >"$STATE/redis-busy.out" 2>&1 ||
@@ -116,13 +126,7 @@ grep -q "port $BUSY_PORT is in use" "$STATE/redis-busy.out" ||
 
 # A start that fails (the roadmap port is taken) exits non-zero, and stops
 # what it had started.
-BUSY_PORT=$(free_port)
-python3 -c 'import socket, sys, time
-s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
-time.sleep(120)' "$BUSY_PORT" &
-BUSY_PID=$!
-trap 'kill "$BUSY_PID" 2>/dev/null; cleanup' EXIT
-sleep 0.3
+start_busy_listener
 code=0
 JALON_VAR_DIR="$STATE/var-busy" JALON_REDIS_PORT=$(free_port) \
   JALON_ROADMAP_PORT=$BUSY_PORT timeout 120 "$ROOT/tools/run" --no-example \

@@ -481,6 +481,11 @@ TEST(FormatTest, AmountsInTheirUnit) {
   EXPECT_EQ(FormatAmount(12.5, kPercent, kEn), "12.5%");
   EXPECT_EQ(FormatAmount(1500, kCount, kEn), "1,500");
   EXPECT_EQ(FormatAmount(1, kJobs, kEn), "1 job");
+  // The noun agrees with the number printed, not the one rounded another
+  // way: 0.5 prints "0" (half to even), 1.5 prints "2".
+  EXPECT_EQ(FormatAmount(0.5, kJobs, kEn), "0 jobs");
+  EXPECT_EQ(FormatAmount(1.5, kJobs, kEn), "2 jobs");
+  EXPECT_EQ(FormatAmount(-1, kJobs, kEn), "-1 job");
 }
 
 TEST(FormatTest, AttainmentAsWholePercent) {

@@ -212,16 +212,16 @@ absl::Status HttpFront::Start() {
   // range: "Range: bytes=0-,0-,..." in an 8 KB header is 2,700 copies, and
   // a few such requests would exhaust the pod's memory, gRPC with it. One
   // range (a resumed download) is served as the library does.
-  svr.set_pre_routing_handler([](const httplib::Request& req,
-                                 httplib::Response& res) {
-    if (req.ranges.size() <= 1) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    // No body: the library would still copy it once per range.
-    res.status = 416;
-    res.set_header("Content-Range", "bytes */*");
-    return httplib::Server::HandlerResponse::Handled;
-  });
+  svr.set_pre_routing_handler(
+      [](const httplib::Request& req, httplib::Response& res) {
+        if (req.ranges.size() <= 1) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        // No body: the library would still copy it once per range.
+        res.status = 416;
+        res.set_header("Content-Range", "bytes */*");
+        return httplib::Server::HandlerResponse::Handled;
+      });
   // A handler that throws (a bug) answers a plain 500: the library's own
   // answer would put the exception's text in a response header.
   svr.set_exception_handler([](const httplib::Request& req,
@@ -289,10 +289,14 @@ absl::Status HttpFront::Start() {
       return Fail(res, absl::PermissionDeniedError(
                            "this feed key does not open that roadmap"));
     }
-    const pb::Language lang =
-        absl::AsciiStrToLower(req.get_param_value("lang")) == "en"
-            ? pb::LANGUAGE_EN
-            : pb::LANGUAGE_FR;
+    // French unless asked otherwise; a language we do not write is an
+    // error, not a page in another language than the one asked for.
+    const std::string asked =
+        absl::AsciiStrToLower(req.get_param_value("lang"));
+    if (!asked.empty() && asked != "fr" && asked != "en") {
+      return Fail(res, InvalidField("lang", "expected fr or en"));
+    }
+    const pb::Language lang = asked == "en" ? pb::LANGUAGE_EN : pb::LANGUAGE_FR;
     auto files = ExportReport(*r, format, lang);
     if (!files.ok()) return Fail(res, files.status());
     for (const auto& f : *files) {

@@ -1406,6 +1406,11 @@ TEST_F(ReportingServiceTest, HttpServesExportsAndHealth) {
   ASSERT_TRUE(part);
   EXPECT_EQ(part->status, 206);
   EXPECT_EQ(part->body, html->body.substr(0, 100));
+  auto de = http.Get("/reports/" + report->id() + ".html?lang=de", auth);
+  ASSERT_TRUE(de);
+  EXPECT_EQ(de->status, 400);
+  EXPECT_NE(de->body.find("lang: expected fr or en"), std::string::npos)
+      << de->body;
   auto en = http.Get("/reports/" + report->id() + ".html?lang=en", auth);
   EXPECT_NE(en->body.find("lang=\"en\""), std::string::npos);
   // The same bytes as the gRPC export.

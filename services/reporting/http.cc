@@ -284,10 +284,13 @@ absl::Status HttpFront::Start() {
     }
     auto r = service_->LoadReport(id);
     if (!r.ok()) return Fail(res, r.status());
+    // A key of another roadmap gets what a report that does not exist
+    // gets: the answer must not tell it which ids are reports.
     if (key && !key->filter().roadmap_id().empty() &&
         key->filter().roadmap_id() != r->roadmap_id()) {
-      return Fail(res, absl::PermissionDeniedError(
-                           "this feed key does not open that roadmap"));
+      return Fail(res, WithReason(absl::NotFoundError(absl::StrCat(
+                                      "report ", id, " not found")),
+                                  "NOT_FOUND"));
     }
     // French unless asked otherwise; a language we do not write is an
     // error, not a page in another language than the one asked for.

@@ -1263,6 +1263,27 @@ TEST_F(ReportingServiceTest, AtomFeedIsReadByARealFeedParser) {
   EXPECT_EQ(http.Get("/reports/" + report->id() + ".html?key=" + key.secret())
                 ->status,
             200);
+  // A key of another roadmap is told what a missing report is told: the
+  // answers must not reveal which ids are reports.
+  reppb::IssueFeedKeyRequest other_req;
+  other_req.mutable_feed_key()->mutable_filter()->set_roadmap_id(
+      "01OTHERROADMAP000000000000");
+  reppb::IssueFeedKeyResponse other;
+  ASSERT_TRUE(stub_
+                  ->IssueFeedKey(Ctx(h_.roadmap().admin_token()).get(),
+                                 other_req, &other)
+                  .ok());
+  const std::string missing = "01NOSUCHREPORT000000000000";
+  auto foreign =
+      http.Get("/reports/" + report->id() + ".html?key=" + other.secret());
+  auto absent = http.Get("/reports/" + missing + ".html?key=" + other.secret());
+  ASSERT_TRUE(foreign && absent);
+  EXPECT_EQ(foreign->status, 404);
+  EXPECT_EQ(absent->status, 404);
+  std::string foreign_body = foreign->body;
+  foreign_body.replace(foreign_body.find(report->id()), report->id().size(),
+                       missing);
+  EXPECT_EQ(foreign_body, absent->body);
   reppb::RevokeFeedKeyRequest rreq;
   rreq.set_id(key.feed_key().id());
   reppb::RevokeFeedKeyResponse rresp;

@@ -793,6 +793,14 @@ absl::Status ReportingService::CheckLate(const ModelKeys& keys,
     if (!stored.ok()) return stored.status();
     rm::Action a;
     if (stored->is_nil() || !a.ParseFromString(stored->str())) continue;
+    // The index was read first: a change applied since (the due date moved
+    // on, the action closed) makes its entry stale. Only what the action
+    // still says is announced.
+    if (a.status() == rm::ACTION_STATUS_DONE ||
+        a.status() == rm::ACTION_STATUS_CANCELLED || IsUnset(a.due_date()) ||
+        absl::StrCat(DaysFromCivil(a.due_date())) != day) {
+      continue;
+    }
     pb::StatusUpdate u;
     u.set_kind(pb::STATUS_KIND_ACTION_LATE);
     u.set_roadmap_id(roadmap_id);

@@ -1474,5 +1474,35 @@ TEST_F(JalonctlTest, MilestoneDoneTodayIsTheLocalDay) {
       << marked << " is not today in Kiritimati (" << before << ")";
 }
 
+// A provisioning script run again (the same request id) finds the token
+// issued: the secret file written the first time keeps its secret, and a
+// run that never got it says so instead of writing an empty file.
+TEST_F(JalonctlTest, TokenIssueRetriedKeepsTheSecretFile) {
+  StartServices();
+  const std::string org = FirstId(Run({"org", "list", "-o", "json"}));
+  ASSERT_FALSE(org.empty());
+  const std::string file = home_ + "/robot.token";
+  const std::vector<std::string> issue = {"token",         "issue",
+                                          "--org",         org,
+                                          "--role",        "reader",
+                                          "--principal",   "robot",
+                                          "--request-id",  "provision-robot-1",
+                                          "--secret-file", file};
+  Result first = Run(issue);
+  ASSERT_EQ(first.code, 0) << first;
+  const std::string secret = ReadFile(file);
+  ASSERT_GT(secret.size(), 10u);
+  Result again = Run(issue);
+  EXPECT_EQ(again.code, 0) << again;
+  EXPECT_EQ(ReadFile(file), secret) << "the retry emptied the secret file";
+  EXPECT_TRUE(absl::StrContains(again.err, "keeps it")) << again;
+  // The same request id with the secret lost: exit 4, no empty file.
+  std::remove(file.c_str());
+  Result lost = Run(issue);
+  EXPECT_EQ(lost.code, 4) << lost;
+  EXPECT_TRUE(absl::StrContains(lost.err, "revoke the token")) << lost;
+  EXPECT_NE(access(file.c_str(), F_OK), 0) << "an empty secret file was made";
+}
+
 }  // namespace
 }  // namespace jalon

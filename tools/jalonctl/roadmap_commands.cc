@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -146,6 +147,31 @@ void Tokens(Cli& cli) {
               ParseEnum(common::v1::Role_descriptor(), a->kind, "--role")));
           req.set_description(a->reason);
           auto r = Call(s, s.roadmap(), &Stub::IssueToken, req, "issue token");
+          if (r.secret().empty()) {
+            // The request id issued this token before (a retry): the
+            // server shows a secret once, and a secret file written then
+            // must not be emptied now.
+            const std::string note = "token " + r.token().id() +
+                                     " was issued by an earlier call with "
+                                     "this request id; its secret was "
+                                     "shown then, never again";
+            if (!a->output_file.empty()) {
+              std::ifstream in(a->output_file);
+              std::string kept;
+              if (!std::getline(in, kept) || kept.empty()) {
+                throw CliError(kExitConflict,
+                               "error: " + note + ", and " + a->output_file +
+                                   " does not hold it: revoke the token and "
+                                   "issue another");
+              }
+              std::cerr << "jalonctl: " << note << "; " << a->output_file
+                        << " keeps it\n";
+            } else {
+              std::cerr << "jalonctl: " << note << "\n";
+            }
+            s.printer().One(r.token(), kTokenColumns);
+            return;
+          }
           if (!a->output_file.empty()) {
             // Created 0600 before the secret is written; an existing
             // file is narrowed to 0600 first.

@@ -176,6 +176,20 @@ std::string StaleSubject(const absl::Status& status) {
   return payload ? std::string(*payload) : std::string();
 }
 
+bool CommitRefused(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kResourceExhausted:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::vector<Mutation::Written> Mutation::WrittenHashes() const {
   std::vector<Written> out;
   for (const auto& op : ops_) {

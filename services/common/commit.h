@@ -110,6 +110,12 @@ struct CommitResult {
 // one (lets a caller retry a stale internal guard but not a stale etag).
 std::string StaleSubject(const absl::Status& status);
 
+// Whether a commit that failed with `status` certainly changed nothing:
+// its checks refused it (stale, missing, existing, invalid, storage full).
+// Otherwise (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL) it may have run with
+// its reply lost, and what it wrote may be there.
+bool CommitRefused(const absl::Status& status);
+
 // Applies mutations with one EVALSHA each.
 class Committer {
  public:

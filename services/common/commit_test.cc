@@ -152,6 +152,7 @@ TEST_F(CommitTest, StaleVersionIsAbortedNamesItsSubjectAndWritesNothing) {
       << result.status();
   EXPECT_EQ(StaleSubject(result.status()), "action A-17");
   EXPECT_EQ(ReasonOf(result.status()), "STALE_ETAG");
+  EXPECT_TRUE(CommitRefused(result.status()));
   EXPECT_EQ(Take(), before);
 }
 
@@ -165,6 +166,7 @@ TEST_F(CommitTest, ExpectedVersionOfMissingEntityIsNotFoundAndWritesNothing) {
   ASSERT_EQ(result.status().code(), absl::StatusCode::kNotFound)
       << result.status();
   EXPECT_EQ(StaleSubject(result.status()), "action A-9");
+  EXPECT_TRUE(CommitRefused(result.status()));
   EXPECT_EQ(Take(), before);
 }
 
@@ -175,6 +177,7 @@ TEST_F(CommitTest, CreateOverExistingEntityIsAlreadyExistsAndWritesNothing) {
   ASSERT_EQ(result.status().code(), absl::StatusCode::kAlreadyExists)
       << result.status();
   EXPECT_EQ(StaleSubject(result.status()), "t:e");
+  EXPECT_TRUE(CommitRefused(result.status()));
   EXPECT_EQ(Take(), before);
 }
 
@@ -379,9 +382,26 @@ TEST_F(CommitTest, AFullRedisIsResourceExhaustedAndWritesNothing) {
   EXPECT_TRUE(absl::IsResourceExhausted(full.status())) << full.status();
   EXPECT_EQ(ReasonOf(full.status()), "STORAGE_FULL");
   EXPECT_EQ(full.status().message().find("OOM"), std::string::npos);
+  EXPECT_TRUE(CommitRefused(full.status()));
   EXPECT_EQ(Take(), before);
   // Room again: the same commit goes through.
   EXPECT_TRUE(committer_->Commit(Create("e:2")).ok());
+}
+
+// A commit whose reply never came may have run: not "refused".
+TEST_F(CommitTest, ACommitWithoutAnAnswerIsNotCountedAsRefused) {
+  RedisOptions o = server_.options();
+  o.command_timeout = std::chrono::milliseconds(200);
+  RedisClient slow(o);
+  Committer committer(&slow, EventLog{kStream, kChannel});
+  ASSERT_TRUE(committer.Commit(Create("t:warm")).ok());
+  // Redis holds every command for a while: the commit's reply does not come
+  // in time, though Redis may run it once the pause ends.
+  Cmd({"CLIENT", "PAUSE", "1500", "ALL"});
+  auto lost = committer.Commit(Create("t:e"));
+  ASSERT_EQ(lost.status().code(), absl::StatusCode::kUnavailable)
+      << lost.status();
+  EXPECT_FALSE(CommitRefused(lost.status()));
 }
 
 TEST_F(CommitTest, EventStreamOfTheWrongTypeFailsAndWritesNothing) {

@@ -313,7 +313,10 @@ absl::StatusOr<pb::Report> ReportingService::Generate(
     }
     m.AddEvent(WrapUpdate(u));
     auto r = store_.Commit(m);
-    if (!r.ok() || r->duplicate) drop_snapshots();  // not a report after all
+    // Not a report after all: drop what it kept. Unless the commit may have
+    // run with its answer lost: then this report may be the newest, and the
+    // next one diffs against its snapshots (two keys left behind if not).
+    if (r.ok() ? r->duplicate : CommitRefused(r.status())) drop_snapshots();
     if (r.ok()) {
       if (r->duplicate) return LoadReport(r->duplicate_value);
       spdlog::info("msg=report_generated report={} roadmap={} period={} seq={}",

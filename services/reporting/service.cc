@@ -611,11 +611,9 @@ absl::Status ReportingService::RevokeFeedKey(
   auto updated = ops.Update<pb::FeedKey>(
       kFeedKey, "reporting.feed_key.revoked", req.id(), req.etag(),
       [&](const Versioned<pb::FeedKey>& cur, pb::FeedKey* next, Mutation* m) {
-        if (cur.value.revoked()) {
-          return WithReason(
-              absl::FailedPreconditionError("feed key already revoked"),
-              "ALREADY_REVOKED");
-        }
+        // Revoked already (a retry whose answer was lost): nothing to do,
+        // as RevokeToken.
+        if (cur.value.revoked()) return absl::OkStatus();
         next->set_revoked(true);
         *next->mutable_revoke_time() = ops.Now();
         if (!cur.extra.empty()) m->Delete(FeedSecretKey(cur.extra));

@@ -1315,6 +1315,15 @@ TEST_F(ReportingServiceTest, AtomFeedIsReadByARealFeedParser) {
       stub_->RevokeFeedKey(Ctx(h_.roadmap().admin_token()).get(), rreq, &rresp)
           .ok());
   EXPECT_EQ(http.Get("/feed.atom?key=" + key.secret())->status, 401);
+  // Revoked already (a retry whose first answer was lost): the same key,
+  // revoked, as RevokeToken answers.
+  reppb::RevokeFeedKeyResponse again;
+  grpc::Status retried =
+      stub_->RevokeFeedKey(Ctx(h_.roadmap().admin_token()).get(), rreq, &again);
+  ASSERT_TRUE(retried.ok()) << retried.error_message();
+  EXPECT_TRUE(again.feed_key().revoked());
+  EXPECT_EQ(again.feed_key().revoke_time().seconds(),
+            rresp.feed_key().revoke_time().seconds());
   // Only admins issue keys.
   reppb::IssueFeedKeyRequest ireq;
   ireq.mutable_feed_key()->mutable_filter()->set_roadmap_id(f_.roadmap);

@@ -466,6 +466,11 @@ absl::Status ReportingService::SetReportSchedule(
       !pb::ScheduleFrequency_IsValid(in.frequency())) {
     v.Add("schedule.frequency", "must be NONE, MONTHLY, QUARTERLY or YEARLY");
   }
+  const auto expected = ParseEtag(in.etag());
+  if (!expected.ok()) {
+    v.Add("schedule.etag",
+          "is not an etag this service issued; read the schedule again");
+  }
   if (!v.empty()) return v.ToStatus();
   auto keys = models_->Current();
   if (!keys.ok()) return keys.status();
@@ -481,6 +486,19 @@ absl::Status ReportingService::SetReportSchedule(
     auto cur = ops.Load<pb::ReportSchedule>(kSchedule, in.roadmap_id());
     if (!cur.ok() && !absl::IsNotFound(cur.status())) return cur.status();
     const int64_t version = cur.ok() ? cur->version : 0;
+    // With an etag, the schedule it was read at, as every update.
+    if (*expected != 0 && version != *expected) {
+      return WithReason(
+          absl::AbortedError(absl::StrCat(
+              "schedule of ", in.roadmap_id(), " is at etag ", version,
+              ", not ", *expected, "; read it again and retry")),
+          "STALE_ETAG");
+    }
+    // The same frequency again (a retry): nothing to write.
+    if (cur.ok() && cur->value.frequency() == in.frequency()) {
+      *resp->mutable_schedule() = cur->value;
+      return absl::OkStatus();
+    }
     pb::ReportSchedule next = cur.ok() ? cur->value : pb::ReportSchedule();
     next.set_roadmap_id(in.roadmap_id());
     next.set_frequency(in.frequency());

@@ -837,6 +837,33 @@ TEST_F(ReportingServiceTest, ScheduledReportsAreGeneratedOncePerPeriod) {
   EXPECT_EQ(
       page.reports(0).period().label(),
       LastCompletePeriod(reppb::SCHEDULE_FREQUENCY_MONTHLY, today).label());
+  // The same schedule again (a retry) writes nothing; an update made from a
+  // stale read is refused, as every update with an etag.
+  const int64_t events =
+      h_.redis().Command({"XLEN", Keys::Stream()})->integer();
+  reppb::SetReportScheduleResponse same;
+  ASSERT_TRUE(
+      stub_
+          ->SetReportSchedule(Ctx(h_.roadmap().admin_token()).get(), req, &same)
+          .ok());
+  EXPECT_EQ(same.schedule().etag(), resp.schedule().etag());
+  EXPECT_EQ(h_.redis().Command({"XLEN", Keys::Stream()})->integer(), events);
+  reppb::SetReportScheduleRequest quarterly = req;
+  quarterly.mutable_schedule()->set_frequency(
+      reppb::SCHEDULE_FREQUENCY_QUARTERLY);
+  quarterly.mutable_schedule()->set_etag(resp.schedule().etag());
+  reppb::SetReportScheduleResponse changed;
+  ASSERT_TRUE(stub_
+                  ->SetReportSchedule(Ctx(h_.roadmap().admin_token()).get(),
+                                      quarterly, &changed)
+                  .ok());
+  EXPECT_NE(changed.schedule().etag(), resp.schedule().etag());
+  reppb::SetReportScheduleRequest stale = req;  // read before the change
+  stale.mutable_schedule()->set_etag(resp.schedule().etag());
+  grpc::Status refused = stub_->SetReportSchedule(
+      Ctx(h_.roadmap().admin_token()).get(), stale, &same);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(refused)), "STALE_ETAG");
   // Bad schedules name the field.
   req.mutable_schedule()->set_frequency(reppb::SCHEDULE_FREQUENCY_UNSPECIFIED);
   grpc::Status s = stub_->SetReportSchedule(

@@ -586,6 +586,26 @@ TEST_F(FeedbackRulesTest, PartnershipContactsAreRevealedOnlyOnAcceptance) {
       << Describe(not_offer);
 }
 
+// A SubmitFeedback retried with its request_id returns the item as it is
+// now, endorsements included, as GetFeedback shows it.
+TEST_F(FeedbackRulesTest, ASubmitRetriedLaterShowsTheEndorsementsSince) {
+  const Member atlas = Atlas();
+  const Member velo = NewMember("Maroc Vélo");
+  fpb::SubmitFeedbackRequest req;
+  req.set_request_id("submit-energie-1");
+  *req.mutable_item() = BaseItem(fpb::FEEDBACK_KIND_BLOCKER, "Énergie chère",
+                                 "Le prix de l'électricité pèse.");
+  fpb::SubmitFeedbackResponse first;
+  ASSERT_TRUE(stub_->SubmitFeedback(Ctx(atlas.token).get(), req, &first).ok());
+  ASSERT_TRUE(Endorse(first.item().id(), velo.token).ok());
+  fpb::SubmitFeedbackResponse again;
+  ASSERT_TRUE(stub_->SubmitFeedback(Ctx(atlas.token).get(), req, &again).ok());
+  EXPECT_EQ(again.item().id(), first.item().id());
+  EXPECT_EQ(again.item().endorsement_count(), 1);
+  EXPECT_EQ(again.item().endorsement_count(),
+            Get(first.item().id(), atlas.token).endorsement_count());
+}
+
 // A request_id used again returns the first interest; sent with another
 // offer, it must not come back redacted against that offer (which would
 // show that offer's contact).

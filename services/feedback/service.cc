@@ -203,9 +203,11 @@ absl::Status FeedbackService::SubmitFeedback(
   *item.mutable_author() = c.principal;
   item.set_author_organization_id(c.principal.organization_id());
   item.set_status(pb::FEEDBACK_STATUS_SUBMITTED);
+  bool duplicate = false;
   auto created = ops.Create<pb::FeedbackItem>(
       kFeedback, "feedback.item.submitted", req.request_id(), item,
-      item.roadmap_id(), [&](Mutation& m, const pb::FeedbackItem& x) {
+      item.roadmap_id(),
+      [&](Mutation& m, const pb::FeedbackItem& x) {
         if (!x.consultation_id().empty()) {
           m.RequireKey(store_->EntityKey(kConsultation, x.consultation_id()),
                        "item.consultation_id");
@@ -216,8 +218,15 @@ absl::Status FeedbackService::SubmitFeedback(
         m.Append(store_->HistoryKey(kFeedback, x.id()),
                  ops.History(1, "feedback.item.submitted",
                              Diff(pb::FeedbackItem(), x)));
-      });
+      },
+      &duplicate);
   if (!created.ok()) return created.status();
+  if (duplicate) {
+    // The item as it is now, as GetFeedback shows it: endorsements since.
+    auto count = store_->Count(Keys::Endorsers(created->id()));
+    if (!count.ok()) return count.status();
+    created->set_endorsement_count(*count);
+  }
   Redact(c.principal, &*created);
   *resp->mutable_item() = *std::move(created);
   return absl::OkStatus();

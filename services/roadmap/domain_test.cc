@@ -891,7 +891,7 @@ TEST_F(ValidateActionTest, ControlCharactersAreRefused) {
   a_.set_description("bell\a");
   EXPECT_TRUE(OnlyViolation(V(a_), "action.description"));
   a_.set_description("");
-  a_.set_owner("M. \x08" "Alami");
+  a_.set_owner("M. \bAlami");
   EXPECT_TRUE(OnlyViolation(V(a_), "action.owner"));
 }
 

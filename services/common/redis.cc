@@ -34,6 +34,10 @@ bool IsTransientErrorReply(std::string_view error) {
   return error.find(" READONLY You can't write") != std::string_view::npos;
 }
 
+absl::Status Unavailable() {
+  return absl::UnavailableError("storage unavailable, retry later");
+}
+
 }  // namespace
 
 absl::Status StatusOfErrorReply(const RedisReply& reply,
@@ -41,7 +45,7 @@ absl::Status StatusOfErrorReply(const RedisReply& reply,
   if (IsTransientErrorReply(reply.str())) {
     spdlog::warn("msg=redis_busy what={} error={}", what,
                  LogValue(reply.str()));
-    return absl::UnavailableError("storage unavailable, retry later");
+    return Unavailable();
   }
   spdlog::error("msg=redis_error_reply what={} error={}", what,
                 LogValue(reply.str()));
@@ -90,10 +94,6 @@ redisReply* Exec(redisContext* ctx, const RedisArgs& args) {
   Argv a(args);
   return static_cast<redisReply*>(redisCommandArgv(
       ctx, static_cast<int>(a.ptrs.size()), a.ptrs.data(), a.lens.data()));
-}
-
-absl::Status Unavailable() {
-  return absl::UnavailableError("storage unavailable, retry later");
 }
 
 }  // namespace

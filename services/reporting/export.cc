@@ -117,10 +117,9 @@ std::string FormatJobs(double value, Language lang) {
   const std::string number = FormatUpTo(value, 0, lang);
   // The number as printed decides (0.5 prints "0", rounded half to even).
   const std::string digits = FixedDigits(std::fabs(value), 0);
-  const double whole = digits == "1" ? 1 : digits == "0" ? 0 : 2;
   // French counts 0 and 1 in the singular, English only 1.
-  if (IsEnglish(lang)) return number + (whole == 1 ? " job" : " jobs");
-  return number + (whole <= 1 ? " emploi" : " emplois");
+  if (IsEnglish(lang)) return number + (digits == "1" ? " job" : " jobs");
+  return number + (digits == "0" || digits == "1" ? " emploi" : " emplois");
 }
 
 // ---------------------------------------------------------------------------

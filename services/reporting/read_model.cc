@@ -152,10 +152,6 @@ std::string Num(double v) {
 
 bool Dated(const Date& d) { return !IsUnset(d) && IsValidDate(d); }
 
-bool OpenAction(rm::ActionStatus s) {
-  return s != rm::ACTION_STATUS_DONE && s != rm::ACTION_STATUS_CANCELLED;
-}
-
 bool OpenItem(fb::FeedbackStatus s) {
   return s == fb::FEEDBACK_STATUS_SUBMITTED ||
          s == fb::FEEDBACK_STATUS_ACKNOWLEDGED ||
@@ -251,6 +247,10 @@ absl::StatusOr<T> Parse(std::string_view kind, const std::string& data) {
 std::string StatusName(rm::ActionStatus s) { return ShortName(s); }
 
 }  // namespace
+
+bool OpenAction(rm::ActionStatus s) {
+  return s != rm::ACTION_STATUS_DONE && s != rm::ACTION_STATUS_CANCELLED;
+}
 
 // --- Keys ------------------------------------------------------------------
 

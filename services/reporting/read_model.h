@@ -28,12 +28,17 @@
 #include "absl/status/statusor.h"
 #include "jalon/events/v1/events.pb.h"
 #include "jalon/reporting/v1/reporting.pb.h"
+#include "jalon/roadmap/v1/roadmap.pb.h"
 #include "services/common/redis.h"
 #include "services/common/stream_consumer.h"
 
 namespace jalon::reporting {
 
 namespace pb = ::jalon::reporting::v1;
+
+// Whether an action in this status is still open (not DONE or CANCELLED):
+// only open actions are in the due-date index, and only they can be late.
+bool OpenAction(roadmap::v1::ActionStatus s);
 
 // The source streams the models are built from.
 inline constexpr char kRoadmapStream[] = "jalon:roadmap:events";

@@ -815,8 +815,7 @@ absl::Status ReportingService::CheckLate(const ModelKeys& keys,
     // The index was read first: a change applied since (the due date moved
     // on, the action closed) makes its entry stale. Only what the action
     // still says is announced.
-    if (a.status() == rm::ACTION_STATUS_DONE ||
-        a.status() == rm::ACTION_STATUS_CANCELLED || IsUnset(a.due_date()) ||
+    if (!OpenAction(a.status()) || IsUnset(a.due_date()) ||
         absl::StrCat(DaysFromCivil(a.due_date())) != day) {
       continue;
     }

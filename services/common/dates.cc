@@ -80,7 +80,12 @@ Date DateOf(std::chrono::system_clock::time_point t) {
     return DateFromDays(
         std::chrono::floor<std::chrono::days>(t).time_since_epoch().count());
   }
-  const absl::CivilDay day = absl::ToCivilDay(absl::FromChrono(t), z.zone);
+  return DateIn(t, z.zone);
+}
+
+Date DateIn(std::chrono::system_clock::time_point t,
+            const absl::TimeZone& zone) {
+  const absl::CivilDay day = absl::ToCivilDay(absl::FromChrono(t), zone);
   return MakeDate(static_cast<int>(day.year()), day.month(), day.day());
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "jalon/common/v1/common.pb.h"
 
 namespace jalon {
@@ -32,6 +33,9 @@ Date DateFromDays(int64_t days);
 // The date of the instant `t` in the date time zone: "today", lateness,
 // on-time completion and report periods all follow it.
 Date DateOf(std::chrono::system_clock::time_point t);
+// The date of `t` in `zone` (jalonctl: the local zone).
+Date DateIn(std::chrono::system_clock::time_point t,
+            const absl::TimeZone& zone);
 // Sets the date time zone, an IANA name ("Africa/Casablanca", "UTC") read
 // from the system's tz database; UTC until then. INVALID_ARGUMENT for an
 // unknown name. Once, at start, before other threads read dates.

@@ -14,8 +14,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/civil_time.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/common/dates.h"
 #include "tools/jalonctl/errors.h"
@@ -159,9 +157,7 @@ std::string FormatDateOrEmpty(const common::v1::Date& d) {
 }
 
 common::v1::Date Today() {
-  const absl::CivilDay day =
-      absl::ToCivilDay(absl::Now(), absl::LocalTimeZone());
-  return MakeDate(static_cast<int>(day.year()), day.month(), day.day());
+  return DateIn(std::chrono::system_clock::now(), absl::LocalTimeZone());
 }
 
 std::string FieldText(const Message& message, const std::string& path) {

@@ -882,6 +882,60 @@ TEST_F(JalonctlTest, ImportOfTheExampleIsIdempotent) {
   EXPECT_EQ(counts(), with_manual);
 }
 
+// Entities are matched on their names, and created with a request id that
+// is the same at every import. Renamed in the file within the servers'
+// 24-hour deduplication window, an entity is thus created "again" and the
+// server answers with the one of the old name: the import must see that
+// and rename it, not claim a creation and leave the old name.
+TEST_F(JalonctlTest, ARenameInTheFileWithinADayRenamesTheEntity) {
+  StartServices();
+  Result first = Run({"import", JALON_EXAMPLE_ROADMAP});
+  ASSERT_EQ(first.code, 0) << first;
+  std::string renamed = ReadFile(JALON_EXAMPLE_ROADMAP);
+  auto rename = [&](const std::string& from, const std::string& to) {
+    ASSERT_NE(renamed.find(from), std::string::npos) << from;
+    renamed.replace(renamed.find(from), from.size(), to);
+  };
+  rename("name: Cuivre du Sud\n", "name: Cuivre du Sud SA\n");
+  rename("title: Feuille de route commune et inclusive des IMME\n",
+         "title: Feuille de route commune des IMME\n");
+  rename("name: Travail des métaux\n", "name: Travail et formage des métaux\n");
+  rename("name: Nouveaux emplois\n", "name: Emplois nouveaux\n");
+  rename("title: Rencontre FIMME, Casablanca, 11 juillet\n",
+         "title: Rencontre des membres, Casablanca, 11 juillet\n");
+  Result again = Run({"import", Write("renamed.yaml", renamed)});
+  ASSERT_EQ(again.code, 0) << again;
+  for (const char* line : {"updated organization cuivre-du-sud (name)",
+                           "updated roadmap imme-2016 (title)",
+                           "updated ecosystem travail-metaux (name)",
+                           "updated indicator emplois (name)",
+                           "updated consultation rencontre-casablanca (title)",
+                           "0 created, 5 updated"}) {
+    EXPECT_TRUE(absl::StrContains(again.out, line)) << line << "\n" << again;
+  }
+  Result roadmaps = Run({"roadmap", "list", "-o", "csv"});
+  ASSERT_EQ(CsvRows(roadmaps), 1) << roadmaps;
+  EXPECT_TRUE(absl::StrContains(roadmaps.out, "Feuille de route commune des"))
+      << roadmaps;
+  const std::string roadmap_id =
+      roadmaps.out.substr(roadmaps.out.find("\r\n") + 2, 26);
+  Result orgs = Run({"org", "list", "-o", "csv"});
+  EXPECT_EQ(CsvRows(orgs), 8) << orgs;
+  EXPECT_TRUE(absl::StrContains(orgs.out, "Cuivre du Sud SA")) << orgs;
+  for (const auto& [what, name] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"ecosystem", "Travail et formage des métaux"},
+           {"indicator", "Emplois nouveaux"},
+           {"consultation", "Rencontre des membres"}}) {
+    Result list = Run({what, "list", "--roadmap", roadmap_id, "-o", "csv"});
+    EXPECT_TRUE(absl::StrContains(list.out, name)) << list;
+  }
+  // And the file now matches the servers.
+  Result third = Run({"import", Write("renamed.yaml", renamed)});
+  ASSERT_EQ(third.code, 0) << third;
+  EXPECT_TRUE(absl::StrContains(third.out, "0 created, 0 updated")) << third;
+}
+
 TEST_F(JalonctlTest, ProgressBarOnlyOnATerminal) {
   StartServices();
   // script(1) gives jalonctl a terminal for stdout and stderr.

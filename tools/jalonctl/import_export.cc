@@ -284,6 +284,14 @@ class Importer {
     return absl::StrCat("import-", f_.roadmap.key, "-", kind, "-", key);
   }
   bool IsNew(const std::string& id) const { return id == kNew; }
+  // Whether a create answered with an entity an earlier import made: its
+  // request id is deterministic, so within the servers' deduplication window
+  // a create after a rename in the file gets the entity of the old name
+  // back, as it is now. It is then a match, updated to the file's values.
+  static bool Replayed(const Message& want, const Message& made,
+                       const std::vector<std::string>& fields) {
+    return !Diff(want, made, fields).empty();
+  }
 
   // Where a change line goes: stdout, after the progress bar (on stderr,
   // maybe the same terminal) is erased.
@@ -319,27 +327,28 @@ class Importer {
       for (const auto& o : existing) {
         if (o.name() == e.org.name()) found = &o;
       }
+      static const std::vector<std::string> kFields = {"name", "description",
+                                                       "contact_email"};
+      rpb::Organization made;
+      if (found == nullptr && !o_.dry_run) {
+        rpb::CreateOrganizationRequest req;
+        req.set_request_id(Rid("org", e.key));
+        *req.mutable_organization() = e.org;
+        made = Call(s_, s_.roadmap(), &RStub::CreateOrganization, req,
+                    "create organisation " + e.key)
+                   .organization();
+        if (Replayed(e.org, made, kFields)) found = &made;
+      }
       if (found == nullptr) {
         Created("organization", e.key);
-        if (o_.dry_run) {
-          org_[e.key] = kNew;
-        } else {
-          rpb::CreateOrganizationRequest req;
-          req.set_request_id(Rid("org", e.key));
-          *req.mutable_organization() = e.org;
-          org_[e.key] = Call(s_, s_.roadmap(), &RStub::CreateOrganization, req,
-                             "create organisation " + e.key)
-                            .organization()
-                            .id();
-        }
+        org_[e.key] = o_.dry_run ? kNew : made.id();
       } else {
         org_[e.key] = found->id();
         org_kind_[e.key] = found->kind();
         if (found->kind() != e.org.kind()) {
           Warn("organization " + e.key + ": kind cannot change on the server");
         }
-        auto diff =
-            Diff(e.org, *found, {"name", "description", "contact_email"});
+        auto diff = Diff(e.org, *found, kFields);
         if (diff.empty()) {
           ++summary_.unchanged;
         } else {
@@ -383,28 +392,28 @@ class Importer {
     for (const auto& r : existing) {
       if (r.title() == want.title()) found = &r;
     }
+    static const std::vector<std::string> kFields = {
+        "title", "description", "start_date", "horizon_date", "status"};
+    rpb::Roadmap made;
+    if (found == nullptr && !o_.dry_run) {
+      rpb::CreateRoadmapRequest req;
+      req.set_request_id(Rid("roadmap", e.key));
+      *req.mutable_roadmap() = want;
+      made = Call(s_, s_.roadmap(), &RStub::CreateRoadmap, req,
+                  "create roadmap " + e.key)
+                 .roadmap();
+      if (Replayed(want, made, kFields)) found = &made;
+    }
     if (found == nullptr) {
       Created("roadmap", e.key);
-      if (o_.dry_run) {
-        roadmap_id_ = kNew;
-      } else {
-        rpb::CreateRoadmapRequest req;
-        req.set_request_id(Rid("roadmap", e.key));
-        *req.mutable_roadmap() = want;
-        roadmap_id_ = Call(s_, s_.roadmap(), &RStub::CreateRoadmap, req,
-                           "create roadmap " + e.key)
-                          .roadmap()
-                          .id();
-      }
+      roadmap_id_ = o_.dry_run ? kNew : made.id();
     } else {
       roadmap_id_ = found->id();
       if (FieldText(want, "copilot_organization_ids") !=
           FieldText(*found, "copilot_organization_ids")) {
         Warn("roadmap " + e.key + ": co-pilots cannot change on the server");
       }
-      auto diff = Diff(
-          want, *found,
-          {"title", "description", "start_date", "horizon_date", "status"});
+      auto diff = Diff(want, *found, kFields);
       if (diff.empty()) {
         ++summary_.unchanged;
       } else {
@@ -439,23 +448,24 @@ class Importer {
       for (const auto& x : existing) {
         if (x.name() == want.name()) found = &x;
       }
+      static const std::vector<std::string> kFields = {"name", "description",
+                                                       "creation_date"};
+      rpb::Ecosystem made;
+      if (found == nullptr && !o_.dry_run) {
+        rpb::CreateEcosystemRequest req;
+        req.set_request_id(Rid("ecosystem", e.key));
+        *req.mutable_ecosystem() = want;
+        made = Call(s_, s_.roadmap(), &RStub::CreateEcosystem, req,
+                    "create ecosystem " + e.key)
+                   .ecosystem();
+        if (Replayed(want, made, kFields)) found = &made;
+      }
       if (found == nullptr) {
         Created("ecosystem", e.key);
-        if (o_.dry_run) {
-          eco_[e.key] = kNew;
-        } else {
-          rpb::CreateEcosystemRequest req;
-          req.set_request_id(Rid("ecosystem", e.key));
-          *req.mutable_ecosystem() = want;
-          eco_[e.key] = Call(s_, s_.roadmap(), &RStub::CreateEcosystem, req,
-                             "create ecosystem " + e.key)
-                            .ecosystem()
-                            .id();
-        }
+        eco_[e.key] = o_.dry_run ? kNew : made.id();
       } else {
         eco_[e.key] = found->id();
-        auto diff =
-            Diff(want, *found, {"name", "description", "creation_date"});
+        auto diff = Diff(want, *found, kFields);
         if (diff.empty()) {
           ++summary_.unchanged;
         } else {
@@ -502,26 +512,27 @@ class Importer {
           found = &x;
         }
       }
+      static const std::vector<std::string> kFields = {
+          "name",         "description",    "unit",
+          "direction",    "baseline_value", "baseline_date",
+          "target_value", "target_date",    "trajectory"};
+      rpb::Indicator made;
+      if (found == nullptr && !o_.dry_run) {
+        rpb::CreateIndicatorRequest req;
+        req.set_request_id(Rid("indicator", e.key));
+        *req.mutable_indicator() = want;
+        made = Call(s_, s_.roadmap(), &RStub::CreateIndicator, req,
+                    "create indicator " + e.key)
+                   .indicator();
+        if (Replayed(want, made, kFields)) found = &made;
+      }
       std::string id;
       if (found == nullptr) {
         Created("indicator", e.key);
-        if (o_.dry_run) {
-          id = kNew;
-        } else {
-          rpb::CreateIndicatorRequest req;
-          req.set_request_id(Rid("indicator", e.key));
-          *req.mutable_indicator() = want;
-          id = Call(s_, s_.roadmap(), &RStub::CreateIndicator, req,
-                    "create indicator " + e.key)
-                   .indicator()
-                   .id();
-        }
+        id = o_.dry_run ? kNew : made.id();
       } else {
         id = found->id();
-        auto diff = Diff(
-            want, *found,
-            {"name", "description", "unit", "direction", "baseline_value",
-             "baseline_date", "target_value", "target_date", "trajectory"});
+        auto diff = Diff(want, *found, kFields);
         if (diff.empty()) {
           ++summary_.unchanged;
         } else {
@@ -845,24 +856,30 @@ class Importer {
       for (const auto& x : existing) {
         if (x.title() == want.title()) found = &x;
       }
+      static const std::vector<std::string> kFields = {
+          "title",         "description", "place",     "date",
+          "ecosystem_ids", "open_time",   "close_time"};
+      fpb::Consultation made;
+      if (found == nullptr && !o_.dry_run) {
+        fpb::CreateConsultationRequest req;
+        req.set_request_id(Rid("consultation", e.key));
+        *req.mutable_consultation() = want;
+        made = Call(s_, s_.feedback(), &FStub::CreateConsultation, req,
+                    "create consultation " + e.key)
+                   .consultation();
+        if (Replayed(want, made, kFields)) found = &made;
+      }
       if (found == nullptr) {
         Created("consultation", e.key);
         if (o_.dry_run) {
           want.set_id(kNew);
           cons_[e.key] = want;
         } else {
-          fpb::CreateConsultationRequest req;
-          req.set_request_id(Rid("consultation", e.key));
-          *req.mutable_consultation() = want;
-          cons_[e.key] = Call(s_, s_.feedback(), &FStub::CreateConsultation,
-                              req, "create consultation " + e.key)
-                             .consultation();
+          cons_[e.key] = made;
         }
       } else {
         cons_[e.key] = *found;
-        auto diff = Diff(want, *found,
-                         {"title", "description", "place", "date",
-                          "ecosystem_ids", "open_time", "close_time"});
+        auto diff = Diff(want, *found, kFields);
         if (diff.empty()) {
           ++summary_.unchanged;
         } else {

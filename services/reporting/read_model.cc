@@ -236,8 +236,9 @@ template <typename T>
 absl::StatusOr<T> Parse(std::string_view kind, const std::string& data) {
   T t;
   if (!t.ParseFromString(data)) {
-    return absl::InternalError(
-        absl::StrCat("a stored ", std::string(kind), " does not parse"));
+    // DataLoss: no retry can make these bytes parse (see Rebuild).
+    return absl::DataLossError(
+        absl::StrCat(std::string(kind), " state does not parse"));
   }
   return t;
 }
@@ -563,7 +564,7 @@ absl::Status ReadModel::ApplyTo(const events::v1::Event& event,
 
 absl::Status ReadModel::WriteBulk(
     const ModelKeys& keys, FoldedEntities* entities, int64_t* written,
-    const std::function<absl::Status()>& keep_lock) {
+    int64_t* unreadable, const std::function<absl::Status()>& keep_lock) {
   std::map<std::string, std::map<std::string, int64_t>> counts;
   std::map<std::string, std::map<std::string, double>> members;
   std::map<std::string, std::map<std::string, double>> increments;
@@ -588,6 +589,17 @@ absl::Status ReadModel::WriteBulk(
     const size_t nl = id.find('\n');
     const std::string_view kind(id.data(), nl);
     auto facets = FacetsOf(keys, kind, entity.data);
+    if (absl::IsDataLoss(facets.status())) {
+      // The consumers dead-lettered this event; leave it out as they did,
+      // instead of failing every rebuild on it.
+      spdlog::error(
+          "msg=rebuild_left_out_unreadable_state kind={} id={} version={} "
+          "error={}",
+          kind, LogValue(std::string_view(id).substr(nl + 1)), entity.version,
+          LogValue(std::string(facets.status().message())));
+      ++*unreadable;
+      continue;
+    }
     if (!facets.ok()) return facets.status();
     for (const auto& f : *facets) {
       switch (f.op) {
@@ -793,7 +805,8 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
         redis_->Command({"SADD", Keys::Generations(), std::to_string(gen)});
     if (!registered.ok()) return registered.status();
     ModelKeys keys(gen);
-    if (auto s = WriteBulk(keys, &entities, &stats.entities, keep_lock);
+    if (auto s = WriteBulk(keys, &entities, &stats.entities, &stats.unreadable,
+                           keep_lock);
         !s.ok()) {
       return s;
     }
@@ -811,8 +824,17 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
             redis_, stream,
             [&](const StreamEntry& entry) {
               if (e.ParseFromString(entry.payload)) {
-                if (auto s = ApplyTo(e, /*with_updates=*/true, target);
-                    !s.ok()) {
+                auto s = ApplyTo(e, /*with_updates=*/true, target);
+                if (absl::IsDataLoss(s)) {
+                  // As in WriteBulk: the consumers dead-letter it.
+                  spdlog::error(
+                      "msg=rebuild_left_out_unreadable_state stream={} "
+                      "entry={} kind={} id={} version={} error={}",
+                      stream, entry.id, LogValue(e.aggregate_kind()),
+                      LogValue(e.aggregate_id()), e.aggregate_version(),
+                      LogValue(std::string(s.message())));
+                  ++stats.unreadable;
+                } else if (!s.ok()) {
                   return s;
                 }
               }
@@ -909,10 +931,12 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
                           std::chrono::steady_clock::now() - start)
                           .count();
   spdlog::info(
-      "msg=read_models_rebuilt events={} entities={} generation={} "
-      "duration_ms={} fold_ms={} write_ms={} catch_up_ms={} passes={}",
-      stats.events, stats.entities, stats.generation, stats.duration_ms,
-      stats.fold_ms, stats.write_ms, stats.catch_up_ms, stats.passes);
+      "msg=read_models_rebuilt events={} entities={} unreadable={} "
+      "generation={} duration_ms={} fold_ms={} write_ms={} catch_up_ms={} "
+      "passes={}",
+      stats.events, stats.entities, stats.unreadable, stats.generation,
+      stats.duration_ms, stats.fold_ms, stats.write_ms, stats.catch_up_ms,
+      stats.passes);
   return stats;
 }
 

@@ -133,6 +133,10 @@ std::string WrapUpdate(const pb::StatusUpdate& update);
 struct RebuildStats {
   int64_t events = 0;
   int64_t entities = 0;
+  // Entities or events left out because their state does not parse (each
+  // logged): the consumers dead-letter such events, and a rebuild must not
+  // fail on them every time.
+  int64_t unreadable = 0;
   int64_t generation = 0;
   int64_t duration_ms = 0;
   // Where the time went: folding the streams, writing the new generation,
@@ -209,10 +213,11 @@ class ReadModel {
   void DropInBackground(std::vector<int64_t> generations);
   absl::Status CheckNotTrimmed(const std::string& stream);
   // Writes the folded entities and their facets into `keys`' generation;
-  // moves their data out.
-  // `keep_lock` runs between writes (see Rebuild).
+  // moves their data out. An entity whose state does not parse is left out
+  // and counted in `unreadable`. `keep_lock` runs between writes (see
+  // Rebuild).
   absl::Status WriteBulk(const ModelKeys& keys, FoldedEntities* entities,
-                         int64_t* written,
+                         int64_t* written, int64_t* unreadable,
                          const std::function<absl::Status()>& keep_lock);
 
   RedisClient* redis_;

@@ -665,6 +665,7 @@ absl::Status ReportingService::RebuildReadModels(
   if (!stats.ok()) return stats.status();
   resp->set_events(stats->events);
   resp->set_entities(stats->entities);
+  resp->set_unreadable(stats->unreadable);
   resp->set_generation(stats->generation);
   resp->set_duration_ms(stats->duration_ms);
   return absl::OkStatus();

@@ -483,6 +483,7 @@ void Schedules(Cli& cli) {
                        xpb::RebuildReadModelsRequest(), "rebuild read models");
          s.printer().One(r, {{"EVENTS", "events"},
                              {"ENTITIES", "entities"},
+                             {"UNREADABLE", "unreadable"},
                              {"GENERATION", "generation"},
                              {"MS", "duration_ms"}});
        });

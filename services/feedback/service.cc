@@ -423,12 +423,23 @@ absl::Status FeedbackService::LinkFeedback(const CallContext& c,
   // the call fails UNAVAILABLE and nothing changes.
   auto actions = roadmap_->GetActions(ids, fields);
   if (!actions.ok()) return actions.status();
+  // Every action is checked before anything is stored.
   for (size_t i = 0; i < actions->size(); ++i) {
     const auto& a = (*actions)[i];
     if (a.roadmap_id() != current->value.roadmap_id()) {
       return InvalidField(fields[i],
                           "belongs to another roadmap than the item");
     }
+    // Nothing can address the item any more: a stale id or a slip, which
+    // would otherwise send a LINKED item back to ACKNOWLEDGED.
+    if (a.status() == roadmap::v1::ACTION_STATUS_CANCELLED) {
+      return InvalidField(fields[i],
+                          "is a CANCELLED action; link the item to one that "
+                          "can still address it");
+    }
+  }
+  for (size_t i = 0; i < actions->size(); ++i) {
+    const auto& a = (*actions)[i];
     int64_t version = 0;
     if (!absl::SimpleAtoi(a.etag(), &version)) {
       return absl::InternalError("the roadmap service sent an unreadable etag");

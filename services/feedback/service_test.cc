@@ -234,6 +234,39 @@ TEST_F(FeedbackServiceTest, ACancelledActionSendsTheItemBack) {
   EXPECT_EQ(listed.items_size(), 0);
 }
 
+// A CANCELLED action can no longer address anything. Linking one (a stale
+// id, a slip) used to succeed, link nothing, and send a LINKED item back to
+// ACKNOWLEDGED, where its other links no longer closed the loop.
+TEST_F(FeedbackServiceTest, LinkingACancelledActionIsRefusedAndChangesNothing) {
+  StartHarness();
+  fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER);
+  Acknowledge(item.id());
+  std::string live = NewAction("Guichet unique à l'export");
+  std::string dropped = NewAction("Étude abandonnée");
+  Move(dropped, rpb::ACTION_STATUS_CANCELLED, f_.federation_copilot, "doublon");
+  ASSERT_TRUE(Link(item.id(), {live}).ok());
+  const fpb::FeedbackItem linked = Get(item.id(), f_.ministry_copilot);
+  ASSERT_EQ(linked.status(), fpb::FEEDBACK_STATUS_LINKED);
+
+  grpc::Status refused = Link(item.id(), {live, dropped});
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("action_ids[1]"), std::string::npos)
+      << refused.error_message();
+  const fpb::FeedbackItem after = Get(item.id(), f_.ministry_copilot);
+  EXPECT_EQ(after.etag(), linked.etag());
+  EXPECT_EQ(after.status(), fpb::FEEDBACK_STATUS_LINKED);
+  ASSERT_EQ(after.linked_action_ids_size(), 1);
+
+  // The loop still closes on the live one.
+  Complete(live);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Get(item.id(), f_.member_token).status() ==
+               fpb::FEEDBACK_STATUS_ADDRESSED;
+      },
+      std::chrono::seconds(10)));
+}
+
 TEST_F(FeedbackServiceTest, ConcurrentEndorsementsCountExactly) {
   StartHarness();
   fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER);

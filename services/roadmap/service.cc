@@ -836,15 +836,15 @@ EntityOps::ChangeFn<pb::Action> RoadmapService::ActionEditor(
                             "edited"),
                         "ACTION_CLOSED");
     }
-    if (status == pb::ACTION_STATUS_COMPLETION_REQUESTED &&
-        (touched.count("lead_organization_id") ||
-         touched.count("partner_organization_id"))) {
-      // Otherwise the requester could swap in a counterpart of its
-      // choosing and close the action without the other co-pilot.
+    if (status == pb::ACTION_STATUS_COMPLETION_REQUESTED) {
+      // The counterpart decides on the action as it was when completion was
+      // requested. Otherwise the requester could move a late due date or
+      // swap in a counterpart of its choosing before the approval seals it.
       return WithReason(
           absl::FailedPreconditionError(
-              "lead and partner organisations cannot change while "
-              "completion awaits the counterpart's decision"),
+              "an action cannot be edited while its completion awaits the "
+              "counterpart's decision; a rejection returns it to "
+              "IN_PROGRESS"),
           "COVALIDATION_REQUIRED");
     }
     if (auto s = ApplyMask(req.action(), req.update_mask(), kUpdatable, next);

@@ -545,6 +545,19 @@ TEST_F(RoadmapServiceTest, ClosedActionsAndPendingCompletionsAreProtected) {
   grpc::Status s = SetPartner(a, f_.member, harness_.admin_token(), &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(Get(a).partner_organization_id(), f_.ministry);
+  // Nor may the requester rewrite what the counterpart decides on: the due
+  // date that makes it late, its progress.
+  const rpb::Action pending = Get(a);
+  rpb::UpdateActionRequest later;
+  later.mutable_action()->set_id(a);
+  *later.mutable_action()->mutable_due_date() = D(2031, 12, 31);
+  later.mutable_action()->set_progress_override(100);
+  later.mutable_update_mask()->add_paths("due_date");
+  later.mutable_update_mask()->add_paths("progress_override");
+  s = stub_->UpdateAction(Ctx(fed).get(), later, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), "COVALIDATION_REQUIRED");
+  EXPECT_EQ(Get(a).etag(), pending.etag());
 
   ASSERT_TRUE(Move(a, rpb::ACTION_STATUS_DONE, f_.ministry_copilot).ok());
   rpb::UpdateActionRequest title;

@@ -757,9 +757,12 @@ class Importer {
       auto diff = created_actions_.count(e.key) && o_.dry_run
                       ? std::vector<std::string>()
                       : Diff(want, normal, fields);
-      if (!diff.empty() && (have.status() == rpb::ACTION_STATUS_DONE ||
-                            have.status() == rpb::ACTION_STATUS_CANCELLED)) {
-        // Read-only on the server: say so, and go on with the rest. (The
+      if (!diff.empty() &&
+          (have.status() == rpb::ACTION_STATUS_DONE ||
+           have.status() == rpb::ACTION_STATUS_CANCELLED ||
+           have.status() == rpb::ACTION_STATUS_COMPLETION_REQUESTED)) {
+        // Read-only on the server (a pending completion until the
+        // counterpart decides): say so, and go on with the rest. (The
         // import's own key tag is no change of the user's: an untagged
         // closed action simply stays matched by its title.)
         auto user_tags = [](const rpb::Action& a) {

@@ -34,6 +34,63 @@ size_t Utf8Length(std::string_view s) {
   return n;
 }
 
+absl::Status CheckEnumFilter(const std::string& field, int value,
+                             const google::protobuf::EnumDescriptor* type,
+                             bool unspecified_ok) {
+  if ((value == 0 && unspecified_ok) ||
+      (value != 0 && type->FindValueByNumber(value) != nullptr)) {
+    return absl::OkStatus();
+  }
+  std::vector<std::string> names;
+  for (int i = 0; i < type->value_count(); ++i) {
+    if (type->value(i)->number() != 0) names.push_back(type->value(i)->name());
+  }
+  return InvalidField(
+      field, absl::StrCat("must be one of ", absl::StrJoin(names, ", ")));
+}
+
+absl::Status CheckEnumFilters(
+    const std::string& field,
+    const google::protobuf::RepeatedField<int>& values,
+    const google::protobuf::EnumDescriptor* type) {
+  for (int i = 0; i < values.size(); ++i) {
+    if (auto s = CheckEnumFilter(absl::StrCat(field, "[", i, "]"), values[i],
+                                 type, /*unspecified_ok=*/false);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool IsBlank(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = text[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      i += 1;
+      continue;
+    }
+    const std::string_view rest = text.substr(i);
+    if (rest.substr(0, 2) == "\xC2\xA0") {  // U+00A0
+      i += 2;
+      continue;
+    }
+    if (rest.size() >= 3 && rest[0] == '\xE2' && rest[1] == '\x80' &&
+        ((static_cast<unsigned char>(rest[2]) >= 0x80 &&
+          static_cast<unsigned char>(rest[2]) <= 0x8B) ||  // U+2000..U+200B
+         rest[2] == '\xAF')) {                             // U+202F
+      i += 3;
+      continue;
+    }
+    if (rest.substr(0, 3) == "\xE3\x80\x80") {  // U+3000
+      i += 3;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
 std::string TextProblem(std::string_view value, size_t min, size_t max,
                         bool multiline) {
   size_t n = 0;
@@ -55,7 +112,7 @@ std::string TextProblem(std::string_view value, size_t min, size_t max,
           code, n);
     }
   }
-  if (n < min) {
+  if (n < min || (min > 0 && IsBlank(value))) {
     return min == 1 ? "is required"
                     : absl::StrCat("needs at least ", min, " characters");
   }
@@ -79,7 +136,7 @@ void FieldChecker::Line(const std::string& field, std::string_view value,
 }
 
 void FieldChecker::Required(const std::string& field, std::string_view value) {
-  if (value.empty()) Add(field, "is required");
+  if (IsBlank(value)) Add(field, "is required");
 }
 
 void FieldChecker::DateField(const std::string& field,

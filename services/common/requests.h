@@ -23,10 +23,15 @@ namespace jalon {
 // unit of every length limit in the API.
 size_t Utf8Length(std::string_view s);
 
+// Whether `text` holds nothing but spaces, tabs and line breaks (ASCII,
+// and the Unicode spaces French text uses: U+00A0, U+2000..U+200B, U+202F,
+// U+3000), or nothing at all: a required text that is blank is missing.
+bool IsBlank(std::string_view text);
+
 // What is wrong with `value` as text of `min`..`max` characters (min 1:
-// required), or "" when nothing is. Control characters (C0, DEL, C1) are
-// refused: a terminal obeys them, XML 1.0 forbids most of them, and no one
-// means to type them. `multiline` text may hold tabs and line breaks; a
+// required, and not blank), or "" when nothing is. Control characters (C0, DEL,
+// C1) are refused: a terminal obeys them, XML 1.0 forbids most of them, and no
+// one means to type them. `multiline` text may hold tabs and line breaks; a
 // single line (a title, a name) may not.
 std::string TextProblem(std::string_view value, size_t min, size_t max,
                         bool multiline = true);
@@ -56,6 +61,20 @@ class FieldChecker {
   std::string prefix_;
   Violations violations_;
 };
+
+// A filter on an enum: OK when `value` is one of `type`'s values other than
+// its UNSPECIFIED 0 (which filters nothing when `unspecified_ok`, and would
+// match nothing otherwise), else INVALID_ARGUMENT on `field`, listing the
+// values. A value this build does not know would silently match nothing.
+absl::Status CheckEnumFilter(const std::string& field, int value,
+                             const google::protobuf::EnumDescriptor* type,
+                             bool unspecified_ok);
+// The same for each value of a repeated filter, named `field[i]`; none may
+// be UNSPECIFIED.
+absl::Status CheckEnumFilters(
+    const std::string& field,
+    const google::protobuf::RepeatedField<int>& values,
+    const google::protobuf::EnumDescriptor* type);
 
 // At most 128 characters of letters, digits and - _ . : (empty: none).
 absl::Status ValidateRequestId(std::string_view request_id);

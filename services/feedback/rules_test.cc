@@ -657,6 +657,28 @@ TEST_F(FeedbackRulesTest, AnUnknownOrderIsRefusedNamingIt) {
   EXPECT_NE(s.error_message().find("order"), std::string::npos);
 }
 
+// A kind or status this build does not know, or UNSPECIFIED, would match
+// nothing: refused, rather than an empty page that reads as "none".
+TEST_F(FeedbackRulesTest, UnknownKindsAndStatusesAreRefusedNamingThem) {
+  for (int bad : {0, 99}) {
+    fpb::ListFeedbackRequest req;
+    req.add_kinds(fpb::FEEDBACK_KIND_BLOCKER);
+    req.add_kinds(static_cast<fpb::FeedbackKind>(bad));
+    fpb::ListFeedbackResponse resp;
+    grpc::Status s =
+        stub_->ListFeedback(Ctx(f_.member_token).get(), req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << Describe(s);
+    EXPECT_TRUE(Has(FieldsOf(s), "kinds[1]")) << Describe(s);
+    req.clear_kinds();
+    req.add_statuses(static_cast<fpb::FeedbackStatus>(bad));
+    s = stub_->ListFeedback(Ctx(f_.member_token).get(), req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << Describe(s);
+    EXPECT_TRUE(Has(FieldsOf(s), "statuses[0]")) << Describe(s);
+  }
+}
+
 TEST_F(FeedbackRulesTest, SearchIgnoresCaseAndAccentsAndCombinesFilters) {
   const fpb::FeedbackItem entrepot = Submit(
       f_.member_token, fpb::FEEDBACK_KIND_BLOCKER, "Entrepôt sous douane",
@@ -981,6 +1003,11 @@ TEST_F(FeedbackRulesTest, LifecycleErrorsNameWhatIsAllowed) {
       stub_->DeclineFeedback(Ctx(f_.ministry_copilot).get(), dreq, &dresp);
   EXPECT_EQ(no_answer.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(Has(FieldsOf(no_answer), "public_answer")) << Describe(no_answer);
+  dreq.set_public_answer("  \n\t ");  // blank: no answer either
+  grpc::Status blank =
+      stub_->DeclineFeedback(Ctx(f_.ministry_copilot).get(), dreq, &dresp);
+  EXPECT_EQ(blank.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Has(FieldsOf(blank), "public_answer")) << Describe(blank);
   EXPECT_EQ(Get(item.id(), f_.member_token).status(),
             fpb::FEEDBACK_STATUS_SUBMITTED);
 

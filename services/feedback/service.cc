@@ -258,6 +258,16 @@ absl::Status FeedbackService::ListFeedback(const CallContext& c,
                         "must be FEEDBACK_ORDER_UNSPECIFIED, "
                         "FEEDBACK_ORDER_NEWEST or FEEDBACK_ORDER_ENDORSEMENTS");
   }
+  if (auto s =
+          CheckEnumFilters("kinds", req.kinds(), pb::FeedbackKind_descriptor());
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckEnumFilters("statuses", req.statuses(),
+                                pb::FeedbackStatus_descriptor());
+      !s.ok()) {
+    return s;
+  }
   EntityOps ops(store_, clock_, c);
   const std::set<int> kinds(req.kinds().begin(), req.kinds().end());
   const std::set<int> statuses(req.statuses().begin(), req.statuses().end());
@@ -518,7 +528,7 @@ absl::Status FeedbackService::LinkFeedback(const CallContext& c,
 absl::Status FeedbackService::DeclineFeedback(
     const CallContext& c, const pb::DeclineFeedbackRequest& req,
     pb::DeclineFeedbackResponse* resp) {
-  if (req.public_answer().empty()) {
+  if (IsBlank(req.public_answer())) {
     return InvalidField("public_answer", "is required to decline feedback");
   }
   if (auto p = TextProblem(req.public_answer(), 1, 5000); !p.empty()) {

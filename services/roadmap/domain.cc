@@ -44,9 +44,12 @@ absl::Status ValidateOrganization(const Organization& o,
     c.Add("kind", "must be FEDERATION, MINISTRY or MEMBER_COMPANY");
   }
   c.Text("description", o.description(), 0, 2000);
-  if (!o.contact_email().empty() &&
-      (o.contact_email().size() > 254 ||
-       o.contact_email().find('@') == std::string::npos)) {
+  if (std::string p = TextProblem(o.contact_email(), 0, 254, false);
+      !p.empty()) {
+    c.Add("contact_email", std::move(p));
+  } else if (!o.contact_email().empty() &&
+             (o.contact_email().find('@') == std::string::npos ||
+              o.contact_email().find(' ') != std::string::npos)) {
     c.Add("contact_email", "is not an e-mail address");
   }
   return c.Done();
@@ -213,7 +216,11 @@ absl::Status ValidateAction(const Action& a, std::string_view prefix) {
     if (!m.id().empty() && !milestone_ids.insert(m.id()).second) {
       c.Add(f + ".id", "is used by another milestone");
     }
-    if (m.id().size() > 64) c.Add(f + ".id", "is longer than 64 characters");
+    if (m.id().size() > 64) {
+      c.Add(f + ".id", "is longer than 64 bytes");
+    } else if (std::string p = TextProblem(m.id(), 0, 64, false); !p.empty()) {
+      c.Add(f + ".id", std::move(p));
+    }
   }
   if (a.has_progress_override() &&
       (a.progress_override() < 0 || a.progress_override() > 100)) {
@@ -352,7 +359,7 @@ absl::Status CheckTransition(const Action& action, ActionStatus target,
       target == v1::ACTION_STATUS_CANCELLED ||
       (action.status() == v1::ACTION_STATUS_COMPLETION_REQUESTED &&
        target == v1::ACTION_STATUS_IN_PROGRESS);
-  if (reason_needed && reason.empty()) {
+  if (reason_needed && IsBlank(reason)) {
     return InvalidField(
         "reason",
         absl::StrCat("is required to move an action to ", StatusName(target)));

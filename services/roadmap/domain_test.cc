@@ -371,7 +371,15 @@ TEST(TransitionReasonTest, BlockedCancelledAndRejectionNeedAReason) {
     a.set_completion_requested_by_organization_id(kLead);
     absl::Status s = CheckTransition(a, c.to, "", counterpart);
     EXPECT_TRUE(OnlyViolation(s, "reason"));
+    // A blank reason is no reason.
+    for (const char* blank :
+         {"   ", "\n", " \t\r\n", "\xC2\xA0", "\xE2\x80\xAF \xE3\x80\x80"}) {
+      EXPECT_TRUE(
+          OnlyViolation(CheckTransition(a, c.to, blank, counterpart), "reason"))
+          << blank;
+    }
     EXPECT_TRUE(CheckTransition(a, c.to, "parce que", counterpart).ok());
+    EXPECT_TRUE(CheckTransition(a, c.to, " x ", counterpart).ok());
   }
 }
 
@@ -893,6 +901,36 @@ TEST_F(ValidateActionTest, ControlCharactersAreRefused) {
   a_.set_description("");
   a_.set_owner("M. \bAlami");
   EXPECT_TRUE(OnlyViolation(V(a_), "action.owner"));
+}
+
+TEST_F(ValidateActionTest, ABlankRequiredTextIsMissing) {
+  for (const char* blank : {" ", "    ", "\xC2\xA0\xE2\x80\x8B"}) {
+    Action a = a_;
+    a.set_title(blank);
+    EXPECT_TRUE(OnlyViolation(V(a), "action.title")) << blank;
+    EXPECT_NE(V(a).message().find("is required"), std::string::npos) << V(a);
+    a = a_;
+    a.mutable_milestones(0)->set_title(blank);
+    EXPECT_TRUE(OnlyViolation(V(a), "action.milestones[0].title")) << blank;
+  }
+  // Spaces around a text are the text's business.
+  a_.set_title(" Plan fonderie ");
+  EXPECT_TRUE(V(a_).ok()) << V(a_);
+  // An optional text may be blank.
+  a_.set_description("  ");
+  EXPECT_TRUE(V(a_).ok()) << V(a_);
+}
+
+TEST_F(ValidateActionTest, MilestoneIdsAreOneLineOfText) {
+  for (const char* good : {"m1", "etude-de-gisement", "Étape 2 (bis)"}) {
+    a_.mutable_milestones(0)->set_id(good);
+    EXPECT_TRUE(V(a_).ok()) << good << ": " << V(a_);
+  }
+  for (std::string bad : {std::string("m\x1b[31m"), std::string("m1\n"),
+                          std::string("a\tb"), std::string(65, 'm')}) {
+    a_.mutable_milestones(0)->set_id(bad);
+    EXPECT_TRUE(OnlyViolation(V(a_), "action.milestones[0].id")) << bad;
+  }
 }
 
 TEST_F(ValidateActionTest, RoadmapIdRequired) {
@@ -1551,6 +1589,13 @@ TEST(ValidateOrganizationTest, Fields) {
   EXPECT_TRUE(OnlyViolation(VO(o), "organization.contact_email"));
   o.set_contact_email(std::string(249, 'c') + "@x.ma");  // 254 characters
   EXPECT_TRUE(VO(o).ok());
+  // An address is one line of printable text.
+  for (std::string bad :
+       {std::string("a@b\x1b[2J\x07"), std::string("a@b.ma\nBcc: x@y"),
+        std::string("a b@c.ma")}) {
+    o.set_contact_email(bad);
+    EXPECT_TRUE(OnlyViolation(VO(o), "organization.contact_email")) << bad;
+  }
 
   Organization empty;
   empty.set_contact_email("nope");

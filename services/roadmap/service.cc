@@ -95,6 +95,11 @@ void RoadmapService::GetOrganization(const CallContext&,
 absl::Status RoadmapService::ListOrganizations(
     const CallContext& c, const pb::ListOrganizationsRequest& req,
     pb::ListOrganizationsResponse* resp) {
+  if (auto s = CheckEnumFilter("kind", req.kind(),
+                               pb::OrganizationKind_descriptor(), true);
+      !s.ok()) {
+    return s;
+  }
   Ops ops(store_, clock_, c);
   return ops.List<pb::Organization>(
       kOrganization, Keys::Index(kOrganization), req.page_size(),
@@ -597,6 +602,11 @@ absl::Status RoadmapService::ListMeasurements(
   if (req.indicator_id().empty()) {
     return InvalidField("indicator_id", "is required");
   }
+  if (auto s = CheckEnumFilter("verification_state", req.verification_state(),
+                               pb::VerificationState_descriptor(), true);
+      !s.ok()) {
+    return s;
+  }
   Ops ops(store_, clock_, c);
   return ops.List<pb::Measurement>(
       kMeasurement,
@@ -612,7 +622,7 @@ absl::Status RoadmapService::ListMeasurements(
 absl::Status RoadmapService::VerifyMeasurement(
     const CallContext& c, const pb::VerifyMeasurementRequest& req,
     pb::VerifyMeasurementResponse* resp) {
-  if (!req.approve() && req.note().empty()) {
+  if (!req.approve() && IsBlank(req.note())) {
     return InvalidField("note", "is required when rejecting a measurement");
   }
   if (auto p = TextProblem(req.note(), 0, 2000); !p.empty()) {
@@ -764,6 +774,11 @@ void RoadmapService::GetAction(const CallContext&,
 absl::Status RoadmapService::ListActions(const CallContext& c,
                                          const pb::ListActionsRequest& req,
                                          pb::ListActionsResponse* resp) {
+  if (auto s = CheckEnumFilters("statuses", req.statuses(),
+                                pb::ActionStatus_descriptor());
+      !s.ok()) {
+    return s;
+  }
   Ops ops(store_, clock_, c);
   const Date today = ops.Today();
   std::set<int> statuses(req.statuses().begin(), req.statuses().end());

@@ -694,6 +694,11 @@ TEST_F(RoadmapServiceTest, RejectingAMeasurementNeedsANoteAndIsFinal) {
       stub_->VerifyMeasurement(Ctx(f_.ministry_copilot).get(), reject, &resp));
   ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_EQ(ViolationsOf(s)[0].field, "note");
+  reject.set_note(" \n ");  // blank: no note
+  s = FromGrpcStatus(
+      stub_->VerifyMeasurement(Ctx(f_.ministry_copilot).get(), reject, &resp));
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(ViolationsOf(s)[0].field, "note");
   reject.set_note("Chiffres\x07");
   s = FromGrpcStatus(
       stub_->VerifyMeasurement(Ctx(f_.ministry_copilot).get(), reject, &resp));
@@ -933,6 +938,42 @@ TEST_F(RoadmapServiceTest, ListFiltersAndPaginates) {
   EXPECT_EQ(
       stub_->ListActions(Ctx(f_.member_token).get(), bad, &bresp).error_code(),
       grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// A filter value this build does not know (or UNSPECIFIED in a list of
+// statuses) would match nothing, and an empty page would read as "there
+// is none": it is refused, naming the field.
+TEST_F(RoadmapServiceTest, UnknownFilterValuesAreRefusedNotEmptyPages) {
+  auto field_of = [](const grpc::Status& g) {
+    absl::Status s = FromGrpcStatus(g);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    return ViolationsOf(s).empty() ? std::string() : ViolationsOf(s)[0].field;
+  };
+  for (int bad : {0, 99}) {
+    rpb::ListActionsRequest req;
+    req.add_statuses(rpb::ACTION_STATUS_PLANNED);
+    req.add_statuses(static_cast<rpb::ActionStatus>(bad));
+    rpb::ListActionsResponse resp;
+    EXPECT_EQ(
+        field_of(stub_->ListActions(Ctx(f_.member_token).get(), req, &resp)),
+        "statuses[1]");
+  }
+  rpb::ListOrganizationsRequest orgs;
+  orgs.set_kind(static_cast<rpb::OrganizationKind>(99));
+  rpb::ListOrganizationsResponse oresp;
+  EXPECT_EQ(field_of(stub_->ListOrganizations(Ctx(f_.member_token).get(), orgs,
+                                              &oresp)),
+            "kind");
+  orgs.set_kind(rpb::ORGANIZATION_KIND_UNSPECIFIED);  // no filter
+  EXPECT_TRUE(
+      stub_->ListOrganizations(Ctx(f_.member_token).get(), orgs, &oresp).ok());
+  rpb::ListMeasurementsRequest ms;
+  ms.set_indicator_id(f_.indicator);
+  ms.set_verification_state(static_cast<rpb::VerificationState>(42));
+  rpb::ListMeasurementsResponse mresp;
+  EXPECT_EQ(
+      field_of(stub_->ListMeasurements(Ctx(f_.member_token).get(), ms, &mresp)),
+      "verification_state");
 }
 
 // Every filter of ListActions, alone and together: ecosystem, status,

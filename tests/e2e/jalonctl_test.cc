@@ -390,14 +390,23 @@ TEST_F(JalonctlTest, CompletionScriptIsValidBash) {
   ASSERT_EQ(r.code, 0) << r;
   std::string path = Write("completion.bash", r.out);
   EXPECT_EQ(std::system(("bash -n " + path).c_str()), 0);
-  // Loaded, it completes verbs of a resource.
-  std::string probe =
-      Write("probe.sh", "source " + path +
-                            "\nCOMP_WORDS=(jalonctl action re)\nCOMP_CWORD=2\n"
-                            "_jalonctl\necho \"${COMPREPLY[*]}\"\n");
-  std::string out = home_ + "/probe.out";
-  ASSERT_EQ(std::system(("bash " + probe + " > " + out).c_str()), 0);
-  EXPECT_EQ(Trimmed(ReadFile(out)), "request-completion reject");
+  // Loaded (without a word on stderr), it completes resources, verbs of a
+  // resource, the formats of -o, and a file where -o names one.
+  Write("zz-report.csv", "");
+  auto complete = [&](const std::string& words, int cword) {
+    std::string probe = Write(
+        "probe.sh", "source " + path + "\ncd " + home_ + "\nCOMP_WORDS=(" +
+                        words + ")\nCOMP_CWORD=" + std::to_string(cword) +
+                        "\n_jalonctl\necho \"${COMPREPLY[*]}\"\n");
+    std::string out = home_ + "/probe.out";
+    EXPECT_EQ(std::system(("bash " + probe + " > " + out + " 2>&1").c_str()),
+              0);
+    return Trimmed(ReadFile(out));
+  };
+  EXPECT_EQ(complete("jalonctl ro", 1), "roadmap");
+  EXPECT_EQ(complete("jalonctl action re", 2), "request-completion reject");
+  EXPECT_EQ(complete("jalonctl action list -o j", 4), "json");
+  EXPECT_EQ(complete("jalonctl report export 01J -o zz", 5), "zz-report.csv");
 }
 
 TEST_F(JalonctlTest, CreateGetListUpdateInEveryFormat) {

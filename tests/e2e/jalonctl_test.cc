@@ -8,6 +8,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1383,46 +1384,56 @@ TEST_F(JalonctlTest, UpdateTakesAnEditedGetFile) {
 // Ctrl-C in the middle of an import: the short-lived tokens it issued are
 // revoked and the consultation window it opened is put back, as on any
 // other end of the import.
+// Ctrl-C, and the ways a terminal session ends a command without one: the
+// terminal went away (SIGHUP, an ssh session dropped) or the reader of the
+// output did (SIGPIPE, `jalonctl import f | head`). Each used to leave the
+// import's tokens live and a closed consultation open for an hour.
 TEST_F(JalonctlTest, AnInterruptedImportLeavesNoTokenNorOpenWindow) {
   StartServices();
-  // The example, and enough feedback for the import to be still at it.
-  std::string text = ReadFile(JALON_EXAMPLE_ROADMAP);
-  for (int i = 0; i < 3000; ++i) {
-    absl::StrAppend(&text, "  - key: extra-", i,
-                    "\n    kind: strength\n    author: cuivre-du-sud\n"
-                    "    title: Atout ",
-                    i, "\n    body: Un atout de plus.\n",
-                    "    consultation: rencontre-casablanca\n");
-  }
-  const std::string file = Write("big.yaml", text);
-  ChildProcess import;
-  const std::string err = home_ + "/import.err";
-  ASSERT_TRUE(
-      import.Start({JALONCTL_BINARY, "import", file}, BaseEnv(), err).ok());
-  // Past the first extra item: its author's token and the window are in
-  // use. (Lines come in blocks: the import is well into the feedback.)
-  ASSERT_TRUE(
-      import.WaitForLine("created feedback extra-", std::chrono::seconds(60))
-          .ok())
-      << ReadFile(err);
-  import.Signal(SIGINT);
-  auto code = import.Wait(std::chrono::seconds(30));
-  ASSERT_TRUE(code.ok());
-  EXPECT_EQ(*code, 130) << ReadFile(err);
-  EXPECT_TRUE(absl::StrContains(ReadFile(err), "interrupted")) << ReadFile(err);
+  std::string file;
+  for (int sig : {SIGINT, SIGHUP, SIGPIPE}) {
+    SCOPED_TRACE(strsignal(sig));
+    // The example, and enough feedback for the import to be still at it
+    // (new items each time: their titles differ).
+    std::string text = ReadFile(JALON_EXAMPLE_ROADMAP);
+    for (int i = 0; i < 3000; ++i) {
+      absl::StrAppend(&text, "  - key: extra-", i,
+                      "\n    kind: strength\n    author: cuivre-du-sud\n"
+                      "    title: Atout ",
+                      sig, "-", i, "\n    body: Un atout de plus.\n",
+                      "    consultation: rencontre-casablanca\n");
+    }
+    file = Write("big.yaml", text);
+    ChildProcess import;
+    const std::string err = home_ + "/import.err";
+    ASSERT_TRUE(
+        import.Start({JALONCTL_BINARY, "import", file}, BaseEnv(), err).ok());
+    // Past the first extra item: its author's token and the window are in
+    // use. (Lines come in blocks: the import is well into the feedback.)
+    ASSERT_TRUE(
+        import.WaitForLine("created feedback extra-", std::chrono::seconds(60))
+            .ok())
+        << ReadFile(err);
+    import.Signal(sig);
+    auto code = import.Wait(std::chrono::seconds(30));
+    ASSERT_TRUE(code.ok());
+    EXPECT_EQ(*code, 128 + sig) << ReadFile(err);
+    EXPECT_TRUE(absl::StrContains(ReadFile(err), "interrupted"))
+        << ReadFile(err);
 
-  Result tokens = Run({"token", "list", "-o", "json"});
-  ASSERT_EQ(tokens.code, 0) << tokens;
-  EXPECT_FALSE(absl::StrContains(tokens.out, "jalonctl-import")) << tokens;
-  Result all = Run({"token", "list", "--include-revoked", "-o", "json"});
-  EXPECT_TRUE(absl::StrContains(all.out, "jalonctl-import")) << all;
-  Result roadmaps = Run({"roadmap", "list", "-o", "json"});
-  const std::string roadmap = FirstId(roadmaps);
-  ASSERT_FALSE(roadmap.empty());
-  Result cons =
-      Run({"consultation", "list", "--roadmap", roadmap, "-o", "json"});
-  ASSERT_EQ(cons.code, 0) << cons;
-  EXPECT_TRUE(absl::StrContains(cons.out, "2024-07-31T23:59:59Z")) << cons;
+    Result tokens = Run({"token", "list", "-o", "json"});
+    ASSERT_EQ(tokens.code, 0) << tokens;
+    EXPECT_FALSE(absl::StrContains(tokens.out, "jalonctl-import")) << tokens;
+    Result all = Run({"token", "list", "--include-revoked", "-o", "json"});
+    EXPECT_TRUE(absl::StrContains(all.out, "jalonctl-import")) << all;
+    Result roadmaps = Run({"roadmap", "list", "-o", "json"});
+    const std::string roadmap = FirstId(roadmaps);
+    ASSERT_FALSE(roadmap.empty());
+    Result cons =
+        Run({"consultation", "list", "--roadmap", roadmap, "-o", "json"});
+    ASSERT_EQ(cons.code, 0) << cons;
+    EXPECT_TRUE(absl::StrContains(cons.out, "2024-07-31T23:59:59Z")) << cons;
+  }
   // Stopped half-way, the import is run again to the end.
   Result again = Run({"import", file});
   EXPECT_EQ(again.code, 0) << again.err;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cerrno>
 #include <iostream>
+#include <iterator>
 #include <stdexcept>
 
 namespace jalon::ctl {
@@ -13,13 +14,24 @@ namespace {
 // The write end of the live guard's pipe (one guard at a time).
 std::atomic<int> g_wake_fd{-1};
 std::atomic<bool> g_signalled{false};
+std::atomic<int> g_signal{0};  // the first one, for the exit code
+
+// The signals that stop a guarded command: Ctrl-C, kill, the terminal
+// going away (ssh dropped), and stdout's reader going away (`| head`).
+constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 
 // Async-signal-safe: a byte to the pipe, or _exit on the second signal.
-void OnSignal(int) {
-  if (g_signalled.exchange(true)) _exit(130);
+void OnSignal(int sig) {
+  if (g_signalled.exchange(true)) {
+    // The clean-up's own messages may hit the closed pipe again: only a
+    // signal someone sent cuts the clean-up short.
+    if (sig == SIGPIPE) return;
+    _exit(128 + sig);
+  }
+  g_signal = sig;
   const char byte = 's';
   int fd = g_wake_fd.load();
-  if (fd < 0 || write(fd, &byte, 1) != 1) _exit(130);
+  if (fd < 0 || write(fd, &byte, 1) != 1) _exit(128 + sig);
 }
 
 }  // namespace
@@ -33,13 +45,15 @@ InterruptGuard::InterruptGuard(std::function<void()> cleanup)
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, &old_int_);
-  sigaction(SIGTERM, &sa, &old_term_);
+  for (size_t i = 0; i < std::size(kSignals); ++i) {
+    sigaction(kSignals[i], &sa, &old_[i]);
+  }
 }
 
 InterruptGuard::~InterruptGuard() {
-  sigaction(SIGINT, &old_int_, nullptr);
-  sigaction(SIGTERM, &old_term_, nullptr);
+  for (size_t i = 0; i < std::size(kSignals); ++i) {
+    sigaction(kSignals[i], &old_[i], nullptr);
+  }
   if (!g_signalled.exchange(true)) {
     const char byte = 'q';
     while (write(pipe_[1], &byte, 1) < 0 && errno == EINTR) {
@@ -68,7 +82,7 @@ void InterruptGuard::Watch() {
     std::cerr << "warning: " << e.what() << "\n";
   }
   std::cerr.flush();
-  _exit(130);
+  _exit(128 + g_signal.load());
 }
 
 }  // namespace jalon::ctl

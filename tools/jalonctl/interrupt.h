@@ -1,8 +1,10 @@
 // Clean-up on Ctrl-C for the commands that leave something behind if they
 // die half-way (the import's short-lived tokens and reopened consultation
-// windows). While an InterruptGuard lives, the first SIGINT or SIGTERM runs
-// its clean-up on a thread of its own (the command's thread may be inside
-// an RPC) and then exits with 130; a second one exits at once.
+// windows). While an InterruptGuard lives, the first SIGINT, SIGTERM,
+// SIGHUP (the terminal went away) or SIGPIPE (stdout's reader did) runs its
+// clean-up on a thread of its own (the command's thread may be inside an
+// RPC) and then exits with 128 + the signal (130 for Ctrl-C); a second one
+// (SIGPIPE aside) exits at once.
 #ifndef JALON_TOOLS_JALONCTL_INTERRUPT_H_
 #define JALON_TOOLS_JALONCTL_INTERRUPT_H_
 
@@ -28,8 +30,7 @@ class InterruptGuard {
 
   std::function<void()> cleanup_;
   int pipe_[2] = {-1, -1};
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
+  struct sigaction old_[4]{};  // of SIGINT, SIGTERM, SIGHUP, SIGPIPE
   std::thread watcher_;
 };
 

@@ -519,6 +519,16 @@ TEST_F(JalonctlTest, EveryResourceIsCreatedShownAndUpdated) {
   rpb::Organization min = org("Industrie", "ministry");
   rpb::Organization member = org("Atlas Fonderie", "member-company");
   // A token of another principal, in a file of its own.
+  // In CSV, an issued token is its row and its secret.
+  Result csv_token = Run({"token", "issue", "--org", member.id(), "--role",
+                          "reader", "--principal", "bot", "-o", "csv"});
+  ASSERT_EQ(csv_token.code, 0) << csv_token;
+  EXPECT_TRUE(std::regex_search(
+      csv_token.out,
+      std::regex("^ID,PRINCIPAL,ORGANIZATION,ROLE,STATE,SECRET\r\n[0-9A-Z]{26},"
+                 "bot," +
+                 member.id() + ",READER,ACTIVE,[A-Za-z0-9_-]{20,}\r\n$")))
+      << csv_token;
   auto token = [&](const rpb::Organization& o, const std::string& role) {
     std::string file = home_ + "/" + role + "-" + o.id();
     Result issued =
@@ -1241,6 +1251,17 @@ TEST_F(JalonctlTest, ReportsFeedsAndSchedulesAgainstTheRealService) {
                     "--description", "lecteur RSS", "-o", "json"});
   ASSERT_EQ(key.code, 0) << key;
   EXPECT_NE(key.out.find("\"secret\""), std::string::npos) << key;
+  // In CSV too: the key's columns and its secret, shown this once.
+  Result csv_key = Run({"feed", "key", "issue", "--roadmap", roadmap,
+                        "--description", "tableur", "-o", "csv"});
+  ASSERT_EQ(csv_key.code, 0) << csv_key;
+  EXPECT_TRUE(absl::StartsWith(
+      csv_key.out, "ID,ROADMAP,KINDS,REVOKED,DESCRIPTION,SECRET\r\n"))
+      << csv_key;
+  EXPECT_TRUE(std::regex_search(
+      csv_key.out, std::regex("\r\n[0-9A-Z]{26}," + roadmap +
+                              ",,false,tableur,[A-Za-z0-9_-]{20,}\r\n$")))
+      << csv_key;
 
   ASSERT_EQ(
       Run({"schedule", "set", "--roadmap", roadmap, "--frequency", "quarterly"})

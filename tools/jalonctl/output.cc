@@ -186,6 +186,16 @@ void Printer::List(const std::vector<const google::protobuf::Message*>& items,
   out_.flush();
 }
 
+std::vector<Column> Nested(const std::string& field,
+                           const std::vector<Column>& columns,
+                           const std::vector<Column>& more) {
+  std::vector<Column> out;
+  for (const Column& c : columns)
+    out.push_back({c.header, field + "." + c.path});
+  out.insert(out.end(), more.begin(), more.end());
+  return out;
+}
+
 void Printer::One(const google::protobuf::Message& item,
                   const std::vector<Column>& columns) {
   switch (format_) {

@@ -23,6 +23,12 @@ struct Column {
   std::string path;
 };
 
+// `columns` of a message that is the field `field` of the one printed,
+// followed by `more` columns of that one (e.g. a resource and its secret).
+std::vector<Column> Nested(const std::string& field,
+                           const std::vector<Column>& columns,
+                           const std::vector<Column>& more);
+
 // `s` fit for one line of a terminal: line breaks and tabs become spaces,
 // other control characters (which a terminal would obey) '?'.
 std::string OneLine(std::string s);

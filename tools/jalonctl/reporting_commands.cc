@@ -397,7 +397,10 @@ void Feed(Cli& cli) {
             s.printer().One(r.feed_key(), kFeedKeyColumns);
             std::cout << "secret (shown once): " << r.secret() << "\n";
           } else {
-            s.printer().One(r, {});
+            // CSV: the table's columns and the secret, which no later call
+            // can show again.
+            s.printer().One(
+                r, Nested("feed_key", kFeedKeyColumns, {{"SECRET", "secret"}}));
           }
         });
     v->add_option("--roadmap", a->roadmap, "only this roadmap");

@@ -197,7 +197,8 @@ void Tokens(Cli& cli) {
             s.printer().One(r.token(), kTokenColumns);
             std::cout << "secret (shown once): " << r.secret() << "\n";
           } else {
-            s.printer().One(r, {{"SECRET", "secret"}});
+            s.printer().One(
+                r, Nested("token", kTokenColumns, {{"SECRET", "secret"}}));
           }
         });
     v->add_option("--org", a->organization, "organisation of the principal")

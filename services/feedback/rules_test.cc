@@ -931,6 +931,30 @@ TEST_F(FeedbackRulesTest, ConsultationsAndBadInputWriteNothing) {
   by_consultation.set_consultation_id(open.id());
   EXPECT_EQ(ListIds(f_.member_token, by_consultation),
             std::vector<std::string>{taken.id()});
+
+  // An edit checks a new ecosystem as the submission did, and writes
+  // nothing when it is not one of the roadmap's.
+  const int64_t before_edits = StreamLength();
+  fpb::FeedbackItem moved = taken;
+  moved.set_ecosystem_id("01NOSUCHECOSYSTEM000000000");
+  grpc::Status s = Update(f_.member_token, moved, {"ecosystem_id"});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(s);
+  EXPECT_TRUE(Has(FieldsOf(s), "item.ecosystem_id")) << Describe(s);
+  fpb::UpdateConsultationRequest creq;
+  *creq.mutable_consultation() = open;
+  creq.mutable_consultation()->add_ecosystem_ids(f_.ecosystem);
+  creq.mutable_consultation()->add_ecosystem_ids("01NOSUCHECOSYSTEM000000000");
+  creq.mutable_update_mask()->add_paths("ecosystem_ids");
+  fpb::UpdateConsultationResponse cresp;
+  s = stub_->UpdateConsultation(Ctx(f_.federation_copilot).get(), creq, &cresp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(s);
+  EXPECT_TRUE(Has(FieldsOf(s), "consultation.ecosystem_ids[1]")) << Describe(s);
+  EXPECT_EQ(StreamLength(), before_edits);
+  // Its own ecosystems are taken.
+  creq.mutable_consultation()->mutable_ecosystem_ids()->RemoveLast();
+  s = stub_->UpdateConsultation(Ctx(f_.federation_copilot).get(), creq, &cresp);
+  EXPECT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(StreamLength(), before_edits + 1);
 }
 
 // --- Races ------------------------------------------------------------------

@@ -124,7 +124,7 @@ absl::Status FeedbackService::UpdateConsultation(
   auto x = ops.Update<pb::Consultation>(
       kConsultation, "feedback.consultation.updated", req.consultation().id(),
       req.consultation().etag(),
-      [&](const Versioned<pb::Consultation>&, pb::Consultation* next,
+      [&](const Versioned<pb::Consultation>& cur, pb::Consultation* next,
           Mutation*) -> absl::Status {
         if (auto s = ApplyMask(req.consultation(), req.update_mask(),
                                kUpdatable, next);
@@ -132,7 +132,22 @@ absl::Status FeedbackService::UpdateConsultation(
           return s;
         }
         next->clear_status();
-        return ValidateConsultation(*next, "consultation.");
+        if (auto s = ValidateConsultation(*next, "consultation."); !s.ok()) {
+          return s;
+        }
+        // The ecosystems it did not name yet, as at creation.
+        const auto& had = cur.value.ecosystem_ids();
+        for (int i = 0; i < next->ecosystem_ids_size(); ++i) {
+          const std::string& id = next->ecosystem_ids(i);
+          if (std::find(had.begin(), had.end(), id) != had.end()) continue;
+          if (auto s = roadmap_->CheckEcosystem(
+                  id, next->roadmap_id(),
+                  absl::StrCat("consultation.ecosystem_ids[", i, "]"));
+              !s.ok()) {
+            return s;
+          }
+        }
+        return absl::OkStatus();
       },
       false, [](const pb::Consultation& x) { return x.roadmap_id(); });
   if (!x.ok()) return x.status();
@@ -372,7 +387,14 @@ absl::Status FeedbackService::UpdateFeedback(
           return s;
         }
         ApplyDefaults(next);
-        return ValidateItem(*next, "item.");
+        if (auto s = ValidateItem(*next, "item."); !s.ok()) return s;
+        // A new ecosystem is checked as at submission.
+        if (!next->ecosystem_id().empty() &&
+            next->ecosystem_id() != cur.value.ecosystem_id()) {
+          return roadmap_->CheckEcosystem(
+              next->ecosystem_id(), next->roadmap_id(), "item.ecosystem_id");
+        }
+        return absl::OkStatus();
       },
       true, RoadmapOf);
   if (!item.ok()) return item.status();

@@ -227,7 +227,12 @@ bool IsCopilot(const Actor& actor) {
 
 bool CanSee(const Actor& viewer, const pb::FeedbackItem& item) {
   if (IsCopilot(viewer)) return true;
-  if (item.hidden() && !IsAuthorOrganization(viewer, item)) return false;
+  // A reader reads what every member may read, and a moderated item is not
+  // that, even for a reader of its own organisation (a newsletter).
+  if (item.hidden() && (viewer.role() == Role::ROLE_READER ||
+                        !IsAuthorOrganization(viewer, item))) {
+    return false;
+  }
   return InAudience(viewer, item);
 }
 

@@ -424,6 +424,13 @@ TEST_F(FeedbackRulesTest, ReportsFromThreeOrganisationsHideUntilRestored) {
     all.set_include_hidden(true);  // co-pilots only: ignored for others
     EXPECT_FALSE(Has(ListIds(other, all), item.id()));
   }
+  // Readers read what all members may read: not even a reader of its own
+  // organisation (a newsletter, a dashboard) gets a moderated item.
+  const std::string atlas_reader =
+      h_.roadmap().IssueToken(atlas.org, Role::ROLE_READER, "lettre");
+  EXPECT_EQ(TryGet(item.id(), atlas_reader).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_FALSE(Has(ListIds(atlas_reader), item.id()));
   // Its author still sees it, hidden, without the reports.
   const fpb::FeedbackItem own = Get(item.id(), atlas.token);
   EXPECT_TRUE(own.hidden());

@@ -1231,7 +1231,10 @@ TEST_F(JalonctlTest, ReportsFeedsAndSchedulesAgainstTheRealService) {
            {"--format", "html", "--lang", "de"},
            {"--format", "csv"},
            {"--lang", "en"},
-           {"--output-file", home_ + "/r.html"}}) {
+           {"--output-file", home_ + "/r.html"},
+           // CSV's files go into a directory, and this is a file.
+           {"--format", "csv", "--output-file", home_ + "/r.html"},
+           {"--format", "csv", "--output-dir", home_ + "/r.html"}}) {
     std::vector<std::string> args = {"report", "generate", "--roadmap",
                                      roadmap,  "--period", "2027"};
     args.insert(args.end(), bad.begin(), bad.end());

@@ -62,8 +62,9 @@ void WriteFile(const std::string& path, const std::string& bytes) {
 // Writes an export: one file to -o FILE (or stdout), several (CSV) into
 // --output-dir (or -o naming a directory).
 void SaveExport(const xpb::ExportReportResponse& r, const Args& a) {
+  std::error_code no_throw;
   if (r.files_size() == 1 && a.output_dir.empty() &&
-      !(std::filesystem::is_directory(a.output_file))) {
+      !std::filesystem::is_directory(a.output_file, no_throw)) {
     if (a.output_file.empty() || a.output_file == "-") {
       std::cout << r.files(0).content();
     } else {
@@ -77,7 +78,12 @@ void SaveExport(const xpb::ExportReportResponse& r, const Args& a) {
     UsageError("this export has " + std::to_string(r.files_size()) +
                " files: give --output-dir DIR");
   }
-  std::filesystem::create_directories(dir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    throw CliError(kExitOther, "error: cannot create the directory " + dir +
+                                   ": " + ec.message());
+  }
   for (const auto& f : r.files()) {
     if (f.name().find('/') != std::string::npos || f.name() == ".." ||
         f.name().empty()) {
@@ -107,9 +113,17 @@ xpb::ExportReportRequest ExportRequest(const std::string& id, const Args& a) {
   req.set_format(ParseExportFormat(a.format.empty() ? "html" : a.format));
   req.set_language(ParseLanguage(a.language.empty() ? "fr" : a.language));
   // CSV is several files: they need a directory.
-  if (req.format() == xpb::EXPORT_FORMAT_CSV && a.output_dir.empty() &&
-      (a.output_file.empty() || a.output_file == "-")) {
-    UsageError("--format csv writes several files: give --output-dir DIR");
+  if (req.format() == xpb::EXPORT_FORMAT_CSV) {
+    const std::string dir = a.output_dir.empty() ? a.output_file : a.output_dir;
+    if (dir.empty() || dir == "-") {
+      UsageError("--format csv writes several files: give --output-dir DIR");
+    }
+    std::error_code ec;
+    if (std::filesystem::exists(dir, ec) &&
+        !std::filesystem::is_directory(dir, ec)) {
+      UsageError("--format csv writes several files into a directory, and " +
+                 dir + " is a file: give --output-dir DIR");
+    }
   }
   return req;
 }
@@ -133,46 +147,49 @@ void Reports(Cli& cli) {
       Group(cli.app, "report", "Reports to the ministry: immutable snapshots");
   {
     auto a = NewArgs();
-    CLI::App* v = Verb(
-        cli, g, "generate", "Generate a report (admin or copilot)",
-        "  jalonctl report generate --roadmap 01J... --period 2019\n"
-        "  jalonctl report generate --roadmap 01J... --period 2019-Q4 "
-        "--format html "
-        "--output-file report.html",
-        [&s, a] {
-          // Every flag is checked before the report is made: a report
-          // is immutable, and a rerun would make a second one.
-          if (a->format.empty() &&
-              (!a->language.empty() || !a->output_dir.empty() ||
-               !a->output_file.empty())) {
-            UsageError(
-                "--lang, --output-file and --output-dir export the "
-                "report: give --format too");
-          }
-          std::optional<xpb::ExportReportRequest> export_req;
-          if (!a->format.empty()) export_req = ExportRequest("", *a);
-          xpb::GenerateReportRequest req;
-          req.set_request_id(a->request_id.empty() ? NewRequestId()
-                                                   : a->request_id);
-          req.set_roadmap_id(a->roadmap);
-          req.set_period(a->period);
-          auto r = Call(s, s.reporting(), &Stub::GenerateReport, req,
-                        "generate report");
-          if (!export_req) {
-            s.printer().One(r.report(), kReportColumns);
-            return;
-          }
-          export_req->set_id(r.report().id());
-          try {
-            Export(s, *export_req, *a);
-          } catch (const CliError& e) {
-            throw CliError(e.code(), std::string(e.what()) + "\nreport " +
-                                         r.report().id() +
-                                         " was generated; export it again with "
-                                         "`jalonctl report export " +
-                                         r.report().id() + " --format ...`");
-          }
-        });
+    CLI::App* v =
+        Verb(cli, g, "generate", "Generate a report (admin or copilot)",
+             "  jalonctl report generate --roadmap 01J... --period 2019\n"
+             "  jalonctl report generate --roadmap 01J... --period 2019-Q4 "
+             "--format html "
+             "--output-file report.html",
+             [&s, a] {
+               // Every flag is checked before the report is made: a report
+               // is immutable, and a rerun would make a second one.
+               if (a->format.empty() &&
+                   (!a->language.empty() || !a->output_dir.empty() ||
+                    !a->output_file.empty())) {
+                 UsageError(
+                     "--lang, --output-file and --output-dir export the "
+                     "report: give --format too");
+               }
+               std::optional<xpb::ExportReportRequest> export_req;
+               if (!a->format.empty()) export_req = ExportRequest("", *a);
+               xpb::GenerateReportRequest req;
+               req.set_request_id(a->request_id.empty() ? NewRequestId()
+                                                        : a->request_id);
+               req.set_roadmap_id(a->roadmap);
+               req.set_period(a->period);
+               auto r = Call(s, s.reporting(), &Stub::GenerateReport, req,
+                             "generate report");
+               if (!export_req) {
+                 s.printer().One(r.report(), kReportColumns);
+                 return;
+               }
+               export_req->set_id(r.report().id());
+               try {
+                 Export(s, *export_req, *a);
+               } catch (const std::exception& e) {
+                 // Whatever failed, the report exists: say which it is.
+                 const CliError* cli = dynamic_cast<const CliError*>(&e);
+                 throw CliError(cli != nullptr ? cli->code() : kExitOther,
+                                std::string(e.what()) + "\nreport " +
+                                    r.report().id() +
+                                    " was generated; export it again with "
+                                    "`jalonctl report export " +
+                                    r.report().id() + " --format ...`");
+               }
+             });
     v->add_option("--roadmap", a->roadmap, "roadmap id")->required();
     v->add_option("--period", a->period, "YYYY, YYYY-Qn or YYYY-MM")
         ->required();

@@ -785,6 +785,35 @@ TEST_F(JalonctlTest, ConfigContextsAndOverrides) {
   EXPECT_EQ(Run({"--timeout", "2", "whoami"}, only_config).code, 3);
   EXPECT_EQ(Run({"--context", "local", "whoami"}, only_config).code, 0);
   EXPECT_EQ(Run({"config", "use-context", "nope"}, only_config).code, 2);
+  // A context works from any directory: a token file given relative to
+  // where set-context ran is saved absolute.
+  ASSERT_EQ(
+      RunProgram({"/bin/sh", "-c",
+                  "cd " + home_ + " && exec " + JALONCTL_BINARY +
+                      " config set-context relative --roadmap " +
+                      services_.roadmap_address() + " --token-file " +
+                      std::filesystem::relative(token_file, home_).string()},
+                 only_config)
+          .code,
+      0);
+  EXPECT_EQ(RunProgram({"/bin/sh", "-c",
+                        std::string("cd / && exec ") + JALONCTL_BINARY +
+                            " --context relative whoami"},
+                       only_config)
+                .code,
+            0);
+  // A relative token_file written by hand is relative to the config file.
+  std::filesystem::copy_file(token_file, home_ + "/xdg/jalon/by-hand.token");
+  Write("xdg/jalon/by-hand.yaml",
+        "current-context: by-hand\ncontexts:\n  by-hand:\n    roadmap: " +
+            services_.roadmap_address() + "\n    token_file: by-hand.token\n");
+  EXPECT_EQ(
+      RunProgram({"/bin/sh", "-c",
+                  std::string("cd / && exec ") + JALONCTL_BINARY +
+                      " --config " + home_ + "/xdg/jalon/by-hand.yaml whoami"},
+                 only_config)
+          .code,
+      0);
   // A context named by $JALON_CONTEXT that does not exist is an error, as
   // with --context: the defaults would be another system.
   auto typo = only_config;

@@ -130,7 +130,17 @@ Settings Resolve(const GlobalFlags& flags) {
       Override(&s.endpoints.roadmap_address, it->second.roadmap_address);
       Override(&s.endpoints.feedback_address, it->second.feedback_address);
       Override(&s.endpoints.reporting_address, it->second.reporting_address);
-      Override(&s.endpoints.token_file, it->second.token_file);
+      // A relative token_file written in the file by hand is relative to
+      // the file, as kubectl reads its kubeconfig: not to wherever the
+      // command runs.
+      std::string token_file = it->second.token_file;
+      if (!token_file.empty() && token_file.rfind("~/", 0) != 0 &&
+          std::filesystem::path(token_file).is_relative()) {
+        token_file =
+            (std::filesystem::path(s.config_path).parent_path() / token_file)
+                .string();
+      }
+      Override(&s.endpoints.token_file, token_file);
     }
   }
   Override(&s.endpoints.roadmap_address, Env("JALON_ROADMAP_ADDRESS"));

@@ -1,4 +1,5 @@
 // jalonctl config: view and edit the config file's contexts.
+#include <filesystem>
 #include <iostream>
 
 #include "tools/jalonctl/commands.h"
@@ -70,7 +71,13 @@ void RegisterConfigCommands(Cli& cli) {
             ctx.feedback_address = c->feedback_address;
           if (!c->reporting_address.empty())
             ctx.reporting_address = c->reporting_address;
-          if (!c->token_file.empty()) ctx.token_file = c->token_file;
+          if (!c->token_file.empty()) {
+            // Kept absolute: a context is used from any directory.
+            ctx.token_file =
+                c->token_file.rfind("~/", 0) == 0
+                    ? c->token_file
+                    : std::filesystem::absolute(c->token_file).string();
+          }
           if (*current || file.current_context.empty())
             file.current_context = *name;
           SaveConfig(path, file);

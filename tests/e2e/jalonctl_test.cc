@@ -1623,6 +1623,14 @@ TEST_F(JalonctlTest, TokenIssueRetriedKeepsTheSecretFile) {
   EXPECT_EQ(again.code, 0) << again;
   EXPECT_EQ(ReadFile(file), secret) << "the retry emptied the secret file";
   EXPECT_TRUE(absl::StrContains(again.err, "keeps it")) << again;
+  // The file holding another token's secret does not hold this one: exit
+  // 4, and the file is left as it is.
+  const std::string other = ReadFile(services_.admin_token_file());
+  Write("robot.token", other);
+  Result wrong = Run(issue);
+  EXPECT_EQ(wrong.code, 4) << wrong;
+  EXPECT_TRUE(absl::StrContains(wrong.err, "does not hold it")) << wrong;
+  EXPECT_EQ(ReadFile(file), other);
   // The same request id with the secret lost: exit 4, no empty file.
   std::remove(file.c_str());
   Result lost = Run(issue);

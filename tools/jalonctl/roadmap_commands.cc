@@ -158,7 +158,22 @@ void Tokens(Cli& cli) {
             if (!a->output_file.empty()) {
               std::ifstream in(a->output_file);
               std::string kept;
-              if (!std::getline(in, kept) || kept.empty()) {
+              bool holds = std::getline(in, kept) && !kept.empty();
+              if (holds) {
+                // It may hold an older secret, or another token's: ask
+                // whose it is (a token's id is its principal's).
+                rpb::GetCurrentPrincipalResponse who;
+                grpc::Status st = s.roadmap().GetCurrentPrincipal(
+                    s.CtxAs(kept).get(), rpb::GetCurrentPrincipalRequest(),
+                    &who);
+                if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+                  holds = false;
+                } else {
+                  CheckRpc(st, "check the secret in " + a->output_file);
+                  holds = who.principal().principal_id() == r.token().id();
+                }
+              }
+              if (!holds) {
                 throw CliError(kExitConflict,
                                "error: " + note + ", and " + a->output_file +
                                    " does not hold it: revoke the token and "

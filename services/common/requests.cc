@@ -158,6 +158,21 @@ void FieldChecker::Add(const std::string& field, std::string description) {
   violations_.Add(absl::StrCat(prefix_, field), std::move(description));
 }
 
+absl::Status WithRequestId(absl::Status body, std::string_view request_id) {
+  absl::Status id = ValidateRequestId(request_id);
+  if (id.ok()) return body;
+  if (body.ok()) return id;
+  if (!absl::IsInvalidArgument(body)) return body;
+  Violations all;
+  for (auto& v : ViolationsOf(body)) {
+    all.Add(std::move(v.field), std::move(v.description));
+  }
+  for (auto& v : ViolationsOf(id)) {
+    all.Add(std::move(v.field), std::move(v.description));
+  }
+  return all.ToStatus();
+}
+
 absl::Status ValidateRequestId(std::string_view id) {
   if (id.size() > 128) {
     return InvalidField("request_id", "is longer than 128 characters");

@@ -78,6 +78,10 @@ absl::Status CheckEnumFilters(
 
 // At most 128 characters of letters, digits and - _ . : (empty: none).
 absl::Status ValidateRequestId(std::string_view request_id);
+// `body`, a create's validation, with the request id's violations added to
+// its own: the client sees every bad field at once, before any permission
+// or reference check.
+absl::Status WithRequestId(absl::Status body, std::string_view request_id);
 // page_size 0 means the default (50); negative or above 1000 is invalid.
 absl::StatusOr<int> PageSize(int requested);
 

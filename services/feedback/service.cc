@@ -57,7 +57,11 @@ absl::Status FeedbackService::CreateConsultation(
     pb::CreateConsultationResponse* resp) {
   pb::Consultation in = req.consultation();
   in.clear_status();
-  if (auto s = ValidateConsultation(in, "consultation."); !s.ok()) return s;
+  if (auto s = WithRequestId(ValidateConsultation(in, "consultation."),
+                             req.request_id());
+      !s.ok()) {
+    return s;
+  }
   if (auto s =
           roadmap_->CheckRoadmap(in.roadmap_id(), "consultation.roadmap_id");
       !s.ok()) {
@@ -184,7 +188,10 @@ absl::Status FeedbackService::SubmitFeedback(
   pb::FeedbackItem item = req.item();
   ClearOutputs(&item);
   ApplyDefaults(&item);
-  if (auto s = ValidateItem(item, "item."); !s.ok()) return s;
+  if (auto s = WithRequestId(ValidateItem(item, "item."), req.request_id());
+      !s.ok()) {
+    return s;
+  }
   EntityOps ops(store_, clock_, c);
   if (!item.consultation_id().empty()) {
     auto consultation =

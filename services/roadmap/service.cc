@@ -69,7 +69,9 @@ RoadmapService::RoadmapService(RoadmapStore* store, const Clock* clock)
 absl::Status RoadmapService::CreateOrganization(
     const CallContext& c, const pb::CreateOrganizationRequest& req,
     pb::CreateOrganizationResponse* resp) {
-  if (auto s = ValidateOrganization(req.organization(), "organization.");
+  if (auto s = WithRequestId(
+          ValidateOrganization(req.organization(), "organization."),
+          req.request_id());
       !s.ok()) {
     return s;
   }
@@ -316,7 +318,11 @@ absl::Status RoadmapService::CreateRoadmap(const CallContext& c,
                                            pb::CreateRoadmapResponse* resp) {
   pb::Roadmap roadmap = req.roadmap();
   ApplyDefaults(&roadmap);
-  if (auto s = ValidateRoadmap(roadmap, "roadmap."); !s.ok()) return s;
+  if (auto s =
+          WithRequestId(ValidateRoadmap(roadmap, "roadmap."), req.request_id());
+      !s.ok()) {
+    return s;
+  }
   Ops ops(store_, clock_, c);
   auto created = ops.Create<pb::Roadmap>(
       kRoadmap, "roadmap.roadmap.created", req.request_id(), roadmap, kOwnId,
@@ -381,7 +387,9 @@ absl::Status RoadmapService::UpdateRoadmap(const CallContext& c,
 absl::Status RoadmapService::CreateEcosystem(
     const CallContext& c, const pb::CreateEcosystemRequest& req,
     pb::CreateEcosystemResponse* resp) {
-  if (auto s = ValidateEcosystem(req.ecosystem(), "ecosystem."); !s.ok()) {
+  if (auto s = WithRequestId(ValidateEcosystem(req.ecosystem(), "ecosystem."),
+                             req.request_id());
+      !s.ok()) {
     return s;
   }
   Ops ops(store_, clock_, c);
@@ -450,7 +458,11 @@ absl::Status RoadmapService::CreateIndicator(
     pb::CreateIndicatorResponse* resp) {
   pb::Indicator indicator = req.indicator();
   ApplyDefaults(&indicator);
-  if (auto s = ValidateIndicator(indicator, "indicator."); !s.ok()) return s;
+  if (auto s = WithRequestId(ValidateIndicator(indicator, "indicator."),
+                             req.request_id());
+      !s.ok()) {
+    return s;
+  }
   Ops ops(store_, clock_, c);
   auto created = ops.Create<pb::Indicator>(
       kIndicator, "roadmap.indicator.created", req.request_id(), indicator,
@@ -552,7 +564,9 @@ absl::Status RoadmapService::RecordMeasurement(
     const CallContext& c, const pb::RecordMeasurementRequest& req,
     pb::RecordMeasurementResponse* resp) {
   const Actor& actor = c.principal;
-  if (auto s = ValidateMeasurement(req.measurement(), "measurement.");
+  if (auto s =
+          WithRequestId(ValidateMeasurement(req.measurement(), "measurement."),
+                        req.request_id());
       !s.ok()) {
     return s;
   }
@@ -721,7 +735,9 @@ void RoadmapService::CreateAction(const CallContext& c,
   pb::Action action = req.action();
   action.clear_id();  // self-dependency is caught by the cycle rule instead
   ApplyDefaults(&action);
-  if (auto s = ValidateAction(action, "action."); !s.ok()) {
+  if (auto s =
+          WithRequestId(ValidateAction(action, "action."), req.request_id());
+      !s.ok()) {
     return std::move(done)(s);
   }
   if (!CanSteer(c.principal, action)) {
@@ -1015,8 +1031,9 @@ absl::Status RoadmapService::AddComment(const CallContext& c,
   if (auto p = TextProblem(req.body(), 1, 5000); !p.empty()) {
     v.Add("body", p);
   }
-  if (auto s = v.ToStatus(); !s.ok()) return s;
-  if (auto s = ValidateRequestId(req.request_id()); !s.ok()) return s;
+  if (auto s = WithRequestId(v.ToStatus(), req.request_id()); !s.ok()) {
+    return s;
+  }
   Ops ops(store_, clock_, c);
   pb::Comment comment;
   comment.set_id(NewUlid());

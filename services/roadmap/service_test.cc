@@ -461,6 +461,25 @@ TEST_F(RoadmapServiceTest, BadInputNamesEveryFieldAndWritesNothing) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_FALSE(s.error_details().empty());
   EXPECT_NE(s.error_message().find("action.title"), std::string::npos);
+
+  // A malformed request_id is one more bad field of the same answer, and
+  // comes before the permission check.
+  req.set_request_id("bad id!");
+  auto both = FromGrpcStatus(
+      stub_->CreateAction(Ctx(f_.federation_copilot).get(), req, &resp));
+  std::set<std::string> named;
+  for (const auto& v : ViolationsOf(both)) named.insert(v.field);
+  EXPECT_TRUE(named.count("action.title")) << both;
+  EXPECT_TRUE(named.count("request_id")) << both;
+  rpb::CreateActionRequest foreign;
+  *foreign.mutable_action() = NewAction("Action d'autrui");
+  foreign.mutable_action()->set_lead_organization_id(f_.ministry);
+  foreign.mutable_action()->set_partner_organization_id(f_.member);
+  foreign.set_request_id("bad id!");
+  auto first = FromGrpcStatus(
+      stub_->CreateAction(Ctx(f_.federation_copilot).get(), foreign, &resp));
+  EXPECT_EQ(first.code(), absl::StatusCode::kInvalidArgument) << first;
+  EXPECT_EQ(StreamLength(), events);
 }
 
 TEST_F(RoadmapServiceTest, LifecycleNeedsTheCounterpartToClose) {

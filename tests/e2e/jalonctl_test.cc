@@ -985,6 +985,62 @@ TEST_F(JalonctlTest, ARenameInTheFileWithinADayRenamesTheEntity) {
   EXPECT_TRUE(absl::StrContains(third.out, "0 created, 0 updated")) << third;
 }
 
+// A completion requested by hand by the other party than the file names
+// is approved by the counterpart of who requested it on the server: the
+// import used to ask the requester itself, and failed on every run.
+TEST_F(JalonctlTest, ImportApprovesWithTheServersCounterpart) {
+  StartServices();
+  ASSERT_EQ(Run({"import", JALON_EXAMPLE_ROADMAP}).code, 0);
+  const std::string roadmap = FirstId(Run({"roadmap", "list", "-o", "json"}));
+  std::string action, ministry;
+  for (const auto& line : absl::StrSplit(
+           Run({"action", "list", "--roadmap", roadmap, "-o", "csv"}).out,
+           "\r\n")) {
+    if (absl::StrContains(line, "Formation aux métiers")) {
+      action = std::string(line.substr(0, 26));
+    }
+  }
+  for (const auto& line :
+       absl::StrSplit(Run({"org", "list", "-o", "csv"}).out, "\r\n")) {
+    if (absl::StrContains(line, "Département de l'Industrie")) {
+      ministry = std::string(line.substr(0, 26));
+    }
+  }
+  ASSERT_EQ(action.size(), 26u);
+  ASSERT_EQ(ministry.size(), 26u);
+  // The file's lead is the federation; the ministry, its partner, asks.
+  const std::string file = home_ + "/ministry.token";
+  ASSERT_EQ(Run({"token", "issue", "--org", ministry, "--role", "copilot",
+                 "--principal", "copilote ministère", "--secret-file", file})
+                .code,
+            0);
+  Result asked = Run({"action", "request-completion", action},
+                     {{"JALON_TOKEN_FILE", file}});
+  ASSERT_EQ(asked.code, 0) << asked;
+
+  std::string done = ReadFile(JALON_EXAMPLE_ROADMAP);
+  const std::string from =
+      "premiere-promotion, title: Première promotion de 300 stagiaires, "
+      "due_date: 2026-09-30}";
+  const size_t at = done.find("status: in-progress", done.find(from));
+  ASSERT_NE(at, std::string::npos);
+  done.replace(at, 19, "status: done");
+  // Likewise a figure the ministry recorded, which the file now says the
+  // federation recorded and verified: the federation verifies it.
+  const std::string figure =
+      "recorded_by: industrie\n        verification: unverified";
+  ASSERT_NE(done.find(figure), std::string::npos);
+  done.replace(done.find(figure), figure.size(),
+               "recorded_by: fimme\n        verification: verified");
+  Result imported = Run({"import", Write("done.yaml", done)});
+  ASSERT_EQ(imported.code, 0) << imported;
+  EXPECT_TRUE(absl::StrContains(
+      Run({"action", "get", action, "-o", "json"}).out, "ACTION_STATUS_DONE"));
+  EXPECT_TRUE(absl::StrContains(
+      imported.out, "updated measurement emplois-2019 (verification)"))
+      << imported;
+}
+
 TEST_F(JalonctlTest, ProgressBarOnlyOnATerminal) {
   StartServices();
   // script(1) gives jalonctl a terminal for stdout and stderr.

@@ -284,6 +284,13 @@ class Importer {
     return absl::StrCat("import-", f_.roadmap.key, "-", kind, "-", key);
   }
   bool IsNew(const std::string& id) const { return id == kNew; }
+  // The file's key of the organisation `id`, if the file has it.
+  const std::string* OrgKeyOf(const std::string& id) const {
+    for (const auto& [key, org] : org_) {
+      if (!id.empty() && org == id) return &key;
+    }
+    return nullptr;
+  }
   // Whether a create answered with an entity an earlier import made: its
   // request id is deterministic, so within the servers' deduplication window
   // a create after a rename in the file gets the entity of the old name
@@ -570,7 +577,7 @@ class Importer {
             have = &x;
           }
         }
-        const std::string& verifier = m.recorded_by == cp0 ? cp1 : cp0;
+        std::string verifier = m.recorded_by == cp0 ? cp1 : cp0;
         rpb::Measurement current;
         if (have == nullptr) {
           Created("measurement", m.key);
@@ -608,6 +615,12 @@ class Importer {
           } else {
             if (have != nullptr)
               Updated("measurement", m.key, {"verification"});
+            // The server names the verifier: the other co-pilot of whoever
+            // recorded it, who may not be the file's (recorded by hand).
+            if (const std::string* key =
+                    OrgKeyOf(current.verifier_organization_id())) {
+              verifier = *key;
+            }
             if (!o_.dry_run) {
               rpb::VerifyMeasurementRequest req;
               req.set_id(current.id());
@@ -823,8 +836,17 @@ class Importer {
                   const std::vector<rpb::ActionStatus>& path) {
     const std::string requester =
         e.completion_requested_by.empty() ? e.lead : e.completion_requested_by;
-    const std::string counterpart = requester == e.lead ? e.partner : e.lead;
     for (auto step : path) {
+      // Whoever did not request completion decides on it: as the server
+      // has it when it is already requested (by hand, perhaps by the other
+      // party than the file says), else as the file says.
+      std::string counterpart = requester == e.lead ? e.partner : e.lead;
+      if (action->status() == rpb::ACTION_STATUS_COMPLETION_REQUESTED) {
+        const std::string& by =
+            action->completion_requested_by_organization_id();
+        if (by == org_.at(e.lead)) counterpart = e.partner;
+        if (by == org_.at(e.partner)) counterpart = e.lead;
+      }
       rpb::TransitionActionRequest req;
       req.set_id(action->id());
       req.set_target_status(step);

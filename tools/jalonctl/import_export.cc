@@ -291,13 +291,24 @@ class Importer {
     }
     return nullptr;
   }
-  // Whether a create answered with an entity an earlier import made: its
-  // request id is deterministic, so within the servers' deduplication window
-  // a create after a rename in the file gets the entity of the old name
-  // back, as it is now. It is then a match, updated to the file's values.
-  static bool Replayed(const Message& want, const Message& made,
+  // Creates `want` into `made` when nothing matched (`*found` null) and
+  // this is no dry run. The request id is the same at every import, so
+  // within the servers' 24-hour window a create after a rename in the file
+  // gets back the entity an earlier import made, as it is now: it is then
+  // a match (`*found` points at it), updated to the file's values.
+  template <typename M, typename Stub, typename Req, typename Resp>
+  void CreateUnmatched(const M** found, M* made, const M& want, Stub& stub,
+                       Rpc<Stub, Req, Resp> rpc, M* (Req::*entity)(),
+                       const M& (Resp::*created)() const,
+                       const std::string& rid_kind, const std::string& noun,
+                       const std::string& key,
                        const std::vector<std::string>& fields) {
-    return !Diff(want, made, fields).empty();
+    if (*found != nullptr || o_.dry_run) return;
+    Req req;
+    req.set_request_id(Rid(rid_kind, key));
+    *(req.*entity)() = want;
+    *made = (Call(s_, stub, rpc, req, "create " + noun + " " + key).*created)();
+    if (!Diff(want, *made, fields).empty()) *found = made;
   }
 
   // Where a change line goes: stdout, after the progress bar (on stderr,
@@ -337,15 +348,11 @@ class Importer {
       static const std::vector<std::string> kFields = {"name", "description",
                                                        "contact_email"};
       rpb::Organization made;
-      if (found == nullptr && !o_.dry_run) {
-        rpb::CreateOrganizationRequest req;
-        req.set_request_id(Rid("org", e.key));
-        *req.mutable_organization() = e.org;
-        made = Call(s_, s_.roadmap(), &RStub::CreateOrganization, req,
-                    "create organisation " + e.key)
-                   .organization();
-        if (Replayed(e.org, made, kFields)) found = &made;
-      }
+      CreateUnmatched(&found, &made, e.org, s_.roadmap(),
+                      &RStub::CreateOrganization,
+                      &rpb::CreateOrganizationRequest::mutable_organization,
+                      &rpb::CreateOrganizationResponse::organization, "org",
+                      "organisation", e.key, kFields);
       if (found == nullptr) {
         Created("organization", e.key);
         org_[e.key] = o_.dry_run ? kNew : made.id();
@@ -402,15 +409,10 @@ class Importer {
     static const std::vector<std::string> kFields = {
         "title", "description", "start_date", "horizon_date", "status"};
     rpb::Roadmap made;
-    if (found == nullptr && !o_.dry_run) {
-      rpb::CreateRoadmapRequest req;
-      req.set_request_id(Rid("roadmap", e.key));
-      *req.mutable_roadmap() = want;
-      made = Call(s_, s_.roadmap(), &RStub::CreateRoadmap, req,
-                  "create roadmap " + e.key)
-                 .roadmap();
-      if (Replayed(want, made, kFields)) found = &made;
-    }
+    CreateUnmatched(&found, &made, want, s_.roadmap(), &RStub::CreateRoadmap,
+                    &rpb::CreateRoadmapRequest::mutable_roadmap,
+                    &rpb::CreateRoadmapResponse::roadmap, "roadmap", "roadmap",
+                    e.key, kFields);
     if (found == nullptr) {
       Created("roadmap", e.key);
       roadmap_id_ = o_.dry_run ? kNew : made.id();
@@ -458,15 +460,11 @@ class Importer {
       static const std::vector<std::string> kFields = {"name", "description",
                                                        "creation_date"};
       rpb::Ecosystem made;
-      if (found == nullptr && !o_.dry_run) {
-        rpb::CreateEcosystemRequest req;
-        req.set_request_id(Rid("ecosystem", e.key));
-        *req.mutable_ecosystem() = want;
-        made = Call(s_, s_.roadmap(), &RStub::CreateEcosystem, req,
-                    "create ecosystem " + e.key)
-                   .ecosystem();
-        if (Replayed(want, made, kFields)) found = &made;
-      }
+      CreateUnmatched(&found, &made, want, s_.roadmap(),
+                      &RStub::CreateEcosystem,
+                      &rpb::CreateEcosystemRequest::mutable_ecosystem,
+                      &rpb::CreateEcosystemResponse::ecosystem, "ecosystem",
+                      "ecosystem", e.key, kFields);
       if (found == nullptr) {
         Created("ecosystem", e.key);
         eco_[e.key] = o_.dry_run ? kNew : made.id();
@@ -524,15 +522,11 @@ class Importer {
           "direction",    "baseline_value", "baseline_date",
           "target_value", "target_date",    "trajectory"};
       rpb::Indicator made;
-      if (found == nullptr && !o_.dry_run) {
-        rpb::CreateIndicatorRequest req;
-        req.set_request_id(Rid("indicator", e.key));
-        *req.mutable_indicator() = want;
-        made = Call(s_, s_.roadmap(), &RStub::CreateIndicator, req,
-                    "create indicator " + e.key)
-                   .indicator();
-        if (Replayed(want, made, kFields)) found = &made;
-      }
+      CreateUnmatched(&found, &made, want, s_.roadmap(),
+                      &RStub::CreateIndicator,
+                      &rpb::CreateIndicatorRequest::mutable_indicator,
+                      &rpb::CreateIndicatorResponse::indicator, "indicator",
+                      "indicator", e.key, kFields);
       std::string id;
       if (found == nullptr) {
         Created("indicator", e.key);
@@ -885,15 +879,11 @@ class Importer {
           "title",         "description", "place",     "date",
           "ecosystem_ids", "open_time",   "close_time"};
       fpb::Consultation made;
-      if (found == nullptr && !o_.dry_run) {
-        fpb::CreateConsultationRequest req;
-        req.set_request_id(Rid("consultation", e.key));
-        *req.mutable_consultation() = want;
-        made = Call(s_, s_.feedback(), &FStub::CreateConsultation, req,
-                    "create consultation " + e.key)
-                   .consultation();
-        if (Replayed(want, made, kFields)) found = &made;
-      }
+      CreateUnmatched(&found, &made, want, s_.feedback(),
+                      &FStub::CreateConsultation,
+                      &fpb::CreateConsultationRequest::mutable_consultation,
+                      &fpb::CreateConsultationResponse::consultation,
+                      "consultation", "consultation", e.key, kFields);
       if (found == nullptr) {
         Created("consultation", e.key);
         if (o_.dry_run) {

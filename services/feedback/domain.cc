@@ -593,6 +593,12 @@ std::string Fold(std::string_view utf8) {
         folded = latin1(next);
       } else if (c == 0xC5 && (next == 0x92 || next == 0x93)) {  // Œ œ
         folded = "oe";
+      } else if ((c == 0xCC && next >= 0x80 && next <= 0xBF) ||
+                 (c == 0xCD && next >= 0x80 && next <= 0xAF)) {
+        // A combining accent, U+0300..U+036F: text in decomposed form
+        // (NFD, as macOS and some forms send it) writes "ô" as "o" and
+        // U+0302. The letter before it is kept, the accent dropped.
+        folded = "";
       }
       if (folded) {
         out.append(folded);

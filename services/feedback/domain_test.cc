@@ -1151,6 +1151,13 @@ TEST(FoldTest, LowerCaseWithoutAccents) {
   EXPECT_EQ(Fold("Æ æ"), "ae ae");
   EXPECT_EQ(Fold("ABC xyz 123 -_!"), "abc xyz 123 -_!");
   EXPECT_EQ(Fold(""), "");
+  // Decomposed (NFD): a letter and a combining accent, U+0300..U+036F.
+  EXPECT_EQ(Fold("Entrepo\xCC\x82t"), "entrepot");
+  EXPECT_EQ(Fold("E\xCC\x81te\xCC\x81 a\xCC\x80 c\xCC\xA7"
+                 "a"),
+            "ete a ca");
+  EXPECT_EQ(Fold("x\xCD\xAF"), "x");          // U+036F, the last of them
+  EXPECT_EQ(Fold("x\xCD\xB0"), "x\xCD\xB0");  // U+0370 is a letter
 }
 
 TEST(FoldTest, OtherUtf8IsKept) {

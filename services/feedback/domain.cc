@@ -239,7 +239,12 @@ bool CanSee(const Actor& viewer, const pb::FeedbackItem& item) {
 void Redact(const Actor& viewer, pb::FeedbackItem* item) {
   if (IsCopilot(viewer)) return;
   item->clear_reports();
-  if (!IsAuthorOrganization(viewer, *item)) item->clear_contact();
+  // The offer's contact is for its organisation's members: not for other
+  // members, nor for readers, which read what every member may read.
+  if (!IsAuthorOrganization(viewer, *item) ||
+      viewer.role() == Role::ROLE_READER) {
+    item->clear_contact();
+  }
   // A member of another organisation changes an item only by reporting
   // it, and who reports is for co-pilots only: not even the last one.
   const Actor& by = item->audit().updated_by();
@@ -517,7 +522,12 @@ absl::Status CheckCanDecide(const Actor& actor, const pb::FeedbackItem& offer,
 
 bool CanSeeInterest(const Actor& viewer, const pb::FeedbackItem& offer,
                     const pb::Interest& interest) {
-  return IsCopilot(viewer) || IsAuthorOrganization(viewer, offer) ||
+  if (IsCopilot(viewer)) return true;
+  // An interest, with its contacts, is between the two organisations'
+  // members: a reader (a dashboard, a newsletter) reads what every member
+  // may read, and that is not.
+  if (viewer.role() == Role::ROLE_READER) return false;
+  return IsAuthorOrganization(viewer, offer) ||
          InOrganization(viewer, interest.organization_id());
 }
 

@@ -577,6 +577,14 @@ TEST_F(FeedbackRulesTest, PartnershipContactsAreRevealedOnlyOnAcceptance) {
   EXPECT_TRUE(Get(offer.id(), velo.token).contact().empty());
   EXPECT_TRUE(Get(offer.id(), cuivre.token).contact().empty());
   EXPECT_EQ(list(cuivre.token).interests_size(), 0);
+  // Readers (dashboards, newsletters) read what every member may read:
+  // not the contacts, nor the interests, even of their own organisation.
+  for (const Member* m : {&atlas, &velo}) {
+    const std::string reader =
+        h_.roadmap().IssueToken(m->org, Role::ROLE_READER, "bot");
+    EXPECT_TRUE(Get(offer.id(), reader).contact().empty());
+    EXPECT_EQ(list(reader).interests_size(), 0);
+  }
   // Decided once.
   EXPECT_EQ(
       stub_->DecideInterest(Ctx(atlas.token).get(), dreq, &dresp).error_code(),

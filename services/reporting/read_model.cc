@@ -562,6 +562,23 @@ absl::Status ReadModel::ApplyTo(const events::v1::Event& event,
   return absl::AbortedError("read model apply kept losing races");
 }
 
+namespace {
+
+// A state a rebuild leaves out because it does not parse (DataLoss): the
+// consumers dead-letter its event, and the rebuild must not fail on it
+// every time. `entry` is its stream entry, when known.
+void LogLeftOut(std::string_view kind, std::string_view id, int64_t version,
+                std::string_view entry, const absl::Status& status) {
+  spdlog::error(
+      "msg=rebuild_left_out_unreadable_state kind={} id={} version={} "
+      "entry={} error={}",
+      LogValue(kind), LogValue(id), version,
+      entry.empty() ? std::string("-") : std::string(entry),
+      LogValue(std::string(status.message())));
+}
+
+}  // namespace
+
 absl::Status ReadModel::WriteBulk(
     const ModelKeys& keys, FoldedEntities* entities, int64_t* written,
     int64_t* unreadable, const std::function<absl::Status()>& keep_lock) {
@@ -590,13 +607,8 @@ absl::Status ReadModel::WriteBulk(
     const std::string_view kind(id.data(), nl);
     auto facets = FacetsOf(keys, kind, entity.data);
     if (absl::IsDataLoss(facets.status())) {
-      // The consumers dead-lettered this event; leave it out as they did,
-      // instead of failing every rebuild on it.
-      spdlog::error(
-          "msg=rebuild_left_out_unreadable_state kind={} id={} version={} "
-          "error={}",
-          kind, LogValue(std::string_view(id).substr(nl + 1)), entity.version,
-          LogValue(std::string(facets.status().message())));
+      LogLeftOut(kind, std::string_view(id).substr(nl + 1), entity.version, "",
+                 facets.status());
       ++*unreadable;
       continue;
     }
@@ -826,13 +838,8 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
               if (e.ParseFromString(entry.payload)) {
                 auto s = ApplyTo(e, /*with_updates=*/true, target);
                 if (absl::IsDataLoss(s)) {
-                  // As in WriteBulk: the consumers dead-letter it.
-                  spdlog::error(
-                      "msg=rebuild_left_out_unreadable_state stream={} "
-                      "entry={} kind={} id={} version={} error={}",
-                      stream, entry.id, LogValue(e.aggregate_kind()),
-                      LogValue(e.aggregate_id()), e.aggregate_version(),
-                      LogValue(std::string(s.message())));
+                  LogLeftOut(e.aggregate_kind(), e.aggregate_id(),
+                             e.aggregate_version(), entry.id, s);
                   ++stats.unreadable;
                 } else if (!s.ok()) {
                   return s;

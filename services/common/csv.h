@@ -12,9 +12,9 @@ namespace jalon {
 // on semicolons, quotes aside: unquoted, "x;=1+1" would be two cells, the
 // second a formula.) Text that a spreadsheet would run as a formula (it
 // starts with '=', '+', '-', '@', a tab or a carriage return, and is not a
-// number) gets
-// a leading apostrophe, as OWASP advises against formula injection: a
-// member's feedback title must not run in the ministry's spreadsheet.
+// number) gets a leading apostrophe, as OWASP advises against formula
+// injection: a member's feedback title must not run in the ministry's
+// spreadsheet.
 // Numbers, negative ones included, are left as they are.
 std::string CsvField(std::string_view text);
 

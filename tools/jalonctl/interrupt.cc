@@ -45,6 +45,8 @@ InterruptGuard::InterruptGuard(std::function<void()> cleanup)
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigemptyset(&sa.sa_mask);
+  static_assert(std::size(kSignals) == sizeof(old_) / sizeof(old_[0]),
+                "one saved handler per signal");
   for (size_t i = 0; i < std::size(kSignals); ++i) {
     sigaction(kSignals[i], &sa, &old_[i]);
   }

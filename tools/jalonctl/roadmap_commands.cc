@@ -126,6 +126,23 @@ void Orgs(Cli& cli) {
 }
 
 // --------------------------------------------------------------- token
+
+// Whether the first line of `path` is the secret of token `token_id`: the
+// server says whose token it is (a token's id is its principal's). An
+// older secret, or another token's, is not.
+bool HoldsSecretOf(Session& s, const std::string& path,
+                   const std::string& token_id) {
+  std::ifstream in(path);
+  std::string secret;
+  if (!std::getline(in, secret) || secret.empty()) return false;
+  rpb::GetCurrentPrincipalResponse who;
+  grpc::Status st = s.roadmap().GetCurrentPrincipal(
+      s.CtxAs(secret).get(), rpb::GetCurrentPrincipalRequest(), &who);
+  if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) return false;
+  CheckRpc(st, "check the secret in " + path);
+  return who.principal().principal_id() == token_id;
+}
+
 void Tokens(Cli& cli) {
   Session& s = *cli.session;
   CLI::App* g = Group(cli.app, "token", "API tokens of principals (admin)");
@@ -156,24 +173,7 @@ void Tokens(Cli& cli) {
                                      "this request id; its secret was "
                                      "shown then, never again";
             if (!a->output_file.empty()) {
-              std::ifstream in(a->output_file);
-              std::string kept;
-              bool holds = std::getline(in, kept) && !kept.empty();
-              if (holds) {
-                // It may hold an older secret, or another token's: ask
-                // whose it is (a token's id is its principal's).
-                rpb::GetCurrentPrincipalResponse who;
-                grpc::Status st = s.roadmap().GetCurrentPrincipal(
-                    s.CtxAs(kept).get(), rpb::GetCurrentPrincipalRequest(),
-                    &who);
-                if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-                  holds = false;
-                } else {
-                  CheckRpc(st, "check the secret in " + a->output_file);
-                  holds = who.principal().principal_id() == r.token().id();
-                }
-              }
-              if (!holds) {
+              if (!HoldsSecretOf(s, a->output_file, r.token().id())) {
                 throw CliError(kExitConflict,
                                "error: " + note + ", and " + a->output_file +
                                    " does not hold it: revoke the token and "

@@ -127,7 +127,9 @@ void Mutation::ExpectAbsent(std::string key, std::string what) {
   ops_.push_back({"absent", std::move(key), "", std::move(what)});
 }
 void Mutation::RequireMember(std::string key, std::string member,
-                             std::string field) {
+                             std::string field, std::string_view problem) {
+  // The script hands `b` back as is: the problem rides after the field.
+  if (!problem.empty()) field.append("\n").append(problem);
   ops_.push_back(
       {"member", std::move(key), std::move(member), std::move(field)});
 }
@@ -323,7 +325,12 @@ absl::StatusOr<CommitResult> ParseCommitReply(
     return status;
   }
   if (tag == "missing") {
-    return InvalidField(el[1].str(), "refers to something that does not exist");
+    const std::string& what = el[1].str();
+    const size_t cut = what.find('\n');
+    if (cut != std::string::npos) {
+      return InvalidField(what.substr(0, cut), what.substr(cut + 1));
+    }
+    return InvalidField(what, "refers to something that does not exist");
   }
   return absl::InternalError("internal storage error");
 }

@@ -43,8 +43,10 @@ class Mutation {
   // `key` must not exist (a create); else ALREADY_EXISTS naming `what`.
   void ExpectAbsent(std::string key, std::string what);
   // `member` must be in the sorted set `key`; else INVALID_ARGUMENT naming
-  // `field` (a reference to something that does not exist).
-  void RequireMember(std::string key, std::string member, std::string field);
+  // `field`, with `problem` as its description (default: a reference to
+  // something that does not exist). `field` holds no newline.
+  void RequireMember(std::string key, std::string member, std::string field,
+                     std::string_view problem = {});
   // `key` must exist; else INVALID_ARGUMENT naming `field`.
   void RequireKey(std::string key, std::string field);
   // The sorted set `key` must be empty; else ALREADY_EXISTS naming `what`.

@@ -236,6 +236,25 @@ TEST_F(CommitTest, MissingReferencedMemberIsInvalidArgumentNamingTheField) {
   EXPECT_TRUE(committer_->Commit(ok).ok());
 }
 
+TEST_F(CommitTest, MissingMemberCarriesTheCallersProblem) {
+  Cmd({"ZADD", "t:copilots", "0", "org-a", "0", "org-b"});
+  Snapshot before = Take();
+  Mutation m;
+  m.RequireMember("t:copilots", "org-c", "action.partner_organization_id",
+                  "must be one of the roadmap's co-pilot organisations");
+  m.Put("t:e", 1, "x");
+  m.AddEvent("created");
+  auto result = committer_->Commit(m);
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument)
+      << result.status();
+  auto violations = ViolationsOf(result.status());
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].field, "action.partner_organization_id");
+  EXPECT_EQ(violations[0].description,
+            "must be one of the roadmap's co-pilot organisations");
+  EXPECT_EQ(Take(), before);
+}
+
 TEST_F(CommitTest, MissingRequiredKeyIsInvalidArgumentNamingTheField) {
   Snapshot before = Take();
   Mutation m;

@@ -6,9 +6,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <stop_token>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -81,6 +84,30 @@ std::string PendingSecret(const std::string& pending) {
   return "";
 }
 
+// Runs service.IndexRoadmapCopilots() until it succeeds or `stop` is
+// requested, waiting between attempts with a capped backoff: Redis may be
+// away at start, and the process serves meanwhile.
+void IndexCopilotsUntilDone(jalon::roadmap::RoadmapService& service,
+                            std::stop_token stop) {
+  std::mutex mu;
+  std::condition_variable_any wake;
+  auto delay = std::chrono::milliseconds(200);
+  while (!stop.stop_requested()) {
+    auto written = service.IndexRoadmapCopilots();
+    if (written.ok()) {
+      if (*written > 0) {
+        spdlog::info("msg=roadmap_copilots_indexed roadmaps={}", *written);
+      }
+      return;
+    }
+    spdlog::warn("msg=roadmap_copilots_index_failed error={} retry_ms={}",
+                 written.status().message(), delay.count());
+    std::unique_lock lock(mu);
+    wake.wait_for(lock, stop, delay, [] { return false; });
+    delay = std::min(delay * 2, std::chrono::milliseconds(10'000));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,6 +167,9 @@ int main(int argc, char** argv) {
        config.common.stream_max_len},
       &async_redis, &cache);
   jalon::roadmap::RoadmapService service(&store, jalon::Clock::Real());
+  std::jthread index_copilots([&service](std::stop_token stop) {
+    IndexCopilotsUntilDone(service, stop);
+  });
 
   if (!config.bootstrap_admin_token_file.empty()) {
     // The secret is on disk before it is committed, in a pending file that

@@ -311,6 +311,53 @@ absl::StatusOr<std::string> RoadmapService::IssueServiceToken(
   return resp.secret();
 }
 
+absl::StatusOr<int> RoadmapService::IndexRoadmapCopilots() {
+  constexpr int kPage = 500;
+  int written = 0;
+  std::string after;
+  for (bool more = true; more;) {
+    auto page = store_->ListIds(Keys::Index(kRoadmap), after, kPage);
+    if (!page.ok()) return page.status();
+    if (page->ids.empty()) break;
+    more = page->more;
+    after = page->ids.back();
+    std::vector<RedisArgs> exists;
+    for (const auto& id : page->ids) {
+      exists.push_back({"EXISTS", Keys::Copilots(id)});
+    }
+    auto found = store_->redis()->Pipeline(exists);
+    if (!found.ok()) return found.status();
+    std::vector<std::string> missing;
+    for (size_t i = 0; i < page->ids.size(); ++i) {
+      const RedisReply& r = (*found)[i];
+      if (r.is_error()) return StatusOfErrorReply(r, "index_copilots");
+      if (r.integer() == 0) missing.push_back(page->ids[i]);
+    }
+    if (missing.empty()) continue;
+    auto stored = store_->GetMany(kRoadmap, missing);
+    if (!stored.ok()) return stored.status();
+    std::vector<RedisArgs> adds;
+    for (const auto& s : *stored) {
+      if (s.version == 0) continue;  // indexed, never written: none to find
+      auto roadmap = Decode<pb::Roadmap>(kRoadmap, s);
+      if (!roadmap.ok()) return roadmap.status();
+      RedisArgs add = {"ZADD", Keys::Copilots(roadmap->value.id())};
+      for (const auto& org : roadmap->value.copilot_organization_ids()) {
+        add.insert(add.end(), {"0", org});
+      }
+      if (add.size() > 2) adds.push_back(std::move(add));
+    }
+    if (adds.empty()) continue;
+    auto replies = store_->redis()->Pipeline(adds);
+    if (!replies.ok()) return replies.status();
+    for (const auto& r : *replies) {
+      if (r.is_error()) return StatusOfErrorReply(r, "index_copilots");
+    }
+    written += static_cast<int>(adds.size());
+  }
+  return written;
+}
+
 // --- Roadmaps --------------------------------------------------------------
 
 absl::Status RoadmapService::CreateRoadmap(const CallContext& c,
@@ -331,6 +378,7 @@ absl::Status RoadmapService::CreateRoadmap(const CallContext& c,
           m.RequireKey(
               Keys::Entity(kOrganization, r.copilot_organization_ids(i)),
               absl::StrCat("roadmap.copilot_organization_ids[", i, "]"));
+          m.IndexAdd(Keys::Copilots(r.id()), r.copilot_organization_ids(i));
         }
         m.IndexAdd(Keys::Index(kRoadmap), r.id());
       });
@@ -674,13 +722,21 @@ void RequireActionReferences(Mutation& m, const pb::Action& a,
   if (only.empty()) {
     m.RequireKey(Keys::Entity(kRoadmap, a.roadmap_id()), "action.roadmap_id");
   }
+  // The parties are the roadmap's two co-pilots (they differ, so both are
+  // there): whoever requests completion, the other co-pilot approves it.
+  constexpr std::string_view kNotCopilot =
+      "must be one of the roadmap's two co-pilot organisations";
   if (want("lead_organization_id")) {
     m.RequireKey(Keys::Entity(kOrganization, a.lead_organization_id()),
                  "action.lead_organization_id");
+    m.RequireMember(Keys::Copilots(a.roadmap_id()), a.lead_organization_id(),
+                    "action.lead_organization_id", kNotCopilot);
   }
   if (want("partner_organization_id")) {
     m.RequireKey(Keys::Entity(kOrganization, a.partner_organization_id()),
                  "action.partner_organization_id");
+    m.RequireMember(Keys::Copilots(a.roadmap_id()), a.partner_organization_id(),
+                    "action.partner_organization_id", kNotCopilot);
   }
   if (want("ecosystem_id") && !a.ecosystem_id().empty()) {
     m.RequireMember(Keys::Children(kRoadmap, a.roadmap_id(), kEcosystem),

@@ -179,6 +179,12 @@ class RoadmapService {
   // secret. FAILED_PRECONDITION before the bootstrap.
   absl::StatusOr<std::string> IssueServiceToken(
       const std::string& principal_name);
+  // Writes the co-pilot set (Keys::Copilots) of every roadmap that lacks
+  // it: the roadmaps created before CreateRoadmap wrote it (2026-11-27).
+  // Until then no action can be created in them. Returns how many it
+  // wrote. Idempotent, and safe to run from several replicas at once (the
+  // set derives from a field that never changes).
+  absl::StatusOr<int> IndexRoadmapCopilots();
 
  private:
   // An indicator's roadmap and that roadmap's two co-pilot organisations.

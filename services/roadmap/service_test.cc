@@ -161,6 +161,14 @@ class RoadmapServiceTest : public ::testing::Test {
     return {resp.measurements().begin(), resp.measurements().end()};
   }
 
+  // The fields a status' violations name, in order.
+  using Fields = std::vector<std::string>;
+  static Fields FieldsOf(const absl::Status& s) {
+    std::vector<std::string> fields;
+    for (const auto& v : ViolationsOf(s)) fields.push_back(v.field);
+    return fields;
+  }
+
   int64_t StreamLength() {
     auto r = harness_.redis().Command({"XLEN", Keys::Stream()});
     return r.ok() ? r->integer() : -1;
@@ -610,9 +618,75 @@ TEST_F(RoadmapServiceTest, ACopilotCannotPickWhoApprovesItsCompletion) {
   ASSERT_TRUE(stub_->UpdateAction(Ctx(fed).get(), swap, &resp).ok());
   EXPECT_EQ(resp.action().lead_organization_id(), f_.ministry);
 
-  // An admin may replace a party.
-  ASSERT_TRUE(SetPartner(a, f_.member, harness_.admin_token(), &resp).ok());
-  EXPECT_EQ(resp.action().partner_organization_id(), f_.member);
+  // Not even an admin can make an organisation that does not co-pilot the
+  // roadmap a party: it could not approve the completion.
+  s = SetPartner(a, f_.member, harness_.admin_token(), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FieldsOf(FromGrpcStatus(s)),
+            Fields{"action.partner_organization_id"});
+  EXPECT_EQ(Get(a).partner_organization_id(), f_.federation);
+}
+
+TEST_F(RoadmapServiceTest, AnActionsPartiesAreItsRoadmapsCopilots) {
+  // The roadmap's two co-pilots are its only possible parties: whichever
+  // requests completion, the other approves (SPEC: neither co-pilot closes
+  // the books alone). A member company or a third organisation as a party
+  // would leave nobody, or the wrong one, to approve.
+  const int64_t events = StreamLength();
+  rpb::Action a = NewAction("Partenaire externe");
+  a.set_partner_organization_id(f_.member);
+  auto created = Create(a, f_.federation_copilot);
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldsOf(created.status()),
+            Fields{"action.partner_organization_id"});
+  EXPECT_NE(ViolationsOf(created.status()).at(0).description.find("co-pilot"),
+            std::string::npos);
+  a = NewAction("Pilote externe");
+  a.set_lead_organization_id(f_.member);
+  created = Create(a, harness_.admin_token());
+  EXPECT_EQ(FieldsOf(created.status()), Fields{"action.lead_organization_id"});
+  EXPECT_EQ(StreamLength(), events);  // nothing written
+
+  // In a roadmap the member company co-pilots, it may be a party.
+  const std::string other =
+      OtherRoadmap("Sous-traitance", f_.member, f_.federation);
+  a.set_roadmap_id(other);
+  a.clear_ecosystem_id();
+  a.set_partner_organization_id(f_.federation);
+  created = Create(a, harness_.admin_token());
+  ASSERT_TRUE(created.ok()) << created.status();
+  // But the ministry is not one there, in either role.
+  rpb::UpdateActionRequest req;
+  req.mutable_action()->set_id(created->id());
+  req.mutable_action()->set_lead_organization_id(f_.ministry);
+  req.mutable_update_mask()->add_paths("lead_organization_id");
+  rpb::UpdateActionResponse resp;
+  grpc::Status s =
+      stub_->UpdateAction(Ctx(harness_.admin_token()).get(), req, &resp);
+  EXPECT_EQ(FieldsOf(FromGrpcStatus(s)), Fields{"action.lead_organization_id"});
+  EXPECT_EQ(Get(created->id()).lead_organization_id(), f_.member);
+}
+
+TEST_F(RoadmapServiceTest, RoadmapsFromBeforeTheCopilotSetGetIt) {
+  // A roadmap written before CreateRoadmap kept its co-pilot set has none:
+  // no action can be created in it until IndexRoadmapCopilots writes it.
+  ASSERT_TRUE(
+      harness_.redis().Command({"DEL", Keys::Copilots(f_.roadmap)}).ok());
+  auto refused = Create(NewAction("Avant l'index"), f_.federation_copilot);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+
+  auto written = harness_.service().IndexRoadmapCopilots();
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(*written, 1);
+  EXPECT_TRUE(Create(NewAction("Après l'index"), f_.federation_copilot).ok());
+  // The other parties are still refused, and a second run has nothing to do.
+  rpb::Action a = NewAction("Toujours refusée");
+  a.set_partner_organization_id(f_.member);
+  EXPECT_EQ(Create(a, f_.federation_copilot).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  written = harness_.service().IndexRoadmapCopilots();
+  ASSERT_TRUE(written.ok());
+  EXPECT_EQ(*written, 0);
 }
 
 TEST_F(RoadmapServiceTest, OnlyPartiesSteerAnAction) {
@@ -1009,15 +1083,24 @@ TEST_F(RoadmapServiceTest, ListActionsFiltersByEveryField) {
 
   // 0: metals, federation + ministry, k.alaoui, PROPOSED
   // 1: electronics, federation + ministry, s.idrissi, IN_PROGRESS
-  // 2: electronics, member + federation, s.idrissi, PROPOSED
+  // 2: electronics, ministry + federation, s.idrissi, PROPOSED
+  // 3: another roadmap's, member + federation, k.alaoui, PROPOSED
+  const std::string other =
+      OtherRoadmap("Sous-traitance", f_.member, f_.federation);
   std::vector<std::string> ids;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 4; ++i) {
     rpb::Action a = NewAction("Filtre " + std::to_string(i));
-    if (i > 0) {
+    if (i == 1 || i == 2) {
       a.set_ecosystem_id(electronics);
       a.set_owner("s.idrissi");
     }
     if (i == 2) {
+      a.set_lead_organization_id(f_.ministry);
+      a.set_partner_organization_id(f_.federation);
+    }
+    if (i == 3) {
+      a.set_roadmap_id(other);
+      a.clear_ecosystem_id();
       a.set_lead_organization_id(f_.member);
       a.set_partner_organization_id(f_.federation);
     }
@@ -1046,14 +1129,18 @@ TEST_F(RoadmapServiceTest, ListActionsFiltersByEveryField) {
   req.add_statuses(rpb::ACTION_STATUS_IN_PROGRESS);
   EXPECT_EQ(list(req), (Titles{"Filtre 1"}));
   req.add_statuses(rpb::ACTION_STATUS_PROPOSED);
-  EXPECT_EQ(list(req), (Titles{"Filtre 0", "Filtre 1", "Filtre 2"}));
+  EXPECT_EQ(list(req),
+            (Titles{"Filtre 0", "Filtre 1", "Filtre 2", "Filtre 3"}));
   req = {};
-  req.set_organization_id(f_.member);  // lead of 2
-  EXPECT_EQ(list(req), (Titles{"Filtre 2"}));
-  req.set_organization_id(f_.ministry);  // partner of 0 and 1
-  EXPECT_EQ(list(req), (Titles{"Filtre 0", "Filtre 1"}));
+  req.set_organization_id(f_.member);  // lead of 3
+  EXPECT_EQ(list(req), (Titles{"Filtre 3"}));
+  req.set_organization_id(f_.ministry);  // partner of 0 and 1, lead of 2
+  EXPECT_EQ(list(req), (Titles{"Filtre 0", "Filtre 1", "Filtre 2"}));
   req.set_organization_id(f_.federation);  // lead or partner of all
-  EXPECT_EQ(list(req).size(), 3u);
+  EXPECT_EQ(list(req).size(), 4u);
+  req = {};
+  req.set_roadmap_id(other);
+  EXPECT_EQ(list(req), (Titles{"Filtre 3"}));
   req = {};
   req.set_owner("s.idrissi");
   EXPECT_EQ(list(req), (Titles{"Filtre 1", "Filtre 2"}));

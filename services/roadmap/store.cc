@@ -35,6 +35,9 @@ std::string Keys::ActionComments(std::string_view id) {
 std::string Keys::Dependencies(std::string_view roadmap_id) {
   return absl::StrCat(K("dependencies:"), std::string(roadmap_id));
 }
+std::string Keys::Copilots(std::string_view roadmap_id) {
+  return absl::StrCat(K("roadmap_copilots:"), std::string(roadmap_id));
+}
 std::string Keys::Request(std::string_view principal_id, std::string_view kind,
                           std::string_view request_id) {
   return absl::StrCat(K("request:"), std::string(principal_id), ":",

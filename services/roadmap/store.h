@@ -38,6 +38,9 @@ struct Keys {
   static std::string ActionHistory(std::string_view action_id);
   static std::string ActionComments(std::string_view action_id);
   static std::string Dependencies(std::string_view roadmap_id);
+  // A roadmap's two co-pilot organisations (zset), written with it: an
+  // action's commit checks its lead and partner against them.
+  static std::string Copilots(std::string_view roadmap_id);
   static std::string Request(std::string_view principal_id,
                              std::string_view kind,
                              std::string_view request_id);

@@ -20,6 +20,7 @@
 #include "services/common/redis.h"
 #include "tests/support/child_process.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/roadmap_harness.h"
 #include "tests/support/wait.h"
 
 #ifndef JALON_ROADMAP_BINARY
@@ -164,6 +165,69 @@ TEST_F(RoadmapProcessTest, ServesHealthReflectionAndTheApi) {
 
   service.Signal(SIGTERM);
   code = service.Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+}
+
+// A roadmap from before CreateRoadmap wrote its co-pilot set (simulated by
+// deleting the set) gets it when the service starts, in the background, so
+// actions can be created in it again; the start logs how many it wrote.
+TEST_F(RoadmapProcessTest, StartIndexesTheCopilotsOfOlderRoadmaps) {
+  ChildProcess first;
+  std::string target = StartService(first, token_file_, "first.log");
+  const std::string admin = ReadFile(token_file_);
+  auto stub = rpb::RoadmapService::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  const std::string federation = testing::CreateOrganization(
+      *stub, admin, "FIMME", rpb::ORGANIZATION_KIND_FEDERATION);
+  const std::string ministry =
+      testing::CreateOrganization(*stub, admin, "Département de l'Industrie",
+                                  rpb::ORGANIZATION_KIND_MINISTRY);
+  rpb::CreateRoadmapRequest rreq;
+  rreq.mutable_roadmap()->set_title("Feuille de route commune");
+  *rreq.mutable_roadmap()->mutable_start_date() = testing::D(2024, 7, 11);
+  *rreq.mutable_roadmap()->mutable_horizon_date() = testing::D(2030, 12, 31);
+  rreq.mutable_roadmap()->add_copilot_organization_ids(federation);
+  rreq.mutable_roadmap()->add_copilot_organization_ids(ministry);
+  rpb::CreateRoadmapResponse roadmap;
+  ASSERT_TRUE(stub->CreateRoadmap(Ctx(admin).get(), rreq, &roadmap).ok());
+  first.Signal(SIGTERM);
+  ASSERT_TRUE(first.Wait(std::chrono::seconds(20)).ok());
+
+  RedisClient redis(redis_->options());
+  const std::string copilots =
+      "jalon:roadmap:roadmap_copilots:" + roadmap.roadmap().id();
+  auto deleted = redis.Command({"DEL", copilots});
+  ASSERT_TRUE(deleted.ok());
+  ASSERT_EQ(deleted->integer(), 1);
+
+  ChildProcess second;
+  target = StartService(second, token_file_, "second.log");
+  stub = rpb::RoadmapService::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  rpb::CreateActionRequest areq;
+  areq.mutable_action()->set_roadmap_id(roadmap.roadmap().id());
+  areq.mutable_action()->set_title("Plateforme de sous-traitance");
+  areq.mutable_action()->set_lead_organization_id(federation);
+  areq.mutable_action()->set_partner_organization_id(ministry);
+  *areq.mutable_action()->mutable_due_date() = testing::D(2027, 12, 31);
+  grpc::Status status;
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        rpb::CreateActionResponse created;
+        status = stub->CreateAction(Ctx(admin).get(), areq, &created);
+        return status.ok();
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50)))
+      << status.error_message();
+  EXPECT_NE(ReadFile(dir_ + "/second.log")
+                .find("msg=roadmap_copilots_indexed roadmaps=1"),
+            std::string::npos);
+  auto members = redis.Command({"ZCARD", copilots});
+  ASSERT_TRUE(members.ok());
+  EXPECT_EQ(members->integer(), 2);
+  second.Signal(SIGTERM);
+  auto code = second.Wait(std::chrono::seconds(20));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
 }

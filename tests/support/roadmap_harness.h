@@ -70,6 +70,7 @@ class RoadmapHarness {
   RedisServer& redis_server() { return redis_server_; }
   RedisClient& redis() { return *redis_; }
   EntityCache& cache() { return *cache_; }
+  roadmap::RoadmapService& service() { return *service_; }
   Executor& executor() { return *executor_; }
   ServerHost& host() { return *host_; }
   const std::string& admin_token() const { return admin_token_; }

@@ -468,6 +468,15 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
     if (!e.lead.empty() && e.lead == e.partner) {
       r.Error(n["partner"], w + ".partner", "must differ from lead");
     }
+    // The server refuses other parties: the counterpart who approves a
+    // completion is the roadmap's other co-pilot.
+    for (const auto& [field, org] :
+         {std::pair{"lead", e.lead}, std::pair{"partner", e.partner}}) {
+      if (!org.empty() && !copilots.count(org)) {
+        r.Error(n[field], w + "." + field,
+                "must be one of the roadmap's two co-pilots");
+      }
+    }
     auto& a = e.action;
     a.set_title(r.Str(n, "title", w, true));
     a.set_description(r.Str(n, "description", w));

@@ -165,6 +165,33 @@ TEST(ImportFileTest, MilestoneKeysAndTagCountAreTheServersLimits) {
             std::string::npos);
 }
 
+// An action's lead and partner are the roadmap's two co-pilots, as the
+// server requires: the file is refused before anything is imported.
+TEST(ImportFileTest, ActionPartiesAreTheRoadmapsCopilots) {
+  auto problems = [](const std::string& lead, const std::string& partner) {
+    YAML::Node doc = YAML::Load(ReadExample());
+    doc["actions"][0]["lead"] = lead;
+    doc["actions"][0]["partner"] = partner;
+    YAML::Emitter out;
+    out << doc;
+    std::vector<std::string> errors;
+    ParseImportFile("f.yaml", out.c_str(), &errors);
+    std::string all;
+    for (const auto& e : errors) all += e + "\n";
+    return all;
+  };
+  EXPECT_EQ(problems("industrie", "fimme"), "");
+  const std::string member = problems("fimme", "atlas-cables");
+  EXPECT_NE(member.find("actions[0].partner: must be one of the roadmap's "
+                        "two co-pilots"),
+            std::string::npos)
+      << member;
+  EXPECT_EQ(member.find("actions[0].lead"), std::string::npos) << member;
+  EXPECT_NE(
+      problems("atlas-cables", "industrie").find("actions[0].lead: must be"),
+      std::string::npos);
+}
+
 TEST(ImportFileTest, RandomlyBrokenFilesGetLocatedErrorsNeverACrash) {
   const std::string example = ReadExample();
   std::mt19937_64 rng(20261127);

@@ -180,7 +180,8 @@ void ApplyDefaults(Action* a) {
   }
 }
 
-absl::Status ValidateAction(const Action& a, std::string_view prefix) {
+absl::Status ValidateAction(const Action& a, std::string_view prefix,
+                            const Date* today) {
   FieldChecker c(prefix);
   c.Required("roadmap_id", a.roadmap_id());
   c.Line("title", a.title(), 1, 200);
@@ -213,6 +214,12 @@ absl::Status ValidateAction(const Action& a, std::string_view prefix) {
     c.Line(f + ".title", m.title(), 1, 200);
     c.DateField(f + ".due_date", m.due_date(), true);
     c.DateField(f + ".done_date", m.done_date(), false);
+    if (today != nullptr && Dated(m.done_date()) &&
+        CompareDates(m.done_date(), *today) > 0) {
+      c.Add(f + ".done_date",
+            absl::StrCat("is after today (", FormatDate(*today),
+                         "): a milestone is marked done once it is"));
+    }
     if (!m.id().empty() && !milestone_ids.insert(m.id()).second) {
       c.Add(f + ".id", "is used by another milestone");
     }

@@ -791,8 +791,9 @@ void RoadmapService::CreateAction(const CallContext& c,
   pb::Action action = req.action();
   action.clear_id();  // self-dependency is caught by the cycle rule instead
   ApplyDefaults(&action);
-  if (auto s =
-          WithRequestId(ValidateAction(action, "action."), req.request_id());
+  const Date today = DateOf(clock_->Now());
+  if (auto s = WithRequestId(ValidateAction(action, "action.", &today),
+                             req.request_id());
       !s.ok()) {
     return std::move(done)(s);
   }
@@ -940,7 +941,14 @@ EntityOps::ChangeFn<pb::Action> RoadmapService::ActionEditor(
     }
     ClearOutputs(next);
     AssignMilestoneIds(next);
-    if (auto s = ValidateAction(*next, "action."); !s.ok()) return s;
+    // Done dates are checked when the milestones change: an action with one
+    // to come from before the check still takes its other edits.
+    const Date today = DateOf(clock_->Now());
+    if (auto s = ValidateAction(*next, "action.",
+                                touched.count("milestones") ? &today : nullptr);
+        !s.ok()) {
+      return s;
+    }
     if (!CanSteer(c.principal, *next)) {
       return absl::PermissionDeniedError(
           "a copilot cannot hand an action over to organisations other "

@@ -18,6 +18,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "jalon/events/v1/events.pb.h"
 #include "services/common/channel.h"
+#include "services/common/dates.h"
 #include "services/common/status.h"
 #include "services/roadmap/store.h"
 #include "tests/support/random_requests.h"
@@ -665,6 +666,40 @@ TEST_F(RoadmapServiceTest, AnActionsPartiesAreItsRoadmapsCopilots) {
       stub_->UpdateAction(Ctx(harness_.admin_token()).get(), req, &resp);
   EXPECT_EQ(FieldsOf(FromGrpcStatus(s)), Fields{"action.lead_organization_id"});
   EXPECT_EQ(Get(created->id()).lead_organization_id(), f_.member);
+}
+
+TEST_F(RoadmapServiceTest, MilestonesAreNotDoneInTheFuture) {
+  // Marking a milestone done ahead would hide its lateness and raise the
+  // action's progress before the work is there.
+  const Date today = DateOf(std::chrono::system_clock::now());
+  // Two days ahead: still after the service's today if midnight passes
+  // during the test.
+  const Date later = DateFromDays(DaysFromCivil(today) + 2);
+  const int64_t events = StreamLength();
+  rpb::Action a = NewAction("Fait après-demain");
+  *a.mutable_milestones(0)->mutable_done_date() = later;
+  auto created = Create(a, f_.federation_copilot);
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldsOf(created.status()),
+            Fields{"action.milestones[0].done_date"});
+  EXPECT_EQ(StreamLength(), events);
+
+  *a.mutable_milestones(0)->mutable_done_date() = today;
+  created = Create(a, f_.federation_copilot);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->progress_percent(), 100);
+
+  rpb::UpdateActionRequest req;
+  req.mutable_action()->set_id(created->id());
+  *req.mutable_action()->mutable_milestones() = created->milestones();
+  *req.mutable_action()->mutable_milestones(0)->mutable_done_date() = later;
+  req.mutable_update_mask()->add_paths("milestones");
+  rpb::UpdateActionResponse resp;
+  grpc::Status s =
+      stub_->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp);
+  EXPECT_EQ(FieldsOf(FromGrpcStatus(s)),
+            Fields{"action.milestones[0].done_date"});
+  EXPECT_EQ(Get(created->id()).milestones(0).done_date().day(), today.day());
 }
 
 TEST_F(RoadmapServiceTest, RoadmapsFromBeforeTheCopilotSetGetIt) {

@@ -1193,6 +1193,33 @@ TEST_F(JalonctlTest, ExportImportExportGivesTheSameFile) {
   EXPECT_EQ(second, first.out);
 }
 
+// An export is written whatever the server holds, and says on stderr
+// what its own import would refuse.
+TEST_F(JalonctlTest, ExportWarnsWhatItsImportWouldRefuse) {
+  StartServices();
+  ASSERT_EQ(Run({"import", JALON_EXAMPLE_ROADMAP}).code, 0);
+  Result roadmaps = Run({"roadmap", "list", "-o", "csv"});
+  std::string id = roadmaps.out.substr(roadmaps.out.find("\r\n") + 2, 26);
+  Result clean = Run({"export", "--roadmap", id});
+  ASSERT_EQ(clean.code, 0) << clean;
+  EXPECT_EQ(clean.err, "");
+
+  // Two organisations of one name: the import matches organisations by name.
+  Result ministry = Run({"org", "list", "--kind", "ministry", "-o", "json"});
+  const std::string ministry_id = FirstId(ministry);
+  ASSERT_FALSE(ministry_id.empty()) << ministry;
+  ASSERT_EQ(Run({"org", "update", ministry_id, "--name", "FIMME"}).code, 0);
+  const std::string file = Write("dup.yaml", "");
+  Result dup = Run({"export", "--roadmap", id, "--output-file", file});
+  EXPECT_EQ(dup.code, 0) << dup;
+  EXPECT_TRUE(absl::StrContains(dup.err, "import would refuse this export"))
+      << dup;
+  EXPECT_TRUE(absl::StrContains(dup.err, file + ":")) << dup;
+  EXPECT_TRUE(absl::StrContains(dup.err, ".name")) << dup;
+  EXPECT_TRUE(absl::StrContains(ReadFile(file), "name: FIMME")) << dup;
+  EXPECT_EQ(Run({"import", file, "--dry-run"}).code, 6);
+}
+
 TEST_F(JalonctlTest, FeedbackTriageEndorsementAndPartnership) {
   StartServices();
   ASSERT_EQ(Run({"import", JALON_EXAMPLE_ROADMAP}).code, 0);

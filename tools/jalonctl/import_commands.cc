@@ -9,6 +9,24 @@
 #include "tools/jalonctl/import_file.h"
 
 namespace jalon::ctl {
+namespace {
+
+// An export is a backup: it is written whatever the server holds. What
+// its own import would refuse (two organisations of one name, an action
+// whose party does not co-pilot the roadmap...) is said now, on stderr,
+// rather than on the day the backup is needed.
+void WarnIfNotImportable(const std::string& text, const std::string& where) {
+  std::vector<std::string> errors;
+  ParseImportFile(where, text, &errors);
+  if (errors.empty()) return;
+  std::cerr << "warning: jalonctl import would refuse this export ("
+            << errors.size() << " problem" << (errors.size() == 1 ? "" : "s")
+            << "); fix them on the server, or in the file before importing "
+               "it:\n";
+  for (const auto& e : errors) std::cerr << "warning: " << e << "\n";
+}
+
+}  // namespace
 
 void RegisterImportCommands(Cli& cli) {
   Session& s = *cli.session;
@@ -72,15 +90,19 @@ void RegisterImportCommands(Cli& cli) {
                 "do not apply");
           }
           std::string text = RunExport(s, a->roadmap);
-          if (a->output_file.empty() || a->output_file == "-") {
+          const bool to_stdout =
+              a->output_file.empty() || a->output_file == "-";
+          if (to_stdout) {
             std::cout << text;
-            return;
+          } else {
+            std::ofstream out(a->output_file, std::ios::trunc);
+            out << text;
+            if (!out) {
+              throw CliError(kExitOther,
+                             "error: cannot write " + a->output_file);
+            }
           }
-          std::ofstream out(a->output_file, std::ios::trunc);
-          out << text;
-          if (!out) {
-            throw CliError(kExitOther, "error: cannot write " + a->output_file);
-          }
+          WarnIfNotImportable(text, to_stdout ? "<stdout>" : a->output_file);
         });
     v->add_option("--roadmap", a->roadmap, "roadmap id")->required();
     v->add_option("--output-file", a->output_file,

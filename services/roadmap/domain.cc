@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -208,16 +209,20 @@ absl::Status ValidateAction(const Action& a, std::string_view prefix,
   if (a.milestones_size() > 100)
     c.Add("milestones", "has more than 100 milestones");
   std::set<std::string> milestone_ids;
+  // A day of leeway: a client a time zone ahead of the service's (jalonctl
+  // marks a milestone done on its local day) may already be on tomorrow.
+  std::optional<Date> latest;
+  if (today != nullptr) latest = DateFromDays(DaysFromCivil(*today) + 1);
   for (int k = 0; k < a.milestones_size() && k <= 100; ++k) {
     const auto& m = a.milestones(k);
     std::string f = absl::StrCat("milestones[", k, "]");
     c.Line(f + ".title", m.title(), 1, 200);
     c.DateField(f + ".due_date", m.due_date(), true);
     c.DateField(f + ".done_date", m.done_date(), false);
-    if (today != nullptr && Dated(m.done_date()) &&
-        CompareDates(m.done_date(), *today) > 0) {
+    if (latest && Dated(m.done_date()) &&
+        CompareDates(m.done_date(), *latest) > 0) {
       c.Add(f + ".done_date",
-            absl::StrCat("is after today (", FormatDate(*today),
+            absl::StrCat("is in the future (after ", FormatDate(*latest),
                          "): a milestone is marked done once it is"));
     }
     if (!m.id().empty() && !milestone_ids.insert(m.id()).second) {

@@ -45,9 +45,9 @@ absl::Status ValidateRoadmap(const Roadmap& r, std::string_view prefix);
 absl::Status ValidateEcosystem(const Ecosystem& e, std::string_view prefix);
 absl::Status ValidateIndicator(const Indicator& i, std::string_view prefix);
 absl::Status ValidateMeasurement(const Measurement& m, std::string_view prefix);
-// With `today` (the service's date), a milestone may not be done after it:
-// a done_date to come would hide the milestone's lateness and count it in
-// the progress early.
+// With `today` (the service's date), a milestone may not be done after it,
+// give or take a day for clients in a time zone ahead: a done_date to come
+// would hide the milestone's lateness and count it in the progress early.
 absl::Status ValidateAction(const Action& a, std::string_view prefix,
                             const Date* today = nullptr);
 absl::Status ValidateTokenRequest(const v1::IssueTokenRequest& r);

@@ -481,7 +481,7 @@ TEST_F(JalonctlTest, CreateGetListUpdateInEveryFormat) {
                 .code,
             0);
   ASSERT_EQ(
-      Run({"milestone", "done", action.id(), "etude", "--date", "2030-05-01"})
+      Run({"milestone", "done", action.id(), "etude", "--date", "2025-05-01"})
           .code,
       0);
   ASSERT_EQ(Run({"action", "plan", action.id()}).code, 0);

@@ -229,7 +229,8 @@ async function main() {
     // The bootstrap Job's script: its jalon-roadmap flags and variables.
     const job = objects.find((o) => o.kind === 'Job' && o.metadata.name === 'jalon-bootstrap');
     if (!job) { fail(`${overlay}: no bootstrap Job`); continue; }
-    const init = job.spec.template.spec.initContainers[0];
+    const init = job.spec.template.spec.initContainers.find((c) => c.name === 'bootstrap');
+    if (!init) { fail(`${overlay}: the bootstrap Job has no init container named bootstrap`); continue; }
     const script = fs.readFileSync(path.join(k8s, 'base/bootstrap/bootstrap.sh'), 'utf8');
     for (const m of script.matchAll(/--([a-z][a-z0-9-]+)=/g)) {
       if (!help['jalon-roadmap']?.flags.has(m[1])) fail(`bootstrap.sh: --${m[1]} is not a flag of jalon-roadmap`);

@@ -63,10 +63,20 @@ function checkPolicy(target, docs) {
     if (psc.seccompProfile?.type !== 'RuntimeDefault') fail(`${what}: seccompProfile is not RuntimeDefault`);
     const sa = pod.serviceAccountName;
     if (!sa || !find('ServiceAccount', sa)) fail(`${what}: ServiceAccount ${sa} is not rendered`);
-    const needsApi = w.metadata.name === 'jalon-bootstrap';
-    if (!needsApi && pod.automountServiceAccountToken !== false) fail(`${what}: automountServiceAccountToken is not false`);
+    // No API token is mounted by default; the bootstrap Job mounts one in
+    // its kubectl containers only, never where a Jalon binary runs.
+    if (pod.automountServiceAccountToken !== false) fail(`${what}: automountServiceAccountToken is not false`);
+    if (w.metadata.name === 'jalon-bootstrap') {
+      const inits = (pod.initContainers || []).map((c) => c.name);
+      if (inits.indexOf('api-check') !== 0 || inits.indexOf('bootstrap') < 1) {
+        fail(`${what}: the API is not checked (init container api-check) before the bootstrap commits an admin`);
+      }
+    }
     for (const c of [...(pod.initContainers || []), ...pod.containers]) {
       const cw = `${what}/${c.name}`;
+      if (/jalon/.test(c.image) && (c.volumeMounts || []).some((m) => m.mountPath.startsWith('/var/run/secrets/kubernetes.io'))) {
+        fail(`${cw}: a Jalon container holds a Kubernetes API token`);
+      }
       const sc = c.securityContext || {};
       if (sc.allowPrivilegeEscalation !== false) fail(`${cw}: allowPrivilegeEscalation is not false`);
       if (sc.readOnlyRootFilesystem !== true) fail(`${cw}: readOnlyRootFilesystem is not true`);

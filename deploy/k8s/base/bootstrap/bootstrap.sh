@@ -42,7 +42,7 @@ secret() {  # name file
 secret jalon-services-token "$out/work/services.token"
 if [ -s "$out/work/admin.token" ]; then
   secret jalon-admin-token "$out/work/admin.token"
-  echo "bootstrap: first admin token stored in Secret jalon-admin-token"
+  echo "bootstrap: first admin token created; the store step saves it in Secret jalon-admin-token"
 else
   echo "bootstrap: an admin token exists already; Secret jalon-admin-token left as it is"
 fi

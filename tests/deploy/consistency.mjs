@@ -251,7 +251,20 @@ async function main() {
     const redisPort = await freePort();
     fs.mkdirSync(path.join(tmp, 'secrets'));
     fs.mkdirSync(path.join(tmp, 'data'));
-    const secretValues = { password: 'consistency-app', 'admin-password': 'consistency-admin' };
+    // start.sh refuses a password under 16 characters (an empty secret file
+    // would be an empty password): first that, then the real start.
+    const startEnv = { PATH: process.env.PATH, JALON_REDIS_SECRETS_DIR: `${tmp}/secrets`,
+      JALON_REDIS_ACL_FILE: `${tmp}/users.acl`, JALON_REDIS_CONF: `${tmp}/redis.conf` };
+    fs.writeFileSync(path.join(tmp, 'secrets', 'password'), '\n');
+    fs.writeFileSync(path.join(tmp, 'secrets', 'admin-password'), 'consistency-admin-password\n');
+    try {
+      execFileSync('/bin/sh', [path.join(k8s, 'base/redis/start.sh')], { env: startEnv, stdio: 'pipe', timeout: 10000 });
+      fail('start.sh started Redis with an empty password');
+    } catch (e) {
+      if (!/at least 16 characters/.test(String(e.stderr))) fail(`start.sh with an empty password: ${e.stderr || e.message}`);
+    }
+    if (fs.existsSync(`${tmp}/users.acl`)) fail('start.sh wrote an ACL file with an empty password');
+    const secretValues = { password: 'consistency-app-password', 'admin-password': 'consistency-admin-password' };
     for (const [k, v] of Object.entries(secretValues)) fs.writeFileSync(path.join(tmp, 'secrets', k), `${v}\n`);
     const conf = fs.readFileSync(path.join(k8s, 'base/redis/redis.conf'), 'utf8')
       .replace(/^port 6379$/m, `port ${redisPort}`)

@@ -9,6 +9,11 @@ secrets=${JALON_REDIS_SECRETS_DIR:-/var/run/secrets/jalon/redis}
 acl=${JALON_REDIS_ACL_FILE:-/run/redis/users.acl}
 app=$(cat "$secrets/password")
 admin=$(cat "$secrets/admin-password")
+# An empty file would give the user an empty password, which AUTH accepts.
+if [ "${#app}" -lt 16 ] || [ "${#admin}" -lt 16 ]; then
+  echo "start.sh: each Redis password must be at least 16 characters" >&2
+  exit 1
+fi
 case "$app$admin" in
   *[!A-Za-z0-9._~-]*) echo "start.sh: passwords must be [A-Za-z0-9._~-] only" >&2; exit 1 ;;
 esac

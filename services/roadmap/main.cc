@@ -122,9 +122,11 @@ int main(int argc, char** argv) {
   flags.String("bootstrap-organization", &config.bootstrap_organization,
                "name of the organisation the bootstrap admin belongs to");
   flags.String("service-token-file", &config.service_token_file,
-               "if this file does not exist, issue a reader token for the "
-               "other Jalon services (they ask this service which actions "
-               "exist) and write it there (mode 0600)");
+               "unless this file holds a token this Redis knows, issue a "
+               "reader token for the other Jalon services (they ask this "
+               "service which actions exist) and write it there (mode "
+               "0600); needs the bootstrap organisation (a first start "
+               "with --bootstrap-admin-token-file)");
   flags.Int("redis-loops", &config.redis_loops, 1, 64,
             "event loops of the non-blocking Redis client that serves the "
             "Gets and the action writes; each is one thread with one "

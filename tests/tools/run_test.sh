@@ -170,4 +170,20 @@ actions=$(ext_cli zcard jalon:roadmap:index:action)
   fail "the example roadmap is not in the given Redis ($actions actions)"
 grep -q "$(cat "$EXT/password")" "$STATE/external.out" "$JALON_VAR_DIR"/log/* &&
   fail "the given Redis' password was printed or logged"
+
+# The same Redis from another state folder: it has an admin already, whose
+# token this run does not hold. A clear refusal, and nothing left running.
+code=0
+JALON_VAR_DIR="$STATE/var-external-2" JALON_REDIS_PORT=$(free_port) \
+  timeout 120 "$ROOT/tools/run" --no-example --redis \
+  "redis://127.0.0.1:$EXT_PORT/0" --redis-password-file "$EXT/password" \
+  >"$STATE/external-2.out" 2>&1 || code=$?
+[ "$code" != 0 ] && [ "$code" != 124 ] ||
+  { cat "$STATE/external-2.out"; fail "a Redis with another admin exited with $code"; }
+grep -q "already has an admin" "$STATE/external-2.out" ||
+  { cat "$STATE/external-2.out"; fail "a Redis with another admin was not named"; }
+if pgrep -f "$STATE/var-external-2" >/dev/null; then
+  pgrep -af "$STATE/var-external-2" >&2
+  fail "the refused start left processes running"
+fi
 echo "run_test: ok"

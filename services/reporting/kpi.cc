@@ -119,6 +119,24 @@ std::optional<double> Progress(double value, double baseline,
   return (value - baseline) / (reference - baseline);
 }
 
+std::optional<double> TrajectoryAttainment(double actual, double baseline,
+                                           double expected, bool decreasing) {
+  const bool forward = decreasing ? expected < baseline : expected > baseline;
+  if (!forward) return std::nullopt;
+  return Progress(actual, baseline, expected);
+}
+
+Rating RateOnTrajectory(double actual, double baseline, double expected,
+                        bool decreasing, const RatingThresholds& thresholds) {
+  if (auto a = TrajectoryAttainment(actual, baseline, expected, decreasing)) {
+    return *a >= thresholds.green   ? Rating::kGreen
+           : *a >= thresholds.amber ? Rating::kAmber
+                                    : Rating::kRed;
+  }
+  const bool on_track = decreasing ? actual <= expected : actual >= expected;
+  return on_track ? Rating::kGreen : Rating::kRed;
+}
+
 std::optional<double> ForecastAtTarget(
     const Indicator& indicator, const std::vector<Measurement>& measurements) {
   std::vector<std::pair<int64_t, double>> xy;
@@ -183,21 +201,11 @@ IndicatorStatus Evaluate(const Indicator& indicator,
   status.actual_period_end = latest->period_end();
   status.attainment_target =
       Progress(actual, baseline, indicator.target_value());
+  const bool decreasing = Decreasing(indicator);
   status.attainment_trajectory =
-      Progress(actual, baseline, status.expected_today);
-
-  if (status.attainment_trajectory) {
-    const double a = *status.attainment_trajectory;
-    status.rating = a >= thresholds.green   ? Rating::kGreen
-                    : a >= thresholds.amber ? Rating::kAmber
-                                            : Rating::kRed;
-  } else {
-    // Nothing expected yet (on or before the baseline date, or a trajectory
-    // flat at the baseline): on track unless it went the wrong way.
-    const bool on_track =
-        Decreasing(indicator) ? actual <= baseline : actual >= baseline;
-    status.rating = on_track ? Rating::kGreen : Rating::kRed;
-  }
+      TrajectoryAttainment(actual, baseline, status.expected_today, decreasing);
+  status.rating = RateOnTrajectory(actual, baseline, status.expected_today,
+                                   decreasing, thresholds);
   return status;
 }
 

@@ -54,6 +54,21 @@ std::optional<Measurement> LatestVerified(
 // indicators alike. nullopt when reference == baseline.
 std::optional<double> Progress(double value, double baseline, double reference);
 
+// How far `actual` is towards `expected`, on a trajectory that starts at
+// `baseline`: Progress(actual, baseline, expected), but only once the
+// trajectory has moved from the baseline in the indicator's direction.
+// Before it has (the baseline date, a flat stretch), or while it plans a
+// move the other way (a dip before growth), the ratio would read a better
+// figure as a worse one: nullopt.
+std::optional<double> TrajectoryAttainment(double actual, double baseline,
+                                           double expected, bool decreasing);
+
+// GREEN, AMBER or RED: TrajectoryAttainment against the thresholds; without
+// it, GREEN when `actual` is at least as good as `expected` (in the
+// indicator's direction), RED when not.
+Rating RateOnTrajectory(double actual, double baseline, double expected,
+                        bool decreasing, const RatingThresholds& thresholds);
+
 // A least-squares line through CurrentVerified (x = days of period_end
 // since 1970, y = value), evaluated at the target date. nullopt
 // ("insufficient data") with fewer than two verified measurements or when
@@ -71,11 +86,10 @@ struct IndicatorStatus {
   std::optional<double>
       attainment_target;  // Progress(actual, baseline, target)
   std::optional<double>
-      attainment_trajectory;  // Progress(actual, baseline, expected_today)
-  Rating rating =
-      Rating::kNoData;  // from attainment_trajectory; kNoData without an actual
-  std::optional<double> forecast;  // ForecastAtTarget
-  int unverified_count = 0;        // UNVERIFIED measurements, shown apart
+      attainment_trajectory;        // TrajectoryAttainment(.., expected_today)
+  Rating rating = Rating::kNoData;  // RateOnTrajectory; kNoData without actual
+  std::optional<double> forecast;   // ForecastAtTarget
+  int unverified_count = 0;         // UNVERIFIED measurements, shown apart
 };
 
 // Measurements whose period ends after `today` are left out: every

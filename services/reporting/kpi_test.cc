@@ -130,6 +130,26 @@ TEST(RollupTest, NothingExpectedYetIsRedWhenTheSumWentTheWrongWay) {
   }
 }
 
+TEST(RollupTest, APlannedDipIsRatedAsForOneIndicator) {
+  // Each ecosystem plans a dip from 100 to 80 in 2026 (on 2026-11-27 its
+  // trajectory is still below 100) and holds 95: better than planned,
+  // GREEN, with no ratio (it would be negative).
+  Indicator jobs = MakeIndicator(
+      IndicatorUnit::INDICATOR_UNIT_JOBS, kIncrease, 100, MakeDate(2026, 1, 1),
+      200, MakeDate(2028, 12, 31), {{MakeDate(2026, 12, 31), 80}});
+  jobs.set_name("Emplois créés");
+  pb::ReportContent c = TwoEcosystemsReport(jobs, 95);
+  ASSERT_EQ(c.rollups_size(), 1);
+  EXPECT_LT(c.rollups(0).expected_value(), 200);
+  EXPECT_FALSE(c.rollups(0).has_attainment_trajectory());
+  EXPECT_EQ(c.rollups(0).rating(), pb::RATING_GREEN);
+  for (const auto& e : c.ecosystems()) {
+    for (const auto& i : e.indicators()) {
+      EXPECT_EQ(i.rating(), pb::RATING_GREEN);
+    }
+  }
+}
+
 TEST(RollupTest, AttainmentOfTheTargetIsUnsetWhenTheTargetIsTheBaseline) {
   // As for each indicator: nothing to attain, no percentage (it was 100%).
   Indicator centres =
@@ -419,6 +439,46 @@ TEST(NoExpectedProgressTest, TrajectoryFlatAtTheBaseline) {
   EXPECT_EQ(s.rating, Rating::kGreen);
   s = Evaluate(ind, {MakeMeasurement(99, today)}, today, {});
   EXPECT_EQ(s.rating, Rating::kRed);
+}
+
+TEST(NoExpectedProgressTest, APlannedDipIsRatedAgainstTheDip) {
+  // Baseline 100, a planned dip to 80 on 2020-07-01 (a restructuring),
+  // target 150. On the dip's day the ratio (actual - 100) / (80 - 100)
+  // would rate 90 (better than planned) RED and 60 (worse) GREEN: there
+  // is no ratio, and the figure is on track when it is at least the plan.
+  const Indicator ind = MakeIndicator(
+      IndicatorUnit::INDICATOR_UNIT_COUNT, kIncrease, 100, MakeDate(2020, 1, 1),
+      150, MakeDate(2021, 1, 1), {{MakeDate(2020, 7, 1), 80}});
+  const Date today = MakeDate(2020, 7, 1);
+  auto s = Evaluate(ind, {MakeMeasurement(90, today)}, today, {});
+  EXPECT_DOUBLE_EQ(s.expected_today, 80.0);
+  EXPECT_FALSE(s.attainment_trajectory.has_value());
+  EXPECT_EQ(s.rating, Rating::kGreen);
+  s = Evaluate(ind, {MakeMeasurement(80, today)}, today, {});
+  EXPECT_EQ(s.rating, Rating::kGreen);
+  s = Evaluate(ind, {MakeMeasurement(60, today)}, today, {});
+  EXPECT_EQ(s.rating, Rating::kRed);
+  // Past the dip, back above the baseline: the ratio again. On 2020-10-01
+  // (92 of 184 days from the dip to the target), 80 + 70 / 2 = 115.
+  const Date later = MakeDate(2020, 10, 1);
+  s = Evaluate(ind, {MakeMeasurement(115, later)}, later, {});
+  EXPECT_DOUBLE_EQ(s.expected_today, 115.0);
+  ASSERT_TRUE(s.attainment_trajectory.has_value());
+  EXPECT_DOUBLE_EQ(*s.attainment_trajectory, 1.0);
+  EXPECT_EQ(s.rating, Rating::kGreen);
+}
+
+TEST(NoExpectedProgressTest, ADecreasingIndicatorsPlannedRiseToo) {
+  // Share of imports: baseline 60, a planned rise to 70, target 40.
+  const Indicator ind =
+      MakeIndicator(IndicatorUnit::INDICATOR_UNIT_PERCENT, kDecrease, 60,
+                    MakeDate(2020, 1, 1), 40, MakeDate(2021, 1, 1),
+                    {{MakeDate(2020, 7, 1), 70}});
+  const Date today = MakeDate(2020, 7, 1);
+  EXPECT_EQ(Evaluate(ind, {MakeMeasurement(65, today)}, today, {}).rating,
+            Rating::kGreen);
+  EXPECT_EQ(Evaluate(ind, {MakeMeasurement(75, today)}, today, {}).rating,
+            Rating::kRed);
 }
 
 // --- Missing and unverified data -------------------------------------------

@@ -263,13 +263,6 @@ pb::IndicatorReport IndicatorOf(const rm::Indicator& ind,
   return r;
 }
 
-Rating Rate(std::optional<double> attainment, const RatingThresholds& t) {
-  if (!attainment) return Rating::kNoData;
-  return *attainment >= t.green   ? Rating::kGreen
-         : *attainment >= t.amber ? Rating::kAmber
-                                  : Rating::kRed;
-}
-
 std::vector<pb::IndicatorRollup> Rollups(
     const std::vector<const pb::IndicatorReport*>& indicators,
     const RatingThresholds& thresholds) {
@@ -314,17 +307,13 @@ std::vector<pb::IndicatorRollup> Rollups(
       auto target =
           Progress(g.actual_value(), g.baseline_value(), g.target_value());
       if (target) g.set_attainment_target(*target);
-      auto traj =
-          Progress(g.actual_value(), g.baseline_value(), g.expected_value());
+      // Rated as one indicator is (kpi.h).
+      auto traj = TrajectoryAttainment(g.actual_value(), g.baseline_value(),
+                                       g.expected_value(), decreasing[key]);
       if (traj) g.set_attainment_trajectory(*traj);
-      // Nothing expected yet: on track unless it went the wrong way, as
-      // for one indicator (kpi.cc).
-      const bool on_track = decreasing[key]
-                                ? g.actual_value() <= g.baseline_value()
-                                : g.actual_value() >= g.baseline_value();
-      g.set_rating(ToProto(traj       ? Rate(traj, thresholds)
-                           : on_track ? Rating::kGreen
-                                      : Rating::kRed));
+      g.set_rating(ToProto(
+          RateOnTrajectory(g.actual_value(), g.baseline_value(),
+                           g.expected_value(), decreasing[key], thresholds)));
     } else {
       g.set_rating(pb::RATING_NO_DATA);
     }

@@ -338,6 +338,13 @@ absl::Status ReportingService::GenerateReport(
   auto period = ParsePeriod(req.period());
   if (!period.ok()) {
     for (auto& f : ViolationsOf(period.status())) v.Add(f.field, f.description);
+  } else if (const Date today = DateOf(clock_->Now());
+             CompareDates(period->start_date(), today) > 0) {
+    // It would show today's figures under a label to come, for good (a
+    // report is immutable), and head the chain the next one compares with.
+    v.Add("period", absl::StrCat("has not begun: it starts on ",
+                                 FormatDate(period->start_date()),
+                                 ", and today is ", FormatDate(today)));
   }
   if (auto s = ValidateRequestId(req.request_id()); !s.ok()) {
     v.Add("request_id", std::string(s.message()));

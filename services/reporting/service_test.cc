@@ -831,6 +831,20 @@ TEST_F(ReportingServiceTest, BadReportRequestsNameTheFieldAndWriteNothing) {
     ASSERT_FALSE(ViolationsOf(r.status()).empty());
     EXPECT_EQ(ViolationsOf(r.status())[0].field, "period");
   }
+  // A period that has not begun (a typo for this year, or next year's
+  // entered early) would label today's figures with it for good.
+  const int next_year =
+      static_cast<int>(DateOf(std::chrono::system_clock::now()).year()) + 1;
+  for (const std::string& period :
+       {std::to_string(next_year), absl::StrCat(next_year, "-Q1"),
+        absl::StrCat(next_year, "-01"), std::string("2062")}) {
+    auto r = Generate(period);
+    ASSERT_TRUE(absl::IsInvalidArgument(r.status())) << period << r.status();
+    ASSERT_EQ(ViolationsOf(r.status()).size(), 1u);
+    EXPECT_EQ(ViolationsOf(r.status())[0].field, "period");
+    EXPECT_NE(ViolationsOf(r.status())[0].description.find("has not begun"),
+              std::string::npos);
+  }
   reppb::GenerateReportRequest req;
   req.set_period("2026");
   reppb::GenerateReportResponse resp;

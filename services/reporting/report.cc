@@ -53,6 +53,42 @@ std::vector<std::string> Strings(const RedisReply& r) {
   return out;
 }
 
+// The `limit` most endorsed members of the feedback set `set`, then
+// unendorsed ones to fill the list, ties and fill by the smaller id (the
+// older), as SortRefs orders them: the commands, appended to `cmds`, and
+// (ReadMostEndorsed) their replies. `tmp` is a scratch key. The endorsed
+// are scored minus their endorsements, so ZRANGE ranks them; the fill
+// reads twice the limit, of which at most `limit` are endorsed ones
+// already listed.
+void QueryMostEndorsed(std::vector<RedisArgs>* cmds, const std::string& set,
+                       const std::string& endorsements, const std::string& tmp,
+                       int limit) {
+  cmds->push_back(
+      {"ZINTERSTORE", tmp, "2", set, endorsements, "WEIGHTS", "0", "-1"});
+  cmds->push_back({"EXPIRE", tmp, "60"});  // if we die before the DEL
+  cmds->push_back(
+      {"ZRANGE", tmp, "0", std::to_string(limit - 1), "WITHSCORES"});
+  cmds->push_back({"DEL", tmp});
+  cmds->push_back({"ZRANGE", set, "0", std::to_string(2 * limit - 1)});
+}
+std::vector<std::string> ReadMostEndorsed(const std::vector<RedisReply>& r,
+                                          size_t* i, int limit) {
+  *i += 2;  // ZINTERSTORE, EXPIRE
+  std::vector<std::string> ids;
+  const auto& ranked = r[(*i)++].elements();
+  for (size_t j = 0; j + 1 < ranked.size(); j += 2) {
+    ids.push_back(ranked[j].str());
+  }
+  ++*i;  // DEL
+  for (const auto& e : r[(*i)++].elements()) {
+    if (static_cast<int>(ids.size()) >= limit) break;
+    if (std::find(ids.begin(), ids.end(), e.str()) == ids.end()) {
+      ids.push_back(e.str());
+    }
+  }
+  return ids;
+}
+
 template <typename T>
 bool ParseInto(const RedisReply& r, T* out) {
   return !r.is_nil() && out->ParseFromString(r.str());
@@ -441,18 +477,8 @@ absl::StatusOr<RoadmapData> LoadRoadmap(RedisClient* redis, const ModelKeys& k,
     c2.push_back({"ZCOUNT", k.OpenDue(rid, b), "-inf", before});
     c2.push_back({"ZRANGE", k.Blocked(rid, b), "0", last});
     c2.push_back({"ZCARD", k.Blocked(rid, b)});
-    // Endorsed open blockers, most endorsed first; then unendorsed ones to
-    // fill the list. Scored minus the endorsements, so that ZRANGE breaks
-    // ties by the smaller id, as SortRefs orders them: a tie at the cut
-    // keeps the items the report lists, the oldest.
-    c2.push_back({"ZINTERSTORE", tmp, "2", k.OpenBlockers(rid, b),
-                  k.Endorsements(rid), "WEIGHTS", "0", "-1"});
-    c2.push_back({"EXPIRE", tmp, "60"});  // if we die before the DEL
-    c2.push_back(
-        {"ZRANGE", tmp, "0", std::to_string(kTopBlockers - 1), "WITHSCORES"});
-    c2.push_back({"DEL", tmp});
-    c2.push_back({"ZRANGE", k.OpenBlockers(rid, b), "0",
-                  std::to_string(2 * kTopBlockers - 1)});
+    QueryMostEndorsed(&c2, k.OpenBlockers(rid, b), k.Endorsements(rid), tmp,
+                      kTopBlockers);
     c2.push_back({"ZCARD", k.Ack(rid, b)});
   }
   auto r2 = Many(redis, c2);
@@ -481,17 +507,7 @@ absl::StatusOr<RoadmapData> LoadRoadmap(RedisClient* redis, const ModelKeys& k,
     action_ids.insert(d.late_ids[b].begin(), d.late_ids[b].end());
     action_ids.insert(d.blocked_ids[b].begin(), d.blocked_ids[b].end());
     blocked_ids.insert(d.blocked_ids[b].begin(), d.blocked_ids[b].end());
-    i += 2;  // ZINTERSTORE, EXPIRE
-    const auto& ranked = (*r2)[i++].elements();
-    std::vector<std::string>& ids = top_ids[b];
-    for (size_t j = 0; j + 1 < ranked.size(); j += 2) {
-      ids.push_back(ranked[j].str());
-    }
-    ++i;  // DEL
-    for (const auto& id : Strings((*r2)[i++])) {
-      if (static_cast<int>(ids.size()) >= kTopBlockers) break;
-      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
-    }
+    top_ids[b] = ReadMostEndorsed(*r2, &i, kTopBlockers);
     ack_counts.push_back({b, (*r2)[i++].integer()});
   }
 
@@ -507,7 +523,8 @@ absl::StatusOr<RoadmapData> LoadRoadmap(RedisClient* redis, const ModelKeys& k,
     c3.push_back({"HGET", k.Entity("action", id), "d"});
   }
   for (const auto& id : blocked_ids) {
-    c3.push_back({"ZRANGE", k.ActionBlockers(id), "0", last});
+    QueryMostEndorsed(&c3, k.ActionBlockers(id), k.Endorsements(rid), tmp,
+                      kListLimit);
   }
   std::set<std::string> item_ids;
   for (const auto& [b, ids] : top_ids) item_ids.insert(ids.begin(), ids.end());
@@ -537,7 +554,7 @@ absl::StatusOr<RoadmapData> LoadRoadmap(RedisClient* redis, const ModelKeys& k,
   std::map<std::string, std::vector<std::string>> action_blocker_ids;
   std::set<std::string> more_items;
   for (const auto& id : blocked_ids) {
-    action_blocker_ids[id] = Strings((*r3)[i++]);
+    action_blocker_ids[id] = ReadMostEndorsed(*r3, &i, kListLimit);
     for (const auto& f : action_blocker_ids[id]) {
       if (!item_ids.count(f)) more_items.insert(f);
     }

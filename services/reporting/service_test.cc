@@ -964,6 +964,44 @@ TEST_F(ReportingServiceTest, ATieAtTheCutOfTopBlockersKeepsTheOldest) {
   }
 }
 
+// A blocked action lists its most endorsed linked blockers: with more than
+// the list holds, the newest one, the only endorsed, is first, not cut.
+TEST_F(ReportingServiceTest, ABlockedActionListsItsMostEndorsedBlockers) {
+  const std::string blocked = NewAction("Zone franche", D(2099, 1, 1));
+  for (auto to : {rpb::ACTION_STATUS_PLANNED, rpb::ACTION_STATUS_IN_PROGRESS}) {
+    ASSERT_TRUE(Move(blocked, to, f_.federation_copilot).ok());
+  }
+  ASSERT_TRUE(Move(blocked, rpb::ACTION_STATUS_BLOCKED, f_.federation_copilot,
+                   "Foncier indisponible")
+                  .ok());
+  std::vector<std::string> ids;
+  for (int n = 0; n < kListLimit + 1; ++n) {
+    fpb::FeedbackItem b = Submit(members_[0], fpb::FEEDBACK_KIND_BLOCKER,
+                                 absl::StrCat("Obstacle ", n));
+    ASSERT_TRUE(Acknowledge(b.id()).ok());
+    ASSERT_TRUE(Link(b.id(), blocked).ok());
+    ids.push_back(b.id());
+  }
+  ASSERT_TRUE(Endorse(members_[1], ids.back()).ok());
+  h_.Sync();
+  reppb::GetRoadmapStatusRequest req;
+  req.set_roadmap_id(f_.roadmap);
+  reppb::GetRoadmapStatusResponse resp;
+  grpc::Status s =
+      stub_->GetRoadmapStatus(Ctx(f_.reader_token).get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.content().actions().blocked_size(), 1);
+  const auto& blockers = resp.content().actions().blocked(0).blockers();
+  ASSERT_EQ(blockers.size(), kListLimit);
+  EXPECT_EQ(blockers[0].feedback_id(), ids.back());
+  EXPECT_EQ(blockers[0].endorsement_count(), 1);
+  // Then the oldest unendorsed ones, in order.
+  std::sort(ids.begin(), ids.end() - 1);
+  for (int n = 1; n < kListLimit; ++n) {
+    EXPECT_EQ(blockers[n].feedback_id(), ids[n - 1]) << n;
+  }
+}
+
 TEST_F(ReportingServiceTest, StatusUpdatesAreAnnouncedOnce) {
   const std::string a = NewAction("Centre technique", D(2099, 1, 1));
   NewAction("Étude", D(2020, 1, 1));  // late already

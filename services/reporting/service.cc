@@ -237,10 +237,14 @@ absl::StatusOr<pb::Report> ReportingService::Generate(
     // previous report's (exact, however long the lists).
     const std::string done_snapshot = DoneSnapshotKey(report.id());
     const std::string late_snapshot = LateSnapshotKey(report.id());
+    if (snapshot_hook_) snapshot_hook_();
+    // The generation read last: still the one the copies were made from, so
+    // a rebuild did not drop their sources first (they would be empty).
     auto snapshots = redis_->Pipeline(
         {{"COPY", keys->Done(roadmap_id), done_snapshot, "REPLACE"},
          {"ZRANGESTORE", late_snapshot, keys->OpenDue(roadmap_id, "*"), "-inf",
-          absl::StrCat("(", DaysFromCivil(as_of)), "BYSCORE"}});
+          absl::StrCat("(", DaysFromCivil(as_of)), "BYSCORE"},
+         {"HGET", Keys::Generation(), "v"}});
     if (!snapshots.ok()) return snapshots.status();
     for (const auto& r : *snapshots) {
       if (r.is_error()) return StatusOfErrorReply(r, "ZRANGESTORE");
@@ -248,6 +252,13 @@ absl::StatusOr<pb::Report> ReportingService::Generate(
     auto drop_snapshots = [&] {
       (void)redis_->Command({"DEL", done_snapshot, late_snapshot});
     };
+    if ((*snapshots)[2].str() != std::to_string(keys->generation())) {
+      drop_snapshots();
+      if (attempt < kMaxAttempts) continue;
+      return WithReason(
+          absl::AbortedError("the read models were rebuilt while reading"),
+          "MODELS_SWITCHED");
+    }
     ActionChanges completed, newly_late;
     if (previous) {
       auto c =

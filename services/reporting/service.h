@@ -7,6 +7,7 @@
 #define JALON_SERVICES_REPORTING_SERVICE_H_
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,12 @@ class ReportingService {
 
   RedisClient* redis() const { return redis_; }
 
+  // Called by a report's generation after it has read the read models and
+  // before it snapshots them, e.g. to rebuild them at that moment.
+  void SetSnapshotHookForTest(std::function<void()> hook) {
+    snapshot_hook_ = std::move(hook);
+  }
+
  private:
   // Actions in the sorted set `now` and not in `then`: how many, and the
   // first kListLimit of them.
@@ -114,6 +121,7 @@ class ReportingService {
   ReadModel* models_;
   const Clock* clock_;
   ReportingOptions options_;
+  std::function<void()> snapshot_hook_;
   EntityStore store_;
 };
 

@@ -1002,6 +1002,32 @@ TEST_F(ReportingServiceTest, ABlockedActionListsItsMostEndorsedBlockers) {
   }
 }
 
+// A rebuild that switches the read models while a report is generated,
+// after its figures were read and before it snapshots what is DONE and
+// late: the report starts again on the new models. Snapshots of the dropped
+// ones would be empty, and the next report would then list every DONE
+// action as completed since.
+TEST_F(ReportingServiceTest, ARebuildDuringAReportsSnapshotsIsRetried) {
+  Complete(NewAction("Centre technique", D(2099, 1, 1)));
+  NewAction("Étude", D(2020, 1, 1));  // late already
+  h_.Sync();
+  int rebuilds = 0;
+  h_.service().SetSnapshotHookForTest([&] {
+    if (rebuilds++ > 0) return;
+    ASSERT_TRUE(h_.models().Rebuild().ok());
+    h_.models().WaitForDrop();
+  });
+  auto first = Generate("2026");
+  h_.service().SetSnapshotHookForTest(nullptr);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(rebuilds, 2);  // the switched attempt, then the one kept
+  // Nothing changed since: the first report's snapshots hold what it saw.
+  auto second = Generate("2026");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->changes().completed_count(), 0);
+  EXPECT_EQ(second->changes().newly_late_count(), 0);
+}
+
 TEST_F(ReportingServiceTest, StatusUpdatesAreAnnouncedOnce) {
   const std::string a = NewAction("Centre technique", D(2099, 1, 1));
   NewAction("Étude", D(2020, 1, 1));  // late already

@@ -141,6 +141,48 @@ if pgrep -f "$STATE/var-busy" >/dev/null; then
   fail "a failed start left processes running"
 fi
 
+# A run killed outright (SIGKILL) leaves its Redis running, in a session of
+# its own: the next run names it.
+KILLED="$STATE/var-killed"
+KILLED_REDIS_PORT=$(free_port)
+left=""
+# What the killed run left: its services, and its Redis (whose process
+# title does not name the path), whatever this test's outcome.
+stop_killed() {
+  pkill -TERM -f "$KILLED" || true
+  [ -z "$left" ] || kill -TERM "$left" 2>/dev/null || true
+  [ ! -s "$KILLED/redis/password" ] ||
+    REDISCLI_AUTH=$(cat "$KILLED/redis/password") \
+      redis-cli -p "$KILLED_REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  for _ in $(seq 1 300); do
+    pgrep -f "$KILLED" >/dev/null ||
+      { [ -n "$left" ] && kill -0 "$left" 2>/dev/null; } || break
+    sleep 0.1
+  done
+}
+trap 'stop_killed; cleanup' EXIT
+JALON_VAR_DIR="$KILLED" JALON_REDIS_PORT=$KILLED_REDIS_PORT \
+  "$ROOT/tools/run" --no-example >"$STATE/killed.out" 2>&1 &
+killed_pid=$!
+for _ in $(seq 1 600); do
+  grep -q "Press Ctrl-C to stop" "$STATE/killed.out" && break
+  sleep 0.2
+done
+grep -q "Press Ctrl-C to stop" "$STATE/killed.out" ||
+  { cat "$STATE/killed.out"; fail "the run to kill did not start"; }
+kill -KILL "$killed_pid"
+wait "$killed_pid" 2>/dev/null || true
+left=$(cat "$KILLED/redis/redis.pid" 2>/dev/null || true)
+[ -n "$left" ] || fail "the killed run's Redis wrote no pid file"
+code=0
+JALON_VAR_DIR="$KILLED" JALON_REDIS_PORT=$KILLED_REDIS_PORT timeout 120 \
+  "$ROOT/tools/run" --no-example >"$STATE/after-kill.out" 2>&1 || code=$?
+stop_killed
+[ "$code" != 0 ] && [ "$code" != 124 ] ||
+  { cat "$STATE/after-kill.out"; fail "a run after a killed one exited with $code"; }
+grep -q "Redis of an earlier run (pid $left)" "$STATE/after-kill.out" ||
+  { cat "$STATE/after-kill.out"; fail "the leftover Redis was not named"; }
+
 # --redis: an existing Redis (with a password), no private one.
 EXT="$STATE/external-redis"
 mkdir -p "$EXT"
@@ -151,7 +193,7 @@ redis-server --port "$EXT_PORT" --bind 127.0.0.1 --dir "$EXT" --save "" \
   --daemonize yes --pidfile "$EXT/redis.pid"
 ext_cli() { REDISCLI_AUTH=$(cat "$EXT/password") redis-cli -p "$EXT_PORT" "$@"; }
 stop_ext() { kill -TERM "$(cat "$EXT/redis.pid")" 2>/dev/null || true; }
-trap 'stop_ext; cleanup' EXIT
+trap 'stop_ext; stop_killed; cleanup' EXIT
 for _ in $(seq 1 100); do
   ext_cli ping 2>/dev/null | grep -q PONG && break
   sleep 0.1

@@ -168,6 +168,17 @@ class ReportingServiceTest : public ::testing::Test {
             .ok());
   }
 
+  // The fixture roadmap's live status, as a reader sees it.
+  absl::StatusOr<reppb::ReportContent> Status() {
+    reppb::GetRoadmapStatusRequest req;
+    req.set_roadmap_id(f_.roadmap);
+    reppb::GetRoadmapStatusResponse resp;
+    grpc::Status s =
+        stub_->GetRoadmapStatus(Ctx(f_.reader_token).get(), req, &resp);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return resp.content();
+  }
+
   absl::StatusOr<reppb::Report> Generate(const std::string& period,
                                          const std::string& token = "") {
     reppb::GenerateReportRequest req;
@@ -951,13 +962,9 @@ TEST_F(ReportingServiceTest, ATieAtTheCutOfTopBlockersKeepsTheOldest) {
   }
   std::sort(ids.begin(), ids.end());
   h_.Sync();
-  reppb::GetRoadmapStatusRequest req;
-  req.set_roadmap_id(f_.roadmap);
-  reppb::GetRoadmapStatusResponse resp;
-  grpc::Status s =
-      stub_->GetRoadmapStatus(Ctx(f_.reader_token).get(), req, &resp);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  const auto& top = resp.content().feedback().top_blockers();
+  auto status = Status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  const auto& top = status->feedback().top_blockers();
   ASSERT_EQ(top.size(), kTopBlockers);
   for (int n = 0; n < kTopBlockers; ++n) {
     EXPECT_EQ(top[n].feedback_id(), ids[n]) << n;
@@ -984,14 +991,10 @@ TEST_F(ReportingServiceTest, ABlockedActionListsItsMostEndorsedBlockers) {
   }
   ASSERT_TRUE(Endorse(members_[1], ids.back()).ok());
   h_.Sync();
-  reppb::GetRoadmapStatusRequest req;
-  req.set_roadmap_id(f_.roadmap);
-  reppb::GetRoadmapStatusResponse resp;
-  grpc::Status s =
-      stub_->GetRoadmapStatus(Ctx(f_.reader_token).get(), req, &resp);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  ASSERT_EQ(resp.content().actions().blocked_size(), 1);
-  const auto& blockers = resp.content().actions().blocked(0).blockers();
+  auto status = Status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_EQ(status->actions().blocked_size(), 1);
+  const auto& blockers = status->actions().blocked(0).blockers();
   ASSERT_EQ(blockers.size(), kListLimit);
   EXPECT_EQ(blockers[0].feedback_id(), ids.back());
   EXPECT_EQ(blockers[0].endorsement_count(), 1);

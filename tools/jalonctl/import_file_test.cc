@@ -27,6 +27,20 @@ std::string ReadExample() {
   return s.str();
 }
 
+// The problems ParseImportFile reports for the example with `edit` made to
+// it, one per line ("" when none).
+std::string ProblemsWith(const std::function<void(YAML::Node&)>& edit) {
+  YAML::Node doc = YAML::Load(ReadExample());
+  edit(doc);
+  YAML::Emitter out;
+  out << doc;
+  std::vector<std::string> errors;
+  ParseImportFile("f.yaml", out.c_str(), &errors);
+  std::string all;
+  for (const auto& e : errors) all += e + "\n";
+  return all;
+}
+
 // Every node of a document, the root included.
 void Collect(YAML::Node node, std::vector<YAML::Node>* out) {
   out->push_back(node);
@@ -101,16 +115,10 @@ TEST(ImportFileTest, TheExampleParsesWithoutErrors) {
 // and '_'.
 TEST(ImportFileTest, KeysAndTagsAreSlugs) {
   auto problems = [](const std::string& key, const std::string& tag) {
-    YAML::Node doc = YAML::Load(ReadExample());
-    doc["actions"][0]["key"] = key;
-    doc["actions"][0]["tags"] = std::vector<std::string>{tag};
-    YAML::Emitter out;
-    out << doc;
-    std::vector<std::string> errors;
-    ParseImportFile("f.yaml", out.c_str(), &errors);
-    std::string all;
-    for (const auto& e : errors) all += e + "\n";
-    return all;
+    return ProblemsWith([&](YAML::Node& doc) {
+      doc["actions"][0]["key"] = key;
+      doc["actions"][0]["tags"] = std::vector<std::string>{tag};
+    });
   };
   EXPECT_EQ(problems("plateforme-collecte", "tri_2"), "");
   // (Other entries refer to the old key: only this entry's own problems.)
@@ -137,22 +145,16 @@ TEST(ImportFileTest, KeysAndTagsAreSlugs) {
 // milestone ids (any 1..64 bytes), and an action has up to 20 tags.
 TEST(ImportFileTest, MilestoneKeysAndTagCountAreTheServersLimits) {
   auto problems = [](const std::string& milestone, int tags) {
-    YAML::Node doc = YAML::Load(ReadExample());
-    YAML::Node m;
-    m["key"] = milestone;
-    m["title"] = "Essais";
-    m["due_date"] = "2026-09-30";
-    doc["actions"][0]["milestones"] = std::vector<YAML::Node>{m};
-    std::vector<std::string> t;
-    for (int i = 0; i < tags; ++i) t.push_back("t" + std::to_string(i));
-    doc["actions"][0]["tags"] = t;
-    YAML::Emitter out;
-    out << doc;
-    std::vector<std::string> errors;
-    ParseImportFile("f.yaml", out.c_str(), &errors);
-    std::string all;
-    for (const auto& e : errors) all += e + "\n";
-    return all;
+    return ProblemsWith([&](YAML::Node& doc) {
+      YAML::Node m;
+      m["key"] = milestone;
+      m["title"] = "Essais";
+      m["due_date"] = "2026-09-30";
+      doc["actions"][0]["milestones"] = std::vector<YAML::Node>{m};
+      std::vector<std::string> t;
+      for (int i = 0; i < tags; ++i) t.push_back("t" + std::to_string(i));
+      doc["actions"][0]["tags"] = t;
+    });
   };
   EXPECT_EQ(problems("Étape 2 (bis)", 20), "");
   EXPECT_EQ(problems(std::string(64, 'k'), 0), "");
@@ -169,16 +171,10 @@ TEST(ImportFileTest, MilestoneKeysAndTagCountAreTheServersLimits) {
 // server requires: the file is refused before anything is imported.
 TEST(ImportFileTest, ActionPartiesAreTheRoadmapsCopilots) {
   auto problems = [](const std::string& lead, const std::string& partner) {
-    YAML::Node doc = YAML::Load(ReadExample());
-    doc["actions"][0]["lead"] = lead;
-    doc["actions"][0]["partner"] = partner;
-    YAML::Emitter out;
-    out << doc;
-    std::vector<std::string> errors;
-    ParseImportFile("f.yaml", out.c_str(), &errors);
-    std::string all;
-    for (const auto& e : errors) all += e + "\n";
-    return all;
+    return ProblemsWith([&](YAML::Node& doc) {
+      doc["actions"][0]["lead"] = lead;
+      doc["actions"][0]["partner"] = partner;
+    });
   };
   EXPECT_EQ(problems("industrie", "fimme"), "");
   const std::string member = problems("fimme", "atlas-cables");

@@ -380,6 +380,40 @@ absl::StatusOr<pb::Report> ReportingService::GenerateScheduled(
                   pb::REPORT_TRIGGER_SCHEDULED, "");
 }
 
+absl::StatusOr<std::vector<pb::Period>> ReportingService::DueScheduledPeriods(
+    const std::string& roadmap_id, const pb::ReportSchedule& schedule,
+    const Date& today) {
+  // The last complete period, and before it those that ended while the
+  // schedule was in force but got no report (every replica down past the
+  // next period's end): oldest first, at most kMaxCatchUp of them.
+  constexpr int kMaxCatchUp = 12;
+  const auto& set = schedule.audit().update_time();
+  const Date since = set.seconds() > 0
+                         ? DateOf(std::chrono::system_clock::time_point(
+                               std::chrono::seconds(set.seconds())))
+                         : today;  // not known: no catching up
+  std::vector<pb::Period> due = {
+      LastCompletePeriod(schedule.frequency(), today)};
+  for (int n = 1; n < kMaxCatchUp; ++n) {
+    pb::Period before =
+        LastCompletePeriod(schedule.frequency(), due.back().start_date());
+    if (CompareDates(before.end_date(), since) < 0) break;
+    auto exists =
+        redis_->Command({"EXISTS", ScheduledGuard(roadmap_id, before.label())});
+    if (!exists.ok()) return exists.status();
+    if (exists->integer() == 1) break;
+    due.push_back(std::move(before));
+  }
+  if (due.size() > 1) {
+    spdlog::warn(
+        "msg=scheduled_reports_caught_up roadmap={} periods={} from={} to={}",
+        LogValue(roadmap_id), due.size() - 1, due.back().label(),
+        due[1].label());
+  }
+  std::reverse(due.begin(), due.end());
+  return due;
+}
+
 absl::StatusOr<pb::Report> ReportingService::LoadReport(const std::string& id) {
   auto s = store_.Get(kReport, id);
   if (!s.ok()) return s.status();
@@ -881,11 +915,18 @@ absl::Status ReportingService::Tick() {
         schedule.frequency() == pb::SCHEDULE_FREQUENCY_NONE) {
       continue;
     }
-    auto report = GenerateScheduled(
-        r.str(), LastCompletePeriod(schedule.frequency(), today));
-    if (!report.ok() && !absl::IsAlreadyExists(report.status()) &&
-        !absl::IsNotFound(report.status()) && first.ok()) {
-      first = report.status();
+    auto due = DueScheduledPeriods(r.str(), schedule, today);
+    if (!due.ok()) {
+      if (first.ok()) first = due.status();
+      continue;
+    }
+    for (const auto& period : *due) {
+      auto report = GenerateScheduled(r.str(), period);
+      if (!report.ok() && !absl::IsAlreadyExists(report.status()) &&
+          !absl::IsNotFound(report.status()) && first.ok()) {
+        first = report.status();
+      }
+      if (!report.ok() && !absl::IsAlreadyExists(report.status())) break;
     }
   }
   return first;

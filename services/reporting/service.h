@@ -100,6 +100,11 @@ class ReportingService {
   absl::StatusOr<ActionChanges> ChangedActions(const ModelKeys& keys,
                                                const std::string& now,
                                                const std::string& then);
+  // The periods a schedule's tick is due to report on, oldest first: the
+  // last complete period, after any that were missed.
+  absl::StatusOr<std::vector<pb::Period>> DueScheduledPeriods(
+      const std::string& roadmap_id, const pb::ReportSchedule& schedule,
+      const Date& today);
   absl::StatusOr<pb::Report> Generate(const Actor& actor,
                                       const std::string& roadmap_id,
                                       const pb::Period& period,

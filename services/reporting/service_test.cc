@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/clock.h"
 #include "services/common/dates.h"
 #include "services/common/ids.h"
 #include "services/common/status.h"
@@ -1286,6 +1287,60 @@ TEST_F(ReportingServiceTest, ATokenRevokedWhileWatchingEndsTheStream) {
   // About two seconds (the verifier's TTL, a read's block); without the
   // check the stream would run to its 60 s deadline.
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+}
+
+// Noon UTC on y-m-d.
+std::chrono::system_clock::time_point Noon(int y, unsigned m, unsigned d) {
+  return std::chrono::sys_days{std::chrono::year{y} / m / d} +
+         std::chrono::hours(12);
+}
+
+// The services' clock, which a test moves on.
+FakeClock& MovableClock() {
+  static FakeClock* clock = new FakeClock(Noon(2026, 3, 15));
+  return *clock;
+}
+
+class ScheduleCatchUpTest : public ReportingServiceTest {
+ protected:
+  ScheduleCatchUpTest() : ReportingServiceTest(Options()) {}
+  static testing::ReportingHarnessOptions Options() {
+    MovableClock().Set(Noon(2026, 3, 15));
+    testing::ReportingHarnessOptions o;
+    o.base.clock = &MovableClock();
+    return o;
+  }
+};
+
+// Every replica down from mid-March to June: the next tick generates the
+// months that ended meanwhile, in order, then the last one, each once.
+TEST_F(ScheduleCatchUpTest, PeriodsMissedWhileNothingRanAreGeneratedInOrder) {
+  h_.Sync();
+  reppb::SetReportScheduleRequest req;
+  req.mutable_schedule()->set_roadmap_id(f_.roadmap);
+  req.mutable_schedule()->set_frequency(reppb::SCHEDULE_FREQUENCY_MONTHLY);
+  reppb::SetReportScheduleResponse resp;
+  ASSERT_TRUE(
+      stub_
+          ->SetReportSchedule(Ctx(h_.roadmap().admin_token()).get(), req, &resp)
+          .ok());
+  ASSERT_TRUE(h_.service().Tick().ok());  // 2026-02, the last complete
+  MovableClock().Set(Noon(2026, 6, 10));
+  ASSERT_TRUE(h_.service().Tick().ok());
+  ASSERT_TRUE(h_.service().Tick().ok());  // nothing more
+  reppb::ListReportsRequest list;
+  list.set_roadmap_id(f_.roadmap);
+  reppb::ListReportsResponse page;
+  ASSERT_TRUE(stub_->ListReports(Ctx(f_.member_token).get(), list, &page).ok());
+  std::vector<std::string> labels;
+  for (const auto& r : page.reports()) {
+    labels.push_back(absl::StrCat(r.sequence(), " ", r.period().label()));
+    EXPECT_EQ(r.trigger(), reppb::REPORT_TRIGGER_SCHEDULED);
+  }
+  // Newest first. (The schedule was set on 2026-03-15: February ended
+  // before it, and is the last complete month of that day.)
+  EXPECT_EQ(labels, (std::vector<std::string>{"4 2026-05", "3 2026-04",
+                                              "2 2026-03", "1 2026-02"}));
 }
 
 class SlowClientTest : public ReportingServiceTest {

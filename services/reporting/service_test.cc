@@ -169,6 +169,19 @@ class ReportingServiceTest : public ::testing::Test {
             .ok());
   }
 
+  // A monthly schedule of the fixture roadmap, and setting one as admin.
+  reppb::SetReportScheduleRequest Monthly() const {
+    reppb::SetReportScheduleRequest req;
+    req.mutable_schedule()->set_roadmap_id(f_.roadmap);
+    req.mutable_schedule()->set_frequency(reppb::SCHEDULE_FREQUENCY_MONTHLY);
+    return req;
+  }
+  grpc::Status SetSchedule(const reppb::SetReportScheduleRequest& req,
+                           reppb::SetReportScheduleResponse* resp) {
+    return stub_->SetReportSchedule(Ctx(h_.roadmap().admin_token()).get(), req,
+                                    resp);
+  }
+
   // The fixture roadmap's live status, as a reader sees it.
   absl::StatusOr<reppb::ReportContent> Status() {
     reppb::GetRoadmapStatusRequest req;
@@ -887,14 +900,9 @@ TEST_F(ReportingServiceTest, BadReportRequestsNameTheFieldAndWriteNothing) {
 
 TEST_F(ReportingServiceTest, ScheduledReportsAreGeneratedOncePerPeriod) {
   h_.Sync();
-  reppb::SetReportScheduleRequest req;
-  req.mutable_schedule()->set_roadmap_id(f_.roadmap);
-  req.mutable_schedule()->set_frequency(reppb::SCHEDULE_FREQUENCY_MONTHLY);
+  reppb::SetReportScheduleRequest req = Monthly();
   reppb::SetReportScheduleResponse resp;
-  ASSERT_TRUE(
-      stub_
-          ->SetReportSchedule(Ctx(h_.roadmap().admin_token()).get(), req, &resp)
-          .ok());
+  ASSERT_TRUE(SetSchedule(req, &resp).ok());
   // Several replicas ticking at once.
   std::vector<std::thread> replicas;
   std::atomic<int> failures{0};
@@ -921,10 +929,7 @@ TEST_F(ReportingServiceTest, ScheduledReportsAreGeneratedOncePerPeriod) {
   const int64_t events =
       h_.redis().Command({"XLEN", Keys::Stream()})->integer();
   reppb::SetReportScheduleResponse same;
-  ASSERT_TRUE(
-      stub_
-          ->SetReportSchedule(Ctx(h_.roadmap().admin_token()).get(), req, &same)
-          .ok());
+  ASSERT_TRUE(SetSchedule(req, &same).ok());
   EXPECT_EQ(same.schedule().etag(), resp.schedule().etag());
   EXPECT_EQ(h_.redis().Command({"XLEN", Keys::Stream()})->integer(), events);
   reppb::SetReportScheduleRequest quarterly = req;
@@ -932,21 +937,16 @@ TEST_F(ReportingServiceTest, ScheduledReportsAreGeneratedOncePerPeriod) {
       reppb::SCHEDULE_FREQUENCY_QUARTERLY);
   quarterly.mutable_schedule()->set_etag(resp.schedule().etag());
   reppb::SetReportScheduleResponse changed;
-  ASSERT_TRUE(stub_
-                  ->SetReportSchedule(Ctx(h_.roadmap().admin_token()).get(),
-                                      quarterly, &changed)
-                  .ok());
+  ASSERT_TRUE(SetSchedule(quarterly, &changed).ok());
   EXPECT_NE(changed.schedule().etag(), resp.schedule().etag());
   reppb::SetReportScheduleRequest stale = req;  // read before the change
   stale.mutable_schedule()->set_etag(resp.schedule().etag());
-  grpc::Status refused = stub_->SetReportSchedule(
-      Ctx(h_.roadmap().admin_token()).get(), stale, &same);
+  grpc::Status refused = SetSchedule(stale, &same);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::ABORTED);
   EXPECT_EQ(ReasonOf(FromGrpcStatus(refused)), "STALE_ETAG");
   // Bad schedules name the field.
   req.mutable_schedule()->set_frequency(reppb::SCHEDULE_FREQUENCY_UNSPECIFIED);
-  grpc::Status s = stub_->SetReportSchedule(
-      Ctx(h_.roadmap().admin_token()).get(), req, &resp);
+  grpc::Status s = SetSchedule(req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(ViolationsOf(FromGrpcStatus(s))[0].field, "schedule.frequency");
 }
@@ -1316,14 +1316,9 @@ class ScheduleCatchUpTest : public ReportingServiceTest {
 // months that ended meanwhile, in order, then the last one, each once.
 TEST_F(ScheduleCatchUpTest, PeriodsMissedWhileNothingRanAreGeneratedInOrder) {
   h_.Sync();
-  reppb::SetReportScheduleRequest req;
-  req.mutable_schedule()->set_roadmap_id(f_.roadmap);
-  req.mutable_schedule()->set_frequency(reppb::SCHEDULE_FREQUENCY_MONTHLY);
+  reppb::SetReportScheduleRequest req = Monthly();
   reppb::SetReportScheduleResponse resp;
-  ASSERT_TRUE(
-      stub_
-          ->SetReportSchedule(Ctx(h_.roadmap().admin_token()).get(), req, &resp)
-          .ok());
+  ASSERT_TRUE(SetSchedule(req, &resp).ok());
   ASSERT_TRUE(h_.service().Tick().ok());  // 2026-02, the last complete
   MovableClock().Set(Noon(2026, 6, 10));
   ASSERT_TRUE(h_.service().Tick().ok());

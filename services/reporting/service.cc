@@ -406,7 +406,8 @@ absl::StatusOr<std::vector<pb::Period>> ReportingService::DueScheduledPeriods(
   }
   if (due.size() > 1) {
     spdlog::warn(
-        "msg=scheduled_reports_caught_up roadmap={} periods={} from={} to={}",
+        "msg=scheduled_reports_missed roadmap={} periods={} from={} to={} "
+        "action=generating_now",
         LogValue(roadmap_id), due.size() - 1, due.back().label(),
         due[1].label());
   }

@@ -46,6 +46,28 @@ time.sleep(120)' "$BUSY_PORT" &
   fail "nothing listens on port $BUSY_PORT"
 }
 
+# `env VAR=value... tools/run --no-example ARGS...` must refuse to start:
+# exit non-zero within 2 minutes and say `pattern`.
+# Usage: expect_refusal what pattern [VAR=value...] [-- tools/run args...]
+expect_refusal() {
+  local what=$1 pattern=$2 out="$STATE/refused.out" code=0 envs=()
+  shift 2
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+  [ $# -eq 0 ] || shift
+  env "${envs[@]}" timeout 120 "$ROOT/tools/run" --no-example "$@" \
+    >"$out" 2>&1 || code=$?
+  [ "$code" != 0 ] && [ "$code" != 124 ] ||
+    { cat "$out"; fail "$what: exited with $code"; }
+  grep -q "$pattern" "$out" || { cat "$out"; fail "$what: did not say '$pattern'"; }
+}
+# Nothing runs from var dir $1 any more (a refused start stopped its part).
+expect_nothing_left() {  # var-dir what
+  if pgrep -f "$1" >/dev/null; then
+    pgrep -af "$1" >&2
+    fail "$2 left processes running"
+  fi
+}
+
 run_once() {  # output-file [tools/run arguments...]
   local out=$1
   shift
@@ -114,32 +136,18 @@ run_once "$STATE/reset.out"
 # Its Redis port taken by someone else's server: a clear refusal, not that
 # server taken for its own.
 start_busy_listener
-code=0
-JALON_VAR_DIR="$STATE/var-redis-busy" JALON_REDIS_PORT=$BUSY_PORT \
-  timeout 120 "$ROOT/tools/run" --no-example >"$STATE/redis-busy.out" 2>&1 ||
-  code=$?
+expect_refusal "a taken Redis port" "port $BUSY_PORT is in use" \
+  JALON_VAR_DIR="$STATE/var-redis-busy" JALON_REDIS_PORT=$BUSY_PORT
 kill "$BUSY_PID" 2>/dev/null || true
-[ "$code" != 0 ] && [ "$code" != 124 ] ||
-  { cat "$STATE/redis-busy.out"; fail "a taken Redis port exited with $code"; }
-grep -q "port $BUSY_PORT is in use" "$STATE/redis-busy.out" ||
-  { cat "$STATE/redis-busy.out"; fail "a taken Redis port was not named"; }
 
 # A start that fails (the roadmap port is taken) exits non-zero, and stops
 # what it had started.
 start_busy_listener
-code=0
-JALON_VAR_DIR="$STATE/var-busy" JALON_REDIS_PORT=$(free_port) \
-  JALON_ROADMAP_PORT=$BUSY_PORT timeout 120 "$ROOT/tools/run" --no-example \
-  >"$STATE/busy.out" 2>&1 || code=$?
+expect_refusal "a failed start" "stopped after a failure" \
+  JALON_VAR_DIR="$STATE/var-busy" JALON_REDIS_PORT="$(free_port)" \
+  JALON_ROADMAP_PORT=$BUSY_PORT
 kill "$BUSY_PID" 2>/dev/null || true
-[ "$code" != 0 ] && [ "$code" != 124 ] ||
-  { cat "$STATE/busy.out"; fail "a failed start exited with $code"; }
-grep -q "stopped after a failure" "$STATE/busy.out" ||
-  { cat "$STATE/busy.out"; fail "a failed start did not say so"; }
-if pgrep -f "$STATE/var-busy" >/dev/null; then
-  pgrep -af "$STATE/var-busy" >&2
-  fail "a failed start left processes running"
-fi
+expect_nothing_left "$STATE/var-busy" "a failed start"
 
 # A run killed outright (SIGKILL) leaves its Redis running, in a session of
 # its own: the next run names it.
@@ -174,14 +182,9 @@ kill -KILL "$killed_pid"
 wait "$killed_pid" 2>/dev/null || true
 left=$(cat "$KILLED/redis/redis.pid" 2>/dev/null || true)
 [ -n "$left" ] || fail "the killed run's Redis wrote no pid file"
-code=0
-JALON_VAR_DIR="$KILLED" JALON_REDIS_PORT=$KILLED_REDIS_PORT timeout 120 \
-  "$ROOT/tools/run" --no-example >"$STATE/after-kill.out" 2>&1 || code=$?
+expect_refusal "a run after a killed one" "Redis of an earlier run (pid $left)" \
+  JALON_VAR_DIR="$KILLED" JALON_REDIS_PORT=$KILLED_REDIS_PORT
 stop_killed
-[ "$code" != 0 ] && [ "$code" != 124 ] ||
-  { cat "$STATE/after-kill.out"; fail "a run after a killed one exited with $code"; }
-grep -q "Redis of an earlier run (pid $left)" "$STATE/after-kill.out" ||
-  { cat "$STATE/after-kill.out"; fail "the leftover Redis was not named"; }
 
 # --redis: an existing Redis (with a password), no private one.
 EXT="$STATE/external-redis"
@@ -215,17 +218,8 @@ grep -q "$(cat "$EXT/password")" "$STATE/external.out" "$JALON_VAR_DIR"/log/* &&
 
 # The same Redis from another state folder: it has an admin already, whose
 # token this run does not hold. A clear refusal, and nothing left running.
-code=0
-JALON_VAR_DIR="$STATE/var-external-2" JALON_REDIS_PORT=$(free_port) \
-  timeout 120 "$ROOT/tools/run" --no-example --redis \
-  "redis://127.0.0.1:$EXT_PORT/0" --redis-password-file "$EXT/password" \
-  >"$STATE/external-2.out" 2>&1 || code=$?
-[ "$code" != 0 ] && [ "$code" != 124 ] ||
-  { cat "$STATE/external-2.out"; fail "a Redis with another admin exited with $code"; }
-grep -q "already has an admin" "$STATE/external-2.out" ||
-  { cat "$STATE/external-2.out"; fail "a Redis with another admin was not named"; }
-if pgrep -f "$STATE/var-external-2" >/dev/null; then
-  pgrep -af "$STATE/var-external-2" >&2
-  fail "the refused start left processes running"
-fi
+expect_refusal "a Redis with another admin" "already has an admin" \
+  JALON_VAR_DIR="$STATE/var-external-2" JALON_REDIS_PORT="$(free_port)" -- \
+  --redis "redis://127.0.0.1:$EXT_PORT/0" --redis-password-file "$EXT/password"
+expect_nothing_left "$STATE/var-external-2" "a refused start"
 echo "run_test: ok"

@@ -195,7 +195,17 @@ redis-server --port "$EXT_PORT" --bind 127.0.0.1 --dir "$EXT" --save "" \
   --requirepass "$(cat "$EXT/password")" --logfile "$EXT/redis.log" \
   --daemonize yes --pidfile "$EXT/redis.pid"
 ext_cli() { REDISCLI_AUTH=$(cat "$EXT/password") redis-cli -p "$EXT_PORT" "$@"; }
-stop_ext() { kill -TERM "$(cat "$EXT/redis.pid")" 2>/dev/null || true; }
+# Waits for it to be gone: Redis opens its log file anew for each line, so
+# one still shutting down would write it again in the folder being removed.
+stop_ext() {
+  local pid
+  pid=$(cat "$EXT/redis.pid" 2>/dev/null) || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+}
 trap 'stop_ext; stop_killed; cleanup' EXIT
 for _ in $(seq 1 100); do
   ext_cli ping 2>/dev/null | grep -q PONG && break

@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -82,7 +83,14 @@ absl::StatusOr<std::string_view> BearerToken(std::string_view authorization) {
         "malformed authorization header: expected 'Bearer <token>'");
   }
   std::string_view token = authorization.substr(kBearer.size());
-  if (token.size() > 512) return Unauthenticated("invalid token");
+  // Jalon's tokens are visible ASCII. Nothing else goes further: feedback
+  // and reporting send the token on to the roadmap service, and gRPC aborts
+  // the process on a header value with other bytes.
+  if (token.size() > 512 ||
+      !std::all_of(token.begin(), token.end(),
+                   [](char c) { return c >= 0x21 && c <= 0x7e; })) {
+    return Unauthenticated("invalid token");
+  }
   return token;
 }
 

@@ -274,12 +274,6 @@ TEST(RoleSetTest, HasExactlyItsRoles) {
   EXPECT_FALSE(any.Has(Role::ROLE_UNSPECIFIED));
 }
 
-}  // namespace
-}  // namespace jalon
-
-namespace jalon {
-namespace {
-
 TEST(TokenVerifierSingleFlightTest, ConcurrentMissesOfOneTokenLookItUpOnce) {
   std::atomic<int> lookups{0};
   TokenVerifier verifier(
@@ -302,6 +296,35 @@ TEST(TokenVerifierSingleFlightTest, ConcurrentMissesOfOneTokenLookItUpOnce) {
   }
   for (auto& t : callers) t.join();
   EXPECT_EQ(ok.load(), 16);
+  EXPECT_EQ(lookups.load(), 1);
+}
+
+// Feedback and reporting send the token on to the roadmap service in a
+// header, where gRPC aborts the process on bytes other than visible ASCII:
+// such a token is refused before any lookup.
+TEST(TokenVerifierLookupTest, ATokenWithBytesNoHeaderMayHoldIsNeverLookedUp) {
+  std::atomic<int> lookups{0};
+  TokenVerifier verifier(
+      [&](std::string_view,
+          const std::string&) -> absl::StatusOr<std::optional<Actor>> {
+        ++lookups;
+        return std::optional<Actor>();
+      },
+      AuthOptions{"", "unused", std::chrono::seconds(10)});
+  for (const std::string& token :
+       {std::string("jalon_\x01"
+                    "abc"),
+        std::string("jalon_caf\xc3\xa9"), std::string("jalon_a b"),
+        std::string("jalon_tab\t"), std::string("jalon_\x7f"),
+        std::string("jalon_nul\0x", 11)}) {
+    auto r = verifier.Verify("Bearer " + token);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnauthenticated);
+    EXPECT_EQ(r.status().message(), "invalid token");
+  }
+  EXPECT_EQ(lookups.load(), 0);
+  // A token of visible ASCII is looked up (and unknown here).
+  EXPECT_EQ(verifier.Verify("Bearer jalon_AZaz09-_").status().code(),
+            absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(lookups.load(), 1);
 }
 

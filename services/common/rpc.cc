@@ -3,6 +3,7 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "services/common/ids.h"
@@ -21,11 +22,17 @@ std::string Metadata(const grpc::CallbackServerContext* ctx,
 
 }  // namespace
 
+bool IsUsableRequestId(std::string_view id) {
+  return !id.empty() && id.size() <= 128 &&
+         std::all_of(id.begin(), id.end(),
+                     [](char c) { return c >= 0x21 && c <= 0x7e; });
+}
+
 absl::Status BeginCall(grpc::CallbackServerContext* ctx, std::string_view rpc,
                        CallContext* call) {
   call->rpc = rpc;
   call->request_id = Metadata(ctx, "x-request-id");
-  if (call->request_id.empty() || call->request_id.size() > 128) {
+  if (!IsUsableRequestId(call->request_id)) {
     call->request_id = NewUlid();
   }
   if (ctx->IsCancelled()) {

@@ -42,8 +42,14 @@ struct RpcEnv {
   std::atomic<int64_t>* inflight = nullptr;
 };
 
+// Whether a client's x-request-id is kept: 1..128 visible ASCII
+// characters. It goes back in the response's headers, where gRPC aborts
+// the process on anything else (a UTF-8 letter, a control character).
+bool IsUsableRequestId(std::string_view id);
+
 // The steps every call goes through, whichever way it is served.
-// Fills the request id; fails when the call is cancelled or past deadline.
+// Fills the request id (the client's if usable, else a new ULID); fails
+// when the call is cancelled or past deadline.
 absl::Status BeginCall(grpc::CallbackServerContext* ctx, std::string_view rpc,
                        CallContext* call);
 // The "authorization" metadata value.

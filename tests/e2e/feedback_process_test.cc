@@ -18,6 +18,7 @@
 #include "services/common/redis.h"
 #include "services/common/stream_consumer.h"
 #include "tests/support/child_process.h"
+#include "tests/support/raw_http2.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/roadmap_harness.h"
 #include "tests/support/wait.h"
@@ -351,6 +352,59 @@ TEST_F(FeedbackProcessTest, TheLoopClosesAcrossServicesAndAfterARestart) {
   auto code = roadmap_process_.Wait(std::chrono::seconds(20));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
+}
+
+// What a hostile or broken client can send, and gRPC's own client would
+// not: header values with bytes other than visible ASCII. The services
+// used to send such an x-request-id back, and feedback such a token on to
+// roadmap, where gRPC aborts the process: any client, without a token,
+// stopped a replica with one request.
+TEST_F(FeedbackProcessTest, HeadersNoHeaderMayHoldStopNoService) {
+  const std::string accented = "caf\xc3\xa9";
+  const std::string control = "id\x01";
+  struct Probe {
+    int port;
+    std::string path;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+  const std::string roadmap_path =
+      "/jalon.roadmap.v1.RoadmapService/ListRoadmaps";
+  const std::string feedback_path =
+      "/jalon.feedback.v1.FeedbackService/ListFeedback";
+  for (const Probe& p : std::vector<Probe>{
+           {roadmap_port_, roadmap_path, {{"x-request-id", accented}}},
+           {roadmap_port_,
+            roadmap_path,
+            {{"x-request-id", control}, {"authorization", "Bearer " + admin_}}},
+           {feedback_port_, feedback_path, {{"x-request-id", accented}}},
+           {feedback_port_,
+            feedback_path,
+            {{"authorization", "Bearer jalon_" + accented}}},
+           {feedback_port_,
+            feedback_path,
+            {{"authorization", "Bearer jalon_" + control}}}}) {
+    auto answer = testing::RawGrpcCall(p.port, p.path, p.headers);
+    EXPECT_TRUE(answer.ok())
+        << p.path << " " << p.headers[0].second << ": " << answer.status();
+  }
+  // Both still serve.
+  rpb::ListRoadmapsRequest roadmaps;
+  rpb::ListRoadmapsResponse listed;
+  grpc::Status s = roadmap_->ListRoadmaps(Ctx(admin_).get(), roadmaps, &listed);
+  EXPECT_TRUE(s.ok()) << s.error_message() << ReadFile(dir_ + "/roadmap.log");
+  fpb::ListFeedbackRequest items;
+  fpb::ListFeedbackResponse found;
+  s = feedback_->ListFeedback(Ctx(admin_).get(), items, &found);
+  EXPECT_TRUE(s.ok()) << s.error_message() << ReadFile(dir_ + "/feedback.log");
+  // A usable request id still comes back as sent.
+  auto ctx = Ctx(admin_);
+  ctx->AddMetadata("x-request-id", "e2e-req.42:a");
+  s = feedback_->ListFeedback(ctx.get(), items, &found);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  auto echoed = ctx->GetServerInitialMetadata().find("x-request-id");
+  ASSERT_NE(echoed, ctx->GetServerInitialMetadata().end());
+  EXPECT_EQ(std::string(echoed->second.data(), echoed->second.size()),
+            "e2e-req.42:a");
 }
 
 }  // namespace

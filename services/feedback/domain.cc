@@ -349,34 +349,33 @@ LoopOutcome CloseLoop(const pb::FeedbackItem& item,
     if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
   }
 
-  std::vector<std::string> cancelled;
+  // Cancelled actions can address nothing any more: they leave the item,
+  // which waits for the others (or goes back to the co-pilots when none
+  // is left).
+  std::vector<std::string> cancelled, parts;
   for (const auto& id : ids) {
-    if (status_of(id) == roadmap::v1::ACTION_STATUS_CANCELLED) {
-      cancelled.push_back(id);
+    if (status_of(id) != roadmap::v1::ACTION_STATUS_CANCELLED) continue;
+    cancelled.push_back(id);
+    std::string part = absl::StrCat("linked action ", id, " was cancelled");
+    if (auto it = reasons.find(id);
+        it != reasons.end() && !it->second.empty()) {
+      absl::StrAppend(&part, ": ", it->second);
     }
+    parts.push_back(std::move(part));
   }
   if (!cancelled.empty()) {
-    std::vector<std::string> parts;
-    for (const auto& id : cancelled) {
-      auto it = reasons.find(id);
-      std::string part = absl::StrCat("linked action ", id, " was cancelled");
-      if (it != reasons.end() && !it->second.empty()) {
-        absl::StrAppend(&part, ": ", it->second);
-      }
-      parts.push_back(std::move(part));
-    }
-    std::vector<std::string> kept;
-    for (const auto& id : out.linked_after) {
-      if (std::find(cancelled.begin(), cancelled.end(), id) ==
-          cancelled.end()) {
-        kept.push_back(id);
-      }
-    }
+    auto is_cancelled = [&](const std::string& id) {
+      return std::find(cancelled.begin(), cancelled.end(), id) !=
+             cancelled.end();
+    };
+    std::erase_if(out.linked_after, is_cancelled);
+    std::erase_if(ids, is_cancelled);
     out.changed = true;
-    out.status = pb::FEEDBACK_STATUS_ACKNOWLEDGED;
     out.reason = absl::StrJoin(parts, "; ");
-    out.linked_after = std::move(kept);
-    return out;
+    if (ids.empty()) {
+      out.status = pb::FEEDBACK_STATUS_ACKNOWLEDGED;
+      return out;
+    }
   }
 
   bool all_done = std::all_of(ids.begin(), ids.end(), [&](const auto& id) {
@@ -385,8 +384,10 @@ LoopOutcome CloseLoop(const pb::FeedbackItem& item,
   if (all_done) {
     out.changed = true;
     out.status = pb::FEEDBACK_STATUS_ADDRESSED;
-    out.reason =
+    std::string reason =
         absl::StrCat("all linked actions are done: ", absl::StrJoin(ids, ", "));
+    if (!cancelled.empty()) absl::StrAppend(&reason, "; ", out.reason);
+    out.reason = std::move(reason);
   }
   return out;
 }

@@ -72,11 +72,12 @@ struct LoopOutcome {
 };
 // What the item becomes given what is known of its linked actions
 // (`statuses`: action id -> status; unknown ids are simply not DONE).
-// LINKED with every linked action DONE -> ADDRESSED ("all linked actions
-// are done: <ids>"). LINKED with a linked action CANCELLED -> ACKNOWLEDGED
-// ("linked action <id> was cancelled: <reason>"), dropping the cancelled
-// links. Anything else: unchanged. Applying it to its own result changes
-// nothing (idempotent).
+// Only a LINKED item with links changes. Its CANCELLED actions leave it
+// ("linked action <id> was cancelled: <reason>"); if none is left it goes
+// back to ACKNOWLEDGED, else it stays LINKED. Then, with every action left
+// DONE -> ADDRESSED ("all linked actions are done: <ids>", followed by the
+// cancellations if any). Anything else: unchanged. Applying it to its own
+// result changes nothing (idempotent).
 LoopOutcome CloseLoop(const pb::FeedbackItem& item,
                       const std::map<std::string, ActionStatus>& statuses,
                       const std::map<std::string, std::string>& reasons);

@@ -763,7 +763,23 @@ TEST(CloseLoopTest, SomeNotDoneOrUnknownLeavesItUnchanged) {
   }
 }
 
-TEST(CloseLoopTest, CancelledActionSendsBackToAcknowledged) {
+TEST(CloseLoopTest, EveryActionCancelledSendsBackToAcknowledged) {
+  pb::FeedbackItem item = ItemWith(kLinked, {"act-1", "act-2"});
+  LoopOutcome o = CloseLoop(
+      item,
+      {{"act-1", ACTION_STATUS_CANCELLED}, {"act-2", ACTION_STATUS_CANCELLED}},
+      {{"act-2", "budget withdrawn"}});
+  EXPECT_TRUE(o.changed);
+  EXPECT_EQ(o.status, kAcknowledged);
+  EXPECT_EQ(o.reason,
+            "linked action act-1 was cancelled; "
+            "linked action act-2 was cancelled: budget withdrawn");
+  EXPECT_TRUE(o.linked_after.empty());
+}
+
+// A cancelled action leaves the item, which then closes on the others: it
+// was left ACKNOWLEDGED with them, where nothing closed it any more.
+TEST(CloseLoopTest, CancelledActionLeavesAndTheOthersDoneAddress) {
   pb::FeedbackItem item = ItemWith(kLinked, {"act-1", "act-2", "act-3"});
   LoopOutcome o = CloseLoop(item,
                             {{"act-1", ACTION_STATUS_DONE},
@@ -771,8 +787,10 @@ TEST(CloseLoopTest, CancelledActionSendsBackToAcknowledged) {
                              {"act-3", ACTION_STATUS_DONE}},
                             {{"act-2", "budget withdrawn"}});
   EXPECT_TRUE(o.changed);
-  EXPECT_EQ(o.status, kAcknowledged);
-  EXPECT_EQ(o.reason, "linked action act-2 was cancelled: budget withdrawn");
+  EXPECT_EQ(o.status, kAddressed);
+  EXPECT_EQ(o.reason,
+            "all linked actions are done: act-1, act-3; "
+            "linked action act-2 was cancelled: budget withdrawn");
   EXPECT_EQ(o.linked_after, (std::vector<std::string>{"act-1", "act-3"}));
 }
 
@@ -793,10 +811,11 @@ TEST(CloseLoopTest, SeveralCancelledAreAllDroppedAndNamed) {
                              {"act-2", ACTION_STATUS_IN_PROGRESS},
                              {"act-3", ACTION_STATUS_CANCELLED}},
                             {{"act-1", "merged"}, {"act-3", "out of scope"}});
-  EXPECT_EQ(o.status, kAcknowledged);
-  EXPECT_TRUE(Contains(o.reason, "linked action act-1 was cancelled: merged"));
-  EXPECT_TRUE(
-      Contains(o.reason, "linked action act-3 was cancelled: out of scope"));
+  EXPECT_TRUE(o.changed);
+  EXPECT_EQ(o.status, kLinked);  // waiting for act-2
+  EXPECT_EQ(o.reason,
+            "linked action act-1 was cancelled: merged; "
+            "linked action act-3 was cancelled: out of scope");
   EXPECT_EQ(o.linked_after, std::vector<std::string>{"act-2"});
 }
 
@@ -814,16 +833,18 @@ TEST(CloseLoopTest, Idempotent) {
   EXPECT_EQ(Apply(after, second).SerializeAsString(),
             after.SerializeAsString());
 
-  const std::map<std::string, ActionStatus> cancelled = {
-      {"act-1", ACTION_STATUS_DONE}, {"act-2", ACTION_STATUS_CANCELLED}};
-  first = CloseLoop(item, cancelled, {{"act-2", "no budget"}});
-  ASSERT_TRUE(first.changed);
-  after = Apply(item, first);
-  second = CloseLoop(after, cancelled, {{"act-2", "no budget"}});
-  EXPECT_FALSE(second.changed);
-  EXPECT_EQ(second.status, kAcknowledged);
-  EXPECT_EQ(Apply(after, second).SerializeAsString(),
-            after.SerializeAsString());
+  for (ActionStatus other : {ACTION_STATUS_DONE, ACTION_STATUS_IN_PROGRESS,
+                             ACTION_STATUS_CANCELLED}) {
+    const std::map<std::string, ActionStatus> cancelled = {
+        {"act-1", other}, {"act-2", ACTION_STATUS_CANCELLED}};
+    first = CloseLoop(item, cancelled, {{"act-2", "no budget"}});
+    ASSERT_TRUE(first.changed);
+    after = Apply(item, first);
+    second = CloseLoop(after, cancelled, {{"act-2", "no budget"}});
+    EXPECT_FALSE(second.changed) << roadmap::v1::ActionStatus_Name(other);
+    EXPECT_EQ(Apply(after, second).SerializeAsString(),
+              after.SerializeAsString());
+  }
 }
 
 TEST(CloseLoopTest, OnlyLinkedItemsChange) {

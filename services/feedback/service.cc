@@ -958,9 +958,12 @@ absl::Status FeedbackService::Reevaluate(const std::string& feedback_id) {
   auto peek = outcome_of(first->value);
   if (!peek.ok()) return peek.status();
   if (!peek->changed) return absl::OkStatus();
-  const char* type = peek->status == pb::FEEDBACK_STATUS_ADDRESSED
-                         ? "feedback.item.addressed"
-                         : "feedback.item.reopened";
+  const char* type = "feedback.item.unlinked";  // still LINKED, to others
+  if (peek->status == pb::FEEDBACK_STATUS_ADDRESSED) {
+    type = "feedback.item.addressed";
+  } else if (peek->status == pb::FEEDBACK_STATUS_ACKNOWLEDGED) {
+    type = "feedback.item.reopened";
+  }
   auto updated = ops.Update<pb::FeedbackItem>(
       kFeedback, type, feedback_id, "",
       [&](const Versioned<pb::FeedbackItem>& cur, pb::FeedbackItem* next,

@@ -234,6 +234,78 @@ TEST_F(FeedbackServiceTest, ACancelledActionSendsTheItemBack) {
   EXPECT_EQ(listed.items_size(), 0);
 }
 
+// A cancelled action leaves the item, which closes on its other links. It
+// used to go back to ACKNOWLEDGED keeping them, where their completion no
+// longer closed it.
+TEST_F(FeedbackServiceTest, ACancelledActionLeavesTheItemWaitingForTheOthers) {
+  StartHarness();
+  fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER);
+  Acknowledge(item.id());
+  std::string kept = NewAction("Guichet unique à l'export");
+  std::string dropped = NewAction("Étude abandonnée");
+  ASSERT_TRUE(Link(item.id(), {kept, dropped}).ok());
+  Move(dropped, rpb::ACTION_STATUS_CANCELLED, f_.federation_copilot, "doublon");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Get(item.id(), f_.member_token).linked_action_ids_size() == 1;
+      },
+      std::chrono::seconds(10)));
+  fpb::FeedbackItem waiting = Get(item.id(), f_.member_token);
+  EXPECT_EQ(waiting.status(), fpb::FEEDBACK_STATUS_LINKED);
+  EXPECT_EQ(waiting.linked_action_ids(0), kept);
+  EXPECT_NE(waiting.status_reason().find("doublon"), std::string::npos)
+      << waiting.status_reason();
+  fpb::ListFeedbackHistoryRequest hreq;
+  hreq.set_feedback_id(item.id());
+  fpb::ListFeedbackHistoryResponse history;
+  ASSERT_TRUE(
+      stub_->ListFeedbackHistory(Ctx(f_.member_token).get(), hreq, &history)
+          .ok());
+  EXPECT_EQ(history.entries(history.entries_size() - 1).event_type(),
+            "feedback.item.unlinked");
+
+  Complete(kept);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Get(item.id(), f_.member_token).status() ==
+               fpb::FEEDBACK_STATUS_ADDRESSED;
+      },
+      std::chrono::seconds(10)));
+}
+
+// Every linked action cancelled: back to the co-pilots with no link left,
+// and a new link starts the loop afresh.
+TEST_F(FeedbackServiceTest, EveryActionCancelledThenANewLinkClosesTheLoop) {
+  StartHarness();
+  fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER);
+  Acknowledge(item.id());
+  std::string first = NewAction("Étude abandonnée");
+  std::string second = NewAction("Étude fusionnée");
+  ASSERT_TRUE(Link(item.id(), {first, second}).ok());
+  Move(first, rpb::ACTION_STATUS_CANCELLED, f_.federation_copilot, "doublon");
+  Move(second, rpb::ACTION_STATUS_CANCELLED, f_.federation_copilot, "fusion");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Get(item.id(), f_.member_token).status() ==
+               fpb::FEEDBACK_STATUS_ACKNOWLEDGED;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(Get(item.id(), f_.member_token).linked_action_ids_size(), 0);
+
+  std::string replacement = NewAction("Guichet unique à l'export");
+  ASSERT_TRUE(Link(item.id(), {replacement}).ok());
+  fpb::FeedbackItem relinked = Get(item.id(), f_.member_token);
+  EXPECT_EQ(relinked.status(), fpb::FEEDBACK_STATUS_LINKED);
+  ASSERT_EQ(relinked.linked_action_ids_size(), 1);
+  Complete(replacement);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Get(item.id(), f_.member_token).status() ==
+               fpb::FEEDBACK_STATUS_ADDRESSED;
+      },
+      std::chrono::seconds(10)));
+}
+
 // A CANCELLED action can no longer address anything. Linking one (a stale
 // id, a slip) used to succeed, link nothing, and send a LINKED item back to
 // ACKNOWLEDGED, where its other links no longer closed the loop.

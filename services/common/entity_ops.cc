@@ -9,12 +9,15 @@ absl::Status Corrupt(std::string_view kind) {
       absl::StrCat("stored ", std::string(kind), " could not be decoded"));
 }
 
-absl::StatusOr<int64_t> ParseEtag(const std::string& etag) {
-  if (etag.empty()) return 0;
+absl::StatusOr<int64_t> ParseEtag(EtagArg etag) {
+  if (etag.value.empty()) return 0;
   int64_t v = 0;
-  if (!absl::SimpleAtoi(etag, &v) || v <= 0) {
+  if (!absl::SimpleAtoi(absl::string_view(etag.value.data(), etag.value.size()),
+                        &v) ||
+      v <= 0) {
     return InvalidField(
-        "etag", "is not an etag this service issued; read the resource again");
+        std::string(etag.field),
+        "is not an etag this service issued; read the resource again");
   }
   return v;
 }

@@ -58,8 +58,20 @@ struct Versioned {
 };
 
 absl::Status Corrupt(std::string_view kind);
-// "" -> 0 (no etag); else the version it names, or INVALID_ARGUMENT.
-absl::StatusOr<int64_t> ParseEtag(const std::string& etag);
+// An update's etag and the request field that holds it (named by the
+// error when it is not an etag): `req.etag()` converts to one on `etag`;
+// a nested one says where it is, e.g. {req.action().etag(), "action.etag"}.
+struct EtagArg {
+  EtagArg(const std::string& value) : value(value) {}  // NOLINT: implicit
+  EtagArg(const char* value) : value(value) {}         // NOLINT: implicit
+  EtagArg(std::string_view value, std::string_view field)
+      : value(value), field(field) {}
+  std::string_view value;
+  std::string_view field = "etag";
+};
+// "" -> 0 (no etag); else the version it names, or INVALID_ARGUMENT on
+// its field.
+absl::StatusOr<int64_t> ParseEtag(EtagArg etag);
 std::string EncodeToken(const std::string& s);
 absl::StatusOr<std::string> DecodeToken(const std::string& token);
 absl::StatusOr<int64_t> DecodeOffset(const std::string& token);
@@ -216,7 +228,7 @@ class EntityOps {
   using Loader = std::function<absl::StatusOr<Versioned<T>>()>;
   template <typename T>
   absl::StatusOr<T> Update(std::string_view kind, std::string_view event_type,
-                           const std::string& id, const std::string& etag,
+                           const std::string& id, EtagArg etag,
                            const ChangeFn<T>& change, bool keep_history,
                            std::function<std::string(const T&)> roadmap_of,
                            const Loader<T>& load = nullptr) {
@@ -239,8 +251,8 @@ class EntityOps {
 
   template <typename T>
   void UpdateAsync(std::string_view kind, std::string_view event_type,
-                   const std::string& id, const std::string& etag,
-                   ChangeFn<T> change, bool keep_history,
+                   const std::string& id, EtagArg etag, ChangeFn<T> change,
+                   bool keep_history,
                    std::function<std::string(const T&)> roadmap_of,
                    Done<T> done) {
     auto expected = ParseEtag(etag);

@@ -127,7 +127,7 @@ absl::Status FeedbackService::UpdateConsultation(
   EntityOps ops(store_, clock_, c);
   auto x = ops.Update<pb::Consultation>(
       kConsultation, "feedback.consultation.updated", req.consultation().id(),
-      req.consultation().etag(),
+      {req.consultation().etag(), "consultation.etag"},
       [&](const Versioned<pb::Consultation>& cur, pb::Consultation* next,
           Mutation*) -> absl::Status {
         if (auto s = ApplyMask(req.consultation(), req.update_mask(),
@@ -384,7 +384,8 @@ absl::Status FeedbackService::UpdateFeedback(
       "severity", "attachments", "contact"};
   EntityOps ops(store_, clock_, c);
   auto item = ops.Update<pb::FeedbackItem>(
-      kFeedback, "feedback.item.updated", req.item().id(), req.item().etag(),
+      kFeedback, "feedback.item.updated", req.item().id(),
+      {req.item().etag(), "item.etag"},
       [&](const Versioned<pb::FeedbackItem>& cur, pb::FeedbackItem* next,
           Mutation*) -> absl::Status {
         if (!CanSee(c.principal, cur.value)) return NotFound(req.item().id());

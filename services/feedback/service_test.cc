@@ -537,6 +537,13 @@ TEST_F(FeedbackServiceTest, AnItemOneCannotSeeIsNotFoundEvenWithAStaleEtag) {
   EXPECT_EQ(stub_->UpdateFeedback(Ctx(f_.member_token).get(), update, &resp)
                 .error_code(),
             grpc::StatusCode::ABORTED);
+  // Not an etag at all: refused on the field that holds it.
+  update.mutable_item()->set_etag("quatre-vingt-dix-neuf");
+  grpc::Status bad =
+      stub_->UpdateFeedback(Ctx(f_.member_token).get(), update, &resp);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad.error_message().find("item.etag"), std::string::npos)
+      << bad.error_message();
 }
 
 }  // namespace

@@ -121,7 +121,7 @@ absl::Status RoadmapService::UpdateOrganization(
   Ops ops(store_, clock_, c);
   auto org = ops.Update<pb::Organization>(
       kOrganization, "roadmap.organization.updated", req.organization().id(),
-      req.organization().etag(),
+      {req.organization().etag(), "organization.etag"},
       [&](const Versioned<pb::Organization>&, pb::Organization* next,
           Mutation*) -> absl::Status {
         if (auto s = ApplyMask(req.organization(), req.update_mask(),
@@ -414,7 +414,7 @@ absl::Status RoadmapService::UpdateRoadmap(const CallContext& c,
   Ops ops(store_, clock_, c);
   auto r = ops.Update<pb::Roadmap>(
       kRoadmap, "roadmap.roadmap.updated", req.roadmap().id(),
-      req.roadmap().etag(),
+      {req.roadmap().etag(), "roadmap.etag"},
       [&](const Versioned<pb::Roadmap>&, pb::Roadmap* next,
           Mutation*) -> absl::Status {
         if (auto s =
@@ -483,7 +483,7 @@ absl::Status RoadmapService::UpdateEcosystem(
   Ops ops(store_, clock_, c);
   auto e = ops.Update<pb::Ecosystem>(
       kEcosystem, "roadmap.ecosystem.updated", req.ecosystem().id(),
-      req.ecosystem().etag(),
+      {req.ecosystem().etag(), "ecosystem.etag"},
       [&](const Versioned<pb::Ecosystem>&, pb::Ecosystem* next,
           Mutation*) -> absl::Status {
         if (auto s =
@@ -563,7 +563,7 @@ absl::Status RoadmapService::UpdateIndicator(
   Ops ops(store_, clock_, c);
   auto i = ops.Update<pb::Indicator>(
       kIndicator, "roadmap.indicator.updated", req.indicator().id(),
-      req.indicator().etag(),
+      {req.indicator().etag(), "indicator.etag"},
       [&](const Versioned<pb::Indicator>&, pb::Indicator* next,
           Mutation*) -> absl::Status {
         if (auto s =
@@ -1020,8 +1020,8 @@ absl::Status RoadmapService::UpdateAction(const CallContext& c,
     };
   }
   auto a = ops.Update<pb::Action>(
-      kAction, "roadmap.action.updated", id, req.action().etag(),
-      ActionEditor(c, req, &graph), true,
+      kAction, "roadmap.action.updated", id,
+      {req.action().etag(), "action.etag"}, ActionEditor(c, req, &graph), true,
       [](const pb::Action& a) { return a.roadmap_id(); }, load);
   if (!a.ok()) return a.status();
   action_roadmaps_.Keep(a->id(), a->roadmap_id());
@@ -1040,8 +1040,8 @@ void RoadmapService::UpdateAction(const CallContext& c,
   auto ops = std::make_unique<Ops>(store_, clock_, c);
   Ops* o = ops.get();
   o->UpdateAsync<pb::Action>(
-      kAction, "roadmap.action.updated", req.action().id(), req.action().etag(),
-      ActionEditor(c, req), true,
+      kAction, "roadmap.action.updated", req.action().id(),
+      {req.action().etag(), "action.etag"}, ActionEditor(c, req), true,
       [](const pb::Action& a) { return a.roadmap_id(); },
       [ops = std::move(ops), resp,
        done = std::move(done)](absl::StatusOr<pb::Action> a) mutable {

@@ -304,6 +304,14 @@ TEST_F(RoadmapServiceTest, StaleEtagIsAbortedAndChangesNothing) {
   rpb::Action got = Get(a->id());
   EXPECT_EQ(got.title(), "Titre v2");
   EXPECT_EQ(got.etag(), "2");
+
+  // Not an etag at all: refused on the field that holds it.
+  req.mutable_action()->set_etag("deux");
+  grpc::Status bad =
+      stub_->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FieldsOf(FromGrpcStatus(bad)), Fields{"action.etag"});
+  EXPECT_EQ(StreamLength(), events);
 }
 
 TEST_F(RoadmapServiceTest, AnUpdateThatChangesNothingWritesNothing) {

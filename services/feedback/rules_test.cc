@@ -711,6 +711,20 @@ TEST_F(FeedbackRulesTest, SearchIgnoresCaseAndAccentsAndCombinesFilters) {
   EXPECT_EQ(Search("SOUDEURS casablanca"), only_soudure);  // in the body
   EXPECT_TRUE(Search("entrepot soudure").empty());  // every word must match
   EXPECT_EQ(Search("").size(), 2u);
+  // The limit is 500 characters, not bytes: French needs two for "é".
+  std::string accented;
+  for (int i = 0; i < 250; ++i) accented += "é";  // 500 bytes, 250 characters
+  EXPECT_TRUE(Search(accented + accented.substr(0, 100)).empty());
+  {
+    fpb::ListFeedbackRequest req;
+    req.set_query(std::string(501, 'e'));
+    fpb::ListFeedbackResponse resp;
+    grpc::Status s =
+        stub_->ListFeedback(Ctx(f_.member_token).get(), req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << Describe(s);
+    EXPECT_TRUE(Has(FieldsOf(s), "query")) << Describe(s);
+  }
   // What members see is searched the same way.
   fpb::ListFeedbackRequest as_reader;
   as_reader.set_query("ENTREPOT");

@@ -35,6 +35,9 @@ Actor LoopActor() {
 // changed between its checks and its commit.
 constexpr int kItemRetries = 3;
 
+// Actions one item may be linked to (and one LinkFeedback may name).
+constexpr int kMaxLinkedActions = 20;
+
 std::string RoadmapOf(const pb::FeedbackItem& i) { return i.roadmap_id(); }
 
 // An item the viewer may not see does not exist for them.
@@ -272,8 +275,8 @@ absl::Status FeedbackService::GetFeedback(const CallContext& c,
 absl::Status FeedbackService::ListFeedback(const CallContext& c,
                                            const pb::ListFeedbackRequest& req,
                                            pb::ListFeedbackResponse* resp) {
-  if (req.query().size() > 500) {
-    return InvalidField("query", "is longer than 500 characters");
+  if (auto p = TextProblem(req.query(), 0, 500, false); !p.empty()) {
+    return InvalidField("query", p);
   }
   if (!pb::FeedbackOrder_IsValid(req.order())) {
     return InvalidField("order",
@@ -438,8 +441,10 @@ absl::Status FeedbackService::AcknowledgeFeedback(
 absl::Status FeedbackService::LinkFeedback(const CallContext& c,
                                            const pb::LinkFeedbackRequest& req,
                                            pb::LinkFeedbackResponse* resp) {
-  if (req.action_ids_size() == 0 || req.action_ids_size() > 20) {
-    return InvalidField("action_ids", "must name 1..20 actions");
+  if (req.action_ids_size() == 0 || req.action_ids_size() > kMaxLinkedActions) {
+    return InvalidField(
+        "action_ids",
+        absl::StrCat("must name 1..", kMaxLinkedActions, " actions"));
   }
   // Each id once; an error names where the request has it first.
   std::vector<std::string> ids, fields;
@@ -546,6 +551,14 @@ absl::Status FeedbackService::LinkFeedback(const CallContext& c,
           next->clear_linked_action_ids();
           for (const auto& id : outcome.linked_after)
             next->add_linked_action_ids(id);
+        }
+        // Bounded like one request: every action event re-reads them all.
+        if (next->linked_action_ids_size() > kMaxLinkedActions) {
+          return InvalidField(
+              "action_ids",
+              absl::StrCat("would link the item to ",
+                           next->linked_action_ids_size(), " actions; at most ",
+                           kMaxLinkedActions));
         }
         return absl::OkStatus();
       },

@@ -306,6 +306,32 @@ TEST_F(FeedbackServiceTest, EveryActionCancelledThenANewLinkClosesTheLoop) {
       std::chrono::seconds(10)));
 }
 
+// Every event of a linked action re-reads all of an item's links: they are
+// bounded per item, not only per call.
+TEST_F(FeedbackServiceTest, AnItemIsLinkedToAtMostTwentyActions) {
+  StartHarness();
+  fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER);
+  Acknowledge(item.id());
+  std::vector<std::string> twenty;
+  for (int i = 0; i < 20; ++i) {
+    twenty.push_back(NewAction("Action " + std::to_string(i)));
+  }
+  ASSERT_TRUE(Link(item.id(), {twenty.begin(), twenty.begin() + 12}).ok());
+  ASSERT_TRUE(Link(item.id(), {twenty.begin() + 8, twenty.end()}).ok());
+  const fpb::FeedbackItem full = Get(item.id(), f_.ministry_copilot);
+  ASSERT_EQ(full.linked_action_ids_size(), 20);
+
+  grpc::Status refused = Link(item.id(), {NewAction("Une de trop")});
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("action_ids"), std::string::npos)
+      << refused.error_message();
+  EXPECT_NE(refused.error_message().find("at most 20"), std::string::npos)
+      << refused.error_message();
+  EXPECT_EQ(Get(item.id(), f_.ministry_copilot).etag(), full.etag());
+  // Linking again what is linked already adds nothing, and is fine.
+  EXPECT_TRUE(Link(item.id(), {twenty[3]}).ok());
+}
+
 // A CANCELLED action can no longer address anything. Linking one (a stale
 // id, a slip) used to succeed, link nothing, and send a LINKED item back to
 // ACKNOWLEDGED, where its other links no longer closed the loop.

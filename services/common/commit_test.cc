@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <map>
@@ -404,6 +405,34 @@ TEST_F(CommitTest, AFullRedisIsResourceExhaustedAndWritesNothing) {
   EXPECT_TRUE(CommitRefused(full.status()));
   EXPECT_EQ(Take(), before);
   // Room again: the same commit goes through.
+  EXPECT_TRUE(committer_->Commit(Create("e:2")).ok());
+}
+
+// A Redis whose last snapshot failed (a full or broken disk) refuses every
+// write with MISCONF until one succeeds: an outage an operator fixes, not
+// a bug, so UNAVAILABLE (retry later), as READONLY; it used to be INTERNAL.
+TEST_F(CommitTest, ARedisThatCannotSaveIsUnavailableAndWritesNothing) {
+  ASSERT_TRUE(committer_->Commit(Create("e:1")).ok());
+  const Snapshot before = Take();
+  // The snapshot cannot replace a directory: BGSAVE fails.
+  const std::string blocker = server_.dir() + "/dump.rdb";
+  ASSERT_TRUE(std::filesystem::create_directory(blocker));
+  Cmd({"CONFIG", "SET", "save", "3600 1"});
+  Cmd({"BGSAVE"});
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return Cmd({"INFO", "persistence"})
+                   .str()
+                   .find("rdb_last_bgsave_status:err") != std::string::npos;
+      },
+      std::chrono::seconds(10)));
+  auto refused = committer_->Commit(Create("e:2"));
+  EXPECT_TRUE(absl::IsUnavailable(refused.status())) << refused.status();
+  EXPECT_EQ(refused.status().message().find("MISCONF"), std::string::npos);
+  EXPECT_EQ(Take(), before);
+  // Snapshots work again: so do writes.
+  std::filesystem::remove(blocker);
+  Cmd({"CONFIG", "SET", "save", ""});
   EXPECT_TRUE(committer_->Commit(Create("e:2")).ok());
 }
 

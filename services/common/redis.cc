@@ -42,6 +42,15 @@ absl::Status Unavailable() {
 
 absl::Status StatusOfErrorReply(const RedisReply& reply,
                                 std::string_view what) {
+  // A Redis whose last snapshot or append-only write failed (a full or
+  // broken disk) refuses writes until one succeeds: an operator must act,
+  // so an error in the log, but clients only have to retry later.
+  if (reply.str().rfind("MISCONF ", 0) == 0 ||
+      reply.str().find(" MISCONF ") != std::string::npos) {
+    spdlog::error("msg=redis_cannot_persist what={} error={}", what,
+                  LogValue(reply.str()));
+    return Unavailable();
+  }
   if (IsTransientErrorReply(reply.str())) {
     spdlog::warn("msg=redis_busy what={} error={}", what,
                  LogValue(reply.str()));

@@ -74,7 +74,12 @@ TEST(StatusOfErrorReplyTest, ARedisThatCannotServeForAWhileIsUnavailable) {
         "ERR Error running script (call to f_0): @user_script:1: "
         "@user_script: 1: READONLY You can't write against a read only "
         "replica.",
-        "ERR max number of clients reached"}) {
+        "ERR max number of clients reached",
+        "MISCONF Redis is configured to save RDB snapshots, but it's "
+        "currently unable to persist to disk.",
+        "ERR Error running script (call to f_0): @user_script:1: "
+        "@user_script: 1: MISCONF Errors writing to the AOF file: No space "
+        "left on device"}) {
     absl::Status s = status_of(transient);
     EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << transient;
     EXPECT_EQ(s.message(), "storage unavailable, retry later");

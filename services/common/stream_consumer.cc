@@ -53,6 +53,21 @@ absl::Status Apply(const EntryHandler& handler, const StreamEntry& entry,
   }
 }
 
+// Failures that are not the entry's: storage unreachable, full or slow, or
+// a write that kept losing races. The same entry will apply once they
+// pass, so they must not move it towards the dead-letter stream.
+bool IsTransient(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kAborted:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 bool StreamIdLess(const std::string& a, const std::string& b) {
@@ -113,25 +128,54 @@ absl::StatusOr<int> StreamConsumer::HandleAll(
     const std::vector<StreamEntry>& entries) {
   RedisArgs ack{"XACK", options_.stream, options_.group};
   int applied = 0;
-  for (const auto& entry : entries) {
+  std::vector<StreamEntry> not_theirs;
+  absl::Status transient;
+  for (const StreamEntry& entry : entries) {
     absl::Status s = Apply(handler_, entry, options_.stream);
-    if (!s.ok()) {
-      // Left pending: it is reclaimed after claim_min_idle and retried, then
-      // dead-lettered after max_deliveries.
-      spdlog::warn(
-          "msg=event_handler_failed stream={} id={} deliveries={} error={}",
-          options_.stream, entry.id, entry.deliveries, s.message());
+    if (s.ok()) {
+      ack.push_back(entry.id);
+      ++applied;
       continue;
     }
-    ack.push_back(entry.id);
-    ++applied;
+    // Left pending either way: it is reclaimed after claim_min_idle and
+    // retried; dead-lettered after max_deliveries failures of its own.
+    spdlog::warn(
+        "msg=event_handler_failed stream={} id={} deliveries={} error={}",
+        options_.stream, entry.id, entry.deliveries, s.message());
+    if (IsTransient(s)) {
+      not_theirs.push_back(entry);
+      if (transient.ok()) transient = std::move(s);
+    }
   }
-  if (applied == 0) return 0;
+  if (!not_theirs.empty()) Uncount(not_theirs);
   // One XACK for the batch: a round trip per batch, not per entry. Should
   // it fail, the applied entries stay pending and are applied again once
   // reclaimed (handlers are idempotent).
-  if (auto s = CheckReply(redis_->Command(ack)); !s.ok()) return s;
+  if (applied > 0) {
+    if (auto s = CheckReply(redis_->Command(ack)); !s.ok()) return s;
+  }
+  // The caller backs off before it polls again.
+  if (!transient.ok()) return transient;
   return applied;
+}
+
+void StreamConsumer::Uncount(const std::vector<StreamEntry>& entries) {
+  // XCLAIM by their owner sets the delivery count back to what it was
+  // before this delivery (and their idle time to 0: they are reclaimed,
+  // and retried, after claim_min_idle). Best effort: when Redis cannot be
+  // reached, it did not count deliveries either.
+  std::vector<RedisArgs> claims;
+  claims.reserve(entries.size());
+  for (const auto& e : entries) {
+    claims.push_back({"XCLAIM", options_.stream, options_.group,
+                      options_.consumer, "0", e.id, "RETRYCOUNT",
+                      std::to_string(std::max<int64_t>(e.deliveries - 1, 0)),
+                      "JUSTID"});
+  }
+  if (auto r = redis_->Pipeline(claims); !r.ok()) {
+    spdlog::warn("msg=event_deliveries_not_uncounted stream={} error={}",
+                 options_.stream, r.status().message());
+  }
 }
 
 absl::Status StreamConsumer::DeadLetter(const StreamEntry& entry) {

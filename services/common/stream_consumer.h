@@ -3,9 +3,11 @@
 // succeeded (one XACK per batch read, for the entries applied), XAUTOCLAIM
 // entries left pending longer than `claim_min_idle` by a consumer that died (or
 // a handler that failed), and move an entry that failed `max_deliveries` times
-// to a dead-letter stream. Replay() reads a stream from the start without the
-// group (for rebuilds). Handlers must be idempotent. PollOnce is not
-// thread-safe; Start/Stop run it on a thread.
+// to a dead-letter stream. A transient failure (storage unreachable, full,
+// slow) is not the entry's: it does not count, and the consumer backs off.
+// Replay() reads a stream from the start without the group (for rebuilds).
+// Handlers must be idempotent. PollOnce is not thread-safe; Start/Stop run
+// it on a thread.
 #ifndef JALON_SERVICES_COMMON_STREAM_CONSUMER_H_
 #define JALON_SERVICES_COMMON_STREAM_CONSUMER_H_
 
@@ -95,8 +97,13 @@ class StreamConsumer {
  private:
   absl::StatusOr<int> Reclaim();
   // Runs the handler on each entry in order, then acknowledges those it
-  // applied in one XACK. Returns how many were applied and acknowledged.
+  // applied in one XACK. Returns how many were applied and acknowledged,
+  // or the first transient failure (UNAVAILABLE, RESOURCE_EXHAUSTED,
+  // DEADLINE_EXCEEDED, ABORTED) once the others are acknowledged: the
+  // entries that failed so stay pending without this delivery counted.
   absl::StatusOr<int> HandleAll(const std::vector<StreamEntry>& entries);
+  // Sets the delivery count of entries this consumer owns back by one.
+  void Uncount(const std::vector<StreamEntry>& entries);
   absl::Status DeadLetter(const StreamEntry& entry);
 
   RedisClient* redis_;

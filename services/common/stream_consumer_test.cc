@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -203,6 +204,50 @@ TEST_F(StreamConsumerTest, RepeatedFailureEndsInTheDeadLetterStream) {
   // Not delivered again.
   EXPECT_EQ(consumer.PollOnce().value_or(-1), 0);
   EXPECT_EQ(calls, kMaxDeliveries);
+}
+
+// Storage unreachable or full for a while is not the entries' fault: they
+// are not dead-lettered however long it lasts, and apply once it passes.
+// (Every failure used to count: a few minutes of a full Redis sent events
+// to the dead-letter stream for good.)
+TEST_F(StreamConsumerTest, TransientFailuresDoNotCountTowardsDeadLetters) {
+  constexpr int kMaxDeliveries = 2;
+  for (absl::StatusCode code :
+       {absl::StatusCode::kUnavailable, absl::StatusCode::kResourceExhausted,
+        absl::StatusCode::kDeadlineExceeded, absl::StatusCode::kAborted}) {
+    Cmd({"DEL", kStream, std::string(kStream) + ":dead"});
+    int failures_left = 4 * kMaxDeliveries;
+    std::vector<std::string> applied;
+    ConsumerOptions o = Options("c1");
+    o.claim_min_idle = milliseconds(20);
+    o.max_deliveries = kMaxDeliveries;
+    StreamConsumer consumer(redis_.get(), o, [&](const StreamEntry& e) {
+      if (failures_left > 0) {
+        --failures_left;
+        return absl::Status(code, "storage unavailable");
+      }
+      applied.push_back(e.payload);
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(consumer.EnsureGroup().ok());
+    Append(3);
+    // Said, so that the consumer backs off.
+    absl::StatusOr<int> first = consumer.PollOnce();
+    EXPECT_EQ(first.status().code(), code);
+    EXPECT_EQ(Pending(), 3);
+    EXPECT_TRUE(testing::WaitFor(
+        [&] {
+          (void)consumer.PollOnce();
+          return applied.size() == 3;
+        },
+        milliseconds(10000)))
+        << absl::StatusCodeToString(code);
+    std::sort(applied.begin(), applied.end());
+    EXPECT_EQ(applied,
+              (std::vector<std::string>{"event-0", "event-1", "event-2"}));
+    EXPECT_EQ(Cmd({"XLEN", std::string(kStream) + ":dead"}).integer(), 0);
+    EXPECT_EQ(Pending(), 0);
+  }
 }
 
 TEST_F(StreamConsumerTest, AnEntryThatCannotBeDeadLetteredStaysPending) {

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -327,6 +328,26 @@ class EntityOps {
   }
 
   const CallContext& call() const { return call_; }
+  // What an earlier attempt of a create with `request_id` made, as it is
+  // now; nullopt when there was none (or it is forgotten). For a retry
+  // that a check would refuse now although the first attempt passed it: a
+  // window closed since, a state changed.
+  template <typename T>
+  absl::StatusOr<std::optional<T>> Created(std::string_view kind,
+                                           const std::string& request_id) {
+    if (request_id.empty()) return std::optional<T>();
+    auto r = store_->redis()->Command(
+        {"GET",
+         store_->RequestKey(call_.principal.principal_id(), kind, request_id)});
+    if (!r.ok()) return r.status();
+    if (r->is_error()) return StatusOfErrorReply(*r, "request_id");
+    if (r->is_nil()) return std::optional<T>();
+    auto first = Load<T>(kind, r->str());
+    if (absl::IsNotFound(first.status())) return std::optional<T>();
+    if (!first.ok()) return first.status();
+    return std::optional<T>(std::move(first->value));
+  }
+
   const EntityStore* store() const { return store_; }
 
  private:

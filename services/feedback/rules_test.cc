@@ -621,6 +621,72 @@ TEST_F(FeedbackRulesTest, ASubmitRetriedLaterShowsTheEndorsementsSince) {
             Get(first.item().id(), atlas.token).endorsement_count());
 }
 
+// A create that went through, then retried (its answer lost) after a check
+// it passed would now fail: the retry gets what was created, not a
+// refusal that reads as "nothing happened". A new request is refused.
+TEST_F(FeedbackRulesTest, ARetryAfterTheWindowClosedGetsWhatWasCreated) {
+  fpb::Consultation closing;
+  ASSERT_TRUE(CreateConsultation(f_.roadmap, std::chrono::seconds(-60),
+                                 std::chrono::seconds(2), &closing)
+                  .ok());
+  fpb::SubmitFeedbackRequest req;
+  req.set_request_id("submit-avant-cloture");
+  *req.mutable_item() = BaseItem(fpb::FEEDBACK_KIND_BLOCKER, "Délais douane",
+                                 "Le dédouanement prend trois semaines.");
+  req.mutable_item()->set_consultation_id(closing.id());
+  fpb::SubmitFeedbackResponse first;
+  ASSERT_TRUE(
+      stub_->SubmitFeedback(Ctx(f_.member_token).get(), req, &first).ok());
+
+  // An interest in an offer, then the offer is declined.
+  const Member velo = NewMember("Maroc Vélo");
+  fpb::FeedbackItem offer_in =
+      BaseItem(fpb::FEEDBACK_KIND_PARTNERSHIP_OFFER, "Capacité d'usinage",
+               "Deux centres d'usinage disponibles.");
+  offer_in.set_contact("usinage@atlas.ma");
+  const fpb::FeedbackItem offer = Submit(f_.member_token, offer_in);
+  fpb::ExpressInterestRequest ereq;
+  ereq.set_feedback_id(offer.id());
+  ereq.set_request_id("interet-usinage");
+  ereq.set_message("Intéressés.");
+  ereq.set_contact("achats@marocvelo.ma");
+  fpb::ExpressInterestResponse interest;
+  grpc::Status s =
+      stub_->ExpressInterest(Ctx(velo.token).get(), ereq, &interest);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  fpb::DeclineFeedbackRequest dreq;
+  dreq.set_id(offer.id());
+  dreq.set_public_answer("Hors du périmètre de la feuille de route.");
+  fpb::DeclineFeedbackResponse dresp;
+  ASSERT_TRUE(
+      stub_->DeclineFeedback(Ctx(f_.ministry_copilot).get(), dreq, &dresp)
+          .ok());
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // closed
+  const int64_t events = StreamLength();
+  fpb::SubmitFeedbackResponse again;
+  s = stub_->SubmitFeedback(Ctx(f_.member_token).get(), req, &again);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(again.item().id(), first.item().id());
+  fpb::ExpressInterestResponse interest_again;
+  s = stub_->ExpressInterest(Ctx(velo.token).get(), ereq, &interest_again);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(interest_again.interest().id(), interest.interest().id());
+  EXPECT_EQ(StreamLength(), events);
+
+  // New requests are refused.
+  req.set_request_id("submit-apres-cloture");
+  s = stub_->SubmitFeedback(Ctx(f_.member_token).get(), req, &again);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << Describe(s);
+  EXPECT_NE(s.error_message().find("not open"), std::string::npos);
+  ereq.set_request_id("interet-usinage-2");
+  s = stub_->ExpressInterest(Ctx(velo.token).get(), ereq, &interest_again);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << Describe(s);
+  EXPECT_EQ(StreamLength(), events);
+}
+
 // A request_id used again returns the first interest; sent with another
 // offer, it must not come back redacted against that offer (which would
 // show that offer's contact).

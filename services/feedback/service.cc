@@ -209,6 +209,11 @@ absl::Status FeedbackService::SubmitFeedback(
     }
     if (StatusAt(consultation->value, ops.Now()) !=
         pb::CONSULTATION_STATUS_OPEN) {
+      // A retry of a submit that went through before the consultation
+      // closed (its answer lost) gets its item, not a refusal.
+      auto earlier = ops.Created<pb::FeedbackItem>(kFeedback, req.request_id());
+      if (!earlier.ok()) return earlier.status();
+      if (*earlier) return AnswerSubmit(c, std::move(**earlier), true, resp);
       return WithReason(absl::FailedPreconditionError(
                             "the consultation is not open for feedback"),
                         "CONSULTATION_NOT_OPEN");
@@ -246,14 +251,21 @@ absl::Status FeedbackService::SubmitFeedback(
       },
       &duplicate);
   if (!created.ok()) return created.status();
+  return AnswerSubmit(c, *std::move(created), duplicate, resp);
+}
+
+absl::Status FeedbackService::AnswerSubmit(const CallContext& c,
+                                           pb::FeedbackItem item,
+                                           bool duplicate,
+                                           pb::SubmitFeedbackResponse* resp) {
   if (duplicate) {
     // The item as it is now, as GetFeedback shows it: endorsements since.
-    auto count = store_->Count(Keys::Endorsers(created->id()));
+    auto count = store_->Count(Keys::Endorsers(item.id()));
     if (!count.ok()) return count.status();
-    created->set_endorsement_count(*count);
+    item.set_endorsement_count(*count);
   }
-  Redact(c.principal, &*created);
-  *resp->mutable_item() = *std::move(created);
+  Redact(c.principal, &item);
+  *resp->mutable_item() = std::move(item);
   return absl::OkStatus();
 }
 
@@ -812,6 +824,17 @@ absl::Status FeedbackService::ExpressInterest(
     if (auto s = CheckCanExpressInterest(c.principal, offer->value,
                                          req.message(), req.contact());
         !s.ok()) {
+      // A retry of an interest that went through before the offer was
+      // declined (its answer lost) gets its interest, not a refusal.
+      if (absl::IsFailedPrecondition(s)) {
+        auto earlier = ops.Created<pb::Interest>(kInterest, req.request_id());
+        if (!earlier.ok()) return earlier.status();
+        if (*earlier && (*earlier)->feedback_id() == req.feedback_id()) {
+          RedactInterest(c.principal, offer->value, &**earlier);
+          *resp->mutable_interest() = std::move(**earlier);
+          return absl::OkStatus();
+        }
+      }
       return s;
     }
     pb::Interest interest;

@@ -41,6 +41,10 @@ class FeedbackService {
  private:
   // Re-evaluates CloseLoop for one item; commits when it changes.
   absl::Status Reevaluate(const std::string& feedback_id);
+  // SubmitFeedback's answer: `item` as the caller may see it, with its
+  // endorsements so far when it was created by an earlier attempt.
+  absl::Status AnswerSubmit(const CallContext& c, pb::FeedbackItem item,
+                            bool duplicate, pb::SubmitFeedbackResponse* resp);
 
   FeedbackStore* store_;
   RoadmapClient* roadmap_;

@@ -335,6 +335,36 @@ TEST_F(FeedbackRulesTest, CopilotsOnlyItemsAreSeenByTheAuthorAndCopilotsOnly) {
 
 // --- Editing -----------------------------------------------------------------
 
+// An endorser whose item became co-pilots only can still withdraw its
+// endorsement, but is not told the item's count any more.
+TEST_F(FeedbackRulesTest, AWithdrawalShowsNoCountOfAnItemNoLongerVisible) {
+  const Member velo = NewMember("Maroc Vélo");
+  const Member cuivre = NewMember("Cuivre du Sud");
+  fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER);
+  ASSERT_TRUE(Endorse(item.id(), velo.token).ok());
+  ASSERT_TRUE(Endorse(item.id(), cuivre.token).ok());
+  item = Get(item.id(), f_.member_token);
+  item.set_visibility(fpb::VISIBILITY_COPILOTS_ONLY);
+  ASSERT_TRUE(Update(f_.member_token, item, {"visibility"}).ok());
+
+  fpb::WithdrawEndorsementRequest req;
+  req.set_feedback_id(item.id());
+  fpb::WithdrawEndorsementResponse resp;
+  grpc::Status s =
+      stub_->WithdrawEndorsement(Ctx(velo.token).get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(resp.endorsement_count(), 0);
+  EXPECT_EQ(Get(item.id(), f_.ministry_copilot).endorsement_count(), 1);
+  // Visible again: the count is told.
+  item = Get(item.id(), f_.member_token);
+  item.set_visibility(fpb::VISIBILITY_ALL_MEMBERS);
+  ASSERT_TRUE(Update(f_.member_token, item, {"visibility"}).ok());
+  ASSERT_TRUE(Endorse(item.id(), velo.token).ok());
+  s = stub_->WithdrawEndorsement(Ctx(cuivre.token).get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(resp.endorsement_count(), 1);
+}
+
 TEST_F(FeedbackRulesTest, TheAuthorOrganisationEditsOnlyWhileSubmitted) {
   const std::string atlas_colleague =
       h_.roadmap().IssueToken(f_.member, Role::ROLE_MEMBER, "colleague");

@@ -751,6 +751,12 @@ absl::Status FeedbackService::WithdrawEndorsement(
         "NOT_ENDORSED");
   }
   if (!r.ok()) return r.status();
+  // The count only to whom may see the item: it may have become co-pilots
+  // only, or been hidden, since the endorsement (which is withdrawn all the
+  // same: it is the organisation's own).
+  auto item = ops.Load<pb::FeedbackItem>(kFeedback, req.feedback_id());
+  if (!item.ok()) return item.status();
+  if (!CanSee(c.principal, item->value)) return absl::OkStatus();
   auto count = store_->Count(Keys::Endorsers(req.feedback_id()));
   if (!count.ok()) return count.status();
   resp->set_endorsement_count(*count);

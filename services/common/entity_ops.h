@@ -265,12 +265,14 @@ class EntityOps {
     UpdateAttempt(std::move(state));
   }
 
-  // One page of an index, keeping the entities `keep` accepts.
+  // One page of an index, keeping the entities `keep` accepts; `descending`
+  // walks it from its end (ULID ids: newest first).
   template <typename T>
   absl::Status List(std::string_view kind, const std::string& index_key,
                     int page_size, const std::string& page_token,
                     const std::function<bool(T&)>& keep,
-                    RepeatedPtrField<T>* out, std::string* next_token) {
+                    RepeatedPtrField<T>* out, std::string* next_token,
+                    bool descending = false) {
     auto size = PageSize(page_size);
     if (!size.ok()) return size.status();
     auto after = DecodeToken(page_token);
@@ -279,7 +281,7 @@ class EntityOps {
     int scanned = 0;
     const int chunk = std::max(*size, 100);
     for (;;) {
-      auto page = store_->ListIds(index_key, cursor, chunk);
+      auto page = store_->ListIds(index_key, cursor, chunk, descending);
       if (!page.ok()) return page.status();
       auto stored = store_->GetMany(kind, page->ids);
       if (!stored.ok()) return stored.status();

@@ -236,10 +236,12 @@ absl::StatusOr<std::vector<Stored>> EntityStore::GetMany(
 }
 
 absl::StatusOr<IdPage> EntityStore::ListIds(const std::string& index_key,
-                                            const std::string& after,
-                                            int limit) const {
-  auto r = redis_->Command({"ZRANGEBYLEX", index_key,
-                            after.empty() ? "-" : "(" + after, "+", "LIMIT",
+                                            const std::string& after, int limit,
+                                            bool descending) const {
+  const std::string from =
+      after.empty() ? (descending ? "+" : "-") : "(" + after;
+  auto r = redis_->Command({descending ? "ZREVRANGEBYLEX" : "ZRANGEBYLEX",
+                            index_key, from, descending ? "-" : "+", "LIMIT",
                             "0", std::to_string(limit + 1)});
   if (!r.ok()) return r.status();
   if (r->is_error()) return StatusOfErrorReply(*r);

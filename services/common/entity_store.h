@@ -74,9 +74,11 @@ class EntityStore {
   // Several entities in one round trip; absent ones have version 0.
   absl::StatusOr<std::vector<Stored>> GetMany(
       std::string_view kind, const std::vector<std::string>& ids) const;
-  // Up to `limit` ids after `after` (exclusive; empty = from the start).
+  // Up to `limit` ids after `after` (exclusive; empty = from the start),
+  // in the index's order or, `descending`, the other way.
   absl::StatusOr<IdPage> ListIds(const std::string& index_key,
-                                 const std::string& after, int limit) const;
+                                 const std::string& after, int limit,
+                                 bool descending = false) const;
   // A range of a list (history, comments).
   absl::StatusOr<std::vector<std::string>> ListRange(const std::string& key,
                                                      int64_t start,

@@ -923,6 +923,39 @@ TEST_F(FeedbackRulesTest, OrdersAndPagesWalkEveryItemOnce) {
   }
 }
 
+// The newest page is read from the end of the index: one page of one item
+// reads one chunk of items, not every item (as it did, to reverse them).
+TEST_F(FeedbackRulesTest, TheNewestPageReadsOnlyTheNewestItems) {
+  constexpr int kItems = 300;
+  std::string newest;
+  for (int i = 0; i < kItems; ++i) {
+    newest = Submit(f_.member_token, fpb::FEEDBACK_KIND_PROPOSAL,
+                    "Proposition " + std::to_string(i),
+                    "Une proposition pour la feuille de route.")
+                 .id();
+  }
+  auto hmgets = [&] {
+    auto r = h_.roadmap().redis().Command({"INFO", "commandstats"});
+    EXPECT_TRUE(r.ok());
+    const std::string text = r.ok() ? r->str() : "";
+    const std::string tag = "cmdstat_hmget:calls=";
+    const size_t at = text.find(tag);
+    return at == std::string::npos ? int64_t{0}
+                                   : std::stoll(text.substr(at + tag.size()));
+  };
+  const int64_t before = hmgets();
+  fpb::ListFeedbackRequest req;
+  req.set_order(fpb::FEEDBACK_ORDER_NEWEST);
+  req.set_page_size(1);
+  fpb::ListFeedbackResponse page;
+  grpc::Status s = stub_->ListFeedback(Ctx(f_.member_token).get(), req, &page);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_EQ(page.items_size(), 1);
+  EXPECT_EQ(page.items(0).id(), newest);
+  EXPECT_FALSE(page.next_page_token().empty());
+  EXPECT_LE(hmgets() - before, kItems / 2);
+}
+
 // --- Consultations and bad input ---------------------------------------------
 
 TEST_F(FeedbackRulesTest, ConsultationsAndBadInputWriteNothing) {

@@ -349,14 +349,17 @@ absl::Status FeedbackService::ListFeedback(const CallContext& c,
     }
     return absl::OkStatus();
   };
-  if (req.order() == pb::FEEDBACK_ORDER_UNSPECIFIED) {
+  if (req.order() != pb::FEEDBACK_ORDER_ENDORSEMENTS) {
+    // Ids are ULIDs: the index's order is the submissions' order.
     auto s = ops.List<pb::FeedbackItem>(
         kFeedback, index, req.page_size(), req.page_token(), keep,
-        resp->mutable_items(), resp->mutable_next_page_token());
+        resp->mutable_items(), resp->mutable_next_page_token(),
+        /*descending=*/req.order() == pb::FEEDBACK_ORDER_NEWEST);
     if (!s.ok()) return s;
     return fill_counts(resp->mutable_items());
   }
-  // Other orders need every match: scan the index, sort, page by offset.
+  // By endorsements needs every match: scan the index, sort, page by
+  // offset.
   auto size = PageSize(req.page_size());
   if (!size.ok()) return size.status();
   auto offset = DecodeOffset(req.page_token());
@@ -374,13 +377,9 @@ absl::Status FeedbackService::ListFeedback(const CallContext& c,
   } while (!token.empty());
   if (auto s = fill_counts(&all); !s.ok()) return s;
   std::vector<pb::FeedbackItem*> sorted(all.pointer_begin(), all.pointer_end());
-  if (req.order() == pb::FEEDBACK_ORDER_NEWEST) {
-    std::reverse(sorted.begin(), sorted.end());
-  } else {
-    std::stable_sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) {
-      return a->endorsement_count() > b->endorsement_count();
-    });
-  }
+  std::stable_sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) {
+    return a->endorsement_count() > b->endorsement_count();
+  });
   for (int64_t i = *offset;
        i < static_cast<int64_t>(sorted.size()) && i < *offset + *size; ++i) {
     *resp->add_items() = *sorted[i];

@@ -212,16 +212,37 @@ absl::Status HttpFront::Start() {
   // range: "Range: bytes=0-,0-,..." in an 8 KB header is 2,700 copies, and
   // a few such requests would exhaust the pod's memory, gRPC with it. One
   // range (a resumed download) is served as the library does.
-  svr.set_pre_routing_handler(
-      [](const httplib::Request& req, httplib::Response& res) {
-        if (req.ranges.size() <= 1) {
-          return httplib::Server::HandlerResponse::Unhandled;
-        }
-        // No body: the library would still copy it once per range.
-        res.status = 416;
-        res.set_header("Content-Range", "bytes */*");
-        return httplib::Server::HandlerResponse::Handled;
-      });
+  //
+  // Nor is any request body read: the library reads (and inflates, for a
+  // Content-Encoding) the whole body of a POST into memory before routing,
+  // with no limit, and before any credentials are checked; a 1 MB gzip
+  // body is 1 GB. Every route is a GET: anything that has or announces a
+  // body is answered here, before it is read (and the client told to
+  // close: what it sends next is not read as a body either).
+  svr.set_payload_max_length(0);
+  svr.set_pre_routing_handler([](const httplib::Request& req,
+                                 httplib::Response& res) {
+    const bool read_only = req.method == "GET" || req.method == "HEAD";
+    const bool has_body = req.has_header("Transfer-Encoding") ||
+                          (req.has_header("Content-Length") &&
+                           req.get_header_value("Content-Length") != "0");
+    if (!read_only || has_body) {
+      res.status = read_only ? 413 : 405;
+      if (!read_only) res.set_header("Allow", "GET, HEAD");
+      res.set_header("Connection", "close");
+      res.set_content(read_only ? "a request here has no body\n"
+                                : "only GET and HEAD are served here\n",
+                      "text/plain; charset=utf-8");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.ranges.size() <= 1) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    // No body: the library would still copy it once per range.
+    res.status = 416;
+    res.set_header("Content-Range", "bytes */*");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   // A handler that throws (a bug) answers a plain 500: the library's own
   // answer would put the exception's text in a response header.
   svr.set_exception_handler([](const httplib::Request& req,

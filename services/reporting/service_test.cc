@@ -28,6 +28,7 @@
 #include "services/reporting/report.h"
 #include "services/reporting/watch_header.h"
 #include "tests/support/random_requests.h"
+#include "tests/support/raw_requests.h"
 #include "tests/support/reporting_harness.h"
 #include "tests/support/wait.h"
 
@@ -1632,6 +1633,42 @@ TEST(RenderAtomTest, AKindThisBuildDoesNotKnowIsNamedByItsNumber) {
   ASSERT_NO_THROW(atom = RenderAtom({u}, filter, "http://x", ""));
   EXPECT_NE(atom.find("term=\"42\""), std::string::npos) << atom;
   EXPECT_NE(atom.find("Nouveau genre"), std::string::npos);
+}
+
+// Every route is a GET. A request with a body is answered before the body
+// is read: the library would read (and inflate) all of it into memory
+// first, with no limit and before credentials: a 1 MB gzip body is 1 GB,
+// and the pod's memory limit 256 MiB. Here the body never comes: the
+// answer must not wait for it.
+TEST_F(ReportingServiceTest, HttpAnswersARequestWithABodyWithoutReadingIt) {
+  struct Case {
+    std::string request;
+    std::string status;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Encoding: gzip\r\n"
+            "Content-Length: 100000000\r\n\r\n",
+            "HTTP/1.1 405"},
+           {"PUT /feed.atom HTTP/1.1\r\nHost: t\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n",
+            "HTTP/1.1 405"},
+           {"DELETE /healthz HTTP/1.1\r\nHost: t\r\n\r\n", "HTTP/1.1 405"},
+           {"GET /healthz HTTP/1.1\r\nHost: t\r\n"
+            "Content-Length: 100000000\r\n\r\n",
+            "HTTP/1.1 413"}}) {
+    auto answer =
+        testing::RawExchange(h_.http_port(), c.request, 3000, "\r\n\r\n");
+    ASSERT_TRUE(answer.ok()) << c.request << answer.status();
+    EXPECT_EQ(answer->rfind(c.status, 0), 0u) << *answer;
+  }
+  // GET and HEAD are served as before.
+  httplib::Client http("127.0.0.1", h_.http_port());
+  auto health = http.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto head = http.Head("/healthz");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
 }
 
 TEST_F(ReportingServiceTest, HttpServesExportsAndHealth) {

@@ -18,7 +18,7 @@
 #include "services/common/redis.h"
 #include "services/common/stream_consumer.h"
 #include "tests/support/child_process.h"
-#include "tests/support/raw_http2.h"
+#include "tests/support/raw_requests.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/roadmap_harness.h"
 #include "tests/support/wait.h"

@@ -1,4 +1,4 @@
-#include "tests/support/raw_http2.h"
+#include "tests/support/raw_requests.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -56,6 +56,44 @@ std::string Frame(uint8_t type, uint8_t flags, uint32_t stream,
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> RawExchange(int port, const std::string& bytes,
+                                        int timeout_ms,
+                                        const std::string& until) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return absl::InternalError("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) !=
+          static_cast<ssize_t>(bytes.size())) {
+    close(fd);
+    return absl::UnavailableError("cannot connect or send");
+  }
+  std::string in;
+  const auto end =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          end - std::chrono::steady_clock::now())
+                          .count();
+    if (left <= 0) {
+      close(fd);
+      return absl::DeadlineExceededError("the connection is still open");
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    in.append(buf, n);
+    if (!until.empty() && in.find(until) != std::string::npos) break;
+  }
+  close(fd);
+  return in;
+}
 
 absl::StatusOr<std::string> RawGrpcCall(
     int port, const std::string& path,

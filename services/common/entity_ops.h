@@ -359,6 +359,9 @@ class EntityOps {
       const std::string& request_id, T* entity, const std::string& roadmap_id,
       const std::function<void(Mutation&, const T&)>& extra) {
     if (auto s = ValidateRequestId(request_id); !s.ok()) return s;
+    // Fields this build does not know are not kept: no limit would bound
+    // them (a few MB in one action, copied into every event and page).
+    entity->DiscardUnknownFields();
     const std::string id = NewUlid();
     entity->set_id(id);
     entity->set_etag("1");
@@ -401,6 +404,7 @@ class EntityOps {
     // as not found, not as stale.
     step.status = change(cur, &step.next, &step.m);
     if (!step.status.ok()) return step;
+    step.next.DiscardUnknownFields();  // as in PlanCreate
     if (expected != 0 && cur.version != expected) {
       step.status = WithReason(
           absl::AbortedError(absl::StrCat(

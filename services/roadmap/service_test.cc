@@ -261,6 +261,47 @@ TEST_F(RoadmapServiceTest, CreateStoresActionAndItsEventTogether) {
   EXPECT_EQ(got.etag(), "1");
 }
 
+// Fields this build does not know (a newer client's, or a padded request)
+// are not stored: no limit would bound them, and they would be copied into
+// every event, page and cache entry of the action.
+TEST_F(RoadmapServiceTest, UnknownFieldsAreNotStored) {
+  const std::string padding(1 << 20, 'x');
+  rpb::Action a = NewAction("Plateforme de collecte du cuivre");
+  a.GetReflection()->MutableUnknownFields(&a)->AddLengthDelimited(999, padding);
+  auto created = Create(a, f_.federation_copilot);
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string key = Keys::Entity(kAction, created->id());
+  auto stored = [&] {
+    rpb::Action x;
+    EXPECT_TRUE(
+        x.ParseFromString(harness_.redis().Command({"HGET", key, "d"})->str()));
+    return x;
+  };
+  EXPECT_EQ(stored().GetReflection()->GetUnknownFields(stored()).field_count(),
+            0);
+  EXPECT_LT(stored().ByteSizeLong(), 4096u);
+  EXPECT_LT(Get(created->id()).ByteSizeLong(), 4096u);
+
+  // Nor through an update, in a nested message.
+  rpb::UpdateActionRequest req;
+  *req.mutable_action() = Get(created->id());
+  auto* m = req.mutable_action()->add_milestones();
+  m->set_title("Étude de faisabilité");
+  *m->mutable_due_date() = D(2030, 6, 30);
+  m->GetReflection()->MutableUnknownFields(m)->AddLengthDelimited(999, padding);
+  req.mutable_update_mask()->add_paths("milestones");
+  rpb::UpdateActionResponse resp;
+  grpc::Status s =
+      stub_->UpdateAction(Ctx(f_.federation_copilot).get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(stored().milestones_size(), 2);
+  EXPECT_LT(stored().ByteSizeLong(), 4096u);
+  // Nor in the events.
+  size_t event_bytes = 0;
+  for (const auto& e : Events()) event_bytes += e.ByteSizeLong();
+  EXPECT_LT(event_bytes, 64u * 1024);
+}
+
 TEST_F(RoadmapServiceTest, RetriedCreateWithSameRequestIdCreatesNothingMore) {
   auto first = Create(NewAction("Salon des machines agricoles"),
                       f_.federation_copilot, "req-42");

@@ -1706,6 +1706,20 @@ TEST_F(JalonctlTest, TokenIssueRetriedKeepsTheSecretFile) {
   EXPECT_EQ(again.code, 0) << again;
   EXPECT_EQ(ReadFile(file), secret) << "the retry emptied the secret file";
   EXPECT_TRUE(absl::StrContains(again.err, "keeps it")) << again;
+  // Saved again with CRLF (a Windows editor): still its secret. (The line
+  // was sent as it was, and gRPC aborted, printing the secret.)
+  const std::string bare = Trimmed(secret);
+  Write("robot.token", bare + "\r\n");
+  Result crlf = Run(issue);
+  EXPECT_EQ(crlf.code, 0) << crlf;
+  EXPECT_TRUE(absl::StrContains(crlf.err, "keeps it")) << crlf;
+  EXPECT_FALSE(absl::StrContains(crlf.out + crlf.err, bare)) << crlf;
+  // A line no token could be: not its secret, and not sent.
+  Write("robot.token", bare + "\x01\n");
+  Result garbled = Run(issue);
+  EXPECT_EQ(garbled.code, 4) << garbled;
+  EXPECT_FALSE(absl::StrContains(garbled.out + garbled.err, bare)) << garbled;
+  Write("robot.token", secret);
   // The file holding another token's secret does not hold this one: exit
   // 4, and the file is left as it is.
   const std::string other = ReadFile(services_.admin_token_file());

@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "tools/jalonctl/commands.h"
 
@@ -133,11 +135,20 @@ void Orgs(Cli& cli) {
 bool HoldsSecretOf(Session& s, const std::string& path,
                    const std::string& token_id) {
   std::ifstream in(path);
-  std::string secret;
-  if (!std::getline(in, secret) || secret.empty()) return false;
+  std::string line;
+  if (!std::getline(in, line)) return false;
+  // Read as a token file is (a CRLF line, a trailing space), and never
+  // sent when no token could hold it: gRPC would abort, printing it.
+  const absl::string_view secret = absl::StripAsciiWhitespace(line);
+  if (secret.empty() || !std::all_of(secret.begin(), secret.end(), [](char c) {
+        return c >= 0x21 && c <= 0x7e;
+      })) {
+    return false;
+  }
   rpb::GetCurrentPrincipalResponse who;
-  grpc::Status st = s.roadmap().GetCurrentPrincipal(
-      s.CtxAs(secret).get(), rpb::GetCurrentPrincipalRequest(), &who);
+  grpc::Status st =
+      s.roadmap().GetCurrentPrincipal(s.CtxAs(std::string(secret)).get(),
+                                      rpb::GetCurrentPrincipalRequest(), &who);
   if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) return false;
   CheckRpc(st, "check the secret in " + path);
   return who.principal().principal_id() == token_id;

@@ -814,6 +814,29 @@ TEST_F(JalonctlTest, ConfigContextsAndOverrides) {
                  only_config)
           .code,
       0);
+  // A value left blank is absent (the default), not the text "null"; a
+  // list where a value goes is an error naming it.
+  Write("xdg/jalon/blank.yaml",
+        "current-context:\ncontexts:\n  blank:\n    roadmap: " +
+            services_.roadmap_address() +
+            "\n    feedback:\n    token_file: " + token_file + "\n");
+  const std::string blank = home_ + "/xdg/jalon/blank.yaml";
+  Result blank_view = Run(
+      {"--config", blank, "--context", "blank", "config", "view"}, only_config);
+  EXPECT_EQ(blank_view.code, 0) << blank_view;
+  EXPECT_FALSE(absl::StrContains(blank_view.out + blank_view.err, "null"))
+      << blank_view;
+  EXPECT_EQ(
+      Run({"--config", blank, "--context", "blank", "whoami"}, only_config)
+          .code,
+      0);
+  Write("xdg/jalon/listed.yaml", "contexts:\n  listed:\n    roadmap: [a, b]\n");
+  Result listed = Run({"--config", home_ + "/xdg/jalon/listed.yaml",
+                       "--context", "listed", "whoami"},
+                      only_config);
+  EXPECT_EQ(listed.code, 1) << listed;
+  EXPECT_TRUE(absl::StrContains(listed.err, "contexts.listed.roadmap"))
+      << listed;
   // A context named by $JALON_CONTEXT that does not exist is an error, as
   // with --context: the defaults would be another system.
   auto typo = only_config;

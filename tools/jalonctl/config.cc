@@ -46,21 +46,31 @@ ConfigFile LoadConfig(const std::string& path) {
   try {
     YAML::Node root = YAML::LoadFile(path);
     if (!root || root.IsNull()) return config;
-    if (root["current-context"]) {
-      config.current_context = root["current-context"].as<std::string>();
-    }
+    // A value left blank (or ~) is absent, not the text "null" (yaml-cpp's
+    // reading of it); a list or a map is an error naming its key.
+    auto scalar = [&path](const YAML::Node& n, const std::string& key) {
+      if (!n || n.IsNull()) return std::string();
+      if (!n.IsScalar()) {
+        throw CliError(kExitUsage, "error: config file " + path + ": " + key +
+                                       " must be a single value");
+      }
+      return n.as<std::string>();
+    };
+    config.current_context = scalar(root["current-context"], "current-context");
     if (const YAML::Node contexts = root["contexts"]) {
       for (const auto& entry : contexts) {
-        Context c;
+        const std::string name = entry.first.as<std::string>();
         const YAML::Node& v = entry.second;
-        auto get = [&v](const char* key) {
-          return v[key] ? v[key].as<std::string>() : std::string();
+        auto get = [&](const char* key) {
+          return v.IsMap() ? scalar(v[key], "contexts." + name + "." + key)
+                           : std::string();
         };
+        Context c;
         c.roadmap_address = get("roadmap");
         c.feedback_address = get("feedback");
         c.reporting_address = get("reporting");
         c.token_file = get("token_file");
-        config.contexts[entry.first.as<std::string>()] = c;
+        config.contexts[name] = c;
       }
     }
   } catch (const YAML::Exception& e) {

@@ -23,6 +23,12 @@ namespace jalon {
 // unit of every length limit in the API.
 size_t Utf8Length(std::string_view s);
 
+// The offset of the first byte of `s` that is not part of well-formed UTF-8
+// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or
+// npos when it all is. A proto3 string must be UTF-8: a request holding
+// anything else does not parse.
+size_t InvalidUtf8At(std::string_view s);
+
 // Whether `text` holds nothing but spaces, tabs and line breaks (ASCII,
 // and the Unicode spaces French text uses: U+00A0, U+2000..U+200B, U+202F,
 // U+3000), or nothing at all: a required text that is blank is missing.

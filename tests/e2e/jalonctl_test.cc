@@ -384,6 +384,23 @@ TEST_F(JalonctlTest, UsageErrorsExitOne) {
   EXPECT_EQ(slip.code, 1) << slip;
   EXPECT_TRUE(absl::StrContains(slip.err, "--format json")) << slip;
   EXPECT_FALSE(std::filesystem::exists(home_ + "/json"));
+  // An argument that is not UTF-8 (a Latin-1 terminal) is refused before
+  // anything is sent: the server could not parse the request, and would
+  // answer UNIMPLEMENTED with no message. It is named with its bytes
+  // escaped, not echoed raw.
+  Result latin1 =
+      Run({"action", "create", "--roadmap", "01ABC", "--title", "M\xE9tal"},
+          {{"JALON_TOKEN", "jalon_x"}});
+  EXPECT_EQ(latin1.code, 1) << latin1;
+  EXPECT_TRUE(absl::StrContains(latin1.err, "M\\xE9tal")) << latin1;
+  EXPECT_TRUE(absl::StrContains(latin1.err, "not UTF-8")) << latin1;
+  EXPECT_FALSE(absl::StrContains(latin1.err, "M\xE9tal")) << latin1;
+  // And a file given with -f.
+  Write("latin1.yaml", "name: Fonderie\ndescription: M\xE9tal\n");
+  Result file = Run({"org", "create", "-f", home_ + "/latin1.yaml"},
+                    {{"JALON_TOKEN", "jalon_x"}});
+  EXPECT_EQ(file.code, 6) << file;
+  EXPECT_TRUE(absl::StrContains(file.err, "latin1.yaml:2: byte 0xE9")) << file;
 }
 
 TEST_F(JalonctlTest, CompletionScriptIsValidBash) {

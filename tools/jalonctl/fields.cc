@@ -4,6 +4,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <fstream>
@@ -12,10 +13,12 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "services/common/dates.h"
+#include "services/common/requests.h"
 #include "tools/jalonctl/errors.h"
 
 namespace jalon::ctl {
@@ -512,11 +515,41 @@ std::string ReadTextFile(const std::string& path) {
   return ss.str();
 }
 
+std::string EscapedBytes(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f) {
+      out += c;
+    } else {
+      out += absl::StrFormat("\\x%02X", b);
+    }
+  }
+  return out;
+}
+
+std::optional<Utf8Problem> Utf8ProblemOfFile(std::string_view text) {
+  const size_t at = InvalidUtf8At(text);
+  if (at == std::string_view::npos) return std::nullopt;
+  Utf8Problem p;
+  p.line = 1 + std::count(text.begin(),
+                          text.begin() + static_cast<std::ptrdiff_t>(at), '\n');
+  p.what = absl::StrFormat(
+      "byte 0x%02X is not UTF-8 text; save the file as UTF-8 (e.g. iconv -f "
+      "latin1 -t utf-8)",
+      static_cast<unsigned char>(text[at]));
+  return p;
+}
+
 std::set<std::string> ReadMessageFile(const std::string& path,
                                       Message* message) {
   std::string text =
       path == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {})
                   : ReadTextFile(path);
+  if (auto p = Utf8ProblemOfFile(text)) {
+    throw CliError(kExitInvalid,
+                   absl::StrFormat("error: %s:%d: %s", path, p->line, p->what));
+  }
   YAML::Node node;
   std::set<std::string> keys;
   std::string json;

@@ -8,6 +8,7 @@
 #include <google/protobuf/message.h>
 #include <yaml-cpp/yaml.h>
 
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -74,6 +75,18 @@ void CopyFields(const google::protobuf::Message& from,
 
 // Reads a whole file; throws CliError.
 std::string ReadTextFile(const std::string& path);
+
+// `s` with every byte that is not printable ASCII written \xNN: safe to
+// show in an error about text in an unknown encoding.
+std::string EscapedBytes(std::string_view s);
+
+// Where the text of a file is not UTF-8 (its first such byte), for an
+// error naming the file: nullopt when it all is.
+struct Utf8Problem {
+  size_t line = 0;   // from 1
+  std::string what;  // "byte 0xE9 is not UTF-8 text; save the file ..."
+};
+std::optional<Utf8Problem> Utf8ProblemOfFile(std::string_view text);
 
 }  // namespace jalon::ctl
 

@@ -245,6 +245,10 @@ ImportFile ParseImportFile(const std::string& path, const std::string& text,
   ImportFile f;
   f.path = path;
   Reader r(path, errors);
+  if (auto p = Utf8ProblemOfFile(text)) {
+    errors->push_back(absl::StrCat(path, ":", p->line, ": ", p->what));
+    return f;
+  }
   YAML::Node root;
   try {
     root = YAML::Load(LooksLikeJson(text) ? JoinSurrogateEscapes(text) : text);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <random>
@@ -113,6 +114,26 @@ TEST(ImportFileTest, TheExampleParsesWithoutErrors) {
 
 // Keys and tags: 1..40 (keys) or 1..50 (tags) characters of a-z, 0-9, '-'
 // and '_'.
+// A file saved in Latin-1 (a spreadsheet's export) is named with the line
+// of its first byte that is not UTF-8: sent as it is, its requests would
+// not parse on the server.
+TEST(ImportFileTest, AFileThatIsNotUtf8NamesItsLine) {
+  std::string text = ReadExample();
+  const size_t at = text.find("Travail des m\xC3\xA9taux");
+  ASSERT_NE(at, std::string::npos);
+  const size_t line = 1 + std::count(text.begin(), text.begin() + at, '\n');
+  text.replace(at, std::string("Travail des m\xC3\xA9taux").size(),
+               "Travail des m\xE9taux");
+  std::vector<std::string> errors;
+  ParseImportFile("f.yaml", text, &errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].rfind("f.yaml:" + std::to_string(line) +
+                                ": byte 0xE9 is not UTF-8 text",
+                            0),
+            0u)
+      << errors[0];
+}
+
 TEST(ImportFileTest, KeysAndTagsAreSlugs) {
   auto problems = [](const std::string& key, const std::string& tag) {
     return ProblemsWith([&](YAML::Node& doc) {

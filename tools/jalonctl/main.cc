@@ -3,8 +3,10 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "services/common/requests.h"
 #include "tools/jalonctl/commands.h"
 #include "tools/jalonctl/errors.h"
+#include "tools/jalonctl/fields.h"
 #include "tools/jalonctl/session.h"
 
 int main(int argc, char** argv) {
@@ -55,6 +57,18 @@ int main(int argc, char** argv) {
       "  jalonctl action list --roadmap 01J... --late -o csv\n"
       "  jalonctl import examples/roadmap-2016.yaml --dry-run");
 
+  // Every text the services take is UTF-8: an argument in another encoding
+  // (a Latin-1 terminal) would make a request that does not parse.
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (size_t at = jalon::InvalidUtf8At(arg); at != std::string_view::npos) {
+      std::cerr << "error: argument " << i << " ("
+                << jalon::ctl::EscapedBytes(arg)
+                << ") is not UTF-8 text; set the terminal to UTF-8, or "
+                   "convert it (iconv -f latin1 -t utf-8)\n";
+      return kExitUsage;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -49,6 +49,11 @@ inline constexpr int kMaxAttempts = 5;
 // How many ids a filtered List scans for one page before returning a
 // partial page with a token (bounds one call's work).
 inline constexpr int kMaxScan = 5000;
+// The bytes of entities one page holds at most, whatever its size asked:
+// a page ends, with a token, once it has that much (at least one entity).
+// Well under gRPC's 4 MiB message limit, which a page of 1000 large
+// actions would pass: the call would fail, and its token never come.
+inline constexpr size_t kMaxPageBytes = 2 << 20;
 
 template <typename T>
 struct Versioned {
@@ -279,6 +284,7 @@ class EntityOps {
     if (!after.ok()) return after.status();
     std::string cursor = *after;
     int scanned = 0;
+    size_t bytes = 0;
     const int chunk = std::max(*size, 100);
     for (;;) {
       auto page = store_->ListIds(index_key, cursor, chunk, descending);
@@ -292,8 +298,9 @@ class EntityOps {
         auto v = Decode<T>(kind, (*stored)[i]);
         if (!v.ok()) return v.status();
         if (!keep(v->value)) continue;
+        bytes += v->value.ByteSizeLong();
         *out->Add() = std::move(v->value);
-        if (out->size() == *size) {
+        if (out->size() == *size || bytes >= kMaxPageBytes) {
           bool more = page->more || i + 1 < page->ids.size();
           if (more) *next_token = EncodeToken(cursor);
           return absl::OkStatus();
@@ -319,12 +326,17 @@ class EntityOps {
     if (!offset.ok()) return offset.status();
     auto items = store_->ListRange(key, *offset, *size + 1);
     if (!items.ok()) return items.status();
-    for (int i = 0; i < static_cast<int>(items->size()) && i < *size; ++i) {
-      if (!out->Add()->ParseFromString((*items)[i]))
-        return Corrupt("list entry");
+    size_t bytes = 0;
+    int taken = 0;
+    while (taken < static_cast<int>(items->size()) && taken < *size &&
+           (taken == 0 || bytes < kMaxPageBytes)) {
+      const std::string& item = (*items)[taken];
+      if (!out->Add()->ParseFromString(item)) return Corrupt("list entry");
+      bytes += item.size();
+      ++taken;
     }
-    if (static_cast<int>(items->size()) > *size) {
-      *next_token = EncodeToken(std::to_string(*offset + *size));
+    if (static_cast<int>(items->size()) > taken) {
+      *next_token = EncodeToken(std::to_string(*offset + taken));
     }
     return absl::OkStatus();
   }

@@ -302,6 +302,46 @@ TEST_F(RoadmapServiceTest, UnknownFieldsAreNotStored) {
   EXPECT_LT(event_bytes, 64u * 1024);
 }
 
+// A page holds 2 MiB of entities at most, whatever its size asked: 70
+// actions as large as the limits allow (62 KB each in French) are 4.3 MB,
+// over gRPC's 4 MiB message limit, and a page of 1000 failed
+// RESOURCE_EXHAUSTED without a token to go on (jalonctl export asks 1000).
+TEST_F(RoadmapServiceTest, ALargePageEndsEarlyWithAToken) {
+  constexpr int kActions = 70;
+  std::string e_acute;
+  for (int i = 0; i < 200; ++i) e_acute += "é";
+  std::string description;
+  for (int i = 0; i < 50; ++i) description += e_acute;  // 10,000 characters
+  for (int n = 0; n < kActions; ++n) {
+    rpb::Action a = NewAction("Action " + std::to_string(n));
+    a.set_description(description);
+    a.clear_milestones();
+    for (int m = 0; m < 100; ++m) {
+      auto* ms = a.add_milestones();
+      ms->set_title(e_acute);
+      *ms->mutable_due_date() = D(2098, 1, 1);
+    }
+    ASSERT_TRUE(Create(a, f_.federation_copilot).ok()) << n;
+  }
+  rpb::ListActionsRequest req;
+  req.set_roadmap_id(f_.roadmap);
+  req.set_page_size(1000);
+  std::set<std::string> seen;
+  int pages = 0;
+  for (; pages < 10; ++pages) {
+    rpb::ListActionsResponse resp;
+    grpc::Status s =
+        stub_->ListActions(Ctx(f_.ministry_copilot).get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_LE(resp.ByteSizeLong(), 3u << 20);
+    for (const auto& a : resp.actions()) seen.insert(a.id());
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  EXPECT_GE(pages, 1);  // more than one page
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kActions));
+}
+
 TEST_F(RoadmapServiceTest, RetriedCreateWithSameRequestIdCreatesNothingMore) {
   auto first = Create(NewAction("Salon des machines agricoles"),
                       f_.federation_copilot, "req-42");

@@ -129,6 +129,13 @@ class FeedbackServiceTest : public ::testing::Test {
     return resp.item();
   }
 
+  // Whether item `id` reaches `status` within 10 s (the loop is run by
+  // the event consumer, in the background).
+  bool Reaches(const std::string& id, fpb::FeedbackStatus status) {
+    return WaitFor([&] { return Get(id, f_.member_token).status() == status; },
+                   std::chrono::seconds(10));
+  }
+
   // A co-pilot acknowledges the item; returns it afterwards.
   fpb::FeedbackItem Acknowledge(const std::string& id) {
     fpb::AcknowledgeFeedbackRequest req;
@@ -184,12 +191,7 @@ TEST_F(FeedbackServiceTest, TheLoopClosesByItselfWhenLinkedActionsAreDone) {
   EXPECT_EQ(Get(item.id(), f_.member_token).status(),
             fpb::FEEDBACK_STATUS_LINKED);
   Complete(a2);
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return Get(item.id(), f_.member_token).status() ==
-               fpb::FEEDBACK_STATUS_ADDRESSED;
-      },
-      std::chrono::seconds(10)));
+  ASSERT_TRUE(Reaches(item.id(), fpb::FEEDBACK_STATUS_ADDRESSED));
   fpb::FeedbackItem addressed = Get(item.id(), f_.member_token);
   EXPECT_NE(addressed.status_reason().find(a1), std::string::npos);
   EXPECT_NE(addressed.status_reason().find(a2), std::string::npos);
@@ -215,12 +217,7 @@ TEST_F(FeedbackServiceTest, ACancelledActionSendsTheItemBack) {
   ASSERT_TRUE(Link(item.id(), {a}).ok());
   Move(a, rpb::ACTION_STATUS_CANCELLED, f_.federation_copilot,
        "budget réaffecté");
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return Get(item.id(), f_.member_token).status() ==
-               fpb::FEEDBACK_STATUS_ACKNOWLEDGED;
-      },
-      std::chrono::seconds(10)));
+  ASSERT_TRUE(Reaches(item.id(), fpb::FEEDBACK_STATUS_ACKNOWLEDGED));
   fpb::FeedbackItem back = Get(item.id(), f_.member_token);
   EXPECT_NE(back.status_reason().find("budget réaffecté"), std::string::npos);
   EXPECT_EQ(back.linked_action_ids_size(), 0);
@@ -265,12 +262,7 @@ TEST_F(FeedbackServiceTest, ACancelledActionLeavesTheItemWaitingForTheOthers) {
             "feedback.item.unlinked");
 
   Complete(kept);
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        return Get(item.id(), f_.member_token).status() ==
-               fpb::FEEDBACK_STATUS_ADDRESSED;
-      },
-      std::chrono::seconds(10)));
+  EXPECT_TRUE(Reaches(item.id(), fpb::FEEDBACK_STATUS_ADDRESSED));
 }
 
 // Every linked action cancelled: back to the co-pilots with no link left,
@@ -284,12 +276,7 @@ TEST_F(FeedbackServiceTest, EveryActionCancelledThenANewLinkClosesTheLoop) {
   ASSERT_TRUE(Link(item.id(), {first, second}).ok());
   Move(first, rpb::ACTION_STATUS_CANCELLED, f_.federation_copilot, "doublon");
   Move(second, rpb::ACTION_STATUS_CANCELLED, f_.federation_copilot, "fusion");
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return Get(item.id(), f_.member_token).status() ==
-               fpb::FEEDBACK_STATUS_ACKNOWLEDGED;
-      },
-      std::chrono::seconds(10)));
+  ASSERT_TRUE(Reaches(item.id(), fpb::FEEDBACK_STATUS_ACKNOWLEDGED));
   EXPECT_EQ(Get(item.id(), f_.member_token).linked_action_ids_size(), 0);
 
   std::string replacement = NewAction("Guichet unique à l'export");
@@ -298,12 +285,7 @@ TEST_F(FeedbackServiceTest, EveryActionCancelledThenANewLinkClosesTheLoop) {
   EXPECT_EQ(relinked.status(), fpb::FEEDBACK_STATUS_LINKED);
   ASSERT_EQ(relinked.linked_action_ids_size(), 1);
   Complete(replacement);
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        return Get(item.id(), f_.member_token).status() ==
-               fpb::FEEDBACK_STATUS_ADDRESSED;
-      },
-      std::chrono::seconds(10)));
+  EXPECT_TRUE(Reaches(item.id(), fpb::FEEDBACK_STATUS_ADDRESSED));
 }
 
 // Every event of a linked action re-reads all of an item's links: they are
@@ -357,12 +339,7 @@ TEST_F(FeedbackServiceTest, LinkingACancelledActionIsRefusedAndChangesNothing) {
 
   // The loop still closes on the live one.
   Complete(live);
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        return Get(item.id(), f_.member_token).status() ==
-               fpb::FEEDBACK_STATUS_ADDRESSED;
-      },
-      std::chrono::seconds(10)));
+  EXPECT_TRUE(Reaches(item.id(), fpb::FEEDBACK_STATUS_ADDRESSED));
 }
 
 TEST_F(FeedbackServiceTest, ConcurrentEndorsementsCountExactly) {

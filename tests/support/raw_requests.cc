@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 
 #include "absl/status/status.h"
 
@@ -55,11 +56,14 @@ std::string Frame(uint8_t type, uint8_t flags, uint32_t stream,
   return f + payload;
 }
 
-}  // namespace
+// Why ReadUntil stopped.
+enum class ReadEnd { kDone, kClosed, kTimedOut };
 
-absl::StatusOr<std::string> RawExchange(int port, const std::string& bytes,
-                                        int timeout_ms,
-                                        const std::string& until) {
+// Connects to 127.0.0.1:`port`, sends `bytes`, then reads into `in` until
+// `done(in)`, the peer closes, or `timeout_ms` passes.
+absl::StatusOr<ReadEnd> Exchange(
+    int port, const std::string& bytes, int timeout_ms,
+    const std::function<bool(const std::string&)>& done, std::string* in) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return absl::InternalError("socket failed");
   sockaddr_in addr{};
@@ -72,26 +76,65 @@ absl::StatusOr<std::string> RawExchange(int port, const std::string& bytes,
     close(fd);
     return absl::UnavailableError("cannot connect or send");
   }
-  std::string in;
   const auto end =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  for (;;) {
+  ReadEnd why = ReadEnd::kTimedOut;
+  while (!done(*in)) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           end - std::chrono::steady_clock::now())
                           .count();
-    if (left <= 0) {
-      close(fd);
-      return absl::DeadlineExceededError("the connection is still open");
-    }
+    if (left <= 0) break;
     pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
     char buf[4096];
     ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    in.append(buf, n);
-    if (!until.empty() && in.find(until) != std::string::npos) break;
+    if (n <= 0) {
+      why = ReadEnd::kClosed;
+      break;
+    }
+    in->append(buf, n);
   }
+  if (done(*in)) why = ReadEnd::kDone;
   close(fd);
+  return why;
+}
+
+// Whether `in` holds the end of stream 1: trailers (HEADERS with
+// END_STREAM) or RST_STREAM.
+bool StreamOneEnded(const std::string& in) {
+  for (size_t at = 0; in.size() - at >= 9;) {
+    const auto byte = [&](size_t i) {
+      return static_cast<uint32_t>(static_cast<uint8_t>(in[at + i]));
+    };
+    const uint32_t length = byte(0) << 16 | byte(1) << 8 | byte(2);
+    const uint32_t stream =
+        (byte(5) << 24 | byte(6) << 16 | byte(7) << 8 | byte(8)) & 0x7fffffff;
+    if (in.size() - at < 9 + length) return false;
+    if (stream == 1 &&
+        ((byte(3) == 0x1 && (byte(4) & 0x1)) || byte(3) == 0x3)) {
+      return true;
+    }
+    at += 9 + length;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RawExchange(int port, const std::string& bytes,
+                                        int timeout_ms,
+                                        const std::string& until) {
+  std::string in;
+  auto end = Exchange(
+      port, bytes, timeout_ms,
+      [&until](const std::string& got) {
+        return !until.empty() && got.find(until) != std::string::npos;
+      },
+      &in);
+  if (!end.ok()) return end.status();
+  if (*end == ReadEnd::kTimedOut) {
+    return absl::DeadlineExceededError("the connection is still open");
+  }
   return in;
 }
 
@@ -99,16 +142,6 @@ absl::StatusOr<std::string> RawGrpcCall(
     int port, const std::string& path,
     const std::vector<std::pair<std::string, std::string>>& headers,
     int timeout_ms) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return absl::InternalError("socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return absl::UnavailableError("cannot connect");
-  }
   std::string block;
   AppendHeader(&block, ":method", "POST");
   AppendHeader(&block, ":scheme", "http");
@@ -122,51 +155,19 @@ absl::StatusOr<std::string> RawGrpcCall(
   out += Frame(0x4, 0, 0, "");         // SETTINGS
   out += Frame(0x1, 0x4, 1, block);    // HEADERS, END_HEADERS
   out += Frame(0x0, 0x1, 1, message);  // DATA, END_STREAM
-  if (send(fd, out.data(), out.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(out.size())) {
-    close(fd);
-    return absl::UnavailableError("cannot send");
-  }
-  // Read frames until the call's stream ends: trailers (HEADERS with
-  // END_STREAM) or RST_STREAM on stream 1.
   std::string in;
-  const auto end =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  for (;;) {
-    for (size_t at = 0; in.size() - at >= 9;) {
-      const auto byte = [&](size_t i) {
-        return static_cast<uint32_t>(static_cast<uint8_t>(in[at + i]));
-      };
-      const uint32_t length = byte(0) << 16 | byte(1) << 8 | byte(2);
-      const uint32_t stream =
-          (byte(5) << 24 | byte(6) << 16 | byte(7) << 8 | byte(8)) & 0x7fffffff;
-      if (in.size() - at < 9 + length) break;
-      const bool ended = stream == 1 && ((byte(3) == 0x1 && (byte(4) & 0x1)) ||
-                                         byte(3) == 0x3);
-      if (ended) {
-        close(fd);
-        return in;
-      }
-      at += 9 + length;
-    }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          end - std::chrono::steady_clock::now())
-                          .count();
-    if (left <= 0) {
-      close(fd);
-      return absl::DeadlineExceededError("the call's stream did not end");
-    }
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-    char buf[4096];
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) {
-      close(fd);
+  auto end = Exchange(port, out, timeout_ms, StreamOneEnded, &in);
+  if (!end.ok()) return end.status();
+  switch (*end) {
+    case ReadEnd::kDone:
+      return in;
+    case ReadEnd::kClosed:
       return absl::UnavailableError(
           "the connection closed before the call's stream ended");
-    }
-    in.append(buf, n);
+    case ReadEnd::kTimedOut:
+      break;
   }
+  return absl::DeadlineExceededError("the call's stream did not end");
 }
 
 }  // namespace jalon::testing

@@ -220,29 +220,29 @@ absl::Status HttpFront::Start() {
   // body is answered here, before it is read (and the client told to
   // close: what it sends next is not read as a body either).
   svr.set_payload_max_length(0);
-  svr.set_pre_routing_handler([](const httplib::Request& req,
-                                 httplib::Response& res) {
-    const bool read_only = req.method == "GET" || req.method == "HEAD";
-    const bool has_body = req.has_header("Transfer-Encoding") ||
-                          (req.has_header("Content-Length") &&
-                           req.get_header_value("Content-Length") != "0");
-    if (!read_only || has_body) {
-      res.status = read_only ? 413 : 405;
-      if (!read_only) res.set_header("Allow", "GET, HEAD");
-      res.set_header("Connection", "close");
-      res.set_content(read_only ? "a request here has no body\n"
-                                : "only GET and HEAD are served here\n",
-                      "text/plain; charset=utf-8");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (req.ranges.size() <= 1) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    // No body: the library would still copy it once per range.
-    res.status = 416;
-    res.set_header("Content-Range", "bytes */*");
-    return httplib::Server::HandlerResponse::Handled;
-  });
+  svr.set_pre_routing_handler(
+      [](const httplib::Request& req, httplib::Response& res) {
+        const bool read_only = req.method == "GET" || req.method == "HEAD";
+        const bool has_body = req.has_header("Transfer-Encoding") ||
+                              (req.has_header("Content-Length") &&
+                               req.get_header_value("Content-Length") != "0");
+        if (!read_only || has_body) {
+          res.status = read_only ? 413 : 405;
+          if (!read_only) res.set_header("Allow", "GET, HEAD");
+          res.set_header("Connection", "close");
+          res.set_content(read_only ? "a request here has no body\n"
+                                    : "only GET and HEAD are served here\n",
+                          "text/plain; charset=utf-8");
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        if (req.ranges.size() <= 1) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        // No body: the library would still copy it once per range.
+        res.status = 416;
+        res.set_header("Content-Range", "bytes */*");
+        return httplib::Server::HandlerResponse::Handled;
+      });
   // A handler that throws (a bug) answers a plain 500: the library's own
   // answer would put the exception's text in a response header.
   svr.set_exception_handler([](const httplib::Request& req,

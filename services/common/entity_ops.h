@@ -416,7 +416,6 @@ class EntityOps {
     // as not found, not as stale.
     step.status = change(cur, &step.next, &step.m);
     if (!step.status.ok()) return step;
-    step.next.DiscardUnknownFields();  // as in PlanCreate
     if (expected != 0 && cur.version != expected) {
       step.status = WithReason(
           absl::AbortedError(absl::StrCat(

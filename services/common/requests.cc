@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <iterator>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -252,7 +253,13 @@ absl::Status ApplyMask(const Message& patch,
   google::protobuf::util::FieldMaskUtil::MergeOptions options;
   options.set_replace_message_fields(true);
   options.set_replace_repeated_fields(true);
-  google::protobuf::util::FieldMaskUtil::MergeMessageTo(patch, mask, options,
+  // Not the fields the client sent that this build does not know (no limit
+  // bounds them). Those a newer build stored in `target` stay: an older
+  // replica's update must not erase them in a rolling deploy.
+  std::unique_ptr<Message> known(patch.New());
+  known->CopyFrom(patch);
+  known->DiscardUnknownFields();
+  google::protobuf::util::FieldMaskUtil::MergeMessageTo(*known, mask, options,
                                                         target);
   // MergeMessageTo does not clear a proto3 `optional` scalar absent from the
   // patch; clearing it is what "set to unset" means here.

@@ -36,6 +36,27 @@ return redis.call('XACK', KEYS[1], ARGV[3], ARGV[2])
   return *script;
 }
 
+// Sets back by one the delivery count of entries this consumer still owns
+// with the count it saw, and only those: another consumer may have claimed
+// one since (its handler was slow), and that one's failure must count.
+// XCLAIM also makes the entry idle from now (retried after claim_min_idle).
+// KEYS: the stream. ARGV: group, consumer, then (id, deliveries) pairs.
+const RedisScript& UncountScript() {
+  static const RedisScript* script = new RedisScript(R"lua(
+local n = 0
+for i = 3, #ARGV, 2 do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if #p == 1 and p[1][2] == ARGV[2] and p[1][4] == tonumber(ARGV[i + 1]) then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i],
+               'RETRYCOUNT', math.max(p[1][4] - 1, 0), 'JUSTID')
+    n = n + 1
+  end
+end
+return n
+)lua");
+  return *script;
+}
+
 // The handler's verdict on one entry. A handler that throws (a bug, or
 // memory running out) has failed that entry, as if it returned an error:
 // the entry stays pending and ends in the dead-letter stream, where the
@@ -160,21 +181,18 @@ absl::StatusOr<int> StreamConsumer::HandleAll(
 }
 
 void StreamConsumer::Uncount(const std::vector<StreamEntry>& entries) {
-  // XCLAIM by their owner sets the delivery count back to what it was
-  // before this delivery (and their idle time to 0: they are reclaimed,
-  // and retried, after claim_min_idle). Best effort: when Redis cannot be
-  // reached, it did not count deliveries either.
-  std::vector<RedisArgs> claims;
-  claims.reserve(entries.size());
+  // Best effort: when Redis cannot be reached, it did not count deliveries
+  // either.
+  std::vector<std::string> args = {options_.group, options_.consumer};
   for (const auto& e : entries) {
-    claims.push_back({"XCLAIM", options_.stream, options_.group,
-                      options_.consumer, "0", e.id, "RETRYCOUNT",
-                      std::to_string(std::max<int64_t>(e.deliveries - 1, 0)),
-                      "JUSTID"});
+    args.push_back(e.id);
+    args.push_back(std::to_string(e.deliveries));
   }
-  if (auto r = redis_->Pipeline(claims); !r.ok()) {
+  if (auto s =
+          CheckReply(redis_->Eval(UncountScript(), {options_.stream}, args));
+      !s.ok()) {
     spdlog::warn("msg=event_deliveries_not_uncounted stream={} error={}",
-                 options_.stream, r.status().message());
+                 options_.stream, s.message());
   }
 }
 

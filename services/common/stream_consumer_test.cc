@@ -250,6 +250,26 @@ TEST_F(StreamConsumerTest, TransientFailuresDoNotCountTowardsDeadLetters) {
   }
 }
 
+// A transient failure sets back only the count this consumer saw, on an
+// entry it still owns: another consumer that claimed it meanwhile (this
+// handler was slow) and failed it keeps its delivery counted, and the
+// entry.
+TEST_F(StreamConsumerTest, AnEntryClaimedMeanwhileKeepsItsCountAndOwner) {
+  ConsumerOptions o = Options("slow");
+  StreamConsumer consumer(redis_.get(), o, [&](const StreamEntry& e) {
+    // Meanwhile another consumer claimed the entry (its count is now 2).
+    Cmd({"XCLAIM", kStream, kGroup, "other", "0", e.id});
+    return absl::UnavailableError("storage unavailable");
+  });
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  std::vector<std::string> ids = Append(1);
+  EXPECT_FALSE(consumer.PollOnce().ok());
+  RedisReply detail = Cmd({"XPENDING", kStream, kGroup, "-", "+", "10"});
+  ASSERT_EQ(detail.elements().size(), 1u);
+  EXPECT_EQ(detail.elements()[0].elements()[1].str(), "other");
+  EXPECT_EQ(detail.elements()[0].elements()[3].integer(), 2);
+}
+
 TEST_F(StreamConsumerTest, AnEntryThatCannotBeDeadLetteredStaysPending) {
   ConsumerOptions o = Options("c1");
   o.claim_min_idle = milliseconds(50);

@@ -401,6 +401,16 @@ TEST_F(JalonctlTest, UsageErrorsExitOne) {
                     {{"JALON_TOKEN", "jalon_x"}});
   EXPECT_EQ(file.code, 6) << file;
   EXPECT_TRUE(absl::StrContains(file.err, "latin1.yaml:2: byte 0xE9")) << file;
+  // A path that exists is only a path, whatever its encoding: its text is
+  // what is sent.
+  Write("m\xE9tal.yaml",
+        "name: Fonderie\nkind: ORGANIZATION_KIND_MEMBER_COMPANY\n");
+  Result path = Run({"--timeout", "2", "--roadmap-address",
+                     testing::RefusingLoopbackPort().address(), "org", "create",
+                     "-f", home_ + "/m\xE9tal.yaml"},
+                    {{"JALON_TOKEN", "jalon_x"}});
+  EXPECT_EQ(path.code, 5) << path;  // it got as far as calling
+  EXPECT_FALSE(absl::StrContains(path.err, "not UTF-8")) << path;
 }
 
 TEST_F(JalonctlTest, CompletionScriptIsValidBash) {

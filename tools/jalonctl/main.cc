@@ -1,6 +1,7 @@
 // jalonctl: the admin CLI of Jalon, `jalonctl <resource> <verb> [args]
 // [flags]` in the conventions of kubectl and gh. See docs/cli.md.
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <iostream>
 
 #include "services/common/requests.h"
@@ -58,10 +59,13 @@ int main(int argc, char** argv) {
       "  jalonctl import examples/roadmap-2016.yaml --dry-run");
 
   // Every text the services take is UTF-8: an argument in another encoding
-  // (a Latin-1 terminal) would make a request that does not parse.
+  // (a Latin-1 terminal) would make a request that does not parse. A path
+  // that exists is only a path (the file's own text is checked on reading).
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (size_t at = jalon::InvalidUtf8At(arg); at != std::string_view::npos) {
+    std::error_code ec;
+    if (jalon::InvalidUtf8At(arg) != std::string_view::npos &&
+        !std::filesystem::exists(argv[i], ec)) {
       std::cerr << "error: argument " << i << " ("
                 << jalon::ctl::EscapedBytes(arg)
                 << ") is not UTF-8 text; set the terminal to UTF-8, or "

@@ -2,11 +2,11 @@
 
 #include <strings.h>
 
-#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "services/common/ids.h"
+#include "services/common/requests.h"
 #include "services/common/status.h"
 
 namespace jalon {
@@ -86,9 +86,7 @@ absl::StatusOr<std::string_view> BearerToken(std::string_view authorization) {
   // Jalon's tokens are visible ASCII. Nothing else goes further: feedback
   // and reporting send the token on to the roadmap service, and gRPC aborts
   // the process on a header value with other bytes.
-  if (token.size() > 512 ||
-      !std::all_of(token.begin(), token.end(),
-                   [](char c) { return c >= 0x21 && c <= 0x7e; })) {
+  if (token.size() > 512 || !IsVisibleAscii(token)) {
     return Unauthenticated("invalid token");
   }
   return token;

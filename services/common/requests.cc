@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <cstring>
 #include <iterator>
-#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -33,6 +32,11 @@ size_t Utf8Length(std::string_view s) {
   size_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80;
   return n;
+}
+
+bool IsVisibleAscii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return c >= 0x21 && c <= 0x7e; });
 }
 
 size_t InvalidUtf8At(std::string_view s) {
@@ -253,14 +257,26 @@ absl::Status ApplyMask(const Message& patch,
   google::protobuf::util::FieldMaskUtil::MergeOptions options;
   options.set_replace_message_fields(true);
   options.set_replace_repeated_fields(true);
-  // Not the fields the client sent that this build does not know (no limit
-  // bounds them). Those a newer build stored in `target` stay: an older
-  // replica's update must not erase them in a rolling deploy.
-  std::unique_ptr<Message> known(patch.New());
-  known->CopyFrom(patch);
-  known->DiscardUnknownFields();
-  google::protobuf::util::FieldMaskUtil::MergeMessageTo(*known, mask, options,
+  google::protobuf::util::FieldMaskUtil::MergeMessageTo(patch, mask, options,
                                                         target);
+  // A message field taken from the patch brings the fields the client sent
+  // that this build does not know (no limit bounds them): dropped. Those a
+  // newer build stored elsewhere in `target` stay: an older replica's
+  // update must not erase them in a rolling deploy.
+  const Reflection* ref = target->GetReflection();
+  for (const auto& path : mask.paths()) {
+    const FieldDescriptor* f = target->GetDescriptor()->FindFieldByName(path);
+    if (f == nullptr || f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
+      continue;
+    }
+    if (f->is_repeated()) {
+      for (int i = 0; i < ref->FieldSize(*target, f); ++i) {
+        ref->MutableRepeatedMessage(target, f, i)->DiscardUnknownFields();
+      }
+    } else if (ref->HasField(*target, f)) {
+      ref->MutableMessage(target, f)->DiscardUnknownFields();
+    }
+  }
   // MergeMessageTo does not clear a proto3 `optional` scalar absent from the
   // patch; clearing it is what "set to unset" means here.
   const auto* desc = target->GetDescriptor();

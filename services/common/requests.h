@@ -29,6 +29,11 @@ size_t Utf8Length(std::string_view s);
 // anything else does not parse.
 size_t InvalidUtf8At(std::string_view s);
 
+// Whether every byte of `s` is visible ASCII (0x21..0x7E): what a token or
+// a request id is, and what may travel in a gRPC header, where gRPC
+// aborts the process on anything else.
+bool IsVisibleAscii(std::string_view s);
+
 // Whether `text` holds nothing but spaces, tabs and line breaks (ASCII,
 // and the Unicode spaces French text uses: U+00A0, U+2000..U+200B, U+202F,
 // U+3000), or nothing at all: a required text that is blank is missing.

@@ -3,11 +3,11 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <chrono>
 
 #include "services/common/ids.h"
 #include "services/common/logging.h"
+#include "services/common/requests.h"
 
 namespace jalon {
 namespace {
@@ -23,9 +23,7 @@ std::string Metadata(const grpc::CallbackServerContext* ctx,
 }  // namespace
 
 bool IsUsableRequestId(std::string_view id) {
-  return !id.empty() && id.size() <= 128 &&
-         std::all_of(id.begin(), id.end(),
-                     [](char c) { return c >= 0x21 && c <= 0x7e; });
+  return !id.empty() && id.size() <= 128 && IsVisibleAscii(id);
 }
 
 absl::Status BeginCall(grpc::CallbackServerContext* ctx, std::string_view rpc,

@@ -10,6 +10,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/string_view.h"
+#include "services/common/requests.h"
 #include "tools/jalonctl/errors.h"
 
 namespace jalon::ctl {
@@ -173,12 +174,10 @@ namespace {
 // printing the header).
 std::string CheckedToken(std::string token, const std::string& source) {
   absl::string_view trimmed = absl::StripAsciiWhitespace(token);
-  for (char c : trimmed) {
-    if (c < 0x21 || c > 0x7e) {
-      throw CliError(kExitDenied, "error: the token from " + source +
-                                      " contains characters a token never "
-                                      "has (spaces or control characters)");
-    }
+  if (!IsVisibleAscii(std::string_view(trimmed.data(), trimmed.size()))) {
+    throw CliError(kExitDenied, "error: the token from " + source +
+                                    " contains characters a token never "
+                                    "has (spaces or control characters)");
   }
   if (trimmed.empty()) {
     throw CliError(kExitDenied,

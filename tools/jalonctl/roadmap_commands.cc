@@ -4,13 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/requests.h"
 #include "tools/jalonctl/commands.h"
 
 namespace jalon::ctl {
@@ -140,9 +140,8 @@ bool HoldsSecretOf(Session& s, const std::string& path,
   // Read as a token file is (a CRLF line, a trailing space), and never
   // sent when no token could hold it: gRPC would abort, printing it.
   const absl::string_view secret = absl::StripAsciiWhitespace(line);
-  if (secret.empty() || !std::all_of(secret.begin(), secret.end(), [](char c) {
-        return c >= 0x21 && c <= 0x7e;
-      })) {
+  if (secret.empty() ||
+      !IsVisibleAscii(std::string_view(secret.data(), secret.size()))) {
     return false;
   }
   rpb::GetCurrentPrincipalResponse who;

@@ -752,8 +752,8 @@ absl::Status FeedbackService::WithdrawEndorsement(
   if (!r.ok()) return r.status();
   // The count only to whom may see the item: it may have become co-pilots
   // only, or been hidden, since the endorsement (which is withdrawn all the
-  // same: it is the organisation's own).
-  // The withdrawal is committed: an error now would say it failed.
+  // same: it is the organisation's own). The withdrawal is committed: a
+  // failed read now answers without the count, not with an error.
   auto item = ops.Load<pb::FeedbackItem>(kFeedback, req.feedback_id());
   if (!item.ok() || !CanSee(c.principal, item->value)) {
     return absl::OkStatus();

@@ -56,6 +56,19 @@ absl::Status ParseRequest(const grpc::ByteBuffer* bytes,
   return InvalidField("request", "is not a valid " + request->GetTypeName());
 }
 
+absl::Status SerializeResponse(const google::protobuf::MessageLite& response,
+                               grpc::ByteBuffer* bytes) {
+  // gRPC asserts that the buffer it serialises a large message into is
+  // empty: a reused one (a stream's next message) would abort the process.
+  bytes->Clear();
+  bool own_buffer = false;
+  grpc::Status s =
+      grpc::SerializationTraits<google::protobuf::MessageLite>::Serialize(
+          response, bytes, &own_buffer);
+  if (s.ok()) return absl::OkStatus();
+  return absl::InternalError("the response could not be serialised");
+}
+
 absl::Status AdmitCall(absl::StatusOr<Actor> actor, RoleSet allowed,
                        CallContext* call) {
   if (!actor.ok()) return actor.status();

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -62,6 +63,10 @@ absl::Status AdmitCall(absl::StatusOr<Actor> actor, RoleSet allowed,
 // naming the request's type when its bytes are not one.
 absl::Status ParseRequest(const grpc::ByteBuffer* bytes,
                           google::protobuf::MessageLite* request);
+// The response of a raw method, serialised into `bytes` (whose previous
+// content is dropped).
+absl::Status SerializeResponse(const google::protobuf::MessageLite& response,
+                               grpc::ByteBuffer* bytes);
 // Logs the outcome once and echoes the request id to the client.
 void EndCall(grpc::CallbackServerContext* ctx, const CallContext& call,
              const absl::Status& status,
@@ -190,6 +195,93 @@ grpc::ServerUnaryReactor* ServeAsync(const RpcEnv& env,
     call->Finish(absl::UnavailableError("server overloaded, retry later"));
   }
   return reactor;
+}
+
+// Raw methods. gRPC parses a typed method's request before any of ours
+// runs, and answers bytes that do not parse with UNIMPLEMENTED and no
+// message, as if the method did not exist. A raw method (bytes in, bytes
+// out) parses its own request, after authentication, and answers such
+// bytes with INVALID_ARGUMENT naming `request` and its type. Every unary
+// method of the Jalon services is raw.
+//
+// RawMethods<pb::X::CallbackService, pb::X::WithRawCallbackMethod_A, ...>
+// is the generated service with methods A... made raw.
+template <class Base, template <class> class... Raw>
+struct RawMethodsOf;
+template <class Base>
+struct RawMethodsOf<Base> {
+  using type = Base;
+};
+template <class Base, template <class> class First,
+          template <class> class... Rest>
+struct RawMethodsOf<Base, First, Rest...> {
+  using type = First<typename RawMethodsOf<Base, Rest...>::type>;
+};
+template <class Base, template <class> class... Raw>
+using RawMethods = typename RawMethodsOf<Base, Raw...>::type;
+
+// A raw method's request and response, alive until its call finishes.
+template <typename Request, typename Response>
+struct Exchange {
+  Request request;
+  Response response;
+};
+
+// Serve for a raw method: `handler(call, request, &response)` runs on the
+// executor with the parsed request; its response is then serialised.
+template <typename Request, typename Response, typename Handler>
+grpc::ServerUnaryReactor* ServeParsed(const RpcEnv& env,
+                                      grpc::CallbackServerContext* ctx,
+                                      std::string_view rpc, RoleSet allowed,
+                                      const grpc::ByteBuffer* in,
+                                      grpc::ByteBuffer* out, Handler handler) {
+  return Serve(env, ctx, rpc, allowed,
+               [in, out, h = std::move(handler)](const CallContext& call) {
+                 Exchange<Request, Response> x;
+                 if (auto s = ParseRequest(in, &x.request); !s.ok()) return s;
+                 if (auto s = h(call, x.request, &x.response); !s.ok()) {
+                   return s;
+                 }
+                 return SerializeResponse(x.response, out);
+               });
+}
+
+// Runs `start(call, request, &response, done)` for an exchange already
+// parsed; `done(status)` serialises the response when the status is OK and
+// finishes the call (exactly once, as Finish). The exchange lives as long
+// as `done`.
+template <typename Request, typename Response, typename Start>
+void StartParsed(AsyncCall* call,
+                 std::shared_ptr<Exchange<Request, Response>> exchange,
+                 grpc::ByteBuffer* out, Start& start) {
+  const Request& request = exchange->request;
+  Response* response = &exchange->response;
+  start(call, request, response,
+        [call, x = std::move(exchange), out](absl::Status s) mutable {
+          if (s.ok()) s = SerializeResponse(x->response, out);
+          x.reset();
+          call->Finish(s);
+        });
+}
+
+// ServeAsync for a raw method: the request is parsed once the caller is
+// admitted, then as StartParsed.
+template <typename Request, typename Response, typename Start>
+grpc::ServerUnaryReactor* ServeAsyncParsed(const RpcEnv& env,
+                                           grpc::CallbackServerContext* ctx,
+                                           std::string_view rpc,
+                                           RoleSet allowed,
+                                           const grpc::ByteBuffer* in,
+                                           grpc::ByteBuffer* out, Start start) {
+  return ServeAsync(
+      env, ctx, rpc, allowed,
+      [in, out, start = std::move(start)](AsyncCall* call) mutable {
+        auto x = std::make_shared<Exchange<Request, Response>>();
+        if (auto s = ParseRequest(in, &x->request); !s.ok()) {
+          return call->Finish(s);
+        }
+        StartParsed(call, std::move(x), out, start);
+      });
 }
 
 }  // namespace jalon

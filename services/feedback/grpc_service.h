@@ -1,5 +1,6 @@
 // The gRPC adapter of the feedback service: declares the roles each RPC
 // allows (rpcs.inc) and hands the call to FeedbackService on the executor.
+// Every method is raw: it parses its own request (rpc.h, RawMethods).
 // Thread-safe.
 #ifndef JALON_SERVICES_FEEDBACK_GRPC_SERVICE_H_
 #define JALON_SERVICES_FEEDBACK_GRPC_SERVICE_H_
@@ -10,19 +11,31 @@
 
 namespace jalon::feedback {
 
-class FeedbackGrpcService final : public pb::FeedbackService::CallbackService {
+namespace internal {
+using Service = pb::FeedbackService;
+// The generated service with every method raw (bytes in, bytes out).
+#define JALON_FEEDBACK_RPC(Name, Roles) , Service::WithRawCallbackMethod_##Name
+using RawFeedbackService = RawMethods<Service::CallbackService
+#include "services/feedback/rpcs.inc"
+                                      >;
+#undef JALON_FEEDBACK_RPC
+}  // namespace internal
+
+class FeedbackGrpcService final : public internal::RawFeedbackService {
  public:
   FeedbackGrpcService(FeedbackService* service, RpcEnv env)
       : service_(service), env_(std::move(env)) {}
 
-#define JALON_FEEDBACK_RPC(Name, Roles)                               \
-  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,    \
-                                 const pb::Name##Request* req,        \
-                                 pb::Name##Response* resp) override { \
-    return Serve(env_, ctx, #Name, Roles,                             \
-                 [this, req, resp](const CallContext& c) {            \
-                   return service_->Name(c, *req, resp);              \
-                 });                                                  \
+#define JALON_FEEDBACK_RPC(Name, Roles)                                \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,     \
+                                 const grpc::ByteBuffer* req,          \
+                                 grpc::ByteBuffer* resp) override {    \
+    return ServeParsed<pb::Name##Request, pb::Name##Response>(         \
+        env_, ctx, #Name, Roles, req, resp,                            \
+        [this](const CallContext& c, const pb::Name##Request& request, \
+               pb::Name##Response* response) {                         \
+          return service_->Name(c, request, response);                 \
+        });                                                            \
   }
 #include "services/feedback/rpcs.inc"
 #undef JALON_FEEDBACK_RPC

@@ -644,5 +644,19 @@ TEST_F(FeedbackServiceTest,
   EXPECT_GT(testing::ProbeRandomRequests(h_.channel(), o), 20);
 }
 
+// Request bytes that are not a message: gRPC itself would answer
+// UNIMPLEMENTED with no message, as if the method did not exist.
+TEST_F(FeedbackServiceTest, RequestBytesThatDoNotParseAreInvalidArgument) {
+  StartHarness();
+  const auto* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          fpb::FeedbackService::service_full_name());
+  ASSERT_NE(service, nullptr);
+  EXPECT_EQ(testing::ProbeUnparsableRequests(h_.channel(), service->full_name(),
+                                             h_.roadmap().admin_token(),
+                                             h_.roadmap().redis()),
+            service->method_count());
+}
+
 }  // namespace
 }  // namespace jalon::feedback

@@ -28,12 +28,12 @@ constexpr std::chrono::milliseconds kStopGrace{200};
 // message at a time, waiting for each write to complete (or the client to
 // go, or the timeout); it calls Finish last and never touches the reactor
 // after that (OnDone deletes it).
-class WatchReactor final
-    : public grpc::ServerWriteReactor<pb::WatchStatusResponse> {
+class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
+  // `request`: the request's bytes, parsed once the caller is admitted.
   WatchReactor(ReportingGrpcService* owner, grpc::CallbackServerContext* ctx,
-               pb::WatchStatusRequest req)
-      : owner_(owner), ctx_(ctx), req_(std::move(req)) {}
+               const grpc::ByteBuffer& request)
+      : owner_(owner), ctx_(ctx), request_bytes_(request) {}
 
   void Start() {
     std::thread([this] { Run(); }).detach();
@@ -74,8 +74,13 @@ class WatchReactor final
 
   // Writes one message and waits for it to be taken.
   bool Send(const pb::StatusUpdate& u, absl::Status* status) {
+    pb::WatchStatusResponse msg;
+    *msg.mutable_update() = u;
     // A member: gRPC holds the pointer until OnWriteDone.
-    *msg_.mutable_update() = u;
+    if (auto s = SerializeResponse(msg, &msg_); !s.ok()) {
+      *status = s;
+      return false;
+    }
     return Await([this] { StartWrite(&msg_); }, u.cursor(), status);
   }
 
@@ -167,6 +172,7 @@ class WatchReactor final
     const std::string authorization = Metadata("authorization");
     auto actor = owner_->env_.verifier->Verify(authorization);
     if (!actor.ok()) return actor.status();
+    if (auto s = ParseRequest(&request_bytes_, &req_); !s.ok()) return s;
     if (auto s = ReportingService::ValidateFilter(req_.filter(), "filter");
         !s.ok()) {
       return s;
@@ -210,13 +216,14 @@ class WatchReactor final
 
   ReportingGrpcService* owner_;
   grpc::CallbackServerContext* ctx_;
-  const pb::WatchStatusRequest req_;
+  const grpc::ByteBuffer request_bytes_;
+  pb::WatchStatusRequest req_;  // parsed by Serve
   std::mutex mu_;
   std::condition_variable cv_;
   bool write_pending_ = false;
   bool write_ok_ = true;
   bool cancelled_ = false;
-  pb::WatchStatusResponse msg_;
+  grpc::ByteBuffer msg_;  // the message being written
 };
 
 ReportingGrpcService::ReportingGrpcService(ReportingService* service,
@@ -225,9 +232,8 @@ ReportingGrpcService::ReportingGrpcService(ReportingService* service,
 
 ReportingGrpcService::~ReportingGrpcService() { StopWatchers(); }
 
-grpc::ServerWriteReactor<pb::WatchStatusResponse>*
-ReportingGrpcService::WatchStatus(grpc::CallbackServerContext* ctx,
-                                  const pb::WatchStatusRequest* req) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ReportingGrpcService::WatchStatus(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req) {
   auto* reactor = new WatchReactor(this, ctx, *req);
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -1,6 +1,7 @@
 // The gRPC adapter of the reporting service: the unary RPCs (rpcs.inc) go
 // to ReportingService on the executor; WatchStatus streams on a thread of
 // its own per watcher, reading the status stream from the client's cursor.
+// Every method is raw: it parses its own request (rpc.h, RawMethods).
 // Memory per watcher is bounded: one batch is read only when the previous
 // one was written, and a client that leaves a message unread longer than
 // `write_timeout` is cut off with RESOURCE_EXHAUSTED (it may resume from its
@@ -20,6 +21,18 @@
 
 namespace jalon::reporting {
 
+namespace internal {
+using Service = pb::ReportingService;
+// The generated service with every method raw (bytes in, bytes out).
+#define JALON_REPORTING_RPC(Name, Roles) , Service::WithRawCallbackMethod_##Name
+using RawReportingService =
+    RawMethods<Service::CallbackService
+#include "services/reporting/rpcs.inc"
+               ,
+               Service::WithRawCallbackMethod_WatchStatus>;
+#undef JALON_REPORTING_RPC
+}  // namespace internal
+
 struct WatchOptions {
   // How long a written message may stay unread before the cut-off.
   std::chrono::milliseconds write_timeout{10000};
@@ -35,28 +48,28 @@ struct WatchOptions {
   RedisOptions redis;
 };
 
-class ReportingGrpcService final
-    : public pb::ReportingService::CallbackService {
+class ReportingGrpcService final : public internal::RawReportingService {
  public:
   ReportingGrpcService(ReportingService* service, RpcEnv env,
                        WatchOptions watch);
   ~ReportingGrpcService() override;
 
-#define JALON_REPORTING_RPC(Name, Roles)                              \
-  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,    \
-                                 const pb::Name##Request* req,        \
-                                 pb::Name##Response* resp) override { \
-    return Serve(env_, ctx, #Name, Roles,                             \
-                 [this, req, resp](const CallContext& c) {            \
-                   return service_->Name(c, *req, resp);              \
-                 });                                                  \
+#define JALON_REPORTING_RPC(Name, Roles)                               \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,     \
+                                 const grpc::ByteBuffer* req,          \
+                                 grpc::ByteBuffer* resp) override {    \
+    return ServeParsed<pb::Name##Request, pb::Name##Response>(         \
+        env_, ctx, #Name, Roles, req, resp,                            \
+        [this](const CallContext& c, const pb::Name##Request& request, \
+               pb::Name##Response* response) {                         \
+          return service_->Name(c, request, response);                 \
+        });                                                            \
   }
 #include "services/reporting/rpcs.inc"
 #undef JALON_REPORTING_RPC
 
-  grpc::ServerWriteReactor<pb::WatchStatusResponse>* WatchStatus(
-      grpc::CallbackServerContext* ctx,
-      const pb::WatchStatusRequest* req) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStatus(
+      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req) override;
 
   // Ends every watch with UNAVAILABLE (clients resume elsewhere) and waits
   // for their threads. Call before the server's Shutdown.

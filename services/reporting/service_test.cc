@@ -1798,5 +1798,19 @@ TEST_F(ReportingServiceTest,
   EXPECT_GT(testing::ProbeRandomRequests(h_.channel(), o), 20);
 }
 
+// Request bytes that are not a message, WatchStatus's too: gRPC itself
+// would answer UNIMPLEMENTED with no message, as if the method did not
+// exist.
+TEST_F(ReportingServiceTest, RequestBytesThatDoNotParseAreInvalidArgument) {
+  const auto* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          reppb::ReportingService::service_full_name());
+  ASSERT_NE(service, nullptr);
+  EXPECT_EQ(
+      testing::ProbeUnparsableRequests(h_.channel(), service->full_name(),
+                                       h_.roadmap().admin_token(), h_.redis()),
+      service->method_count());
+}
+
 }  // namespace
 }  // namespace jalon::reporting

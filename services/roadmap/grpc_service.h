@@ -15,39 +15,40 @@ namespace jalon::roadmap {
 
 namespace internal {
 using Service = pb::RoadmapService;
-// The generated service with the Gets made raw (bytes in, bytes out).
-using RoadmapServiceWithRawGets =
-    Service::WithRawCallbackMethod_GetOrganization<
-        Service::WithRawCallbackMethod_GetRoadmap<
-            Service::WithRawCallbackMethod_GetEcosystem<
-                Service::WithRawCallbackMethod_GetIndicator<
-                    Service::WithRawCallbackMethod_GetMeasurement<
-                        Service::WithRawCallbackMethod_GetAction<
-                            Service::CallbackService>>>>>>;
+// The generated service with every method raw (bytes in, bytes out).
+#define JALON_ROADMAP_RPC(Name, Roles) , Service::WithRawCallbackMethod_##Name
+using RawRoadmapService = RawMethods<Service::CallbackService
+#include "services/roadmap/rpcs.inc"
+                                     >;
+#undef JALON_ROADMAP_RPC
 }  // namespace internal
 
-class RoadmapGrpcService final : public internal::RoadmapServiceWithRawGets {
+class RoadmapGrpcService final : public internal::RawRoadmapService {
  public:
   RoadmapGrpcService(RoadmapService* service, RpcEnv env)
       : service_(service), env_(std::move(env)) {}
 
-#define JALON_ROADMAP_RPC(Name, Roles)                                \
-  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,    \
-                                 const pb::Name##Request* req,        \
-                                 pb::Name##Response* resp) override { \
-    return Serve(env_, ctx, #Name, Roles,                             \
-                 [this, req, resp](const CallContext& c) {            \
-                   return service_->Name(c, *req, resp);              \
-                 });                                                  \
-  }
-#define JALON_ROADMAP_ASYNC_RPC(Name, Roles)                           \
+#define JALON_ROADMAP_RPC(Name, Roles)                                 \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,     \
-                                 const pb::Name##Request* req,         \
-                                 pb::Name##Response* resp) override {  \
-    return ServeAsync(                                                 \
-        env_, ctx, #Name, Roles, [this, req, resp](AsyncCall* call) {  \
-          service_->Name(call->context(), *req, resp, Finisher(call)); \
+                                 const grpc::ByteBuffer* req,          \
+                                 grpc::ByteBuffer* resp) override {    \
+    return ServeParsed<pb::Name##Request, pb::Name##Response>(         \
+        env_, ctx, #Name, Roles, req, resp,                            \
+        [this](const CallContext& c, const pb::Name##Request& request, \
+               pb::Name##Response* response) {                         \
+          return service_->Name(c, request, response);                 \
         });                                                            \
+  }
+#define JALON_ROADMAP_ASYNC_RPC(Name, Roles)                                   \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,             \
+                                 const grpc::ByteBuffer* req,                  \
+                                 grpc::ByteBuffer* resp) override {            \
+    return ServeAsyncParsed<pb::Name##Request, pb::Name##Response>(            \
+        env_, ctx, #Name, Roles, req, resp,                                    \
+        [this](AsyncCall* call, const pb::Name##Request& request,              \
+               pb::Name##Response* response, RoadmapService::Done done) {      \
+          service_->Name(call->context(), request, response, std::move(done)); \
+        });                                                                    \
   }
 #define JALON_ROADMAP_GET_RPC(Name, Roles)                              \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,      \
@@ -75,38 +76,58 @@ class RoadmapGrpcService final : public internal::RoadmapServiceWithRawGets {
   // now, not what this replica cached, or a revocation whose message was
   // lost could take two TTLs to reach them.
   grpc::ServerUnaryReactor* GetCurrentPrincipal(
-      grpc::CallbackServerContext* ctx, const pb::GetCurrentPrincipalRequest*,
-      pb::GetCurrentPrincipalResponse* resp) override {
-    return Serve(env_, ctx, "GetCurrentPrincipal", kGetCurrentPrincipalRoles,
-                 [this, ctx, resp](const CallContext&) -> absl::Status {
-                   auto fresh = env_.verifier->VerifyFresh(Authorization(ctx));
-                   if (!fresh.ok()) return fresh.status();
-                   *resp->mutable_principal() = *std::move(fresh);
-                   return absl::OkStatus();
-                 });
-  }
-
-  // Served without blocking, unless it edits dependencies.
-  grpc::ServerUnaryReactor* UpdateAction(
-      grpc::CallbackServerContext* ctx, const pb::UpdateActionRequest* req,
-      pb::UpdateActionResponse* resp) override {
-    constexpr RoleSet kRoles = kUpdateActionRoles;
-    if (RoadmapService::UpdateActionBlocks(*req)) {
-      return Serve(env_, ctx, "UpdateAction", kRoles,
-                   [this, req, resp](const CallContext& c) {
-                     return service_->UpdateAction(c, *req, resp);
-                   });
-    }
-    return ServeAsync(
-        env_, ctx, "UpdateAction", kRoles, [this, req, resp](AsyncCall* call) {
-          service_->UpdateAction(call->context(), *req, resp, Finisher(call));
+      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
+      grpc::ByteBuffer* resp) override {
+    return ServeParsed<pb::GetCurrentPrincipalRequest,
+                       pb::GetCurrentPrincipalResponse>(
+        env_, ctx, "GetCurrentPrincipal", kGetCurrentPrincipalRoles, req, resp,
+        [this, ctx](const CallContext&, const pb::GetCurrentPrincipalRequest&,
+                    pb::GetCurrentPrincipalResponse* response) -> absl::Status {
+          auto fresh = env_.verifier->VerifyFresh(Authorization(ctx));
+          if (!fresh.ok()) return fresh.status();
+          *response->mutable_principal() = *std::move(fresh);
+          return absl::OkStatus();
         });
   }
 
- private:
-  static RoadmapService::Done Finisher(AsyncCall* call) {
-    return [call](absl::Status s) { call->Finish(s); };
+  // Served without blocking, unless it edits dependencies: the request is
+  // parsed in the reaction, to choose.
+  grpc::ServerUnaryReactor* UpdateAction(grpc::CallbackServerContext* ctx,
+                                         const grpc::ByteBuffer* req,
+                                         grpc::ByteBuffer* resp) override {
+    constexpr RoleSet kRoles = kUpdateActionRoles;
+    using Update = Exchange<pb::UpdateActionRequest, pb::UpdateActionResponse>;
+    auto x = std::make_shared<Update>();
+    absl::Status parsed = ParseRequest(req, &x->request);
+    if (parsed.ok() && RoadmapService::UpdateActionBlocks(x->request)) {
+      return Serve(
+          env_, ctx, "UpdateAction", kRoles,
+          [this, x, resp](const CallContext& c) {
+            if (auto s = service_->UpdateAction(c, x->request, &x->response);
+                !s.ok()) {
+              return s;
+            }
+            return SerializeResponse(x->response, resp);
+          });
+    }
+    return ServeAsync(env_, ctx, "UpdateAction", kRoles,
+                      [this, x, parsed, resp](AsyncCall* call) mutable {
+                        // A request that does not parse is answered once the
+                        // caller is admitted, as on every other RPC.
+                        if (!parsed.ok()) return call->Finish(parsed);
+                        auto start = [this](
+                                         AsyncCall* c,
+                                         const pb::UpdateActionRequest& request,
+                                         pb::UpdateActionResponse* response,
+                                         RoadmapService::Done done) {
+                          service_->UpdateAction(c->context(), request,
+                                                 response, std::move(done));
+                        };
+                        StartParsed(call, std::move(x), resp, start);
+                      });
   }
+
+ private:
   // Sends a serialised response (a copy of its bytes: the original stays
   // with the cached entity).
   static RoadmapService::SerializedDone Sender(AsyncCall* call,

@@ -1928,5 +1928,18 @@ TEST_F(RoadmapServiceTest,
   EXPECT_TRUE(stub_->GetAction(Ctx(f_.reader_token).get(), get, &got).ok());
 }
 
+// Request bytes that are not a message: gRPC itself would answer
+// UNIMPLEMENTED with no message, as if the method did not exist.
+TEST_F(RoadmapServiceTest, RequestBytesThatDoNotParseAreInvalidArgument) {
+  const auto* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          rpb::RoadmapService::service_full_name());
+  ASSERT_NE(service, nullptr);
+  EXPECT_EQ(testing::ProbeUnparsableRequests(
+                harness_.channel(), service->full_name(),
+                harness_.admin_token(), harness_.redis()),
+            service->method_count());
+}
+
 }  // namespace
 }  // namespace jalon::roadmap

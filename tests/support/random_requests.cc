@@ -216,4 +216,117 @@ int ProbeRandomRequests(const std::shared_ptr<grpc::Channel>& channel,
   return succeeded;
 }
 
+namespace {
+
+// Calls a server-streaming method with raw request bytes and returns how it
+// ended (the messages, if any, are read and dropped).
+grpc::Status CallStreaming(grpc::GenericStub& stub, grpc::ClientContext* ctx,
+                           const std::string& method,
+                           const grpc::ByteBuffer& request) {
+  grpc::CompletionQueue cq;
+  auto call = stub.PrepareCall(ctx, method, &cq);
+  // One operation in flight at a time: each Next is its completion.
+  auto wait = [&cq] {
+    void* tag = nullptr;
+    bool ok = false;
+    if (!cq.Next(&tag, &ok)) return false;
+    return ok;
+  };
+  grpc::Status status;
+  call->StartCall(nullptr);
+  if (wait()) {
+    call->Write(request, nullptr);
+    if (wait()) {
+      call->WritesDone(nullptr);
+      if (wait()) {
+        grpc::ByteBuffer message;
+        do {
+          call->Read(&message, nullptr);
+        } while (wait());
+      }
+    }
+  }
+  call->Finish(&status, nullptr);
+  wait();
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
+  return status;
+}
+
+}  // namespace
+
+int ProbeUnparsableRequests(const std::shared_ptr<grpc::Channel>& channel,
+                            const std::string& service,
+                            const std::string& token, RedisClient& redis) {
+  const auto* descriptor =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          service);
+  if (descriptor == nullptr) {
+    ADD_FAILURE() << "no service " << service;
+    return 0;
+  }
+  // A length past the end, a truncated varint, a field number 0.
+  const std::vector<std::string> garbage = {"\x0a\xff\xff", "\x08\x80",
+                                            std::string("\x00\x01", 2)};
+  grpc::GenericStub stub(channel);
+  int called = 0;
+  for (int i = 0; i < descriptor->method_count(); ++i) {
+    const auto* m = descriptor->method(i);
+    if (m->client_streaming()) continue;
+    const std::string path = absl::StrCat("/", service, "/", m->name());
+    for (const std::string& bytes : garbage) {
+      const std::string before = DataDigest(redis);
+      grpc::Slice slice(bytes.data(), bytes.size());
+      grpc::ByteBuffer request(&slice, 1), response;
+      auto ctx = Ctx(token);
+      grpc::Status status;
+      if (m->server_streaming()) {
+        status = CallStreaming(stub, ctx.get(), path, request);
+      } else {
+        std::promise<grpc::Status> finished;
+        stub.UnaryCall(
+            ctx.get(), path, grpc::StubOptions(), &request, &response,
+            [&](grpc::Status s) { finished.set_value(std::move(s)); });
+        status = finished.get_future().get();
+      }
+      const std::string what =
+          absl::StrCat(m->name(), " with ", bytes.size(),
+                       " bytes of garbage: ", status.error_code(), " \"",
+                       status.error_message(), "\"");
+      if (status.error_code() != grpc::StatusCode::INVALID_ARGUMENT) {
+        ADD_FAILURE() << what;
+        continue;
+      }
+      if (std::string wrong = CheckErrorAnswer(status); !wrong.empty()) {
+        ADD_FAILURE() << wrong << ": " << what;
+      }
+      google::rpc::Status details;
+      details.ParseFromString(status.error_details());
+      bool names_request = false;
+      for (const auto& any : details.details()) {
+        google::rpc::BadRequest bad;
+        if (!any.UnpackTo(&bad)) continue;
+        for (const auto& v : bad.field_violations()) {
+          names_request |= v.field() == "request";
+        }
+      }
+      if (!names_request)
+        ADD_FAILURE() << "no violation of `request`: " << what;
+      if (status.error_message().find(m->input_type()->full_name()) ==
+          std::string::npos) {
+        ADD_FAILURE() << "the message does not name "
+                      << m->input_type()->full_name() << ": " << what;
+      }
+      if (DataDigest(redis) != before) {
+        ADD_FAILURE() << "the call changed the data: " << what;
+      }
+    }
+    ++called;
+  }
+  return called;
+}
+
 }  // namespace jalon::testing

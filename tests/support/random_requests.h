@@ -59,6 +59,16 @@ std::string DataDigest(RedisClient& redis);
 int ProbeRandomRequests(const std::shared_ptr<grpc::Channel>& channel,
                         const ProbeOptions& options);
 
+// Sends every method of `service` (unary and server-streaming), with an
+// admin's `token`, request bytes that are not a protobuf message at all,
+// and checks each answer: INVALID_ARGUMENT naming the field `request` and
+// the request's type, with the error details of every other answer, and
+// no change to the DataDigest of `redis`. Reports failures with gtest's
+// ADD_FAILURE; returns how many methods were called.
+int ProbeUnparsableRequests(const std::shared_ptr<grpc::Channel>& channel,
+                            const std::string& service,
+                            const std::string& token, RedisClient& redis);
+
 }  // namespace jalon::testing
 
 #endif  // JALON_TESTS_SUPPORT_RANDOM_REQUESTS_H_

@@ -757,6 +757,11 @@ absl::StatusOr<bool> ReportingService::Announce(const std::string& key,
   return r->integer() == 1;
 }
 
+std::function<void()> ReportingService::RatingHook() {
+  std::lock_guard<std::mutex> lock(hook_mu_);
+  return rating_hook_;
+}
+
 absl::Status ReportingService::CheckRatings(const std::string& roadmap_id,
                                             const std::string& indicator_id) {
   if (roadmap_id.empty()) return absl::OkStatus();
@@ -774,34 +779,39 @@ absl::Status ReportingService::CheckRatings(const std::string& roadmap_id,
     for (const auto& e : all->elements()) ids.push_back(e.str());
   }
   if (ids.empty()) return absl::OkStatus();
-  // 1: the indicators and their measurement ids; 2: the measurements, the
-  // ratings announced so far, and the generation (unchanged, or skip).
+  // 1: the ratings announced so far, then the indicators and their
+  // measurement ids; 2: the measurements and the generation (unchanged, or
+  // skip). The ratings come first: what is read of the models after them
+  // is at least as new as what set them, so a check that read the models
+  // before a newer one announced cannot pass the compare-and-set and
+  // announce a change back to the older state.
   std::vector<RedisArgs> c1;
+  RedisArgs hmget = {"HMGET", Keys::Ratings()};
+  hmget.insert(hmget.end(), ids.begin(), ids.end());
+  c1.push_back(std::move(hmget));
   for (const auto& id : ids)
     c1.push_back({"HGET", keys->Entity("indicator", id), "d"});
   for (const auto& id : ids)
     c1.push_back({"ZRANGE", keys->Measurements(id), "0", "-1"});
   auto r1 = redis_->Pipeline(c1);
   if (!r1.ok()) return r1.status();
+  if (std::function<void()> hook = RatingHook()) hook();
+  const RedisReply& current = (*r1)[0];
   std::vector<RedisArgs> c2;
   std::vector<size_t> counts;
   for (size_t n = 0; n < ids.size(); ++n) {
-    const auto& ms = (*r1)[ids.size() + n].elements();
+    const auto& ms = (*r1)[1 + ids.size() + n].elements();
     counts.push_back(ms.size());
     for (const auto& m : ms) {
       c2.push_back({"HGET", keys->Entity("measurement", m.str()), "d"});
     }
   }
-  RedisArgs hmget = {"HMGET", Keys::Ratings()};
-  hmget.insert(hmget.end(), ids.begin(), ids.end());
-  c2.push_back(hmget);
   c2.push_back({"HGET", Keys::Generation(), "v"});
   auto r2 = redis_->Pipeline(c2);
   if (!r2.ok()) return r2.status();
   if (r2->back().str() != std::to_string(keys->generation())) {
     return absl::OkStatus();  // rebuilt meanwhile: the next tick rates
   }
-  const RedisReply& current = (*r2)[r2->size() - 2];
   size_t next = 0;
   for (size_t n = 0; n < ids.size(); ++n) {
     std::vector<rm::Measurement> ms;
@@ -811,7 +821,7 @@ absl::Status ReportingService::CheckRatings(const std::string& roadmap_id,
       if (!r.is_nil() && m.ParseFromString(r.str())) ms.push_back(std::move(m));
     }
     rm::Indicator ind;
-    const RedisReply& stored = (*r1)[n];
+    const RedisReply& stored = (*r1)[1 + n];
     if (stored.is_nil() || !ind.ParseFromString(stored.str())) continue;
     const pb::Rating rating =
         ToProto(Evaluate(ind, ms, today, options_.thresholds).rating);

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,13 @@ class ReportingService {
   void SetSnapshotHookForTest(std::function<void()> hook) {
     snapshot_hook_ = std::move(hook);
   }
+  // Called by every rating check (the ticker's and the consumer's, from
+  // their threads) after its first reads, e.g. to let a measurement arrive
+  // at that moment.
+  void SetRatingHookForTest(std::function<void()> hook) {
+    std::lock_guard<std::mutex> lock(hook_mu_);
+    rating_hook_ = std::move(hook);
+  }
 
  private:
   // Actions in the sorted set `now` and not in `then`: how many, and the
@@ -113,6 +121,7 @@ class ReportingService {
   absl::StatusOr<std::vector<pb::StreamPosition>> Positions();
   absl::Status CheckLate(const ModelKeys& keys, const std::string& roadmap_id,
                          const Date& today);
+  std::function<void()> RatingHook();
   // Sets hash field `field` of `key` from `expected` to `value`, appending
   // `update` (if not empty) in the same script; false if it was not
   // `expected` any more (another replica did it).
@@ -127,6 +136,8 @@ class ReportingService {
   const Clock* clock_;
   ReportingOptions options_;
   std::function<void()> snapshot_hook_;
+  std::mutex hook_mu_;
+  std::function<void()> rating_hook_;  // guarded by hook_mu_
   EntityStore store_;
 };
 

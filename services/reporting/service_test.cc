@@ -10,6 +10,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <future>
@@ -1048,6 +1049,33 @@ TEST_F(ReportingServiceTest, StatusUpdatesAreAnnouncedOnce) {
   EXPECT_EQ(kinds[reppb::STATUS_KIND_ACTION_LATE], 1);
   EXPECT_EQ(kinds[reppb::STATUS_KIND_INDICATOR_RATING_CHANGED], 1);
   (void)b;
+}
+
+// A rating check that read an indicator's measurements just before a new
+// one arrived, while that measurement's own check announced RED -> GREEN,
+// must not then announce GREEN -> RED from what it had read: it reads the
+// announced ratings before the models.
+TEST_F(ReportingServiceTest, ARatingCheckBehindANewMeasurementAnnouncesNoStep) {
+  Measure(2150, D(2017, 12, 31), true);
+  h_.Sync();  // RED announced by the consumer's check
+  std::atomic<int> checks{0};
+  h_.service().SetRatingHookForTest([&] {
+    if (checks++ > 0) return;  // only the ticker's, which runs first
+    Measure(13340, D(2020, 12, 31), true);
+    h_.Sync();  // the consumer applies it and announces RED -> GREEN
+  });
+  ASSERT_TRUE(h_.service().Tick().ok());
+  h_.service().SetRatingHookForTest(nullptr);
+  EXPECT_GE(checks.load(), 2);
+  ASSERT_TRUE(h_.service().Tick().ok());  // nothing more to announce
+  std::vector<std::string> steps;
+  for (const auto& u : AllUpdates()) {
+    if (u.kind() != reppb::STATUS_KIND_INDICATOR_RATING_CHANGED) continue;
+    steps.push_back(absl::StrCat(reppb::Rating_Name(u.from_rating()), " -> ",
+                                 reppb::Rating_Name(u.to_rating())));
+  }
+  EXPECT_EQ(steps, (std::vector<std::string>{"RATING_NO_DATA -> RATING_RED",
+                                             "RATING_RED -> RATING_GREEN"}));
 }
 
 // The late check reads the due-date index, then each action: an action

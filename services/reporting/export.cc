@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/csv.h"
@@ -708,10 +709,23 @@ std::vector<v1::ExportedFile> ExportCsv(const v1::Report& report) {
 // User text made inert in Markdown: CommonMark's backslash escapes for every
 // character that could start emphasis, code, a link, raw HTML, an entity or
 // a table cell; line breaks folded into spaces (a table row is one line).
+// Its first character is escaped too when it could start a block at the
+// start of a line, as in a list item: "---" (a rule), "+ x" (a nested
+// list), "2026. x" (an ordered list; its '.' is escaped), "= x".
 std::string MdEscape(std::string_view text) {
   std::string out;
+  const size_t first = std::min(text.find_first_not_of(" \t\r\n"), text.size());
+  size_t digits_end = first;
+  while (digits_end < text.size() &&
+         absl::ascii_isdigit(static_cast<unsigned char>(text[digits_end]))) {
+    ++digits_end;
+  }
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
+    const bool block_start =
+        (i == first && (c == '-' || c == '+' || c == '=')) ||
+        (i == digits_end && i > first && c == '.');
+    if (block_start) out += '\\';
     if (c == '\r' || c == '\n') {
       if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
       out += ' ';

@@ -859,6 +859,26 @@ TEST(ExportHtmlTest, OneTrajectoryChartPerIndicatorAndBarsPerEcosystem) {
 }
 
 // More blocked actions than listed: the rest is counted, as for late ones.
+// A list item's text that would start a block of its own: a rule, a
+// nested list, an ordered list. Each stays the item's text.
+TEST(ExportMarkdownTest, ListItemsCannotStartABlockOfTheirOwn) {
+  v1::Report report = MakeReport();
+  auto* done = report.mutable_changes()->mutable_completed_actions();
+  done->Clear();
+  for (const char* title : {"---", "+ sous-liste", "2026. Plan", "= égal",
+                            "- tiret", "  ***", "12) Étape"}) {
+    auto* a = done->Add();
+    a->set_action_id(title);
+    a->set_title(title);
+  }
+  const std::string md = ExportOne(report, v1::EXPORT_FORMAT_MARKDOWN);
+  for (const char* line :
+       {"- \\---\n", "- \\+ sous-liste\n", "- 2026\\. Plan\n", "- \\= égal\n",
+        "- \\- tiret\n", "-   \\*\\*\\*\n", "- 12\\) Étape\n"}) {
+    EXPECT_NE(md.find(line), std::string::npos) << line << " in\n" << md;
+  }
+}
+
 TEST(ExportMarkdownTest, BlockedActionsBeyondTheListAreCounted) {
   v1::Report report = MakeReport();
   auto* actions =

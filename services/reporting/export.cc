@@ -864,6 +864,10 @@ TrajectoryFrame FrameFor(const v1::IndicatorReport& i,
     lo = std::min(lo, Plotted(i.forecast_value()));
     hi = std::max(hi, Plotted(i.forecast_value()));
   }
+  // The target's line and diamond are drawn too, even when the expected
+  // line ends elsewhere (a trajectory point on the target date).
+  lo = std::min(lo, Plotted(i.target_value()));
+  hi = std::max(hi, Plotted(i.target_value()));
   if (hi == lo) {
     const double pad = lo == 0 ? 1 : std::fabs(lo) * 0.1;
     lo -= pad;

@@ -893,7 +893,10 @@ TEST(ExportMarkdownTest, BlockedActionsBeyondTheListAreCounted) {
 }
 
 // A trajectory point on the target date is what is expected there (kpi.cc):
-// the chart's line ends on it, with no jump to the target value.
+// the chart's line ends on it, with no jump to the target value, and the
+// target is still drawn inside the plot. (The roadmap service now refuses
+// such a point with another value than the target; older data may hold
+// one.)
 TEST(ExportHtmlTest, APointOnTheTargetDateEndsTheExpectedLine) {
   v1::Report report = MakeReport();
   report.mutable_content()->clear_ecosystems();
@@ -916,6 +919,16 @@ TEST(ExportHtmlTest, APointOnTheTargetDateEndsTheExpectedLine) {
   const size_t from = at + open.size();
   const std::string points = html.substr(from, html.find('"', from) - from);
   EXPECT_EQ(Count(points, ","), 2u) << points;  // baseline, the point
+  // The target (600) is inside the plot, above the line's end (500).
+  const std::string line = "<line class=\"target-line\" x1=\"";
+  const size_t t = html.find(line, html.find("data-indicator-id=\"ind-x\""));
+  ASSERT_LT(t, at);  // drawn under the expected line
+  ASSERT_NE(t, std::string::npos);
+  const size_t y1 = html.find("y1=\"", t) + 4;
+  const double target_y = std::stod(html.substr(y1));
+  const double end_y = std::stod(points.substr(points.rfind(',') + 1));
+  EXPECT_LT(target_y, end_y) << points;
+  EXPECT_GE(target_y, 20.0);  // kPlotTop
 }
 
 TEST(ExportHtmlTest, LanguageSwitchesLabelsAndNumbers) {

@@ -21,7 +21,9 @@ struct Vertex {
 
 // (baseline, explicit trajectory points..., target), in that order. The
 // target vertex is left out when the last trajectory point already falls on
-// the target date: that point's value is the one expected there. Trajectory
+// the target date: that point's value is the one expected there (the
+// roadmap service accepts such a point only with the target value since
+// 2026-11-28; one stored before may hold another). Trajectory
 // points with an invalid date cannot be placed on the time axis and are
 // skipped (the roadmap service rejects them on write anyway).
 std::vector<Vertex> Polyline(const Indicator& indicator) {

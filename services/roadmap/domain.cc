@@ -155,6 +155,12 @@ absl::Status ValidateIndicator(const Indicator& i, std::string_view prefix) {
     if (dates_ok && CompareDates(p.date(), i.target_date()) > 0) {
       c.Add(f + ".date", "is after target_date");
     }
+    // What is expected on and after the target date is the target: a point
+    // there saying otherwise would rate a missed target GREEN.
+    if (dates_ok && CompareDates(p.date(), i.target_date()) == 0 &&
+        std::isfinite(p.value()) && p.value() != i.target_value()) {
+      c.Add(f + ".value", "on target_date must be target_value");
+    }
     previous = &p.date();
   }
   return c.Done();

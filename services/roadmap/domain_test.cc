@@ -1437,9 +1437,14 @@ TEST(ValidateIndicatorTest, TrajectoryDates) {
     return i;
   };
   // Strictly increasing, between baseline (excluded) and target (included).
-  EXPECT_TRUE(VI(with_points({MakeDate(2017, 1, 1), MakeDate(2018, 1, 1),
-                              MakeDate(2020, 12, 31)}))
-                  .ok());
+  Indicator to_target = with_points(
+      {MakeDate(2017, 1, 1), MakeDate(2018, 1, 1), MakeDate(2020, 12, 31)});
+  to_target.mutable_trajectory(2)->set_value(to_target.target_value());
+  EXPECT_TRUE(VI(to_target).ok());
+  // On the target date, another value than the target's: what would be
+  // expected after the target date?
+  to_target.mutable_trajectory(2)->set_value(1500);
+  EXPECT_TRUE(OnlyViolation(VI(to_target), "indicator.trajectory[2].value"));
   // On the baseline date.
   EXPECT_TRUE(OnlyViolation(VI(with_points({MakeDate(2016, 1, 1)})),
                             "indicator.trajectory[0].date"));

@@ -25,6 +25,10 @@ absl::Status ServerHost::Start() {
   builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(),
                            &port_);
   for (auto* s : services_) builder.RegisterService(s);
+  // gRPC sets SO_REUSEPORT by default: a second process on the same port
+  // then starts as well and takes half of the connections (an old binary
+  // left running answers next to the new one). Fail to bind instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
   builder.SetMaxSendMessageSize(config_.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,

@@ -4,8 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <string>
 
 #include "absl/synchronization/mutex.h"
+#include "services/common/redis.h"
+#include "services/common/service_config.h"
+#include "tests/support/free_port.h"
 
 namespace jalon {
 namespace {
@@ -25,7 +29,7 @@ void InvertLockOrder() {
   }
 }
 
-class TuneForServingTest : public testing::Test {
+class TuneForServingTest : public ::testing::Test {
  protected:
   void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
 };
@@ -50,7 +54,25 @@ TEST_F(TuneForServingTest, TurnsLockOrderChecksOff) {
         InvertLockOrder();
         std::exit(0);
       },
-      testing::ExitedWithCode(0), "");
+      ::testing::ExitedWithCode(0), "");
+}
+
+// gRPC sets SO_REUSEPORT unless told not to: a second server on a port in
+// use started too, and answered half of the calls.
+TEST(ServerHostTest, APortInUseIsAnError) {
+  testing::RefusingLoopbackPort nothing;  // Redis: never ready, no matter
+  RedisOptions ro;
+  const std::string address = nothing.address();
+  ro.port = std::stoi(address.substr(address.rfind(':') + 1));
+  RedisClient redis(ro);
+  ServiceConfig config;
+  config.listen = "127.0.0.1:0";
+  ServerHost first(config, "jalon.test.v1.Test", &redis);
+  ASSERT_TRUE(first.Start().ok());
+  config.listen = "127.0.0.1:" + std::to_string(first.port());
+  ServerHost second(config, "jalon.test.v1.Test", &redis);
+  const absl::Status s = second.Start();
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
 }
 
 }  // namespace

@@ -220,6 +220,13 @@ absl::Status HttpFront::Start() {
   // body is answered here, before it is read (and the client told to
   // close: what it sends next is not read as a body either).
   svr.set_payload_max_length(0);
+  // cpp-httplib's default options add SO_REUSEPORT, with which a second
+  // process binds the same port and takes half of the connections (see
+  // ServerHost::Start). SO_REUSEADDR alone: a restart still binds at once.
+  svr.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   svr.set_pre_routing_handler(
       [](const httplib::Request& req, httplib::Response& res) {
         const bool read_only = req.method == "GET" || req.method == "HEAD";

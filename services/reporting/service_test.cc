@@ -1699,6 +1699,18 @@ TEST_F(ReportingServiceTest, HttpAnswersARequestWithABodyWithoutReadingIt) {
   EXPECT_EQ(head->status, 200);
 }
 
+// cpp-httplib sets SO_REUSEPORT by default: a second HTTP front on a port
+// in use started too, and answered half of the requests.
+TEST_F(ReportingServiceTest, AnHttpPortInUseIsAnError) {
+  TokenVerifier verifier(&h_.redis(), AuthOptions{});
+  reporting::HttpFront second(
+      &h_.service(), &verifier,
+      reporting::HttpOptions{absl::StrCat("127.0.0.1:", h_.http_port()), "",
+                             50});
+  const absl::Status s = second.Start();
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+}
+
 TEST_F(ReportingServiceTest, HttpServesExportsAndHealth) {
   Measure(2150, D(2017, 12, 31), true);
   h_.Sync();

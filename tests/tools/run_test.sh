@@ -184,6 +184,10 @@ left=$(cat "$KILLED/redis/redis.pid" 2>/dev/null || true)
 [ -n "$left" ] || fail "the killed run's Redis wrote no pid file"
 expect_refusal "a run after a killed one" "Redis of an earlier run (pid $left)" \
   JALON_VAR_DIR="$KILLED" JALON_REDIS_PORT=$KILLED_REDIS_PORT
+# On another port too: a second Redis would append to the same files.
+expect_refusal "a run after a killed one, on another Redis port" \
+  "Redis of an earlier run (pid $left)" \
+  JALON_VAR_DIR="$KILLED" JALON_REDIS_PORT="$(free_port)"
 stop_killed
 
 # --redis: an existing Redis (with a password), no private one.

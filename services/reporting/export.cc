@@ -521,7 +521,8 @@ std::string CsvReport(const v1::Report& report) {
   CsvTable t({"report_id", "roadmap_id", "roadmap_title", "period",
               "period_start", "period_end", "as_of", "generate_time",
               "generated_by", "generated_by_organization_id", "trigger",
-              "sequence", "content_sha256", "previous_report_id"});
+              "sequence", "content_sha256", "previous_report_id",
+              "completed_since_previous", "newly_late_since_previous"});
   t.Add({report.id(), report.roadmap_id(), c.roadmap_title(),
          report.period().label(), DateText(report.period().start_date()),
          DateText(report.period().end_date()), DateText(c.as_of()),
@@ -529,7 +530,42 @@ std::string CsvReport(const v1::Report& report) {
          report.generated_by().principal_name(),
          report.generated_by().organization_id(), ShortName(report.trigger()),
          absl::StrCat(report.sequence()), report.content_sha256(),
-         report.changes().previous_report_id()});
+         report.changes().previous_report_id(),
+         absl::StrCat(report.changes().completed_count()),
+         absl::StrCat(report.changes().newly_late_count())});
+  return t.Take();
+}
+
+void AddSummary(CsvTable& t, std::string_view ecosystem_id,
+                std::string_view ecosystem_name, const v1::ActionSummary& a,
+                const v1::FeedbackSummary& f) {
+  t.Add({std::string(ecosystem_id), std::string(ecosystem_name),
+         absl::StrCat(a.total()), absl::StrCat(a.late_count()),
+         absl::StrCat(a.blocked_count()), absl::StrCat(a.done_with_due_date()),
+         absl::StrCat(a.done_on_time()),
+         CsvOptional(a.has_on_time_completion_rate(),
+                     a.on_time_completion_rate()),
+         absl::StrCat(f.total()), absl::StrCat(f.blockers()),
+         absl::StrCat(f.linked_blockers()),
+         CsvOptional(f.has_linked_blocker_share(), f.linked_blocker_share()),
+         absl::StrCat(f.acknowledged()),
+         CsvOptional(f.has_median_hours_to_acknowledge(),
+                     f.median_hours_to_acknowledge())});
+}
+
+// The totals and rates of each scope: the lists of the other tables are
+// cut (late and blocked actions at 50), these counts are not.
+std::string CsvSummary(const v1::ReportContent& c) {
+  CsvTable t({"ecosystem_id", "ecosystem_name", "actions_total", "actions_late",
+              "actions_blocked", "actions_done_with_due_date",
+              "actions_done_on_time", "on_time_completion_rate",
+              "feedback_total", "blockers", "linked_blockers",
+              "linked_blocker_share", "feedback_acknowledged",
+              "median_hours_to_acknowledge"});
+  for (const auto& e : c.ecosystems()) {
+    AddSummary(t, e.ecosystem_id(), e.name(), e.actions(), e.feedback());
+  }
+  AddSummary(t, kWholeRoadmap, "", c.actions(), c.feedback());
   return t.Take();
 }
 
@@ -690,6 +726,7 @@ std::vector<v1::ExportedFile> ExportCsv(const v1::Report& report) {
   const auto& c = report.content();
   std::vector<v1::ExportedFile> files;
   files.push_back(MakeFile("report.csv", kType, CsvReport(report)));
+  files.push_back(MakeFile("summary.csv", kType, CsvSummary(c)));
   files.push_back(MakeFile("indicators.csv", kType, CsvIndicators(c)));
   files.push_back(MakeFile("rollups.csv", kType, CsvRollups(c)));
   files.push_back(

@@ -531,11 +531,12 @@ TEST(ExportTest, FileNamesAndTypes) {
   for (const auto& f : Export(report, v1::EXPORT_FORMAT_CSV)) {
     csv_names.push_back(f.name());
   }
-  EXPECT_EQ(csv_names, (std::vector<std::string>{
-                           "report.csv", "indicators.csv", "rollups.csv",
-                           "actions_by_status.csv", "late_actions.csv",
-                           "blocked_actions.csv", "feedback_counts.csv",
-                           "top_blockers.csv", "changes.csv"}));
+  EXPECT_EQ(
+      csv_names,
+      (std::vector<std::string>{
+          "report.csv", "summary.csv", "indicators.csv", "rollups.csv",
+          "actions_by_status.csv", "late_actions.csv", "blocked_actions.csv",
+          "feedback_counts.csv", "top_blockers.csv", "changes.csv"}));
 }
 
 TEST(ExportTest, SameReportSameBytes) {
@@ -646,7 +647,20 @@ TEST(ExportJsonTest, ParsesBackIntoAnEqualReport) {
 
 TEST(ExportCsvTest, TablesParseBackWithTheirRows) {
   const auto tables = CsvTables(MakeReport());
-  ASSERT_EQ(tables.size(), 9u);
+  ASSERT_EQ(tables.size(), 10u);
+
+  const CsvRows& summary = tables.at("summary.csv");
+  ASSERT_EQ(summary.size(), 1u + 3 + 1);  // the ecosystems, the roadmap
+  EXPECT_EQ(Column(summary, "ecosystem_id"),
+            (std::vector<std::string>{"eco-cu", "eco-agri", "eco-metal", "*"}));
+  EXPECT_EQ(Column(summary, "actions_total")[0], "10");
+  EXPECT_EQ(Column(summary, "actions_done_on_time")[0], "3");
+  EXPECT_EQ(Column(summary, "on_time_completion_rate")[0], "0.75");
+  EXPECT_EQ(Column(summary, "on_time_completion_rate")[2], "") << "unset";
+  EXPECT_EQ(Column(summary, "blockers")[0], "4");
+  EXPECT_EQ(Column(summary, "linked_blocker_share")[0], "0.5");
+  EXPECT_EQ(Column(summary, "median_hours_to_acknowledge")[0], "26.5");
+  EXPECT_EQ(Column(summary, "actions_total")[3], "12");
 
   const CsvRows& indicators = tables.at("indicators.csv");
   ASSERT_EQ(indicators.size(), 1u + kIndicatorCount);
@@ -711,6 +725,23 @@ TEST(ExportCsvTest, TablesParseBackWithTheirRows) {
   EXPECT_EQ(Column(meta, "trigger")[0], "MANUAL");
 }
 
+// The lists stop at 50 actions; the totals say how many there are.
+TEST(ExportCsvTest, TotalsCountWhatTheListsLeaveOut) {
+  v1::Report report = MakeReport();
+  auto* actions = report.mutable_content()->mutable_actions();
+  actions->set_late_count(120);
+  actions->set_blocked_count(75);
+  report.mutable_changes()->set_completed_count(64);
+  report.mutable_changes()->set_newly_late_count(58);
+  const auto tables = CsvTables(report);
+  const CsvRows& summary = tables.at("summary.csv");
+  EXPECT_EQ(Column(summary, "actions_late").back(), "120");
+  EXPECT_EQ(Column(summary, "actions_blocked").back(), "75");
+  const CsvRows& meta = tables.at("report.csv");
+  EXPECT_EQ(Column(meta, "completed_since_previous")[0], "64");
+  EXPECT_EQ(Column(meta, "newly_late_since_previous")[0], "58");
+}
+
 TEST(ExportCsvTest, MachineReadableInBothLanguages) {
   const v1::Report report = MakeReport();
   const auto fr = Export(report, v1::EXPORT_FORMAT_CSV, kFr);
@@ -720,9 +751,13 @@ TEST(ExportCsvTest, MachineReadableInBothLanguages) {
     EXPECT_EQ(fr[k].content(), en[k].content()) << fr[k].name();
   }
   // The nasty title is quoted, its quotes doubled, its newline kept.
-  EXPECT_NE(fr[4].content().find("\"Fonderie <script>alert(\"\"x\"\")"),
+  const auto late = std::find_if(fr.begin(), fr.end(), [](const auto& f) {
+    return f.name() == "late_actions.csv";
+  });
+  ASSERT_NE(late, fr.end());
+  EXPECT_NE(late->content().find("\"Fonderie <script>alert(\"\"x\"\")"),
             std::string::npos)
-      << fr[4].content();
+      << late->content();
 }
 
 // ---------------------------------------------------------------------------

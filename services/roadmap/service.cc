@@ -1122,17 +1122,23 @@ absl::Status RoadmapService::AddComment(const CallContext& c,
   }
   if (!r.ok()) return r.status();
   if (r->duplicate) {
-    // Find the first attempt's comment among the action's comments.
-    auto all =
-        store_->ListRange(Keys::ActionComments(req.action_id()), 0, 100000);
-    if (!all.ok()) return all.status();
-    for (const auto& raw : *all) {
-      pb::Comment existing;
-      if (existing.ParseFromString(raw) &&
-          existing.id() == r->duplicate_value) {
-        *resp->mutable_comment() = existing;
-        return absl::OkStatus();
+    // The first attempt's comment. A retry comes soon after it: look from
+    // the newest comment back, a page at a time. Comments added meanwhile
+    // only move the older ones further from the end, so none is skipped.
+    constexpr int64_t kPage = 100;
+    const std::string key = Keys::ActionComments(req.action_id());
+    for (int64_t start = -kPage;; start -= kPage) {
+      auto page = store_->ListRange(key, start, kPage);
+      if (!page.ok()) return page.status();
+      for (auto it = page->rbegin(); it != page->rend(); ++it) {
+        pb::Comment existing;
+        if (existing.ParseFromString(*it) &&
+            existing.id() == r->duplicate_value) {
+          *resp->mutable_comment() = std::move(existing);
+          return absl::OkStatus();
+        }
       }
+      if (static_cast<int64_t>(page->size()) < kPage) break;
     }
     return absl::NotFoundError("comment of this request_id no longer exists");
   }

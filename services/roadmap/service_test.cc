@@ -1764,6 +1764,34 @@ TEST_F(RoadmapServiceTest, CommentsAreListedAndIdempotent) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+// A retried AddComment answers the first attempt's comment however many
+// comments the action has: it used to look among the first 100,000 only.
+TEST_F(RoadmapServiceTest, ARetriedCommentIsFoundBehindManyOthers) {
+  auto a = Create(NewAction("Très commentée"), f_.federation_copilot);
+  ASSERT_TRUE(a.ok());
+  std::vector<std::string> push = {"RPUSH", Keys::ActionComments(a->id())};
+  for (int n = 0; n <= 100000; ++n) {
+    rpb::Comment c;
+    c.set_id(absl::StrCat("01FILLER", n));
+    c.set_action_id(a->id());
+    c.set_body("Relance");
+    push.push_back(c.SerializeAsString());
+  }
+  ASSERT_TRUE(harness_.redis().Command(push).ok());
+  rpb::AddCommentRequest req;
+  req.set_action_id(a->id());
+  req.set_body("Compte rendu envoyé.");
+  req.set_request_id("c-late");
+  rpb::AddCommentResponse first, second;
+  ASSERT_TRUE(
+      stub_->AddComment(Ctx(f_.ministry_copilot).get(), req, &first).ok());
+  grpc::Status retried =
+      stub_->AddComment(Ctx(f_.ministry_copilot).get(), req, &second);
+  ASSERT_TRUE(retried.ok()) << retried.error_message();
+  EXPECT_EQ(second.comment().id(), first.comment().id());
+  EXPECT_EQ(second.comment().body(), "Compte rendu envoyé.");
+}
+
 // A stopping server answers CANCELLED to the calls that reach it after its
 // shutdown began (gRPC 1.51 drops them unrun). A client dialled the Jalon
 // way (services/common/channel.h) sends those again: under a stream of

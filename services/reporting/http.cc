@@ -137,7 +137,8 @@ absl::StatusOr<pb::StatusFilter> FilterOf(const httplib::Request& req) {
 
 std::string RenderAtom(const std::vector<pb::StatusUpdate>& updates,
                        const pb::StatusFilter& filter, const std::string& base,
-                       const std::string& key_param) {
+                       const std::string& key_param,
+                       const std::string& roadmap_title) {
   std::string query;
   auto add = [&query](const std::string& k, const std::string& v) {
     if (v.empty()) return;
@@ -167,10 +168,10 @@ std::string RenderAtom(const std::vector<pb::StatusUpdate>& updates,
       &out, "  <id>urn:jalon:feed:", Xml(filter.roadmap_id()), ":",
       Xml(filter.ecosystem_id()), ":", Xml(kinds), "</id>\n",
       "  <title>Jalon status", filter.roadmap_id().empty() ? "" : " — ",
-      Xml(filter.roadmap_id()), "</title>\n", "  <updated>", updated,
-      "</updated>\n", "  <author><name>Jalon</name></author>\n",
-      "  <link rel=\"self\" href=\"", Xml(base), "/feed.atom", Xml(query),
-      "\"/>\n");
+      Xml(roadmap_title.empty() ? filter.roadmap_id() : roadmap_title),
+      "</title>\n", "  <updated>", updated, "</updated>\n",
+      "  <author><name>Jalon</name></author>\n", "  <link rel=\"self\" href=\"",
+      Xml(base), "/feed.atom", Xml(query), "\"/>\n");
   for (const auto& u : updates) {
     absl::StrAppend(&out,
                     "  <entry>\n    <id>urn:jalon:status:", Xml(u.cursor()),
@@ -299,8 +300,13 @@ absl::Status HttpFront::Start() {
     if (!updates.ok()) return Fail(res, updates.status());
     const std::string key_param =
         key ? absl::StrCat("key=", Url(req.get_param_value("key"))) : "";
+    // The title a reader shows for the feed: the roadmap's, when known.
+    std::string title;
+    if (!filter.roadmap_id().empty()) {
+      title = service_->RoadmapTitle(filter.roadmap_id()).value_or("");
+    }
     res.set_content(
-        RenderAtom(*updates, filter, options_.public_url, key_param),
+        RenderAtom(*updates, filter, options_.public_url, key_param, title),
         "application/atom+xml; charset=utf-8");
   });
   auto report = [this](const httplib::Request& req, httplib::Response& res,

@@ -37,10 +37,12 @@ struct HttpOptions {
 
 // The Atom document of `updates` (newest first). `base` is the public URL;
 // `key_param` ("" or "key=<secret>") is appended to links so a feed reader
-// with a key can follow them. Pure.
+// with a key can follow them. The feed's title names the roadmap by
+// `roadmap_title`, else by the filter's id. Pure.
 std::string RenderAtom(const std::vector<pb::StatusUpdate>& updates,
                        const pb::StatusFilter& filter, const std::string& base,
-                       const std::string& key_param);
+                       const std::string& key_param,
+                       const std::string& roadmap_title = "");
 
 class HttpFront {
  public:

@@ -1018,6 +1018,21 @@ absl::StatusOr<std::vector<pb::StatusUpdate>> ReportingService::ReadUpdates(
   return out;
 }
 
+absl::StatusOr<std::string> ReportingService::RoadmapTitle(
+    const std::string& roadmap_id) {
+  auto keys = models_->Current();
+  if (!keys.ok()) return keys.status();
+  auto stored =
+      redis_->Command({"HGET", keys->Entity("roadmap", roadmap_id), "d"});
+  if (!stored.ok()) return stored.status();
+  rm::Roadmap roadmap;
+  if (stored->is_nil() || !roadmap.ParseFromString(stored->str())) {
+    return absl::NotFoundError(
+        absl::StrCat("roadmap ", roadmap_id, " not found"));
+  }
+  return roadmap.title();
+}
+
 absl::StatusOr<std::vector<pb::StatusUpdate>> ReportingService::LatestUpdates(
     const pb::StatusFilter& filter, int limit) {
   std::vector<pb::StatusUpdate> out;

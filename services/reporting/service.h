@@ -76,6 +76,9 @@ class ReportingService {
       RedisClient* conn, const pb::StatusFilter& filter, std::string* cursor,
       int count, std::chrono::milliseconds block);
   // The newest `limit` updates matching `filter`, newest first (for Atom).
+  // A roadmap's title as the read models have it; NOT_FOUND when they do
+  // not have the roadmap.
+  absl::StatusOr<std::string> RoadmapTitle(const std::string& roadmap_id);
   absl::StatusOr<std::vector<pb::StatusUpdate>> LatestUpdates(
       const pb::StatusFilter& filter, int limit);
   // The active feed key with this secret; NOT_FOUND otherwise.

@@ -1780,6 +1780,20 @@ TEST_F(ReportingServiceTest, HttpServesExportsAndHealth) {
   ASSERT_TRUE(feed);
   EXPECT_EQ(feed->status, 200);
   EXPECT_EQ(feed->get_header_value("Cache-Control"), "private, no-cache");
+  // A feed reader lists it under the roadmap's title; one the models do
+  // not know is named by its id.
+  EXPECT_NE(feed->body.find(
+                "<title>Jalon status — Feuille de route commune IMME</title>"),
+            std::string::npos)
+      << feed->body.substr(0, 400);
+  auto unknown =
+      http.Get("/feed.atom?roadmap=01NOSUCHROADMAP00000000000", auth);
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 200);
+  EXPECT_NE(unknown->body.find(
+                "<title>Jalon status — 01NOSUCHROADMAP00000000000</title>"),
+            std::string::npos)
+      << unknown->body.substr(0, 400);
   auto garbled = http.Get("/feed.atom?roadmap=%FF%3C", auth);
   ASSERT_TRUE(garbled);
   EXPECT_EQ(garbled->status, 400) << garbled->body;

@@ -377,6 +377,19 @@ TEST_F(JalonctlTest, UsageErrorsExitOne) {
   EXPECT_EQ(Run({"org", "list", "--no-such-flag"}).code, 1);
   EXPECT_EQ(Run({"org", "get"}).code, 1);
   EXPECT_EQ(Run({"-o", "xml", "org", "list"}).code, 1);
+  // A word that is no command is named, with where to look.
+  Result unknown = Run({"action", "transition", "01ABC"});
+  EXPECT_EQ(unknown.code, 1) << unknown;
+  EXPECT_TRUE(absl::StrContains(
+      unknown.err, "unknown command \"transition\" for \"jalonctl action\""))
+      << unknown;
+  EXPECT_TRUE(absl::StrContains(unknown.err, "jalonctl action --help"))
+      << unknown;
+  Result top = Run({"bogus"});
+  EXPECT_EQ(top.code, 1) << top;
+  EXPECT_TRUE(
+      absl::StrContains(top.err, "unknown command \"bogus\" for \"jalonctl\""))
+      << top;
   // report export's -o names a file: a format name there is a slip, not a
   // file called "json" (no server needed to say so).
   Result slip = Run({"report", "export", "01ABC", "-o", "json"},
@@ -385,9 +398,9 @@ TEST_F(JalonctlTest, UsageErrorsExitOne) {
   EXPECT_TRUE(absl::StrContains(slip.err, "--format json")) << slip;
   EXPECT_FALSE(std::filesystem::exists(home_ + "/json"));
   // An argument that is not UTF-8 (a Latin-1 terminal) is refused before
-  // anything is sent: the server could not parse the request, and would
-  // answer UNIMPLEMENTED with no message. It is named with its bytes
-  // escaped, not echoed raw.
+  // anything is sent: the server could not parse the request (it answers
+  // INVALID_ARGUMENT on `request`, which names no argument). It is named
+  // with its bytes escaped, not echoed raw.
   Result latin1 =
       Run({"action", "create", "--roadmap", "01ABC", "--title", "M\xE9tal"},
           {{"JALON_TOKEN", "jalon_x"}});

@@ -3,12 +3,39 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "services/common/requests.h"
 #include "tools/jalonctl/commands.h"
 #include "tools/jalonctl/errors.h"
 #include "tools/jalonctl/fields.h"
 #include "tools/jalonctl/session.h"
+
+namespace {
+
+// "jalonctl action bogus": CLI11 only says that a subcommand is required.
+// The message naming the word it did not take, as kubectl's; empty when
+// that is not the error.
+std::string UnknownCommand(const CLI::App& app) {
+  const CLI::App* at = &app;
+  while (!at->get_subcommands().empty()) at = at->get_subcommands().front();
+  const std::vector<std::string> left = app.remaining(true);
+  if (at->get_require_subcommand_min() == 0 || left.empty() ||
+      left.front().empty() || left.front()[0] == '-') {
+    return "";
+  }
+  std::string path = at->get_name();
+  for (const CLI::App* p = at->get_parent(); p != nullptr;
+       p = p->get_parent()) {
+    path = p->get_name() + " " + path;
+  }
+  return "error: unknown command \"" + jalon::ctl::EscapedBytes(left.front()) +
+         "\" for \"" + path + "\"\nRun '" + path +
+         " --help' for its commands.\n";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace jalon::ctl;
@@ -76,6 +103,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
+      if (std::string unknown = UnknownCommand(app); !unknown.empty()) {
+        std::cerr << unknown;
+        return kExitUsage;
+      }
+    }
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }

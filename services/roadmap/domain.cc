@@ -106,7 +106,30 @@ void ApplyDefaults(Indicator* i) {
   }
 }
 
-absl::Status ValidateIndicator(const Indicator& i, std::string_view prefix) {
+namespace {
+
+// Whether an update leaves the target and the trajectory as they were.
+bool SameTargetAndTrajectory(const Indicator& a, const Indicator& b) {
+  using google::protobuf::util::MessageDifferencer;
+  if (a.target_value() != b.target_value() ||
+      !MessageDifferencer::Equals(a.target_date(), b.target_date()) ||
+      a.trajectory_size() != b.trajectory_size()) {
+    return false;
+  }
+  for (int k = 0; k < a.trajectory_size(); ++k) {
+    if (!MessageDifferencer::Equals(a.trajectory(k), b.trajectory(k))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status ValidateIndicator(const Indicator& i, std::string_view prefix,
+                               const Indicator* stored) {
+  const bool end_as_stored =
+      stored != nullptr && SameTargetAndTrajectory(i, *stored);
   FieldChecker c(prefix);
   c.Required("roadmap_id", i.roadmap_id());
   c.Line("name", i.name(), 1, 200);
@@ -157,7 +180,8 @@ absl::Status ValidateIndicator(const Indicator& i, std::string_view prefix) {
     }
     // What is expected on and after the target date is the target: a point
     // there saying otherwise would rate a missed target GREEN.
-    if (dates_ok && CompareDates(p.date(), i.target_date()) == 0 &&
+    if (dates_ok && !end_as_stored &&
+        CompareDates(p.date(), i.target_date()) == 0 &&
         std::isfinite(p.value()) && p.value() != i.target_value()) {
       c.Add(f + ".value", "on target_date must be target_value");
     }

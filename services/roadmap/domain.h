@@ -43,7 +43,11 @@ absl::Status ValidateOrganization(const Organization& o,
                                   std::string_view prefix);
 absl::Status ValidateRoadmap(const Roadmap& r, std::string_view prefix);
 absl::Status ValidateEcosystem(const Ecosystem& e, std::string_view prefix);
-absl::Status ValidateIndicator(const Indicator& i, std::string_view prefix);
+// `stored`: the indicator an update starts from. A rule added after it was
+// stored (a trajectory point on the target date must have the target
+// value) is not applied to what the update leaves as it was.
+absl::Status ValidateIndicator(const Indicator& i, std::string_view prefix,
+                               const Indicator* stored = nullptr);
 absl::Status ValidateMeasurement(const Measurement& m, std::string_view prefix);
 // With `today` (the service's date), a milestone may not be done after it,
 // give or take a day for clients in a time zone ahead: a done_date to come

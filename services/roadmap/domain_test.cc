@@ -1445,6 +1445,18 @@ TEST(ValidateIndicatorTest, TrajectoryDates) {
   // expected after the target date?
   to_target.mutable_trajectory(2)->set_value(1500);
   EXPECT_TRUE(OnlyViolation(VI(to_target), "indicator.trajectory[2].value"));
+  // One stored before that rule still takes updates that leave its target
+  // and trajectory as they are; not one that changes them.
+  const Indicator stored = to_target;
+  Indicator renamed = stored;
+  renamed.set_name("Emplois directs créés");
+  EXPECT_TRUE(ValidateIndicator(renamed, "indicator.", &stored).ok());
+  Indicator moved = stored;
+  moved.mutable_trajectory(0)->set_value(1200);
+  EXPECT_FALSE(ValidateIndicator(moved, "indicator.", &stored).ok());
+  Indicator retargeted = stored;
+  retargeted.set_target_value(2500);
+  EXPECT_FALSE(ValidateIndicator(retargeted, "indicator.", &stored).ok());
   // On the baseline date.
   EXPECT_TRUE(OnlyViolation(VI(with_points({MakeDate(2016, 1, 1)})),
                             "indicator.trajectory[0].date"));

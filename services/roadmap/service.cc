@@ -564,14 +564,14 @@ absl::Status RoadmapService::UpdateIndicator(
   auto i = ops.Update<pb::Indicator>(
       kIndicator, "roadmap.indicator.updated", req.indicator().id(),
       {req.indicator().etag(), "indicator.etag"},
-      [&](const Versioned<pb::Indicator>&, pb::Indicator* next,
+      [&](const Versioned<pb::Indicator>& cur, pb::Indicator* next,
           Mutation*) -> absl::Status {
         if (auto s =
                 ApplyMask(req.indicator(), req.update_mask(), kUpdatable, next);
             !s.ok()) {
           return s;
         }
-        return ValidateIndicator(*next, "indicator.");
+        return ValidateIndicator(*next, "indicator.", &cur.value);
       },
       false, [](const pb::Indicator& i) { return i.roadmap_id(); });
   if (!i.ok()) return i.status();

@@ -1736,6 +1736,43 @@ TEST_F(RoadmapServiceTest, ResourcesUpdateThroughFieldMasks) {
       grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// An indicator stored before a trajectory point on the target date had to
+// be the target still takes updates that leave its trajectory alone.
+TEST_F(RoadmapServiceTest, AnIndicatorStoredBeforeTheTrajectoryRuleUpdates) {
+  const std::string key = Keys::Entity(kIndicator, f_.indicator);
+  auto stored = harness_.redis().Command({"HGET", key, "d"});
+  ASSERT_TRUE(stored.ok() && !stored->is_nil());
+  rpb::Indicator legacy;
+  ASSERT_TRUE(legacy.ParseFromString(stored->str()));
+  legacy.clear_trajectory();
+  auto* end = legacy.add_trajectory();
+  *end->mutable_date() = legacy.target_date();
+  end->set_value(legacy.target_value() - 1);
+  ASSERT_TRUE(harness_.redis()
+                  .Command({"HSET", key, "d", legacy.SerializeAsString()})
+                  .ok());
+  harness_.cache().Drop(key);
+  rpb::UpdateIndicatorRequest req;
+  req.mutable_indicator()->set_id(f_.indicator);
+  req.mutable_indicator()->set_name("Emplois directs créés");
+  req.mutable_update_mask()->add_paths("name");
+  rpb::UpdateIndicatorResponse resp;
+  grpc::Status s =
+      stub_->UpdateIndicator(Ctx(harness_.admin_token()).get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  // Setting the trajectory is checked against the rule.
+  req.mutable_indicator()->clear_name();
+  *req.mutable_indicator()->mutable_trajectory() = legacy.trajectory();
+  req.mutable_indicator()->mutable_trajectory(0)->set_value(
+      legacy.target_value() - 2);
+  req.mutable_update_mask()->set_paths(0, "trajectory");
+  s = stub_->UpdateIndicator(Ctx(harness_.admin_token()).get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  auto violations = ViolationsOf(FromGrpcStatus(s));
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].field, "indicator.trajectory[0].value");
+}
+
 TEST_F(RoadmapServiceTest, CommentsAreListedAndIdempotent) {
   auto a = Create(NewAction("Commentée"), f_.federation_copilot);
   ASSERT_TRUE(a.ok());

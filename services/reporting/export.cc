@@ -518,6 +518,7 @@ constexpr std::string_view kWholeRoadmap = "*";
 
 std::string CsvReport(const v1::Report& report) {
   const auto& c = report.content();
+  const bool first = report.changes().previous_report_id().empty();
   CsvTable t({"report_id", "roadmap_id", "roadmap_title", "period",
               "period_start", "period_end", "as_of", "generate_time",
               "generated_by", "generated_by_organization_id", "trigger",
@@ -531,8 +532,9 @@ std::string CsvReport(const v1::Report& report) {
          report.generated_by().organization_id(), ShortName(report.trigger()),
          absl::StrCat(report.sequence()), report.content_sha256(),
          report.changes().previous_report_id(),
-         absl::StrCat(report.changes().completed_count()),
-         absl::StrCat(report.changes().newly_late_count())});
+         // Empty for a first report: there is nothing to compare with.
+         first ? "" : absl::StrCat(report.changes().completed_count()),
+         first ? "" : absl::StrCat(report.changes().newly_late_count())});
   return t.Take();
 }
 
@@ -746,7 +748,8 @@ std::vector<v1::ExportedFile> ExportCsv(const v1::Report& report) {
 // User text made inert in Markdown: CommonMark's backslash escapes for every
 // character that could start emphasis, code, a link, raw HTML, an entity or
 // a table cell; line breaks folded into spaces (a table row is one line).
-// Its first character is escaped too when it could start a block at the
+// Leading blanks are dropped, and its first character is escaped when it
+// could start a block at the
 // start of a line, as in a list item: "---" (a rule), "+ x" (a nested
 // list), "2026. x" (an ordered list; its '.' is escaped), "= x".
 std::string MdEscape(std::string_view text) {
@@ -757,7 +760,9 @@ std::string MdEscape(std::string_view text) {
          absl::ascii_isdigit(static_cast<unsigned char>(text[digits_end]))) {
     ++digits_end;
   }
-  for (size_t i = 0; i < text.size(); ++i) {
+  // Leading blanks are dropped: after a list marker, four of them would
+  // make the text a code block.
+  for (size_t i = first; i < text.size(); ++i) {
     const char c = text[i];
     const bool block_start =
         (i == first && (c == '-' || c == '+' || c == '=')) ||

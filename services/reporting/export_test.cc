@@ -740,6 +740,11 @@ TEST(ExportCsvTest, TotalsCountWhatTheListsLeaveOut) {
   const CsvRows& meta = tables.at("report.csv");
   EXPECT_EQ(Column(meta, "completed_since_previous")[0], "64");
   EXPECT_EQ(Column(meta, "newly_late_since_previous")[0], "58");
+  // A first report has nothing to compare with: empty, not 0.
+  report.mutable_changes()->clear_previous_report_id();
+  const CsvRows first = CsvTables(report).at("report.csv");
+  EXPECT_EQ(Column(first, "completed_since_previous")[0], "");
+  EXPECT_EQ(Column(first, "newly_late_since_previous")[0], "");
 }
 
 TEST(ExportCsvTest, MachineReadableInBothLanguages) {
@@ -901,7 +906,7 @@ TEST(ExportMarkdownTest, ListItemsCannotStartABlockOfTheirOwn) {
   auto* done = report.mutable_changes()->mutable_completed_actions();
   done->Clear();
   for (const char* title : {"---", "+ sous-liste", "2026. Plan", "= égal",
-                            "- tiret", "  ***", "12) Étape"}) {
+                            "- tiret", "  ***", "12) Étape", "      Réunion"}) {
     auto* a = done->Add();
     a->set_action_id(title);
     a->set_title(title);
@@ -909,7 +914,7 @@ TEST(ExportMarkdownTest, ListItemsCannotStartABlockOfTheirOwn) {
   const std::string md = ExportOne(report, v1::EXPORT_FORMAT_MARKDOWN);
   for (const char* line :
        {"- \\---\n", "- \\+ sous-liste\n", "- 2026\\. Plan\n", "- \\= égal\n",
-        "- \\- tiret\n", "-   \\*\\*\\*\n", "- 12\\) Étape\n"}) {
+        "- \\- tiret\n", "- \\*\\*\\*\n", "- 12\\) Étape\n", "- Réunion\n"}) {
     EXPECT_NE(md.find(line), std::string::npos) << line << " in\n" << md;
   }
 }

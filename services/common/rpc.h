@@ -286,4 +286,21 @@ grpc::ServerUnaryReactor* ServeAsyncParsed(const RpcEnv& env,
 
 }  // namespace jalon
 
+// The override of the raw unary method `Name` in a service's gRPC adapter
+// (a class with members env_ and service_, in a namespace where `pb` names
+// the service's proto package): served on the executor by
+// service_->Name(call, request, &response).
+#define JALON_EXECUTOR_RPC(Name, Roles)                                 \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,      \
+                                 const grpc::ByteBuffer* req,           \
+                                 grpc::ByteBuffer* resp) override {     \
+    return ::jalon::ServeParsed<pb::Name##Request, pb::Name##Response>( \
+        env_, ctx, #Name, Roles, req, resp,                             \
+        [this](const ::jalon::CallContext& c,                           \
+               const pb::Name##Request& request,                        \
+               pb::Name##Response* response) {                          \
+          return service_->Name(c, request, response);                  \
+        });                                                             \
+  }
+
 #endif  // JALON_SERVICES_COMMON_RPC_H_

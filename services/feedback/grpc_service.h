@@ -26,17 +26,7 @@ class FeedbackGrpcService final : public internal::RawFeedbackService {
   FeedbackGrpcService(FeedbackService* service, RpcEnv env)
       : service_(service), env_(std::move(env)) {}
 
-#define JALON_FEEDBACK_RPC(Name, Roles)                                \
-  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,     \
-                                 const grpc::ByteBuffer* req,          \
-                                 grpc::ByteBuffer* resp) override {    \
-    return ServeParsed<pb::Name##Request, pb::Name##Response>(         \
-        env_, ctx, #Name, Roles, req, resp,                            \
-        [this](const CallContext& c, const pb::Name##Request& request, \
-               pb::Name##Response* response) {                         \
-          return service_->Name(c, request, response);                 \
-        });                                                            \
-  }
+#define JALON_FEEDBACK_RPC JALON_EXECUTOR_RPC
 #include "services/feedback/rpcs.inc"
 #undef JALON_FEEDBACK_RPC
 

@@ -54,17 +54,7 @@ class ReportingGrpcService final : public internal::RawReportingService {
                        WatchOptions watch);
   ~ReportingGrpcService() override;
 
-#define JALON_REPORTING_RPC(Name, Roles)                               \
-  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,     \
-                                 const grpc::ByteBuffer* req,          \
-                                 grpc::ByteBuffer* resp) override {    \
-    return ServeParsed<pb::Name##Request, pb::Name##Response>(         \
-        env_, ctx, #Name, Roles, req, resp,                            \
-        [this](const CallContext& c, const pb::Name##Request& request, \
-               pb::Name##Response* response) {                         \
-          return service_->Name(c, request, response);                 \
-        });                                                            \
-  }
+#define JALON_REPORTING_RPC JALON_EXECUTOR_RPC
 #include "services/reporting/rpcs.inc"
 #undef JALON_REPORTING_RPC
 

@@ -28,17 +28,7 @@ class RoadmapGrpcService final : public internal::RawRoadmapService {
   RoadmapGrpcService(RoadmapService* service, RpcEnv env)
       : service_(service), env_(std::move(env)) {}
 
-#define JALON_ROADMAP_RPC(Name, Roles)                                 \
-  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,     \
-                                 const grpc::ByteBuffer* req,          \
-                                 grpc::ByteBuffer* resp) override {    \
-    return ServeParsed<pb::Name##Request, pb::Name##Response>(         \
-        env_, ctx, #Name, Roles, req, resp,                            \
-        [this](const CallContext& c, const pb::Name##Request& request, \
-               pb::Name##Response* response) {                         \
-          return service_->Name(c, request, response);                 \
-        });                                                            \
-  }
+#define JALON_ROADMAP_RPC JALON_EXECUTOR_RPC
 #define JALON_ROADMAP_ASYNC_RPC(Name, Roles)                                   \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,             \
                                  const grpc::ByteBuffer* req,                  \

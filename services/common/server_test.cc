@@ -62,8 +62,7 @@ TEST_F(TuneForServingTest, TurnsLockOrderChecksOff) {
 TEST(ServerHostTest, APortInUseIsAnError) {
   testing::RefusingLoopbackPort nothing;  // Redis: never ready, no matter
   RedisOptions ro;
-  const std::string address = nothing.address();
-  ro.port = std::stoi(address.substr(address.rfind(':') + 1));
+  ro.port = nothing.port();
   RedisClient redis(ro);
   ServiceConfig config;
   config.listen = "127.0.0.1:0";

@@ -24,6 +24,7 @@ class RefusingLoopbackPort {
   RefusingLoopbackPort& operator=(const RefusingLoopbackPort&) = delete;
   // "127.0.0.1:PORT"; the port is 0 if no socket could be bound.
   std::string address() const;
+  int port() const { return port_; }
 
  private:
   int fd_ = -1;

@@ -118,16 +118,18 @@ class EchoService final
   grpc::ServerUnaryReactor* EchoServedAsync(grpc::CallbackServerContext* ctx,
                                             const epb::EchoRequest* req,
                                             epb::EchoResponse* resp) override {
-    return ServeAsync(env_, ctx, "EchoServedAsync", RoleSet::Any(),
-                      [this, req, resp](AsyncCall* call) {
-                        redis_->Command(
-                            {"PING"},
-                            [call, req, resp](absl::StatusOr<RedisReply> r) {
-                              if (!r.ok()) return call->Finish(r.status());
-                              resp->set_payload(req->payload());
-                              call->Finish(absl::OkStatus());
-                            });
-                      });
+    return ServeAsync(
+        env_, ctx, "EchoServedAsync", RoleSet::Any(),
+        [this, req, resp](AsyncCall call) {
+          redis_->Command({"PING"}, [call = std::move(call), req, resp](
+                                        absl::StatusOr<RedisReply> r) mutable {
+            if (!r.ok()) {
+              return std::move(call).Finish(r.status());
+            }
+            resp->set_payload(req->payload());
+            std::move(call).Finish(absl::OkStatus());
+          });
+        });
   }
 
   grpc::ServerUnaryReactor* ServeAction(grpc::CallbackServerContext* ctx,
@@ -158,9 +160,9 @@ class EchoService final
                                              const epb::EchoRequest* req,
                                              epb::EchoResponse* resp) override {
     return ServeAsync(env_, ctx, "EchoServedInline", RoleSet::Any(),
-                      [req, resp](AsyncCall* call) {
+                      [req, resp](AsyncCall call) {
                         resp->set_payload(req->payload());
-                        call->Finish(absl::OkStatus());
+                        std::move(call).Finish(absl::OkStatus());
                       });
   }
 

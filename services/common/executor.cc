@@ -1,6 +1,11 @@
 #include "services/common/executor.h"
 
+#include <spdlog/spdlog.h>
+
+#include <exception>
 #include <utility>
+
+#include "services/common/logging.h"
 
 namespace jalon {
 
@@ -46,7 +51,13 @@ void Executor::Work() {
       task = std::move(queue_.front());
       queue_.pop_front();
     }
-    task();
+    // A task that throws (a bug) is logged; the worker goes on with the next.
+    try {
+      task();
+    } catch (const std::exception& ex) {
+      spdlog::error("msg=executor_task_exception error={}",
+                    LogValue(ex.what()));
+    }
   }
 }
 

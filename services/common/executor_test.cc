@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "tests/support/wait.h"
@@ -56,6 +57,17 @@ TEST(ExecutorTest, RunsEveryTaskOnItsWorkers) {
   EXPECT_EQ(ran.load(), 500);
   EXPECT_EQ(threads.count(std::this_thread::get_id()), 0u);
   EXPECT_LE(threads.size(), 4u);
+}
+
+// A task that throws (a bug) used to end the process (the exception left
+// the worker's thread); the worker now logs it and runs what comes next.
+TEST(ExecutorTest, ATaskThatThrowsDoesNotStopItsWorker) {
+  Executor executor(1, 100);
+  std::atomic<int> ran{0};
+  ASSERT_TRUE(executor.Submit([] { throw std::runtime_error("a bug"); }));
+  ASSERT_TRUE(executor.Submit([&] { ++ran; }));
+  executor.Shutdown();
+  EXPECT_EQ(ran.load(), 1);
 }
 
 TEST(ExecutorTest, FullQueueRejectsAndDoesNotRunTheTask) {

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <memory>
+#include <utility>
 
 #include "services/common/ids.h"
 #include "services/common/logging.h"
@@ -126,8 +128,7 @@ absl::Status RunHandler(
   try {
     return handler(call);
   } catch (const std::exception& ex) {
-    spdlog::error("msg=handler_exception rpc={} error={}", call.rpc,
-                  LogValue(ex.what()));
+    LogHandlerException(call.rpc, ex);
     return absl::InternalError("internal error");
   }
 }
@@ -158,10 +159,46 @@ grpc::Status RefuseCall(const RpcEnv& env, grpc::CallbackServerContext* ctx,
   return ToGrpcStatus(status, env.domain);
 }
 
-void AsyncCall::Finish(const absl::Status& status) {
-  EndCall(ctx_, call_, status, start_);
-  reactor_->Finish(ToGrpcStatus(status, env_->domain));
-  delete this;
+void LogHandlerException(std::string_view rpc, const std::exception& ex) {
+  spdlog::error("msg=handler_exception rpc={} error={}", rpc,
+                LogValue(ex.what()));
+}
+
+struct AsyncCall::State {
+  const RpcEnv* env;
+  grpc::CallbackServerContext* ctx;
+  CountedReactor* reactor;
+  CallContext call;
+  std::chrono::steady_clock::time_point start =
+      std::chrono::steady_clock::now();
+};
+
+AsyncCall::AsyncCall(const RpcEnv* env, grpc::CallbackServerContext* ctx,
+                     CountedReactor* reactor)
+    : state_(new State{env, ctx, reactor, {}}) {}
+
+AsyncCall& AsyncCall::operator=(AsyncCall&& other) noexcept {
+  if (this != &other) {
+    Abandon();
+    state_ = std::exchange(other.state_, nullptr);
+  }
+  return *this;
+}
+
+const CallContext& AsyncCall::context() const { return state_->call; }
+CallContext* AsyncCall::mutable_context() { return &state_->call; }
+
+void AsyncCall::Finish(const absl::Status& status) && {
+  std::unique_ptr<State> state(std::exchange(state_, nullptr));
+  EndCall(state->ctx, state->call, status, state->start);
+  state->reactor->Finish(ToGrpcStatus(status, state->env->domain));
+}
+
+void AsyncCall::Abandon() noexcept {
+  if (state_ == nullptr) return;
+  spdlog::error("msg=call_left_unfinished rpc={} request_id={}",
+                state_->call.rpc, LogValue(state_->call.request_id));
+  std::move(*this).Finish(absl::InternalError("internal error"));
 }
 
 }  // namespace jalon

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -67,6 +68,8 @@ absl::Status ParseRequest(const grpc::ByteBuffer* bytes,
 // content is dropped).
 absl::Status SerializeResponse(const google::protobuf::MessageLite& response,
                                grpc::ByteBuffer* bytes);
+// Logs an exception that escaped a handler (a bug).
+void LogHandlerException(std::string_view rpc, const std::exception& ex);
 // Logs the outcome once and echoes the request id to the client.
 void EndCall(grpc::CallbackServerContext* ctx, const CallContext& call,
              const absl::Status& status,
@@ -129,70 +132,98 @@ grpc::ServerUnaryReactor* Serve(const RpcEnv& env,
 }
 
 // A call served without the executor: its handler starts non-blocking
-// work (AsyncRedis) and calls Finish from the last callback, on whatever
-// thread that runs. Used for the hot RPCs, where two thread hand-offs per
-// call cost more than the work itself (docs/performance.md).
+// work (AsyncRedis) and finishes the call from the last callback, on
+// whatever thread that runs. Used for the hot RPCs, where two thread
+// hand-offs per call cost more than the work itself (docs/performance.md).
+//
+// An AsyncCall is the duty to finish its call, and is moved, never copied,
+// to whatever will finish it: the callback of the work it started. Finish
+// ends the call, once. A handle dropped while its call is open (a callback
+// threw before finishing, or was destroyed without being run) finishes it
+// with INTERNAL, so the client gets an answer, and a graceful stop does not
+// wait its whole grace period for a call nobody will finish.
 class AsyncCall {
  public:
-  const CallContext& context() const { return call_; }
-  // Logs the outcome, sends the status and deletes this call. Exactly once.
-  void Finish(const absl::Status& status);
+  AsyncCall(AsyncCall&& other) noexcept
+      : state_(std::exchange(other.state_, nullptr)) {}
+  AsyncCall& operator=(AsyncCall&& other) noexcept;
+  AsyncCall(const AsyncCall&) = delete;
+  AsyncCall& operator=(const AsyncCall&) = delete;
+  ~AsyncCall() { Abandon(); }
+
+  // Valid until the call is finished.
+  const CallContext& context() const;
+  // Logs the outcome and sends the status; the handle is empty after.
+  void Finish(const absl::Status& status) &&;
 
  private:
+  struct State;
   template <typename Start>
   friend grpc::ServerUnaryReactor* ServeAsync(const RpcEnv& env,
                                               grpc::CallbackServerContext* ctx,
                                               std::string_view rpc,
                                               RoleSet allowed, Start start);
-  AsyncCall(const RpcEnv* env, grpc::CallbackServerContext* ctx,
-            CountedReactor* reactor)
-      : env_(env), ctx_(ctx), reactor_(reactor) {}
-  ~AsyncCall() = default;
-
   template <typename Start>
-  void Run(absl::StatusOr<Actor> actor, RoleSet allowed, Start& start) {
-    if (auto s = AdmitCall(std::move(actor), allowed, &call_); !s.ok()) {
-      Finish(s);
-      return;
-    }
-    start(this);
-  }
+  friend void RunAsync(AsyncCall call, absl::StatusOr<Actor> actor,
+                       RoleSet allowed, Start& start);
+  AsyncCall(const RpcEnv* env, grpc::CallbackServerContext* ctx,
+            CountedReactor* reactor);
+  CallContext* mutable_context();
+  // Finishes an open call with INTERNAL.
+  void Abandon() noexcept;
 
-  const RpcEnv* env_;
-  grpc::CallbackServerContext* ctx_;
-  CountedReactor* reactor_;
-  CallContext call_;
-  std::chrono::steady_clock::time_point start_ =
-      std::chrono::steady_clock::now();
+  State* state_;
 };
 
-// Serves a call with `start(AsyncCall*)`, which must lead to exactly one
-// AsyncCall::Finish and must not block. Authentication is answered from the
-// token cache in the reaction itself; only a cache miss (a Redis lookup)
-// goes through the executor first.
+// Admits the caller, then runs `start(call)`. An exception out of `start`
+// is logged; the call is finished by its handle, wherever that was moved.
+template <typename Start>
+void RunAsync(AsyncCall call, absl::StatusOr<Actor> actor, RoleSet allowed,
+              Start& start) {
+  if (auto s = AdmitCall(std::move(actor), allowed, call.mutable_context());
+      !s.ok()) {
+    return std::move(call).Finish(s);
+  }
+  const std::string_view rpc = call.context().rpc;
+  try {
+    start(std::move(call));
+  } catch (const std::exception& ex) {
+    LogHandlerException(rpc, ex);
+  }
+}
+
+// Serves a call with `start(AsyncCall)`, which must not block, and whose
+// handle must reach a Finish. Authentication is answered from the token
+// cache in the reaction itself; only a cache miss (a Redis lookup) goes
+// through the executor first.
 template <typename Start>
 grpc::ServerUnaryReactor* ServeAsync(const RpcEnv& env,
                                      grpc::CallbackServerContext* ctx,
                                      std::string_view rpc, RoleSet allowed,
                                      Start start) {
   auto* reactor = new CountedReactor(env.inflight);
-  auto* call = new AsyncCall(&env, ctx, reactor);
-  if (auto s = BeginCall(ctx, rpc, &call->call_); !s.ok()) {
-    call->Finish(s);
+  AsyncCall call(&env, ctx, reactor);
+  if (auto s = BeginCall(ctx, rpc, call.mutable_context()); !s.ok()) {
+    std::move(call).Finish(s);
     return reactor;
   }
   std::string authorization = Authorization(ctx);
   if (auto cached = env.verifier->VerifyCached(authorization)) {
-    call->Run(*std::move(cached), allowed, start);
+    RunAsync(std::move(call), *std::move(cached), allowed, start);
     return reactor;
   }
-  bool queued = env.executor->Submit([call, allowed,
+  // The executor's tasks are copyable: the handle goes in a shared box.
+  auto box = std::make_shared<AsyncCall>(std::move(call));
+  const RpcEnv* e = &env;
+  bool queued = env.executor->Submit([e, box, allowed,
                                       authorization = std::move(authorization),
                                       start = std::move(start)]() mutable {
-    call->Run(call->env_->verifier->Verify(authorization), allowed, start);
+    RunAsync(std::move(*box), e->verifier->Verify(authorization), allowed,
+             start);
   });
   if (!queued) {
-    call->Finish(absl::UnavailableError("server overloaded, retry later"));
+    std::move(*box).Finish(
+        absl::UnavailableError("server overloaded, retry later"));
   }
   return reactor;
 }
@@ -246,21 +277,22 @@ grpc::ServerUnaryReactor* ServeParsed(const RpcEnv& env,
                });
 }
 
-// Runs `start(call, request, &response, done)` for an exchange already
+// Runs `start(context, request, &response, done)` for an exchange already
 // parsed; `done(status)` serialises the response when the status is OK and
-// finishes the call (exactly once, as Finish). The exchange lives as long
-// as `done`.
+// finishes the call. The exchange lives as long as `done`.
 template <typename Request, typename Response, typename Start>
-void StartParsed(AsyncCall* call,
+void StartParsed(AsyncCall call,
                  std::shared_ptr<Exchange<Request, Response>> exchange,
                  grpc::ByteBuffer* out, Start& start) {
+  const CallContext& context = call.context();
   const Request& request = exchange->request;
   Response* response = &exchange->response;
-  start(call, request, response,
-        [call, x = std::move(exchange), out](absl::Status s) mutable {
+  start(context, request, response,
+        [call = std::move(call), x = std::move(exchange),
+         out](absl::Status s) mutable {
           if (s.ok()) s = SerializeResponse(x->response, out);
           x.reset();
-          call->Finish(s);
+          std::move(call).Finish(s);
         });
 }
 
@@ -275,12 +307,12 @@ grpc::ServerUnaryReactor* ServeAsyncParsed(const RpcEnv& env,
                                            grpc::ByteBuffer* out, Start start) {
   return ServeAsync(
       env, ctx, rpc, allowed,
-      [in, out, start = std::move(start)](AsyncCall* call) mutable {
+      [in, out, start = std::move(start)](AsyncCall call) mutable {
         auto x = std::make_shared<Exchange<Request, Response>>();
         if (auto s = ParseRequest(in, &x->request); !s.ok()) {
-          return call->Finish(s);
+          return std::move(call).Finish(s);
         }
-        StartParsed(call, std::move(x), out, start);
+        StartParsed(std::move(call), std::move(x), out, start);
       });
 }
 

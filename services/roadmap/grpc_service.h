@@ -29,29 +29,30 @@ class RoadmapGrpcService final : public internal::RawRoadmapService {
       : service_(service), env_(std::move(env)) {}
 
 #define JALON_ROADMAP_RPC JALON_EXECUTOR_RPC
-#define JALON_ROADMAP_ASYNC_RPC(Name, Roles)                                   \
-  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,             \
-                                 const grpc::ByteBuffer* req,                  \
-                                 grpc::ByteBuffer* resp) override {            \
-    return ServeAsyncParsed<pb::Name##Request, pb::Name##Response>(            \
-        env_, ctx, #Name, Roles, req, resp,                                    \
-        [this](AsyncCall* call, const pb::Name##Request& request,              \
-               pb::Name##Response* response, RoadmapService::Done done) {      \
-          service_->Name(call->context(), request, response, std::move(done)); \
-        });                                                                    \
+#define JALON_ROADMAP_ASYNC_RPC(Name, Roles)                              \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,        \
+                                 const grpc::ByteBuffer* req,             \
+                                 grpc::ByteBuffer* resp) override {       \
+    return ServeAsyncParsed<pb::Name##Request, pb::Name##Response>(       \
+        env_, ctx, #Name, Roles, req, resp,                               \
+        [this](const CallContext& call, const pb::Name##Request& request, \
+               pb::Name##Response* response, RoadmapService::Done done) { \
+          service_->Name(call, request, response, std::move(done));       \
+        });                                                               \
   }
-#define JALON_ROADMAP_GET_RPC(Name, Roles)                              \
-  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,      \
-                                 const grpc::ByteBuffer* req,           \
-                                 grpc::ByteBuffer* resp) override {     \
-    return ServeAsync(                                                  \
-        env_, ctx, #Name, Roles, [this, req, resp](AsyncCall* call) {   \
-          pb::Name##Request request;                                    \
-          if (auto s = ParseRequest(req, &request); !s.ok()) {          \
-            return call->Finish(s);                                     \
-          }                                                             \
-          service_->Name(call->context(), request, Sender(call, resp)); \
-        });                                                             \
+#define JALON_ROADMAP_GET_RPC(Name, Roles)                                 \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx,         \
+                                 const grpc::ByteBuffer* req,              \
+                                 grpc::ByteBuffer* resp) override {        \
+    return ServeAsync(                                                     \
+        env_, ctx, #Name, Roles, [this, req, resp](AsyncCall call) {       \
+          pb::Name##Request request;                                       \
+          if (auto s = ParseRequest(req, &request); !s.ok()) {             \
+            return std::move(call).Finish(s);                              \
+          }                                                                \
+          const CallContext& context = call.context();                     \
+          service_->Name(context, request, Sender(std::move(call), resp)); \
+        });                                                                \
   }
 #define JALON_ROADMAP_CUSTOM_RPC(Name, Allowed) \
   static constexpr RoleSet k##Name##Roles = Allowed;
@@ -100,34 +101,34 @@ class RoadmapGrpcService final : public internal::RawRoadmapService {
             return SerializeResponse(x->response, resp);
           });
     }
-    return ServeAsync(env_, ctx, "UpdateAction", kRoles,
-                      [this, x, parsed, resp](AsyncCall* call) mutable {
-                        // A request that does not parse is answered once the
-                        // caller is admitted, as on every other RPC.
-                        if (!parsed.ok()) return call->Finish(parsed);
-                        auto start = [this](
-                                         AsyncCall* c,
-                                         const pb::UpdateActionRequest& request,
-                                         pb::UpdateActionResponse* response,
-                                         RoadmapService::Done done) {
-                          service_->UpdateAction(c->context(), request,
-                                                 response, std::move(done));
-                        };
-                        StartParsed(call, std::move(x), resp, start);
-                      });
+    return ServeAsync(
+        env_, ctx, "UpdateAction", kRoles,
+        [this, x, parsed, resp](AsyncCall call) mutable {
+          // A request that does not parse is answered once the
+          // caller is admitted, as on every other RPC.
+          if (!parsed.ok()) return std::move(call).Finish(parsed);
+          auto start = [this](const CallContext& c,
+                              const pb::UpdateActionRequest& request,
+                              pb::UpdateActionResponse* response,
+                              RoadmapService::Done done) {
+            service_->UpdateAction(c, request, response, std::move(done));
+          };
+          StartParsed(std::move(call), std::move(x), resp, start);
+        });
   }
 
  private:
   // Sends a serialised response (a copy of its bytes: the original stays
   // with the cached entity).
-  static RoadmapService::SerializedDone Sender(AsyncCall* call,
+  static RoadmapService::SerializedDone Sender(AsyncCall call,
                                                grpc::ByteBuffer* resp) {
-    return [call, resp](absl::StatusOr<RoadmapService::Serialized> bytes) {
+    return [call = std::move(call),
+            resp](absl::StatusOr<RoadmapService::Serialized> bytes) mutable {
       if (bytes.ok()) {
         grpc::Slice slice((*bytes)->data(), (*bytes)->size());
         *resp = grpc::ByteBuffer(&slice, 1);
       }
-      call->Finish(bytes.status());
+      std::move(call).Finish(bytes.status());
     };
   }
 

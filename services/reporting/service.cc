@@ -757,7 +757,8 @@ absl::StatusOr<bool> ReportingService::Announce(const std::string& key,
   return r->integer() == 1;
 }
 
-std::function<void()> ReportingService::RatingHook() {
+std::function<void(ReportingService::RatingStage)>
+ReportingService::RatingHook() {
   std::lock_guard<std::mutex> lock(hook_mu_);
   return rating_hook_;
 }
@@ -765,6 +766,26 @@ std::function<void()> ReportingService::RatingHook() {
 absl::Status ReportingService::CheckRatings(const std::string& roadmap_id,
                                             const std::string& indicator_id) {
   if (roadmap_id.empty()) return absl::OkStatus();
+  std::vector<std::string> lost;
+  if (auto s = CheckRatingsOnce(roadmap_id, indicator_id, &lost); !s.ok()) {
+    return s;
+  }
+  // A check loses the compare-and-set when another announced first. The
+  // winner may have read the models before this one did, so what it left
+  // can be older than the truth: check again, from the ratings on.
+  for (int retry = 0; retry < kRatingRetries && !lost.empty(); ++retry) {
+    std::vector<std::string> again;
+    for (const auto& id : lost) {
+      if (auto s = CheckRatingsOnce(roadmap_id, id, &again); !s.ok()) return s;
+    }
+    lost.swap(again);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReportingService::CheckRatingsOnce(
+    const std::string& roadmap_id, const std::string& indicator_id,
+    std::vector<std::string>* lost) {
   const auto now = clock_->Now();
   const Date today = DateOf(now);
   auto keys = models_->Current();
@@ -795,7 +816,7 @@ absl::Status ReportingService::CheckRatings(const std::string& roadmap_id,
     c1.push_back({"ZRANGE", keys->Measurements(id), "0", "-1"});
   auto r1 = redis_->Pipeline(c1);
   if (!r1.ok()) return r1.status();
-  if (std::function<void()> hook = RatingHook()) hook();
+  if (auto hook = RatingHook()) hook(RatingStage::kFirstReads);
   const RedisReply& current = (*r1)[0];
   std::vector<RedisArgs> c2;
   std::vector<size_t> counts;
@@ -812,6 +833,7 @@ absl::Status ReportingService::CheckRatings(const std::string& roadmap_id,
   if (r2->back().str() != std::to_string(keys->generation())) {
     return absl::OkStatus();  // rebuilt meanwhile: the next tick rates
   }
+  if (auto hook = RatingHook()) hook(RatingStage::kBeforeAnnounce);
   size_t next = 0;
   for (size_t n = 0; n < ids.size(); ++n) {
     std::vector<rm::Measurement> ms;
@@ -849,6 +871,7 @@ absl::Status ReportingService::CheckRatings(const std::string& roadmap_id,
     }
     auto done = Announce(Keys::Ratings(), ind.id(), before, after, update);
     if (!done.ok()) return done.status();
+    if (!*done) lost->push_back(ind.id());
   }
   return absl::OkStatus();
 }

@@ -51,9 +51,12 @@ class ReportingService {
   // ratings that changed, and generates due scheduled reports.
   absl::Status Tick();
   // Re-rates one indicator of a roadmap (or all of them when
-  // `indicator_id` is empty), announcing changes.
+  // `indicator_id` is empty), announcing changes. An indicator whose
+  // announcement lost to another check's is checked again, up to
+  // kRatingRetries times: the winner may have rated an older view.
   absl::Status CheckRatings(const std::string& roadmap_id,
                             const std::string& indicator_id = "");
+  static constexpr int kRatingRetries = 3;
 
   // Generates the scheduled report of `period` for a roadmap unless one
   // exists; ALREADY_EXISTS when it does (another replica made it).
@@ -93,10 +96,14 @@ class ReportingService {
   void SetSnapshotHookForTest(std::function<void()> hook) {
     snapshot_hook_ = std::move(hook);
   }
+  // Where a rating check calls its test hook: after its first reads (the
+  // ratings announced, the indicators, their measurement ids), and after
+  // it read the measurements, just before it announces.
+  enum class RatingStage { kFirstReads, kBeforeAnnounce };
   // Called by every rating check (the ticker's and the consumer's, from
-  // their threads) after its first reads, e.g. to let a measurement arrive
-  // at that moment.
-  void SetRatingHookForTest(std::function<void()> hook) {
+  // their threads) at both stages, e.g. to let a measurement arrive at
+  // that moment.
+  void SetRatingHookForTest(std::function<void(RatingStage)> hook) {
     std::lock_guard<std::mutex> lock(hook_mu_);
     rating_hook_ = std::move(hook);
   }
@@ -124,7 +131,12 @@ class ReportingService {
   absl::StatusOr<std::vector<pb::StreamPosition>> Positions();
   absl::Status CheckLate(const ModelKeys& keys, const std::string& roadmap_id,
                          const Date& today);
-  std::function<void()> RatingHook();
+  std::function<void(RatingStage)> RatingHook();
+  // One pass of CheckRatings; the indicators whose announcement lost go
+  // in `lost`.
+  absl::Status CheckRatingsOnce(const std::string& roadmap_id,
+                                const std::string& indicator_id,
+                                std::vector<std::string>* lost);
   // Sets hash field `field` of `key` from `expected` to `value`, appending
   // `update` (if not empty) in the same script; false if it was not
   // `expected` any more (another replica did it).
@@ -140,7 +152,7 @@ class ReportingService {
   ReportingOptions options_;
   std::function<void()> snapshot_hook_;
   std::mutex hook_mu_;
-  std::function<void()> rating_hook_;  // guarded by hook_mu_
+  std::function<void(RatingStage)> rating_hook_;  // guarded by hook_mu_
   EntityStore store_;
 };
 

@@ -11,10 +11,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <future>
 #include <map>
+#include <mutex>
 #include <random>
 #include <regex>
 #include <set>
@@ -1059,7 +1061,8 @@ TEST_F(ReportingServiceTest, ARatingCheckBehindANewMeasurementAnnouncesNoStep) {
   Measure(2150, D(2017, 12, 31), true);
   h_.Sync();  // RED announced by the consumer's check
   std::atomic<int> checks{0};
-  h_.service().SetRatingHookForTest([&] {
+  h_.service().SetRatingHookForTest([&](ReportingService::RatingStage at) {
+    if (at != ReportingService::RatingStage::kFirstReads) return;
     if (checks++ > 0) return;  // only the ticker's, which runs first
     Measure(13340, D(2020, 12, 31), true);
     h_.Sync();  // the consumer applies it and announces RED -> GREEN
@@ -1075,6 +1078,88 @@ TEST_F(ReportingServiceTest, ARatingCheckBehindANewMeasurementAnnouncesNoStep) {
                                  reppb::Rating_Name(u.to_rating())));
   }
   EXPECT_EQ(steps, (std::vector<std::string>{"RATING_NO_DATA -> RATING_RED",
+                                             "RATING_RED -> RATING_GREEN"}));
+}
+
+// Two checks race, and the one that read the newer models loses the
+// compare-and-set to one that read older models: the ticker's check (T)
+// read the indicator's measurements, then a verification arrived, and its
+// check (N) read everything; T announced from its old view, and N's
+// announcement failed. N used to stop there, leaving T's stale rating until
+// the next tick; it now checks again.
+TEST_F(ReportingServiceTest, ARatingCheckThatLostToAnOlderViewChecksAgain) {
+  Measure(2150, D(2017, 12, 31), true);  // RED
+  rpb::RecordMeasurementRequest rec;
+  auto* m = rec.mutable_measurement();
+  m->set_indicator_id(f_.indicator);
+  m->set_value(13340);  // GREEN, once verified
+  *m->mutable_period_start() = D(2020, 1, 1);
+  *m->mutable_period_end() = D(2020, 12, 31);
+  m->set_source("Déclarations CNSS");
+  rpb::RecordMeasurementResponse recorded;
+  ASSERT_TRUE(
+      roadmap_
+          ->RecordMeasurement(Ctx(f_.federation_copilot).get(), rec, &recorded)
+          .ok());
+  h_.Sync();  // RED announced
+  // As if AMBER had been announced from an even older view: T will have
+  // something to announce (AMBER -> RED).
+  ASSERT_TRUE(h_.redis()
+                  .Command({"HSET", Keys::Ratings(), f_.indicator, "AMBER"})
+                  .ok());
+
+  std::mutex mu;
+  std::condition_variable cv;
+  int calls = 0;
+  bool t_done = false;
+  h_.service().SetRatingHookForTest([&](ReportingService::RatingStage at) {
+    if (at != ReportingService::RatingStage::kBeforeAnnounce) return;
+    std::unique_lock<std::mutex> lock(mu);
+    const int call = ++calls;
+    cv.notify_all();
+    // Bounded waits: a test that goes wrong fails, it does not hang.
+    if (call == 1) {  // T, unverified read: wait until N has read all
+      cv.wait_for(lock, std::chrono::seconds(20), [&] { return calls >= 2; });
+    } else if (call == 2) {  // N: let T announce first
+      cv.wait_for(lock, std::chrono::seconds(20), [&] { return t_done; });
+    }
+  });
+  std::thread ticker([&] {
+    EXPECT_TRUE(h_.service().Tick().ok());
+    std::lock_guard<std::mutex> lock(mu);
+    t_done = true;
+    cv.notify_all();
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(10),
+                            [&] { return calls >= 1; }));
+  }
+  rpb::VerifyMeasurementRequest v;
+  v.set_id(recorded.measurement().id());
+  v.set_approve(true);
+  rpb::VerifyMeasurementResponse vr;
+  EXPECT_TRUE(
+      roadmap_->VerifyMeasurement(Ctx(f_.ministry_copilot).get(), v, &vr).ok());
+  h_.Sync();  // N, and what it does after losing
+  ticker.join();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_GE(calls, 3);  // T, N, and N again
+  }
+  h_.service().SetRatingHookForTest(nullptr);
+
+  auto rating = h_.redis().Command({"HGET", Keys::Ratings(), f_.indicator});
+  ASSERT_TRUE(rating.ok());
+  EXPECT_EQ(rating->str(), "GREEN");
+  std::vector<std::string> steps;
+  for (const auto& u : AllUpdates()) {
+    if (u.kind() != reppb::STATUS_KIND_INDICATOR_RATING_CHANGED) continue;
+    steps.push_back(absl::StrCat(reppb::Rating_Name(u.from_rating()), " -> ",
+                                 reppb::Rating_Name(u.to_rating())));
+  }
+  EXPECT_EQ(steps, (std::vector<std::string>{"RATING_NO_DATA -> RATING_RED",
+                                             "RATING_AMBER -> RATING_RED",
                                              "RATING_RED -> RATING_GREEN"}));
 }
 

@@ -72,16 +72,19 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     return Await([this] { StartSendInitialMetadata(); }, cursor, status);
   }
 
-  // Writes one message and waits for it to be taken.
-  bool Send(const pb::StatusUpdate& u, absl::Status* status) {
+  // Writes one message (an update, or only a cursor when `u` is null) and
+  // waits for it to be taken.
+  bool Send(const pb::StatusUpdate* u, const std::string& cursor,
+            absl::Status* status) {
     pb::WatchStatusResponse msg;
-    *msg.mutable_update() = u;
+    if (u != nullptr) *msg.mutable_update() = *u;
+    msg.set_cursor(cursor);
     // A member: gRPC holds the pointer until OnWriteDone.
     if (auto s = SerializeResponse(msg, &msg_); !s.ok()) {
       *status = s;
       return false;
     }
-    return Await([this] { StartWrite(&msg_); }, u.cursor(), status);
+    return Await([this] { StartWrite(&msg_); }, cursor, status);
   }
 
   // Starts an operation and waits for it to complete. False if the client
@@ -184,6 +187,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     if (!cursor.ok()) return cursor.status();
     std::string position = *cursor;
     if (absl::Status why; !SendStart(position, &why)) return why;
+    // The last cursor the client has, and when it got it.
+    std::string told = position;
+    auto told_at = std::chrono::steady_clock::now();
     // Block less than the command timeout, and wake to notice a stop.
     const auto block =
         std::min(std::chrono::milliseconds(1000), options.command_timeout / 2);
@@ -209,7 +215,17 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
       if (!updates.ok()) return updates.status();
       for (const auto& u : *updates) {
         absl::Status why;
-        if (!Send(u, &why)) return why;
+        if (!Send(&u, u.cursor(), &why)) return why;
+        told = u.cursor();
+        told_at = std::chrono::steady_clock::now();
+      }
+      // Read past updates the filter left out: say so, now and then.
+      if (position != told && std::chrono::steady_clock::now() - told_at >=
+                                  owner_->watch_.progress_every) {
+        absl::Status why;
+        if (!Send(nullptr, position, &why)) return why;
+        told = position;
+        told_at = std::chrono::steady_clock::now();
       }
     }
   }

@@ -44,6 +44,9 @@ struct WatchOptions {
   int max_watchers = 256;
   // Updates read per batch.
   int batch = 100;
+  // A watch whose filter left updates out tells its client how far it read
+  // at most this often (a message with only a cursor).
+  std::chrono::milliseconds progress_every{10000};
   // Redis connection options for the watchers' blocking reads.
   RedisOptions redis;
 };

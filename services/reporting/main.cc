@@ -34,6 +34,7 @@ struct ReportingConfig {
   jalon::RoadmapLinkConfig roadmap;
   std::chrono::milliseconds tick_interval{10000};
   std::chrono::milliseconds feed_write_timeout{10000};
+  std::chrono::milliseconds feed_progress_every{10000};
   int max_watchers = 256;
   int green_percent = 95;
   int amber_percent = 80;
@@ -67,6 +68,11 @@ int main(int argc, char** argv) {
                  "before it is cut off with RESOURCE_EXHAUSTED (it can "
                  "resume); as long again to take that message, or the call "
                  "is cancelled");
+  flags.Duration("feed-progress-every", &config.feed_progress_every,
+                 std::chrono::milliseconds(10), std::chrono::hours(1),
+                 "how often, at most, a WatchStatus client whose filter left "
+                 "updates out is sent how far its watch has read (a message "
+                 "with only a cursor)");
   flags.Int("max-watchers", &config.max_watchers, 1, 100000,
             "concurrent WatchStatus streams");
   flags.Int("green-threshold", &config.green_percent, 1, 1000,
@@ -149,6 +155,7 @@ int main(int argc, char** argv) {
   jalon::reporting::WatchOptions watch;
   watch.write_timeout = config.feed_write_timeout;
   watch.cutoff_grace = config.feed_write_timeout;
+  watch.progress_every = config.feed_progress_every;
   watch.max_watchers = config.max_watchers;
   watch.redis = *redis_options;
   jalon::reporting::ReportingGrpcService grpc_service(&service, env, watch);

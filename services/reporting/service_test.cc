@@ -1498,6 +1498,83 @@ TEST_F(SlowClientTest, SlowClientIsCutOffAndResumesWithoutGap) {
   for (int i = 0; i < 4000; ++i) EXPECT_EQ(got[i], absl::StrCat("a", i));
 }
 
+class WatchProgressTest : public ReportingServiceTest {
+ protected:
+  WatchProgressTest() : ReportingServiceTest(Options()) {}
+  static testing::ReportingHarnessOptions Options() {
+    testing::ReportingHarnessOptions o;
+    o.feed_progress_every = std::chrono::milliseconds(200);
+    return o;
+  }
+
+  // Appends `n` updates of `kind` about the fixture roadmap; the cursor of
+  // the last.
+  std::string AddUpdates(int n, reppb::StatusKind kind) {
+    std::vector<RedisArgs> adds;
+    for (int i = 0; i < n; ++i) {
+      reppb::StatusUpdate u;
+      u.set_kind(kind);
+      u.set_roadmap_id(f_.roadmap);
+      u.set_subject_id(absl::StrCat("s", i));
+      adds.push_back({"XADD", Keys::Stream(), "*", "e", WrapUpdate(u)});
+    }
+    auto ids = h_.redis().Pipeline(adds);
+    EXPECT_TRUE(ids.ok());
+    return ids.ok() ? ids->back().str() : "";
+  }
+};
+
+// A watch with a narrow filter used to send nothing while the updates went
+// by: its client could only resume from its last update's cursor, which
+// the stream's trim reaches after about a million updates, and then got
+// CURSOR_EXPIRED though it had missed nothing.
+TEST_F(WatchProgressTest, ANarrowWatchLearnsHowFarItReadAndResumesPastATrim) {
+  AddUpdates(1, reppb::STATUS_KIND_ACTION_TRANSITIONED);
+  reppb::StatusFilter reports;
+  reports.add_kinds(reppb::STATUS_KIND_REPORT_GENERATED);
+  Watch w = OpenWatch(stub_.get(), f_.reader_token, reports, "");
+  w.reader->WaitForInitialMetadata();
+  const auto& md = w.ctx->GetServerInitialMetadata();
+  auto it = md.find(kWatchCursorHeader);
+  ASSERT_NE(it, md.end());
+  const std::string start(it->second.data(), it->second.size());
+  const std::string last =
+      AddUpdates(300, reppb::STATUS_KIND_ACTION_TRANSITIONED);
+  std::string cursor = start;
+  reppb::WatchStatusResponse msg;
+  for (int i = 0; i < 100 && cursor != last; ++i) {
+    ASSERT_TRUE(w.reader->Read(&msg));
+    EXPECT_FALSE(msg.has_update()) << msg.update().subject_id();
+    EXPECT_TRUE(StreamIdLess(cursor, msg.cursor()))
+        << cursor << " then " << msg.cursor();
+    cursor = msg.cursor();
+  }
+  EXPECT_EQ(cursor, last);
+  w.ctx->TryCancel();
+  w.reader->Finish();
+
+  // The stream is trimmed past where the watch started.
+  ASSERT_TRUE(
+      h_.redis().Command({"XTRIM", Keys::Stream(), "MAXLEN", "1"}).ok());
+  Watch from_start = OpenWatch(stub_.get(), f_.reader_token, reports, start);
+  while (from_start.reader->Read(&msg)) {
+  }
+  EXPECT_EQ(from_start.reader->Finish().error_code(),
+            grpc::StatusCode::OUT_OF_RANGE);
+  // From the cursor it was told, it goes on; an update's message carries
+  // the update's cursor.
+  Watch resumed = OpenWatch(stub_.get(), f_.reader_token, reports, cursor);
+  AddUpdates(5, reppb::STATUS_KIND_ACTION_TRANSITIONED);
+  const std::string report = AddUpdates(1, reppb::STATUS_KIND_REPORT_GENERATED);
+  do {
+    ASSERT_TRUE(resumed.reader->Read(&msg));
+  } while (!msg.has_update());
+  EXPECT_EQ(msg.cursor(), report);
+  EXPECT_EQ(msg.update().cursor(), report);
+  resumed.ctx->TryCancel();
+  resumed.reader->Finish();
+}
+
 TEST_F(ReportingServiceTest, AStopDoesNotWaitForASlowWatcher) {
   // To a client that stops reading: the server is left waiting for a
   // write to be taken.

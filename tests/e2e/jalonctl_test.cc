@@ -1683,6 +1683,54 @@ TEST_F(JalonctlTest, FeedWatchFromNowKeepsItsStartAcrossADrop) {
   EXPECT_EQ(*code, 0);
 }
 
+// A narrow watch follows the server's progress messages: cut off, it
+// resumes from how far the server read for it, not from where it began
+// (which the feed's trim may have passed while nothing matched).
+TEST_F(JalonctlTest, FeedWatchResumesFromTheServersProgress) {
+  StartServices();
+  ASSERT_NO_FATAL_FAILURE(
+      services_.RestartReportingWith({{"JALON_FEED_PROGRESS_EVERY", "100ms"}}));
+  ASSERT_EQ(Run({"import", JALON_EXAMPLE_ROADMAP}).code, 0);
+  const std::string roadmap = FirstId(Run({"roadmap", "list", "-o", "json"}));
+  ASSERT_FALSE(roadmap.empty());
+  ASSERT_TRUE(testing::WaitFor([&] { return CaughtUp(roadmap); },
+                               std::chrono::seconds(30)));
+  // The import made action updates, and no report: nothing matches.
+  ChildProcess watch;
+  const std::string err = home_ + "/watch.err";
+  ASSERT_TRUE(
+      watch
+          .Start({JALONCTL_BINARY, "feed", "watch", "--roadmap", roadmap,
+                  "--cursor", "0", "--kind", "report-generated", "--max-events",
+                  "1", "-o", "json"},
+                 BaseEnv(), err)
+          .ok());
+  // The watch reads them all and is told so (every 100 ms at most, after
+  // its blocking read of at most a second).
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  ASSERT_NO_FATAL_FAILURE(services_.StopReporting());
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return absl::StrContains(ReadFile(err), "resuming after cursor"); },
+      std::chrono::seconds(20)))
+      << ReadFile(err);
+  const std::string text = ReadFile(err);
+  const std::string after = "resuming after cursor ";
+  const size_t at = text.find(after) + after.size();
+  const std::string cursor = text.substr(at, text.find(' ', at) - at);
+  EXPECT_NE(cursor, "0") << text;
+  EXPECT_TRUE(absl::StrContains(cursor, "-")) << text;  // a stream id
+  ASSERT_NO_FATAL_FAILURE(services_.StartReportingAgain());
+  Result report = Run({"report", "generate", "--roadmap", roadmap, "--period",
+                       "2026-Q1", "-o", "json"});
+  ASSERT_EQ(report.code, 0) << report;
+  const std::string id = Parse<reporting::v1::Report>(report).id();
+  ASSERT_TRUE(watch.WaitForLine(id, std::chrono::seconds(30)).ok())
+      << ReadFile(err);
+  auto code = watch.Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+}
+
 // A server that ends streams at its --max-connection-age (as the
 // deployment's does) is no failing server: each reconnect waits the first
 // backoff again, not twice the last one.

@@ -71,6 +71,7 @@ absl::Status ReportingHarness::StartReporting() {
   reporting::WatchOptions watch;
   watch.write_timeout = options_.feed_write_timeout;
   watch.cutoff_grace = std::chrono::seconds(10);
+  watch.progress_every = options_.feed_progress_every;
   watch.redis = ro;
   grpc_service_ = std::make_unique<reporting::ReportingGrpcService>(
       service_.get(),

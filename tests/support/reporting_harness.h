@@ -25,6 +25,7 @@ namespace reppb = ::jalon::reporting::v1;
 struct ReportingHarnessOptions {
   HarnessOptions base;
   std::chrono::milliseconds feed_write_timeout{10000};
+  std::chrono::milliseconds feed_progress_every{10000};
 };
 
 class ReportingHarness {

@@ -350,8 +350,10 @@ void Feed(Cli& cli) {
             }
             xpb::WatchStatusResponse r;
             while (reader->Read(&r)) {
+              // A message without an update only moves the cursor on.
+              cursor = r.cursor().empty() ? r.update().cursor() : r.cursor();
+              if (!r.has_update()) continue;
               PrintUpdate(s, r.update(), &header);
-              cursor = r.update().cursor();
               if (*max_events > 0 && ++seen >= *max_events) {
                 ctx->TryCancel();
                 reader->Finish();

@@ -35,6 +35,15 @@ Actor LoopActor() {
 // changed between its checks and its commit.
 constexpr int kItemRetries = 3;
 
+// The event a change of the automatic loop makes, by the status it leaves.
+std::string_view LoopEventType(pb::FeedbackStatus status) {
+  if (status == pb::FEEDBACK_STATUS_ADDRESSED) return "feedback.item.addressed";
+  if (status == pb::FEEDBACK_STATUS_ACKNOWLEDGED) {
+    return "feedback.item.reopened";
+  }
+  return "feedback.item.unlinked";  // still LINKED, to others
+}
+
 // Actions one item may be linked to (and one LinkFeedback may name).
 constexpr int kMaxLinkedActions = 20;
 
@@ -978,8 +987,6 @@ absl::Status FeedbackService::Reevaluate(const std::string& feedback_id) {
   call.request_id = NewUlid();
   call.principal = LoopActor();
   EntityOps ops(store_, clock_, call);
-  // Decide the event type from a first look; the update re-checks it under
-  // compare-and-write.
   auto outcome_of =
       [&](const pb::FeedbackItem& item) -> absl::StatusOr<LoopOutcome> {
     std::vector<std::string> linked(item.linked_action_ids().begin(),
@@ -996,48 +1003,59 @@ absl::Status FeedbackService::Reevaluate(const std::string& feedback_id) {
     }
     return CloseLoop(item, statuses, reasons);
   };
-  auto first = ops.Load<pb::FeedbackItem>(kFeedback, feedback_id);
-  if (absl::IsNotFound(first.status())) return absl::OkStatus();
-  if (!first.ok()) return first.status();
-  auto peek = outcome_of(first->value);
-  if (!peek.ok()) return peek.status();
-  if (!peek->changed) return absl::OkStatus();
-  const char* type = "feedback.item.unlinked";  // still LINKED, to others
-  if (peek->status == pb::FEEDBACK_STATUS_ADDRESSED) {
-    type = "feedback.item.addressed";
-  } else if (peek->status == pb::FEEDBACK_STATUS_ACKNOWLEDGED) {
-    type = "feedback.item.reopened";
-  }
-  auto updated = ops.Update<pb::FeedbackItem>(
-      kFeedback, type, feedback_id, "",
-      [&](const Versioned<pb::FeedbackItem>& cur, pb::FeedbackItem* next,
-          Mutation* m) -> absl::Status {
-        auto outcome = outcome_of(cur.value);
-        if (!outcome.ok()) return outcome.status();
-        if (!outcome->changed) return absl::OkStatus();
-        next->set_status(outcome->status);
-        next->set_status_reason(outcome->reason);
-        // Dropped links leave the action's index too, so a filter by that
-        // action no longer finds the item.
-        for (const auto& id : cur.value.linked_action_ids()) {
-          if (std::find(outcome->linked_after.begin(),
-                        outcome->linked_after.end(),
-                        id) == outcome->linked_after.end()) {
-            m->IndexRemove(Keys::ActionItems(id), cur.value.id());
+  // The event type is decided before the update; if the item's outcome
+  // is another by the time of the compare-and-write (an action changed in
+  // between), the update writes nothing and the loop looks again, so that
+  // the event and history always name the status they record.
+  for (int attempt = 1; attempt <= kItemRetries; ++attempt) {
+    auto first = ops.Load<pb::FeedbackItem>(kFeedback, feedback_id);
+    if (absl::IsNotFound(first.status())) return absl::OkStatus();
+    if (!first.ok()) return first.status();
+    auto peek = outcome_of(first->value);
+    if (!peek.ok()) return peek.status();
+    if (!peek->changed) return absl::OkStatus();
+    if (auto hook = ReevaluateHook()) hook(feedback_id);
+    const std::string_view type = LoopEventType(peek->status);
+    bool moved = false;
+    auto updated = ops.Update<pb::FeedbackItem>(
+        kFeedback, type, feedback_id, "",
+        [&](const Versioned<pb::FeedbackItem>& cur, pb::FeedbackItem* next,
+            Mutation* m) -> absl::Status {
+          auto outcome = outcome_of(cur.value);
+          if (!outcome.ok()) return outcome.status();
+          if (!outcome->changed) return absl::OkStatus();
+          if (LoopEventType(outcome->status) != type) {
+            moved = true;  // nothing written: look again
+            return absl::OkStatus();
           }
-        }
-        next->clear_linked_action_ids();
-        for (const auto& id : outcome->linked_after)
-          next->add_linked_action_ids(id);
-        return absl::OkStatus();
-      },
-      true, RoadmapOf);
-  if (updated.ok()) {
+          next->set_status(outcome->status);
+          next->set_status_reason(outcome->reason);
+          // Dropped links leave the action's index too, so a filter by that
+          // action no longer finds the item.
+          for (const auto& id : cur.value.linked_action_ids()) {
+            if (std::find(outcome->linked_after.begin(),
+                          outcome->linked_after.end(),
+                          id) == outcome->linked_after.end()) {
+              m->IndexRemove(Keys::ActionItems(id), cur.value.id());
+            }
+          }
+          next->clear_linked_action_ids();
+          for (const auto& id : outcome->linked_after)
+            next->add_linked_action_ids(id);
+          return absl::OkStatus();
+        },
+        true, RoadmapOf);
+    if (!updated.ok()) return updated.status();
+    if (moved) continue;
     spdlog::info("msg=feedback_loop feedback={} status={} reason={}",
                  feedback_id, pb::FeedbackStatus_Name(updated->status()),
                  LogValue(updated->status_reason()));
+    return absl::OkStatus();
   }
-  return updated.status();
+  // Unacknowledged: the event is delivered again.
+  return absl::AbortedError(absl::StrCat("feedback item ", feedback_id,
+                                         " kept changing while its loop was "
+                                         "re-evaluated"));
 }
 
 }  // namespace jalon::feedback

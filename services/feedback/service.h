@@ -5,6 +5,10 @@
 #ifndef JALON_SERVICES_FEEDBACK_SERVICE_H_
 #define JALON_SERVICES_FEEDBACK_SERVICE_H_
 
+#include <functional>
+#include <mutex>
+#include <string>
+
 #include "absl/status/status.h"
 #include "jalon/feedback/v1/feedback.pb.h"
 #include "services/common/clock.h"
@@ -38,9 +42,21 @@ class FeedbackService {
   // items linked to it. Idempotent; other events are ignored.
   absl::Status ApplyRoadmapEvent(const StreamEntry& entry);
 
+  // Called by the loop between its look at an item and its update (tests
+  // race a change of an action there).
+  void SetReevaluateHookForTest(
+      std::function<void(const std::string& feedback_id)> hook) {
+    std::lock_guard<std::mutex> lock(hook_mu_);
+    reevaluate_hook_ = std::move(hook);
+  }
+
  private:
   // Re-evaluates CloseLoop for one item; commits when it changes.
   absl::Status Reevaluate(const std::string& feedback_id);
+  std::function<void(const std::string&)> ReevaluateHook() {
+    std::lock_guard<std::mutex> lock(hook_mu_);
+    return reevaluate_hook_;
+  }
   // SubmitFeedback's answer: `item` as the caller may see it, with its
   // endorsements so far when it was created by an earlier attempt.
   absl::Status AnswerSubmit(const CallContext& c, pb::FeedbackItem item,
@@ -50,6 +66,8 @@ class FeedbackService {
   RoadmapClient* roadmap_;
   const Clock* clock_;
   FeedbackOptions options_;
+  std::mutex hook_mu_;
+  std::function<void(const std::string&)> reevaluate_hook_;  // hook_mu_
 };
 
 }  // namespace jalon::feedback

@@ -265,6 +265,51 @@ TEST_F(FeedbackServiceTest, ACancelledActionLeavesTheItemWaitingForTheOthers) {
   EXPECT_TRUE(Reaches(item.id(), fpb::FEEDBACK_STATUS_ADDRESSED));
 }
 
+// The loop names its event from a first look at the item, then updates it.
+// An action that changed in between used to leave an event (and history
+// entry) of the first look's kind for the status of the second: here
+// "feedback.item.unlinked" for an item that became ADDRESSED.
+TEST_F(FeedbackServiceTest, TheLoopsEventNamesTheStatusItCommits) {
+  StartHarness();
+  fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER);
+  Acknowledge(item.id());
+  std::string kept = NewAction("Guichet unique à l'export");
+  std::string dropped = NewAction("Étude abandonnée");
+  ASSERT_TRUE(Link(item.id(), {kept, dropped}).ok());
+  // Between the look (`dropped` cancelled, `kept` under way: the item
+  // loses a link) and the update, `kept` becomes DONE.
+  std::atomic<bool> raced{false};
+  h_.service().SetReevaluateHookForTest([&](const std::string& id) {
+    if (id != item.id() || raced.exchange(true)) return;
+    fpb::ActionState done;
+    done.set_action_id(kept);
+    done.set_version(1000000);
+    done.set_status(rpb::ACTION_STATUS_DONE);
+    done.set_roadmap_id(f_.roadmap);
+    auto& store = h_.store();
+    ASSERT_TRUE(store
+                    .PutIfNewer(store.EntityKey(feedback::kActionState, kept),
+                                done.version(), done.SerializeAsString())
+                    .ok());
+  });
+  Move(dropped, rpb::ACTION_STATUS_CANCELLED, f_.federation_copilot, "doublon");
+  ASSERT_TRUE(Reaches(item.id(), fpb::FEEDBACK_STATUS_ADDRESSED));
+  h_.service().SetReevaluateHookForTest(nullptr);
+  EXPECT_TRUE(raced.load());
+
+  fpb::ListFeedbackHistoryRequest hreq;
+  hreq.set_feedback_id(item.id());
+  fpb::ListFeedbackHistoryResponse history;
+  ASSERT_TRUE(
+      stub_->ListFeedbackHistory(Ctx(f_.member_token).get(), hreq, &history)
+          .ok());
+  const auto& last = history.entries(history.entries_size() - 1);
+  EXPECT_EQ(last.event_type(), "feedback.item.addressed");
+  // One automatic change, not an "unlinked" one and then another.
+  EXPECT_EQ(history.entries(history.entries_size() - 2).event_type(),
+            "feedback.item.linked");
+}
+
 // Every linked action cancelled: back to the co-pilots with no link left,
 // and a new link starts the loop afresh.
 TEST_F(FeedbackServiceTest, EveryActionCancelledThenANewLinkClosesTheLoop) {

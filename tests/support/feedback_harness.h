@@ -33,6 +33,7 @@ class FeedbackHarness {
 
   RoadmapHarness& roadmap() { return roadmap_; }
   feedback::FeedbackService& service() { return *service_; }
+  feedback::FeedbackStore& store() { return *store_; }
   std::unique_ptr<fpb::FeedbackService::Stub> Stub() const;
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   // The feedback service's gRPC port.

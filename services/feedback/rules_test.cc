@@ -923,6 +923,48 @@ TEST_F(FeedbackRulesTest, OrdersAndPagesWalkEveryItemOnce) {
   }
 }
 
+// A page by endorsements ends at about 2 MiB too, whatever its size asked:
+// 100 items as large as the limits allow (about 45 KB each) are over gRPC's
+// 4 MiB message limit, and a page of 1000 failed RESOURCE_EXHAUSTED, with
+// no token to go on.
+TEST_F(FeedbackRulesTest, ALargePageByEndorsementsEndsEarlyWithAToken) {
+  constexpr int kItems = 100;
+  std::string body;
+  for (int i = 0; i < 10000; ++i) body += "é";
+  std::string title;
+  for (int i = 0; i < 200; ++i) title += "é";
+  for (int n = 0; n < kItems; ++n) {
+    fpb::FeedbackItem item = BaseItem(fpb::FEEDBACK_KIND_PROPOSAL,
+                                      "Proposition " + std::to_string(n), body);
+    for (int a = 0; a < 10; ++a) {
+      auto* att = item.add_attachments();
+      att->set_title(title);
+      att->set_url("https://example.org/" + std::string(1970, 'x'));
+    }
+    fpb::FeedbackItem out;
+    ASSERT_TRUE(TrySubmit(f_.member_token, item, &out).ok()) << n;
+  }
+  fpb::ListFeedbackRequest req;
+  req.set_roadmap_id(f_.roadmap);
+  req.set_order(fpb::FEEDBACK_ORDER_ENDORSEMENTS);
+  req.set_page_size(1000);
+  std::set<std::string> seen;
+  int pages = 0;
+  for (; pages < 10; ++pages) {
+    fpb::ListFeedbackResponse resp;
+    grpc::Status s =
+        stub_->ListFeedback(Ctx(f_.member_token).get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_LE(resp.ByteSizeLong(), 3u << 20);
+    EXPECT_GT(resp.items_size(), 0);
+    for (const auto& x : resp.items()) seen.insert(x.id());
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  EXPECT_GE(pages, 1);  // more than one page
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kItems));
+}
+
 // The newest page is read from the end of the index: one page of one item
 // reads one chunk of items, not every item (as it did, to reverse them).
 TEST_F(FeedbackRulesTest, TheNewestPageReadsOnlyTheNewestItems) {

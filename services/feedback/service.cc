@@ -389,12 +389,19 @@ absl::Status FeedbackService::ListFeedback(const CallContext& c,
   std::stable_sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) {
     return a->endorsement_count() > b->endorsement_count();
   });
-  for (int64_t i = *offset;
-       i < static_cast<int64_t>(sorted.size()) && i < *offset + *size; ++i) {
+  // A page also ends once it holds kMaxPageBytes (after one item at
+  // least), as List's do: a page of large items would pass gRPC's message
+  // limit, fail, and its token never come.
+  int64_t i = *offset;
+  size_t bytes = 0;
+  for (; i < static_cast<int64_t>(sorted.size()) && i < *offset + *size &&
+         (i == *offset || bytes < kMaxPageBytes);
+       ++i) {
+    bytes += sorted[i]->ByteSizeLong();
     *resp->add_items() = *sorted[i];
   }
-  if (*offset + *size < static_cast<int64_t>(sorted.size())) {
-    resp->set_next_page_token(EncodeToken(std::to_string(*offset + *size)));
+  if (i < static_cast<int64_t>(sorted.size())) {
+    resp->set_next_page_token(EncodeToken(std::to_string(i)));
   }
   return absl::OkStatus();
 }

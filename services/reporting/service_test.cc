@@ -280,6 +280,17 @@ class ReportingServiceTest : public ::testing::Test {
     return out;
   }
 
+  // The rating changes announced so far, as "FROM -> TO", oldest first.
+  std::vector<std::string> RatingSteps() {
+    std::vector<std::string> steps;
+    for (const auto& u : AllUpdates()) {
+      if (u.kind() != reppb::STATUS_KIND_INDICATOR_RATING_CHANGED) continue;
+      steps.push_back(absl::StrCat(reppb::Rating_Name(u.from_rating()), " -> ",
+                                   reppb::Rating_Name(u.to_rating())));
+    }
+    return steps;
+  }
+
   ReportingHarness h_;
   Fixture f_;
   std::vector<std::string> members_;
@@ -1071,14 +1082,9 @@ TEST_F(ReportingServiceTest, ARatingCheckBehindANewMeasurementAnnouncesNoStep) {
   h_.service().SetRatingHookForTest(nullptr);
   EXPECT_GE(checks.load(), 2);
   ASSERT_TRUE(h_.service().Tick().ok());  // nothing more to announce
-  std::vector<std::string> steps;
-  for (const auto& u : AllUpdates()) {
-    if (u.kind() != reppb::STATUS_KIND_INDICATOR_RATING_CHANGED) continue;
-    steps.push_back(absl::StrCat(reppb::Rating_Name(u.from_rating()), " -> ",
-                                 reppb::Rating_Name(u.to_rating())));
-  }
-  EXPECT_EQ(steps, (std::vector<std::string>{"RATING_NO_DATA -> RATING_RED",
-                                             "RATING_RED -> RATING_GREEN"}));
+  EXPECT_EQ(RatingSteps(),
+            (std::vector<std::string>{"RATING_NO_DATA -> RATING_RED",
+                                      "RATING_RED -> RATING_GREEN"}));
 }
 
 // Two checks race, and the one that read the newer models loses the
@@ -1152,15 +1158,10 @@ TEST_F(ReportingServiceTest, ARatingCheckThatLostToAnOlderViewChecksAgain) {
   auto rating = h_.redis().Command({"HGET", Keys::Ratings(), f_.indicator});
   ASSERT_TRUE(rating.ok());
   EXPECT_EQ(rating->str(), "GREEN");
-  std::vector<std::string> steps;
-  for (const auto& u : AllUpdates()) {
-    if (u.kind() != reppb::STATUS_KIND_INDICATOR_RATING_CHANGED) continue;
-    steps.push_back(absl::StrCat(reppb::Rating_Name(u.from_rating()), " -> ",
-                                 reppb::Rating_Name(u.to_rating())));
-  }
-  EXPECT_EQ(steps, (std::vector<std::string>{"RATING_NO_DATA -> RATING_RED",
-                                             "RATING_AMBER -> RATING_RED",
-                                             "RATING_RED -> RATING_GREEN"}));
+  EXPECT_EQ(RatingSteps(),
+            (std::vector<std::string>{"RATING_NO_DATA -> RATING_RED",
+                                      "RATING_AMBER -> RATING_RED",
+                                      "RATING_RED -> RATING_GREEN"}));
 }
 
 // The late check reads the due-date index, then each action: an action

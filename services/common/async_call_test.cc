@@ -98,6 +98,33 @@ class Misbehaving final : public rpb::RoadmapService::CallbackService {
         });
   }
 
+  // Goes on on the executor with a synchronous Redis call: answered OK.
+  grpc::ServerUnaryReactor* GetMeasurement(
+      grpc::CallbackServerContext* ctx, const rpb::GetMeasurementRequest*,
+      rpb::GetMeasurementResponse*) override {
+    return ServeAsync(
+        env_, ctx, "GetMeasurement", RoleSet::Any(), [this](AsyncCall call) {
+          std::move(call).ContinueOnExecutor([this](const CallContext&) {
+            return blocking_->Command({"PING"}).status();
+          });
+        });
+  }
+
+  // Goes on on the executor, where its work throws: INTERNAL.
+  grpc::ServerUnaryReactor* GetCurrentPrincipal(
+      grpc::CallbackServerContext* ctx, const rpb::GetCurrentPrincipalRequest*,
+      rpb::GetCurrentPrincipalResponse*) override {
+    return ServeAsync(env_, ctx, "GetCurrentPrincipal", RoleSet::Any(),
+                      [](AsyncCall call) {
+                        std::move(call).ContinueOnExecutor(
+                            [](const CallContext&) -> absl::Status {
+                              throw std::runtime_error("a bug");
+                            });
+                      });
+  }
+
+  RedisClient* blocking_ = nullptr;
+
  private:
   RpcEnv env_;
   AsyncRedis* redis_;
@@ -131,6 +158,7 @@ class AsyncCallTest : public ::testing::Test {
         std::make_unique<Misbehaving>(RpcEnv{executor_.get(), verifier_.get(),
                                              "test.jalon", host_->inflight()},
                                       async_redis_.get());
+    service_->blocking_ = redis_.get();
     host_->AddService(service_.get());
     ASSERT_TRUE(host_->Start().ok());
     stub_ = rpb::RoadmapService::NewStub(
@@ -198,6 +226,17 @@ TEST_F(AsyncCallTest, AHandlerThatThrowsAfterHandingItsCallOnKeepsItsAnswer) {
 TEST_F(AsyncCallTest, ACallNobodyFinishesIsAnsweredInternal) {
   CallTwice<rpb::GetOrganizationRequest, rpb::GetOrganizationResponse>(
       &rpb::RoadmapService::Stub::GetOrganization, grpc::StatusCode::INTERNAL);
+}
+
+TEST_F(AsyncCallTest, ACallContinuedOnTheExecutorIsAnswered) {
+  CallTwice<rpb::GetMeasurementRequest, rpb::GetMeasurementResponse>(
+      &rpb::RoadmapService::Stub::GetMeasurement, grpc::StatusCode::OK);
+}
+
+TEST_F(AsyncCallTest, ACallContinuedOnTheExecutorThatThrowsIsAnsweredInternal) {
+  CallTwice<rpb::GetCurrentPrincipalRequest, rpb::GetCurrentPrincipalResponse>(
+      &rpb::RoadmapService::Stub::GetCurrentPrincipal,
+      grpc::StatusCode::INTERNAL);
 }
 
 }  // namespace

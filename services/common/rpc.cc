@@ -194,6 +194,22 @@ void AsyncCall::Finish(const absl::Status& status) && {
   state->reactor->Finish(ToGrpcStatus(status, state->env->domain));
 }
 
+void AsyncCall::ContinueOnExecutor(
+    std::function<absl::Status(const CallContext&)> handler) && {
+  Executor* executor = state_->env->executor;
+  // The executor's tasks are copyable: the handle goes in a shared box.
+  auto box = std::make_shared<AsyncCall>(std::move(*this));
+  bool queued = executor->Submit([box, h = std::move(handler)] {
+    AsyncCall call = std::move(*box);
+    absl::Status status = RunHandler(call.context(), h);
+    std::move(call).Finish(status);
+  });
+  if (!queued) {
+    std::move(*box).Finish(
+        absl::UnavailableError("server overloaded, retry later"));
+  }
+}
+
 void AsyncCall::Abandon() noexcept {
   if (state_ == nullptr) return;
   spdlog::error("msg=call_left_unfinished rpc={} request_id={}",

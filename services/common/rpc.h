@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -155,6 +156,12 @@ class AsyncCall {
   const CallContext& context() const;
   // Logs the outcome and sends the status; the handle is empty after.
   void Finish(const absl::Status& status) &&;
+  // Goes on with work that may block (a synchronous Redis call) on the
+  // executor: `handler(context)` runs there and its status finishes the
+  // call (UNAVAILABLE at once when the executor's queue is full). The
+  // handle is empty after.
+  void ContinueOnExecutor(
+      std::function<absl::Status(const CallContext&)> handler) &&;
 
  private:
   struct State;

@@ -81,32 +81,31 @@ class RoadmapGrpcService final : public internal::RawRoadmapService {
         });
   }
 
-  // Served without blocking, unless it edits dependencies: the request is
-  // parsed in the reaction, to choose.
+  // Served without blocking, unless it edits dependencies (the graph is
+  // read synchronously): that goes on on the executor. The request is
+  // parsed once the caller is admitted, as on every other RPC.
   grpc::ServerUnaryReactor* UpdateAction(grpc::CallbackServerContext* ctx,
                                          const grpc::ByteBuffer* req,
                                          grpc::ByteBuffer* resp) override {
-    constexpr RoleSet kRoles = kUpdateActionRoles;
     using Update = Exchange<pb::UpdateActionRequest, pb::UpdateActionResponse>;
-    auto x = std::make_shared<Update>();
-    absl::Status parsed = ParseRequest(req, &x->request);
-    if (parsed.ok() && RoadmapService::UpdateActionBlocks(x->request)) {
-      return Serve(
-          env_, ctx, "UpdateAction", kRoles,
-          [this, x, resp](const CallContext& c) {
-            if (auto s = service_->UpdateAction(c, x->request, &x->response);
-                !s.ok()) {
-              return s;
-            }
-            return SerializeResponse(x->response, resp);
-          });
-    }
     return ServeAsync(
-        env_, ctx, "UpdateAction", kRoles,
-        [this, x, parsed, resp](AsyncCall call) mutable {
-          // A request that does not parse is answered once the
-          // caller is admitted, as on every other RPC.
-          if (!parsed.ok()) return std::move(call).Finish(parsed);
+        env_, ctx, "UpdateAction", kUpdateActionRoles,
+        [this, req, resp](AsyncCall call) {
+          auto x = std::make_shared<Update>();
+          if (auto s = ParseRequest(req, &x->request); !s.ok()) {
+            return std::move(call).Finish(s);
+          }
+          if (RoadmapService::UpdateActionBlocks(x->request)) {
+            return std::move(call).ContinueOnExecutor(
+                [this, x, resp](const CallContext& c) {
+                  if (auto s =
+                          service_->UpdateAction(c, x->request, &x->response);
+                      !s.ok()) {
+                    return s;
+                  }
+                  return SerializeResponse(x->response, resp);
+                });
+          }
           auto start = [this](const CallContext& c,
                               const pb::UpdateActionRequest& request,
                               pb::UpdateActionResponse* response,

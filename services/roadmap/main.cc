@@ -44,18 +44,27 @@ struct RoadmapConfig {
   std::chrono::milliseconds entity_cache_ttl{1000};
 };
 
-// Writes the secret to a new file readable by its owner only.
+// Writes the secret to `path`, readable by its owner only: into a
+// temporary file of its own (a twin process starting at the same time has
+// its own), then renamed into place. Nothing is left behind on failure.
 bool WriteSecretFile(const std::string& path, const std::string& secret) {
-  std::string tmp = path + ".tmp";
-  ::umask(077);
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return false;
-    out << secret << "\n";
-    if (!out.good()) return false;
+  std::string tmp = path + ".XXXXXX";
+  const int fd = ::mkstemp(tmp.data());  // mode 0600
+  if (fd < 0) return false;
+  const std::string line = secret + "\n";
+  bool ok = true;
+  for (size_t done = 0; ok && done < line.size();) {
+    const ssize_t n = ::write(fd, line.data() + done, line.size() - done);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+    } else if (n == 0 || errno != EINTR) {
+      ok = false;
+    }
   }
-  ::chmod(tmp.c_str(), 0600);
-  return std::rename(tmp.c_str(), path.c_str()) == 0;
+  ok = ::close(fd) == 0 && ok;
+  if (ok && std::rename(tmp.c_str(), path.c_str()) == 0) return true;
+  std::remove(tmp.c_str());
+  return false;
 }
 
 // The first line of a secret file; empty if there is none.
@@ -82,6 +91,18 @@ std::string PendingSecret(const std::string& pending) {
     if (link_error != EEXIST) return "";
   }
   return "";
+}
+
+// Calls `f` again while it fails UNAVAILABLE, for about 30 s: Redis may
+// still be starting (a first deployment starts everything together).
+template <typename F>
+auto WhileRedisStarts(F f) -> decltype(f()) {
+  auto result = f();
+  for (int i = 1; i < 60 && absl::IsUnavailable(result.status()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    result = f();
+  }
+  return result;
 }
 
 // Runs service.IndexRoadmapCopilots() until it succeeds or `stop` is
@@ -186,14 +207,9 @@ int main(int argc, char** argv) {
           pending);
       return 1;
     }
-    // Redis may still be starting: retry for a while before giving up.
-    absl::StatusOr<std::string> secret = absl::UnavailableError("not tried");
-    for (int i = 0; i < 60 && absl::IsUnavailable(secret.status()); ++i) {
-      secret = service.BootstrapAdmin(config.bootstrap_organization, candidate);
-      if (absl::IsUnavailable(secret.status())) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
-      }
-    }
+    absl::StatusOr<std::string> secret = WhileRedisStarts([&] {
+      return service.BootstrapAdmin(config.bootstrap_organization, candidate);
+    });
     if (!secret.ok()) {
       spdlog::critical("msg=bootstrap_failed error={}",
                        secret.status().message());
@@ -222,7 +238,8 @@ int main(int argc, char** argv) {
         verifier.Verify("Bearer " + secret).status());
   };
   if (!config.service_token_file.empty() && !service_token_valid()) {
-    auto secret = service.IssueServiceToken("jalon-services");
+    auto secret = WhileRedisStarts(
+        [&] { return service.IssueServiceToken("jalon-services"); });
     if (!secret.ok() || !WriteSecretFile(config.service_token_file, *secret)) {
       spdlog::critical("msg=service_token_failed error={}",
                        secret.ok() ? "cannot write the file"

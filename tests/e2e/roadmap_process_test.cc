@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "jalon/roadmap/v1/roadmap.grpc.pb.h"
@@ -563,10 +564,21 @@ TEST_F(RoadmapProcessTest, ServiceTokenFileIsIssuedAndReplacedWhenUnknown) {
 
 TEST_F(RoadmapProcessTest, ReplicasStartingOnOneTokenFileShareOneAdmin) {
   ChildProcess a, b;
-  Launch(a, token_file_, "roadmap-a.log");  // together, not one by one
-  Launch(b, token_file_, "roadmap-b.log");
+  // Together, not one by one; both issue a services token too (each
+  // writes it through a temporary file of its own: they used to share
+  // one, and the second rename could fail).
+  const std::string services = dir_ + "/services-token";
+  const std::vector<std::string> flags = {"--service-token-file=" + services};
+  Launch(a, token_file_, "roadmap-a.log", flags);
+  Launch(b, token_file_, "roadmap-b.log", flags);
   std::string target = Listening(a, "roadmap-a.log");
   Listening(b, "roadmap-b.log");
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    const std::string name = entry.path().filename().string();
+    EXPECT_FALSE(absl::StartsWith(name, "services-token.") ||
+                 absl::StartsWith(name, "admin-token."))
+        << "left behind: " << name;
+  }
   // One admin, whose secret is in the file, whichever replica made it.
   const std::string admin = ReadFile(token_file_);
   EXPECT_FALSE(std::filesystem::exists(token_file_ + ".pending"));
@@ -575,10 +587,45 @@ TEST_F(RoadmapProcessTest, ReplicasStartingOnOneTokenFileShareOneAdmin) {
   rpb::GetCurrentPrincipalResponse who;
   ASSERT_TRUE(stub->GetCurrentPrincipal(Ctx(admin).get(), {}, &who).ok());
   EXPECT_EQ(who.principal().role(), common::v1::Role::ROLE_ADMIN);
+  rpb::GetCurrentPrincipalResponse reader;
+  ASSERT_TRUE(
+      stub->GetCurrentPrincipal(Ctx(ReadFile(services)).get(), {}, &reader)
+          .ok());
+  EXPECT_EQ(reader.principal().role(), common::v1::Role::ROLE_READER);
   for (ChildProcess* p : {&a, &b}) {
     p->Signal(SIGTERM);
     ASSERT_TRUE(p->Wait(std::chrono::seconds(20)).ok());
   }
+}
+
+// A start that issues the services token while Redis is still starting
+// waits for it, as the bootstrap does, instead of exiting.
+TEST_F(RoadmapProcessTest, TheServicesTokenWaitsForRedis) {
+  {
+    ChildProcess first;  // the admin exists from now on
+    StartService(first, token_file_, "roadmap-1.log");
+    first.Signal(SIGTERM);
+    ASSERT_TRUE(first.Wait(std::chrono::seconds(20)).ok());
+  }
+  redis_->Stop();
+  const std::string services = dir_ + "/services-token";
+  ChildProcess second;
+  Launch(second, /*token_file=*/"", "roadmap-2.log",
+         {"--service-token-file=" + services});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(redis_->Restart().ok());
+  const std::string target = Listening(second, "roadmap-2.log");
+  auto stub = rpb::RoadmapService::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  rpb::GetCurrentPrincipalResponse who;
+  ASSERT_TRUE(
+      stub->GetCurrentPrincipal(Ctx(ReadFile(services)).get(), {}, &who).ok())
+      << ReadFile(dir_ + "/roadmap-2.log");
+  EXPECT_EQ(who.principal().role(), common::v1::Role::ROLE_READER);
+  second.Signal(SIGTERM);
+  auto code = second.Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
 }
 
 TEST_F(RoadmapProcessTest, TheBootstrapSecretIsOnDiskBeforeItIsCommitted) {

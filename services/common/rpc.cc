@@ -159,6 +159,10 @@ grpc::Status RefuseCall(const RpcEnv& env, grpc::CallbackServerContext* ctx,
   return ToGrpcStatus(status, env.domain);
 }
 
+absl::Status Overloaded() {
+  return absl::UnavailableError("server overloaded, retry later");
+}
+
 void LogHandlerException(std::string_view rpc, const std::exception& ex) {
   spdlog::error("msg=handler_exception rpc={} error={}", rpc,
                 LogValue(ex.what()));
@@ -194,20 +198,22 @@ void AsyncCall::Finish(const absl::Status& status) && {
   state->reactor->Finish(ToGrpcStatus(status, state->env->domain));
 }
 
-void AsyncCall::ContinueOnExecutor(
-    std::function<absl::Status(const CallContext&)> handler) && {
+void AsyncCall::OnExecutor(std::function<void(AsyncCall)> task) && {
   Executor* executor = state_->env->executor;
   // The executor's tasks are copyable: the handle goes in a shared box.
   auto box = std::make_shared<AsyncCall>(std::move(*this));
-  bool queued = executor->Submit([box, h = std::move(handler)] {
-    AsyncCall call = std::move(*box);
+  if (!executor->Submit(
+          [box, task = std::move(task)] { task(std::move(*box)); })) {
+    std::move(*box).Finish(Overloaded());
+  }
+}
+
+void AsyncCall::ContinueOnExecutor(
+    std::function<absl::Status(const CallContext&)> handler) && {
+  std::move(*this).OnExecutor([h = std::move(handler)](AsyncCall call) {
     absl::Status status = RunHandler(call.context(), h);
     std::move(call).Finish(status);
   });
-  if (!queued) {
-    std::move(*box).Finish(
-        absl::UnavailableError("server overloaded, retry later"));
-  }
 }
 
 void AsyncCall::Abandon() noexcept {

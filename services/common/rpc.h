@@ -69,6 +69,8 @@ absl::Status ParseRequest(const grpc::ByteBuffer* bytes,
 // content is dropped).
 absl::Status SerializeResponse(const google::protobuf::MessageLite& response,
                                grpc::ByteBuffer* bytes);
+// The answer to a call that finds the executor's queue full.
+absl::Status Overloaded();
 // Logs an exception that escaped a handler (a bug).
 void LogHandlerException(std::string_view rpc, const std::exception& ex);
 // Logs the outcome once and echoes the request id to the client.
@@ -125,9 +127,7 @@ grpc::ServerUnaryReactor* Serve(const RpcEnv& env,
         reactor->Finish(ToGrpcStatus(status, e->domain));
       });
   if (!queued) {
-    reactor->Finish(
-        RefuseCall(env, ctx, rpc,
-                   absl::UnavailableError("server overloaded, retry later")));
+    reactor->Finish(RefuseCall(env, ctx, rpc, Overloaded()));
   }
   return reactor;
 }
@@ -176,6 +176,9 @@ class AsyncCall {
   AsyncCall(const RpcEnv* env, grpc::CallbackServerContext* ctx,
             CountedReactor* reactor);
   CallContext* mutable_context();
+  // Hands the call to `task` on the executor; finishes it UNAVAILABLE at
+  // once when the executor's queue is full.
+  void OnExecutor(std::function<void(AsyncCall)> task) &&;
   // Finishes an open call with INTERNAL.
   void Abandon() noexcept;
 
@@ -219,19 +222,12 @@ grpc::ServerUnaryReactor* ServeAsync(const RpcEnv& env,
     RunAsync(std::move(call), *std::move(cached), allowed, start);
     return reactor;
   }
-  // The executor's tasks are copyable: the handle goes in a shared box.
-  auto box = std::make_shared<AsyncCall>(std::move(call));
   const RpcEnv* e = &env;
-  bool queued = env.executor->Submit([e, box, allowed,
-                                      authorization = std::move(authorization),
-                                      start = std::move(start)]() mutable {
-    RunAsync(std::move(*box), e->verifier->Verify(authorization), allowed,
-             start);
+  std::move(call).OnExecutor([e, allowed,
+                              authorization = std::move(authorization),
+                              start = std::move(start)](AsyncCall c) mutable {
+    RunAsync(std::move(c), e->verifier->Verify(authorization), allowed, start);
   });
-  if (!queued) {
-    std::move(*box).Finish(
-        absl::UnavailableError("server overloaded, retry later"));
-  }
   return reactor;
 }
 

@@ -111,7 +111,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
           std::min(deadline, std::chrono::steady_clock::now() + kStopPoll),
           settled);
     }
-    if (!write_pending_ && write_ok_) return true;
+    if (!write_pending_ && write_ok_) {
+      told_ = cursor;
+      told_at_ = std::chrono::steady_clock::now();
+      return true;
+    }
     if (cancelled_ || !write_pending_) {
       *status = absl::CancelledError("client went away");
       return false;
@@ -187,9 +191,6 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     if (!cursor.ok()) return cursor.status();
     std::string position = *cursor;
     if (absl::Status why; !SendStart(position, &why)) return why;
-    // The last cursor the client has, and when it got it.
-    std::string told = position;
-    auto told_at = std::chrono::steady_clock::now();
     // Block less than the command timeout, and wake to notice a stop.
     const auto block =
         std::min(std::chrono::milliseconds(1000), options.command_timeout / 2);
@@ -216,16 +217,12 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
       for (const auto& u : *updates) {
         absl::Status why;
         if (!Send(&u, u.cursor(), &why)) return why;
-        told = u.cursor();
-        told_at = std::chrono::steady_clock::now();
       }
       // Read past updates the filter left out: say so, now and then.
-      if (position != told && std::chrono::steady_clock::now() - told_at >=
-                                  owner_->watch_.progress_every) {
+      if (position != told_ && std::chrono::steady_clock::now() - told_at_ >=
+                                   owner_->watch_.progress_every) {
         absl::Status why;
         if (!Send(nullptr, position, &why)) return why;
-        told = position;
-        told_at = std::chrono::steady_clock::now();
       }
     }
   }
@@ -240,6 +237,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   bool write_ok_ = true;
   bool cancelled_ = false;
   grpc::ByteBuffer msg_;  // the message being written
+  // The last cursor the client was sent, and when (the serving thread's).
+  std::string told_;
+  std::chrono::steady_clock::time_point told_at_;
 };
 
 ReportingGrpcService::ReportingGrpcService(ReportingService* service,

@@ -30,17 +30,26 @@ constexpr char kReportSummary[] = "report_summary";  // without content
 constexpr char kFeedKey[] = "feed_key";
 constexpr char kSchedule[] = "schedule";
 
-// Compare-and-set of one hash field plus, when it changes, one status
-// update appended to the stream. KEYS[1] hash, KEYS[2] stream. ARGV: field,
-// expected ("" = absent), new value, update ("" = none), maxlen.
+// Compare-and-set of hash fields, each plus, when it is set, one status
+// update appended to the stream. KEYS[1] hash, KEYS[2] stream. ARGV[1]
+// maxlen, then groups of four: field, expected ("" = absent), new value,
+// update ("" = none). Returns one 1 (set) or 0 (not `expected` any more)
+// per group.
 constexpr char kAnnounceLua[] = R"lua(
-local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''
-if cur ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-if ARGV[4] ~= '' then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[4])
+local done = {}
+for i = 2, #ARGV, 4 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i]) or ''
+  if cur == ARGV[i + 1] then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
+    if ARGV[i + 3] ~= '' then
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i + 3])
+    end
+    done[#done + 1] = 1
+  else
+    done[#done + 1] = 0
+  end
 end
-return 1
+return done
 )lua";
 
 const RedisScript& AnnounceScript() {
@@ -744,17 +753,22 @@ absl::Status ReportingService::ApplySourceEntry(const StreamEntry& entry) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> ReportingService::Announce(const std::string& key,
-                                                const std::string& field,
-                                                const std::string& expected,
-                                                const std::string& value,
-                                                const std::string& update) {
-  auto r = redis_->Eval(AnnounceScript(), {key, Keys::Stream()},
-                        {field, expected, value, update,
-                         std::to_string(options_.stream_max_len)});
+absl::StatusOr<std::vector<bool>> ReportingService::Announce(
+    const std::string& key, const std::vector<Announcement>& all) {
+  std::vector<bool> done;
+  if (all.empty()) return done;
+  RedisArgs args = {std::to_string(options_.stream_max_len)};
+  for (const auto& a : all) {
+    args.insert(args.end(), {a.field, a.expected, a.value, a.update});
+  }
+  auto r = redis_->Eval(AnnounceScript(), {key, Keys::Stream()}, args);
   if (!r.ok()) return r.status();
   if (r->is_error()) return StatusOfErrorReply(*r, "announce_script");
-  return r->integer() == 1;
+  for (const auto& e : r->elements()) done.push_back(e.integer() == 1);
+  if (done.size() != all.size()) {
+    return absl::InternalError("announce script answered a wrong count");
+  }
+  return done;
 }
 
 std::function<void(ReportingService::RatingStage)>
@@ -834,6 +848,13 @@ absl::Status ReportingService::CheckRatingsOnce(
     return absl::OkStatus();  // rebuilt meanwhile: the next tick rates
   }
   if (auto hook = RatingHook()) hook(RatingStage::kBeforeAnnounce);
+  // Every check sets every rating it computed, changed or not, bumping the
+  // counter stored beside it ("RED|17"): a check that read the ratings
+  // before another set them then fails its compare-and-set, even when the
+  // other found nothing to announce (RED stayed RED) or the rating went
+  // away and back (RED, GREEN, RED). A value without a counter (written
+  // before the counter existed) counts as 0.
+  std::vector<Announcement> announce;
   size_t next = 0;
   for (size_t n = 0; n < ids.size(); ++n) {
     std::vector<rm::Measurement> ms;
@@ -848,12 +869,18 @@ absl::Status ReportingService::CheckRatingsOnce(
     const pb::Rating rating =
         ToProto(Evaluate(ind, ms, today, options_.thresholds).rating);
     const RedisReply& cur = current.elements()[n];
-    const std::string before = cur.is_nil() ? "" : cur.str();
+    const std::string token = cur.is_nil() ? "" : cur.str();
+    const size_t bar = token.find('|');
+    const std::string before = token.substr(0, bar);
+    int64_t checks = 0;
+    if (bar != std::string::npos &&
+        !absl::SimpleAtoi(token.substr(bar + 1), &checks)) {
+      checks = 0;
+    }
     const std::string after = RatingShort(rating);
-    if (before == after) continue;
     std::string update;
     // The first rating of an indicator without data is not news.
-    if (!(before.empty() && rating == pb::RATING_NO_DATA)) {
+    if (before != after && !(before.empty() && rating == pb::RATING_NO_DATA)) {
       pb::StatusUpdate u;
       u.set_kind(pb::STATUS_KIND_INDICATOR_RATING_CHANGED);
       u.set_roadmap_id(roadmap_id);
@@ -869,9 +896,13 @@ absl::Status ReportingService::CheckRatingsOnce(
                                  RatingShort(from), " to ", after));
       update = WrapUpdate(u);
     }
-    auto done = Announce(Keys::Ratings(), ind.id(), before, after, update);
-    if (!done.ok()) return done.status();
-    if (!*done) lost->push_back(ind.id());
+    announce.push_back(
+        {ind.id(), token, absl::StrCat(after, "|", checks + 1), update});
+  }
+  auto done = Announce(Keys::Ratings(), announce);
+  if (!done.ok()) return done.status();
+  for (size_t n = 0; n < announce.size(); ++n) {
+    if (!(*done)[n]) lost->push_back(announce[n].field);
   }
   return absl::OkStatus();
 }
@@ -917,8 +948,8 @@ absl::Status ReportingService::CheckLate(const ModelKeys& keys,
     u.set_to_status(a.status());
     u.set_summary(absl::StrCat("Action \"", a.title(), "\" is late: due ",
                                FormatDate(a.due_date())));
-    auto done = Announce(Keys::LateAnnounced(roadmap_id), id, before, day,
-                         WrapUpdate(u));
+    auto done = Announce(Keys::LateAnnounced(roadmap_id),
+                         {{id, before, day, WrapUpdate(u)}});
     if (!done.ok()) return done.status();
   }
   return absl::OkStatus();

@@ -137,14 +137,19 @@ class ReportingService {
   absl::Status CheckRatingsOnce(const std::string& roadmap_id,
                                 const std::string& indicator_id,
                                 std::vector<std::string>* lost);
-  // Sets hash field `field` of `key` from `expected` to `value`, appending
-  // `update` (if not empty) in the same script; false if it was not
-  // `expected` any more (another replica did it).
-  absl::StatusOr<bool> Announce(const std::string& key,
-                                const std::string& field,
-                                const std::string& expected,
-                                const std::string& value,
-                                const std::string& update);
+  // One compare-and-set of a hash field: from `expected` ("" = absent) to
+  // `value`, appending `update` (if not empty) when it is set.
+  struct Announcement {
+    std::string field;
+    std::string expected;
+    std::string value;
+    std::string update;
+  };
+  // Applies each announcement of hash `key` in one script; one flag per
+  // announcement, false where the field was not `expected` any more
+  // (another check or replica set it first).
+  absl::StatusOr<std::vector<bool>> Announce(
+      const std::string& key, const std::vector<Announcement>& all);
 
   RedisClient* redis_;
   ReadModel* models_;

@@ -150,7 +150,9 @@ class ReportingServiceTest : public ::testing::Test {
     return feedback_->EndorseFeedback(Ctx(token).get(), req, &resp);
   }
 
-  void Measure(double value, common::v1::Date end, bool verify) {
+  // Records a measurement of the fixture's indicator, as the federation;
+  // returns its id.
+  std::string Record(double value, common::v1::Date end) {
     rpb::RecordMeasurementRequest req;
     auto* m = req.mutable_measurement();
     m->set_indicator_id(f_.indicator);
@@ -159,18 +161,25 @@ class ReportingServiceTest : public ::testing::Test {
     *m->mutable_period_end() = end;
     m->set_source("Déclarations CNSS");
     rpb::RecordMeasurementResponse recorded;
-    ASSERT_TRUE(roadmap_
+    EXPECT_TRUE(roadmap_
                     ->RecordMeasurement(Ctx(f_.federation_copilot).get(), req,
                                         &recorded)
                     .ok());
-    if (!verify) return;
+    return recorded.measurement().id();
+  }
+  // Verifies it, as the ministry.
+  void Verify(const std::string& measurement_id) {
     rpb::VerifyMeasurementRequest v;
-    v.set_id(recorded.measurement().id());
+    v.set_id(measurement_id);
     v.set_approve(true);
     rpb::VerifyMeasurementResponse vr;
-    ASSERT_TRUE(
+    EXPECT_TRUE(
         roadmap_->VerifyMeasurement(Ctx(f_.ministry_copilot).get(), v, &vr)
             .ok());
+  }
+  void Measure(double value, common::v1::Date end, bool verify) {
+    const std::string id = Record(value, end);
+    if (verify) Verify(id);
   }
 
   // A monthly schedule of the fixture roadmap, and setting one as admin.
@@ -281,6 +290,14 @@ class ReportingServiceTest : public ::testing::Test {
   }
 
   // The rating changes announced so far, as "FROM -> TO", oldest first.
+  // The rating last announced for the fixture's indicator, without the
+  // check counter stored beside it.
+  std::string Rating() {
+    auto r = h_.redis().Command({"HGET", Keys::Ratings(), f_.indicator});
+    if (!r.ok() || r->is_nil()) return "";
+    return std::string(r->str().substr(0, r->str().find('|')));
+  }
+
   std::vector<std::string> RatingSteps() {
     std::vector<std::string> steps;
     for (const auto& u : AllUpdates()) {
@@ -1094,20 +1111,9 @@ TEST_F(ReportingServiceTest, ARatingCheckBehindANewMeasurementAnnouncesNoStep) {
 // announcement failed. N used to stop there, leaving T's stale rating until
 // the next tick; it now checks again.
 TEST_F(ReportingServiceTest, ARatingCheckThatLostToAnOlderViewChecksAgain) {
-  Measure(2150, D(2017, 12, 31), true);  // RED
-  rpb::RecordMeasurementRequest rec;
-  auto* m = rec.mutable_measurement();
-  m->set_indicator_id(f_.indicator);
-  m->set_value(13340);  // GREEN, once verified
-  *m->mutable_period_start() = D(2020, 1, 1);
-  *m->mutable_period_end() = D(2020, 12, 31);
-  m->set_source("Déclarations CNSS");
-  rpb::RecordMeasurementResponse recorded;
-  ASSERT_TRUE(
-      roadmap_
-          ->RecordMeasurement(Ctx(f_.federation_copilot).get(), rec, &recorded)
-          .ok());
-  h_.Sync();  // RED announced
+  Measure(2150, D(2017, 12, 31), true);                      // RED
+  const std::string green = Record(13340, D(2020, 12, 31));  // once verified
+  h_.Sync();                                                 // RED announced
   // As if AMBER had been announced from an even older view: T will have
   // something to announce (AMBER -> RED).
   ASSERT_TRUE(h_.redis()
@@ -1141,12 +1147,7 @@ TEST_F(ReportingServiceTest, ARatingCheckThatLostToAnOlderViewChecksAgain) {
     EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(10),
                             [&] { return calls >= 1; }));
   }
-  rpb::VerifyMeasurementRequest v;
-  v.set_id(recorded.measurement().id());
-  v.set_approve(true);
-  rpb::VerifyMeasurementResponse vr;
-  EXPECT_TRUE(
-      roadmap_->VerifyMeasurement(Ctx(f_.ministry_copilot).get(), v, &vr).ok());
+  Verify(green);
   h_.Sync();  // N, and what it does after losing
   ticker.join();
   {
@@ -1155,13 +1156,39 @@ TEST_F(ReportingServiceTest, ARatingCheckThatLostToAnOlderViewChecksAgain) {
   }
   h_.service().SetRatingHookForTest(nullptr);
 
-  auto rating = h_.redis().Command({"HGET", Keys::Ratings(), f_.indicator});
-  ASSERT_TRUE(rating.ok());
-  EXPECT_EQ(rating->str(), "GREEN");
+  EXPECT_EQ(Rating(), "GREEN");
   EXPECT_EQ(RatingSteps(),
             (std::vector<std::string>{"RATING_NO_DATA -> RATING_RED",
                                       "RATING_AMBER -> RATING_RED",
                                       "RATING_RED -> RATING_GREEN"}));
+}
+
+// A check that finds the rating unchanged still leaves its mark, so an
+// older check cannot announce after it: the ticker's check (T) rated GREEN
+// from the models it read; meanwhile a RED measurement arrived and its own
+// check (N) found RED already announced. T's compare-and-set used to pass
+// (RED was still RED) and announce a false RED -> GREEN.
+TEST_F(ReportingServiceTest, AnUnchangedRatingStillFencesAnOlderCheck) {
+  Measure(13340, D(2020, 12, 31), true);
+  const std::string red = Record(2150, D(2021, 12, 31));  // once verified
+  h_.Sync();                                              // GREEN announced
+  // As if a check of the RED view had already announced it.
+  ASSERT_TRUE(
+      h_.redis().Command({"HSET", Keys::Ratings(), f_.indicator, "RED"}).ok());
+  std::atomic<int> checks{0};
+  h_.service().SetRatingHookForTest([&](ReportingService::RatingStage at) {
+    if (at != ReportingService::RatingStage::kBeforeAnnounce) return;
+    if (checks++ > 0) return;  // only T, which runs first
+    Verify(red);
+    h_.Sync();  // N: RED, as announced
+  });
+  ASSERT_TRUE(h_.service().Tick().ok());
+  h_.service().SetRatingHookForTest(nullptr);
+  EXPECT_GE(checks.load(), 2);
+  ASSERT_TRUE(h_.service().Tick().ok());
+  EXPECT_EQ(Rating(), "RED");
+  EXPECT_EQ(RatingSteps(),
+            (std::vector<std::string>{"RATING_NO_DATA -> RATING_GREEN"}));
 }
 
 // The late check reads the due-date index, then each action: an action

@@ -1005,6 +1005,7 @@ absl::StatusOr<std::string> ReportingService::ResolveCursor(
     auto last =
         conn->Command({"XREVRANGE", Keys::Stream(), "+", "-", "COUNT", "1"});
     if (!last.ok()) return last.status();
+    if (last->is_error()) return StatusOfErrorReply(*last, "feed_last");
     if (last->elements().empty()) return std::string("0-0");
     return last->elements()[0].elements()[0].str();
   }
@@ -1015,8 +1016,15 @@ absl::StatusOr<std::string> ReportingService::ResolveCursor(
   // Entries trimmed away (XADD MAXLEN ~) are all older than the first one
   // left; entries deleted otherwise are below max-deleted-entry-id. A
   // cursor before either may have missed some: say so rather than skip.
+  // A cursor past the last id the stream ever gave out was not given out by
+  // this feed (or the feed was lost since): waiting on it would skip what
+  // comes until then.
   auto info = conn->Command({"XINFO", "STREAM", Keys::Stream()});
   if (!info.ok()) return info.status();
+  std::string last_generated = "0-0";  // no stream yet
+  if (info->is_error() && !absl::StrContains(info->str(), "no such key")) {
+    return StatusOfErrorReply(*info, "feed_info");
+  }
   if (info->is_array()) {
     int64_t length = 0, added = 0;
     std::string first, max_deleted = "0-0";
@@ -1026,6 +1034,7 @@ absl::StatusOr<std::string> ReportingService::ResolveCursor(
       if (k == "length") length = f[i + 1].integer();
       if (k == "entries-added") added = f[i + 1].integer();
       if (k == "max-deleted-entry-id") max_deleted = f[i + 1].str();
+      if (k == "last-generated-id") last_generated = f[i + 1].str();
       if (k == "first-entry" && f[i + 1].is_array() &&
           !f[i + 1].elements().empty()) {
         first = f[i + 1].elements()[0].str();
@@ -1039,6 +1048,13 @@ absl::StatusOr<std::string> ReportingService::ResolveCursor(
                                 "this cursor; restart from \"0\""),
           "CURSOR_EXPIRED");
     }
+  }
+  if (StreamIdLess(last_generated, cursor)) {
+    return InvalidField(
+        "cursor",
+        absl::StrCat("ahead of the feed, whose last update is ", last_generated,
+                     ": not a cursor this feed gave "
+                     "out; restart from \"0\" or from now"));
   }
   return cursor;
 }
@@ -1057,8 +1073,12 @@ absl::StatusOr<std::vector<pb::StatusUpdate>> ReportingService::ReadUpdates(
   auto r = conn->Command(cmd);
   if (!r.ok()) return r.status();
   if (r->is_error()) {
-    // Only the cursor comes from the client.
-    return InvalidField("cursor", "not a cursor this feed gave out");
+    // Only the cursor comes from the client; anything else (BUSY,
+    // LOADING...) is Redis not answering.
+    if (absl::StrContains(r->str(), "Invalid stream ID")) {
+      return InvalidField("cursor", "not a cursor this feed gave out");
+    }
+    return StatusOfErrorReply(*r, "feed_read");
   }
   std::vector<pb::StatusUpdate> out;
   if (r->is_nil() || r->elements().empty()) return out;  // timed out
@@ -1097,6 +1117,7 @@ absl::StatusOr<std::vector<pb::StatusUpdate>> ReportingService::LatestUpdates(
     auto r = redis_->Command(
         {"XREVRANGE", Keys::Stream(), end, "-", "COUNT", "500"});
     if (!r.ok()) return r.status();
+    if (r->is_error()) return StatusOfErrorReply(*r, "feed_latest");
     auto entries = ParseStreamEntries(*r);
     for (const auto& e : entries) {
       pb::StatusUpdate u;

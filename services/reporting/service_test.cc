@@ -298,6 +298,22 @@ class ReportingServiceTest : public ::testing::Test {
     return std::string(r->str().substr(0, r->str().find('|')));
   }
 
+  // Appends `n` updates of `kind` about the fixture roadmap; the cursor of
+  // the last.
+  std::string AddUpdates(int n, reppb::StatusKind kind) {
+    std::vector<RedisArgs> adds;
+    for (int i = 0; i < n; ++i) {
+      reppb::StatusUpdate u;
+      u.set_kind(kind);
+      u.set_roadmap_id(f_.roadmap);
+      u.set_subject_id(absl::StrCat("s", i));
+      adds.push_back({"XADD", Keys::Stream(), "*", "e", WrapUpdate(u)});
+    }
+    auto ids = h_.redis().Pipeline(adds);
+    EXPECT_TRUE(ids.ok());
+    return ids.ok() ? ids->back().str() : "";
+  }
+
   std::vector<std::string> RatingSteps() {
     std::vector<std::string> steps;
     for (const auto& u : AllUpdates()) {
@@ -1401,6 +1417,87 @@ TEST_F(ReportingServiceTest, CursorsThatCannotResumeAreRefused) {
   recent.ctx->TryCancel();
 }
 
+// A cursor past the feed's last update was never given out: the watch
+// used to wait on it silently, for updates it would then skip.
+TEST_F(ReportingServiceTest, ACursorAheadOfTheFeedIsRefused) {
+  // Before the feed holds anything, as after.
+  for (int round = 0; round < 2; ++round) {
+    auto ahead = h_.service().ResolveCursor(&h_.redis(), "9999999999999-0");
+    EXPECT_EQ(ahead.status().code(), absl::StatusCode::kInvalidArgument)
+        << ahead.status();
+    EXPECT_NE(ahead.status().message().find("cursor"), std::string::npos)
+        << ahead.status();
+    AddUpdates(3, reppb::STATUS_KIND_ACTION_TRANSITIONED);
+  }
+  Watch w = OpenWatch(stub_.get(), f_.reader_token, {}, "9999999999999-0");
+  reppb::WatchStatusResponse msg;
+  EXPECT_FALSE(w.reader->Read(&msg));
+  EXPECT_EQ(w.reader->Finish().error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // The last update's own cursor is not ahead.
+  const std::string last =
+      AddUpdates(1, reppb::STATUS_KIND_ACTION_TRANSITIONED);
+  auto at_last = h_.service().ResolveCursor(&h_.redis(), last);
+  ASSERT_TRUE(at_last.ok()) << at_last.status();
+  EXPECT_EQ(*at_last, last);
+}
+
+// Redis answering BUSY (a script past busy-reply-threshold) or LOADING is
+// storage unavailable, to be retried: not "from the start" for a watch
+// from now, not a bad cursor, not an empty feed.
+TEST_F(ReportingServiceTest, AFeedReadRedisCannotAnswerIsUnavailable) {
+  const std::string last =
+      AddUpdates(3, reppb::STATUS_KIND_ACTION_TRANSITIONED);
+  ASSERT_TRUE(
+      h_.redis().Command({"CONFIG", "SET", "busy-reply-threshold", "50"}).ok());
+  std::thread busy([&] {
+    RedisOptions o = h_.roadmap().redis_server().options();
+    o.command_timeout = std::chrono::milliseconds(30000);
+    RedisClient other(o);
+    (void)other.Command({"EVAL", "while true do end", "0"});
+  });
+  RedisClient conn(h_.roadmap().redis_server().options());
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        auto r = conn.Command({"PING"});
+        return r.ok() && r->is_error() && r->str().rfind("BUSY", 0) == 0;
+      },
+      std::chrono::milliseconds(10000), std::chrono::milliseconds(20)));
+  auto from_now = h_.service().ResolveCursor(&conn, "");
+  EXPECT_EQ(from_now.status().code(), absl::StatusCode::kUnavailable)
+      << (from_now.ok() ? *from_now : from_now.status().ToString());
+  auto from_last = h_.service().ResolveCursor(&conn, last);
+  EXPECT_EQ(from_last.status().code(), absl::StatusCode::kUnavailable)
+      << (from_last.ok() ? *from_last : from_last.status().ToString());
+  std::string cursor = "0-0";
+  auto read = h_.service().ReadUpdates(&conn, {}, &cursor, 10,
+                                       std::chrono::milliseconds(0));
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kUnavailable)
+      << read.status();
+  EXPECT_EQ(cursor, "0-0");
+  auto latest = h_.service().LatestUpdates({}, 10);
+  EXPECT_EQ(latest.status().code(), absl::StatusCode::kUnavailable)
+      << latest.status();
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        auto r = conn.Command({"SCRIPT", "KILL"});
+        return r.ok() && !r->is_error();
+      },
+      std::chrono::milliseconds(10000), std::chrono::milliseconds(20)));
+  busy.join();
+  // Answered again: the same calls work.
+  auto resolved = h_.service().ResolveCursor(&conn, "");
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(*resolved, last);
+  read = h_.service().ReadUpdates(&conn, {}, &cursor, 10,
+                                  std::chrono::milliseconds(0));
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->size(), 3u);
+  latest = h_.service().LatestUpdates({}, 10);
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(latest->size(), 3u);
+}
+
 TEST_F(ReportingServiceTest, ATokenRevokedWhileWatchingEndsTheStream) {
   rpb::IssueTokenRequest issue;
   issue.set_principal_name("lecteur temporaire");
@@ -1533,22 +1630,6 @@ class WatchProgressTest : public ReportingServiceTest {
     testing::ReportingHarnessOptions o;
     o.feed_progress_every = std::chrono::milliseconds(200);
     return o;
-  }
-
-  // Appends `n` updates of `kind` about the fixture roadmap; the cursor of
-  // the last.
-  std::string AddUpdates(int n, reppb::StatusKind kind) {
-    std::vector<RedisArgs> adds;
-    for (int i = 0; i < n; ++i) {
-      reppb::StatusUpdate u;
-      u.set_kind(kind);
-      u.set_roadmap_id(f_.roadmap);
-      u.set_subject_id(absl::StrCat("s", i));
-      adds.push_back({"XADD", Keys::Stream(), "*", "e", WrapUpdate(u)});
-    }
-    auto ids = h_.redis().Pipeline(adds);
-    EXPECT_TRUE(ids.ok());
-    return ids.ok() ? ids->back().str() : "";
   }
 };
 

@@ -31,15 +31,22 @@ constexpr char kFeedKey[] = "feed_key";
 constexpr char kSchedule[] = "schedule";
 
 // Compare-and-set of hash fields, each plus, when it is set, one status
-// update appended to the stream. KEYS[1] hash, KEYS[2] stream. ARGV[1]
-// maxlen, then groups of four: field, expected ("" = absent), new value,
-// update ("" = none). Returns one 1 (set) or 0 (not `expected` any more)
-// per group.
+// update appended to the stream. KEYS[1] hash, KEYS[2] stream, then the
+// guard keys. ARGV[1] maxlen, then groups of five: field, expected ("" =
+// absent), new value, update ("" = none), guard version ("" = none: else
+// the group's guard key, the next in KEYS, must be an entity hash at that
+// version 'v'). Returns one 1 (set) or 0 (not `expected`, or the guard
+// moved on) per group.
 constexpr char kAnnounceLua[] = R"lua(
 local done = {}
-for i = 2, #ARGV, 4 do
-  local cur = redis.call('HGET', KEYS[1], ARGV[i]) or ''
-  if cur == ARGV[i + 1] then
+local guard = 2
+for i = 2, #ARGV, 5 do
+  local ok = (redis.call('HGET', KEYS[1], ARGV[i]) or '') == ARGV[i + 1]
+  if ARGV[i + 4] ~= '' then
+    guard = guard + 1
+    ok = ok and redis.call('HGET', KEYS[guard], 'v') == ARGV[i + 4]
+  end
+  if ok then
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
     if ARGV[i + 3] ~= '' then
       redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i + 3])
@@ -757,11 +764,14 @@ absl::StatusOr<std::vector<bool>> ReportingService::Announce(
     const std::string& key, const std::vector<Announcement>& all) {
   std::vector<bool> done;
   if (all.empty()) return done;
+  RedisArgs keys = {key, Keys::Stream()};
   RedisArgs args = {std::to_string(options_.stream_max_len)};
   for (const auto& a : all) {
-    args.insert(args.end(), {a.field, a.expected, a.value, a.update});
+    args.insert(args.end(),
+                {a.field, a.expected, a.value, a.update, a.guard_version});
+    if (!a.guard_version.empty()) keys.push_back(a.guard_key);
   }
-  auto r = redis_->Eval(AnnounceScript(), {key, Keys::Stream()}, args);
+  auto r = redis_->Eval(AnnounceScript(), keys, args);
   if (!r.ok()) return r.status();
   if (r->is_error()) return StatusOfErrorReply(*r, "announce_script");
   for (const auto& e : r->elements()) done.push_back(e.integer() == 1);
@@ -771,10 +781,10 @@ absl::StatusOr<std::vector<bool>> ReportingService::Announce(
   return done;
 }
 
-std::function<void(ReportingService::RatingStage)>
-ReportingService::RatingHook() {
+std::function<void(ReportingService::CheckStage)>
+ReportingService::CheckHook() {
   std::lock_guard<std::mutex> lock(hook_mu_);
-  return rating_hook_;
+  return check_hook_;
 }
 
 absl::Status ReportingService::CheckRatings(const std::string& roadmap_id,
@@ -830,7 +840,7 @@ absl::Status ReportingService::CheckRatingsOnce(
     c1.push_back({"ZRANGE", keys->Measurements(id), "0", "-1"});
   auto r1 = redis_->Pipeline(c1);
   if (!r1.ok()) return r1.status();
-  if (auto hook = RatingHook()) hook(RatingStage::kFirstReads);
+  if (auto hook = CheckHook()) hook(CheckStage::kRatingFirstReads);
   const RedisReply& current = (*r1)[0];
   std::vector<RedisArgs> c2;
   std::vector<size_t> counts;
@@ -847,7 +857,7 @@ absl::Status ReportingService::CheckRatingsOnce(
   if (r2->back().str() != std::to_string(keys->generation())) {
     return absl::OkStatus();  // rebuilt meanwhile: the next tick rates
   }
-  if (auto hook = RatingHook()) hook(RatingStage::kBeforeAnnounce);
+  if (auto hook = CheckHook()) hook(CheckStage::kRatingBeforeAnnounce);
   // Every check sets every rating it computed, changed or not, bumping the
   // counter stored beside it ("RED|17"): a check that read the ratings
   // before another set them then fails its compare-and-set, even when the
@@ -926,10 +936,16 @@ absl::Status ReportingService::CheckLate(const ModelKeys& keys,
     const RedisReply& cur = announced->elements()[i / 2];
     const std::string before = cur.is_nil() ? "" : cur.str();
     if (before == day) continue;  // already announced for this due date
-    auto stored = redis_->Command({"HGET", keys.Entity("action", id), "d"});
+    const std::string key = keys.Entity("action", id);
+    auto stored = redis_->Command({"HMGET", key, "v", "d"});
     if (!stored.ok()) return stored.status();
+    if (stored->is_error()) return StatusOfErrorReply(*stored, "late_action");
+    const RedisReply& version = stored->elements()[0];
+    const RedisReply& data = stored->elements()[1];
     rm::Action a;
-    if (stored->is_nil() || !a.ParseFromString(stored->str())) continue;
+    if (version.is_nil() || data.is_nil() || !a.ParseFromString(data.str())) {
+      continue;
+    }
     // The index was read first: a change applied since (the due date moved
     // on, the action closed) makes its entry stale. Only what the action
     // still says is announced.
@@ -948,8 +964,12 @@ absl::Status ReportingService::CheckLate(const ModelKeys& keys,
     u.set_to_status(a.status());
     u.set_summary(absl::StrCat("Action \"", a.title(), "\" is late: due ",
                                FormatDate(a.due_date())));
-    auto done = Announce(Keys::LateAnnounced(roadmap_id),
-                         {{id, before, day, WrapUpdate(u)}});
+    if (auto hook = CheckHook()) hook(CheckStage::kLateBeforeAnnounce);
+    // Announced only if the action is still the version read: one that
+    // closed or moved meanwhile is checked again at the next tick.
+    auto done =
+        Announce(Keys::LateAnnounced(roadmap_id),
+                 {{id, before, day, WrapUpdate(u), key, version.str()}});
     if (!done.ok()) return done.status();
   }
   return absl::OkStatus();

@@ -96,16 +96,22 @@ class ReportingService {
   void SetSnapshotHookForTest(std::function<void()> hook) {
     snapshot_hook_ = std::move(hook);
   }
-  // Where a rating check calls its test hook: after its first reads (the
-  // ratings announced, the indicators, their measurement ids), and after
-  // it read the measurements, just before it announces.
-  enum class RatingStage { kFirstReads, kBeforeAnnounce };
-  // Called by every rating check (the ticker's and the consumer's, from
-  // their threads) at both stages, e.g. to let a measurement arrive at
-  // that moment.
-  void SetRatingHookForTest(std::function<void(RatingStage)> hook) {
+  // Where the periodic checks call their test hook: a rating check after
+  // its first reads (the ratings announced, the indicators, their
+  // measurement ids) and after it read the measurements, just before it
+  // announces; a late check after it read an action, just before it
+  // announces it late.
+  enum class CheckStage {
+    kRatingFirstReads,
+    kRatingBeforeAnnounce,
+    kLateBeforeAnnounce
+  };
+  // Called by every check (the ticker's and the consumer's, from their
+  // threads) at each stage, e.g. to let a measurement arrive at that
+  // moment.
+  void SetCheckHookForTest(std::function<void(CheckStage)> hook) {
     std::lock_guard<std::mutex> lock(hook_mu_);
-    rating_hook_ = std::move(hook);
+    check_hook_ = std::move(hook);
   }
 
  private:
@@ -131,19 +137,23 @@ class ReportingService {
   absl::StatusOr<std::vector<pb::StreamPosition>> Positions();
   absl::Status CheckLate(const ModelKeys& keys, const std::string& roadmap_id,
                          const Date& today);
-  std::function<void(RatingStage)> RatingHook();
+  std::function<void(CheckStage)> CheckHook();
   // One pass of CheckRatings; the indicators whose announcement lost go
   // in `lost`.
   absl::Status CheckRatingsOnce(const std::string& roadmap_id,
                                 const std::string& indicator_id,
                                 std::vector<std::string>* lost);
   // One compare-and-set of a hash field: from `expected` ("" = absent) to
-  // `value`, appending `update` (if not empty) when it is set.
+  // `value`, appending `update` (if not empty) when it is set; with a
+  // guard, only while the entity hash `guard_key` is still at version
+  // `guard_version`.
   struct Announcement {
     std::string field;
     std::string expected;
     std::string value;
     std::string update;
+    std::string guard_key = {};
+    std::string guard_version = {};
   };
   // Applies each announcement of hash `key` in one script; one flag per
   // announcement, false where the field was not `expected` any more
@@ -157,7 +167,7 @@ class ReportingService {
   ReportingOptions options_;
   std::function<void()> snapshot_hook_;
   std::mutex hook_mu_;
-  std::function<void(RatingStage)> rating_hook_;  // guarded by hook_mu_
+  std::function<void(CheckStage)> check_hook_;  // guarded by hook_mu_
   EntityStore store_;
 };
 

@@ -1105,14 +1105,14 @@ TEST_F(ReportingServiceTest, ARatingCheckBehindANewMeasurementAnnouncesNoStep) {
   Measure(2150, D(2017, 12, 31), true);
   h_.Sync();  // RED announced by the consumer's check
   std::atomic<int> checks{0};
-  h_.service().SetRatingHookForTest([&](ReportingService::RatingStage at) {
-    if (at != ReportingService::RatingStage::kFirstReads) return;
+  h_.service().SetCheckHookForTest([&](ReportingService::CheckStage at) {
+    if (at != ReportingService::CheckStage::kRatingFirstReads) return;
     if (checks++ > 0) return;  // only the ticker's, which runs first
     Measure(13340, D(2020, 12, 31), true);
     h_.Sync();  // the consumer applies it and announces RED -> GREEN
   });
   ASSERT_TRUE(h_.service().Tick().ok());
-  h_.service().SetRatingHookForTest(nullptr);
+  h_.service().SetCheckHookForTest(nullptr);
   EXPECT_GE(checks.load(), 2);
   ASSERT_TRUE(h_.service().Tick().ok());  // nothing more to announce
   EXPECT_EQ(RatingSteps(),
@@ -1140,8 +1140,8 @@ TEST_F(ReportingServiceTest, ARatingCheckThatLostToAnOlderViewChecksAgain) {
   std::condition_variable cv;
   int calls = 0;
   bool t_done = false;
-  h_.service().SetRatingHookForTest([&](ReportingService::RatingStage at) {
-    if (at != ReportingService::RatingStage::kBeforeAnnounce) return;
+  h_.service().SetCheckHookForTest([&](ReportingService::CheckStage at) {
+    if (at != ReportingService::CheckStage::kRatingBeforeAnnounce) return;
     std::unique_lock<std::mutex> lock(mu);
     const int call = ++calls;
     cv.notify_all();
@@ -1170,7 +1170,7 @@ TEST_F(ReportingServiceTest, ARatingCheckThatLostToAnOlderViewChecksAgain) {
     std::lock_guard<std::mutex> lock(mu);
     EXPECT_GE(calls, 3);  // T, N, and N again
   }
-  h_.service().SetRatingHookForTest(nullptr);
+  h_.service().SetCheckHookForTest(nullptr);
 
   EXPECT_EQ(Rating(), "GREEN");
   EXPECT_EQ(RatingSteps(),
@@ -1192,14 +1192,14 @@ TEST_F(ReportingServiceTest, AnUnchangedRatingStillFencesAnOlderCheck) {
   ASSERT_TRUE(
       h_.redis().Command({"HSET", Keys::Ratings(), f_.indicator, "RED"}).ok());
   std::atomic<int> checks{0};
-  h_.service().SetRatingHookForTest([&](ReportingService::RatingStage at) {
-    if (at != ReportingService::RatingStage::kBeforeAnnounce) return;
+  h_.service().SetCheckHookForTest([&](ReportingService::CheckStage at) {
+    if (at != ReportingService::CheckStage::kRatingBeforeAnnounce) return;
     if (checks++ > 0) return;  // only T, which runs first
     Verify(red);
     h_.Sync();  // N: RED, as announced
   });
   ASSERT_TRUE(h_.service().Tick().ok());
-  h_.service().SetRatingHookForTest(nullptr);
+  h_.service().SetCheckHookForTest(nullptr);
   EXPECT_GE(checks.load(), 2);
   ASSERT_TRUE(h_.service().Tick().ok());
   EXPECT_EQ(Rating(), "RED");
@@ -1229,6 +1229,40 @@ TEST_F(ReportingServiceTest, ALateCheckTrustsTheActionOverAStaleIndex) {
   for (const auto& u : AllUpdates()) {
     EXPECT_NE(u.kind(), reppb::STATUS_KIND_ACTION_LATE) << u.summary();
   }
+}
+
+// The late check reads an action, then announces it late: an action that
+// closed (or whose due date moved) in between is not announced late from
+// what was read.
+TEST_F(ReportingServiceTest, AnActionThatClosesDuringTheLateCheckIsNotLate) {
+  const std::string id = NewAction("Étude", D(2020, 1, 1));  // late
+  h_.Sync();
+  std::atomic<int> checks{0};
+  h_.service().SetCheckHookForTest([&](ReportingService::CheckStage at) {
+    if (at != ReportingService::CheckStage::kLateBeforeAnnounce) return;
+    if (checks++ > 0) return;
+    EXPECT_TRUE(
+        Move(id, rpb::ACTION_STATUS_CANCELLED, f_.federation_copilot, "abandon")
+            .ok());
+    h_.Sync();
+  });
+  ASSERT_TRUE(h_.service().Tick().ok());
+  h_.service().SetCheckHookForTest(nullptr);
+  EXPECT_EQ(checks.load(), 1);
+  ASSERT_TRUE(h_.service().Tick().ok());
+  for (const auto& u : AllUpdates()) {
+    EXPECT_NE(u.kind(), reppb::STATUS_KIND_ACTION_LATE) << u.summary();
+  }
+  // An action that stays late is announced, once.
+  NewAction("Audit", D(2020, 1, 1));
+  h_.Sync();
+  ASSERT_TRUE(h_.service().Tick().ok());
+  ASSERT_TRUE(h_.service().Tick().ok());
+  int late = 0;
+  for (const auto& u : AllUpdates()) {
+    late += u.kind() == reppb::STATUS_KIND_ACTION_LATE;
+  }
+  EXPECT_EQ(late, 1);
 }
 
 // Reads from a WatchStatus stream until `n` updates or the end.

@@ -907,7 +907,9 @@ EntityOps::ChangeFn<pb::Action> RoadmapService::ActionEditor(
                                                    "tags"};
   std::set<std::string> touched(req.update_mask().paths().begin(),
                                 req.update_mask().paths().end());
-  const bool deps_changed = touched.count("depends_on_action_ids") > 0;
+  // One definition of "a dependency edit": UpdateAction serves those where
+  // the graph read below may block.
+  const bool deps_changed = UpdateActionBlocks(req);
   return [this, &c, &req, touched = std::move(touched), deps_changed,
           graph_read](const Versioned<pb::Action>& cur, pb::Action* next,
                       Mutation* m) -> absl::Status {

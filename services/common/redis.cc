@@ -69,6 +69,28 @@ absl::Status StatusOfErrorReply(const RedisReply& reply,
   }
   return absl::InternalError("internal storage error");
 }
+
+bool IsNoSuchKeyReply(const RedisReply& reply) {
+  return reply.is_error() && reply.str() == "ERR no such key";
+}
+
+absl::StatusOr<RedisReply> Checked(absl::StatusOr<RedisReply> reply,
+                                   std::string_view what) {
+  if (reply.ok() && reply->is_error()) {
+    return StatusOfErrorReply(*reply, what);
+  }
+  return reply;
+}
+
+absl::StatusOr<std::vector<RedisReply>> Checked(
+    absl::StatusOr<std::vector<RedisReply>> replies, std::string_view what) {
+  if (!replies.ok()) return replies;
+  for (const auto& r : *replies) {
+    if (r.is_error()) return StatusOfErrorReply(r, what);
+  }
+  return replies;
+}
+
 namespace {
 
 timeval ToTimeval(std::chrono::milliseconds ms) {

@@ -72,6 +72,19 @@ using RedisArgs = std::vector<std::string>;
 absl::Status StatusOfErrorReply(const RedisReply& reply,
                                 std::string_view what = "command");
 
+// Whether `reply` is the error XINFO answers about a key that does not
+// exist (a stream not created yet), which is no failure.
+bool IsNoSuchKeyReply(const RedisReply& reply);
+
+// A reply, or, when Redis answered with an error reply, the status it
+// stands for: for reads whose error must not pass for absent or empty data
+// (a BUSY Redis is not a missing key). `what` names the call in the log.
+absl::StatusOr<RedisReply> Checked(absl::StatusOr<RedisReply> reply,
+                                   std::string_view what);
+// The same for a pipeline: the first error reply among them.
+absl::StatusOr<std::vector<RedisReply>> Checked(
+    absl::StatusOr<std::vector<RedisReply>> replies, std::string_view what);
+
 // Where and how to reach Redis. The password is read from a file by the
 // caller (see Config) and never logged.
 struct RedisOptions {

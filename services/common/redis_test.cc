@@ -92,6 +92,51 @@ TEST(StatusOfErrorReplyTest, ARedisThatCannotServeForAWhileIsUnavailable) {
             absl::StatusCode::kResourceExhausted);
 }
 
+TEST_F(RedisTest, CheckedTurnsAnErrorReplyIntoItsStatus) {
+  RedisClient redis(server_.options());
+  ASSERT_TRUE(redis.Command({"SET", "t:string", "v"}).ok());
+  // Plain Command: the error is a reply, which a careless read takes for
+  // an empty list.
+  auto raw = redis.Command({"ZRANGE", "t:string", "0", "-1"});
+  ASSERT_TRUE(raw.ok());
+  EXPECT_TRUE(raw->is_error());
+  EXPECT_TRUE(raw->elements().empty());
+  auto wrong = Checked(redis.Command({"ZRANGE", "t:string", "0", "-1"}), "t");
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(wrong.status().message().find("WRONGTYPE"), std::string::npos);
+  auto fine = Checked(redis.Command({"GET", "t:string"}), "t");
+  ASSERT_TRUE(fine.ok()) << fine.status();
+  EXPECT_EQ(fine->str(), "v");
+  auto nil = Checked(redis.Command({"GET", "t:missing"}), "t");
+  ASSERT_TRUE(nil.ok()) << nil.status();
+  EXPECT_TRUE(nil->is_nil());
+  // A pipeline fails on its first error reply, wherever it is.
+  auto some = Checked(redis.Pipeline({{"GET", "t:string"},
+                                      {"ZRANGE", "t:string", "0", "-1"},
+                                      {"GET", "t:missing"}}),
+                      "t");
+  EXPECT_EQ(some.status().code(), absl::StatusCode::kInternal);
+  auto all =
+      Checked(redis.Pipeline({{"GET", "t:string"}, {"GET", "t:missing"}}), "t");
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->size(), 2u);
+  // XINFO of a stream not created yet is no failure; of a string, it is.
+  auto none = redis.Command({"XINFO", "STREAM", "t:no-stream"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(IsNoSuchKeyReply(*none)) << none->str();
+  auto typed = redis.Command({"XINFO", "STREAM", "t:string"});
+  ASSERT_TRUE(typed.ok());
+  EXPECT_TRUE(typed->is_error());
+  EXPECT_FALSE(IsNoSuchKeyReply(*typed)) << typed->str();
+  // A failed call stays what it was.
+  RedisOptions away = server_.options();
+  away.port = 1;
+  away.connect_timeout = std::chrono::milliseconds(200);
+  RedisClient gone(away);
+  EXPECT_EQ(Checked(gone.Command({"GET", "t:string"}), "t").status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
 TEST_F(RedisTest, CommandRepliesOfEveryType) {
   RedisClient redis(server_.options());
   EXPECT_TRUE(redis.Ping().ok());

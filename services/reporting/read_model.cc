@@ -447,11 +447,12 @@ ReadModel::ReadModel(RedisClient* redis, int64_t stream_max_len)
 absl::StatusOr<int64_t> ReadModel::Generation() {
   int64_t cached = generation_.load();
   if (cached > 0) return cached;
-  auto r = redis_->Pipeline({{"HSETNX", Keys::Generation(), "v", "1"},
-                             {"HGET", Keys::Generation(), "v"}});
+  auto r = Checked(redis_->Pipeline({{"HSETNX", Keys::Generation(), "v", "1"},
+                                     {"HGET", Keys::Generation(), "v"}}),
+                   "generation");
   if (!r.ok()) return r.status();
   const RedisReply& v = (*r)[1];
-  if (v.is_nil() || v.is_error()) {
+  if (v.is_nil()) {
     return absl::InternalError("cannot read the read-model generation");
   }
   int64_t g = ToInt(v.str());
@@ -671,7 +672,8 @@ absl::Status ReadModel::WriteBulk(
 absl::StatusOr<std::string> ReadModel::FoldEnd(const std::string& stream) {
   auto groups = redis_->Command({"XINFO", "GROUPS", stream});
   if (!groups.ok()) return groups.status();
-  if (groups->is_error()) return std::string("+");  // no stream yet
+  if (IsNoSuchKeyReply(*groups)) return std::string("+");  // no stream yet
+  if (groups->is_error()) return StatusOfErrorReply(*groups, "fold_groups");
   std::string last_delivered;
   for (const auto& g : groups->elements()) {
     const RedisReply* name = g.Field("name");
@@ -681,7 +683,8 @@ absl::StatusOr<std::string> ReadModel::FoldEnd(const std::string& stream) {
     }
   }
   if (last_delivered.empty()) return std::string("+");
-  auto pending = redis_->Command({"XPENDING", stream, kGroup});
+  auto pending =
+      Checked(redis_->Command({"XPENDING", stream, kGroup}), "fold_pending");
   if (!pending.ok()) return pending.status();
   if (pending->is_array() && pending->elements().size() >= 2 &&
       pending->elements()[0].integer() > 0) {
@@ -693,7 +696,8 @@ absl::StatusOr<std::string> ReadModel::FoldEnd(const std::string& stream) {
 absl::Status ReadModel::CheckNotTrimmed(const std::string& stream) {
   auto info = redis_->Command({"XINFO", "STREAM", stream});
   if (!info.ok()) return info.status();
-  if (info->is_error()) return absl::OkStatus();  // no stream: nothing lost
+  if (IsNoSuchKeyReply(*info)) return absl::OkStatus();  // nothing lost
+  if (info->is_error()) return StatusOfErrorReply(*info, "stream_info");
   const RedisReply* length_field = info->Field("length");
   const RedisReply* added_field = info->Field("entries-added");
   const int64_t length = length_field ? length_field->integer() : 0;

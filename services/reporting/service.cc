@@ -162,6 +162,9 @@ absl::StatusOr<std::vector<pb::StreamPosition>> ReportingService::Positions() {
     auto r = redis_->Command({"XINFO", "GROUPS", stream});
     if (!r.ok()) return r.status();
     // No stream yet: nothing consumed, nothing to consume.
+    if (r->is_error() && !IsNoSuchKeyReply(*r)) {
+      return StatusOfErrorReply(*r, "positions");
+    }
     for (const auto& g : r->elements()) {
       const RedisReply* name = g.Field("name");
       if (name == nullptr || name->str() != kGroup) continue;
@@ -190,7 +193,7 @@ ReportingService::ChangedActions(const ModelKeys& keys, const std::string& now,
     gets.push_back({"HGET", keys.Entity("action", id.str()), "d"});
   }
   if (gets.empty()) return out;
-  auto actions = redis_->Pipeline(gets);
+  auto actions = Checked(redis_->Pipeline(gets), "changed_actions");
   if (!actions.ok()) return actions.status();
   for (const auto& a : *actions) {
     rm::Action action;
@@ -211,7 +214,8 @@ absl::StatusOr<pb::Report> ReportingService::Generate(
   for (int attempt = 1;; ++attempt) {
     const auto now = clock_->Now();
     const Date today = DateOf(now);
-    auto head = redis_->Command({"HMGET", head_key, "v", "d"});
+    auto head =
+        Checked(redis_->Command({"HMGET", head_key, "v", "d"}), "report_head");
     if (!head.ok()) return head.status();
     int64_t seq = 0;
     std::string previous_id;
@@ -386,8 +390,9 @@ absl::Status ReportingService::GenerateReport(
 
 absl::StatusOr<pb::Report> ReportingService::GenerateScheduled(
     const std::string& roadmap_id, const pb::Period& period) {
-  auto exists =
-      redis_->Command({"EXISTS", ScheduledGuard(roadmap_id, period.label())});
+  auto exists = Checked(
+      redis_->Command({"EXISTS", ScheduledGuard(roadmap_id, period.label())}),
+      "scheduled_guard");
   if (!exists.ok()) return exists.status();
   if (exists->integer() == 1) {
     return absl::AlreadyExistsError("scheduled report already generated");
@@ -414,8 +419,9 @@ absl::StatusOr<std::vector<pb::Period>> ReportingService::DueScheduledPeriods(
     pb::Period before =
         LastCompletePeriod(schedule.frequency(), due.back().start_date());
     if (CompareDates(before.end_date(), since) < 0) break;
-    auto exists =
-        redis_->Command({"EXISTS", ScheduledGuard(roadmap_id, before.label())});
+    auto exists = Checked(
+        redis_->Command({"EXISTS", ScheduledGuard(roadmap_id, before.label())}),
+        "scheduled_guard");
     if (!exists.ok()) return exists.status();
     if (exists->integer() == 1) break;
     due.push_back(std::move(before));
@@ -459,9 +465,11 @@ absl::Status ReportingService::ListReports(const CallContext&,
   auto after = DecodeToken(req.page_token());
   if (!after.ok()) return after.status();
   // Newest first: ULIDs in reverse lexicographic order.
-  auto ids = redis_->Command({"ZREVRANGEBYLEX", ReportsIndex(req.roadmap_id()),
-                              after->empty() ? "+" : "(" + *after, "-", "LIMIT",
-                              "0", std::to_string(*size + 1)});
+  auto ids =
+      Checked(redis_->Command({"ZREVRANGEBYLEX", ReportsIndex(req.roadmap_id()),
+                               after->empty() ? "+" : "(" + *after, "-",
+                               "LIMIT", "0", std::to_string(*size + 1)}),
+              "list_reports");
   if (!ids.ok()) return ids.status();
   std::vector<std::string> list;
   for (const auto& e : ids->elements()) list.push_back(e.str());
@@ -543,8 +551,9 @@ absl::Status ReportingService::SetReportSchedule(
   if (!v.empty()) return v.ToStatus();
   auto keys = models_->Current();
   if (!keys.ok()) return keys.status();
-  auto known =
-      redis_->Command({"EXISTS", keys->Entity("roadmap", in.roadmap_id())});
+  auto known = Checked(
+      redis_->Command({"EXISTS", keys->Entity("roadmap", in.roadmap_id())}),
+      "schedule_roadmap");
   if (!known.ok()) return known.status();
   if (known->integer() == 0) {
     return InvalidField("schedule.roadmap_id",
@@ -714,7 +723,8 @@ absl::Status ReportingService::RevokeFeedKey(
 
 absl::StatusOr<pb::FeedKey> ReportingService::FeedKeyBySecret(
     const std::string& secret) {
-  auto id = redis_->Command({"GET", FeedSecretKey(Sha256Hex(secret))});
+  auto id = Checked(redis_->Command({"GET", FeedSecretKey(Sha256Hex(secret))}),
+                    "feed_key_secret");
   if (!id.ok()) return id.status();
   if (id->is_nil()) return absl::NotFoundError("unknown or revoked feed key");
   auto s = store_.Get(kFeedKey, id->str());
@@ -818,8 +828,9 @@ absl::Status ReportingService::CheckRatingsOnce(
   if (!indicator_id.empty()) {
     ids.push_back(indicator_id);
   } else {
-    auto all =
-        redis_->Command({"ZRANGE", keys->Indicators(roadmap_id), "0", "-1"});
+    auto all = Checked(
+        redis_->Command({"ZRANGE", keys->Indicators(roadmap_id), "0", "-1"}),
+        "rating_indicators");
     if (!all.ok()) return all.status();
     for (const auto& e : all->elements()) ids.push_back(e.str());
   }
@@ -838,7 +849,7 @@ absl::Status ReportingService::CheckRatingsOnce(
     c1.push_back({"HGET", keys->Entity("indicator", id), "d"});
   for (const auto& id : ids)
     c1.push_back({"ZRANGE", keys->Measurements(id), "0", "-1"});
-  auto r1 = redis_->Pipeline(c1);
+  auto r1 = Checked(redis_->Pipeline(c1), "rating_reads");
   if (!r1.ok()) return r1.status();
   if (auto hook = CheckHook()) hook(CheckStage::kRatingFirstReads);
   const RedisReply& current = (*r1)[0];
@@ -852,7 +863,7 @@ absl::Status ReportingService::CheckRatingsOnce(
     }
   }
   c2.push_back({"HGET", Keys::Generation(), "v"});
-  auto r2 = redis_->Pipeline(c2);
+  auto r2 = Checked(redis_->Pipeline(c2), "rating_measurements");
   if (!r2.ok()) return r2.status();
   if (r2->back().str() != std::to_string(keys->generation())) {
     return absl::OkStatus();  // rebuilt meanwhile: the next tick rates
@@ -920,15 +931,16 @@ absl::Status ReportingService::CheckRatingsOnce(
 absl::Status ReportingService::CheckLate(const ModelKeys& keys,
                                          const std::string& roadmap_id,
                                          const Date& today) {
-  auto due =
+  auto due = Checked(
       redis_->Command({"ZRANGEBYSCORE", keys.OpenDue(roadmap_id, "*"), "-inf",
-                       absl::StrCat("(", DaysFromCivil(today)), "WITHSCORES"});
+                       absl::StrCat("(", DaysFromCivil(today)), "WITHSCORES"}),
+      "late_due");
   if (!due.ok()) return due.status();
   const auto& e = due->elements();
   if (e.empty()) return absl::OkStatus();
   RedisArgs hmget = {"HMGET", Keys::LateAnnounced(roadmap_id)};
   for (size_t i = 0; i + 1 < e.size(); i += 2) hmget.push_back(e[i].str());
-  auto announced = redis_->Command(hmget);
+  auto announced = Checked(redis_->Command(hmget), "late_announced");
   if (!announced.ok()) return announced.status();
   for (size_t i = 0; i + 1 < e.size(); i += 2) {
     const std::string& id = e[i].str();
@@ -979,7 +991,9 @@ absl::Status ReportingService::Tick() {
   const Date today = DateOf(clock_->Now());
   auto keys = models_->Current();
   if (!keys.ok()) return keys.status();
-  auto roadmaps = redis_->Command({"ZRANGE", keys->Roadmaps(), "0", "-1"});
+  auto roadmaps =
+      Checked(redis_->Command({"ZRANGE", keys->Roadmaps(), "0", "-1"}),
+              "tick_roadmaps");
   if (!roadmaps.ok()) return roadmaps.status();
   // One roadmap's failure does not starve the others; the first error is
   // reported.
@@ -990,7 +1004,9 @@ absl::Status ReportingService::Tick() {
     }
     if (auto s = CheckRatings(r.str()); !s.ok() && first.ok()) first = s;
   }
-  auto schedules = redis_->Command({"ZRANGE", SchedulesIndex(), "0", "-1"});
+  auto schedules =
+      Checked(redis_->Command({"ZRANGE", SchedulesIndex(), "0", "-1"}),
+              "tick_schedules");
   if (!schedules.ok()) return schedules.status();
   for (const auto& r : schedules->elements()) {
     auto s = store_.Get(kSchedule, r.str());
@@ -1022,10 +1038,10 @@ absl::Status ReportingService::Tick() {
 absl::StatusOr<std::string> ReportingService::ResolveCursor(
     RedisClient* conn, const std::string& cursor) {
   if (cursor.empty()) {
-    auto last =
-        conn->Command({"XREVRANGE", Keys::Stream(), "+", "-", "COUNT", "1"});
+    auto last = Checked(
+        conn->Command({"XREVRANGE", Keys::Stream(), "+", "-", "COUNT", "1"}),
+        "feed_last");
     if (!last.ok()) return last.status();
-    if (last->is_error()) return StatusOfErrorReply(*last, "feed_last");
     if (last->elements().empty()) return std::string("0-0");
     return last->elements()[0].elements()[0].str();
   }
@@ -1042,7 +1058,7 @@ absl::StatusOr<std::string> ReportingService::ResolveCursor(
   auto info = conn->Command({"XINFO", "STREAM", Keys::Stream()});
   if (!info.ok()) return info.status();
   std::string last_generated = "0-0";  // no stream yet
-  if (info->is_error() && !absl::StrContains(info->str(), "no such key")) {
+  if (info->is_error() && !IsNoSuchKeyReply(*info)) {
     return StatusOfErrorReply(*info, "feed_info");
   }
   if (info->is_array()) {
@@ -1116,8 +1132,9 @@ absl::StatusOr<std::string> ReportingService::RoadmapTitle(
     const std::string& roadmap_id) {
   auto keys = models_->Current();
   if (!keys.ok()) return keys.status();
-  auto stored =
-      redis_->Command({"HGET", keys->Entity("roadmap", roadmap_id), "d"});
+  auto stored = Checked(
+      redis_->Command({"HGET", keys->Entity("roadmap", roadmap_id), "d"}),
+      "roadmap_title");
   if (!stored.ok()) return stored.status();
   rm::Roadmap roadmap;
   if (stored->is_nil() || !roadmap.ParseFromString(stored->str())) {
@@ -1134,10 +1151,10 @@ absl::StatusOr<std::vector<pb::StatusUpdate>> ReportingService::LatestUpdates(
   // Scan back in chunks; bounded so a narrow filter cannot scan forever.
   for (int scanned = 0;
        scanned < 20000 && static_cast<int>(out.size()) < limit;) {
-    auto r = redis_->Command(
-        {"XREVRANGE", Keys::Stream(), end, "-", "COUNT", "500"});
+    auto r = Checked(redis_->Command({"XREVRANGE", Keys::Stream(), end, "-",
+                                      "COUNT", "500"}),
+                     "feed_latest");
     if (!r.ok()) return r.status();
-    if (r->is_error()) return StatusOfErrorReply(*r, "feed_latest");
     auto entries = ParseStreamEntries(*r);
     for (const auto& e : entries) {
       pb::StatusUpdate u;

@@ -1478,8 +1478,14 @@ TEST_F(ReportingServiceTest, ACursorAheadOfTheFeedIsRefused) {
 
 // Redis answering BUSY (a script past busy-reply-threshold) or LOADING is
 // storage unavailable, to be retried: not "from the start" for a watch
-// from now, not a bad cursor, not an empty feed.
-TEST_F(ReportingServiceTest, AFeedReadRedisCannotAnswerIsUnavailable) {
+// from now, not a bad cursor, not an empty feed or list of reports, not an
+// unknown feed key (which a feed reader may take as final).
+TEST_F(ReportingServiceTest, AReadRedisCannotAnswerIsUnavailable) {
+  ASSERT_FALSE(ReportWithALateAction().id().empty());
+  const std::string secret = IssueFeedKey().secret();
+  ASSERT_FALSE(secret.empty());
+  // The feed holds these updates only.
+  ASSERT_TRUE(h_.redis().Command({"DEL", Keys::Stream()}).ok());
   const std::string last =
       AddUpdates(3, reppb::STATUS_KIND_ACTION_TRANSITIONED);
   ASSERT_TRUE(
@@ -1512,6 +1518,19 @@ TEST_F(ReportingServiceTest, AFeedReadRedisCannotAnswerIsUnavailable) {
   auto latest = h_.service().LatestUpdates({}, 10);
   EXPECT_EQ(latest.status().code(), absl::StatusCode::kUnavailable)
       << latest.status();
+  reppb::ListReportsRequest list;
+  list.set_roadmap_id(f_.roadmap);
+  reppb::ListReportsResponse reports;
+  EXPECT_EQ(h_.service().ListReports(CallContext{}, list, &reports).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(reports.reports_size(), 0);
+  EXPECT_EQ(h_.service().FeedKeyBySecret(secret).status().code(),
+            absl::StatusCode::kUnavailable);
+  httplib::Client http("127.0.0.1", h_.http_port());
+  auto atom = http.Get("/feed.atom?key=" + secret);
+  ASSERT_TRUE(atom);
+  EXPECT_EQ(atom->status, 503) << atom->body;
+  EXPECT_EQ(h_.service().Tick().code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         auto r = conn.Command({"SCRIPT", "KILL"});
@@ -1530,6 +1549,13 @@ TEST_F(ReportingServiceTest, AFeedReadRedisCannotAnswerIsUnavailable) {
   latest = h_.service().LatestUpdates({}, 10);
   ASSERT_TRUE(latest.ok()) << latest.status();
   EXPECT_EQ(latest->size(), 3u);
+  reports.Clear();
+  ASSERT_TRUE(h_.service().ListReports(CallContext{}, list, &reports).ok());
+  EXPECT_EQ(reports.reports_size(), 1);
+  EXPECT_TRUE(h_.service().FeedKeyBySecret(secret).ok());
+  atom = http.Get("/feed.atom?key=" + secret);
+  ASSERT_TRUE(atom);
+  EXPECT_EQ(atom->status, 200);
 }
 
 TEST_F(ReportingServiceTest, ATokenRevokedWhileWatchingEndsTheStream) {

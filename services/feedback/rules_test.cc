@@ -365,6 +365,32 @@ TEST_F(FeedbackRulesTest, AWithdrawalShowsNoCountOfAnItemNoLongerVisible) {
   EXPECT_EQ(resp.endorsement_count(), 1);
 }
 
+// An endorsement or withdrawal is committed before its answer reads the
+// count: a failed count read answers OK without it, not an error whose
+// retry would then say ALREADY_ENDORSED or NOT_ENDORSED.
+TEST_F(FeedbackRulesTest, ACommittedEndorsementIsOkWhenItsCountCannotBeRead) {
+  const Member velo = NewMember("Maroc Vélo");
+  fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER);
+  auto& redis = h_.roadmap().redis();
+  auto deny = [&](const char* rule) {
+    auto r = redis.Command({"ACL", "SETUSER", "default", rule});
+    ASSERT_TRUE(r.ok() && !r->is_error()) << (r.ok() ? r->str() : "");
+  };
+  deny("-zcard");  // only the count read fails
+  grpc::Status s = Endorse(item.id(), velo.token);
+  EXPECT_TRUE(s.ok()) << Describe(s);
+  fpb::WithdrawEndorsementRequest req;
+  req.set_feedback_id(item.id());
+  fpb::WithdrawEndorsementResponse resp;
+  deny("+zcard");
+  EXPECT_EQ(Get(item.id(), f_.ministry_copilot).endorsement_count(), 1);
+  deny("-zcard");
+  s = stub_->WithdrawEndorsement(Ctx(velo.token).get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << Describe(s);
+  deny("+zcard");
+  EXPECT_EQ(Get(item.id(), f_.ministry_copilot).endorsement_count(), 0);
+}
+
 TEST_F(FeedbackRulesTest, TheAuthorOrganisationEditsOnlyWhileSubmitted) {
   const std::string atlas_colleague =
       h_.roadmap().IssueToken(f_.member, Role::ROLE_MEMBER, "colleague");

@@ -728,9 +728,10 @@ absl::Status FeedbackService::EndorseFeedback(
     if (!r.ok()) return r.status();
     break;
   }
+  // Committed: a failed count read answers without the count, not with an
+  // error whose retry would say ALREADY_ENDORSED.
   auto count = store_->Count(Keys::Endorsers(req.feedback_id()));
-  if (!count.ok()) return count.status();
-  resp->set_endorsement_count(*count);
+  if (count.ok()) resp->set_endorsement_count(*count);
   return absl::OkStatus();
 }
 
@@ -775,8 +776,7 @@ absl::Status FeedbackService::WithdrawEndorsement(
     return absl::OkStatus();
   }
   auto count = store_->Count(Keys::Endorsers(req.feedback_id()));
-  if (!count.ok()) return count.status();
-  resp->set_endorsement_count(*count);
+  if (count.ok()) resp->set_endorsement_count(*count);
   return absl::OkStatus();
 }
 

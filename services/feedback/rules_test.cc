@@ -1026,6 +1026,42 @@ TEST_F(FeedbackRulesTest, TheNewestPageReadsOnlyTheNewestItems) {
 
 // --- Consultations and bad input ---------------------------------------------
 
+// A submit reads its consultation, then commits: a consultation closed in
+// between takes no item (the commit is guarded by the version read, and
+// the submit then sees it closed).
+TEST_F(FeedbackRulesTest, NoItemLandsInAConsultationThatClosedMeanwhile) {
+  fpb::Consultation open;
+  ASSERT_TRUE(CreateConsultation(f_.roadmap, std::chrono::seconds(-3600),
+                                 std::chrono::seconds(3600), &open)
+                  .ok());
+  int calls = 0;
+  h_.service().SetSubmitHookForTest([&] {
+    if (calls++ > 0) return;
+    fpb::Consultation closing = open;
+    *closing.mutable_close_time() = In(std::chrono::seconds(-1));
+    fpb::UpdateConsultationRequest req;
+    *req.mutable_consultation() = closing;
+    req.mutable_update_mask()->add_paths("close_time");
+    fpb::UpdateConsultationResponse resp;
+    grpc::Status s =
+        stub_->UpdateConsultation(Ctx(f_.federation_copilot).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    EXPECT_EQ(resp.consultation().status(), fpb::CONSULTATION_STATUS_CLOSED);
+  });
+  fpb::FeedbackItem in =
+      BaseItem(fpb::FEEDBACK_KIND_BLOCKER, "Entrepôt sous douane",
+               "Les délais de dédouanement bloquent la production.");
+  in.set_consultation_id(open.id());
+  const int64_t events = StreamLength();
+  grpc::Status s = TrySubmit(f_.member_token, in);
+  h_.service().SetSubmitHookForTest(nullptr);
+  EXPECT_EQ(calls, 1);  // the second look saw it closed, before the hook
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << Describe(s);
+  EXPECT_EQ(ReasonOfGrpc(s), "CONSULTATION_NOT_OPEN");
+  EXPECT_EQ(StreamLength(), events + 1);  // the close only
+}
+
 TEST_F(FeedbackRulesTest, ConsultationsAndBadInputWriteNothing) {
   fpb::Consultation closed, upcoming, elsewhere;
   ASSERT_TRUE(CreateConsultation(f_.roadmap, std::chrono::seconds(-7200),

@@ -205,32 +205,15 @@ absl::Status FeedbackService::SubmitFeedback(
     return s;
   }
   EntityOps ops(store_, clock_, c);
-  if (!item.consultation_id().empty()) {
-    auto consultation =
-        ops.Load<pb::Consultation>(kConsultation, item.consultation_id());
-    if (absl::IsNotFound(consultation.status())) {
-      return InvalidField("item.consultation_id", "no such consultation");
+  *item.mutable_author() = c.principal;
+  item.set_author_organization_id(c.principal.organization_id());
+  item.set_status(pb::FEEDBACK_STATUS_SUBMITTED);
+  // A consultation is of a roadmap that exists: checked with it below.
+  if (item.consultation_id().empty()) {
+    if (auto s = roadmap_->CheckRoadmap(item.roadmap_id(), "item.roadmap_id");
+        !s.ok()) {
+      return s;
     }
-    if (!consultation.ok()) return consultation.status();
-    if (consultation->value.roadmap_id() != item.roadmap_id()) {
-      return InvalidField("item.consultation_id",
-                          "belongs to another roadmap than item.roadmap_id");
-    }
-    if (StatusAt(consultation->value, ops.Now()) !=
-        pb::CONSULTATION_STATUS_OPEN) {
-      // A retry of a submit that went through before the consultation
-      // closed (its answer lost) gets its item, not a refusal.
-      auto earlier = ops.Created<pb::FeedbackItem>(kFeedback, req.request_id());
-      if (!earlier.ok()) return earlier.status();
-      if (*earlier) return AnswerSubmit(c, std::move(**earlier), true, resp);
-      return WithReason(absl::FailedPreconditionError(
-                            "the consultation is not open for feedback"),
-                        "CONSULTATION_NOT_OPEN");
-    }
-  } else if (auto s =
-                 roadmap_->CheckRoadmap(item.roadmap_id(), "item.roadmap_id");
-             !s.ok()) {
-    return s;
   }
   if (!item.ecosystem_id().empty()) {
     if (auto s = roadmap_->CheckEcosystem(
@@ -239,28 +222,62 @@ absl::Status FeedbackService::SubmitFeedback(
       return s;
     }
   }
-  *item.mutable_author() = c.principal;
-  item.set_author_organization_id(c.principal.organization_id());
-  item.set_status(pb::FEEDBACK_STATUS_SUBMITTED);
-  bool duplicate = false;
-  auto created = ops.Create<pb::FeedbackItem>(
-      kFeedback, "feedback.item.submitted", req.request_id(), item,
-      item.roadmap_id(),
-      [&](Mutation& m, const pb::FeedbackItem& x) {
-        if (!x.consultation_id().empty()) {
-          m.RequireKey(store_->EntityKey(kConsultation, x.consultation_id()),
-                       "item.consultation_id");
-        }
-        m.IndexAdd(store_->IndexKey(kFeedback), x.id());
-        m.IndexAdd(store_->ChildrenKey("roadmap", x.roadmap_id(), kFeedback),
-                   x.id());
-        m.Append(store_->HistoryKey(kFeedback, x.id()),
-                 ops.History(1, "feedback.item.submitted",
-                             Diff(pb::FeedbackItem(), x)));
-      },
-      &duplicate);
-  if (!created.ok()) return created.status();
-  return AnswerSubmit(c, *std::move(created), duplicate, resp);
+  // The consultation is read last, and the commit is guarded by the version
+  // read: one closed (or moved) meanwhile fails the guard, and the submit
+  // checks again, so no item lands in a consultation after it closed.
+  for (int attempt = 1;; ++attempt) {
+    int64_t consultation_version = 0;
+    if (!item.consultation_id().empty()) {
+      auto consultation =
+          ops.Load<pb::Consultation>(kConsultation, item.consultation_id());
+      if (absl::IsNotFound(consultation.status())) {
+        return InvalidField("item.consultation_id", "no such consultation");
+      }
+      if (!consultation.ok()) return consultation.status();
+      if (consultation->value.roadmap_id() != item.roadmap_id()) {
+        return InvalidField("item.consultation_id",
+                            "belongs to another roadmap than item.roadmap_id");
+      }
+      if (StatusAt(consultation->value, ops.Now()) !=
+          pb::CONSULTATION_STATUS_OPEN) {
+        // A retry of a submit that went through before the consultation
+        // closed (its answer lost) gets its item, not a refusal.
+        auto earlier =
+            ops.Created<pb::FeedbackItem>(kFeedback, req.request_id());
+        if (!earlier.ok()) return earlier.status();
+        if (*earlier) return AnswerSubmit(c, std::move(**earlier), true, resp);
+        return WithReason(absl::FailedPreconditionError(
+                              "the consultation is not open for feedback"),
+                          "CONSULTATION_NOT_OPEN");
+      }
+      consultation_version = consultation->version;
+    }
+    if (auto hook = SubmitHook()) hook();
+    bool duplicate = false;
+    auto created = ops.Create<pb::FeedbackItem>(
+        kFeedback, "feedback.item.submitted", req.request_id(), item,
+        item.roadmap_id(),
+        [&](Mutation& m, const pb::FeedbackItem& x) {
+          if (!x.consultation_id().empty()) {
+            m.ExpectVersion(
+                store_->EntityKey(kConsultation, x.consultation_id()),
+                consultation_version, "consultation");
+          }
+          m.IndexAdd(store_->IndexKey(kFeedback), x.id());
+          m.IndexAdd(store_->ChildrenKey("roadmap", x.roadmap_id(), kFeedback),
+                     x.id());
+          m.Append(store_->HistoryKey(kFeedback, x.id()),
+                   ops.History(1, "feedback.item.submitted",
+                               Diff(pb::FeedbackItem(), x)));
+        },
+        &duplicate);
+    if (!created.ok() && StaleSubject(created.status()) == "consultation" &&
+        attempt < kItemRetries) {
+      continue;
+    }
+    if (!created.ok()) return created.status();
+    return AnswerSubmit(c, *std::move(created), duplicate, resp);
+  }
 }
 
 absl::Status FeedbackService::AnswerSubmit(const CallContext& c,

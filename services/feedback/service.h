@@ -50,7 +50,18 @@ class FeedbackService {
     reevaluate_hook_ = std::move(hook);
   }
 
+  // Called by SubmitFeedback between its look at the item's consultation
+  // and its commit (tests close the consultation there).
+  void SetSubmitHookForTest(std::function<void()> hook) {
+    std::lock_guard<std::mutex> lock(hook_mu_);
+    submit_hook_ = std::move(hook);
+  }
+
  private:
+  std::function<void()> SubmitHook() {
+    std::lock_guard<std::mutex> lock(hook_mu_);
+    return submit_hook_;
+  }
   // Re-evaluates CloseLoop for one item; commits when it changes.
   absl::Status Reevaluate(const std::string& feedback_id);
   std::function<void(const std::string&)> ReevaluateHook() {
@@ -68,6 +79,7 @@ class FeedbackService {
   FeedbackOptions options_;
   std::mutex hook_mu_;
   std::function<void(const std::string&)> reevaluate_hook_;  // hook_mu_
+  std::function<void()> submit_hook_;                        // hook_mu_
 };
 
 }  // namespace jalon::feedback

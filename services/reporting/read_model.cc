@@ -379,22 +379,38 @@ std::vector<pb::StatusUpdate> UpdatesOf(const events::v1::Event& event,
   };
   if (event.aggregate_kind() == "action") {
     rm::Action now, before;
-    if (old_data.empty() || !event.state().UnpackTo(&now) ||
-        !before.ParseFromArray(old_data.data(),
-                               static_cast<int>(old_data.size())) ||
-        before.status() == now.status()) {
-      return out;
+    if (!event.state().UnpackTo(&now)) return out;
+    if (!old_data.empty()) {
+      if (!before.ParseFromArray(old_data.data(),
+                                 static_cast<int>(old_data.size())) ||
+          before.status() == now.status()) {
+        return out;
+      }
+    } else {
+      // The state before was never applied here: another consumer of the
+      // group still holds its event, or the stream lost it. The event says
+      // whether the status changed, not from what; the older event, when
+      // it comes, is ignored (older), so this is the only chance to tell.
+      const auto& changed = event.changed_fields();
+      if (event.aggregate_version() <= 1 ||
+          std::find(changed.begin(), changed.end(), "status") ==
+              changed.end()) {
+        return out;
+      }
     }
     pb::StatusUpdate u = base(pb::STATUS_KIND_ACTION_TRANSITIONED);
     u.set_roadmap_id(now.roadmap_id());
     u.set_ecosystem_id(now.ecosystem_id());
     u.set_title(now.title());
-    u.set_from_status(before.status());
+    u.set_from_status(before.status());  // UNSPECIFIED when not known
     u.set_to_status(now.status());
     u.set_reason(now.status_reason());
-    u.set_summary(absl::StrCat("Action \"", now.title(), "\" moved from ",
-                               StatusName(before.status()), " to ",
-                               StatusName(now.status())));
+    u.set_summary(old_data.empty()
+                      ? absl::StrCat("Action \"", now.title(), "\" moved to ",
+                                     StatusName(now.status()))
+                      : absl::StrCat("Action \"", now.title(), "\" moved from ",
+                                     StatusName(before.status()), " to ",
+                                     StatusName(now.status())));
     out.push_back(std::move(u));
   } else if (event.aggregate_kind() == "feedback") {
     fb::FeedbackItem now, before;

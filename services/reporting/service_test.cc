@@ -1207,6 +1207,32 @@ TEST_F(ReportingServiceTest, AnUnchangedRatingStillFencesAnOlderCheck) {
             (std::vector<std::string>{"RATING_NO_DATA -> RATING_GREEN"}));
 }
 
+// Two replicas share the consumer group: one may apply an action's second
+// event (PROPOSED -> PLANNED) before the other applies its first. The
+// status change used to be announced only against a known previous state,
+// so it was never announced; it is now, from the event's changed fields.
+TEST_F(ReportingServiceTest, AStatusChangeAppliedBeforeItsCreateIsAnnounced) {
+  const std::string id = NewAction("Étude", D(2099, 1, 1));
+  ASSERT_TRUE(Move(id, rpb::ACTION_STATUS_PLANNED, f_.federation_copilot).ok());
+  std::vector<events::v1::Event> mine;
+  for (const auto& e : Stream(kRoadmapStream)) {
+    events::v1::Event ev;
+    ASSERT_TRUE(ev.ParseFromString(e.payload));
+    if (ev.aggregate_id() == id) mine.push_back(ev);
+  }
+  ASSERT_EQ(mine.size(), 2u);
+  ASSERT_TRUE(h_.models().Apply(mine[1]).ok());  // PLANNED, v2
+  ASSERT_TRUE(h_.models().Apply(mine[0]).ok());  // PROPOSED, v1: older
+  h_.Sync();  // both again, through the group: nothing more
+  std::vector<std::string> moves;
+  for (const auto& u : AllUpdates()) {
+    if (u.kind() != reppb::STATUS_KIND_ACTION_TRANSITIONED) continue;
+    EXPECT_EQ(u.subject_id(), id);
+    moves.push_back(rpb::ActionStatus_Name(u.to_status()));
+  }
+  EXPECT_EQ(moves, std::vector<std::string>{"ACTION_STATUS_PLANNED"});
+}
+
 // The late check reads the due-date index, then each action: an action
 // changed in between (its due date moved on) is not announced late from the
 // index's stale entry.

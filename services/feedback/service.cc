@@ -527,21 +527,22 @@ absl::Status FeedbackService::LinkFeedback(const CallContext& c,
                           "can still address it");
     }
   }
+  // What the roadmap service said of each action: stored by the commit
+  // below where newer than what the consumer stored, so a call that fails
+  // (a stale etag, a check under compare-and-write) stores nothing.
+  std::map<std::string, pb::ActionState> fetched;
   for (size_t i = 0; i < actions->size(); ++i) {
     const auto& a = (*actions)[i];
     int64_t version = 0;
     if (!absl::SimpleAtoi(a.etag(), &version)) {
       return absl::InternalError("the roadmap service sent an unreadable etag");
     }
-    pb::ActionState st;
+    pb::ActionState& st = fetched[a.id()];
     st.set_action_id(a.id());
     st.set_version(version);
     st.set_status(a.status());
     st.set_status_reason(a.status_reason());
     st.set_roadmap_id(a.roadmap_id());
-    auto stored = store_->PutIfNewer(store_->EntityKey(kActionState, a.id()),
-                                     st.version(), st.SerializeAsString());
-    if (!stored.ok()) return stored.status();
   }
   auto item = ops.Update<pb::FeedbackItem>(
       kFeedback, "feedback.item.linked", req.id(), req.etag(),
@@ -574,10 +575,17 @@ absl::Status FeedbackService::LinkFeedback(const CallContext& c,
           // read but before the item is in the action's index, and then
           // would not find the item to re-evaluate: commit only if the
           // states read are still the latest (else read again and retry).
-          m->ExpectVersion(store_->EntityKey(kActionState, linked[i]),
-                           stored.version, "action state");
+          const std::string key = store_->EntityKey(kActionState, linked[i]);
+          m->ExpectVersion(key, stored.version, "action state");
           pb::ActionState st;
-          if (stored.version == 0 || !st.ParseFromString(stored.data)) continue;
+          auto told = fetched.find(linked[i]);
+          if (told != fetched.end() &&
+              told->second.version() > stored.version) {
+            st = told->second;
+            m->Put(key, st.version(), st.SerializeAsString());
+          } else if (stored.version == 0 || !st.ParseFromString(stored.data)) {
+            continue;
+          }
           statuses[st.action_id()] = st.status();
           reasons[st.action_id()] = st.status_reason();
         }

@@ -160,10 +160,11 @@ class FeedbackServiceTest : public ::testing::Test {
     return resp.item();
   }
 
-  grpc::Status Link(const std::string& id,
-                    const std::vector<std::string>& ids) {
+  grpc::Status Link(const std::string& id, const std::vector<std::string>& ids,
+                    const std::string& etag = "") {
     fpb::LinkFeedbackRequest req;
     req.set_id(id);
+    req.set_etag(etag);
     for (const auto& a : ids) req.add_action_ids(a);
     fpb::LinkFeedbackResponse resp;
     return stub_->LinkFeedback(Ctx(f_.ministry_copilot).get(), req, &resp);
@@ -387,6 +388,33 @@ TEST_F(FeedbackServiceTest, LinkingACancelledActionIsRefusedAndChangesNothing) {
   // The loop still closes on the live one.
   Complete(live);
   EXPECT_TRUE(Reaches(item.id(), fpb::FEEDBACK_STATUS_ADDRESSED));
+}
+
+// LinkFeedback stores what the roadmap service said of the actions only
+// with its commit: a link refused for its etag used to store the states
+// first, so a failed call changed the data.
+TEST_F(FeedbackServiceTest, ALinkRefusedForItsEtagStoresNoActionState) {
+  StartHarness(/*consumer=*/false);
+  fpb::FeedbackItem item = Submit(f_.member_token, fpb::FEEDBACK_KIND_BLOCKER);
+  const fpb::FeedbackItem acked = Acknowledge(item.id());
+  const std::string action = NewAction("Guichet unique à l'export");
+  const std::string key = h_.store().EntityKey(feedback::kActionState, action);
+  auto exists = [&] {
+    auto r = h_.roadmap().redis().Command({"EXISTS", key});
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r->integer() : -1;
+  };
+  grpc::Status s = Link(item.id(), {action}, "deux");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(exists(), 0);
+  s = Link(item.id(), {action}, "99");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(exists(), 0);
+  // Accepted: stored with the link, and the loop sees it.
+  ASSERT_TRUE(Link(item.id(), {action}, acked.etag()).ok());
+  EXPECT_EQ(exists(), 1);
+  EXPECT_EQ(Get(item.id(), f_.ministry_copilot).status(),
+            fpb::FEEDBACK_STATUS_LINKED);
 }
 
 TEST_F(FeedbackServiceTest, ConcurrentEndorsementsCountExactly) {

@@ -596,6 +596,57 @@ void LogLeftOut(std::string_view kind, std::string_view id, int64_t version,
 
 }  // namespace
 
+absl::Status ReadModel::KeepReadable(
+    const std::vector<std::string>& streams,
+    const std::map<std::string, std::string>& fold_end,
+    FoldedEntities* entities, int64_t* unreadable,
+    const std::function<absl::Status()>& keep_lock) {
+  const ModelKeys probe(0);  // FacetsOf parses; the keys it names are unused
+  auto readable = [&](std::string_view kind, const std::string& data) {
+    return !absl::IsDataLoss(FacetsOf(probe, kind, data).status());
+  };
+  FoldedEntities fallback;  // version 0: none readable found yet
+  for (const auto& [key, f] : *entities) {
+    const std::string_view kind(key.data(), key.find('\n'));
+    if (!readable(kind, f.data)) fallback.try_emplace(key);
+  }
+  if (fallback.empty()) return absl::OkStatus();
+  std::string id;
+  for (const auto& stream : streams) {
+    events::v1::Event e;
+    auto n = StreamConsumer::Replay(
+        redis_, stream,
+        [&](const StreamEntry& entry) {
+          if (!e.ParseFromString(entry.payload)) return keep_lock();
+          id.assign(e.aggregate_kind());
+          id += '\n';
+          id += e.aggregate_id();
+          auto it = fallback.find(id);
+          if (it != fallback.end() &&
+              e.aggregate_version() > it->second.version &&
+              readable(e.aggregate_kind(), e.state().value())) {
+            it->second.version = e.aggregate_version();
+            it->second.data.swap(*e.mutable_state()->mutable_value());
+          }
+          return keep_lock();
+        },
+        1000, "", fold_end.at(stream));
+    if (!n.ok()) return n.status();
+  }
+  for (auto& [key, f] : fallback) {
+    if (f.version == 0) continue;  // never readable: WriteBulk leaves it out
+    Folded& newest = (*entities)[key];
+    const size_t nl = key.find('\n');
+    LogLeftOut(std::string_view(key).substr(0, nl),
+               std::string_view(key).substr(nl + 1), newest.version, "",
+               absl::DataLossError("does not parse; its last readable "
+                                   "state is kept, as the consumers did"));
+    ++*unreadable;
+    newest = std::move(f);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReadModel::WriteBulk(
     const ModelKeys& keys, FoldedEntities* entities, int64_t* written,
     int64_t* unreadable, const std::function<absl::Status()>& keep_lock) {
@@ -792,9 +843,11 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
     // the latest state of every entity.
     FoldedEntities entities;
     std::string id;  // "<kind>\n<aggregate id>", reused
+    std::map<std::string, std::string> fold_end;
     for (const auto& stream : streams) {
       auto end = FoldEnd(stream);
       if (!end.ok()) return end.status();
+      fold_end[stream] = *end;
       events::v1::Event e;
       std::string& last = last_id[stream];
       auto n = StreamConsumer::Replay(
@@ -821,6 +874,11 @@ absl::StatusOr<RebuildStats> ReadModel::Rebuild() {
           1000, "", *end);
       if (!n.ok()) return n.status();
       stats.events += *n;
+    }
+    if (auto s = KeepReadable(streams, fold_end, &entities, &stats.unreadable,
+                              keep_lock);
+        !s.ok()) {
+      return s;
     }
     stats.fold_ms = lap();
     // A fresh generation, written while the current one keeps serving. It

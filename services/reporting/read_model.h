@@ -216,6 +216,14 @@ class ReadModel {
   // moves their data out. An entity whose state does not parse is left out
   // and counted in `unreadable`. `keep_lock` runs between writes (see
   // Rebuild).
+  // Where the newest folded state of an entity does not parse (its event
+  // dead-lettered by the consumers, which kept the state before), takes
+  // the newest one that does, from a second pass over `streams` up to
+  // `fold_end`; counts each such entity in `unreadable`.
+  absl::Status KeepReadable(const std::vector<std::string>& streams,
+                            const std::map<std::string, std::string>& fold_end,
+                            FoldedEntities* entities, int64_t* unreadable,
+                            const std::function<absl::Status()>& keep_lock);
   absl::Status WriteBulk(const ModelKeys& keys, FoldedEntities* entities,
                          int64_t* written, int64_t* unreadable,
                          const std::function<absl::Status()>& keep_lock);

@@ -750,17 +750,17 @@ TEST_F(ReportingServiceTest, RebuildRefusesTrimmedSourceStreams) {
 // it every time, and `--rebuild` at start then crash-looped: it now leaves
 // it out, as the consumers did, and says how many it left out.
 TEST_F(ReportingServiceTest, ARebuildLeavesOutStatesThatDoNotParse) {
-  NewAction("Centre technique", D(2099, 1, 1));
+  const std::string action = NewAction("Centre technique", D(2020, 1, 1));
   h_.Sync();
   auto before = h_.models().Dump();
   ASSERT_TRUE(before.ok());
-  auto add_unreadable = [&](const std::string& id) {
+  auto add_unreadable = [&](const std::string& id, int64_t version = 1) {
     events::v1::Event e;
     e.set_event_id(NewUlid());
     e.set_type("action.created");
     e.set_aggregate_kind("action");
     e.set_aggregate_id(id);
-    e.set_aggregate_version(1);
+    e.set_aggregate_version(version);
     e.mutable_state()->set_type_url(
         "type.googleapis.com/jalon.roadmap.v1.Action");
     e.mutable_state()->set_value("\xff\xff\xff\xff not an action");
@@ -771,31 +771,43 @@ TEST_F(ReportingServiceTest, ARebuildLeavesOutStatesThatDoNotParse) {
   // One the consumers are past (dead-lettered, then acknowledged): the
   // rebuild's fold meets it.
   add_unreadable("01JUNREADABLEFOLDED0000000");
+  // A newer state of a known action: the consumers kept the state before,
+  // and the rebuild used to leave the action out altogether.
+  add_unreadable(action, 2);
   auto taken =
       h_.redis().Command({"XREADGROUP", "GROUP", kGroup, "test", "COUNT", "10",
                           "STREAMS", kRoadmapStream, ">"});
   ASSERT_TRUE(taken.ok() && taken->is_array()) << taken.status();
   const auto& entries = taken->elements()[0].elements()[1].elements();
-  ASSERT_EQ(entries.size(), 1u);
-  ASSERT_TRUE(h_.redis()
-                  .Command({"XACK", kRoadmapStream, kGroup,
-                            entries[0].elements()[0].str()})
-                  .ok());
+  ASSERT_EQ(entries.size(), 2u);
+  for (const auto& entry : entries) {
+    ASSERT_TRUE(h_.redis()
+                    .Command({"XACK", kRoadmapStream, kGroup,
+                              entry.elements()[0].str()})
+                    .ok());
+  }
   // One they have not reached yet: the rebuild's catch-up meets it.
   add_unreadable("01JUNREADABLECAUGHTUP00000");
 
   auto stats = h_.models().Rebuild();
   ASSERT_TRUE(stats.ok()) << stats.status();
-  EXPECT_EQ(stats->unreadable, 2);
+  EXPECT_EQ(stats->unreadable, 3);
   EXPECT_GT(stats->generation, 0);
   EXPECT_EQ(*h_.models().Dump(), *before);  // the rest, as it was
+  auto report = Generate("2026-Q3");        // the action is still there, late
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->content().ecosystems_size(), 1);
+  const auto& actions = report->content().ecosystems(0).actions();
+  EXPECT_EQ(actions.total(), 1);
+  ASSERT_EQ(actions.late_size(), 1);
+  EXPECT_EQ(actions.late(0).action_id(), action);
   // And over gRPC, which says so.
   reppb::RebuildReadModelsResponse resp;
   ASSERT_TRUE(stub_
                   ->RebuildReadModels(Ctx(h_.roadmap().admin_token()).get(),
                                       reppb::RebuildReadModelsRequest(), &resp)
                   .ok());
-  EXPECT_EQ(resp.unreadable(), 2);
+  EXPECT_EQ(resp.unreadable(), 3);
 }
 
 TEST_F(ReportingServiceTest, AReportOnAPastPeriodCountsNoLaterFigure) {

@@ -269,6 +269,7 @@ std::string Keys::FeedSeen(std::string_view event_id) {
   return absl::StrCat(Prefix(), "seen:", std::string(event_id));
 }
 std::string Keys::Ratings() { return Prefix() + "ratings"; }
+std::string Keys::RatingChecks() { return Prefix() + "rating-checks"; }
 std::string Keys::LateAnnounced(std::string_view roadmap_id) {
   return absl::StrCat(Prefix(), "late:", std::string(roadmap_id));
 }

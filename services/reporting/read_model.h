@@ -62,6 +62,9 @@ struct Keys {
   static std::string FeedSeen(std::string_view event_id);
   // Hash indicator id -> the last announced rating.
   static std::string Ratings();
+  // Hash indicator id -> how many rating checks set it (fences a check
+  // working from older models).
+  static std::string RatingChecks();
   // Hash action id -> due day announced late (per roadmap).
   static std::string LateAnnounced(std::string_view roadmap_id);
 };

@@ -32,22 +32,25 @@ constexpr char kSchedule[] = "schedule";
 
 // Compare-and-set of hash fields, each plus, when it is set, one status
 // update appended to the stream. KEYS[1] hash, KEYS[2] stream, then the
-// guard keys. ARGV[1] maxlen, then groups of five: field, expected ("" =
-// absent), new value, update ("" = none), guard version ("" = none: else
-// the group's guard key, the next in KEYS, must be an entity hash at that
-// version 'v'). Returns one 1 (set) or 0 (not `expected`, or the guard
-// moved on) per group.
+// guard keys. ARGV[1] maxlen, then groups of seven: field, expected ("" =
+// absent), new value, update ("" = none), and a guard: field ("" = none:
+// else the group's guard key is the next in KEYS), expected value ("" =
+// absent), new value ("" = leave it). Returns one 1 (set) or 0 (not
+// `expected`, or the guard not) per group.
 constexpr char kAnnounceLua[] = R"lua(
 local done = {}
 local guard = 2
-for i = 2, #ARGV, 5 do
+for i = 2, #ARGV, 7 do
   local ok = (redis.call('HGET', KEYS[1], ARGV[i]) or '') == ARGV[i + 1]
+  local g
   if ARGV[i + 4] ~= '' then
     guard = guard + 1
-    ok = ok and redis.call('HGET', KEYS[guard], 'v') == ARGV[i + 4]
+    g = KEYS[guard]
+    ok = ok and (redis.call('HGET', g, ARGV[i + 4]) or '') == ARGV[i + 5]
   end
   if ok then
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
+    if g and ARGV[i + 6] ~= '' then redis.call('HSET', g, ARGV[i + 4], ARGV[i + 6]) end
     if ARGV[i + 3] ~= '' then
       redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i + 3])
     end
@@ -777,9 +780,9 @@ absl::StatusOr<std::vector<bool>> ReportingService::Announce(
   RedisArgs keys = {key, Keys::Stream()};
   RedisArgs args = {std::to_string(options_.stream_max_len)};
   for (const auto& a : all) {
-    args.insert(args.end(),
-                {a.field, a.expected, a.value, a.update, a.guard_version});
-    if (!a.guard_version.empty()) keys.push_back(a.guard_key);
+    args.insert(args.end(), {a.field, a.expected, a.value, a.update,
+                             a.guard.field, a.guard.expected, a.guard.value});
+    if (!a.guard.field.empty()) keys.push_back(a.guard.key);
   }
   auto r = redis_->Eval(AnnounceScript(), keys, args);
   if (!r.ok()) return r.status();
@@ -835,16 +838,18 @@ absl::Status ReportingService::CheckRatingsOnce(
     for (const auto& e : all->elements()) ids.push_back(e.str());
   }
   if (ids.empty()) return absl::OkStatus();
-  // 1: the ratings announced so far, then the indicators and their
-  // measurement ids; 2: the measurements and the generation (unchanged, or
-  // skip). The ratings come first: what is read of the models after them
-  // is at least as new as what set them, so a check that read the models
-  // before a newer one announced cannot pass the compare-and-set and
-  // announce a change back to the older state.
+  // 1: the ratings announced so far and the checks' counters, then the
+  // indicators and their measurement ids; 2: the measurements and the
+  // generation (unchanged, or skip). The ratings come first: what is read
+  // of the models after them is at least as new as what set them, so a
+  // check that read the models before a newer one announced cannot pass
+  // the compare-and-set and announce a change back to the older state.
   std::vector<RedisArgs> c1;
-  RedisArgs hmget = {"HMGET", Keys::Ratings()};
-  hmget.insert(hmget.end(), ids.begin(), ids.end());
-  c1.push_back(std::move(hmget));
+  for (const std::string& key : {Keys::Ratings(), Keys::RatingChecks()}) {
+    RedisArgs hmget = {"HMGET", key};
+    hmget.insert(hmget.end(), ids.begin(), ids.end());
+    c1.push_back(std::move(hmget));
+  }
   for (const auto& id : ids)
     c1.push_back({"HGET", keys->Entity("indicator", id), "d"});
   for (const auto& id : ids)
@@ -853,10 +858,11 @@ absl::Status ReportingService::CheckRatingsOnce(
   if (!r1.ok()) return r1.status();
   if (auto hook = CheckHook()) hook(CheckStage::kRatingFirstReads);
   const RedisReply& current = (*r1)[0];
+  const RedisReply& checked = (*r1)[1];
   std::vector<RedisArgs> c2;
   std::vector<size_t> counts;
   for (size_t n = 0; n < ids.size(); ++n) {
-    const auto& ms = (*r1)[1 + ids.size() + n].elements();
+    const auto& ms = (*r1)[2 + ids.size() + n].elements();
     counts.push_back(ms.size());
     for (const auto& m : ms) {
       c2.push_back({"HGET", keys->Entity("measurement", m.str()), "d"});
@@ -869,12 +875,12 @@ absl::Status ReportingService::CheckRatingsOnce(
     return absl::OkStatus();  // rebuilt meanwhile: the next tick rates
   }
   if (auto hook = CheckHook()) hook(CheckStage::kRatingBeforeAnnounce);
-  // Every check sets every rating it computed, changed or not, bumping the
-  // counter stored beside it ("RED|17"): a check that read the ratings
-  // before another set them then fails its compare-and-set, even when the
-  // other found nothing to announce (RED stayed RED) or the rating went
-  // away and back (RED, GREEN, RED). A value without a counter (written
-  // before the counter existed) counts as 0.
+  // Every check sets every rating it computed, changed or not, and bumps
+  // the indicator's check counter (a hash of its own, so the ratings keep
+  // their plain values for a replica of an older build during a rollout):
+  // a check that read them before another set them then fails its
+  // compare-and-set, even when the other found nothing to announce (RED
+  // stayed RED) or the rating went away and back (RED, GREEN, RED).
   std::vector<Announcement> announce;
   size_t next = 0;
   for (size_t n = 0; n < ids.size(); ++n) {
@@ -885,19 +891,16 @@ absl::Status ReportingService::CheckRatingsOnce(
       if (!r.is_nil() && m.ParseFromString(r.str())) ms.push_back(std::move(m));
     }
     rm::Indicator ind;
-    const RedisReply& stored = (*r1)[1 + n];
+    const RedisReply& stored = (*r1)[2 + n];
     if (stored.is_nil() || !ind.ParseFromString(stored.str())) continue;
     const pb::Rating rating =
         ToProto(Evaluate(ind, ms, today, options_.thresholds).rating);
     const RedisReply& cur = current.elements()[n];
-    const std::string token = cur.is_nil() ? "" : cur.str();
-    const size_t bar = token.find('|');
-    const std::string before = token.substr(0, bar);
-    int64_t checks = 0;
-    if (bar != std::string::npos &&
-        !absl::SimpleAtoi(token.substr(bar + 1), &checks)) {
-      checks = 0;
-    }
+    const std::string before = cur.is_nil() ? "" : cur.str();
+    const RedisReply& count = checked.elements()[n];
+    const std::string checks = count.is_nil() ? "" : count.str();
+    int64_t checks_now = 0;
+    (void)absl::SimpleAtoi(checks, &checks_now);
     const std::string after = RatingShort(rating);
     std::string update;
     // The first rating of an indicator without data is not news.
@@ -917,8 +920,12 @@ absl::Status ReportingService::CheckRatingsOnce(
                                  RatingShort(from), " to ", after));
       update = WrapUpdate(u);
     }
-    announce.push_back(
-        {ind.id(), token, absl::StrCat(after, "|", checks + 1), update});
+    announce.push_back({ind.id(),
+                        before,
+                        after,
+                        update,
+                        {Keys::RatingChecks(), ind.id(), checks,
+                         std::to_string(checks_now + 1)}});
   }
   auto done = Announce(Keys::Ratings(), announce);
   if (!done.ok()) return done.status();
@@ -979,9 +986,9 @@ absl::Status ReportingService::CheckLate(const ModelKeys& keys,
     if (auto hook = CheckHook()) hook(CheckStage::kLateBeforeAnnounce);
     // Announced only if the action is still the version read: one that
     // closed or moved meanwhile is checked again at the next tick.
-    auto done =
-        Announce(Keys::LateAnnounced(roadmap_id),
-                 {{id, before, day, WrapUpdate(u), key, version.str()}});
+    auto done = Announce(
+        Keys::LateAnnounced(roadmap_id),
+        {{id, before, day, WrapUpdate(u), {key, "v", version.str(), ""}}});
     if (!done.ok()) return done.status();
   }
   return absl::OkStatus();

@@ -145,15 +145,21 @@ class ReportingService {
                                 std::vector<std::string>* lost);
   // One compare-and-set of a hash field: from `expected` ("" = absent) to
   // `value`, appending `update` (if not empty) when it is set; with a
-  // guard, only while the entity hash `guard_key` is still at version
-  // `guard_version`.
+  // guard, only while field `guard.field` of hash `guard.key` is
+  // `guard.expected` ("" = absent), which then becomes `guard.value`
+  // (unless that is empty).
+  struct Guard {
+    std::string key;
+    std::string field;  // empty: no guard
+    std::string expected;
+    std::string value;
+  };
   struct Announcement {
     std::string field;
     std::string expected;
     std::string value;
     std::string update;
-    std::string guard_key = {};
-    std::string guard_version = {};
+    Guard guard = {};
   };
   // Applies each announcement of hash `key` in one script; one flag per
   // announcement, false where the field was not `expected` any more

@@ -290,12 +290,10 @@ class ReportingServiceTest : public ::testing::Test {
   }
 
   // The rating changes announced so far, as "FROM -> TO", oldest first.
-  // The rating last announced for the fixture's indicator, without the
-  // check counter stored beside it.
+  // The rating last announced for the fixture's indicator.
   std::string Rating() {
     auto r = h_.redis().Command({"HGET", Keys::Ratings(), f_.indicator});
-    if (!r.ok() || r->is_nil()) return "";
-    return std::string(r->str().substr(0, r->str().find('|')));
+    return r.ok() && !r->is_nil() ? r->str() : "";
   }
 
   // Appends `n` updates of `kind` about the fixture roadmap; the cursor of

@@ -208,23 +208,10 @@ absl::Status FeedbackService::SubmitFeedback(
   *item.mutable_author() = c.principal;
   item.set_author_organization_id(c.principal.organization_id());
   item.set_status(pb::FEEDBACK_STATUS_SUBMITTED);
-  // A consultation is of a roadmap that exists: checked with it below.
-  if (item.consultation_id().empty()) {
-    if (auto s = roadmap_->CheckRoadmap(item.roadmap_id(), "item.roadmap_id");
-        !s.ok()) {
-      return s;
-    }
-  }
-  if (!item.ecosystem_id().empty()) {
-    if (auto s = roadmap_->CheckEcosystem(
-            item.ecosystem_id(), item.roadmap_id(), "item.ecosystem_id");
-        !s.ok()) {
-      return s;
-    }
-  }
-  // The consultation is read last, and the commit is guarded by the version
-  // read: one closed (or moved) meanwhile fails the guard, and the submit
-  // checks again, so no item lands in a consultation after it closed.
+  // The commit is guarded by the version of the consultation read: one
+  // closed (or moved) meanwhile, even during the roadmap service's checks,
+  // fails the guard, and the submit checks it again, so no item lands in a
+  // consultation after it closed.
   for (int attempt = 1;; ++attempt) {
     int64_t consultation_version = 0;
     if (!item.consultation_id().empty()) {
@@ -251,6 +238,20 @@ absl::Status FeedbackService::SubmitFeedback(
                           "CONSULTATION_NOT_OPEN");
       }
       consultation_version = consultation->version;
+    }
+    // A consultation is of a roadmap that exists.
+    if (attempt == 1 && item.consultation_id().empty()) {
+      if (auto s = roadmap_->CheckRoadmap(item.roadmap_id(), "item.roadmap_id");
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (attempt == 1 && !item.ecosystem_id().empty()) {
+      if (auto s = roadmap_->CheckEcosystem(
+              item.ecosystem_id(), item.roadmap_id(), "item.ecosystem_id");
+          !s.ok()) {
+        return s;
+      }
     }
     if (auto hook = SubmitHook()) hook();
     bool duplicate = false;

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -25,6 +26,7 @@
 #include "bench/echo.grpc.pb.h"
 #include "bench/load.h"
 #include "bench/raw_redis.h"
+#include "bench/write_floor.h"
 #include "services/common/async_redis.h"
 #include "services/common/auth.h"
 #include "services/common/config.h"
@@ -53,6 +55,8 @@ struct BenchConfig {
   int max_channels = 4;
   bool raw_redis = true;
   bool breakdown = true;
+  bool floor = true;
+  int floor_writes = 20000;
   bool absl_deadlock_detection = false;
   std::string only;  // comma-separated scenario names; empty: all
   int redis_loops = testing::HarnessOptions().redis_loops;
@@ -331,6 +335,106 @@ std::vector<std::string> SlotShare(const std::vector<std::string>& ids,
 
 const char* Verdict(bool ok) { return ok ? "met" : "NOT MET"; }
 
+// Turns redis-server's AOF on or off and, on, waits until the rewrite
+// that turning it on starts is over (it would compete with what follows).
+absl::Status SetAof(RedisClient& redis, bool on) {
+  auto r = redis.Command({"CONFIG", "SET", "appendonly", on ? "yes" : "no"});
+  if (!r.ok()) return r.status();
+  if (r->is_error()) return absl::InternalError(r->str());
+  for (int i = 0; on && i < 600; ++i) {
+    auto info = redis.Command({"INFO", "persistence"});
+    if (!info.ok()) return info.status();
+    if (absl::StrContains(info->str(), "aof_rewrite_in_progress:0") &&
+        absl::StrContains(info->str(), "aof_rewrite_scheduled:0")) {
+      return absl::OkStatus();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return on ? absl::DeadlineExceededError("the AOF rewrite did not end")
+            : absl::OkStatus();
+}
+
+// The write floor (bench/write_floor.h), with the AOF as the benchmark runs
+// (on, everysec) and off, and the ceiling the least script sets on the
+// writes' CPU-cost ratio at concurrency `level`. `cost` and `redis_cost` give a
+// scenario's CPU per call at that level, in seconds (0: not run).
+void PrintWriteFloor(
+    RedisClient& redis, const std::string& action_id, int level, int writes,
+    const std::function<double(const std::string&)>& cost,
+    const std::function<double(const std::string&)>& redis_cost) {
+  WriteFloorOptions o;
+  o.action_id = action_id;
+  o.batch = level;
+  o.writes = writes;
+  o.redis_cpu = [&redis]() -> absl::StatusOr<double> {
+    auto t = TakeCpuTime(redis);
+    if (!t.ok()) return t.status();
+    return t->redis;
+  };
+  std::fprintf(stderr, "  write floor\n");
+  auto with_aof = MeasureWriteFloor(redis, o);
+  absl::StatusOr<WriteFloor> without_aof = absl::UnknownError("not run");
+  if (with_aof.ok()) {
+    if (auto s = SetAof(redis, false); !s.ok()) {
+      without_aof = s;
+    } else {
+      without_aof = MeasureWriteFloor(redis, o);
+      if (auto s = SetAof(redis, true); !s.ok()) without_aof = s;
+    }
+  }
+  std::printf("\nWrite floor at concurrency %d:\n", level);
+  for (const auto* f : {&with_aof, &without_aof}) {
+    if (!f->ok()) {
+      std::printf(
+          "  not measured: %s (it needs a CreateAction and an UpdateAction "
+          "run)\n",
+          std::string(f->status().message()).c_str());
+      return;
+    }
+  }
+  const WriteFloor& fl = *with_aof;
+  std::printf(
+      "  redis-server CPU per write of a write's own commands, %d writes per "
+      "round trip: plain (no script, no check)\n  and in the least commit "
+      "script the SPEC allows (its required checks, the same writes);\n"
+      "  payloads: state %zu B, create event %zu B and history %zu B, update "
+      "event %zu B and history %zu B\n",
+      o.batch, fl.state, fl.create_event, fl.create_history, fl.update_event,
+      fl.update_history);
+  const double echo = cost("Echo");
+  // With the CPUs saturated, QPS follows CPU per call: to reach 0.7x the
+  // echo, a write may cost at most echo / 0.7 in all.
+  std::printf(
+      "  Echo: %.1f us of CPU per call in all; a write at 0.70x may cost "
+      "%.1f us, %.1f us more than the echo\n",
+      1e6 * echo, 1e6 * echo / 0.7, 1e6 * echo * (1 / 0.7 - 1));
+  std::printf("  %-13s %9s | %-30s | %-30s\n", "", "service",
+              "      AOF on (as measured)", "      AOF off");
+  std::printf("  %-13s %9s | %8s %11s %9s | %8s %11s %9s\n", "scenario",
+              "script us", "plain us", "min-scr us", "ceiling", "plain us",
+              "min-scr us", "ceiling");
+  struct Row {
+    const char* name;
+    double plain, script, plain_no_aof, script_no_aof;
+  };
+  const Row rows[] = {
+      {"CreateAction", with_aof->create_us, with_aof->script_create_us,
+       without_aof->create_us, without_aof->script_create_us},
+      {"UpdateAction", with_aof->update_us, with_aof->script_update_us,
+       without_aof->update_us, without_aof->script_update_us}};
+  for (const auto& row : rows) {
+    std::printf("  %-13s %9.1f | %8.1f %11.1f %8.2fx | %8.1f %11.1f %8.2fx\n",
+                row.name, 1e6 * redis_cost(row.name), row.plain, row.script,
+                echo / (echo + row.script / 1e6), row.plain_no_aof,
+                row.script_no_aof, echo / (echo + row.script_no_aof / 1e6));
+  }
+  std::printf(
+      "  service script us: redis-server CPU per call of the scenario above; "
+      "plain, min-scr: per write of the floor.\n"
+      "  ceiling: echo / (echo + min-scr), the CPU-cost ratio a write could "
+      "reach were everything but its least script as cheap as the echo.\n");
+}
+
 int Main(int argc, char** argv) {
   BenchConfig config;
   Flags flags("roadmap_bench",
@@ -353,6 +457,12 @@ int Main(int argc, char** argv) {
   flags.Bool("breakdown", &config.breakdown,
              "also run the echo steps (+executor, +Serve/auth, +loop/PING, "
              "+ServeAsync/inl, +ServeAsync)");
+  flags.Bool("floor", &config.floor,
+             "also measure the write floor: redis-server's CPU for the "
+             "writes of one create and one update as plain pipelined "
+             "commands, and the ratio ceiling it implies");
+  flags.Int("floor-writes", &config.floor_writes, 1, 10000000,
+            "writes of each kind the write floor measures");
   flags.Bool("absl-deadlock-detection", &config.absl_deadlock_detection,
              "leave Abseil's mutex deadlock detection on for the whole "
              "process (gRPC's locks are absl::Mutex); the service binaries "
@@ -755,6 +865,18 @@ int Main(int argc, char** argv) {
         hmget, sc.max_hmget, held ? "held" : "NOT HELD", get,
         static_cast<long long>(total.get),
         cached ? "cached" : "NOT CACHED (a GET per call)");
+  }
+  std::fflush(stdout);
+
+  if (config.floor && !failed && have_echo) {
+    auto redis_cost = [&](const std::string& name) {
+      const Cell& cell = cells[{name, max_level}];
+      return cell.rpcs > 0 ? cell.cpu.redis / cell.rpcs : 0.0;
+    };
+    PrintWriteFloor(
+        harness.redis(), pool.front(), max_level, config.floor_writes,
+        [&](const std::string& name) { return cost(name, max_level); },
+        redis_cost);
   }
   std::fflush(stdout);
 

@@ -408,7 +408,7 @@ void PrintWriteFloor(
       "  Echo: %.1f us of CPU per call in all; a write at 0.70x may cost "
       "%.1f us, %.1f us more than the echo\n",
       1e6 * echo, 1e6 * echo / 0.7, 1e6 * echo * (1 / 0.7 - 1));
-  std::printf("  %-13s %9s | %-30s | %-30s\n", "", "service",
+  std::printf("  %-13s %9s | %-30s | %s\n", "", "service",
               "      AOF on (as measured)", "      AOF off");
   std::printf("  %-13s %9s | %8s %11s %9s | %8s %11s %9s\n", "scenario",
               "script us", "plain us", "min-scr us", "ceiling", "plain us",

@@ -3,8 +3,10 @@
 // ServerHost, called by the same client) and CreateAction, UpdateAction and
 // GetAction of the real service in-process over a real redis-server, at
 // several concurrencies; checks the Redis round-trip budget with INFO
-// commandstats; and compares the service's way of calling Redis (blocking
-// hiredis calls on a pool) with hiredis' async API. See docs/performance.md.
+// commandstats; measures the write floor, the least CPU Redis can spend on
+// a write (bench/write_floor.h); and compares the service's way of calling
+// Redis (blocking hiredis calls on a pool) with hiredis' async API. See
+// docs/performance.md.
 // Not a test: it asserts nothing, it prints figures.
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -459,8 +461,9 @@ int Main(int argc, char** argv) {
              "+ServeAsync/inl, +ServeAsync)");
   flags.Bool("floor", &config.floor,
              "also measure the write floor: redis-server's CPU for the "
-             "writes of one create and one update as plain pipelined "
-             "commands, and the ratio ceiling it implies");
+             "writes of one create and one update, as plain pipelined "
+             "commands and in the least commit script, and the ratio "
+             "ceiling it implies");
   flags.Int("floor-writes", &config.floor_writes, 1, 10000000,
             "writes of each kind the write floor measures");
   flags.Bool("absl-deadlock-detection", &config.absl_deadlock_detection,

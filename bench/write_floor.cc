@@ -56,30 +56,38 @@ std::string FloorKey(const std::string& what) {
   return absl::StrCat(kPrefix, what);
 }
 
-// The payload of the first event (oldest first, or newest first) of
-// `stream` whose bytes contain every one of `needles`.
+// The payload of the first event (oldest first, or newest first) of the
+// service's stream whose bytes contain every one of `needles`, read 1000
+// entries at a time.
 absl::StatusOr<std::string> FindEvent(RedisClient& redis, bool newest_first,
                                       const std::vector<std::string>& needles) {
   const std::string stream = Keys::Stream();
-  RedisArgs args = newest_first
-                       ? RedisArgs{"XREVRANGE", stream, "+", "-", "COUNT", ""}
-                       : RedisArgs{"XRANGE", stream, "-", "+", "COUNT", ""};
-  args.back() = "100000";
-  auto r = redis.Command(args);
-  if (!r.ok()) return r.status();
-  if (!r->is_array()) return absl::InternalError("XRANGE: not an array");
-  for (const auto& entry : r->elements()) {
-    if (entry.elements().size() < 2) continue;
-    const auto& fields = entry.elements()[1].elements();
-    for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-      const std::string& e = fields[i + 1].str();
-      bool all = true;
-      for (const auto& n : needles) all = all && e.find(n) != std::string::npos;
-      if (all) return e;
+  std::string from = newest_first ? "+" : "-";
+  const std::string to = newest_first ? "-" : "+";
+  for (;;) {
+    auto r = redis.Command({newest_first ? "XREVRANGE" : "XRANGE", stream, from,
+                            to, "COUNT", "1000"});
+    if (!r.ok()) return r.status();
+    if (!r->is_array()) return absl::InternalError("XRANGE: not an array");
+    if (r->elements().empty()) break;
+    for (const auto& entry : r->elements()) {
+      if (entry.elements().size() < 2) continue;
+      const auto& fields = entry.elements()[1].elements();
+      for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+        const std::string& e = fields[i + 1].str();
+        bool all = true;
+        for (const auto& n : needles) {
+          all = all && e.find(n) != std::string::npos;
+        }
+        if (all) return e;
+      }
     }
+    const auto& last = r->elements().back();
+    if (last.elements().empty()) break;
+    from = "(" + last.elements()[0].str();  // exclusive: after `last`
   }
   return absl::NotFoundError(
-      absl::StrCat("no event with ", needles.front(), " in ", stream));
+      absl::StrCat("no event with ", needles.back(), " in ", stream));
 }
 
 absl::StatusOr<std::string> Bulk(RedisClient& redis, const RedisArgs& args) {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "services/common/service_config.h"
 #include "services/roadmap/store.h"
 
 namespace jalon::bench {
@@ -12,17 +13,16 @@ namespace {
 using roadmap::Keys;
 
 constexpr char kPrefix[] = "jalon:bench:floor:";
-constexpr char kMaxLen[] = "1000000";  // the service's default MAXLEN
 
 // The least a commit script can do for a create under the SPEC: the
 // idempotency and existence checks, then the same writes as the plain
 // commands. KEYS: stream, request, entity, index, roadmap index, history;
-// ARGV: event, state, id, history entry, channel, wake-up message.
+// ARGV: event, state, id, history entry, channel, wake-up message, MAXLEN.
 const RedisScript& MinimalCreate() {
   static const RedisScript* script = new RedisScript(R"lua(
 if redis.call('GET', KEYS[2]) then return {'dup'} end
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'exists'} end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', '1000000', '*',
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[7], '*',
                       'e', ARGV[1])
 redis.call('HSET', KEYS[3], 'v', '1', 'd', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'EX', '86400')
@@ -37,12 +37,12 @@ return {'ok', id}
 
 // The same for an update: the version check, then its writes. KEYS:
 // stream, entity, history; ARGV: expected version, event, state, history
-// entry, channel, wake-up message.
+// entry, channel, wake-up message, MAXLEN.
 const RedisScript& MinimalUpdate() {
   static const RedisScript* script = new RedisScript(R"lua(
 local v = tonumber(redis.call('HGET', KEYS[2], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return {'stale'} end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', '1000000', '*',
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[7], '*',
                       'e', ARGV[2])
 redis.call('HSET', KEYS[2], 'v', v + 1, 'd', ARGV[3])
 redis.call('RPUSH', KEYS[3], ARGV[4])
@@ -155,6 +155,8 @@ absl::StatusOr<WriteFloor> MeasureWriteFloor(RedisClient& redis,
   floor.update_event = updated->size();
 
   const std::string stream = FloorKey("events");
+  // The service's stream is trimmed at this length: so is the floor's.
+  const std::string max_len = std::to_string(ServiceConfig().stream_max_len);
   const std::string wakeup = FloorKey("wakeup");
   auto entity = [](int n) {
     return FloorKey(absl::StrFormat("action:%026d", n));
@@ -166,7 +168,7 @@ absl::StatusOr<WriteFloor> MeasureWriteFloor(RedisClient& redis,
   // id, two indexes, the history entry, the wake-up.
   auto create = [&](int n, RedisArgs* c) {
     const std::string member = absl::StrFormat("%026d", n);
-    c[0] = {"XADD", stream, "MAXLEN", "~", kMaxLen, "*", "e", *created};
+    c[0] = {"XADD", stream, "MAXLEN", "~", max_len, "*", "e", *created};
     c[1] = {"HSET", entity(n), "v", "1", "d", *state};
     c[2] = {"SET", FloorKey("request:" + member), member, "EX", "86400"};
     c[3] = {"ZADD", FloorKey("index"), "0", member};
@@ -180,7 +182,7 @@ absl::StatusOr<WriteFloor> MeasureWriteFloor(RedisClient& redis,
   auto update = [&](int n, RedisArgs* c) {
     const int target = n % 256;
     const std::string version = std::to_string(2 + n / 256);
-    c[0] = {"XADD", stream, "MAXLEN", "~", kMaxLen, "*", "e", *updated};
+    c[0] = {"XADD", stream, "MAXLEN", "~", max_len, "*", "e", *updated};
     c[1] = {"HSET", entity(target), "v", version, "d", *state};
     c[2] = {"RPUSH", history(target), *updated_history};
     c[3] = {"PUBLISH", wakeup, entity(target) + " " + version};
@@ -201,7 +203,8 @@ absl::StatusOr<WriteFloor> MeasureWriteFloor(RedisClient& redis,
             member,
             *created_history,
             wakeup,
-            entity(n) + " 1"};
+            entity(n) + " 1",
+            max_len};
   };
   auto scripted_update = [&](int n, RedisArgs* c) {
     const int target = n % 256;
@@ -217,7 +220,8 @@ absl::StatusOr<WriteFloor> MeasureWriteFloor(RedisClient& redis,
             *state,
             *updated_history,
             wakeup,
-            entity(target) + " " + version};
+            entity(target) + " " + version,
+            max_len};
   };
   // Drops every key the runs wrote.
   auto drop = [&]() -> absl::Status {
@@ -235,28 +239,27 @@ absl::StatusOr<WriteFloor> MeasureWriteFloor(RedisClient& redis,
     if (!r.ok()) return r.status();
     if (r->is_error()) return absl::InternalError(r->str());
   }
-  struct Step {
-    std::function<void(int, RedisArgs*)> write;
-    int commands;
-    double* out;
+  // Runs `create` then `update` (which changes the entities `create`
+  // made), then drops what they wrote, also when a run failed.
+  auto pair = [&](const auto& create_write, int create_commands,
+                  double* create_us, const auto& update_write,
+                  int update_commands, double* update_us) -> absl::Status {
+    auto c = Run(redis, o, create_write, create_commands);
+    auto u = c.ok() ? Run(redis, o, update_write, update_commands) : c;
+    absl::Status dropped = drop();
+    if (!u.ok()) return u.status();
+    *create_us = *c;
+    *update_us = *u;
+    return dropped;
   };
-  const Step steps[] = {{create, 7, &floor.create_us},
-                        {update, 4, &floor.update_us},
-                        {nullptr, 0, nullptr},
-                        {scripted_create, 1, &floor.script_create_us},
-                        {scripted_update, 1, &floor.script_update_us},
-                        {nullptr, 0, nullptr}};
-  for (const auto& step : steps) {
-    if (!step.write) {
-      if (auto s = drop(); !s.ok()) return s;
-      continue;
-    }
-    auto us = Run(redis, o, step.write, step.commands);
-    if (!us.ok()) {
-      (void)drop();
-      return us.status();
-    }
-    *step.out = *us;
+  if (auto s = pair(create, 7, &floor.create_us, update, 4, &floor.update_us);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = pair(scripted_create, 1, &floor.script_create_us,
+                    scripted_update, 1, &floor.script_update_us);
+      !s.ok()) {
+    return s;
   }
   return floor;
 }
